@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages flowtrail builds, tests and benchmarks with.
+# Only missing packages are installed; needs root (or sudo) for that.
+set -euo pipefail
+
+packages=(
+  # build
+  build-essential meson ninja-build pkg-config clang libclang-rt-14-dev
+  # libraries
+  libdpdk-dev libabsl-dev libprotobuf-dev protobuf-compiler libpcap-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  # DPDK drivers the sensor and tests load (Debian ships each on its own)
+  librte-net-pcap23 librte-net-ring23 librte-net-null23
+  # dpdk-testpmd for the line-rate comparison; argus for the offline one
+  dpdk argus-server argus-client
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]} == 0)); then
+  exit 0
+fi
+echo "installing: ${missing[*]}" >&2
+sudo=""
+if [[ $(id -u) -ne 0 ]]; then sudo="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

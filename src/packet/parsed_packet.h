@@ -1,0 +1,64 @@
+// What the parser extracts from one frame: the contract between packet parsing
+// and session tracking. Plain data, no DPDK, no allocation.
+#pragma once
+
+#include <cstdint>
+
+#include "common/ip_address.h"
+
+namespace flowtrail::packet {
+
+// IP protocol numbers the tracker understands.
+inline constexpr uint8_t kProtoIcmp = 1;
+inline constexpr uint8_t kProtoTcp = 6;
+inline constexpr uint8_t kProtoUdp = 17;
+inline constexpr uint8_t kProtoIcmpV6 = 58;
+
+// TCP flag bits as in the header's flag byte.
+inline constexpr uint8_t kTcpFin = 0x01;
+inline constexpr uint8_t kTcpSyn = 0x02;
+inline constexpr uint8_t kTcpRst = 0x04;
+inline constexpr uint8_t kTcpPsh = 0x08;
+inline constexpr uint8_t kTcpAck = 0x10;
+inline constexpr uint8_t kTcpUrg = 0x20;
+
+struct ParsedPacket {
+  IpAddress src;
+  IpAddress dst;
+  uint8_t ip_version = 0;  // 4 or 6
+  uint8_t protocol = 0;    // kProtoTcp, kProtoUdp, kProtoIcmp, kProtoIcmpV6
+  // TCP/UDP ports. ICMP: src_port = type, dst_port = code of this message.
+  uint16_t src_port = 0;
+  uint16_t dst_port = 0;
+
+  // TCP only.
+  uint8_t tcp_flags = 0;
+  uint32_t seq = 0;
+  uint32_t ack = 0;
+  uint16_t window = 0;
+
+  // ICMP / ICMPv6 only.
+  uint8_t icmp_type = 0;
+  uint8_t icmp_code = 0;
+  uint16_t icmp_id = 0;  // identifier of echo/timestamp/info messages, else 0
+
+  // Outer and inner VLAN ids (802.1Q / 802.1ad), in the order on the wire.
+  uint8_t vlan_count = 0;  // tags seen (may exceed 2; only two ids are kept)
+  uint16_t vlan_outer = 0;
+  uint16_t vlan_inner = 0;
+
+  // First fragment of a fragmented datagram (MF set, offset 0): L4 header is
+  // present but the payload continues in later fragments.
+  bool first_fragment = false;
+
+  // L4 payload length from the IP/L4 length fields (what the sender sent),
+  // independent of the capture's snap length.
+  uint32_t payload_len = 0;
+  // Captured payload bytes available at `payload` (<= payload_len).
+  const uint8_t* payload = nullptr;
+  uint32_t captured_payload_len = 0;
+
+  uint32_t frame_len = 0;  // wire length of the frame
+};
+
+}  // namespace flowtrail::packet

@@ -1,0 +1,85 @@
+// Per-worker session tracker: one instance per worker lcore, owned and used by
+// that core only. No DPDK, no allocation after Create(), no locks. Time comes
+// from packet timestamps (microseconds), never from the wall clock, so a
+// capture replays deterministically.
+//
+// Finished sessions are appended to an internal output queue; the caller
+// drains it after each burst with Drain(). The queue never blocks the tracker:
+// if it is full when a record must leave (eviction), the record is counted in
+// `records_dropped` (Advance() defers expiry instead, which loses nothing).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "packet/parsed_packet.h"
+#include "session/networks.h"
+#include "session/session_record.h"
+
+namespace flowtrail::session {
+
+enum class FullAnalysisPolicy : uint8_t { kAll, kInboundOnly, kNone };
+
+struct TrackerConfig {
+  uint16_t worker_id = 0;      // goes into the top bits of session ids
+  uint32_t capacity = 1 << 20; // live sessions; fixed at Create()
+  uint32_t output_capacity = 8192;  // finished records buffered until Drain()
+
+  // Idle timeouts by state, microseconds.
+  uint64_t tcp_syn_timeout_us = 30'000'000;          // lone SYN / handshake
+  uint64_t tcp_established_timeout_us = 300'000'000; // established
+  uint64_t tcp_closing_timeout_us = 30'000'000;      // half-closed (one FIN)
+  uint64_t tcp_linger_us = 2'000'000;                // after FIN both ways or RST
+  uint64_t udp_timeout_us = 60'000'000;
+  uint64_t icmp_timeout_us = 30'000'000;
+  uint64_t active_timeout_us = 1'800'000'000;        // interim record; 0 = never
+
+  Networks protected_networks;  // for the inbound flag
+  FullAnalysisPolicy full_analysis = FullAnalysisPolicy::kAll;
+};
+
+struct TrackerCounters {
+  uint64_t packets = 0;            // packets given to Process()
+  uint64_t sessions_created = 0;
+  uint64_t sessions_ended = 0;     // records emitted, interim records excluded
+  uint64_t sessions_evicted = 0;
+  uint64_t interim_records = 0;    // active-timeout records
+  uint64_t records_dropped = 0;    // output queue full
+  uint64_t fragments = 0;          // first fragments seen
+  uint64_t sessions_active = 0;
+};
+
+class Tracker {
+ public:
+  static absl::StatusOr<std::unique_ptr<Tracker>> Create(const TrackerConfig& config);
+  ~Tracker();
+  Tracker(const Tracker&) = delete;
+  Tracker& operator=(const Tracker&) = delete;
+
+  // One parsed packet seen at `now_us` on DPDK port `input_port`.
+  void Process(const packet::ParsedPacket& pkt, uint64_t now_us, uint16_t input_port);
+
+  // Expires sessions whose timeouts passed by `now_us`. O(expired) amortised.
+  void Advance(uint64_t now_us);
+
+  // Ends every live session with `reason` (shutdown, end of input). Emits at
+  // most the free room of the output queue per call; returns true once the
+  // table is empty. Call Drain() between calls.
+  bool FlushSome(EndReason reason, uint64_t now_us);
+
+  // Moves up to out.size() finished records to `out`; returns how many.
+  size_t Drain(std::span<SessionRecord> out);
+  size_t PendingOutput() const;
+
+  const TrackerCounters& counters() const;
+
+ private:
+  class Impl;
+  explicit Tracker(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace flowtrail::session
