@@ -11,8 +11,9 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   # DPDK drivers the sensor and tests load (Debian ships each on its own)
   librte-net-pcap23 librte-net-ring23 librte-net-null23
-  # dpdk-testpmd for the line-rate comparison; argus for the offline one
-  dpdk argus-server argus-client
+  # dpdk-testpmd (in dpdk-dev) for the line-rate comparison; argus and
+  # hyperfine for the offline one; python3 runs the end-to-end tests
+  dpdk dpdk-dev argus-server argus-client hyperfine python3
 )
 
 missing=()
