@@ -1,0 +1,842 @@
+// Writes the captures the end-to-end tests and benchmark scripts run the real
+// sensor on, each beside the records the sensor must write for it:
+//
+//   generate_captures OUT_DIR [--only NAME[,NAME...]] [--packets N]
+//
+//   basic          every conn_state we can construct, the paper's Table 2
+//                  sessions, UDP/ICMP, IPv6, VLAN/Q-in-Q/MPLS, a UDP idle gap,
+//                  5-tuple reuse, retransmissions, a sequence wrap, FTP
+//                  PASV/PORT data sessions, fragments and bad frames
+//   many_sessions  20k sessions across many hosts (dispatch symmetry)
+//   large_packets  300k packets of 3000 concurrent sessions (far more than
+//                  the sensor's mbuf pool: lossless capture mode)
+//   sample         the small realistic capture shipped as tests/data/sample.pcap
+//   offline_big    ~1.5M packets for bench/offline_vs_argus.sh (only on request;
+//                  --packets sets the approximate size)
+//
+// NAME.pcap and NAME.expected.json go to OUT_DIR. Everything is derived from
+// fixed seeds, so the output is byte-for-byte the same on every run.
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <deque>
+#include <iterator>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "conversation.h"
+#include "frame_builder.h"
+
+namespace flowtrail::testing {
+namespace {
+
+constexpr uint64_t kSec = 1'000'000;
+constexpr uint8_t kFin = 0x01, kSyn = 0x02, kRst = 0x04, kAck = 0x10, kEce = 0x40, kCwr = 0x80;
+
+// SplitMix64: the same sequence on every platform (std distributions are not).
+class Rng {
+ public:
+  explicit Rng(uint64_t seed) : s_(seed) {}
+  uint64_t Next() {
+    uint64_t z = (s_ += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+  }
+  uint64_t Below(uint64_t n) { return Next() % n; }
+  uint64_t Range(uint64_t lo, uint64_t hi) { return lo + Below(hi - lo + 1); }
+  uint32_t Isn() { return static_cast<uint32_t>(Next()); }
+  std::string Bytes(size_t n) {
+    std::string s(n, '\0');
+    for (char& c : s) c = static_cast<char>(Next());
+    return s;
+  }
+  std::string Text(size_t n) {
+    static const char kChars[] = "abcdefghijklmnopqrstuvwxyz0123456789 ";
+    std::string s(n, ' ');
+    for (char& c : s) c = kChars[Below(sizeof(kChars) - 1)];
+    return s;
+  }
+
+ private:
+  uint64_t s_;
+};
+
+std::string Ip4(uint32_t a, uint32_t b, uint32_t c, uint32_t d) {
+  return std::to_string(a) + "." + std::to_string(b) + "." + std::to_string(c) + "." +
+         std::to_string(d);
+}
+
+std::string HttpGet(const std::string& host, const std::string& path) {
+  return "GET " + path + " HTTP/1.1\r\nHost: " + host +
+         "\r\nUser-Agent: curl/7.88.1\r\nAccept: */*\r\n\r\n";
+}
+
+std::string HttpResponse(size_t body_len, Rng& rng, const std::string& type = "text/html") {
+  std::string body = "<html><body>" + rng.Text(body_len > 40 ? body_len - 40 : 0);
+  body += "</body></html>\n";
+  return "HTTP/1.1 200 OK\r\nServer: nginx\r\nContent-Type: " + type +
+         "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+}
+
+// prefix + i, spelled out (GCC 12 warns wrongly on "x" + std::to_string(i)).
+std::string Numbered(const char* prefix, int i) {
+  std::string s = prefix;
+  s += std::to_string(i);
+  return s;
+}
+
+// Pads or cuts `s` to exactly n bytes.
+std::string Exactly(std::string s, size_t n) {
+  s.resize(n, '.');
+  return s;
+}
+
+uint32_t V4(const std::string& ip) {
+  in_addr a;
+  inet_pton(AF_INET, ip.c_str(), &a);
+  return ntohl(a.s_addr);
+}
+
+// DNS query and answer for an A record (RFC 1035 wire format).
+std::string DnsName(const std::string& name) {
+  std::string out;
+  size_t at = 0;
+  while (at <= name.size()) {
+    size_t dot = name.find('.', at);
+    if (dot == std::string::npos) dot = name.size();
+    out += static_cast<char>(dot - at);
+    out += name.substr(at, dot - at);
+    at = dot + 1;
+  }
+  return out + '\0';
+}
+std::string DnsQuery(uint16_t id, const std::string& name) {
+  std::string q = {
+      static_cast<char>(id >> 8), static_cast<char>(id), 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0};
+  return q + DnsName(name) + std::string("\0\x01\0\x01", 4);
+}
+std::string DnsAnswer(uint16_t id, const std::string& name, uint32_t addr) {
+  std::string a = {static_cast<char>(id >> 8),
+                   static_cast<char>(id),
+                   static_cast<char>(0x81),
+                   static_cast<char>(0x80),
+                   0,
+                   1,
+                   0,
+                   1,
+                   0,
+                   0,
+                   0,
+                   0};
+  a += DnsName(name) + std::string("\0\x01\0\x01", 4);
+  a += std::string("\xc0\x0c\0\x01\0\x01\0\0\x0e\x10\0\x04", 12);
+  for (int s = 24; s >= 0; s -= 8) a += static_cast<char>(addr >> s);
+  return a;
+}
+
+// One capture being written: its frames, its sessions and its bad frames.
+struct Capture {
+  std::string name;
+  FrameSink sink;
+  std::deque<Conversation> sessions;
+  std::map<std::string, uint64_t> bad;  // reason -> frames
+  Timeouts timeouts;
+  ProtectedNets nets{{}};
+  bool inbound_only = false;
+  std::vector<std::string> sensor_args;
+  uint64_t base_us = 0;
+
+  Conversation& Add(ConversationSpec spec, double start_s) {
+    return sessions.emplace_back(&sink, std::move(spec),
+                                 base_us + static_cast<uint64_t>(std::llround(start_s * kSec)));
+  }
+  uint64_t At(double s) const { return base_us + static_cast<uint64_t>(std::llround(s * kSec)); }
+  void Bad(const std::string& reason, double t_s, std::vector<uint8_t> frame,
+           uint32_t caplen = UINT32_MAX, uint32_t wire_len = 0) {
+    sink.Add(At(t_s), std::move(frame), caplen, wire_len);
+    ++bad[reason];
+  }
+};
+
+// Timeouts and options the e2e tests run basic/many/large with (the sensor's
+// defaults are the same numbers; passing them keeps the tests independent).
+std::vector<std::string> TimeoutArgs(const Timeouts& t) {
+  auto s = [](uint64_t us) { return std::to_string(us / kSec); };
+  return {"--tcp-syn-timeout",     s(t.tcp_syn_us),
+          "--tcp-idle-timeout",    s(t.tcp_idle_us),
+          "--tcp-closing-timeout", s(t.tcp_closing_us),
+          "--tcp-linger",          s(t.tcp_linger_us),
+          "--udp-timeout",         s(t.udp_us),
+          "--icmp-timeout",        s(t.icmp_us),
+          "--active-timeout",      "0"};
+}
+
+bool WriteCapture(Capture& c, const std::string& dir) {
+  const std::string pcap = dir + "/" + c.name + ".pcap";
+  const uint64_t end_us = c.sink.last_ts_us();
+  const uint64_t frames = c.sink.size();
+  if (!c.sink.WritePcap(pcap)) {
+    std::fprintf(stderr, "generate_captures: cannot write %s\n", pcap.c_str());
+    return false;
+  }
+  const std::string json_path = dir + "/" + c.name + ".expected.json";
+  FILE* f = std::fopen(json_path.c_str(), "w");
+  if (f == nullptr) {
+    std::fprintf(stderr, "generate_captures: cannot write %s\n", json_path.c_str());
+    return false;
+  }
+  uint64_t bad_total = 0, session_packets = 0, tcp = 0, udp = 0, icmp = 0;
+  for (const auto& [reason, n] : c.bad) bad_total += n;
+  for (const Conversation& s : c.sessions) {
+    session_packets += s.packets(Dir::kC2S) + s.packets(Dir::kS2C);
+    const uint8_t p = s.spec().protocol;
+    (p == 6 ? tcp : p == 17 ? udp : icmp) += 1;
+  }
+  std::fprintf(f, "{\"capture\": %s,\n \"frames\": %llu,\n \"bad_frames\": %llu,\n",
+               JsonQuote(c.name + ".pcap").c_str(), static_cast<unsigned long long>(frames),
+               static_cast<unsigned long long>(bad_total));
+  std::fprintf(f, " \"bad_packets\": {");
+  bool first = true;
+  for (const auto& [reason, n] : c.bad) {
+    std::fprintf(f, "%s%s: %llu", first ? "" : ", ", JsonQuote(reason).c_str(),
+                 static_cast<unsigned long long>(n));
+    first = false;
+  }
+  std::fprintf(f, "},\n \"session_packets\": %llu,\n",
+               static_cast<unsigned long long>(session_packets));
+  std::fprintf(f, " \"sessions_by_protocol\": {\"tcp\": %llu, \"udp\": %llu, \"icmp\": %llu},\n",
+               static_cast<unsigned long long>(tcp), static_cast<unsigned long long>(udp),
+               static_cast<unsigned long long>(icmp));
+  std::fprintf(f, " \"first_time_us\": %llu,\n \"last_time_us\": %llu,\n",
+               static_cast<unsigned long long>(c.base_us), static_cast<unsigned long long>(end_us));
+  std::fprintf(f, " \"sensor_args\": [");
+  for (size_t i = 0; i < c.sensor_args.size(); ++i) {
+    std::fprintf(f, "%s%s", i ? ", " : "", JsonQuote(c.sensor_args[i]).c_str());
+  }
+  std::fprintf(f, "],\n \"sessions\": [\n");
+  for (size_t i = 0; i < c.sessions.size(); ++i) {
+    const ExpectedFields fields =
+        c.sessions[i].Expected(c.timeouts, c.nets, c.inbound_only, end_us);
+    std::fprintf(f, "  {");
+    for (size_t k = 0; k < fields.size(); ++k) {
+      std::fprintf(f, "%s\"%s\": %s", k ? ", " : "", fields[k].first.c_str(),
+                   fields[k].second.c_str());
+    }
+    std::fprintf(f, "}%s\n", i + 1 < c.sessions.size() ? "," : "");
+  }
+  std::fprintf(f, " ]\n}\n");
+  const bool ok = std::ferror(f) == 0;
+  std::fclose(f);
+  std::printf("%s: %llu frames, %zu sessions, %llu bad frames\n", pcap.c_str(),
+              static_cast<unsigned long long>(frames), c.sessions.size(),
+              static_cast<unsigned long long>(bad_total));
+  return ok;
+}
+
+ConversationSpec Tcp(const std::string& name, const std::string& cip, uint16_t cport,
+                     const std::string& sip, uint16_t sport, Rng& rng) {
+  ConversationSpec s;
+  s.name = name;
+  s.client_ip = cip;
+  s.client_port = cport;
+  s.server_ip = sip;
+  s.server_port = sport;
+  s.client_isn = rng.Isn();
+  s.server_isn = rng.Isn();
+  s.ip_version = cip.find(':') != std::string::npos ? 6 : 4;
+  return s;
+}
+ConversationSpec Udp(const std::string& name, const std::string& cip, uint16_t cport,
+                     const std::string& sip, uint16_t sport) {
+  ConversationSpec s;
+  s.name = name;
+  s.protocol = 17;
+  s.client_ip = cip;
+  s.client_port = cport;
+  s.server_ip = sip;
+  s.server_port = sport;
+  s.ip_version = cip.find(':') != std::string::npos ? 6 : 4;
+  return s;
+}
+ConversationSpec Icmp(const std::string& name, const std::string& cip, const std::string& sip,
+                      uint16_t id) {
+  ConversationSpec s;
+  s.name = name;
+  s.ip_version = cip.find(':') != std::string::npos ? 6 : 4;
+  s.protocol = s.ip_version == 6 ? 58 : 1;
+  s.client_ip = cip;
+  s.server_ip = sip;
+  s.client_port = 0;
+  s.server_port = 0;
+  s.icmp_id = id;
+  return s;
+}
+
+// ---------------------------------------------------------------------------
+// basic.pcap
+
+void Basic(Capture& c) {
+  Rng rng(0xba51c);
+  c.base_us = 1'700'000'000 * kSec;
+  c.nets = ProtectedNets({"192.168.0.0/16", "2001:db8:1::/48"});
+  c.inbound_only = true;
+  c.sensor_args = TimeoutArgs(c.timeouts);
+  for (const char* a : {"--protected-nets", "192.168.0.0/16,2001:db8:1::/48", "--full-analysis",
+                        "inbound", "--sensor-id", "e2e-basic"}) {
+    c.sensor_args.push_back(a);
+  }
+  const std::string web = "192.168.1.80";
+  constexpr auto C = Dir::kC2S;
+  constexpr auto S = Dir::kS2C;
+
+  // SF with ECN negotiated (flags beyond the classic six).
+  c.Add(Tcp("sf_http_ecn", "10.1.0.10", 40001, web, 80, rng), 1)
+      .Syn(kEce | kCwr)
+      .SynAck(kEce)
+      .Ack(C)
+      .Data(C, HttpGet("www.example.net", "/index.html"))
+      .Ack(S)
+      .Data(S, HttpResponse(1400, rng).substr(0, 1448))
+      .Data(S, rng.Text(700))
+      .Ack(C)
+      .Close(C);
+
+  // The paper's Table 2: 22/114 bytes with the server closing first gives
+  // sequence deltas 23/116; 22/161 with the client closing first (its last
+  // ACK not captured) gives 23/162.
+  const std::string req22 = "GET /indx HTTP/1.0\r\n\r\n";
+  c.Add(Tcp("table2_server_closes", "10.1.0.11", 40002, web, 80, rng), 5)
+      .Handshake()
+      .Data(C, req22)
+      .Ack(S)
+      .Data(S, Exactly("HTTP/1.0 404 Not Found\r\nContent-Length: 40\r\n\r\n", 114))
+      .Ack(C)
+      .Close(S);
+  c.Add(Tcp("table2_client_closes", "10.1.0.12", 40003, web, 80, rng), 10)
+      .Handshake()
+      .Data(C, req22)
+      .Ack(S)
+      .Data(S, Exactly("HTTP/1.0 200 OK\r\nContent-Length: 90\r\n\r\n", 161))
+      .Ack(C)
+      .Fin(C)
+      .Fin(S);
+
+  c.Add(Tcp("rej", "10.1.0.13", 40004, web, 8080, rng), 15).Syn().RstRefuse();
+  c.Add(Tcp("s0_retransmitted_syn", "10.1.0.14", 40005, "192.168.1.99", 3389, rng), 20)
+      .Syn()
+      .Wait(1 * kSec)
+      .Syn()
+      .Wait(2 * kSec)
+      .Syn();
+  c.Add(Tcp("rsto", "10.1.0.15", 40006, web, 80, rng), 25)
+      .Handshake()
+      .Data(C, rng.Text(50))
+      .Data(S, rng.Text(200))
+      .Ack(C)
+      .Rst(C);
+  c.Add(Tcp("rstr", "10.1.0.16", 40007, web, 80, rng), 30).Handshake().Data(C, rng.Text(80)).Rst(S);
+  c.Add(Tcp("rstos0", "10.1.0.17", 40008, web, 80, rng), 35)
+      .Syn()
+      .Wait(kSec / 2)
+      .RawTcp(C, kRst, "");
+  c.Add(Tcp("sh", "10.1.0.18", 40009, web, 80, rng), 40).Syn().RawTcp(C, kFin, "");
+  c.Add(Tcp("s2_client_fin_unanswered", "10.1.0.19", 40010, web, 80, rng), 50)
+      .Handshake()
+      .Data(C, rng.Text(30))
+      .Data(S, rng.Text(60))
+      .Ack(C)
+      .Fin(C)
+      .Ack(S);
+  c.Add(Tcp("s3_server_fin_unanswered", "10.1.0.20", 40011, web, 80, rng), 55)
+      .Handshake()
+      .Data(C, rng.Text(31))
+      .Data(S, rng.Text(61))
+      .Fin(S)
+      .Ack(C);
+  c.Add(Tcp("shr", "10.1.0.21", 40012, web, 80, rng), 60).SynAck().Wait(kSec / 10).Fin(S);
+  c.Add(Tcp("rstrh", "10.1.0.22", 40013, web, 80, rng), 65).SynAck().Wait(kSec / 10).Rst(S);
+
+  // UDP and ICMP.
+  c.Add(Udp("dns", "10.1.0.30", 53001, "192.168.1.53", 53), 70)
+      .Datagram(C, DnsQuery(0x1a2b, "www.example.org"))
+      .Datagram(S, DnsAnswer(0x1a2b, "www.example.org", 0xc0a80150));
+  // Same 5-tuple, silent longer than the UDP timeout: two sessions.
+  const ConversationSpec split =
+      Udp("udp_idle_split_first", "10.1.0.31", 40000, "192.168.1.98", 9999);
+  c.Add(split, 80).Datagram(C, rng.Text(100)).Wait(kSec).Datagram(S, rng.Text(20));
+  ConversationSpec split2 = split;
+  split2.name = "udp_idle_split_second";
+  c.Add(split2, 200).Datagram(C, rng.Text(101)).Wait(kSec).Datagram(S, rng.Text(21));
+  c.Add(Udp("udp_one_way_syslog", "10.1.0.32", 514, "192.168.1.97", 514), 85)
+      .Datagram(C, "<34>Oct 11 22:14:15 host su: 'su root' failed")
+      .Wait(kSec)
+      .Datagram(C, "<34>Oct 11 22:14:16 host su: 'su root' failed")
+      .Wait(kSec)
+      .Datagram(C, "<34>Oct 11 22:14:17 host su: 'su root' failed");
+  {
+    Conversation& ping = c.Add(Icmp("icmp_echo", "10.1.0.40", "192.168.1.1", 0x1234), 90);
+    for (int i = 0; i < 3; ++i) {
+      const std::string data = Exactly("abcdefghijklmnopqrstuvwabcdefghi", 32);
+      ping.Echo(C, data).Echo(S, data).Wait(kSec);
+    }
+  }
+  {
+    Conversation& ping6 = c.Add(Icmp("icmpv6_echo", "2001:db8:ff::40", "2001:db8:1::1", 77), 95);
+    for (int i = 0; i < 2; ++i) ping6.Echo(C, rng.Bytes(56)).Echo(S, rng.Bytes(56)).Wait(kSec);
+  }
+
+  // IPv6, VLAN, Q-in-Q, MPLS.
+  c.Add(Tcp("ipv6_sf", "2001:db8:ff::10", 50001, "2001:db8:1::80", 443, rng), 100)
+      .HttpExchange(rng.Bytes(517), rng.Bytes(2900), S);
+  ConversationSpec vlan = Tcp("vlan_sf", "10.1.0.50", 40050, web, 80, rng);
+  vlan.vlans = {100};
+  c.Add(vlan, 105).HttpExchange(HttpGet("vlan.example", "/"), HttpResponse(300, rng));
+  ConversationSpec qinq = Tcp("qinq_sf", "10.1.0.51", 40051, web, 80, rng);
+  qinq.vlans = {200, 300};
+  qinq.qinq = true;
+  c.Add(qinq, 110).HttpExchange(HttpGet("qinq.example", "/"), HttpResponse(310, rng));
+  ConversationSpec mpls = Tcp("mpls_sf", "10.1.0.52", 40052, web, 80, rng);
+  mpls.mpls_labels = {1000, 2000};
+  c.Add(mpls, 115).HttpExchange(HttpGet("mpls.example", "/"), HttpResponse(320, rng));
+
+  // A SYN reusing a closed 5-tuple starts a new session: after the linger
+  // (the first ends closed) and within it (the first ends replaced).
+  ConversationSpec reuse = Tcp("reuse_after_close_first", "10.1.0.53", 40053, web, 80, rng);
+  c.Add(reuse, 120).HttpExchange(HttpGet("a", "/1"), HttpResponse(100, rng));
+  reuse.name = "reuse_after_close_second";
+  reuse.client_isn = rng.Isn();
+  reuse.server_isn = rng.Isn();
+  c.Add(reuse, 130).HttpExchange(HttpGet("a", "/2"), HttpResponse(120, rng));
+  ConversationSpec quick = Tcp("reuse_within_linger_first", "10.1.0.54", 40054, web, 80, rng);
+  c.Add(quick, 135)
+      .HttpExchange(HttpGet("b", "/1"), HttpResponse(100, rng))
+      .ExpectEndReason("END_REASON_REPLACED");
+  quick.name = "reuse_within_linger_second";
+  quick.client_isn = rng.Isn();
+  quick.server_isn = rng.Isn();
+  c.Add(quick, 135.5).HttpExchange(HttpGet("b", "/2"), HttpResponse(130, rng));
+
+  // Retransmissions: payload bytes count them, sequence-derived bytes do not.
+  {
+    Conversation& r = c.Add(Tcp("retransmissions", "10.1.0.55", 40055, web, 80, rng), 140);
+    const std::string a = rng.Text(100), b = rng.Text(100), d = rng.Text(100);
+    const std::string resp = rng.Text(500);
+    r.Handshake()
+        .Data(C, a)
+        .Data(C, b)
+        .Retransmit(C, b, 100)
+        .Data(C, d)
+        .Ack(S)
+        .Data(S, resp)
+        .Retransmit(S, resp, 500)
+        .Ack(C)
+        .Close(C);
+  }
+  // Sequence numbers wrapping past 2^32 on both sides.
+  {
+    ConversationSpec w = Tcp("sequence_wrap", "10.1.0.56", 40056, web, 80, rng);
+    w.client_isn = 0xffffff00u;
+    w.server_isn = 0xfffffff0u;
+    Conversation& r = c.Add(w, 145);
+    r.Handshake();
+    for (int i = 0; i < 3; ++i) r.Data(C, rng.Text(200));
+    r.Ack(S).Data(S, rng.Text(1000)).Ack(C).Close(S);
+  }
+  // Data the capture missed still counts in the sequence-derived bytes.
+  c.Add(Tcp("gap_not_captured", "10.1.0.57", 40057, web, 80, rng), 148)
+      .Handshake()
+      .Data(C, rng.Text(100))
+      .Uncaptured(C, 1000)
+      .Data(C, rng.Text(100))
+      .Ack(S)
+      .Data(S, rng.Text(50))
+      .Close(C);
+
+  // FTP: a passive (227) and an active (PORT) data session, both transient.
+  {
+    const std::string ftp = "192.168.1.21";
+    Conversation& ctl = c.Add(Tcp("ftp_control", "10.1.0.60", 40100, ftp, 21, rng), 150);
+    ctl.Step(20000).Handshake();
+    ctl.Data(S, "220 (vsFTPd 3.0.3)\r\n").Data(C, "USER anonymous\r\n");
+    ctl.Data(S, "331 Please specify the password.\r\n").Data(C, "PASS guest@\r\n");
+    ctl.Data(S, "230 Login successful.\r\n").Data(C, "PASV\r\n");
+    ctl.Data(S, "227 Entering Passive Mode (192,168,1,21,195,80).\r\n");
+    ctl.Data(C, "RETR readme.txt\r\n");
+    const uint64_t t = ctl.now_us();
+    ctl.Wait(300000).Data(S, "150 Opening BINARY mode data connection.\r\n");
+    Conversation& pasv = c.Add(Tcp("ftp_pasv_data", "10.1.0.60", 40101, ftp, 50000, rng),
+                               (t - c.base_us) / 1e6 + 0.1);
+    pasv.ExpectTransient().Handshake().Data(S, rng.Text(1200)).Ack(C).Close(S);
+    ctl.Wait(200000).Data(S, "226 Transfer complete.\r\n");
+    ctl.Data(C, "PORT 10,1,0,60,156,64\r\n").Data(S, "200 PORT command successful.\r\n");
+    ctl.Data(C, "LIST\r\n");
+    const uint64_t t2 = ctl.now_us();
+    ctl.Wait(300000).Data(S, "150 Here comes the directory listing.\r\n");
+    // Active mode: the server connects from port 20 to the announced port.
+    Conversation& port =
+        c.Add(Tcp("ftp_port_data", ftp, 20, "10.1.0.60", 40000, rng), (t2 - c.base_us) / 1e6 + 0.1);
+    port.ExpectTransient().Handshake().Data(C, rng.Text(400)).Ack(S).Close(C);
+    ctl.Wait(200000).Data(S, "226 Directory send OK.\r\n");
+    ctl.Data(C, "QUIT\r\n").Data(S, "221 Goodbye.\r\n").Close(S);
+  }
+
+  // A UDP datagram in two IPv4 fragments: the first is attributed to its
+  // session, the second cannot be (counted as a bad frame).
+  c.Add(Udp("udp_fragmented", "10.1.0.70", 5000, "192.168.1.70", 6000), 170)
+      .FragmentedDatagram(C, rng.Text(2000), 1472)
+      .Datagram(S, rng.Text(10))
+      .Unchecked("client_payload_bytes")
+      .Unchecked("client_first_data_len");
+  c.bad["non_first_fragment"] += 1;
+
+  // SYN-ACK captured before the SYN: the SYN sender is still the client.
+  c.Add(Tcp("handshake_reordered", "10.1.0.71", 40071, web, 80, rng), 175)
+      .Step(200)
+      .SynAck()
+      .Syn()
+      .Ack(C)
+      .Data(C, rng.Text(40))
+      .Data(S, rng.Text(90))
+      .Ack(C)
+      .Close(C);
+
+  // Outbound and internal sessions: not inbound, so no full analysis.
+  c.Add(Tcp("outbound_sf", "192.168.1.5", 41000, "198.51.100.7", 80, rng), 180)
+      .HttpExchange(HttpGet("example.com", "/"), HttpResponse(200, rng));
+  c.Add(Tcp("internal_sf", "192.168.1.5", 41001, "192.168.1.6", 22, rng), 185)
+      .HttpExchange(rng.Text(40), rng.Text(60), S);
+
+  // Bad frames: each counted under its reason, none makes a session.
+  {
+    FrameSpec f;
+    f.src = "10.1.0.90";
+    f.dst = web;
+    f.sport = 40090;
+    f.flags = kSyn;
+    const std::vector<uint8_t> good = BuildFrame(f);
+    c.Bad("truncated_ethernet", 190.0, good, 10);
+    c.Bad("truncated_ipv4", 190.1, good, 14 + 12);
+    std::vector<uint8_t> ihl = good;
+    ihl[14] = 0x44;  // IHL 4: shorter than the fixed header
+    c.Bad("bad_ipv4_header_length", 190.2, ihl);
+    std::vector<uint8_t> arp(60, 0);  // ARP request (ethertype 0x0806)
+    const uint8_t arp_head[] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02, 0, 0, 0, 0,
+                                1,    0x08, 0x06, 0,    1,    0x08, 0,    6, 4, 0, 1};
+    std::copy(std::begin(arp_head), std::end(arp_head), arp.begin());
+    c.Bad("unsupported_ethertype", 190.3, arp);
+    std::vector<uint8_t> doff = good;
+    doff[14 + 20 + 12] = 0x30;  // TCP data offset 3 words
+    c.Bad("bad_tcp_data_offset", 190.4, doff);
+  }
+
+  // Open sessions when the capture ends.
+  c.Add(Tcp("oth_midstream", "10.1.0.80", 51000, "192.168.1.44", 443, rng), 370)
+      .Data(C, rng.Bytes(300), kAck | 0x08)
+      .Data(S, rng.Bytes(1200), kAck | 0x08)
+      .Ack(C)
+      .Data(C, rng.Bytes(100), kAck | 0x08);
+  c.Add(Tcp("s1_left_open", "10.1.0.81", 40081, web, 80, rng), 380)
+      .Handshake()
+      .Data(C, HttpGet("open.example", "/stream"))
+      .Data(S, rng.Text(500))
+      .Ack(C);
+  c.Add(Udp("ntp_last", "10.1.0.82", 123, "192.168.1.123", 123), 399)
+      .Datagram(C, rng.Bytes(48))
+      .Datagram(S, rng.Bytes(48));
+  (void)kFin;
+  (void)kAck;
+}
+
+// ---------------------------------------------------------------------------
+// many_sessions.pcap: 20k sessions over 100 s across ~5000 clients and 500
+// servers, then a tail of UDP sessions so every worker's clock passes every
+// expiry before the capture ends.
+
+void ManySessions(Capture& c) {
+  Rng rng(0x3a75);
+  c.base_us = 1'700'100'000 * kSec;
+  c.nets = ProtectedNets({"192.168.0.0/16"});
+  c.sensor_args = TimeoutArgs(c.timeouts);
+  for (const char* a : {"--protected-nets", "192.168.0.0/16", "--sensor-id", "e2e-many"}) {
+    c.sensor_args.push_back(a);
+  }
+  constexpr auto C = Dir::kC2S;
+  constexpr auto S = Dir::kS2C;
+  std::set<std::string> used;  // 5-tuples: one session each in this capture
+  auto client = [&](uint64_t i) {
+    return Ip4(10, 20 + i / 62500 % 200, i / 250 % 250, 1 + i % 250);
+  };
+  auto server = [&](uint64_t i) { return Ip4(192, 168, 10 + i / 250 % 2, 1 + i % 250); };
+  for (int i = 0; i < 20000; ++i) {
+    const double start = rng.Below(100'000'000) / 1e6;
+    const std::string cip = client(rng.Below(5000));
+    const std::string sip = server(rng.Below(500));
+    uint16_t cport = static_cast<uint16_t>(rng.Range(1024, 65535));
+    const uint64_t kind = rng.Below(100);
+    const uint16_t sport = kind < 85 ? (rng.Below(4) == 0 ? 443 : 80) : 53;
+    std::string key = cip + ":" + std::to_string(cport) + "-" + sip + ":" + std::to_string(sport);
+    while (!used.insert(key).second) {
+      ++cport;
+      key = cip + ":" + std::to_string(cport) + "-" + sip + ":" + std::to_string(sport);
+    }
+    const std::string name = "s" + std::to_string(i);
+    if (kind < 70) {
+      c.Add(Tcp(name, cip, cport, sip, sport, rng), start)
+          .Step(rng.Range(100, 3000))
+          .HttpExchange(HttpGet("h" + std::to_string(i % 97), "/" + rng.Text(8)),
+                        HttpResponse(rng.Range(60, 1300), rng), rng.Below(2) ? C : S);
+    } else if (kind < 80) {
+      c.Add(Tcp(name, cip, cport, sip, sport, rng), start).Syn().RstRefuse();
+    } else if (kind < 85) {
+      c.Add(Tcp(name, cip, cport, sip, sport, rng), start).Syn();
+    } else {
+      const uint16_t id = static_cast<uint16_t>(rng.Next());
+      const std::string q = "q" + std::to_string(i) + ".example.com";
+      c.Add(Udp(name, cip, cport, sip, sport), start)
+          .Step(rng.Range(200, 20000))
+          .Datagram(C, DnsQuery(id, q))
+          .Datagram(S, DnsAnswer(id, q, static_cast<uint32_t>(rng.Next())));
+    }
+  }
+  for (int i = 0; i < 600; ++i) {
+    const double start = 180 + rng.Below(20'000'000) / 1e6;
+    c.Add(Udp("tail" + std::to_string(i), Ip4(172, 16, i / 250, 1 + i % 250),
+              static_cast<uint16_t>(30000 + i), server(rng.Below(500)), 5353),
+          start)
+        .Datagram(C, rng.Text(40))
+        .Datagram(S, rng.Text(60));
+  }
+}
+
+// ---------------------------------------------------------------------------
+// large_packets.pcap: 3000 concurrent TCP sessions of 100 packets each, all
+// open at once (300k packets, far more than the sensor's mbuf pool).
+
+void LargePackets(Capture& c, int sessions, int exchanges, uint64_t seed, double span_s) {
+  Rng rng(seed);
+  c.base_us = 1'700'200'000 * kSec;
+  c.sensor_args = TimeoutArgs(c.timeouts);
+  c.sensor_args.push_back("--sensor-id");
+  c.sensor_args.push_back("e2e-" + c.name);
+  constexpr auto C = Dir::kC2S;
+  constexpr auto S = Dir::kS2C;
+  // Each session spreads its packets over most of the span, so all are live
+  // together; packets of different sessions interleave in the capture.
+  const uint64_t span_us = static_cast<uint64_t>(span_s * kSec);
+  for (int i = 0; i < sessions; ++i) {
+    const double start = rng.Below(2'000'000) / 1e6;
+    const uint64_t step = (span_us - 2 * kSec) / (exchanges * 2 + 6);
+    Conversation& s =
+        c.Add(Tcp(Numbered("l", i), Ip4(10, 30 + i / 62500, i / 250 % 250, 1 + i % 250),
+                  static_cast<uint16_t>(10000 + rng.Below(50000)), Ip4(192, 168, 20, 1 + i % 200),
+                  8000 + i % 7, rng),
+              start);
+    s.Step(step + rng.Below(step / 10 + 1)).Handshake();
+    for (int e = 0; e < exchanges; ++e) {
+      s.Data(C, rng.Text(16 + rng.Below(32))).Data(S, rng.Text(16 + rng.Below(48)));
+    }
+    s.Close(rng.Below(2) ? C : S);
+  }
+  // Tail: the clock passes every linger before the capture ends.
+  c.Add(Udp("tail", "10.99.0.1", 7000, "192.168.20.250", 7000), span_s * 1.2 + 15)
+      .Datagram(C, "tick")
+      .Datagram(S, "tock");
+}
+
+// ---------------------------------------------------------------------------
+// sample.pcap: the small realistic capture the README's main job runs on.
+
+void Sample(Capture& c) {
+  Rng rng(0x5a3713);
+  c.base_us = 1'709'294'400 * kSec;  // 2024-03-01 12:00:00 UTC
+  c.sensor_args = {};                // the sensor's defaults, as scripts/run-sample.sh runs it
+  constexpr auto C = Dir::kC2S;
+  constexpr auto S = Dir::kS2C;
+  const std::string resolver = "192.168.10.1";
+  const std::vector<std::string> clients = {"192.168.10.23", "192.168.10.42", "192.168.10.57"};
+  struct Site {
+    const char* host;
+    const char* ip;
+  };
+  const Site sites[] = {{"example.com", "93.184.216.34"},
+                        {"www.debian.org", "130.89.148.77"},
+                        {"neverssl.com", "34.223.124.45"},
+                        {"info.cern.ch", "188.184.100.182"},
+                        {"www.ietf.org", "104.16.44.99"}};
+  double t = 1.0;
+  uint16_t port = 51000;
+  for (int i = 0; i < 10; ++i) {
+    const Site& site = sites[i % 5];
+    const std::string& cl = clients[i % 3];
+    if (i < 5) {
+      const uint16_t id = static_cast<uint16_t>(0x4000 + i);
+      c.Add(Udp("dns_" + std::string(site.host), cl, static_cast<uint16_t>(40000 + i * 7), resolver,
+                53),
+            t)
+          .Step(8000)
+          .Datagram(C, DnsQuery(id, site.host))
+          .Datagram(S, DnsAnswer(id, site.host, V4(site.ip)));
+      t += 0.05;
+    }
+    static const char* kPaths[] = {"/", "/index.html", "/favicon.ico", "/about/", "/news.html"};
+    c.Add(Tcp("http_" + std::to_string(i), cl, port++, site.ip, 80, rng), t)
+        .Step(2000 + rng.Below(20000))
+        .HttpExchange(HttpGet(site.host, kPaths[i % 5]), HttpResponse(150 + rng.Below(250), rng),
+                      i % 3 == 0 ? S : C);
+    t += 2.3;
+  }
+  // TLS-like sessions (opaque bytes after a ClientHello-ish prefix).
+  for (int i = 0; i < 2; ++i) {
+    c.Add(Tcp("tls_" + std::to_string(i), clients[i], port++, "151.101.1.69", 443, rng),
+          3.3 + i * 9)
+        .Step(15000)
+        .HttpExchange(std::string("\x16\x03\x01\x00\xc8", 5) + rng.Bytes(200),
+                      std::string("\x16\x03\x03\x01\x00", 5) + rng.Bytes(400), C);
+  }
+  // Unanswered SYN (retransmitted), rejected SYN, reset session.
+  c.Add(Tcp("unanswered_syn", clients[1], port++, "203.0.113.9", 3389, rng), 0.5)
+      .Syn()
+      .Wait(kSec)
+      .Syn()
+      .Wait(2 * kSec)
+      .Syn();
+  c.Add(Tcp("rejected_syn", clients[2], port++, "192.168.10.5", 8080, rng), 6.1).Syn().RstRefuse();
+  c.Add(Tcp("reset_session", clients[0], port++, "198.51.100.20", 80, rng), 14.2)
+      .Step(30000)
+      .Handshake()
+      .Data(C, HttpGet("198.51.100.20", "/large.iso"))
+      .Data(S, HttpResponse(300, rng))
+      .Rst(C);
+  // ICMP echo: one ends by timeout in the capture, one is open at its end.
+  {
+    Conversation& p = c.Add(Icmp("ping_gateway", clients[0], resolver, 0x0f01), 2.0);
+    for (int i = 0; i < 4; ++i) {
+      const std::string data = rng.Bytes(56);
+      p.Echo(C, data).Echo(S, data).Wait(kSec);
+    }
+    Conversation& q = c.Add(Icmp("ping_dns_google", clients[1], "8.8.8.8", 0x0f02), 42.0);
+    for (int i = 0; i < 3; ++i) {
+      const std::string data = rng.Bytes(56);
+      q.Step(14000).Echo(C, data).Echo(S, data).Wait(kSec);
+    }
+  }
+  // IPv6 and VLAN-tagged sessions.
+  c.Add(Tcp("ipv6_http", "2001:db8:10::23", port++, "2606:2800:220:1:248:1893:25c8:1946", 80, rng),
+        20.5)
+      .Step(12000)
+      .HttpExchange(HttpGet("example.com", "/"), HttpResponse(200, rng));
+  c.Add(Udp("dns_ipv6", "2001:db8:10::23", 40100, "2001:db8:10::1", 53), 20.4)
+      .Datagram(C, DnsQuery(0x6001, "example.com"))
+      .Datagram(S, DnsAnswer(0x6001, "example.com", 0x5db8d822));
+  ConversationSpec vlan = Tcp("vlan_10_http", "192.168.20.7", port++, "192.168.10.80", 80, rng);
+  vlan.vlans = {10};
+  c.Add(vlan, 24.0).Step(900).HttpExchange(HttpGet("intranet", "/status"), HttpResponse(120, rng));
+  // FTP control with a passive data session (transient server).
+  {
+    const std::string ftp = "192.168.10.21";
+    Conversation& ctl = c.Add(Tcp("ftp_control", clients[2], port++, ftp, 21, rng), 27.0);
+    ctl.Step(15000).Handshake();
+    ctl.Data(S, "220 (vsFTPd 3.0.3)\r\n").Data(C, "USER anonymous\r\n");
+    ctl.Data(S, "331 Please specify the password.\r\n").Data(C, "PASS guest@\r\n");
+    ctl.Data(S, "230 Login successful.\r\n").Data(C, "PASV\r\n");
+    ctl.Data(S, "227 Entering Passive Mode (192,168,10,21,156,71).\r\n");
+    ctl.Data(C, "RETR notes.txt\r\n");
+    const uint64_t at = ctl.now_us();
+    ctl.Wait(200000).Data(S, "150 Opening BINARY mode data connection.\r\n");
+    c.Add(Tcp("ftp_pasv_data", clients[2], port++, ftp, 40007, rng), (at - c.base_us) / 1e6 + 0.05)
+        .ExpectTransient()
+        .Step(3000)
+        .Handshake()
+        .Data(S, rng.Text(900))
+        .Ack(C)
+        .Close(S);
+    ctl.Wait(200000).Data(S, "226 Transfer complete.\r\n");
+    ctl.Data(C, "QUIT\r\n").Data(S, "221 Goodbye.\r\n").Close(S);
+  }
+  // Last packets: a session still open when the capture ends.
+  c.Add(Tcp("ssh_open", clients[0], port++, "192.168.10.22", 22, rng), 44.0)
+      .Step(40000)
+      .Handshake()
+      .Data(S, "SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n")
+      .Data(C, "SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n")
+      .Data(C, rng.Bytes(180))
+      .Data(S, rng.Bytes(240))
+      .Ack(C)
+      .Wait(5 * kSec)
+      .Data(C, rng.Bytes(36))
+      .Ack(S);
+}
+
+int Main(int argc, char** argv) {
+  if (argc < 2 || std::strcmp(argv[1], "--help") == 0) {
+    std::fprintf(stderr,
+                 "usage: generate_captures OUT_DIR [--only NAME[,NAME...]] [--packets N]\n"
+                 "  NAME: basic many_sessions large_packets sample offline_big\n");
+    return 2;
+  }
+  const std::string dir = argv[1];
+  std::set<std::string> only = {"basic", "many_sessions", "large_packets", "sample"};
+  uint64_t big_packets = 1'500'000;
+  for (int i = 2; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--only" && i + 1 < argc) {
+      only.clear();
+      std::string list = argv[++i];
+      size_t at = 0;
+      while (at <= list.size()) {
+        size_t comma = list.find(',', at);
+        if (comma == std::string::npos) comma = list.size();
+        only.insert(list.substr(at, comma - at));
+        at = comma + 1;
+      }
+    } else if (a == "--packets" && i + 1 < argc) {
+      big_packets = std::strtoull(argv[++i], nullptr, 10);
+    } else {
+      std::fprintf(stderr, "generate_captures: unknown argument %s\n", a.c_str());
+      return 2;
+    }
+  }
+  using Builder = void (*)(Capture&);
+  const std::vector<std::pair<std::string, Builder>> all = {
+      {"basic", Basic},
+      {"many_sessions", ManySessions},
+      {"large_packets", [](Capture& c) { LargePackets(c, 3000, 47, 0x1a4e, 60); }},
+      {"sample", Sample},
+  };
+  for (const std::string& name : only) {
+    auto c = std::make_unique<Capture>();
+    c->name = name;
+    if (name == "offline_big") {
+      // ~106 packets per session.
+      const int sessions = static_cast<int>(big_packets / 106 + 1);
+      LargePackets(*c, sessions, 50, 0xb16, 120);
+    } else {
+      bool found = false;
+      for (const auto& [n, build] : all) {
+        if (n == name) {
+          build(*c);
+          found = true;
+        }
+      }
+      if (!found) {
+        std::fprintf(stderr, "generate_captures: unknown capture %s\n", name.c_str());
+        return 2;
+      }
+    }
+    if (!WriteCapture(*c, dir)) return 1;
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace flowtrail::testing
+
+int main(int argc, char** argv) { return flowtrail::testing::Main(argc, argv); }
