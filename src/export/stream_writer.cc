@@ -1,1 +1,253 @@
-// Placeholder until the module lands.
+#include "export/stream_writer.h"
+
+#include <unistd.h>
+
+#include <climits>
+#include <cstring>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "export/record_encoder.h"
+#include "export/stream_format.h"
+#include "flowtrail/v1/session.pb.h"
+#include "google/protobuf/io/coded_stream.h"
+
+#ifndef FLOWTRAIL_VERSION
+#define FLOWTRAIL_VERSION "unknown"
+#endif
+
+namespace flowtrail::exporter {
+namespace {
+
+using google::protobuf::io::CodedOutputStream;
+
+// Length of the structurally valid UTF-8 sequence starting at s[i], or 0.
+size_t Utf8SequenceLength(std::string_view s, size_t i) {
+  const auto c = static_cast<uint8_t>(s[i]);
+  if (c < 0x80) return 1;
+  size_t n;
+  uint32_t cp;
+  if ((c & 0xe0) == 0xc0) {
+    n = 2, cp = c & 0x1f;
+  } else if ((c & 0xf0) == 0xe0) {
+    n = 3, cp = c & 0x0f;
+  } else if ((c & 0xf8) == 0xf0) {
+    n = 4, cp = c & 0x07;
+  } else {
+    return 0;
+  }
+  if (i + n > s.size()) return 0;
+  for (size_t k = 1; k < n; ++k) {
+    const auto cc = static_cast<uint8_t>(s[i + k]);
+    if ((cc & 0xc0) != 0x80) return 0;
+    cp = (cp << 6) | (cc & 0x3f);
+  }
+  // Overlong forms, surrogates and values past U+10FFFF are invalid.
+  static constexpr uint32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
+  if (cp < kMin[n] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return 0;
+  return n;
+}
+
+bool IsUtf8(std::string_view s) {
+  for (size_t i = 0; i < s.size();) {
+    const size_t n = Utf8SequenceLength(s, i);
+    if (n == 0) return false;
+    i += n;
+  }
+  return true;
+}
+
+// Proto3 strings must be UTF-8 or readers reject the frame; file names need
+// not be, so bad bytes become '?'.
+std::string SanitizeUtf8(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size();) {
+    const size_t n = Utf8SequenceLength(s, i);
+    if (n == 0) {
+      out.push_back('?');
+      ++i;
+    } else {
+      out.append(s.substr(i, n));
+      i += n;
+    }
+  }
+  return out;
+}
+
+std::string Hostname() {
+  char buf[HOST_NAME_MAX + 1] = {};
+  if (gethostname(buf, sizeof(buf) - 1) != 0) return "";
+  return SanitizeUtf8(buf);
+}
+
+}  // namespace
+
+// The encoding state: one reused record frame, the 64 KiB block and the
+// position in it, and the sticky error.
+class StreamWriter::Encoder {
+ public:
+  explicit Encoder(const std::string& sensor_id) : block_(new uint8_t[kBlockBytes]) {
+    // Set once: EncodeRecord assigns every other field, never this one.
+    record_frame_.mutable_record()->set_sensor_id(sensor_id);
+  }
+
+  // Appends one frame; returns false when the block has no room for it (the
+  // caller hands the block to the sink and retries).
+  bool TryAppend(const v1::Frame& frame, size_t size) {
+    if (used_ + kMaxVarintBytes + size > kBlockBytes) return false;
+    uint8_t* p = CodedOutputStream::WriteVarint32ToArray(static_cast<uint32_t>(size),
+                                                        block_.get() + used_);
+    p = frame.SerializeWithCachedSizesToArray(p);
+    used_ = static_cast<size_t>(p - block_.get());
+    return true;
+  }
+
+  v1::Frame record_frame_;
+  std::unique_ptr<uint8_t[]> block_;
+  size_t used_ = 0;
+  uint64_t next_sequence_ = 0;
+  absl::Status status_;
+  bool closed_ = false;
+};
+
+StreamWriter::StreamWriter(std::unique_ptr<ByteSink> sink, std::unique_ptr<Encoder> encoder)
+    : sink_(std::move(sink)), encoder_(std::move(encoder)) {}
+
+StreamWriter::~StreamWriter() {
+  if (encoder_->closed_ || !encoder_->status_.ok()) return;
+  // Best effort: keep the records, but no trailer (see the header).
+  if (encoder_->used_ > 0) {
+    (void)sink_->Write(std::span<const uint8_t>(encoder_->block_.get(), encoder_->used_));
+  }
+  (void)sink_->Close();
+}
+
+absl::StatusOr<std::unique_ptr<StreamWriter>> StreamWriter::Create(std::unique_ptr<ByteSink> sink,
+                                                                   const StreamInfo& info) {
+  if (sink == nullptr) return absl::InvalidArgumentError("StreamWriter needs a sink");
+  if (info.sensor_id.size() > kMaxSensorIdBytes) {
+    return absl::InvalidArgumentError(absl::StrCat("sensor id is ", info.sensor_id.size(),
+                                                   " bytes long, the limit is ",
+                                                   kMaxSensorIdBytes));
+  }
+  if (!IsUtf8(info.sensor_id)) {
+    return absl::InvalidArgumentError("sensor id is not valid UTF-8");
+  }
+  auto encoder = std::make_unique<Encoder>(info.sensor_id);
+  std::unique_ptr<StreamWriter> writer(new StreamWriter(std::move(sink), std::move(encoder)));
+
+  v1::Frame frame;
+  frame.set_sequence(0);
+  v1::StreamHeader* h = frame.mutable_header();
+  h->set_schema_version(v1::SCHEMA_VERSION_1);
+  h->set_sensor_id(info.sensor_id);
+  h->set_start_time_us(info.start_time_us);
+  h->set_software_version(FLOWTRAIL_VERSION);
+  h->set_hostname(Hostname());
+  for (const std::string& input : info.inputs) h->add_inputs(SanitizeUtf8(input));
+  const size_t size = frame.ByteSizeLong();
+  if (size > kMaxFrameBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("stream header would be ", size, " bytes, more than the ", kMaxFrameBytes,
+                     "-byte frame limit readers accept (too many or too long input names)"));
+  }
+  if (!writer->encoder_->TryAppend(frame, size)) {
+    // Larger than a block: write it on its own.
+    std::string bytes;
+    frame.SerializeToString(&bytes);
+    uint8_t prefix[kMaxVarintBytes];
+    const uint8_t* end = CodedOutputStream::WriteVarint32ToArray(static_cast<uint32_t>(size), prefix);
+    for (std::span<const uint8_t> part :
+         {std::span<const uint8_t>(prefix, end),
+          std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(bytes.data()), size)}) {
+      if (absl::Status s = writer->sink_->Write(part); !s.ok()) {
+        writer->encoder_->status_ = s;
+        return s;
+      }
+      writer->bytes_written_ += part.size();
+    }
+  }
+  writer->encoder_->next_sequence_ = 1;
+  return writer;
+}
+
+absl::Status StreamWriter::Append(std::span<const session::SessionRecord> records) {
+  Encoder& e = *encoder_;
+  if (!e.status_.ok()) return e.status_;
+  if (e.closed_) return absl::FailedPreconditionError("Append on a closed StreamWriter");
+  v1::Frame& frame = e.record_frame_;
+  v1::SessionRecord* out = frame.mutable_record();
+  for (const session::SessionRecord& r : records) {
+    frame.set_sequence(e.next_sequence_);
+    EncodeRecord(r, out);
+    const size_t size = frame.ByteSizeLong();
+    if (!e.TryAppend(frame, size)) {
+      if (absl::Status s = Flush(/*flush_sink=*/false); !s.ok()) return s;
+      // A record frame is at most a few hundred bytes: it fits an empty block.
+      e.TryAppend(frame, size);
+    }
+    ++e.next_sequence_;
+    ++records_written_;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status StreamWriter::Flush() {
+  if (!encoder_->status_.ok()) return encoder_->status_;
+  if (encoder_->closed_) return absl::FailedPreconditionError("Flush on a closed StreamWriter");
+  return Flush(/*flush_sink=*/true);
+}
+
+absl::Status StreamWriter::Flush(bool flush_sink) {
+  Encoder& e = *encoder_;
+  if (e.used_ > 0) {
+    absl::Status s = sink_->Write(std::span<const uint8_t>(e.block_.get(), e.used_));
+    if (!s.ok()) {
+      e.status_ = s;
+      return s;
+    }
+    bytes_written_ += e.used_;
+    e.used_ = 0;
+  }
+  if (flush_sink) {
+    if (absl::Status s = sink_->Flush(); !s.ok()) {
+      e.status_ = s;
+      return s;
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status StreamWriter::Close(uint64_t records_dropped, uint64_t end_time_us) {
+  Encoder& e = *encoder_;
+  if (e.closed_) return absl::FailedPreconditionError("StreamWriter closed twice");
+  if (!e.status_.ok()) {
+    e.closed_ = true;
+    (void)sink_->Close();
+    return e.status_;
+  }
+  v1::Frame frame;
+  frame.set_sequence(e.next_sequence_);
+  v1::StreamTrailer* t = frame.mutable_trailer();
+  t->set_records(records_written_);
+  t->set_end_time_us(end_time_us);
+  t->set_records_dropped(records_dropped);
+  const size_t size = frame.ByteSizeLong();
+  absl::Status s;
+  if (!e.TryAppend(frame, size)) {
+    s = Flush(/*flush_sink=*/false);
+    if (s.ok()) e.TryAppend(frame, size);
+  }
+  if (s.ok()) {
+    ++e.next_sequence_;
+    s = Flush(/*flush_sink=*/true);
+  }
+  e.closed_ = true;
+  absl::Status close = sink_->Close();
+  if (!s.ok()) return s;
+  if (!close.ok()) e.status_ = close;
+  return close;
+}
+
+}  // namespace flowtrail::exporter

@@ -24,7 +24,11 @@ struct StreamInfo {
 };
 
 // Where encoded bytes go. One implementation per destination (file today;
-// rotating files and TCP collectors slot in beside it). Called once per block.
+// rotating files and TCP collectors slot in beside it). Called once per block,
+// never per record. Every Write() carries whole frames in stream order (the
+// first one starts with the header), so a sink may cut files or resend to a
+// collector at any Write() boundary without splitting a frame. Errors are
+// final: the writer stops and reports the first one.
 class ByteSink {
  public:
   virtual ~ByteSink() = default;
@@ -38,24 +42,35 @@ absl::StatusOr<std::unique_ptr<ByteSink>> OpenFileSink(const std::string& path);
 
 class StreamWriter {
  public:
-  // Writes the header frame.
+  // Encodes the header frame (schema version 1, info, software version,
+  // hostname). Fails if the sensor id is longer than
+  // kMaxSensorIdBytes or not UTF-8 (it is a proto string, repeated in every
+  // record). Input names that are not UTF-8 are stored with '?' for bad bytes.
   static absl::StatusOr<std::unique_ptr<StreamWriter>> Create(std::unique_ptr<ByteSink> sink,
                                                                const StreamInfo& info);
   ~StreamWriter();
 
-  // Encodes records; hands the buffer to the sink whenever it passes 64 KiB.
+  // Encodes records; hands the buffer to the sink whenever the next frame
+  // would not fit in its 64 KiB. After an error (the sink's, returned as is)
+  // the writer is stuck and every later call returns that error.
   absl::Status Append(std::span<const session::SessionRecord> records);
   // Hands buffered bytes to the sink and flushes it (call periodically).
   absl::Status Flush();
-  // Writes the trailer, flushes and closes the sink.
+  // Writes the trailer, flushes and closes the sink. Destroying a writer
+  // without Close() hands buffered records to the sink and closes it, but
+  // writes no trailer: readers then see a stream that did not end cleanly.
   absl::Status Close(uint64_t records_dropped, uint64_t end_time_us);
 
+  // Records encoded so far (each one is in the stream unless a later call
+  // returns an error); bytes the sink has accepted.
   uint64_t records_written() const { return records_written_; }
   uint64_t bytes_written() const { return bytes_written_; }
 
  private:
   class Encoder;
   StreamWriter(std::unique_ptr<ByteSink> sink, std::unique_ptr<Encoder> encoder);
+  // Hands the block to the sink, then flushes the sink if asked.
+  absl::Status Flush(bool flush_sink);
   std::unique_ptr<ByteSink> sink_;
   std::unique_ptr<Encoder> encoder_;
   uint64_t records_written_ = 0;

@@ -1,0 +1,160 @@
+#include "export/record_encoder.h"
+
+#include <cstring>
+#include <limits>
+
+#include "absl/strings/str_cat.h"
+
+namespace flowtrail::exporter {
+namespace {
+
+size_t AddressBytes(uint8_t ip_version) { return ip_version == 6 ? 16 : 4; }
+
+// Range-checked narrowing for DecodeRecord.
+template <typename T>
+absl::Status Narrow(uint64_t value, const char* field, T* out) {
+  if (value > std::numeric_limits<T>::max()) {
+    return absl::InvalidArgumentError(absl::StrCat(field, " = ", value, " is out of range (max ",
+                                                   std::numeric_limits<T>::max(), ")"));
+  }
+  *out = static_cast<T>(value);
+  return absl::OkStatus();
+}
+
+template <typename E>
+absl::Status NarrowEnum(int value, int max, const char* field, E* out) {
+  if (value < 0 || value > max) {
+    return absl::InvalidArgumentError(absl::StrCat(field, " = ", value, " is not a known value"));
+  }
+  *out = static_cast<E>(value);
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+void EncodeRecord(const session::SessionRecord& in, v1::SessionRecord* out) {
+  const size_t ip_len = AddressBytes(in.ip_version);
+  out->set_session_id(in.session_id);
+  out->set_server_confidence(static_cast<v1::ServerConfidence>(in.confidence));
+  // set_*(const void*, size) assigns into the existing string: no allocation
+  // once the reused message has seen an address.
+  out->set_client_ip(in.client_ip.bytes.data(), ip_len);
+  out->set_client_port(in.client_port);
+  out->set_server_ip(in.server_ip.bytes.data(), ip_len);
+  out->set_server_port(in.server_port);
+  out->set_transient_server(in.transient_server);
+  out->set_inbound(in.inbound);
+  out->set_full_analysis(in.full_analysis);
+  out->set_client_first_flags(in.client_first_flags);
+  out->set_server_first_flags(in.server_first_flags);
+  out->set_client_flags(in.client_flags);
+  out->set_server_flags(in.server_flags);
+  out->set_client_payload_bytes(in.client_payload_bytes);
+  out->set_server_payload_bytes(in.server_payload_bytes);
+  out->set_client_packets(in.client_packets);
+  out->set_server_packets(in.server_packets);
+  out->set_client_first_seq(in.client_first_seq);
+  out->set_server_first_seq(in.server_first_seq);
+  out->set_client_last_seq(in.client_last_seq);
+  out->set_server_last_seq(in.server_last_seq);
+  out->set_first_time_us(in.first_time_us);
+  out->set_last_time_us(in.last_time_us);
+  out->set_client_fingerprint(in.client_fingerprint);
+  out->set_server_fingerprint(in.server_fingerprint);
+  out->set_client_bytes(in.client_bytes);
+  out->set_server_bytes(in.server_bytes);
+  out->set_first_data_sender(static_cast<v1::Side>(in.first_data_sender));
+  out->set_shutdown_initiator(static_cast<v1::Side>(in.shutdown_initiator));
+  out->set_shutdown_kind(static_cast<v1::ShutdownKind>(in.shutdown_kind));
+  out->set_end_reason(static_cast<v1::EndReason>(in.end_reason));
+  out->set_conn_state(static_cast<v1::ConnState>(in.conn_state));
+  out->set_protocol(in.protocol);
+  out->set_ip_version(in.ip_version);
+  out->set_vlan_outer(in.vlan_outer);
+  out->set_vlan_inner(in.vlan_inner);
+  out->set_vlan_count(in.vlan_count);
+  out->set_input_port(in.input_port);
+  out->set_continuing(in.continuing);
+  out->set_client_simhash(in.client_simhash);
+  out->set_server_simhash(in.server_simhash);
+  out->set_client_first_data_len(in.client_first_data_len);
+  out->set_server_first_data_len(in.server_first_data_len);
+  out->set_icmp_id(in.icmp_id);
+  out->set_worker_id(in.worker_id);
+  out->set_fragments(in.fragments);
+  out->set_server_isn_changed(in.server_isn_changed);
+}
+
+absl::Status ValidateRecord(const v1::SessionRecord& r) {
+  if (r.ip_version() != 4 && r.ip_version() != 6) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("record has ip_version ", r.ip_version(), ", expected 4 or 6"));
+  }
+  const size_t want = AddressBytes(static_cast<uint8_t>(r.ip_version()));
+  if (r.client_ip().size() != want || r.server_ip().size() != want) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "record has a ", r.client_ip().size(), "-byte client_ip and a ", r.server_ip().size(),
+        "-byte server_ip, expected ", want, " bytes each for IPv", r.ip_version()));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<session::SessionRecord> DecodeRecord(const v1::SessionRecord& in) {
+  if (absl::Status s = ValidateRecord(in); !s.ok()) return s;
+  session::SessionRecord r;
+  r.session_id = in.session_id();
+  std::memcpy(r.client_ip.bytes.data(), in.client_ip().data(), in.client_ip().size());
+  std::memcpy(r.server_ip.bytes.data(), in.server_ip().data(), in.server_ip().size());
+  r.ip_version = static_cast<uint8_t>(in.ip_version());
+  absl::Status s;
+  auto check = [&s](absl::Status next) {
+    if (s.ok()) s = std::move(next);
+  };
+  check(Narrow(in.client_port(), "client_port", &r.client_port));
+  check(Narrow(in.server_port(), "server_port", &r.server_port));
+  check(Narrow(in.protocol(), "protocol", &r.protocol));
+  check(NarrowEnum(in.server_confidence(), 2, "server_confidence", &r.confidence));
+  r.transient_server = in.transient_server();
+  r.inbound = in.inbound();
+  r.full_analysis = in.full_analysis();
+  r.continuing = in.continuing();
+  r.server_isn_changed = in.server_isn_changed();
+  check(Narrow(in.client_first_flags(), "client_first_flags", &r.client_first_flags));
+  check(Narrow(in.server_first_flags(), "server_first_flags", &r.server_first_flags));
+  check(Narrow(in.client_flags(), "client_flags", &r.client_flags));
+  check(Narrow(in.server_flags(), "server_flags", &r.server_flags));
+  check(NarrowEnum(in.first_data_sender(), 2, "first_data_sender", &r.first_data_sender));
+  check(NarrowEnum(in.shutdown_initiator(), 2, "shutdown_initiator", &r.shutdown_initiator));
+  check(NarrowEnum(in.shutdown_kind(), 2, "shutdown_kind", &r.shutdown_kind));
+  check(NarrowEnum(in.end_reason(), 8, "end_reason", &r.end_reason));
+  check(NarrowEnum(in.conn_state(), 13, "conn_state", &r.conn_state));
+  check(Narrow(in.vlan_count(), "vlan_count", &r.vlan_count));
+  check(Narrow(in.vlan_outer(), "vlan_outer", &r.vlan_outer));
+  check(Narrow(in.vlan_inner(), "vlan_inner", &r.vlan_inner));
+  check(Narrow(in.input_port(), "input_port", &r.input_port));
+  check(Narrow(in.icmp_id(), "icmp_id", &r.icmp_id));
+  check(Narrow(in.worker_id(), "worker_id", &r.worker_id));
+  r.fragments = in.fragments();
+  r.client_payload_bytes = in.client_payload_bytes();
+  r.server_payload_bytes = in.server_payload_bytes();
+  r.client_packets = in.client_packets();
+  r.server_packets = in.server_packets();
+  r.client_first_seq = in.client_first_seq();
+  r.server_first_seq = in.server_first_seq();
+  r.client_last_seq = in.client_last_seq();
+  r.server_last_seq = in.server_last_seq();
+  r.first_time_us = in.first_time_us();
+  r.last_time_us = in.last_time_us();
+  r.client_bytes = in.client_bytes();
+  r.server_bytes = in.server_bytes();
+  r.client_fingerprint = in.client_fingerprint();
+  r.server_fingerprint = in.server_fingerprint();
+  r.client_simhash = in.client_simhash();
+  r.server_simhash = in.server_simhash();
+  check(Narrow(in.client_first_data_len(), "client_first_data_len", &r.client_first_data_len));
+  check(Narrow(in.server_first_data_len(), "server_first_data_len", &r.server_first_data_len));
+  if (!s.ok()) return s;
+  return r;
+}
+
+}  // namespace flowtrail::exporter

@@ -1,0 +1,258 @@
+#include "export/stream_reader.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "export/record_encoder.h"
+
+namespace flowtrail::exporter {
+namespace {
+
+class FdSource final : public ByteSource {
+ public:
+  FdSource(int fd, bool owns_fd, std::string name)
+      : fd_(fd), owns_fd_(owns_fd), name_(std::move(name)) {}
+  ~FdSource() override {
+    if (owns_fd_) ::close(fd_);
+  }
+  absl::StatusOr<size_t> Read(std::span<uint8_t> buf) override {
+    for (;;) {
+      const ssize_t n = ::read(fd_, buf.data(), buf.size());
+      if (n >= 0) return static_cast<size_t>(n);
+      if (errno != EINTR) return absl::ErrnoToStatus(errno, absl::StrCat("reading ", name_));
+    }
+  }
+
+ private:
+  int fd_;
+  bool owns_fd_;
+  std::string name_;
+};
+
+class SpanSource final : public ByteSource {
+ public:
+  explicit SpanSource(std::span<const uint8_t> bytes) : bytes_(bytes) {}
+  absl::StatusOr<size_t> Read(std::span<uint8_t> buf) override {
+    const size_t n = std::min(buf.size(), bytes_.size());
+    if (n > 0) std::memcpy(buf.data(), bytes_.data(), n);
+    bytes_ = bytes_.subspan(n);
+    return n;
+  }
+
+ private:
+  std::span<const uint8_t> bytes_;
+};
+
+const char* BodyName(v1::Frame::BodyCase body) {
+  switch (body) {
+    case v1::Frame::kHeader:
+      return "header";
+    case v1::Frame::kRecord:
+      return "record";
+    case v1::Frame::kTrailer:
+      return "trailer";
+    case v1::Frame::BODY_NOT_SET:
+      break;
+  }
+  return "frame without a body";
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<ByteSource>> OpenFileSource(const std::string& path) {
+  if (path == "-") return std::make_unique<FdSource>(STDIN_FILENO, false, "stdin");
+  int fd;
+  do {
+    fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  } while (fd < 0 && errno == EINTR);
+  if (fd < 0) return absl::ErrnoToStatus(errno, absl::StrCat("cannot open ", path));
+  return std::make_unique<FdSource>(fd, true, path);
+}
+
+std::unique_ptr<ByteSource> MemorySource(std::span<const uint8_t> bytes) {
+  return std::make_unique<SpanSource>(bytes);
+}
+
+StreamReader::StreamReader(std::unique_ptr<ByteSource> source, ReaderOptions options)
+    : source_(std::move(source)), options_(options), buf_(kBlockBytes) {}
+
+absl::StatusOr<std::unique_ptr<StreamReader>> StreamReader::OpenFile(const std::string& path,
+                                                                     ReaderOptions options) {
+  absl::StatusOr<std::unique_ptr<ByteSource>> source = OpenFileSource(path);
+  if (!source.ok()) return source.status();
+  return std::make_unique<StreamReader>(*std::move(source), options);
+}
+
+std::unique_ptr<StreamReader> StreamReader::FromBytes(std::span<const uint8_t> bytes,
+                                                      ReaderOptions options) {
+  return std::make_unique<StreamReader>(MemorySource(bytes), options);
+}
+
+absl::StatusOr<size_t> StreamReader::Ensure(size_t n) {
+  while (end_ - begin_ < n && !eof_) {
+    if (buf_.size() - begin_ < n || end_ == buf_.size()) {
+      // Move the unread bytes to the front, and grow for a large frame.
+      std::memmove(buf_.data(), buf_.data() + begin_, end_ - begin_);
+      end_ -= begin_;
+      begin_ = 0;
+      if (buf_.size() < n) buf_.resize(std::max(n, 2 * buf_.size()));
+    }
+    absl::StatusOr<size_t> got = source_->Read(std::span<uint8_t>(buf_).subspan(end_));
+    if (!got.ok()) return got.status();
+    if (*got == 0) eof_ = true;
+    end_ += *got;
+  }
+  return std::min(n, end_ - begin_);
+}
+
+absl::Status StreamReader::Fail(uint64_t offset, std::string message) {
+  error_offset_ = offset;
+  status_ = absl::DataLossError(absl::StrCat("byte ", offset, ": ", message));
+  return status_;
+}
+
+absl::StatusOr<const v1::SessionRecord*> StreamReader::Next() {
+  if (!status_.ok()) return status_;
+  if (done_) return nullptr;
+  return ReadFrame();
+}
+
+absl::StatusOr<const v1::SessionRecord*> StreamReader::ReadFrame() {
+  for (;;) {
+    const uint64_t start = offset_;
+    absl::StatusOr<size_t> avail = Ensure(kMaxVarintBytes);
+    if (!avail.ok()) return Fail(start, std::string(avail.status().message()));
+    if (*avail == 0) {
+      if (has_trailer_ || (has_header_ && !options_.require_trailer)) {
+        done_ = true;
+        return nullptr;
+      }
+      if (!has_header_) return Fail(start, "empty stream: no header frame");
+      return Fail(start, absl::StrCat("stream ends after ", records_read_,
+                                      " records without a trailer (truncated, or its writer "
+                                      "was stopped or is still writing)"));
+    }
+    if (has_trailer_) return Fail(start, "unexpected data after the stream trailer");
+
+    // The length prefix: a base-128 varint of at most 10 bytes.
+    const uint8_t* p = buf_.data() + begin_;
+    uint64_t len = 0;
+    size_t prefix = 0;
+    bool complete = false;
+    while (prefix < *avail && prefix < kMaxVarintBytes) {
+      const uint8_t b = p[prefix];
+      len |= static_cast<uint64_t>(b & 0x7f) << (7 * prefix);
+      ++prefix;
+      if ((b & 0x80) == 0) {
+        complete = true;
+        break;
+      }
+    }
+    if (!complete) {
+      if (*avail < kMaxVarintBytes) return Fail(start, "stream truncated inside a frame length");
+      return Fail(start, "malformed frame length: varint longer than 10 bytes");
+    }
+    if (prefix == kMaxVarintBytes && p[prefix - 1] > 1) {
+      return Fail(start, "malformed frame length: varint overflows 64 bits");
+    }
+    if (len > options_.max_frame_bytes) {
+      return Fail(start, absl::StrCat("frame length ", len, " exceeds the limit of ",
+                                      options_.max_frame_bytes, " bytes"));
+    }
+    const size_t total = prefix + static_cast<size_t>(len);
+    avail = Ensure(total);
+    if (!avail.ok()) return Fail(start, std::string(avail.status().message()));
+    if (*avail < total) {
+      return Fail(start, absl::StrCat("stream truncated: frame declares ", len, " bytes but only ",
+                                      *avail - prefix, " follow"));
+    }
+    p = buf_.data() + begin_;
+    if (!frame_.ParseFromArray(p + prefix, static_cast<int>(len))) {
+      return Fail(start,
+                  absl::StrCat("frame of ", len, " bytes is not a valid flowtrail.v1.Frame"));
+    }
+
+    const uint64_t seq = frame_.sequence();
+    const v1::Frame::BodyCase body = frame_.body_case();
+    if (body == v1::Frame::BODY_NOT_SET) {
+      return Fail(start, absl::StrCat("frame (sequence ", seq,
+                                      ") has no body: empty, or of a type this reader "
+                                      "does not know"));
+    }
+    if (!has_header_) {
+      if (body != v1::Frame::kHeader) {
+        return Fail(start, absl::StrCat("stream starts with a ", BodyName(body),
+                                        " frame, not a stream header"));
+      }
+      if (seq != 0) {
+        return Fail(start, absl::StrCat("stream header has sequence ", seq, ", expected 0"));
+      }
+      if (frame_.header().schema_version() != v1::SCHEMA_VERSION_1) {
+        return Fail(start, absl::StrCat("unsupported schema version ",
+                                        frame_.header().schema_version(),
+                                        " (this reader knows version 1)"));
+      }
+      header_.Swap(frame_.mutable_header());
+      has_header_ = true;
+      next_sequence_ = 1;
+    } else {
+      if (seq != next_sequence_) {
+        return Fail(start, absl::StrCat("frame sequence ", seq, ", expected ", next_sequence_,
+                                        " (frames lost, duplicated or reordered)"));
+      }
+      if (body == v1::Frame::kHeader) {
+        return Fail(start, absl::StrCat("second stream header (sequence ", seq, ")"));
+      }
+      if (body == v1::Frame::kRecord) {
+        if (absl::Status s = ValidateRecord(frame_.record()); !s.ok()) {
+          return Fail(start, absl::StrCat("record (sequence ", seq, "): ", s.message()));
+        }
+      } else if (frame_.trailer().records() != records_read_) {
+        return Fail(start, absl::StrCat("trailer counts ", frame_.trailer().records(),
+                                        " records, the stream has ", records_read_));
+      }
+    }
+
+    begin_ += total;
+    offset_ += total;
+    if (body == v1::Frame::kHeader) continue;
+    ++next_sequence_;
+    if (body == v1::Frame::kTrailer) {
+      trailer_.Swap(frame_.mutable_trailer());
+      has_trailer_ = true;
+      continue;
+    }
+    ++records_read_;
+    return &frame_.record();
+  }
+}
+
+StreamContents ReadAll(StreamReader& reader) {
+  StreamContents c;
+  for (;;) {
+    absl::StatusOr<const v1::SessionRecord*> r = reader.Next();
+    if (!r.ok()) {
+      c.status = r.status();
+      c.error_offset = reader.error_offset();
+      break;
+    }
+    if (*r == nullptr) break;
+    c.records.push_back(**r);
+  }
+  if (reader.header() != nullptr) c.header = *reader.header();
+  if (reader.trailer() != nullptr) c.trailer = *reader.trailer();
+  return c;
+}
+
+StreamContents ReadStreamBytes(std::span<const uint8_t> bytes, ReaderOptions options) {
+  StreamReader reader(MemorySource(bytes), options);
+  return ReadAll(reader);
+}
+
+}  // namespace flowtrail::exporter

@@ -1,0 +1,103 @@
+// Reads and validates a record stream (proto/flowtrail/v1/session.proto) from
+// a file, stdin or memory. Every frame is checked: the length prefix (a
+// well-formed varint within the frame size cap), the body (present in full,
+// a valid Frame), the order (a header with sequence 0 first, then sequence
+// numbers rising by one, nothing after the trailer, a trailer whose count
+// matches) and each record (ip_version 4 or 6 with addresses of its length).
+// The first problem ends the stream with an error that names the byte offset
+// where the bad frame starts; every good record before it has been returned.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "export/stream_format.h"
+#include "flowtrail/v1/session.pb.h"
+
+namespace flowtrail::exporter {
+
+// Where the reader gets bytes. Read() returns 0 at the end of the input.
+class ByteSource {
+ public:
+  virtual ~ByteSource() = default;
+  virtual absl::StatusOr<size_t> Read(std::span<uint8_t> buf) = 0;
+};
+
+// A file ("-" = stdin).
+absl::StatusOr<std::unique_ptr<ByteSource>> OpenFileSource(const std::string& path);
+// Bytes the caller keeps alive while reading.
+std::unique_ptr<ByteSource> MemorySource(std::span<const uint8_t> bytes);
+
+struct ReaderOptions {
+  size_t max_frame_bytes = kMaxFrameBytes;
+  // A stream that stops after a whole frame but before the trailer (a sensor
+  // still writing, or killed) is an error unless this is false.
+  bool require_trailer = true;
+};
+
+class StreamReader {
+ public:
+  explicit StreamReader(std::unique_ptr<ByteSource> source, ReaderOptions options = {});
+  static absl::StatusOr<std::unique_ptr<StreamReader>> OpenFile(const std::string& path,
+                                                                ReaderOptions options = {});
+  static std::unique_ptr<StreamReader> FromBytes(std::span<const uint8_t> bytes,
+                                                 ReaderOptions options = {});
+
+  // The next record (valid until the next call), nullptr at the clean end of
+  // the stream, or the error that ended it ("byte N: ..."). Once ended, every
+  // call returns the same result.
+  absl::StatusOr<const v1::SessionRecord*> Next();
+
+  // Null until read.
+  const v1::StreamHeader* header() const { return has_header_ ? &header_ : nullptr; }
+  const v1::StreamTrailer* trailer() const { return has_trailer_ ? &trailer_ : nullptr; }
+  uint64_t records_read() const { return records_read_; }
+  // Byte offset of the frame the error is about (meaningful after an error).
+  uint64_t error_offset() const { return error_offset_; }
+
+ private:
+  // Makes at least `n` unread bytes available unless the input ends first;
+  // returns how many are available.
+  absl::StatusOr<size_t> Ensure(size_t n);
+  absl::Status Fail(uint64_t offset, std::string message);
+  absl::StatusOr<const v1::SessionRecord*> ReadFrame();
+
+  std::unique_ptr<ByteSource> source_;
+  ReaderOptions options_;
+  std::vector<uint8_t> buf_;
+  size_t begin_ = 0;  // unread bytes are buf_[begin_, end_)
+  size_t end_ = 0;
+  bool eof_ = false;
+  uint64_t offset_ = 0;  // stream offset of buf_[begin_]
+
+  v1::Frame frame_;
+  v1::StreamHeader header_;
+  v1::StreamTrailer trailer_;
+  bool has_header_ = false;
+  bool has_trailer_ = false;
+  bool done_ = false;
+  uint64_t next_sequence_ = 0;
+  uint64_t records_read_ = 0;
+  uint64_t error_offset_ = 0;
+  absl::Status status_;
+};
+
+// Everything in a stream at once (tests, small tools): the records before the
+// first error, and that error (OK for a clean stream).
+struct StreamContents {
+  std::optional<v1::StreamHeader> header;
+  std::vector<v1::SessionRecord> records;
+  std::optional<v1::StreamTrailer> trailer;
+  absl::Status status;
+  uint64_t error_offset = 0;
+};
+StreamContents ReadAll(StreamReader& reader);
+StreamContents ReadStreamBytes(std::span<const uint8_t> bytes, ReaderOptions options = {});
+
+}  // namespace flowtrail::exporter

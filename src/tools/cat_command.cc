@@ -1,0 +1,165 @@
+#include "tools/cat_command.h"
+
+#include <string_view>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "export/stream_reader.h"
+#include "tools/record_format.h"
+
+namespace flowtrail::tools {
+
+const char kCatHelp[] =
+    R"(usage: flowtrail cat [--format classic|json|csv] [options] [FILE...]
+
+Prints the session records of flowtrail record streams (what flowtrail-sensor
+--output writes), one line per record. FILE "-", or no FILE, reads stdin.
+Every frame is validated; a truncated or corrupt stream prints its good
+records, then an error naming the file and the byte offset of the bad frame.
+
+  --format classic   (default) the 25 fields of Heberlein's session record
+                     line, two spaces apart: TCP flags as UAPRSF with '_' for
+                     unset (SYN-ACK is _A__S_), times as "seconds microseconds"
+                     (6-digit microseconds), fingerprints as unsigned numbers
+  --format json      one object per line, every field of the schema under its
+                     proto name, zero values included; addresses as text, enums
+                     by proto value name ("conn_state":"SF",
+                     "end_reason":"END_REASON_CLOSED"), integers as numbers
+  --format csv       a header row of the proto field names, then one row per
+                     record, values as in json
+  --show-header      print each stream's header and trailer to stderr
+  --allow-unfinished a stream that stops after a whole frame without its
+                     trailer (its writer is still running) is not an error
+  -h, --help         this text
+
+Exit status: 0 every stream read cleanly; 1 a stream could not be opened or
+is truncated or corrupt; 2 bad usage.
+)";
+
+namespace {
+
+class Output {
+ public:
+  explicit Output(std::FILE* f) : f_(f) {}
+  std::string* buf() { return &buf_; }
+  void MaybeFlush() {
+    if (buf_.size() >= 64 * 1024) Flush();
+  }
+  void Flush() {
+    if (!buf_.empty() && std::fwrite(buf_.data(), 1, buf_.size(), f_) != buf_.size()) {
+      failed_ = true;
+    }
+    buf_.clear();
+    if (std::fflush(f_) != 0) failed_ = true;
+  }
+  bool failed() const { return failed_; }
+
+ private:
+  std::FILE* f_;
+  std::string buf_;
+  bool failed_ = false;
+};
+
+// Returns false after printing the error.
+bool CatOne(const std::string& path, Format format, bool show_header,
+            const exporter::ReaderOptions& options, Output& out, std::FILE* err) {
+  const std::string name = path == "-" ? "<stdin>" : path;
+  absl::StatusOr<std::unique_ptr<exporter::StreamReader>> reader =
+      exporter::StreamReader::OpenFile(path, options);
+  if (!reader.ok()) {
+    out.Flush();
+    std::fprintf(err, "flowtrail cat: %s\n", std::string(reader.status().message()).c_str());
+    return false;
+  }
+  bool header_shown = false;
+  absl::Status status;
+  for (;;) {
+    absl::StatusOr<const v1::SessionRecord*> record = (*reader)->Next();
+    if (show_header && !header_shown && (*reader)->header() != nullptr) {
+      out.Flush();
+      std::fprintf(err, "%s: header: %s\n", name.c_str(),
+                   (*reader)->header()->ShortDebugString().c_str());
+      header_shown = true;
+    }
+    if (!record.ok()) {
+      status = record.status();
+      break;
+    }
+    if (*record == nullptr) break;
+    AppendRecord(format, **record, out.buf());
+    out.MaybeFlush();
+  }
+  out.Flush();
+  if (show_header && (*reader)->trailer() != nullptr) {
+    std::fprintf(err, "%s: trailer: %s\n", name.c_str(),
+                 (*reader)->trailer()->ShortDebugString().c_str());
+  }
+  if (!status.ok()) {
+    std::fprintf(err, "flowtrail cat: %s: %s (after %llu good records)\n", name.c_str(),
+                 std::string(status.message()).c_str(),
+                 static_cast<unsigned long long>((*reader)->records_read()));
+    return false;
+  }
+  return true;
+}
+
+int Usage(std::FILE* err, const std::string& message) {
+  std::fprintf(err, "flowtrail cat: %s\nRun 'flowtrail cat --help' for usage.\n",
+               message.c_str());
+  return kExitUsage;
+}
+
+}  // namespace
+
+int RunCat(std::span<const std::string> args, std::FILE* out, std::FILE* err) {
+  Format format = Format::kClassic;
+  bool show_header = false;
+  exporter::ReaderOptions options;
+  std::vector<std::string> files;
+  bool options_done = false;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (options_done || a == "-" || !absl::StartsWith(a, "-")) {
+      files.push_back(a);
+    } else if (a == "--") {
+      options_done = true;
+    } else if (a == "-h" || a == "--help") {
+      std::fputs(kCatHelp, out);
+      return kExitOk;
+    } else if (a == "--format" || a == "-f" || absl::StartsWith(a, "--format=")) {
+      std::string value;
+      if (absl::StartsWith(a, "--format=")) {
+        value = a.substr(9);
+      } else if (i + 1 < args.size()) {
+        value = args[++i];
+      } else {
+        return Usage(err, a + " needs a value: classic, json or csv");
+      }
+      absl::StatusOr<Format> f = ParseFormat(value);
+      if (!f.ok()) return Usage(err, std::string(f.status().message()));
+      format = *f;
+    } else if (a == "--show-header") {
+      show_header = true;
+    } else if (a == "--allow-unfinished") {
+      options.require_trailer = false;
+    } else {
+      return Usage(err, "unknown option '" + a + "'");
+    }
+  }
+  if (files.empty()) files.push_back("-");
+
+  Output output(out);
+  if (format == Format::kCsv) AppendCsvHeader(output.buf());
+  bool ok = true;
+  for (const std::string& path : files) {
+    ok = CatOne(path, format, show_header, options, output, err) && ok;
+  }
+  output.Flush();
+  if (output.failed()) {
+    std::fprintf(err, "flowtrail cat: error writing the output\n");
+    return kExitBadStream;
+  }
+  return ok ? kExitOk : kExitBadStream;
+}
+
+}  // namespace flowtrail::tools
