@@ -11,6 +11,7 @@
 //   large_packets  300k packets of 3000 concurrent sessions (far more than
 //                  the sensor's mbuf pool: lossless capture mode)
 //   sample         the small realistic capture shipped as tests/data/sample.pcap
+//   live           open sessions only, for the SIGTERM test (replayed endlessly)
 //   offline_big    ~1.5M packets for bench/offline_vs_argus.sh (only on request;
 //                  --packets sets the approximate size)
 //
@@ -775,15 +776,42 @@ void Sample(Capture& c) {
       .Ack(S);
 }
 
+// ---------------------------------------------------------------------------
+// live.pcap: sessions that never end, replayed endlessly (infinite_rx=1) by the
+// signal test: every one is open when SIGTERM arrives and must be flushed with
+// end reason shutdown.
+
+void Live(Capture& c) {
+  Rng rng(0x11fe);
+  c.base_us = 1'700'300'000 * kSec;
+  constexpr auto C = Dir::kC2S;
+  constexpr auto S = Dir::kS2C;
+  for (int i = 0; i < 40; ++i) {
+    c.Add(Tcp(Numbered("open", i), Ip4(10, 40, 0, 1 + i), static_cast<uint16_t>(45000 + i),
+              Ip4(192, 168, 40, 1 + i % 8), 80, rng),
+          i * 0.01)
+        .Handshake()
+        .Data(C, rng.Text(60))
+        .Data(S, rng.Text(200));
+  }
+  for (int i = 0; i < 10; ++i) {
+    c.Add(Udp(Numbered("udp", i), Ip4(10, 40, 1, 1 + i), static_cast<uint16_t>(46000 + i),
+              "192.168.40.53", 53),
+          0.5 + i * 0.01)
+        .Datagram(C, rng.Text(30))
+        .Datagram(S, rng.Text(80));
+  }
+}
+
 int Main(int argc, char** argv) {
   if (argc < 2 || std::strcmp(argv[1], "--help") == 0) {
     std::fprintf(stderr,
                  "usage: generate_captures OUT_DIR [--only NAME[,NAME...]] [--packets N]\n"
-                 "  NAME: basic many_sessions large_packets sample offline_big\n");
+                 "  NAME: basic many_sessions large_packets sample live offline_big\n");
     return 2;
   }
   const std::string dir = argv[1];
-  std::set<std::string> only = {"basic", "many_sessions", "large_packets", "sample"};
+  std::set<std::string> only = {"basic", "many_sessions", "large_packets", "sample", "live"};
   uint64_t big_packets = 1'500'000;
   for (int i = 2; i < argc; ++i) {
     const std::string a = argv[i];
@@ -810,6 +838,7 @@ int Main(int argc, char** argv) {
       {"many_sessions", ManySessions},
       {"large_packets", [](Capture& c) { LargePackets(c, 3000, 47, 0x1a4e, 60); }},
       {"sample", Sample},
+      {"live", Live},
   };
   for (const std::string& name : only) {
     auto c = std::make_unique<Capture>();

@@ -1,0 +1,421 @@
+#!/usr/bin/env python3
+"""End-to-end tests: the real flowtrail-sensor on captures, read back with
+`flowtrail cat`, compared field by field with what the capture generator says
+each session's record must contain.
+
+    e2e_cases.py CASE      (meson runs one test() per case; see meson.build)
+
+Exit 0 pass, 1 fail, 77 skip (the shared captures when absent).
+"""
+
+import collections
+import csv
+import io
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import e2e_lib as lib  # noqa: E402
+from e2e_lib import Failure, Skip, expect, log, report  # noqa: E402
+
+# 3 workers on this 2-CPU box: main, 3 workers, dispatcher, exporter,
+# analytics (oversubscribed, which the sensor must tolerate).
+THREE_WORKER_LCORES = "0@0,1@1,2@0,3@1,4@0,5@1,6@0"
+
+
+def check_stats(stats, exp, workers, records):
+    """Counters of a capture-mode run against the capture's expectations."""
+    problems = []
+    frames = exp["frames"]
+    sessions = len(exp["sessions"])
+    got_workers = len(stats.get("workers", []))
+    if got_workers != workers:
+        problems.append(f"stats: {got_workers} workers, expected {workers}")
+    rx = lib.port_counter(stats, "rx")
+    if rx != frames:
+        problems.append(f"stats: ports rx = {rx}, the capture has {frames} frames")
+    for key in ("imissed", "nombuf"):
+        v = lib.port_counter(stats, key)
+        if v != 0:
+            problems.append(f"stats: ports {key} = {v}, expected 0 (capture mode is lossless)")
+    bad = lib.bad_by_reason(stats)
+    if bad != exp["bad_packets"]:
+        problems.append(f"stats: bad_packets = {bad}, expected {exp['bad_packets']}")
+    packets = lib.sum_workers(stats, "packets")
+    if packets != frames:
+        problems.append(f"stats: workers' packets = {packets}, expected {frames} (every frame "
+                        f"of the capture, bad ones included)")
+    for key, want in (("sessions_created", sessions), ("sessions_ended", sessions),
+                      ("sessions_evicted", 0), ("sessions_active", 0)):
+        v = lib.sum_workers(stats, key)
+        if v != want:
+            problems.append(f"stats: workers' {key} = {v}, expected {want}")
+    if int(stats.get("ring_drops", 0)) != 0:
+        problems.append(f"stats: ring_drops = {stats.get('ring_drops')}, expected 0")
+    if int(stats.get("records_written", -1)) != records:
+        problems.append(f"stats: records_written = {stats.get('records_written')}, the stream "
+                        f"has {records}")
+    return problems
+
+
+def run_and_read(case, tag, name, extra_args=(), lcores=None, memory=512):
+    pcap, exp = lib.capture(name)
+    r = lib.run_sensor(case, tag, pcap, list(exp["sensor_args"]) + list(extra_args), lcores,
+                       memory)
+    n = lib.check_stream_framing(r.output)
+    records = lib.cat_json(r.output)
+    expect(len(records) == n, f"flowtrail cat printed {len(records)} records, the stream has {n}")
+    log(f"  {n} records")
+    return r, exp, records
+
+
+# ---------------------------------------------------------------------------
+# 1. basic.pcap: every expected record, field by field.
+
+
+def basic_records():
+    r, exp, records = run_and_read("basic_records", "w1", "basic")
+    problems = lib.compare_records(records, exp["sessions"], sensor_id="e2e-basic")
+    report(problems, f"{len(records)} records vs basic.expected.json")
+    report(check_stats(r.stats(), exp, 1, len(records)), "stats JSON")
+    # Classic and CSV renderings of the same stream.
+    report(check_classic_and_csv(r.output, records), "classic and csv formats")
+
+
+TCP_FLAGS = re.compile(r"(?<![A-Za-z_])[U_][A_][P_][R_][S_][F_](?![A-Za-z_])")
+
+
+def check_classic_and_csv(path, records):
+    problems = []
+    classic = [l for l in lib.cat(path, "classic").stdout.splitlines() if l.strip()]
+    if len(classic) != len(records):
+        problems.append(f"classic: {len(classic)} lines for {len(records)} records")
+    tcp = [r for r in records if int(r.get("protocol", 0) or 0) == 6]
+    with_flags = sum(1 for l in classic if TCP_FLAGS.search(l))
+    if with_flags < len(tcp):
+        problems.append(f"classic: {with_flags} lines carry UAPRSF flags, {len(tcp)} TCP records")
+    if not any("_A__S_" in l for l in classic):
+        problems.append("classic: no SYN-ACK flags rendered as _A__S_")
+    text = lib.cat(path, "csv").stdout
+    rows = list(csv.DictReader(io.StringIO(text)))
+    if len(rows) != len(records):
+        problems.append(f"csv: {len(rows)} rows for {len(records)} records")
+    for field in ("client_ip", "client_port", "server_ip", "server_port", "client_packets",
+                  "server_packets", "client_bytes", "server_bytes", "conn_state", "protocol"):
+        if rows and field not in rows[0]:
+            problems.append(f"csv: no column {field}")
+    if rows and "client_ip" in rows[0]:
+        got = collections.Counter(lib.norm_ip(x["client_ip"]) for x in rows)
+        want = collections.Counter(lib.norm_ip(x.get("client_ip")) for x in records)
+        if got != want:
+            problems.append("csv: client_ip column differs from the JSON records")
+    return problems
+
+
+# ---------------------------------------------------------------------------
+# 2. One worker and three workers give the same records: dispatch is symmetric.
+
+
+def workers_1_vs_3():
+    case = "workers_1_vs_3"
+    r1, exp, one = run_and_read(case, "w1", "many_sessions")
+    r3, _, three = run_and_read(case, "w3", "many_sessions", ["--workers", "3"],
+                                THREE_WORKER_LCORES, memory=768)
+    a = collections.Counter(lib.norm_record(r) for r in one)
+    b = collections.Counter(lib.norm_record(r) for r in three)
+    only1, only3 = a - b, b - a
+    problems = []
+    for rec, n in list(only1.items())[:10]:
+        problems.append(f"only with 1 worker (x{n}): {dict(rec)}")
+    for rec, n in list(only3.items())[:10]:
+        problems.append(f"only with 3 workers (x{n}): {dict(rec)}")
+    if only1 or only3:
+        problems.append(f"{sum(only1.values())} records only with 1 worker, "
+                        f"{sum(only3.values())} only with 3")
+    report(problems, f"1 worker ({len(one)} records) vs 3 workers ({len(three)} records)")
+    # Three workers really shared the work.
+    per_worker = collections.Counter(int(r.get("worker_id", 0) or 0) for r in three)
+    log(f"  records per worker with 3 workers: {dict(sorted(per_worker.items()))}")
+    expect(len(per_worker) == 3 and min(per_worker.values()) > len(three) // 6,
+           f"3 workers did not share the sessions: {dict(per_worker)}")
+    report(lib.compare_records(one, exp["sessions"], sensor_id="e2e-many"),
+           "1-worker records vs many_sessions.expected.json")
+    report(check_stats(r1.stats(), exp, 1, len(one)), "stats JSON, 1 worker")
+    report(check_stats(r3.stats(), exp, 3, len(three)), "stats JSON, 3 workers")
+
+
+# ---------------------------------------------------------------------------
+# 3. Far more packets than mbufs: every session, every packet.
+
+
+def large_capture_lossless():
+    r, exp, records = run_and_read("large_capture_lossless", "w1", "large_packets")
+    in_records = sum(int(x.get("client_packets", 0) or 0) + int(x.get("server_packets", 0) or 0)
+                     for x in records)
+    want = exp["frames"] - exp["bad_frames"]
+    log(f"  {exp['frames']} frames, {in_records} packets in {len(records)} records")
+    expect(in_records == want, f"records account for {in_records} packets, expected {want}")
+    report(lib.compare_records(records, exp["sessions"], sensor_id="e2e-large_packets"),
+           "records vs large_packets.expected.json")
+    report(check_stats(r.stats(), exp, 1, len(records)), "stats JSON")
+
+
+# ---------------------------------------------------------------------------
+# 4. The real captures in ../shared/captures (skipped when absent).
+
+# TCP/UDP session counts where they differ from tshark's conversation counts
+# (tshark counts 5-tuples; a SYN reusing a closed 5-tuple is a new session).
+SESSION_COUNT_EXCEPTIONS = {}
+
+# capture -> {reason: count} the parser must report.
+SHARED_BAD = {}
+
+
+def parse_captures_readme(path):
+    rows = {}
+    with open(path) as f:
+        for line in f:
+            cells = [c.strip() for c in line.strip().strip("|").split("|")]
+            if len(cells) >= 10 and cells[0].startswith("`") and cells[0].endswith(".pcap`"):
+                try:
+                    rows[cells[0].strip("`")] = {"packets": int(cells[5]), "tcp": int(cells[7]),
+                                                 "udp": int(cells[8])}
+                except ValueError:
+                    pass
+    return rows
+
+
+def shared_captures():
+    d = lib.SHARED_CAPTURES
+    readme = os.path.join(d, "README.md") if d else ""
+    if not d or not os.path.isfile(readme):
+        raise Skip(f"no shared captures at {d!r}")
+    table = parse_captures_readme(readme)
+    expect(table, f"no capture rows parsed from {readme}")
+    problems = []
+    for name in sorted(table):
+        pcap = os.path.join(d, name)
+        if not os.path.exists(pcap):
+            problems.append(f"{name}: listed in README.md but missing")
+            continue
+        row = table[name]
+        tag = name[:-5]
+        r = lib.Run("shared_captures", tag)
+        r.run(r.command(f"net_pcap0,rx_pcap={pcap}", ["--sensor-id", "shared"]), timeout=60)
+        if r.returncode != 0:
+            problems.append(f"{name}: sensor exited {r.returncode}: {lib.tail(r.stderr, 5)}")
+            continue
+        try:
+            lib.check_stream_framing(r.output)
+            records = lib.cat_json(r.output)
+            stats = r.stats()
+        except Failure as e:
+            problems.append(f"{name}: {e}")
+            continue
+        by_proto = collections.Counter(int(x.get("protocol", 0) or 0) for x in records)
+        tuples = {p: len({lib.tuple_of(x) for x in records if int(x.get("protocol", 0) or 0) == p})
+                  for p in (6, 17)}
+        bad = lib.bad_by_reason(stats)
+        log(f"  {name}: {len(records)} records (tcp {by_proto[6]}, udp {by_proto[17]}, "
+            f"icmp {by_proto[1] + by_proto[58]}), bad {bad}")
+        rx = lib.port_counter(stats, "rx")
+        if rx != row["packets"]:
+            problems.append(f"{name}: ports rx = {rx}, README says {row['packets']} packets")
+        want = SESSION_COUNT_EXCEPTIONS.get(name, {"tcp": row["tcp"], "udp": row["udp"]})
+        for proto, label in ((6, "tcp"), (17, "udp")):
+            if tuples[proto] != row[label]:
+                problems.append(f"{name}: {tuples[proto]} {label} 5-tuples, README (tshark) says "
+                                f"{row[label]}")
+            if by_proto[proto] != want[label]:
+                problems.append(f"{name}: {by_proto[proto]} {label} sessions, expected "
+                                f"{want[label]}")
+        if name.startswith("bad__"):
+            if not bad:
+                problems.append(f"{name}: no bad packet counted")
+            if name in SHARED_BAD and bad != SHARED_BAD[name]:
+                problems.append(f"{name}: bad packets {bad}, expected {SHARED_BAD[name]}")
+        if name.startswith("ftp__"):
+            control = [x for x in records if int(x.get("server_port", 0) or 0) == 21]
+            data = [x for x in records if int(x.get("protocol", 0) or 0) == 6 and
+                    int(x.get("server_port", 0) or 0) != 21]
+            if len(control) != 1:
+                problems.append(f"{name}: {len(control)} control sessions, expected 1")
+            not_transient = [x for x in data if not x.get("transient_server")]
+            if not data or not_transient:
+                problems.append(f"{name}: {len(not_transient)} of {len(data)} data sessions not "
+                                f"flagged transient")
+            if any(x.get("transient_server") for x in control):
+                problems.append(f"{name}: the control session is flagged transient")
+        if "vlan" in name or "qinq" in name:
+            want_tags = 2 if "qinq" in name else 1
+            for x in records:
+                if int(x.get("vlan_count", 0) or 0) != want_tags:
+                    problems.append(f"{name}: record with vlan_count {x.get('vlan_count')}, "
+                                    f"expected {want_tags}")
+    report(problems, f"{len(table)} shared captures")
+
+
+# ---------------------------------------------------------------------------
+# 5. Bad options and bad input: a clear message and the contract's exit code.
+
+
+def bad_options():
+    pcap, _ = lib.capture("basic")
+    vdev = f"net_pcap0,rx_pcap={pcap}"
+    problems = []
+    cases = [
+        ("workers_zero", ["--workers", "0"], True, 2, "workers"),
+        ("workers_not_a_number", ["--workers", "three"], True, 2, "workers"),
+        ("unknown_option", ["--no-such-option"], True, 2, "no-such-option"),
+        ("bad_cidr_prefix", ["--protected-nets", "10.0.0.0/33"], True, 2, "10.0.0.0/33"),
+        ("bad_cidr_address", ["--protected-nets", "10.0.0.300/8"], True, 2, "10.0.0.300"),
+        ("bad_policy", ["--full-analysis", "sometimes"], True, 2, "sometimes"),
+        ("negative_timeout", ["--udp-timeout", "-5"], True, 2, "udp-timeout"),
+        ("missing_output", [], False, 2, "output"),
+    ]
+    for tag, args, with_output, code, mention in cases:
+        r = lib.Run("bad_options", tag)
+        r.run(r.command(vdev, args, output=with_output, stats=False), timeout=60)
+        if r.returncode != code:
+            problems.append(f"{tag}: exit {r.returncode}, expected {code} "
+                            f"(stderr: {lib.tail(r.stderr, 3)!r})")
+        elif mention.lower() not in r.stderr.lower():
+            problems.append(f"{tag}: stderr does not mention {mention!r}: "
+                            f"{lib.tail(r.stderr, 3)!r}")
+        else:
+            log(f"  {tag}: exit {code}, {lib.tail(r.stderr, 1).strip()!r}")
+    # Too few lcores for the workers asked for: a clear error, exit 1.
+    r = lib.Run("bad_options", "too_few_lcores")
+    r.run(r.command(vdev, ["--workers", "4"]), timeout=60)
+    if r.returncode != 1 or "lcore" not in r.stderr.lower():
+        problems.append(f"too_few_lcores: exit {r.returncode}, expected 1 with a message about "
+                        f"lcores (stderr: {lib.tail(r.stderr, 3)!r})")
+    else:
+        log(f"  too_few_lcores: exit 1, {lib.tail(r.stderr, 1).strip()!r}")
+    # A capture file that does not exist: EAL/port set-up fails, no crash.
+    missing = "/nonexistent/flowtrail-e2e/missing.pcap"
+    r = lib.Run("bad_options", "missing_capture")
+    r.run(r.command(f"net_pcap0,rx_pcap={missing}", []), timeout=60)
+    if r.returncode <= 0:
+        problems.append(f"missing_capture: exit {r.returncode}, expected a non-zero exit "
+                        f"(negative = killed by a signal)")
+    elif not r.stderr.strip():
+        problems.append("missing_capture: no message on stderr")
+    else:
+        log(f"  missing_capture: exit {r.returncode}, {lib.tail(r.stderr, 1).strip()!r}")
+    # --help documents every option of the contract and exits 0.
+    p = subprocess.run([lib.SENSOR, "--", "--help"], capture_output=True, text=True, timeout=30)
+    text = p.stdout + p.stderr
+    if p.returncode != 0:
+        problems.append(f"--help: exit {p.returncode}")
+    for opt in ("--output", "--sensor-id", "--workers", "--capture", "--protected-nets",
+                "--full-analysis", "--table-size", "--tcp-syn-timeout", "--tcp-idle-timeout",
+                "--tcp-closing-timeout", "--tcp-linger", "--udp-timeout", "--icmp-timeout",
+                "--active-timeout", "--status-interval", "--stats-json"):
+        if opt not in text:
+            problems.append(f"--help does not document {opt}")
+    report(problems, "bad options and input")
+
+
+# ---------------------------------------------------------------------------
+# 6. SIGTERM on a live-style run: exit 0, trailer, every session flushed.
+
+
+def sigterm_live():
+    pcap, exp = lib.capture("live")
+    r = lib.Run("sigterm_live", "live")
+    cmd = r.command(f"net_pcap0,rx_pcap={pcap},infinite_rx=1", ["--sensor-id", "e2e-live"])
+    log("$ " + " ".join(cmd))
+    with open(r.stderr_path, "w") as err:
+        p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err)
+        try:
+            # Let it run: the stream header is written at start; give the
+            # workers time to replay the capture many times.
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline and p.poll() is None and not (
+                    os.path.exists(r.output) and os.path.getsize(r.output) > 0):
+                time.sleep(0.1)
+            expect(p.poll() is None, f"sensor exited {p.returncode} before SIGTERM: "
+                   f"{lib.tail(open(r.stderr_path).read())}")
+            time.sleep(2.0)
+            p.send_signal(signal.SIGTERM)
+            rc = p.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            lib.kill_group(p)
+            raise Failure("sensor did not exit within 30 s of SIGTERM")
+        finally:
+            if p.poll() is None:
+                lib.kill_group(p)
+    stderr = open(r.stderr_path, errors="replace").read()
+    expect(rc == 0, f"exit {rc} after SIGTERM, expected 0; stderr:\n{lib.tail(stderr)}")
+    n = lib.check_stream_framing(r.output, expect_trailer=True)
+    records = lib.cat_json(r.output)
+    expect(len(records) == n, f"cat printed {len(records)} records, the stream has {n}")
+    problems = []
+    by_tuple = collections.defaultdict(list)
+    for x in records:
+        by_tuple[lib.tuple_of(x)].append(x)
+    for s in exp["sessions"]:
+        got = by_tuple.get(lib.tuple_of(s), [])
+        if len(got) != 1:
+            problems.append(f"{s['name']}: {len(got)} records, expected 1")
+            continue
+        x = got[0]
+        reason = lib.norm_enum("end_reason", x.get("end_reason"))
+        if reason != "SHUTDOWN":
+            problems.append(f"{s['name']}: end_reason {reason}, expected SHUTDOWN")
+        for side in ("client", "server"):
+            pk = int(x.get(f"{side}_packets", 0) or 0)
+            if pk < s[f"{side}_packets"]:
+                problems.append(f"{s['name']}: {side}_packets {pk} < {s[f'{side}_packets']} "
+                                f"(one pass over the capture)")
+    if len(records) != len(exp["sessions"]):
+        problems.append(f"{len(records)} records, expected {len(exp['sessions'])}")
+    report(problems, f"{len(records)} records flushed at SIGTERM")
+    stats = r.stats()
+    expect(int(stats.get("records_written", -1)) == len(records),
+           f"stats records_written {stats.get('records_written')} != {len(records)}")
+    log(f"  replayed {lib.sum_workers(stats, 'packets')} packets before SIGTERM")
+
+
+# ---------------------------------------------------------------------------
+# 7. The shipped capture: up to date with the generator, and its records.
+
+
+def sample_capture():
+    shipped = os.path.join(lib.SOURCE_ROOT, "tests", "data", "sample.pcap")
+    generated, exp = lib.capture("sample")
+    expect(os.path.exists(shipped), f"{shipped} is missing")
+    with open(shipped, "rb") as a, open(generated, "rb") as b:
+        expect(a.read() == b.read(),
+               f"{shipped} differs from the generator's output; regenerate it with "
+               f"`generate_captures DIR --only sample` and copy DIR/sample.pcap")
+    # As scripts/run-sample.sh runs it: the sensor's defaults.
+    r = lib.run_sensor("sample_capture", "w1", shipped, exp["sensor_args"])
+    n = lib.check_stream_framing(r.output)
+    records = lib.cat_json(r.output)
+    expect(len(records) == n, f"cat printed {len(records)} records, the stream has {n}")
+    report(lib.compare_records(records, exp["sessions"]), f"{n} records vs sample.expected.json")
+    report(check_stats(r.stats(), exp, 1, n), "stats JSON")
+    report(check_classic_and_csv(r.output, records), "classic and csv formats")
+    summary = r.stderr.strip()
+    expect(summary, "no summary on stderr")
+
+
+CASES = {
+    "basic_records": basic_records,
+    "workers_1_vs_3": workers_1_vs_3,
+    "large_capture_lossless": large_capture_lossless,
+    "shared_captures": shared_captures,
+    "bad_options": bad_options,
+    "sigterm_live": sigterm_live,
+    "sample_capture": sample_capture,
+}
+
+if __name__ == "__main__":
+    sys.exit(lib.main(CASES))
