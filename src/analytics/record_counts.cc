@@ -1,0 +1,59 @@
+#include "analytics/record_counts.h"
+
+#include "absl/strings/str_cat.h"
+#include "packet/parsed_packet.h"
+
+namespace flowtrail::analytics {
+
+void RecordCounts::Consume(std::span<const session::SessionRecord> records) {
+  for (const session::SessionRecord& r : records) {
+    ++by_protocol_[r.protocol];
+    ++by_conn_state_[static_cast<uint8_t>(r.conn_state) % kConnStates];
+  }
+  records_ += records.size();
+}
+
+std::string ProtocolName(uint8_t protocol) {
+  switch (protocol) {
+    case packet::kProtoTcp:
+      return "tcp";
+    case packet::kProtoUdp:
+      return "udp";
+    case packet::kProtoIcmp:
+      return "icmp";
+    case packet::kProtoIcmpV6:
+      return "icmpv6";
+    default:
+      return absl::StrCat(protocol);
+  }
+}
+
+std::string_view ConnStateName(session::ConnState s) {
+  static constexpr std::string_view kNames[RecordCounts::kConnStates] = {
+      "UNSPECIFIED", "S0",   "S1",     "SF",    "REJ", "S2",  "S3",
+      "RSTO",        "RSTR", "RSTOS0", "RSTRH", "SH",  "SHR", "OTH"};
+  return kNames[static_cast<uint8_t>(s) % RecordCounts::kConnStates];
+}
+
+std::string RecordCounts::ToJson() const {
+  std::string s = absl::StrCat("{\"records\":", records_, ",\"by_protocol\":{");
+  const char* sep = "";
+  for (size_t p = 0; p < by_protocol_.size(); ++p) {
+    if (by_protocol_[p] == 0) continue;
+    absl::StrAppend(&s, sep, "\"", ProtocolName(static_cast<uint8_t>(p)), "\":", by_protocol_[p]);
+    sep = ",";
+  }
+  absl::StrAppend(&s, "},\"by_conn_state\":{");
+  sep = "";
+  for (size_t c = 0; c < kConnStates; ++c) {
+    if (by_conn_state_[c] == 0) continue;
+    const std::string_view name = ConnStateName(static_cast<session::ConnState>(c));
+    absl::StrAppend(&s, sep, "\"", absl::string_view(name.data(), name.size()),
+                    "\":", by_conn_state_[c]);
+    sep = ",";
+  }
+  absl::StrAppend(&s, "}}");
+  return s;
+}
+
+}  // namespace flowtrail::analytics

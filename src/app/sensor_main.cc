@@ -1,0 +1,77 @@
+// flowtrail-sensor [EAL options] -- [options]: parse the application options
+// (before the EAL, so --help and bad options need no DPDK set-up), start the
+// EAL, build the pipeline and run it. Exit: 0 done, 1 set-up failure, 2 bad
+// options.
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <string_view>
+#include <vector>
+
+#include <rte_eal.h>
+#include <rte_errno.h>
+
+#include "app/options.h"
+#include "dataplane/pipeline.h"
+
+namespace {
+
+void OnSignal(int sig) {
+  flowtrail::dataplane::Pipeline::stop_signal.store(sig, std::memory_order_relaxed);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // Application options are what follows the first "--".
+  int dashdash = -1;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--") == 0) {
+      dashdash = i;
+      break;
+    }
+  }
+  std::vector<std::string_view> app_args;
+  if (dashdash >= 0) {
+    for (int i = dashdash + 1; i < argc; ++i) app_args.emplace_back(argv[i]);
+  } else {
+    for (int i = 1; i < argc; ++i) {
+      if (std::strcmp(argv[i], "--help") == 0 || std::strcmp(argv[i], "-h") == 0) {
+        fputs(flowtrail::app::Usage(argv[0]).c_str(), stdout);
+        return 0;
+      }
+    }
+  }
+  absl::StatusOr<flowtrail::app::ParsedOptions> opts = flowtrail::app::ParseOptions(app_args);
+  if (!opts.ok()) {
+    fprintf(stderr, "flowtrail-sensor: %s\n", std::string(opts.status().message()).c_str());
+    fprintf(stderr, "usage: %s [EAL options] -- --output FILE [options]; see -- --help\n", argv[0]);
+    return 2;
+  }
+  if (opts->help) {
+    fputs(flowtrail::app::Usage(argv[0]).c_str(), stdout);
+    return 0;
+  }
+
+  // The EAL sees only its own arguments.
+  const int eal_argc = dashdash >= 0 ? dashdash : argc;
+  if (rte_eal_init(eal_argc, argv) < 0) {
+    fprintf(stderr, "flowtrail-sensor: EAL initialisation failed: %s\n", rte_strerror(rte_errno));
+    return 1;
+  }
+  std::signal(SIGINT, OnSignal);
+  std::signal(SIGTERM, OnSignal);
+
+  int rc = 1;
+  {
+    absl::StatusOr<std::unique_ptr<flowtrail::dataplane::Pipeline>> pipeline =
+        flowtrail::dataplane::Pipeline::Create(opts->config);
+    if (!pipeline.ok()) {
+      fprintf(stderr, "flowtrail-sensor: %s\n", pipeline.status().ToString().c_str());
+    } else {
+      rc = (*pipeline)->Run();
+    }
+  }
+  rte_eal_cleanup();
+  return rc;
+}

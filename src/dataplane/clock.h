@@ -1,0 +1,46 @@
+// Where session times come from. Capture mode: the capture's timestamp, which
+// net_pcap stores in the mbuf Rx-timestamp dynfield (µs since the epoch).
+// Live mode: the TSC, converted to µs of wall time once per burst.
+#pragma once
+
+#include <sys/time.h>
+
+#include <cstdint>
+
+#include <rte_cycles.h>
+#include <rte_mbuf.h>
+#include <rte_mbuf_dyn.h>
+
+namespace flowtrail::dataplane {
+
+class LiveClock {
+ public:
+  LiveClock() : hz_(rte_get_tsc_hz()), tsc0_(rte_rdtsc()) {
+    timeval tv{};
+    gettimeofday(&tv, nullptr);
+    wall0_us_ = static_cast<uint64_t>(tv.tv_sec) * 1'000'000 + static_cast<uint64_t>(tv.tv_usec);
+  }
+  uint64_t NowUs() const {
+    const uint64_t d = rte_rdtsc() - tsc0_;
+    return wall0_us_ + static_cast<uint64_t>(static_cast<unsigned __int128>(d) * 1'000'000 / hz_);
+  }
+
+ private:
+  uint64_t hz_;
+  uint64_t tsc0_;
+  uint64_t wall0_us_ = 0;
+};
+
+// The Rx timestamp dynfield, registered once at start-up.
+struct RxTimestamp {
+  int offset = -1;
+  uint64_t flag = 0;
+
+  // The capture time of `m`, or `fallback` when the PMD set none.
+  uint64_t Of(const rte_mbuf* m, uint64_t fallback) const {
+    if (offset < 0 || (m->ol_flags & flag) == 0) return fallback;
+    return *RTE_MBUF_DYNFIELD(m, offset, const rte_mbuf_timestamp_t*);
+  }
+};
+
+}  // namespace flowtrail::dataplane

@@ -1,0 +1,58 @@
+// Per-lcore counters: one cache-aligned block per lcore, written only by the
+// lcore that owns it (relaxed stores, no read-modify-write across cores) and
+// read by the main lcore for the status line, the summary and --stats-json.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+
+#include "packet/parser.h"
+
+namespace flowtrail::dataplane {
+
+using Counter = std::atomic<uint64_t>;
+
+inline void Set(Counter& c, uint64_t v) { c.store(v, std::memory_order_relaxed); }
+inline uint64_t Get(const Counter& c) { return c.load(std::memory_order_relaxed); }
+// Increment by the single writer: a load and a store, no locked instruction.
+inline void Bump(Counter& c, uint64_t n = 1) { Set(c, Get(c) + n); }
+
+struct alignas(64) WorkerCounters {
+  Counter packets{0};      // frames taken by this worker
+  Counter bad_packets{0};  // frames the parser refused (by reason below)
+  std::array<Counter, packet::kParseResultCount> bad_by_reason{};
+  Counter sessions_created{0};
+  Counter sessions_ended{0};
+  Counter sessions_evicted{0};
+  Counter sessions_active{0};
+  Counter interim_records{0};
+  Counter fragments{0};
+  Counter tracker_records_dropped{0};  // tracker output queue full
+  Counter records_out{0};              // records handed to the exporter ring
+  Counter export_ring_drops{0};        // exporter ring full (live mode)
+  Counter analytics_ring_drops{0};     // analytics ring full (live mode)
+  Counter max_time_us{0};              // latest capture time read (direct readers)
+  Counter clock_us{0};                 // the tracker's clock
+};
+
+struct alignas(64) DispatcherCounters {
+  Counter packets{0};       // frames read and handed to workers
+  Counter unparsed{0};      // frames the parser refused, sent to worker 0 to be counted
+  Counter ring_drops{0};    // worker ring full in live mode (mbuf freed)
+  Counter backpressure{0};  // polls spent waiting for a full worker ring (capture mode)
+  Counter pool_waits{0};    // polls skipped because the mbuf pool was low (capture mode)
+  Counter max_time_us{0};   // latest capture time read
+};
+
+struct alignas(64) ExporterCounters {
+  Counter records_written{0};
+  Counter bytes_written{0};
+  Counter write_errors{0};
+};
+
+struct alignas(64) AnalyticsCounters {
+  Counter records{0};
+};
+
+}  // namespace flowtrail::dataplane

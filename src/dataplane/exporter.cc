@@ -1,0 +1,73 @@
+#include "dataplane/exporter.h"
+
+#include <cstdio>
+
+#include <rte_cycles.h>
+
+#include "dataplane/idle_backoff.h"
+#include "dataplane/record_rings.h"
+
+namespace flowtrail::dataplane {
+namespace {
+constexpr size_t kBatch = 256;
+}  // namespace
+
+Exporter::Exporter(ExporterSetup setup)
+    : s_(std::move(setup)),
+      batch_(kBatch),
+      flush_period_tsc_(rte_get_tsc_hz() / 10),
+      last_flush_tsc_(rte_rdtsc()) {}
+
+int Exporter::LcoreMain(void* self) { return static_cast<Exporter*>(self)->Run(); }
+
+int Exporter::Run() {
+  IdleBackoff backoff;
+  while (!done_) backoff.Update(Poll());
+  return 0;
+}
+
+void Exporter::Report(const absl::Status& s, const char* what) {
+  if (s.ok()) return;
+  if (write_errors_++ == 0) {
+    fprintf(stderr, "flowtrail: exporter: %s failed: %s\n", what, s.ToString().c_str());
+  }
+  Set(s_.counters->write_errors, write_errors_);
+}
+
+bool Exporter::Poll() {
+  if (done_) return false;
+  // Read before dequeuing: if every worker was done before the rings were
+  // seen empty, nothing more can arrive.
+  const bool workers_done =
+      s_.control->workers_done.load(std::memory_order_acquire) == s_.rings.size();
+  size_t moved = 0;
+  for (rte_ring* r : s_.rings) {
+    const unsigned n = DequeueRecords(r, batch_);
+    if (n == 0) continue;
+    moved += n;
+    Report(s_.writer->Append(std::span<const session::SessionRecord>(batch_.data(), n)), "append");
+  }
+  const uint64_t now = rte_rdtsc();
+  if (now - last_flush_tsc_ >= flush_period_tsc_) {
+    Report(s_.writer->Flush(), "flush");
+    last_flush_tsc_ = now;
+  }
+  Set(s_.counters->records_written, s_.writer->records_written());
+  Set(s_.counters->bytes_written, s_.writer->bytes_written());
+  if (moved == 0 && workers_done) {
+    uint64_t dropped = 0;
+    for (const WorkerCounters& w : s_.worker_counters) {
+      dropped += Get(w.export_ring_drops) + Get(w.tracker_records_dropped);
+    }
+    const uint64_t end_us =
+        s_.control->flush_time_us != 0 ? s_.control->flush_time_us : clock_.NowUs();
+    Report(s_.writer->Close(dropped, end_us), "close");
+    Set(s_.counters->records_written, s_.writer->records_written());
+    Set(s_.counters->bytes_written, s_.writer->bytes_written());
+    done_ = true;
+    s_.control->exporter_done.store(true, std::memory_order_release);
+  }
+  return moved > 0;
+}
+
+}  // namespace flowtrail::dataplane

@@ -1,0 +1,26 @@
+// What a net_pcap vdev reads, from its device arguments (the part after the
+// name in --vdev=net_pcap0,rx_pcap=a.pcap,...). DPDK-free so it is unit-tested;
+// capture_input.cc uses it to decide capture mode and to pre-count packets.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace flowtrail::dataplane {
+
+struct PcapDevargs {
+  std::vector<std::string> rx_files;  // rx_pcap=FILE, one RX queue each
+  bool infinite_rx = false;           // infinite_rx=1: replay from memory forever
+  bool live_interface = false;        // iface= / rx_iface= / rx_iface_in=
+};
+
+PcapDevargs ParsePcapDevargs(std::string_view args);
+
+// Packets in a capture file, counted with libpcap as net_pcap will read them.
+absl::StatusOr<uint64_t> CountPcapPackets(const std::string& path);
+
+}  // namespace flowtrail::dataplane

@@ -1,0 +1,478 @@
+#include "dataplane/pipeline.h"
+
+#include <rte_cycles.h>
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_ethdev.h>
+#include <rte_launch.h>
+#include <rte_lcore.h>
+#include <rte_malloc.h>
+#include <rte_mbuf.h>
+#include <rte_mbuf_dyn.h>
+
+#include <cstdio>
+#include <fstream>
+#include <optional>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "dataplane/analytics_lcore.h"
+#include "dataplane/capture_input.h"
+#include "dataplane/dispatch.h"
+#include "dataplane/exporter.h"
+#include "dataplane/idle_backoff.h"
+#include "dataplane/lcore_plan.h"
+#include "dataplane/port.h"
+#include "dataplane/record_rings.h"
+#include "dataplane/stats_report.h"
+#include "dataplane/worker.h"
+#include "export/stream_writer.h"
+
+namespace flowtrail::dataplane {
+
+std::atomic<int> Pipeline::stop_signal{0};
+
+namespace {
+
+// Aligned storage for per-lcore blocks (std::vector honours alignas in C++17+).
+template <typename T>
+using Blocks = std::vector<T>;
+
+uint32_t PoolSize(uint64_t wanted) {
+  // 2^k - 1 is the mempool's most efficient size.
+  uint64_t n = 8191;
+  while (n < wanted) n = n * 2 + 1;
+  return static_cast<uint32_t>(std::min<uint64_t>(n, (1u << 26) - 1));
+}
+
+}  // namespace
+
+struct Pipeline::State {
+  SensorConfig config;
+  bool capture = false;
+  std::vector<Port> ports;
+  std::optional<CaptureInput> capture_input;  // capture mode with countable input
+  LcorePlan plan;
+  rte_mempool* pool = nullptr;
+  RxTimestamp rx_timestamp;
+  Control control;
+  Blocks<WorkerCounters> worker_counters;
+  DispatcherCounters dispatcher_counters;
+  ExporterCounters exporter_counters;
+  AnalyticsCounters analytics_counters;
+  std::unique_ptr<Watermark[]> watermarks;
+  std::vector<rte_ring*> packet_rings;
+  std::vector<rte_ring*> export_rings;
+  std::vector<rte_ring*> analytics_rings;
+  std::vector<std::unique_ptr<Worker>> workers;
+  std::unique_ptr<Dispatcher> dispatcher;
+  std::unique_ptr<Exporter> exporter;
+  std::unique_ptr<AnalyticsLcore> analytics;
+  bool ports_started = false;
+  uint64_t start_tsc = 0;
+
+  ~State() {
+    for (rte_ring* r : packet_rings) rte_ring_free(r);
+    for (rte_ring* r : export_rings) rte_ring_free(r);
+    for (rte_ring* r : analytics_rings) rte_ring_free(r);
+  }
+
+  Snapshot TakeSnapshot(const char* end) const;
+  void RunMainLoop();
+  bool ReadersIdle() const;
+  uint64_t LastCaptureTime() const;
+};
+
+Pipeline::Pipeline(std::unique_ptr<State> state) : s_(std::move(state)) {}
+
+Pipeline::~Pipeline() {
+  if (s_ && s_->ports_started) {
+    for (const Port& p : s_->ports) StopPort(p);
+  }
+}
+
+absl::StatusOr<std::unique_ptr<Pipeline>> Pipeline::Create(const SensorConfig& config) {
+  auto s = std::make_unique<State>();
+  s->config = config;
+  const uint32_t nw = config.workers;
+
+  absl::StatusOr<std::vector<Port>> ports = DiscoverPorts(nw);
+  if (!ports.ok()) return ports.status();
+  s->ports = *std::move(ports);
+
+  // Capture mode: forced by --capture/--no-capture, else automatic when every
+  // port replays capture files.
+  bool all_files = true;
+  for (const Port& p : s->ports) {
+    all_files = all_files && p.is_pcap && !p.pcap.rx_files.empty() && !p.pcap.infinite_rx &&
+                !p.pcap.live_interface;
+  }
+  s->capture = config.capture.value_or(all_files);
+
+  // Pre-count the files: the end of a capture is when this many were read
+  // (net_pcap says nothing at EOF); infinite_rx holds the whole file in mbufs.
+  uint64_t infinite_packets = 0;
+  for (Port& p : s->ports) {
+    if (!p.is_pcap) continue;
+    for (const std::string& f : p.pcap.rx_files) {
+      absl::StatusOr<uint64_t> n = CountPcapPackets(f);
+      if (!n.ok()) return n.status();
+      p.capture_packets += *n;
+    }
+    if (p.pcap.infinite_rx) infinite_packets += p.capture_packets;
+  }
+  if (s->capture && all_files) s->capture_input.emplace(s->ports);
+
+  bool need_dispatcher = false;
+  for (const Port& p : s->ports) need_dispatcher = need_dispatcher || p.mode == PortMode::kDispatch;
+  std::vector<unsigned> others;
+  unsigned lcore;
+  RTE_LCORE_FOREACH_WORKER(lcore) { others.push_back(lcore); }
+  absl::StatusOr<LcorePlan> plan = PlanLcores(rte_get_main_lcore(), others, nw, need_dispatcher);
+  if (!plan.ok()) return plan.status();
+  s->plan = *plan;
+
+  // The pool: queue descriptors + rings in flight + per-lcore bursts and
+  // caches (+ whole files for infinite_rx). Capture mode uses no per-lcore
+  // cache so rte_mempool_avail_count() is what the reader can allocate.
+  const unsigned cache = s->capture ? 0 : 256;
+  uint64_t wanted = 4096 + infinite_packets;
+  for (const Port& p : s->ports) wanted += uint64_t{p.nb_rxq} * (p.is_pcap ? 64 : 4096);
+  if (need_dispatcher) wanted += uint64_t{nw} * kPacketRingSize;
+  wanted += uint64_t{rte_lcore_count()} * (2 * kRxBurst + cache);
+  if (s->capture) wanted += 2 * kCapturePoolMargin;
+  const uint32_t pool_size = config.mbufs != 0 ? config.mbufs : PoolSize(wanted);
+  if (s->capture && pool_size < kCapturePoolMargin + 2 * kRxBurst) {
+    return absl::InvalidArgumentError(absl::StrCat("--mbufs ", pool_size,
+                                                   " is too small for capture mode (at least ",
+                                                   kCapturePoolMargin + 2 * kRxBurst, ")"));
+  }
+  s->pool = rte_pktmbuf_pool_create("ft_mbufs", pool_size, cache, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
+                                    static_cast<int>(rte_socket_id()));
+  if (s->pool == nullptr) {
+    return absl::ResourceExhaustedError(absl::StrFormat(
+        "cannot create a pool of %u mbufs (%s): give the EAL more memory (-m) or fewer --mbufs",
+        pool_size, rte_strerror(rte_errno)));
+  }
+  if (rte_mbuf_dyn_rx_timestamp_register(&s->rx_timestamp.offset, &s->rx_timestamp.flag) != 0) {
+    s->rx_timestamp.offset = -1;  // live clock only
+    if (s->capture) {
+      return absl::InternalError("cannot register the mbuf Rx timestamp field for capture mode");
+    }
+  }
+
+  for (Port& p : s->ports) {
+    if (absl::Status st = StartPort(p, s->pool, nw); !st.ok()) {
+      for (const Port& q : s->ports) {
+        if (q.id == p.id) break;
+        StopPort(q);
+      }
+      return st;
+    }
+  }
+  s->ports_started = true;
+
+  // Rings and per-lcore blocks.
+  s->worker_counters = Blocks<WorkerCounters>(nw);
+  s->watermarks = std::make_unique<Watermark[]>(nw);
+  const int socket = static_cast<int>(rte_socket_id());
+  for (uint32_t w = 0; w < nw; ++w) {
+    auto er = CreateRecordRing("ft_exp", w, kRecordRingSize, socket);
+    if (!er.ok()) return er.status();
+    s->export_rings.push_back(*er);
+    auto ar = CreateRecordRing("ft_ana", w, kRecordRingSize, socket);
+    if (!ar.ok()) return ar.status();
+    s->analytics_rings.push_back(*ar);
+    if (need_dispatcher) {
+      auto pr = CreatePacketRing("ft_pkt", w, kPacketRingSize, socket);
+      if (!pr.ok()) return pr.status();
+      s->packet_rings.push_back(*pr);
+    }
+  }
+
+  // Workers: their trackers and the queues they poll themselves.
+  std::vector<RxQueueRef> dispatch_queues;
+  for (uint32_t w = 0; w < nw; ++w) {
+    session::TrackerConfig tc = config.tracker;
+    tc.worker_id = static_cast<uint16_t>(w);
+    absl::StatusOr<std::unique_ptr<session::Tracker>> tracker = session::Tracker::Create(tc);
+    if (!tracker.ok()) return tracker.status();
+    WorkerSetup ws;
+    ws.index = static_cast<uint16_t>(w);
+    ws.tracker = *std::move(tracker);
+    for (const Port& p : s->ports) {
+      if (p.mode == PortMode::kRss) ws.queues.push_back({p.id, static_cast<uint16_t>(w)});
+      if (p.mode == PortMode::kDirect) {
+        for (uint16_t q = 0; q < p.nb_rxq; ++q) ws.queues.push_back({p.id, q});
+      }
+    }
+    if (need_dispatcher) {
+      ws.input = s->packet_rings[w];
+      ws.watermark = &s->watermarks[w];
+    }
+    ws.to_exporter = s->export_rings[w];
+    ws.to_analytics = s->analytics_rings[w];
+    ws.pool = s->pool;
+    ws.capture = s->capture;
+    ws.rx_timestamp = s->rx_timestamp;
+    ws.counters = &s->worker_counters[w];
+    ws.control = &s->control;
+    s->workers.push_back(std::make_unique<Worker>(std::move(ws)));
+  }
+  if (need_dispatcher) {
+    DispatcherSetup ds;
+    for (const Port& p : s->ports) {
+      if (p.mode != PortMode::kDispatch) continue;
+      for (uint16_t q = 0; q < p.nb_rxq; ++q) ds.queues.push_back({p.id, q});
+    }
+    ds.worker_rings = s->packet_rings;
+    ds.watermarks = s->watermarks.get();
+    ds.pool = s->pool;
+    ds.capture = s->capture;
+    ds.rx_timestamp = s->rx_timestamp;
+    ds.counters = &s->dispatcher_counters;
+    ds.control = &s->control;
+    s->dispatcher = std::make_unique<Dispatcher>(std::move(ds));
+  }
+
+  // The stream.
+  absl::StatusOr<std::unique_ptr<exporter::ByteSink>> sink = exporter::OpenFileSink(config.output);
+  if (!sink.ok()) return sink.status();
+  exporter::StreamInfo info;
+  info.sensor_id = config.sensor_id;
+  info.start_time_us = LiveClock().NowUs();
+  for (const Port& p : s->ports) {
+    if (p.pcap.rx_files.empty()) {
+      info.inputs.push_back(p.name);
+    } else {
+      for (const std::string& f : p.pcap.rx_files) info.inputs.push_back(f);
+    }
+  }
+  absl::StatusOr<std::unique_ptr<exporter::StreamWriter>> writer =
+      exporter::StreamWriter::Create(*std::move(sink), info);
+  if (!writer.ok()) return writer.status();
+  ExporterSetup es;
+  es.rings = s->export_rings;
+  es.writer = *std::move(writer);
+  es.worker_counters = std::span<WorkerCounters>(s->worker_counters);
+  es.counters = &s->exporter_counters;
+  es.control = &s->control;
+  s->exporter = std::make_unique<Exporter>(std::move(es));
+  AnalyticsSetup as;
+  as.rings = s->analytics_rings;
+  as.counters = &s->analytics_counters;
+  as.control = &s->control;
+  s->analytics = std::make_unique<AnalyticsLcore>(std::move(as));
+
+  return std::unique_ptr<Pipeline>(new Pipeline(std::move(s)));
+}
+
+bool Pipeline::State::ReadersIdle() const {
+  if (dispatcher && !control.dispatcher_idle.load(std::memory_order_acquire)) return false;
+  for (const auto& w : workers) {
+    if (w->IsReader() && !w->ReaderIdle()) return false;
+  }
+  return true;
+}
+
+uint64_t Pipeline::State::LastCaptureTime() const {
+  uint64_t t = Get(dispatcher_counters.max_time_us);
+  for (const WorkerCounters& c : worker_counters) t = std::max(t, Get(c.max_time_us));
+  return t;
+}
+
+Snapshot Pipeline::State::TakeSnapshot(const char* end) const {
+  Snapshot snap;
+  snap.sensor_id = config.sensor_id;
+  snap.output = config.output;
+  snap.capture = capture;
+  snap.lcore_plan = plan.Describe();
+  snap.end = end;
+  snap.elapsed_s = static_cast<double>(rte_rdtsc() - start_tsc) / rte_get_tsc_hz();
+  if (capture_input) snap.capture_packets_expected = capture_input->expected();
+  for (const Port& p : ports) {
+    PortSnapshot ps;
+    ps.id = p.id;
+    ps.name = p.name;
+    ps.driver = p.driver;
+    ps.mode = PortModeName(p.mode);
+    rte_eth_stats st{};
+    if (rte_eth_stats_get(p.id, &st) == 0) {
+      ps.rx = st.ipackets;
+      ps.imissed = st.imissed;
+      ps.nombuf = st.rx_nombuf;
+      ps.ierrors = st.ierrors;
+      for (uint16_t q = 0; q < p.nb_rxq && q < RTE_ETHDEV_QUEUE_STAT_CNTRS; ++q) {
+        ps.queue_rx.push_back(st.q_ipackets[q]);
+      }
+    }
+    snap.ports.push_back(std::move(ps));
+  }
+  for (size_t i = 0; i < worker_counters.size(); ++i) {
+    const WorkerCounters& c = worker_counters[i];
+    WorkerSnapshot w;
+    w.lcore = plan.workers[i];
+    w.packets = Get(c.packets);
+    w.bad_packets = Get(c.bad_packets);
+    for (size_t r = 0; r < packet::kParseResultCount; ++r)
+      w.bad_by_reason[r] = Get(c.bad_by_reason[r]);
+    w.sessions_created = Get(c.sessions_created);
+    w.sessions_ended = Get(c.sessions_ended);
+    w.sessions_evicted = Get(c.sessions_evicted);
+    w.sessions_active = Get(c.sessions_active);
+    w.interim_records = Get(c.interim_records);
+    w.fragments = Get(c.fragments);
+    w.records_out = Get(c.records_out);
+    w.export_ring_drops = Get(c.export_ring_drops);
+    w.analytics_ring_drops = Get(c.analytics_ring_drops);
+    w.tracker_records_dropped = Get(c.tracker_records_dropped);
+    snap.workers.push_back(w);
+  }
+  if (dispatcher) {
+    DispatcherSnapshot d;
+    d.lcore = plan.dispatcher;
+    d.on_main = plan.DispatcherOnMain();
+    d.packets = Get(dispatcher_counters.packets);
+    d.unparsed = Get(dispatcher_counters.unparsed);
+    d.ring_drops = Get(dispatcher_counters.ring_drops);
+    d.backpressure = Get(dispatcher_counters.backpressure);
+    d.pool_waits = Get(dispatcher_counters.pool_waits);
+    snap.dispatcher = d;
+  }
+  snap.records_written = Get(exporter_counters.records_written);
+  snap.bytes_written = Get(exporter_counters.bytes_written);
+  snap.write_errors = Get(exporter_counters.write_errors);
+  snap.analytics_records = Get(analytics_counters.records);
+  if (control.analytics_done.load(std::memory_order_acquire))
+    snap.analytics_json = analytics->counts().ToJson();
+  return snap;
+}
+
+int Pipeline::Run() {
+  State& s = *s_;
+  const LcorePlan& plan = s.plan;
+  fprintf(stderr, "flowtrail: %s mode, %zu port(s), lcores %s\n", s.capture ? "capture" : "live",
+          s.ports.size(), plan.Describe().c_str());
+  s.start_tsc = rte_rdtsc();
+  for (size_t w = 0; w < s.workers.size(); ++w) {
+    if (int rc = rte_eal_remote_launch(&Worker::LcoreMain, s.workers[w].get(), plan.workers[w]);
+        rc != 0) {
+      fprintf(stderr, "flowtrail: cannot launch worker %zu on lcore %u\n", w, plan.workers[w]);
+      return 1;
+    }
+  }
+  if (s.dispatcher && !plan.DispatcherOnMain()) {
+    rte_eal_remote_launch(&Dispatcher::LcoreMain, s.dispatcher.get(), plan.dispatcher);
+  }
+  if (!plan.ExporterOnMain()) {
+    rte_eal_remote_launch(&Exporter::LcoreMain, s.exporter.get(), plan.exporter);
+  }
+  if (!plan.AnalyticsOnMain()) {
+    rte_eal_remote_launch(&AnalyticsLcore::LcoreMain, s.analytics.get(), plan.analytics);
+  }
+  s.RunMainLoop();
+  rte_eal_mp_wait_lcore();
+
+  const bool end_of_input = s.control.flush_reason == session::EndReason::kEndOfInput;
+  const Snapshot snap = s.TakeSnapshot(end_of_input ? "end_of_input" : "shutdown");
+  fputs(SummaryText(snap).c_str(), stderr);
+  int rc = 0;
+  if (!s.config.stats_json.empty()) {
+    std::ofstream out(s.config.stats_json, std::ios::trunc);
+    out << StatsJson(snap);
+    if (!out.good()) {
+      fprintf(stderr, "flowtrail: cannot write %s\n", s.config.stats_json.c_str());
+      rc = 1;
+    }
+  }
+  if (snap.write_errors > 0) {
+    fprintf(stderr, "flowtrail: the record stream %s is incomplete (write errors)\n",
+            s.config.output.c_str());
+    rc = 1;
+  }
+  return rc;
+}
+
+void Pipeline::State::RunMainLoop() {
+  enum class Phase { kRunning, kStopping, kFlushing };
+  Phase phase = Phase::kRunning;
+  const uint64_t hz = rte_get_tsc_hz();
+  const uint64_t control_period = hz / 1000;  // 1 ms
+  uint64_t next_control = start_tsc;
+  const uint64_t status_period =
+      config.status_interval_s > 0 ? static_cast<uint64_t>(config.status_interval_s * hz) : 0;
+  uint64_t next_status = start_tsc + status_period;
+  const uint64_t duration_tsc =
+      config.duration_s > 0 ? static_cast<uint64_t>(config.duration_s * hz) : 0;
+  Snapshot last_status = TakeSnapshot("running");
+  // Stall guard for capture mode: if the count of packets read stops moving
+  // while the pipeline is empty (a frame net_pcap could not deliver), end
+  // anyway rather than hang.
+  uint64_t last_consumed = 0;
+  uint64_t last_progress_tsc = start_tsc;
+  const uint64_t stall_tsc = 5 * hz;
+  IdleBackoff backoff;
+
+  for (;;) {
+    bool worked = false;
+    if (dispatcher && plan.DispatcherOnMain()) worked |= dispatcher->Poll();
+    if (plan.ExporterOnMain()) worked |= exporter->Poll();
+    if (plan.AnalyticsOnMain()) worked |= analytics->Poll();
+    const uint64_t now = rte_rdtsc();
+    if (now >= next_control) {
+      next_control = now + control_period;
+      if (phase == Phase::kRunning) {
+        const int sig = stop_signal.load(std::memory_order_relaxed);
+        bool stop = sig != 0 || (duration_tsc != 0 && now - start_tsc >= duration_tsc);
+        bool eof = false;
+        if (!stop && capture_input) {
+          const uint64_t consumed = capture_input->Consumed();
+          eof = consumed >= capture_input->expected();
+          if (consumed != last_consumed) {
+            last_consumed = consumed;
+            last_progress_tsc = now;
+          } else if (!eof && now - last_progress_tsc > stall_tsc) {
+            bool rings_empty = true;
+            for (rte_ring* r : packet_rings) rings_empty = rings_empty && rte_ring_empty(r);
+            if (rings_empty && rte_mempool_avail_count(pool) >= kCapturePoolMargin) {
+              fprintf(stderr,
+                      "flowtrail: capture input stalled at %lu of %lu packets; treating it as "
+                      "the end of input\n",
+                      static_cast<unsigned long>(consumed),
+                      static_cast<unsigned long>(capture_input->expected()));
+              eof = true;
+            }
+          }
+        }
+        if (stop || eof) {
+          control.flush_reason =
+              eof ? session::EndReason::kEndOfInput : session::EndReason::kShutdown;
+          control.stop_input.store(true, std::memory_order_release);
+          phase = Phase::kStopping;
+        }
+      }
+      if (phase == Phase::kStopping && ReadersIdle()) {
+        // Capture mode: every worker first expires what would have idled out
+        // by the last packet, then flushes at that time.
+        control.flush_time_us = capture ? LastCaptureTime() : 0;
+        control.flush.store(true, std::memory_order_release);
+        phase = Phase::kFlushing;
+      }
+      if (phase == Phase::kFlushing &&
+          control.workers_done.load(std::memory_order_acquire) == workers.size() &&
+          control.exporter_done.load(std::memory_order_acquire) &&
+          control.analytics_done.load(std::memory_order_acquire)) {
+        return;
+      }
+      if (status_period != 0 && now >= next_status) {
+        next_status = now + status_period;
+        Snapshot snap = TakeSnapshot("running");
+        fprintf(stderr, "%s\n", StatusLine(snap, last_status).c_str());
+        last_status = std::move(snap);
+      }
+    }
+    backoff.Update(worked);
+  }
+}
+
+}  // namespace flowtrail::dataplane

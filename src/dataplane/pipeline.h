@@ -1,0 +1,33 @@
+// Wires the appliance together after rte_eal_init: ports and the mbuf pool,
+// the lcore plan, one tracker per worker, the rings, the stream writer; then
+// launches the lcores and runs the control loop on the main lcore (signals,
+// status line, end-of-input detection, orderly stop; see control.h).
+#pragma once
+
+#include <atomic>
+#include <memory>
+
+#include "absl/status/statusor.h"
+#include "dataplane/config.h"
+
+namespace flowtrail::dataplane {
+
+class Pipeline {
+ public:
+  // Setting this (from a signal handler) stops the sensor cleanly: every live
+  // session is flushed with end reason SHUTDOWN.
+  static std::atomic<int> stop_signal;
+
+  static absl::StatusOr<std::unique_ptr<Pipeline>> Create(const SensorConfig& config);
+  ~Pipeline();
+
+  // Runs until the capture ends, a signal or --duration; returns the exit code.
+  int Run();
+
+ private:
+  struct State;
+  explicit Pipeline(std::unique_ptr<State> state);
+  std::unique_ptr<State> s_;
+};
+
+}  // namespace flowtrail::dataplane

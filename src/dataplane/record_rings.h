@@ -1,0 +1,38 @@
+// Finished records travel from a worker to the exporter and to the analytics
+// lcore by value, over one SP/SC ring per (worker, consumer) pair: no record
+// mempool, no protobuf on the worker, no contention between workers.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+
+#include <rte_ring.h>
+#include <rte_ring_elem.h>
+
+#include "absl/status/statusor.h"
+#include "session/session_record.h"
+
+namespace flowtrail::dataplane {
+
+inline constexpr unsigned kRecordRingSize = 4096;  // per worker and consumer
+inline constexpr unsigned kPacketRingSize = 1024;  // dispatcher → worker, mbuf pointers
+
+// SP/SC ring of SessionRecord elements named "<prefix><index>".
+absl::StatusOr<rte_ring*> CreateRecordRing(const std::string& prefix, unsigned index, unsigned size,
+                                           int socket);
+// SP/SC ring of mbuf pointers.
+absl::StatusOr<rte_ring*> CreatePacketRing(const std::string& prefix, unsigned index, unsigned size,
+                                           int socket);
+
+inline unsigned EnqueueRecords(rte_ring* r, std::span<const session::SessionRecord> recs) {
+  return rte_ring_sp_enqueue_burst_elem(r, recs.data(), sizeof(session::SessionRecord),
+                                        static_cast<unsigned>(recs.size()), nullptr);
+}
+
+inline unsigned DequeueRecords(rte_ring* r, std::span<session::SessionRecord> out) {
+  return rte_ring_sc_dequeue_burst_elem(r, out.data(), sizeof(session::SessionRecord),
+                                        static_cast<unsigned>(out.size()), nullptr);
+}
+
+}  // namespace flowtrail::dataplane

@@ -1,0 +1,19 @@
+// Shared fast-path constants and the (port, queue) pair an lcore polls.
+#pragma once
+
+#include <cstdint>
+
+namespace flowtrail::dataplane {
+
+inline constexpr uint16_t kRxBurst = 32;
+// Capture mode reads only while the mbuf pool can take a whole burst of the
+// largest frames: net_pcap reads a packet *before* allocating its mbuf and
+// loses it when the pool is empty; a 64 KiB frame takes 33 chained mbufs.
+inline constexpr unsigned kCapturePoolMargin = kRxBurst * 34;
+
+struct RxQueueRef {
+  uint16_t port = 0;
+  uint16_t queue = 0;
+};
+
+}  // namespace flowtrail::dataplane

@@ -1,0 +1,168 @@
+#include "dataplane/stats_report.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+
+namespace flowtrail::dataplane {
+namespace {
+
+std::string JsonString(std::string_view s) {
+  std::string out = "\"";
+  for (char c : s) {
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          absl::StrAppendFormat(&out, "\\u%04x", c);
+        } else {
+          out += c;
+        }
+    }
+  }
+  return out + "\"";
+}
+
+uint64_t Sum(const Snapshot& s, uint64_t WorkerSnapshot::*field) {
+  uint64_t n = 0;
+  for (const WorkerSnapshot& w : s.workers) n += w.*field;
+  return n;
+}
+
+}  // namespace
+
+uint64_t Snapshot::RingDrops() const {
+  uint64_t n = Sum(*this, &WorkerSnapshot::export_ring_drops) +
+               Sum(*this, &WorkerSnapshot::analytics_ring_drops);
+  if (dispatcher) n += dispatcher->ring_drops;
+  return n;
+}
+
+uint64_t Snapshot::PortRx() const {
+  uint64_t n = 0;
+  for (const PortSnapshot& p : ports) n += p.rx;
+  return n;
+}
+
+std::string StatusLine(const Snapshot& now, const Snapshot& before) {
+  const double dt = now.elapsed_s - before.elapsed_s;
+  const uint64_t rx = now.PortRx();
+  const double pps = dt > 0 ? static_cast<double>(rx - before.PortRx()) / dt : 0;
+  uint64_t imissed = 0, nombuf = 0;
+  for (const PortSnapshot& p : now.ports) {
+    imissed += p.imissed;
+    nombuf += p.nombuf;
+  }
+  return absl::StrFormat(
+      "flowtrail: %.1fs rx=%d (%.0f pps) imissed=%d nombuf=%d bad=%d sessions active=%d "
+      "created=%d ended=%d evicted=%d records=%d ring_drops=%d",
+      now.elapsed_s, rx, pps, imissed, nombuf, Sum(now, &WorkerSnapshot::bad_packets),
+      Sum(now, &WorkerSnapshot::sessions_active), Sum(now, &WorkerSnapshot::sessions_created),
+      Sum(now, &WorkerSnapshot::sessions_ended), Sum(now, &WorkerSnapshot::sessions_evicted),
+      now.records_written, now.RingDrops());
+}
+
+std::string SummaryText(const Snapshot& s) {
+  std::string out =
+      absl::StrFormat("flowtrail-sensor summary (%s, %s mode, %.3f s)\n  lcores: %s\n", s.end,
+                      s.capture ? "capture" : "live", s.elapsed_s, s.lcore_plan);
+  for (const PortSnapshot& p : s.ports) {
+    absl::StrAppendFormat(&out,
+                          "  port %d %s (%s, %s, %d queues): rx=%d imissed=%d nombuf=%d "
+                          "ierrors=%d\n",
+                          p.id, p.name, p.driver, p.mode, p.queue_rx.size(), p.rx, p.imissed,
+                          p.nombuf, p.ierrors);
+  }
+  if (s.capture && s.capture_packets_expected > 0) {
+    absl::StrAppendFormat(&out, "  capture packets: %d expected, %d read\n",
+                          s.capture_packets_expected, s.PortRx());
+  }
+  if (s.dispatcher) {
+    absl::StrAppendFormat(&out,
+                          "  dispatcher (lcore %d%s): packets=%d unparsed=%d ring_drops=%d "
+                          "backpressure_polls=%d pool_waits=%d\n",
+                          s.dispatcher->lcore, s.dispatcher->on_main ? ", on main" : "",
+                          s.dispatcher->packets, s.dispatcher->unparsed, s.dispatcher->ring_drops,
+                          s.dispatcher->backpressure, s.dispatcher->pool_waits);
+  }
+  for (size_t i = 0; i < s.workers.size(); ++i) {
+    const WorkerSnapshot& w = s.workers[i];
+    absl::StrAppendFormat(&out,
+                          "  worker %d (lcore %d): packets=%d bad=%d sessions created=%d "
+                          "ended=%d evicted=%d active=%d interim=%d records_out=%d "
+                          "ring_drops=%d/%d tracker_drops=%d\n",
+                          i, w.lcore, w.packets, w.bad_packets, w.sessions_created,
+                          w.sessions_ended, w.sessions_evicted, w.sessions_active,
+                          w.interim_records, w.records_out, w.export_ring_drops,
+                          w.analytics_ring_drops, w.tracker_records_dropped);
+    for (size_t r = 1; r < packet::kParseResultCount; ++r) {
+      if (w.bad_by_reason[r] == 0) continue;
+      absl::StrAppendFormat(&out, "    bad %s: %d\n",
+                            packet::ParseResultName(static_cast<packet::ParseResult>(r)),
+                            w.bad_by_reason[r]);
+    }
+  }
+  absl::StrAppendFormat(&out,
+                        "  records written: %d (%d bytes) to %s; write errors: %d; ring drops: "
+                        "%d\n  analytics: %s\n",
+                        s.records_written, s.bytes_written, s.output, s.write_errors, s.RingDrops(),
+                        s.analytics_json);
+  return out;
+}
+
+std::string StatsJson(const Snapshot& s) {
+  std::string j = absl::StrCat(
+      "{\"sensor_id\":", JsonString(s.sensor_id), ",\"capture\":", s.capture ? "true" : "false",
+      ",\"end\":", JsonString(s.end), ",\"elapsed_s\":", absl::StrFormat("%.6f", s.elapsed_s),
+      ",\"lcores\":", JsonString(s.lcore_plan),
+      ",\"capture_packets_expected\":", s.capture_packets_expected, ",\"ports\":[");
+  for (size_t i = 0; i < s.ports.size(); ++i) {
+    const PortSnapshot& p = s.ports[i];
+    absl::StrAppend(&j, i ? "," : "", "{\"port\":", p.id, ",\"name\":", JsonString(p.name),
+                    ",\"driver\":", JsonString(p.driver), ",\"mode\":", JsonString(p.mode),
+                    ",\"rx\":", p.rx, ",\"imissed\":", p.imissed, ",\"nombuf\":", p.nombuf,
+                    ",\"ierrors\":", p.ierrors, ",\"queues\":[");
+    for (size_t q = 0; q < p.queue_rx.size(); ++q) {
+      absl::StrAppend(&j, q ? "," : "", "{\"queue\":", q, ",\"rx\":", p.queue_rx[q], "}");
+    }
+    absl::StrAppend(&j, "]}");
+  }
+  absl::StrAppend(&j, "],\"workers\":[");
+  for (size_t i = 0; i < s.workers.size(); ++i) {
+    const WorkerSnapshot& w = s.workers[i];
+    absl::StrAppend(&j, i ? "," : "", "{\"worker\":", i, ",\"lcore\":", w.lcore,
+                    ",\"packets\":", w.packets, ",\"bad_packets_total\":", w.bad_packets,
+                    ",\"bad_packets\":{");
+    for (size_t r = 1; r < packet::kParseResultCount; ++r) {
+      absl::StrAppend(&j, r > 1 ? "," : "",
+                      JsonString(packet::ParseResultName(static_cast<packet::ParseResult>(r))), ":",
+                      w.bad_by_reason[r]);
+    }
+    absl::StrAppend(
+        &j, "},\"sessions_created\":", w.sessions_created, ",\"sessions_ended\":", w.sessions_ended,
+        ",\"sessions_evicted\":", w.sessions_evicted, ",\"sessions_active\":", w.sessions_active,
+        ",\"interim_records\":", w.interim_records, ",\"fragments\":", w.fragments,
+        ",\"records_out\":", w.records_out, ",\"export_ring_drops\":", w.export_ring_drops,
+        ",\"analytics_ring_drops\":", w.analytics_ring_drops,
+        ",\"tracker_records_dropped\":", w.tracker_records_dropped, "}");
+  }
+  absl::StrAppend(&j, "]");
+  if (s.dispatcher) {
+    const DispatcherSnapshot& d = *s.dispatcher;
+    absl::StrAppend(
+        &j, ",\"dispatcher\":{\"lcore\":", d.lcore, ",\"on_main\":", d.on_main ? "true" : "false",
+        ",\"packets\":", d.packets, ",\"unparsed\":", d.unparsed, ",\"ring_drops\":", d.ring_drops,
+        ",\"backpressure_polls\":", d.backpressure, ",\"pool_waits\":", d.pool_waits, "}");
+  }
+  absl::StrAppend(&j, ",\"ring_drops\":", s.RingDrops(), ",\"records_written\":", s.records_written,
+                  ",\"bytes_written\":", s.bytes_written, ",\"write_errors\":", s.write_errors,
+                  ",\"analytics_records\":", s.analytics_records,
+                  ",\"analytics\":", s.analytics_json, "}\n");
+  return j;
+}
+
+}  // namespace flowtrail::dataplane

@@ -1,0 +1,81 @@
+// The sensor's counters as one plain snapshot, and its three renderings: the
+// periodic one-line status, the final human summary, and --stats-json.
+// DPDK-free; pipeline.cc fills the snapshot from the per-lcore counters and
+// rte_eth_stats.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "packet/parser.h"
+
+namespace flowtrail::dataplane {
+
+struct PortSnapshot {
+  uint16_t id = 0;
+  std::string name;
+  std::string driver;
+  std::string mode;
+  uint64_t rx = 0;
+  uint64_t imissed = 0;
+  uint64_t nombuf = 0;
+  uint64_t ierrors = 0;
+  std::vector<uint64_t> queue_rx;
+};
+
+struct WorkerSnapshot {
+  unsigned lcore = 0;
+  uint64_t packets = 0;
+  uint64_t bad_packets = 0;
+  std::array<uint64_t, packet::kParseResultCount> bad_by_reason{};
+  uint64_t sessions_created = 0;
+  uint64_t sessions_ended = 0;
+  uint64_t sessions_evicted = 0;
+  uint64_t sessions_active = 0;
+  uint64_t interim_records = 0;
+  uint64_t fragments = 0;
+  uint64_t records_out = 0;
+  uint64_t export_ring_drops = 0;
+  uint64_t analytics_ring_drops = 0;
+  uint64_t tracker_records_dropped = 0;
+};
+
+struct DispatcherSnapshot {
+  unsigned lcore = 0;
+  bool on_main = false;
+  uint64_t packets = 0;
+  uint64_t unparsed = 0;
+  uint64_t ring_drops = 0;
+  uint64_t backpressure = 0;
+  uint64_t pool_waits = 0;
+};
+
+struct Snapshot {
+  std::string sensor_id;
+  std::string output;
+  bool capture = false;
+  std::string lcore_plan;
+  double elapsed_s = 0;
+  uint64_t capture_packets_expected = 0;  // capture mode: pre-counted
+  std::vector<PortSnapshot> ports;
+  std::vector<WorkerSnapshot> workers;
+  std::optional<DispatcherSnapshot> dispatcher;
+  uint64_t records_written = 0;
+  uint64_t bytes_written = 0;
+  uint64_t write_errors = 0;
+  uint64_t analytics_records = 0;
+  std::string analytics_json = "{}";  // the analytics consumers' own object
+  std::string end = "running";        // end_of_input | shutdown | running
+
+  uint64_t RingDrops() const;  // export + analytics + dispatcher ring drops
+  uint64_t PortRx() const;
+};
+
+std::string StatusLine(const Snapshot& now, const Snapshot& before);
+std::string SummaryText(const Snapshot& s);
+std::string StatsJson(const Snapshot& s);
+
+}  // namespace flowtrail::dataplane

@@ -1,0 +1,90 @@
+// A worker lcore: burst RX (its own NIC queues, or its ring from the
+// dispatcher) → prefetch → ParseFrame → Tracker::Process → free the burst →
+// Advance the tracker clock → Drain finished records into its exporter and
+// analytics rings. It owns its tracker; nothing on this path locks, allocates
+// or makes a system call.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include <rte_mbuf.h>
+#include <rte_mempool.h>
+#include <rte_ring.h>
+
+#include "dataplane/clock.h"
+#include "dataplane/control.h"
+#include "dataplane/counters.h"
+#include "dataplane/rx_queue.h"
+#include "packet/parser.h"
+#include "session/tracker.h"
+
+namespace flowtrail::dataplane {
+
+// Capture time up to which the dispatcher has handed this worker every
+// packet: stored (release) after the enqueue, loaded (acquire) before the
+// dequeue. With an empty ring the worker may advance its clock to it, so
+// timeouts do not depend on how packets are spread over workers.
+struct alignas(64) Watermark {
+  std::atomic<uint64_t> us{0};
+};
+
+struct WorkerSetup {
+  uint16_t index = 0;
+  std::unique_ptr<session::Tracker> tracker;
+  std::vector<RxQueueRef> queues;  // polled directly (RSS or single-worker ports)
+  rte_ring* input = nullptr;       // from the dispatcher, or null
+  const Watermark* watermark = nullptr;
+  rte_ring* to_exporter = nullptr;
+  rte_ring* to_analytics = nullptr;
+  rte_mempool* pool = nullptr;
+  bool capture = false;
+  RxTimestamp rx_timestamp;
+  WorkerCounters* counters = nullptr;
+  Control* control = nullptr;
+};
+
+class Worker {
+ public:
+  explicit Worker(WorkerSetup setup);
+
+  // The lcore entry point (rte_eal_remote_launch with `this`).
+  static int LcoreMain(void* self);
+  int Run();
+
+  // Set once this worker (as a reader of its own queues) has processed all it
+  // read after stop_input.
+  bool ReaderIdle() const { return reader_idle_.load(std::memory_order_acquire); }
+  bool IsReader() const { return !s_.queues.empty(); }
+
+ private:
+  static constexpr size_t kStaging = 64;
+
+  void ProcessBurst(rte_mbuf** pkts, uint16_t n, uint64_t live_now);
+  // Moves finished records to the rings. Returns false if some are still
+  // waiting (only when `lossless`; otherwise a full ring is a counted drop).
+  bool PushRecords(bool lossless);
+  void PushAllBlocking();
+  void FlushAtEnd();
+  void PublishCounters();
+
+  WorkerSetup s_;
+  LiveClock clock_;
+  packet::ParseCounters parse_counters_;
+  uint64_t packets_ = 0;
+  uint64_t clock_us_ = 0;        // tracker clock (µs)
+  uint64_t advanced_to_us_ = 0;  // last Advance() argument
+  uint64_t max_time_us_ = 0;     // latest capture time read directly
+  uint64_t records_out_ = 0;
+  uint64_t export_drops_ = 0;
+  uint64_t analytics_drops_ = 0;
+  std::vector<session::SessionRecord> staging_;
+  size_t staged_ = 0;
+  size_t export_pos_ = 0;
+  size_t analytics_pos_ = 0;
+  std::atomic<bool> reader_idle_{false};
+};
+
+}  // namespace flowtrail::dataplane

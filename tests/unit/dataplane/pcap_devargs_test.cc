@@ -1,0 +1,50 @@
+#include "dataplane/pcap_devargs.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdio>
+
+#include "frame_builder.h"
+
+namespace flowtrail::dataplane {
+namespace {
+
+TEST(PcapDevargs, ListsEveryRxFileInQueueOrder) {
+  PcapDevargs d = ParsePcapDevargs("rx_pcap=/a/b.pcap,rx_pcap=c.pcap,tx_pcap=out.pcap");
+  EXPECT_EQ(d.rx_files, (std::vector<std::string>{"/a/b.pcap", "c.pcap"}));
+  EXPECT_FALSE(d.infinite_rx);
+  EXPECT_FALSE(d.live_interface);
+}
+
+TEST(PcapDevargs, RecognisesInfiniteRxAndLiveInterfaces) {
+  EXPECT_TRUE(ParsePcapDevargs("rx_pcap=x.pcap,infinite_rx=1").infinite_rx);
+  EXPECT_FALSE(ParsePcapDevargs("rx_pcap=x.pcap,infinite_rx=0").infinite_rx);
+  EXPECT_TRUE(ParsePcapDevargs("iface=eth0").live_interface);
+  EXPECT_TRUE(ParsePcapDevargs("rx_iface=eth0,tx_iface=eth1").live_interface);
+  EXPECT_TRUE(ParsePcapDevargs("rx_iface_in=eth0").live_interface);
+  EXPECT_TRUE(ParsePcapDevargs("").rx_files.empty());
+}
+
+TEST(CountPcapPackets, CountsWhatLibpcapWillDeliver) {
+  const std::string path = ::testing::TempDir() + "/count_" + std::to_string(getpid()) + ".pcap";
+  {
+    testing::PcapWriter w(path);
+    ASSERT_TRUE(w.ok());
+    std::vector<uint8_t> frame(60, 0xab);
+    for (int i = 0; i < 1234; ++i) w.Write(1'000'000 + i, frame);
+  }
+  absl::StatusOr<uint64_t> n = CountPcapPackets(path);
+  ASSERT_TRUE(n.ok()) << n.status();
+  EXPECT_EQ(*n, 1234u);
+  std::remove(path.c_str());
+}
+
+TEST(CountPcapPackets, MissingFileIsAnErrorNamingIt) {
+  absl::StatusOr<uint64_t> n = CountPcapPackets("/nonexistent/x.pcap");
+  ASSERT_FALSE(n.ok());
+  EXPECT_NE(n.status().message().find("/nonexistent/x.pcap"), absl::string_view::npos);
+}
+
+}  // namespace
+}  // namespace flowtrail::dataplane

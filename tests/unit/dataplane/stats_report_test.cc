@@ -1,0 +1,81 @@
+#include "dataplane/stats_report.h"
+
+#include <gtest/gtest.h>
+
+#include "analytics/record_counts.h"
+
+namespace flowtrail::dataplane {
+namespace {
+
+Snapshot Sample() {
+  Snapshot s;
+  s.sensor_id = "s\"1";
+  s.capture = true;
+  s.end = "end_of_input";
+  PortSnapshot p;
+  p.name = "net_pcap0";
+  p.driver = "net_pcap";
+  p.mode = "dispatch";
+  p.rx = 100;
+  p.queue_rx = {100};
+  s.ports.push_back(p);
+  WorkerSnapshot w;
+  w.packets = 60;
+  w.bad_packets = 2;
+  w.bad_by_reason[static_cast<size_t>(packet::ParseResult::kTruncatedIpv4)] = 2;
+  w.sessions_created = 5;
+  w.export_ring_drops = 1;
+  s.workers = {w, WorkerSnapshot{}};
+  DispatcherSnapshot d;
+  d.ring_drops = 3;
+  s.dispatcher = d;
+  s.records_written = 5;
+  s.analytics_records = 5;
+  return s;
+}
+
+TEST(StatsJson, HasTheKeysTheTestsAndScriptsRead) {
+  const std::string j = StatsJson(Sample());
+  for (const char* key :
+       {"\"ports\":[", "\"rx\":100", "\"imissed\":", "\"nombuf\":", "\"workers\":[",
+        "\"packets\":60", "\"bad_packets\":{", "\"sessions_created\":5",
+        "\"sessions_ended\":", "\"sessions_evicted\":", "\"sessions_active\":", "\"ring_drops\":4",
+        "\"records_written\":5", "\"analytics_records\":5", "\"sensor_id\":\"s\\\"1\""}) {
+    EXPECT_NE(j.find(key), std::string::npos) << key << " in " << j;
+  }
+  const std::string reason(packet::ParseResultName(packet::ParseResult::kTruncatedIpv4));
+  EXPECT_NE(j.find("\"" + reason + "\":2"), std::string::npos) << j;
+}
+
+TEST(StatsReport, RingDropsAddExportAnalyticsAndDispatcher) {
+  Snapshot s = Sample();
+  s.workers[1].analytics_ring_drops = 10;
+  EXPECT_EQ(s.RingDrops(), 1u + 10u + 3u);
+}
+
+TEST(StatsReport, SummaryNamesBadPacketReasons) {
+  const std::string text = SummaryText(Sample());
+  EXPECT_NE(text.find(std::string(packet::ParseResultName(packet::ParseResult::kTruncatedIpv4))),
+            std::string::npos);
+  EXPECT_NE(text.find("capture mode"), std::string::npos);
+}
+
+TEST(RecordCounts, CountsByProtocolAndConnState) {
+  analytics::RecordCounts c;
+  std::vector<session::SessionRecord> recs(3);
+  recs[0].protocol = packet::kProtoTcp;
+  recs[0].conn_state = session::ConnState::kSF;
+  recs[1].protocol = packet::kProtoTcp;
+  recs[1].conn_state = session::ConnState::kREJ;
+  recs[2].protocol = packet::kProtoUdp;
+  c.Consume(recs);
+  EXPECT_EQ(c.records(), 3u);
+  EXPECT_EQ(c.by_protocol(packet::kProtoTcp), 2u);
+  EXPECT_EQ(c.by_conn_state(session::ConnState::kSF), 1u);
+  EXPECT_EQ(c.ToJson(),
+            "{\"records\":3,\"by_protocol\":{\"tcp\":2,\"udp\":1},"
+            "\"by_conn_state\":{\"UNSPECIFIED\":1,\"SF\":1,\"REJ\":1}}");
+}
+
+}  // namespace
+}  // namespace flowtrail::dataplane
