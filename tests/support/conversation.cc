@@ -543,10 +543,12 @@ ExpectedFields Conversation::Expected(const Timeouts& t, const ProtectedNets& ne
   f.emplace_back("icmp_id", Num(icmp ? spec_.icmp_id : 0));
   f.emplace_back("fragments", Num(fragments_));
   f.emplace_back("server_isn_changed", "false");
-  // Pseudo fields: fingerprints are zero exactly when a side sent no data, and
-  // equal first payloads (same digest) must give equal fingerprints.
-  f.emplace_back("client_fingerprint_nonzero", Bool(client_.first_data_len > 0));
-  f.emplace_back("server_fingerprint_nonzero", Bool(server_.first_data_len > 0));
+  // Pseudo fields: fingerprints are non-zero exactly when a side sent data and
+  // the session had the full analysis; equal first payloads (same digest) must
+  // give equal fingerprints.
+  const bool analysed = full_analysis_inbound_only ? inbound : true;
+  f.emplace_back("client_fingerprint_nonzero", Bool(analysed && client_.first_data_len > 0));
+  f.emplace_back("server_fingerprint_nonzero", Bool(analysed && server_.first_data_len > 0));
   f.emplace_back("client_first_data_digest",
                  JsonQuote(client_.first_data_len ? Digest(client_.first_data) : ""));
   f.emplace_back("server_first_data_digest",
