@@ -538,6 +538,15 @@ void Basic(Capture& c) {
     c.Bad("bad_tcp_data_offset", 190.4, doff);
   }
 
+  // The same with nothing else on the wire in the gap: both datagrams may
+  // reach the sensor in one burst; timeouts still come from packet times.
+  const ConversationSpec quiet = Udp("udp_idle_split_quiet_first", "10.1.0.33", 40001,
+                                     "192.168.1.98", 9998);
+  c.Add(quiet, 290).Datagram(C, rng.Text(50));
+  ConversationSpec quiet2 = quiet;
+  quiet2.name = "udp_idle_split_quiet_second";
+  c.Add(quiet2, 355).Datagram(C, rng.Text(51)).Datagram(S, rng.Text(52));
+
   // Open sessions when the capture ends.
   c.Add(Tcp("oth_midstream", "10.1.0.80", 51000, "192.168.1.44", 443, rng), 370)
       .Data(C, rng.Bytes(300), kAck | 0x08)
