@@ -194,9 +194,9 @@ absl::StatusOr<const v1::SessionRecord*> StreamReader::ReadFrame() {
         return Fail(start, absl::StrCat("stream header has sequence ", seq, ", expected 0"));
       }
       if (frame_.header().schema_version() != v1::SCHEMA_VERSION_1) {
-        return Fail(start, absl::StrCat("unsupported schema version ",
-                                        frame_.header().schema_version(),
-                                        " (this reader knows version 1)"));
+        return Fail(start,
+                    absl::StrCat("unsupported schema version ", frame_.header().schema_version(),
+                                 " (this reader knows version 1)"));
       }
       header_.Swap(frame_.mutable_header());
       has_header_ = true;

@@ -96,8 +96,8 @@ class StreamWriter::Encoder {
   // caller hands the block to the sink and retries).
   bool TryAppend(const v1::Frame& frame, size_t size) {
     if (used_ + kMaxVarintBytes + size > kBlockBytes) return false;
-    uint8_t* p = CodedOutputStream::WriteVarint32ToArray(static_cast<uint32_t>(size),
-                                                        block_.get() + used_);
+    uint8_t* p =
+        CodedOutputStream::WriteVarint32ToArray(static_cast<uint32_t>(size), block_.get() + used_);
     p = frame.SerializeWithCachedSizesToArray(p);
     used_ = static_cast<size_t>(p - block_.get());
     return true;
@@ -127,9 +127,8 @@ absl::StatusOr<std::unique_ptr<StreamWriter>> StreamWriter::Create(std::unique_p
                                                                    const StreamInfo& info) {
   if (sink == nullptr) return absl::InvalidArgumentError("StreamWriter needs a sink");
   if (info.sensor_id.size() > kMaxSensorIdBytes) {
-    return absl::InvalidArgumentError(absl::StrCat("sensor id is ", info.sensor_id.size(),
-                                                   " bytes long, the limit is ",
-                                                   kMaxSensorIdBytes));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "sensor id is ", info.sensor_id.size(), " bytes long, the limit is ", kMaxSensorIdBytes));
   }
   if (!IsUtf8(info.sensor_id)) {
     return absl::InvalidArgumentError("sensor id is not valid UTF-8");
@@ -157,7 +156,8 @@ absl::StatusOr<std::unique_ptr<StreamWriter>> StreamWriter::Create(std::unique_p
     std::string bytes;
     frame.SerializeToString(&bytes);
     uint8_t prefix[kMaxVarintBytes];
-    const uint8_t* end = CodedOutputStream::WriteVarint32ToArray(static_cast<uint32_t>(size), prefix);
+    const uint8_t* end =
+        CodedOutputStream::WriteVarint32ToArray(static_cast<uint32_t>(size), prefix);
     for (std::span<const uint8_t> part :
          {std::span<const uint8_t>(prefix, end),
           std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(bytes.data()), size)}) {

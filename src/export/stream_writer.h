@@ -47,7 +47,7 @@ class StreamWriter {
   // kMaxSensorIdBytes or not UTF-8 (it is a proto string, repeated in every
   // record). Input names that are not UTF-8 are stored with '?' for bad bytes.
   static absl::StatusOr<std::unique_ptr<StreamWriter>> Create(std::unique_ptr<ByteSink> sink,
-                                                               const StreamInfo& info);
+                                                              const StreamInfo& info);
   ~StreamWriter();
 
   // Encodes records; hands the buffer to the sink whenever the next frame

@@ -104,8 +104,7 @@ bool CatOne(const std::string& path, Format format, bool show_header,
 }
 
 int Usage(std::FILE* err, const std::string& message) {
-  std::fprintf(err, "flowtrail cat: %s\nRun 'flowtrail cat --help' for usage.\n",
-               message.c_str());
+  std::fprintf(err, "flowtrail cat: %s\nRun 'flowtrail cat --help' for usage.\n", message.c_str());
   return kExitUsage;
 }
 

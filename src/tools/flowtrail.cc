@@ -37,8 +37,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (command == "cat") {
-    return flowtrail::tools::RunCat(std::span<const std::string>(args).subspan(1), stdout,
-                                    stderr);
+    return flowtrail::tools::RunCat(std::span<const std::string>(args).subspan(1), stdout, stderr);
   }
   std::fprintf(stderr, "flowtrail: unknown command '%s'\nRun 'flowtrail --help' for usage.\n",
                command.c_str());

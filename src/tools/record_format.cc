@@ -18,12 +18,23 @@ constexpr std::string_view kConfidenceNames[] = {"CONFIDENCE_LOW", "CONFIDENCE_M
 constexpr std::string_view kSideNames[] = {"SIDE_NONE", "SIDE_CLIENT", "SIDE_SERVER"};
 constexpr std::string_view kShutdownNames[] = {"SHUTDOWN_NONE", "SHUTDOWN_FIN", "SHUTDOWN_RST"};
 constexpr std::string_view kEndReasonNames[] = {
-    "END_REASON_UNSPECIFIED",    "END_REASON_CLOSED",   "END_REASON_RESET",
-    "END_REASON_IDLE_TIMEOUT",   "END_REASON_ACTIVE_TIMEOUT", "END_REASON_EVICTED",
-    "END_REASON_SHUTDOWN",       "END_REASON_END_OF_INPUT",   "END_REASON_REPLACED"};
-constexpr std::string_view kConnStateNames[] = {
-    "CONN_STATE_UNSPECIFIED", "S0", "S1",   "SF",     "REJ",   "S2", "S3",
-    "RSTO",                   "RSTR", "RSTOS0", "RSTRH", "SH", "SHR", "OTH"};
+    "END_REASON_UNSPECIFIED",  "END_REASON_CLOSED",         "END_REASON_RESET",
+    "END_REASON_IDLE_TIMEOUT", "END_REASON_ACTIVE_TIMEOUT", "END_REASON_EVICTED",
+    "END_REASON_SHUTDOWN",     "END_REASON_END_OF_INPUT",   "END_REASON_REPLACED"};
+constexpr std::string_view kConnStateNames[] = {"CONN_STATE_UNSPECIFIED",
+                                                "S0",
+                                                "S1",
+                                                "SF",
+                                                "REJ",
+                                                "S2",
+                                                "S3",
+                                                "RSTO",
+                                                "RSTR",
+                                                "RSTOS0",
+                                                "RSTRH",
+                                                "SH",
+                                                "SHR",
+                                                "OTH"};
 
 template <typename T>
 void AppendNumber(T value, std::string* out) {

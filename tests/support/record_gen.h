@@ -10,9 +10,7 @@
 namespace flowtrail::testing {
 
 inline session::SessionRecord RandomRecord(std::mt19937_64& rng) {
-  auto u = [&rng](uint64_t max) {
-    return std::uniform_int_distribution<uint64_t>(0, max)(rng);
-  };
+  auto u = [&rng](uint64_t max) { return std::uniform_int_distribution<uint64_t>(0, max)(rng); };
   auto any64 = [&rng] { return static_cast<uint64_t>(rng()); };
   auto big = [&](void) -> uint64_t {
     // Mostly realistic counters, sometimes the extremes of the type.

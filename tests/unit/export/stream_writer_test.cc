@@ -1,0 +1,285 @@
+#include "export/stream_writer.h"
+
+#include <gtest/gtest.h>
+
+#include <random>
+#include <vector>
+
+#include "export/byte_sinks.h"
+#include "export/record_encoder.h"
+#include "export/stream_format.h"
+#include "export/stream_reader.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+#include "google/protobuf/util/delimited_message_util.h"
+#include "google/protobuf/util/message_differencer.h"
+#include "record_gen.h"
+#include "stream_test_util.h"
+
+namespace flowtrail::exporter {
+namespace {
+
+using google::protobuf::util::MessageDifferencer;
+using test::Bytes;
+
+std::unique_ptr<StreamWriter> MustCreate(std::unique_ptr<ByteSink> sink, StreamInfo info = {}) {
+  absl::StatusOr<std::unique_ptr<StreamWriter>> w = StreamWriter::Create(std::move(sink), info);
+  EXPECT_TRUE(w.ok()) << w.status();
+  return w.ok() ? *std::move(w) : nullptr;
+}
+
+// Parses the stream with protobuf's own delimited reader, independently of
+// StreamReader.
+std::vector<v1::Frame> ParseFrames(const std::string& bytes) {
+  google::protobuf::io::ArrayInputStream in(bytes.data(), static_cast<int>(bytes.size()));
+  std::vector<v1::Frame> frames;
+  for (;;) {
+    v1::Frame f;
+    bool clean_eof = false;
+    if (!google::protobuf::util::ParseDelimitedFromZeroCopyStream(&f, &in, &clean_eof)) {
+      EXPECT_TRUE(clean_eof) << "delimited parse failed after " << frames.size() << " frames";
+      break;
+    }
+    frames.push_back(f);
+  }
+  return frames;
+}
+
+// Records every block it is handed; can be told to fail.
+class RecordingSink final : public ByteSink {
+ public:
+  struct Log {
+    std::vector<std::string> writes;
+    int flushes = 0;
+    int closes = 0;
+    int fail_write_at = -1;  // index of the write that fails
+    bool fail_flush = false;
+  };
+  explicit RecordingSink(Log* log) : log_(log) {}
+  absl::Status Write(std::span<const uint8_t> bytes) override {
+    if (static_cast<int>(log_->writes.size()) == log_->fail_write_at) {
+      log_->fail_write_at = -2;  // fail once, then refuse to be called again
+      return absl::UnavailableError("disk on fire");
+    }
+    EXPECT_NE(log_->fail_write_at, -2) << "writer used the sink after it failed";
+    log_->writes.emplace_back(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+    return absl::OkStatus();
+  }
+  absl::Status Flush() override {
+    ++log_->flushes;
+    return log_->fail_flush ? absl::DataLossError("flush failed") : absl::OkStatus();
+  }
+  absl::Status Close() override {
+    ++log_->closes;
+    return absl::OkStatus();
+  }
+
+ private:
+  Log* log_;
+};
+
+v1::SessionRecord Expected(const session::SessionRecord& r, const std::string& sensor_id) {
+  v1::SessionRecord p;
+  EncodeRecord(r, &p);
+  p.set_sensor_id(sensor_id);
+  return p;
+}
+
+TEST(StreamWriter, RandomRecordsRoundTripThroughTheReaderAcrossManyBlocks) {
+  std::mt19937_64 rng(20261122);
+  std::string bytes;
+  StreamInfo info{.sensor_id = "sensor-a", .start_time_us = 123, .inputs = {"p0", "p1"}};
+  auto writer = MustCreate(std::make_unique<MemorySink>(&bytes), info);
+  std::vector<session::SessionRecord> all;
+  while (all.size() < 5000) {
+    std::vector<session::SessionRecord> batch(std::uniform_int_distribution<size_t>(0, 64)(rng));
+    for (auto& r : batch) r = flowtrail::testing::RandomRecord(rng);
+    ASSERT_TRUE(writer->Append(batch).ok());
+    all.insert(all.end(), batch.begin(), batch.end());
+  }
+  ASSERT_TRUE(writer->Close(/*records_dropped=*/5, /*end_time_us=*/999).ok());
+  EXPECT_EQ(writer->records_written(), all.size());
+  EXPECT_EQ(writer->bytes_written(), bytes.size());
+  EXPECT_GT(bytes.size(), 4 * kBlockBytes);
+
+  StreamContents c = ReadStreamBytes(Bytes(bytes));
+  ASSERT_TRUE(c.status.ok()) << c.status;
+  ASSERT_EQ(c.records.size(), all.size());
+  size_t v6 = 0;
+  for (size_t i = 0; i < all.size(); ++i) {
+    ASSERT_TRUE(MessageDifferencer::Equals(c.records[i], Expected(all[i], "sensor-a")))
+        << "record " << i;
+    absl::StatusOr<session::SessionRecord> back = DecodeRecord(c.records[i]);
+    ASSERT_TRUE(back.ok()) << back.status();
+    v6 += back->ip_version == 6;
+  }
+  EXPECT_GT(v6, all.size() / 4);
+  EXPECT_LT(v6, all.size() * 3 / 4);
+  ASSERT_TRUE(c.header.has_value());
+  EXPECT_EQ(c.header->schema_version(), v1::SCHEMA_VERSION_1);
+  EXPECT_EQ(c.header->sensor_id(), "sensor-a");
+  EXPECT_EQ(c.header->start_time_us(), 123u);
+  EXPECT_FALSE(c.header->software_version().empty());
+  EXPECT_EQ(c.header->inputs_size(), 2);
+  ASSERT_TRUE(c.trailer.has_value());
+  EXPECT_EQ(c.trailer->records(), all.size());
+  EXPECT_EQ(c.trailer->records_dropped(), 5u);
+  EXPECT_EQ(c.trailer->end_time_us(), 999u);
+}
+
+TEST(StreamWriter, FramesAreDelimitedWithConsecutiveSequenceNumbers) {
+  std::string bytes;
+  auto writer = MustCreate(std::make_unique<MemorySink>(&bytes), {.sensor_id = "s"});
+  const session::SessionRecord recs[] = {flowtrail::testing::FullRecord(4),
+                                         flowtrail::testing::FullRecord(6),
+                                         flowtrail::testing::FullRecord(4)};
+  ASSERT_TRUE(writer->Append(recs).ok());
+  ASSERT_TRUE(writer->Close(0, 1).ok());
+  const std::vector<v1::Frame> frames = ParseFrames(bytes);
+  ASSERT_EQ(frames.size(), 5u);
+  EXPECT_TRUE(frames[0].has_header());
+  for (size_t i = 1; i <= 3; ++i) EXPECT_TRUE(frames[i].has_record());
+  EXPECT_TRUE(frames[4].has_trailer());
+  EXPECT_EQ(frames[4].trailer().records(), 3u);
+  for (size_t i = 0; i < frames.size(); ++i) EXPECT_EQ(frames[i].sequence(), i);
+  EXPECT_EQ(frames[2].record().client_ip().size(), 16u);
+  EXPECT_EQ(frames[3].record().client_ip().size(), 4u);
+}
+
+TEST(StreamWriter, EmptyStreamIsHeaderAndTrailer) {
+  std::string bytes;
+  auto writer = MustCreate(std::make_unique<MemorySink>(&bytes));
+  ASSERT_TRUE(writer->Close(0, 0).ok());
+  StreamContents c = ReadStreamBytes(Bytes(bytes));
+  ASSERT_TRUE(c.status.ok()) << c.status;
+  EXPECT_TRUE(c.records.empty());
+  ASSERT_TRUE(c.trailer.has_value());
+  EXPECT_EQ(ParseFrames(bytes).size(), 2u);
+}
+
+TEST(StreamWriter, HandsTheSinkWholeFramesInBlocksNotPerRecord) {
+  RecordingSink::Log log;
+  auto writer = MustCreate(std::make_unique<RecordingSink>(&log));
+  std::vector<session::SessionRecord> recs(100, flowtrail::testing::FullRecord(6));
+  ASSERT_TRUE(writer->Append(recs).ok());
+  EXPECT_TRUE(log.writes.empty()) << "100 records do not fill a block";
+  ASSERT_TRUE(writer->Flush().ok());
+  EXPECT_EQ(log.writes.size(), 1u);
+  EXPECT_EQ(log.flushes, 1);
+  recs.assign(3000, flowtrail::testing::FullRecord(6));
+  ASSERT_TRUE(writer->Append(recs).ok());
+  ASSERT_TRUE(writer->Close(0, 0).ok());
+  EXPECT_EQ(log.closes, 1);
+  std::string all;
+  size_t frames = 0;
+  for (const std::string& w : log.writes) {
+    EXPECT_LE(w.size(), kBlockBytes);
+    frames += ParseFrames(w).size();  // whole frames in every write
+    all += w;
+  }
+  EXPECT_GT(log.writes.size(), 5u);
+  EXPECT_EQ(frames, 3102u);
+  StreamContents c = ReadStreamBytes(Bytes(all));
+  EXPECT_TRUE(c.status.ok()) << c.status;
+  EXPECT_EQ(c.records.size(), 3100u);
+}
+
+TEST(StreamWriter, ReturnsTheSinkWriteErrorAndStaysFailed) {
+  RecordingSink::Log log;
+  log.fail_write_at = 1;  // the second block
+  auto writer = MustCreate(std::make_unique<RecordingSink>(&log));
+  std::vector<session::SessionRecord> recs(2000, flowtrail::testing::FullRecord(4));
+  absl::Status s;
+  for (int i = 0; i < 10 && s.ok(); ++i) s = writer->Append(recs);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(s.message(), "disk on fire");
+  EXPECT_EQ(writer->Append(recs), s);
+  EXPECT_EQ(writer->Flush(), s);
+  EXPECT_EQ(writer->Close(0, 0), s);
+  EXPECT_EQ(log.closes, 1) << "the sink is still closed";
+}
+
+TEST(StreamWriter, ReturnsTheSinkFlushError) {
+  RecordingSink::Log log;
+  log.fail_flush = true;
+  auto writer = MustCreate(std::make_unique<RecordingSink>(&log));
+  absl::Status s = writer->Flush();
+  EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(writer->Close(0, 0), s);
+}
+
+TEST(StreamWriter, ReturnsTheErrorWhenTheTrailerCannotBeWritten) {
+  RecordingSink::Log log;
+  log.fail_write_at = 0;
+  auto writer = MustCreate(std::make_unique<RecordingSink>(&log));
+  const session::SessionRecord r = flowtrail::testing::FullRecord(4);
+  ASSERT_TRUE(writer->Append({&r, 1}).ok());
+  absl::Status s = writer->Close(0, 0);
+  EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable);
+}
+
+TEST(StreamWriter, RefusesUseAfterClose) {
+  std::string bytes;
+  auto writer = MustCreate(std::make_unique<MemorySink>(&bytes));
+  ASSERT_TRUE(writer->Close(0, 0).ok());
+  const session::SessionRecord r{};
+  EXPECT_EQ(writer->Append({&r, 1}).code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(writer->Close(0, 0).code(), absl::StatusCode::kFailedPrecondition);
+}
+
+TEST(StreamWriter, RejectsLongOrNonUtf8SensorIds) {
+  std::string bytes;
+  EXPECT_FALSE(StreamWriter::Create(std::make_unique<MemorySink>(&bytes),
+                                    {.sensor_id = std::string(kMaxSensorIdBytes + 1, 'x')})
+                   .ok());
+  absl::StatusOr<std::unique_ptr<StreamWriter>> w =
+      StreamWriter::Create(std::make_unique<MemorySink>(&bytes), {.sensor_id = "bad\xff"});
+  ASSERT_FALSE(w.ok());
+  EXPECT_NE(w.status().message().find("UTF-8"), absl::string_view::npos);
+  EXPECT_TRUE(
+      StreamWriter::Create(std::make_unique<MemorySink>(&bytes), {.sensor_id = "zürich-1"}).ok());
+}
+
+TEST(StreamWriter, InputNamesThatAreNotUtf8StillGiveAReadableStream) {
+  std::string bytes;
+  auto writer = MustCreate(std::make_unique<MemorySink>(&bytes),
+                           {.sensor_id = "s", .inputs = {"cap\xff\xfe.pcap", "ok.pcap"}});
+  ASSERT_TRUE(writer->Close(0, 0).ok());
+  StreamContents c = ReadStreamBytes(Bytes(bytes));
+  ASSERT_TRUE(c.status.ok()) << c.status;
+  EXPECT_EQ(c.header->inputs(0), "cap??.pcap");
+  EXPECT_EQ(c.header->inputs(1), "ok.pcap");
+}
+
+TEST(StreamWriter, HeaderLargerThanABlockIsWrittenWhole) {
+  std::string bytes;
+  StreamInfo info{.sensor_id = "s"};
+  for (int i = 0; i < 3000; ++i) info.inputs.push_back(std::string(60, 'a' + i % 26));
+  auto writer = MustCreate(std::make_unique<MemorySink>(&bytes), info);
+  const session::SessionRecord r = flowtrail::testing::FullRecord(4);
+  ASSERT_TRUE(writer->Append({&r, 1}).ok());
+  ASSERT_TRUE(writer->Close(0, 0).ok());
+  StreamContents c = ReadStreamBytes(Bytes(bytes));
+  ASSERT_TRUE(c.status.ok()) << c.status;
+  EXPECT_EQ(c.header->inputs_size(), 3000);
+  EXPECT_EQ(c.records.size(), 1u);
+}
+
+TEST(StreamWriter, DestroyedWithoutCloseKeepsRecordsButWritesNoTrailer) {
+  std::string bytes;
+  {
+    auto writer = MustCreate(std::make_unique<MemorySink>(&bytes));
+    const session::SessionRecord r = flowtrail::testing::FullRecord(4);
+    ASSERT_TRUE(writer->Append({&r, 1}).ok());
+  }
+  StreamContents c = ReadStreamBytes(Bytes(bytes));
+  EXPECT_EQ(c.records.size(), 1u);
+  EXPECT_FALSE(c.status.ok());
+  EXPECT_NE(c.status.message().find("without a trailer"), absl::string_view::npos) << c.status;
+  c = ReadStreamBytes(Bytes(bytes), {.require_trailer = false});
+  EXPECT_TRUE(c.status.ok()) << c.status;
+  EXPECT_EQ(c.records.size(), 1u);
+}
+
+}  // namespace
+}  // namespace flowtrail::exporter

@@ -1,0 +1,203 @@
+// Runs the built `flowtrail` binary (its path comes from meson in
+// FLOWTRAIL_BIN) on streams written by StreamWriter.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/str_split.h"
+#include "export/record_encoder.h"
+#include "export/stream_reader.h"
+#include "export/stream_writer.h"
+#include "record_gen.h"
+#include "tools/record_format.h"
+
+namespace flowtrail::tools {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Result {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+class FlowtrailCatTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const char* bin = std::getenv("FLOWTRAIL_BIN");
+    if (bin == nullptr) GTEST_SKIP() << "FLOWTRAIL_BIN not set (run through meson test)";
+    bin_ = bin;
+    dir_ = fs::temp_directory_path() / ("flowtrail_cat_test." + std::to_string(::getpid()));
+    fs::create_directories(dir_);
+  }
+  void TearDown() override {
+    if (!dir_.empty()) fs::remove_all(dir_);
+  }
+
+  static std::string Slurp(const fs::path& p) {
+    std::ifstream in(p, std::ios::binary);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  }
+
+  // `args` is a shell fragment (paths here have no special characters).
+  Result Run(const std::string& args) {
+    const fs::path out = dir_ / "stdout", err = dir_ / "stderr";
+    const std::string cmd = bin_ + " " + args + " >" + out.string() + " 2>" + err.string();
+    const int status = std::system(cmd.c_str());
+    Result r;
+    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    r.out = Slurp(out);
+    r.err = Slurp(err);
+    return r;
+  }
+
+  // Writes `n` records (alternating v4/v6) and returns the path.
+  std::string WriteStream(const std::string& name, int n) {
+    const std::string path = (dir_ / name).string();
+    auto sink = exporter::OpenFileSink(path);
+    EXPECT_TRUE(sink.ok());
+    auto w = exporter::StreamWriter::Create(*std::move(sink), {.sensor_id = "cat-test"});
+    EXPECT_TRUE(w.ok());
+    for (int i = 0; i < n; ++i) {
+      session::SessionRecord r = flowtrail::testing::FullRecord(i % 2 ? 6 : 4);
+      r.session_id = static_cast<uint64_t>(i + 1);
+      EXPECT_TRUE((*w)->Append({&r, 1}).ok());
+      records_.emplace_back();
+      exporter::EncodeRecord(r, &records_.back());
+      records_.back().set_sensor_id("cat-test");
+    }
+    EXPECT_TRUE((*w)->Close(0, 42).ok());
+    return path;
+  }
+
+  std::string Expected(Format f, size_t count) {
+    std::string s;
+    if (f == Format::kCsv) AppendCsvHeader(&s);
+    for (size_t i = 0; i < count; ++i) AppendRecord(f, records_[i], &s);
+    return s;
+  }
+
+  std::string bin_;
+  fs::path dir_;
+  std::vector<v1::SessionRecord> records_;
+};
+
+TEST_F(FlowtrailCatTest, PrintsEveryRecordInEachFormat) {
+  const std::string path = WriteStream("a.ftr", 5);
+  Result r = Run("cat --format json " + path);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, Expected(Format::kJson, 5));
+  EXPECT_EQ(r.err, "");
+  EXPECT_NE(r.out.find(R"("conn_state":"OTH")"), std::string::npos);
+
+  r = Run("cat " + path);  // classic is the default
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, Expected(Format::kClassic, 5));
+
+  r = Run("cat --format=csv " + path);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, Expected(Format::kCsv, 5));
+}
+
+TEST_F(FlowtrailCatTest, ReadsStdinAndSeveralFilesWithOneCsvHeader) {
+  const std::string a = WriteStream("a.ftr", 2);
+  const std::string b = WriteStream("b.ftr", 3);
+  Result r = Run("cat --format csv - " + b + " < " + a);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, Expected(Format::kCsv, 5));
+  r = Run("cat --format classic < " + a);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, Expected(Format::kClassic, 2));
+}
+
+TEST_F(FlowtrailCatTest, TruncatedStreamPrintsGoodRecordsThenTheOffsetAndFails) {
+  const std::string path = WriteStream("t.ftr", 4);
+  std::string bytes = Slurp(path);
+  // Cut inside the third record: two whole records remain.
+  exporter::StreamContents c =
+      exporter::ReadStreamBytes({reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()});
+  ASSERT_TRUE(c.status.ok());
+  size_t header_len = bytes.size();
+  {
+    // Find where record 3 starts by reading a stream cut at every length.
+    for (size_t len = 1; len < bytes.size(); ++len) {
+      auto cc = exporter::ReadStreamBytes({reinterpret_cast<const uint8_t*>(bytes.data()), len});
+      if (cc.records.size() == 2) {
+        header_len = len;  // the end of record 2 = the start of record 3
+        break;
+      }
+    }
+  }
+  const std::string cut_path = (dir_ / "cut.ftr").string();
+  std::ofstream(cut_path, std::ios::binary) << bytes.substr(0, header_len + 5);
+  Result r = Run("cat --format json " + cut_path);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.out, Expected(Format::kJson, 2));
+  EXPECT_NE(r.err.find(cut_path), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("byte " + std::to_string(header_len) + ": stream truncated"),
+            std::string::npos)
+      << r.err;
+}
+
+TEST_F(FlowtrailCatTest, CorruptFileDoesNotStopTheNextOne) {
+  const std::string good = WriteStream("g.ftr", 2);
+  const std::string bad = (dir_ / "bad.ftr").string();
+  std::ofstream(bad, std::ios::binary) << "\x05garbage";
+  Result r = Run("cat " + bad + " " + good);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.out, Expected(Format::kClassic, 2));
+  EXPECT_NE(r.err.find(bad + ": byte 0: "), std::string::npos) << r.err;
+}
+
+TEST_F(FlowtrailCatTest, MissingFileIsNamedAndFails) {
+  Result r = Run("cat " + (dir_ / "nope.ftr").string());
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("nope.ftr"), std::string::npos) << r.err;
+}
+
+TEST_F(FlowtrailCatTest, ShowHeaderPrintsHeaderAndTrailerToStderr) {
+  const std::string path = WriteStream("h.ftr", 1);
+  Result r = Run("cat --show-header " + path);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, Expected(Format::kClassic, 1));
+  EXPECT_NE(r.err.find("header: schema_version: SCHEMA_VERSION_1 sensor_id: \"cat-test\""),
+            std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("trailer: records: 1 end_time_us: 42"), std::string::npos) << r.err;
+}
+
+TEST_F(FlowtrailCatTest, BadUsageExitsTwoWithAMessage) {
+  Result r = Run("cat --format xml x.ftr");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("unknown format 'xml'"), std::string::npos) << r.err;
+  r = Run("cat --bogus x.ftr");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("unknown option '--bogus'"), std::string::npos) << r.err;
+  r = Run("cat --format");
+  EXPECT_EQ(r.exit_code, 2);
+  r = Run("frobnicate");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("unknown command 'frobnicate'"), std::string::npos) << r.err;
+  r = Run("");
+  EXPECT_EQ(r.exit_code, 2);
+}
+
+TEST_F(FlowtrailCatTest, HelpExitsZero) {
+  Result r = Run("--help");
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_NE(r.out.find("cat"), std::string::npos);
+  r = Run("cat --help");
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_NE(r.out.find("--format classic"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace flowtrail::tools
