@@ -1,1 +1,598 @@
-// Placeholder until the module lands.
+// The tracker: table lookup, role decision, per-side accounting, timers and
+// the output queue. The pieces with one job each live beside it:
+// session_key.h (canonical key, CRC32C), session_table (fixed-capacity index),
+// timer_wheel.h (lazy expiry), tcp_sequence.h (application bytes),
+// conn_state (Zeek's vocabulary), ftp_announce (transient servers),
+// fingerprint (first-data fingerprints).
+#include "session/tracker.h"
+
+#include <algorithm>
+#include <new>
+
+#include "absl/strings/str_cat.h"
+#include "session/conn_state.h"
+#include "session/fingerprint.h"
+#include "session/ftp_announce.h"
+#include "session/session_key.h"
+#include "session/session_state.h"
+#include "session/session_table.h"
+#include "session/timer_wheel.h"
+
+namespace flowtrail::session {
+namespace {
+
+// 65.536 ms ticks, 8192 slots: one rotation is about 537 s, more than the
+// longest idle timeout by default; longer deadlines come round again.
+constexpr uint64_t kTickUs = uint64_t{1} << 16;
+constexpr uint32_t kWheelSlots = 8192;
+// Eviction takes the stalest of this many sessions (all live when the table
+// is full), scanned from a rotating cursor: approximate LRU without a per-packet
+// list update.
+constexpr uint32_t kEvictionSample = 32;
+constexpr uint64_t kCounterMask = (uint64_t{1} << 56) - 1;
+constexpr uint8_t kNoSide = 2;
+
+// Ports that identify a server even above 1023 (databases, proxies, brokers,
+// alternative HTTP ports, VNC/RDP, VoIP...).
+bool IsServicePort(uint16_t port) {
+  if (port != 0 && port < 1024) return true;
+  switch (port) {
+    case 1080:
+    case 1194:
+    case 1433:
+    case 1521:
+    case 1723:
+    case 1812:
+    case 1883:
+    case 2049:
+    case 2181:
+    case 2375:
+    case 2376:
+    case 3128:
+    case 3306:
+    case 3389:
+    case 4443:
+    case 5060:
+    case 5061:
+    case 5222:
+    case 5432:
+    case 5672:
+    case 5900:
+    case 5984:
+    case 6379:
+    case 6443:
+    case 6667:
+    case 8000:
+    case 8008:
+    case 8080:
+    case 8081:
+    case 8443:
+    case 8888:
+    case 9000:
+    case 9090:
+    case 9092:
+    case 9200:
+    case 9418:
+    case 11211:
+    case 27017:
+      return true;
+    default:
+      return false;
+  }
+}
+
+Side SideOf(uint8_t endpoint, uint8_t client_side) {
+  if (endpoint == kNoSide) return Side::kNone;
+  return endpoint == client_side ? Side::kClient : Side::kServer;
+}
+
+}  // namespace
+
+class Tracker::Impl {
+ public:
+  explicit Impl(const TrackerConfig& config) : cfg_(config) {}
+
+  absl::Status Init() {
+    if (absl::Status s = table_.Init(cfg_.capacity); !s.ok()) return s;
+    if (!wheel_.Init(cfg_.capacity, kWheelSlots, kTickUs)) {
+      return absl::ResourceExhaustedError("cannot allocate the session timer wheel");
+    }
+    out_.reset(new (std::nothrow) SessionRecord[cfg_.output_capacity]);
+    if (!out_) return absl::ResourceExhaustedError("cannot allocate the tracker output queue");
+    return absl::OkStatus();
+  }
+
+  void Process(const packet::ParsedPacket& pkt, uint64_t now, uint16_t input_port);
+  void Advance(uint64_t now);
+  bool FlushSome(EndReason reason, uint64_t now);
+  size_t Drain(std::span<SessionRecord> out);
+  size_t PendingOutput() const { return out_count_; }
+  const TrackerCounters& counters() const { return counters_; }
+
+ private:
+  bool OutputFull() const { return out_count_ == cfg_.output_capacity; }
+  const IpAddress& Addr(const Session& s, uint8_t side) const {
+    return side == 0 ? s.key.lo_addr : s.key.hi_addr;
+  }
+  uint16_t Port(const Session& s, uint8_t side) const {
+    return side == 0 ? s.key.lo_port : s.key.hi_port;
+  }
+
+  uint32_t Create(const SessionKey& key, uint32_t hash, const packet::ParsedPacket& pkt,
+                  uint8_t from, uint64_t now, uint16_t input_port);
+  void DecideInitialRoles(Session& s, const packet::ParsedPacket& pkt, uint8_t from);
+  void SetRoles(Session& s, uint8_t client_side, RoleSource source);
+  void UpdateTcp(Session& s, const packet::ParsedPacket& pkt, uint8_t from);
+  void UpdateFtp(const packet::ParsedPacket& pkt, uint64_t now);
+  uint64_t IdleTimeout(const Session& s) const;
+  uint64_t Deadline(const Session& s) const;
+  void ScheduleIfEarlier(uint32_t idx, Session& s);
+  bool Fire(uint32_t idx, uint64_t now);
+  void EvictStalest();
+  void Emit(const Session& s, EndReason reason, bool continuing);
+  void End(uint32_t idx, EndReason reason);
+  SessionRecord BuildRecord(const Session& s, EndReason reason, bool continuing) const;
+
+  TrackerConfig cfg_;
+  SessionTable table_;
+  TimerWheel wheel_;
+  FtpAnnouncements ftp_;
+  std::unique_ptr<SessionRecord[]> out_;
+  uint32_t out_head_ = 0;
+  uint32_t out_count_ = 0;
+  TrackerCounters counters_;
+  uint64_t next_counter_ = 0;
+  uint32_t evict_cursor_ = 0;
+  uint32_t flush_cursor_ = 0;
+};
+
+void Tracker::Impl::Process(const packet::ParsedPacket& pkt, uint64_t now, uint16_t input_port) {
+  ++counters_.packets;
+  wheel_.Start(now);
+  SessionKey key;
+  const uint8_t from = MakeSessionKey(pkt, &key) ? 0 : 1;
+  const uint32_t hash = HashSessionKey(key);
+  uint32_t idx = table_.Find(key, hash);
+  const bool tcp = pkt.protocol == packet::kProtoTcp;
+  if (idx != SessionTable::kNone && tcp &&
+      (pkt.tcp_flags & (packet::kTcpSyn | packet::kTcpAck)) == packet::kTcpSyn) {
+    // A SYN with a new ISN on a closed session is a new connection (as
+    // tshark counts conversations); the old one leaves first.
+    const Session& old = table_.at(idx);
+    const SideState& me = old.side[from];
+    if (old.Closed() && !(me.isn_seen && me.first_seq == pkt.seq)) {
+      End(idx, EndReason::kReplaced);
+      idx = SessionTable::kNone;
+    }
+  }
+  if (idx == SessionTable::kNone) idx = Create(key, hash, pkt, from, now, input_port);
+  Session& s = table_.at(idx);
+
+  s.first_time_us = std::min(s.first_time_us, now);
+  s.last_time_us = std::max(s.last_time_us, now);
+  if (pkt.first_fragment) {
+    ++s.fragments;
+    ++counters_.fragments;
+  }
+  SideState& me = s.side[from];
+  ++me.packets;
+  me.payload_bytes += pkt.payload_len;
+  if (me.packets == 1) {
+    me.first_flags = tcp ? pkt.tcp_flags : 0;
+    me.icmp_first_type = pkt.icmp_type;
+    me.icmp_first_code = pkt.icmp_code;
+  }
+
+  uint64_t seg_start = 0;
+  if (tcp) {
+    UpdateTcp(s, pkt, from);
+    seg_start = me.seq.Unwrap(pkt.seq);
+  } else if (IsIcmp(pkt.protocol)) {
+    const int dir = IcmpRequestDirection(pkt.protocol, pkt.icmp_type);
+    if (dir > 0) SetRoles(s, from, RoleSource::kRequest);
+    if (dir < 0) SetRoles(s, 1 - from, RoleSource::kReply);
+  }
+
+  if (pkt.payload_len > 0) {
+    if (s.first_data_side == kNoSide) s.first_data_side = from;
+    // First data in sequence order: a reordered earlier segment replaces the
+    // fingerprint of a later one.
+    const bool earlier = tcp && me.first_data_len != 0 && seg_start < me.fp_seq_start;
+    if (me.first_data_len == 0 || earlier) {
+      me.first_data_len = static_cast<uint16_t>(std::min<uint32_t>(pkt.payload_len, 65535));
+      me.fp_seq_start = seg_start;
+      if (s.full_analysis && pkt.captured_payload_len > 0 && pkt.payload != nullptr) {
+        me.fingerprint = ScalarFingerprint(pkt.payload, pkt.captured_payload_len, pkt.payload_len);
+        me.simhash = SimHash64(pkt.payload, pkt.captured_payload_len);
+        me.has_fp = true;
+      }
+    }
+    if (tcp && pkt.captured_payload_len > 0 && (pkt.src_port == 21 || pkt.dst_port == 21)) {
+      UpdateFtp(pkt, now);
+    }
+  }
+  ScheduleIfEarlier(idx, s);
+}
+
+uint32_t Tracker::Impl::Create(const SessionKey& key, uint32_t hash,
+                               const packet::ParsedPacket& pkt, uint8_t from, uint64_t now,
+                               uint16_t input_port) {
+  if (table_.full()) EvictStalest();
+  const uint32_t idx = table_.Insert(key, hash);
+  Session& s = table_.at(idx);
+  s.session_id = (uint64_t{cfg_.worker_id} << 56) | (++next_counter_ & kCounterMask);
+  s.first_time_us = s.last_time_us = s.active_start_us = now;
+  s.vlan_count = pkt.vlan_count;
+  s.vlan_outer = pkt.vlan_outer;
+  s.vlan_inner = pkt.vlan_inner;
+  s.input_port = input_port;
+  if (!IsIcmp(pkt.protocol)) {
+    for (uint8_t side = 0; side < 2; ++side) {
+      if (ftp_.Match(Addr(s, side), key.ip_version, Port(s, side), now)) s.transient_side = side;
+    }
+  }
+  DecideInitialRoles(s, pkt, from);
+  ++counters_.sessions_created;
+  ++counters_.sessions_active;
+  return idx;
+}
+
+void Tracker::Impl::DecideInitialRoles(Session& s, const packet::ParsedPacket& pkt, uint8_t from) {
+  const uint8_t to = 1 - from;
+  if (pkt.protocol == packet::kProtoTcp) {
+    const uint8_t sa = pkt.tcp_flags & (packet::kTcpSyn | packet::kTcpAck);
+    if (sa == packet::kTcpSyn) return SetRoles(s, from, RoleSource::kRequest);
+    if (sa == (packet::kTcpSyn | packet::kTcpAck)) return SetRoles(s, to, RoleSource::kReply);
+  }
+  if (IsIcmp(pkt.protocol)) {
+    // Request/reply upgrades happen in Process(); errors keep the sender.
+    return SetRoles(s, from, RoleSource::kFirstPacket);
+  }
+  const bool src_service = IsServicePort(pkt.src_port);
+  const bool dst_service = IsServicePort(pkt.dst_port);
+  if (dst_service && !src_service) return SetRoles(s, from, RoleSource::kServicePort);
+  if (src_service && !dst_service) return SetRoles(s, to, RoleSource::kServicePort);
+  SetRoles(s, from, RoleSource::kFirstPacket);
+}
+
+// Roles change only towards a stronger source; a new session always takes them.
+void Tracker::Impl::SetRoles(Session& s, uint8_t client_side, RoleSource source) {
+  const bool fresh = s.side[0].packets == 0 && s.side[1].packets == 0;
+  if (!fresh && source <= s.role_source) return;
+  s.client_side = client_side;
+  s.role_source = source;
+  const uint8_t v = s.key.ip_version;
+  const Networks& nets = cfg_.protected_networks;
+  s.inbound = !nets.empty() && !nets.Contains(Addr(s, client_side), v) &&
+              nets.Contains(Addr(s, 1 - client_side), v);
+  switch (cfg_.full_analysis) {
+    case FullAnalysisPolicy::kAll:
+      s.full_analysis = true;
+      break;
+    case FullAnalysisPolicy::kInboundOnly:
+      s.full_analysis = s.inbound;
+      break;
+    case FullAnalysisPolicy::kNone:
+      s.full_analysis = false;
+      break;
+  }
+}
+
+void Tracker::Impl::UpdateTcp(Session& s, const packet::ParsedPacket& pkt, uint8_t from) {
+  SideState& me = s.side[from];
+  SideState& peer = s.side[1 - from];
+  const uint8_t f = pkt.tcp_flags;
+  const bool syn = f & packet::kTcpSyn, ack = f & packet::kTcpAck;
+  const bool fin = f & packet::kTcpFin, rst = f & packet::kTcpRst;
+  me.flags |= f;
+  me.last_seq = pkt.seq;
+  if (me.packets == 1) me.first_seq = pkt.seq;
+
+  if (syn && !rst) {
+    if (syn && !ack) SetRoles(s, from, RoleSource::kRequest);
+    if (syn && ack) SetRoles(s, 1 - from, RoleSource::kReply);
+    if (!me.isn_seen) {
+      // The ISN is the first sequence number even if other packets of this
+      // side were seen before the SYN (reordering).
+      me.isn_seen = true;
+      me.first_seq = pkt.seq;
+    } else if (pkt.seq != me.first_seq && me.seq.Bytes() == 0 && !me.seq.fin_seen()) {
+      // Retransmitted SYN(-ACK) with a new ISN before any data (Zeek #3313):
+      // re-anchor rather than count 2^32-scale garbage.
+      me.seq.Reset();
+      me.first_seq = pkt.seq;
+      if (ack) s.server_isn_changed = true;
+    }
+  }
+  me.seq.OnSegment(pkt.seq, pkt.payload_len, syn, fin);
+  // ACKs in RST packets are not trusted (Zeek does the same).
+  if (ack && !rst) peer.seq.OnPeerAck(pkt.ack);
+
+  if (me.tcp_state != TcpEndpointState::kReset && !rst &&
+      (fin || (ack && !syn && pkt.payload_len == 0))) {
+    me.acked_or_fin = true;
+  }
+  UpdateTcpEndpointStates(f, pkt.payload_len, &me.tcp_state, &peer.tcp_state);
+  if ((fin || rst) && s.shutdown_side == kNoSide) {
+    s.shutdown_side = from;
+    s.shutdown_kind = rst ? ShutdownKind::kRst : ShutdownKind::kFin;
+  }
+  if (fin) s.fin[from] = true;
+  if (rst) s.rst = true;
+}
+
+void Tracker::Impl::UpdateFtp(const packet::ParsedPacket& pkt, uint64_t now) {
+  FtpEndpoint ep;
+  if (pkt.dst_port == 21) {
+    if (ParseFtpClientAnnounce(pkt.payload, pkt.captured_payload_len, &ep)) ftp_.Add(ep, now);
+  } else if (ParseFtpServerAnnounce(pkt.payload, pkt.captured_payload_len, pkt.src, pkt.ip_version,
+                                    &ep)) {
+    ftp_.Add(ep, now);
+  }
+}
+
+uint64_t Tracker::Impl::IdleTimeout(const Session& s) const {
+  switch (s.key.protocol) {
+    case packet::kProtoTcp: {
+      if (s.Closed()) return cfg_.tcp_linger_us;
+      if (s.fin[0] || s.fin[1]) return cfg_.tcp_closing_timeout_us;
+      for (const SideState& side : s.side) {
+        if (side.tcp_state == TcpEndpointState::kEstablished ||
+            side.tcp_state == TcpEndpointState::kPartial) {
+          return cfg_.tcp_established_timeout_us;
+        }
+      }
+      return cfg_.tcp_syn_timeout_us;
+    }
+    case packet::kProtoIcmp:
+    case packet::kProtoIcmpV6:
+      return cfg_.icmp_timeout_us;
+    default:
+      return cfg_.udp_timeout_us;
+  }
+}
+
+uint64_t Tracker::Impl::Deadline(const Session& s) const {
+  uint64_t d = s.last_time_us + IdleTimeout(s);
+  if (cfg_.active_timeout_us != 0) d = std::min(d, s.active_start_us + cfg_.active_timeout_us);
+  return d;
+}
+
+// Per packet the wheel is touched only when the deadline moved earlier (a FIN,
+// a RST); later deadlines are found when the slot fires.
+void Tracker::Impl::ScheduleIfEarlier(uint32_t idx, Session& s) {
+  const uint64_t d = Deadline(s);
+  if (!wheel_.Linked(idx) || d < s.scheduled_us) {
+    wheel_.Schedule(idx, d);
+    s.scheduled_us = d;
+  }
+}
+
+bool Tracker::Impl::Fire(uint32_t idx, uint64_t now) {
+  Session& s = table_.at(idx);
+  if (now >= s.last_time_us + IdleTimeout(s)) {
+    if (OutputFull()) return false;
+    EndReason reason = EndReason::kIdleTimeout;
+    if (s.key.protocol == packet::kProtoTcp && s.Closed()) {
+      reason = s.rst ? EndReason::kReset : EndReason::kClosed;
+    }
+    End(idx, reason);
+    return true;
+  }
+  if (cfg_.active_timeout_us != 0 && now >= s.active_start_us + cfg_.active_timeout_us) {
+    if (OutputFull()) return false;
+    // Interim record: counters stay cumulative from the session's start; the
+    // session goes on with the same id.
+    Emit(s, EndReason::kActiveTimeout, /*continuing=*/true);
+    ++counters_.interim_records;
+    // Periods stay active_timeout apart even when Advance() runs late; after
+    // a long stall (capture gap) the next period starts now.
+    s.active_start_us += cfg_.active_timeout_us;
+    if (now >= s.active_start_us + cfg_.active_timeout_us) s.active_start_us = now;
+  }
+  const uint64_t d = Deadline(s);
+  wheel_.Schedule(idx, d);
+  s.scheduled_us = d;
+  return true;
+}
+
+void Tracker::Impl::Advance(uint64_t now) {
+  wheel_.Advance(now, [this, now](uint32_t idx) { return Fire(idx, now); });
+}
+
+void Tracker::Impl::EvictStalest() {
+  const uint32_t cap = table_.capacity();
+  const uint32_t n = std::min(cap, kEvictionSample);
+  uint32_t victim = SessionTable::kNone;
+  uint64_t oldest = UINT64_MAX;
+  for (uint32_t i = 0; i < n; ++i) {
+    const uint32_t idx = evict_cursor_;
+    evict_cursor_ = evict_cursor_ + 1 == cap ? 0 : evict_cursor_ + 1;
+    const Session& s = table_.at(idx);
+    if (s.live && s.last_time_us < oldest) {
+      oldest = s.last_time_us;
+      victim = idx;
+    }
+  }
+  if (victim == SessionTable::kNone) return;  // not reached: a full table is all live
+  ++counters_.sessions_evicted;
+  End(victim, EndReason::kEvicted);
+}
+
+void Tracker::Impl::Emit(const Session& s, EndReason reason, bool continuing) {
+  if (OutputFull()) {
+    ++counters_.records_dropped;
+    return;
+  }
+  out_[(out_head_ + out_count_) % cfg_.output_capacity] = BuildRecord(s, reason, continuing);
+  ++out_count_;
+}
+
+void Tracker::Impl::End(uint32_t idx, EndReason reason) {
+  Emit(table_.at(idx), reason, /*continuing=*/false);
+  wheel_.Cancel(idx);
+  table_.Erase(idx);
+  ++counters_.sessions_ended;
+  --counters_.sessions_active;
+}
+
+bool Tracker::Impl::FlushSome(EndReason reason, uint64_t now) {
+  (void)now;  // records keep their own last packet time
+  const uint32_t cap = table_.capacity();
+  while (table_.size() > 0) {
+    if (OutputFull()) return false;
+    if (flush_cursor_ >= cap) flush_cursor_ = 0;
+    const uint32_t idx = flush_cursor_++;
+    if (table_.at(idx).live) End(idx, reason);
+  }
+  flush_cursor_ = 0;
+  return true;
+}
+
+size_t Tracker::Impl::Drain(std::span<SessionRecord> out) {
+  const size_t n = std::min<size_t>(out.size(), out_count_);
+  for (size_t i = 0; i < n; ++i) {
+    out[i] = out_[out_head_];
+    out_head_ = (out_head_ + 1) % cfg_.output_capacity;
+  }
+  out_count_ -= static_cast<uint32_t>(n);
+  return n;
+}
+
+SessionRecord Tracker::Impl::BuildRecord(const Session& s, EndReason reason,
+                                         bool continuing) const {
+  const uint8_t c = s.client_side, v = 1 - c;
+  const SideState& cs = s.side[c];
+  const SideState& ss = s.side[v];
+  const bool tcp = s.key.protocol == packet::kProtoTcp;
+  const bool icmp = IsIcmp(s.key.protocol);
+  SessionRecord r;
+  r.session_id = s.session_id;
+  r.client_ip = Addr(s, c);
+  r.server_ip = Addr(s, v);
+  if (icmp) {
+    // The client's first message; a reply-only conversation reports the
+    // request type its replies answer.
+    r.client_port = cs.packets ? cs.icmp_first_type : s.key.lo_port;
+    r.server_port = cs.packets ? cs.icmp_first_code : ss.icmp_first_code;
+    r.icmp_id = s.key.hi_port;
+  } else {
+    r.client_port = Port(s, c);
+    r.server_port = Port(s, v);
+  }
+  r.protocol = s.key.protocol;
+  r.ip_version = s.key.ip_version;
+  r.confidence = ConfidenceOf(s.role_source);
+  r.transient_server = s.transient_side == v;
+  r.inbound = s.inbound;
+  r.full_analysis = s.full_analysis;
+  r.continuing = continuing;
+  r.server_isn_changed = s.server_isn_changed;
+  r.client_first_flags = cs.first_flags;
+  r.server_first_flags = ss.first_flags;
+  r.client_flags = cs.flags;
+  r.server_flags = ss.flags;
+  r.first_data_sender = SideOf(s.first_data_side, c);
+  r.shutdown_initiator = SideOf(s.shutdown_side, c);
+  r.shutdown_kind = s.shutdown_kind;
+  r.end_reason = reason;
+
+  ConnStateInput in;
+  in.protocol = s.key.protocol;
+  in.orig = cs.tcp_state;
+  in.resp = ss.tcp_state;
+  in.orig_bytes = cs.seq.Bytes();
+  in.resp_bytes = ss.seq.Bytes();
+  in.orig_syn_then_rst =
+      (cs.first_flags & (packet::kTcpSyn | packet::kTcpAck)) == packet::kTcpSyn && !cs.acked_or_fin;
+  in.orig_packets = cs.packets;
+  in.resp_packets = ss.packets;
+  r.conn_state = ComputeConnState(in);
+
+  r.vlan_count = s.vlan_count;
+  r.vlan_outer = s.vlan_outer;
+  r.vlan_inner = s.vlan_inner;
+  r.input_port = s.input_port;
+  r.worker_id = cfg_.worker_id;
+  r.fragments = s.fragments;
+  r.client_payload_bytes = cs.payload_bytes;
+  r.server_payload_bytes = ss.payload_bytes;
+  r.client_packets = cs.packets;
+  r.server_packets = ss.packets;
+  if (tcp) {
+    r.client_first_seq = cs.first_seq;
+    r.server_first_seq = ss.first_seq;
+    r.client_last_seq = cs.last_seq;
+    r.server_last_seq = ss.last_seq;
+    r.client_bytes = in.orig_bytes;
+    r.server_bytes = in.resp_bytes;
+  }
+  r.first_time_us = s.first_time_us;
+  r.last_time_us = s.last_time_us;
+  if (s.full_analysis) {
+    r.client_fingerprint = cs.fingerprint;
+    r.server_fingerprint = ss.fingerprint;
+    r.client_simhash = cs.simhash;
+    r.server_simhash = ss.simhash;
+  }
+  r.client_first_data_len = cs.first_data_len;
+  r.server_first_data_len = ss.first_data_len;
+  return r;
+}
+
+// ---------------------------------------------------------------------------
+
+absl::StatusOr<std::unique_ptr<Tracker>> Tracker::Create(const TrackerConfig& config) {
+  if (config.worker_id > 255) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "worker id ", config.worker_id, " does not fit the 8 bits session ids reserve for it"));
+  }
+  if (config.capacity == 0 || config.capacity > SessionTable::kMaxCapacity) {
+    return absl::InvalidArgumentError(absl::StrCat("table size must be in [1, ",
+                                                   SessionTable::kMaxCapacity, "] sessions, got ",
+                                                   config.capacity));
+  }
+  if (config.output_capacity == 0 || config.output_capacity > (1u << 24)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "output queue capacity must be in [1, 16777216] records, got ", config.output_capacity));
+  }
+  const struct {
+    const char* name;
+    uint64_t value;
+  } timeouts[] = {
+      {"TCP SYN timeout", config.tcp_syn_timeout_us},
+      {"TCP idle timeout", config.tcp_established_timeout_us},
+      {"TCP closing timeout", config.tcp_closing_timeout_us},
+      {"UDP timeout", config.udp_timeout_us},
+      {"ICMP timeout", config.icmp_timeout_us},
+  };
+  constexpr uint64_t kMaxTimeoutUs = uint64_t{1} << 50;  // ~35 years: no overflow
+  for (const auto& t : timeouts) {
+    if (t.value == 0 || t.value > kMaxTimeoutUs) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(t.name, " must be positive and below 2^50 us, got ", t.value, " us"));
+    }
+  }
+  if (config.tcp_linger_us > kMaxTimeoutUs || config.active_timeout_us > kMaxTimeoutUs) {
+    return absl::InvalidArgumentError("TCP linger and active timeout must be below 2^50 us");
+  }
+  auto impl = std::make_unique<Impl>(config);
+  if (absl::Status s = impl->Init(); !s.ok()) return s;
+  return std::unique_ptr<Tracker>(new Tracker(std::move(impl)));
+}
+
+Tracker::Tracker(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Tracker::~Tracker() = default;
+
+void Tracker::Process(const packet::ParsedPacket& pkt, uint64_t now_us, uint16_t input_port) {
+  impl_->Process(pkt, now_us, input_port);
+}
+void Tracker::Advance(uint64_t now_us) { impl_->Advance(now_us); }
+bool Tracker::FlushSome(EndReason reason, uint64_t now_us) {
+  return impl_->FlushSome(reason, now_us);
+}
+size_t Tracker::Drain(std::span<SessionRecord> out) { return impl_->Drain(out); }
+size_t Tracker::PendingOutput() const { return impl_->PendingOutput(); }
+const TrackerCounters& Tracker::counters() const { return impl_->counters(); }
+
+}  // namespace flowtrail::session

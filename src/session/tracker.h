@@ -7,6 +7,19 @@
 // drains it after each burst with Drain(). The queue never blocks the tracker:
 // if it is full when a record must leave (eviction), the record is counted in
 // `records_dropped` (Advance() defers expiry instead, which loses nothing).
+//
+// Choices worth knowing (details in tracker.cc and the module headers):
+// - Active timeout: the interim record carries the session's counters
+//   cumulatively from its start (not deltas), with `continuing` set and the
+//   same session id; the final record is cumulative too. Consumers that sum
+//   must take the last record per session id.
+// - Under table pressure the stalest of a small sample (32) of live sessions
+//   is evicted: approximate LRU with no per-packet list maintenance.
+// - A SYN with a new ISN on a closed session (FIN both ways or RST) ends the
+//   old one with EndReason::kReplaced and starts a new one.
+// - Timeouts fire within one wheel tick (65.536 ms) after they are due.
+// - `sessions_ended` counts every session that ended (interim records
+//   excluded), whether or not its record found room in the output queue.
 #pragma once
 
 #include <cstdint>
@@ -24,31 +37,31 @@ namespace flowtrail::session {
 enum class FullAnalysisPolicy : uint8_t { kAll, kInboundOnly, kNone };
 
 struct TrackerConfig {
-  uint16_t worker_id = 0;      // goes into the top bits of session ids
-  uint32_t capacity = 1 << 20; // live sessions; fixed at Create()
+  uint16_t worker_id = 0;           // goes into the top bits of session ids
+  uint32_t capacity = 1 << 20;      // live sessions; fixed at Create()
   uint32_t output_capacity = 8192;  // finished records buffered until Drain()
 
   // Idle timeouts by state, microseconds.
-  uint64_t tcp_syn_timeout_us = 30'000'000;          // lone SYN / handshake
-  uint64_t tcp_established_timeout_us = 300'000'000; // established
-  uint64_t tcp_closing_timeout_us = 30'000'000;      // half-closed (one FIN)
-  uint64_t tcp_linger_us = 2'000'000;                // after FIN both ways or RST
+  uint64_t tcp_syn_timeout_us = 30'000'000;           // lone SYN / handshake
+  uint64_t tcp_established_timeout_us = 300'000'000;  // established
+  uint64_t tcp_closing_timeout_us = 30'000'000;       // half-closed (one FIN)
+  uint64_t tcp_linger_us = 2'000'000;                 // after FIN both ways or RST
   uint64_t udp_timeout_us = 60'000'000;
   uint64_t icmp_timeout_us = 30'000'000;
-  uint64_t active_timeout_us = 1'800'000'000;        // interim record; 0 = never
+  uint64_t active_timeout_us = 1'800'000'000;  // interim record; 0 = never
 
   Networks protected_networks;  // for the inbound flag
   FullAnalysisPolicy full_analysis = FullAnalysisPolicy::kAll;
 };
 
 struct TrackerCounters {
-  uint64_t packets = 0;            // packets given to Process()
+  uint64_t packets = 0;  // packets given to Process()
   uint64_t sessions_created = 0;
-  uint64_t sessions_ended = 0;     // records emitted, interim records excluded
+  uint64_t sessions_ended = 0;  // records emitted, interim records excluded
   uint64_t sessions_evicted = 0;
-  uint64_t interim_records = 0;    // active-timeout records
-  uint64_t records_dropped = 0;    // output queue full
-  uint64_t fragments = 0;          // first fragments seen
+  uint64_t interim_records = 0;  // active-timeout records
+  uint64_t records_dropped = 0;  // output queue full
+  uint64_t fragments = 0;        // first fragments seen
   uint64_t sessions_active = 0;
 };
 

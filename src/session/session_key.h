@@ -1,0 +1,118 @@
+// Canonical session key: both directions of a conversation build the same key,
+// so one table lookup finds the session whatever the packet's direction.
+// Hashed with CRC32C (SSE4.2) over its five 64-bit words.
+#pragma once
+
+#include <nmmintrin.h>
+
+#include <cstdint>
+#include <cstring>
+
+#include "common/ip_address.h"
+#include "packet/parsed_packet.h"
+
+namespace flowtrail::session {
+
+// 40 bytes, no padding holes: memcmp/CRC over the whole struct is well defined.
+struct SessionKey {
+  IpAddress lo_addr;  // the smaller (address, port) endpoint
+  IpAddress hi_addr;
+  // TCP/UDP: ports of the lo and hi endpoints. ICMP: lo_port = type class,
+  // hi_port = identifier (query messages) or 0.
+  uint16_t lo_port = 0;
+  uint16_t hi_port = 0;
+  uint8_t protocol = 0;
+  uint8_t ip_version = 0;
+  uint8_t icmp_code = 0;  // ICMP only; 0 otherwise
+  uint8_t reserved = 0;
+
+  friend bool operator==(const SessionKey& a, const SessionKey& b) {
+    return std::memcmp(&a, &b, sizeof(SessionKey)) == 0;
+  }
+};
+static_assert(sizeof(SessionKey) == 40);
+
+inline bool IsIcmp(uint8_t protocol) {
+  return protocol == packet::kProtoIcmp || protocol == packet::kProtoIcmpV6;
+}
+
+// Request/reply pairs share a class (the request's type) so that echo request
+// and reply of one identifier are one session.
+inline uint8_t IcmpTypeClass(uint8_t protocol, uint8_t type) {
+  if (protocol == packet::kProtoIcmp) {
+    switch (type) {
+      case 0:
+        return 8;  // echo reply -> echo
+      case 14:
+        return 13;  // timestamp reply
+      case 16:
+        return 15;  // information reply
+      case 18:
+        return 17;  // address mask reply
+      case 10:
+        return 9;  // router solicitation <-> advertisement
+      default:
+        return type;
+    }
+  }
+  switch (type) {
+    case 129:
+      return 128;  // echo reply -> echo request
+    case 140:
+      return 139;  // node information reply -> query
+    case 134:
+      return 133;  // router advertisement -> solicitation
+    case 136:
+      return 135;  // neighbour advertisement -> solicitation
+    default:
+      return type;
+  }
+}
+
+// +1: a request (its sender is the client); -1: a reply (its receiver is the
+// client); 0: neither (errors, unsolicited messages).
+inline int IcmpRequestDirection(uint8_t protocol, uint8_t type) {
+  if (protocol == packet::kProtoIcmp) {
+    if (type == 8 || type == 13 || type == 15 || type == 17 || type == 10) return 1;
+    if (type == 0 || type == 14 || type == 16 || type == 18 || type == 9) return -1;
+    return 0;
+  }
+  if (type == 128 || type == 139 || type == 133 || type == 135) return 1;
+  if (type == 129 || type == 140 || type == 134 || type == 136) return -1;
+  return 0;
+}
+
+// Builds the canonical key of `p`. Returns true when the packet's source is
+// the key's lo endpoint (side 0); ICMP orders by address only.
+inline bool MakeSessionKey(const packet::ParsedPacket& p, SessionKey* k) {
+  std::memset(static_cast<void*>(k), 0, sizeof(*k));
+  k->protocol = p.protocol;
+  k->ip_version = p.ip_version;
+  bool src_is_lo;
+  if (IsIcmp(p.protocol)) {
+    src_is_lo = !(p.dst.bytes < p.src.bytes);
+    k->lo_port = IcmpTypeClass(p.protocol, p.icmp_type);
+    k->hi_port = p.icmp_id;
+    // Query/reply messages are matched by identifier; error codes distinguish
+    // e.g. port from host unreachable.
+    k->icmp_code = IcmpRequestDirection(p.protocol, p.icmp_type) != 0 ? 0 : p.icmp_code;
+  } else {
+    const int c = std::memcmp(p.src.bytes.data(), p.dst.bytes.data(), 16);
+    src_is_lo = c < 0 || (c == 0 && p.src_port <= p.dst_port);
+    k->lo_port = src_is_lo ? p.src_port : p.dst_port;
+    k->hi_port = src_is_lo ? p.dst_port : p.src_port;
+  }
+  k->lo_addr = src_is_lo ? p.src : p.dst;
+  k->hi_addr = src_is_lo ? p.dst : p.src;
+  return src_is_lo;
+}
+
+inline uint32_t HashSessionKey(const SessionKey& k) {
+  uint64_t w[5];
+  std::memcpy(w, &k, sizeof(w));
+  uint64_t h = 0x9e3779b9u;
+  for (uint64_t x : w) h = _mm_crc32_u64(h, x);
+  return static_cast<uint32_t>(h);
+}
+
+}  // namespace flowtrail::session

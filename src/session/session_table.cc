@@ -1,0 +1,67 @@
+#include "session/session_table.h"
+
+#include <new>
+
+#include "absl/strings/str_cat.h"
+
+namespace flowtrail::session {
+
+absl::Status SessionTable::Init(uint32_t capacity) {
+  if (capacity == 0 || capacity > kMaxCapacity) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("session table capacity must be in [1, ", kMaxCapacity, "], got ", capacity));
+  }
+  uint64_t nslots = 2;
+  while (nslots < uint64_t{capacity} * 2) nslots <<= 1;
+  entries_.reset(new (std::nothrow) Session[capacity]);
+  slots_.reset(new (std::nothrow) Slot[nslots]);
+  free_.reset(new (std::nothrow) uint32_t[capacity]);
+  if (!entries_ || !slots_ || !free_) {
+    return absl::ResourceExhaustedError(absl::StrCat("cannot allocate a session table of ",
+                                                     capacity, " sessions; lower the table size"));
+  }
+  for (uint64_t i = 0; i < nslots; ++i) slots_[i] = Slot{0, kNone};
+  // Pop order 0, 1, 2...: new sessions fill the array from the front.
+  for (uint32_t i = 0; i < capacity; ++i) free_[i] = capacity - 1 - i;
+  free_top_ = capacity;
+  capacity_ = capacity;
+  size_ = 0;
+  mask_ = static_cast<uint32_t>(nslots - 1);
+  return absl::OkStatus();
+}
+
+uint32_t SessionTable::Insert(const SessionKey& key, uint32_t hash) {
+  const uint32_t idx = free_[--free_top_];
+  Session& s = entries_[idx];
+  s = Session();
+  s.key = key;
+  s.hash = hash;
+  s.live = true;
+  uint32_t pos = hash & mask_;
+  while (slots_[pos].entry != kNone) pos = (pos + 1) & mask_;
+  slots_[pos] = Slot{hash, idx};
+  ++size_;
+  return idx;
+}
+
+void SessionTable::Erase(uint32_t idx) {
+  Session& s = entries_[idx];
+  uint32_t i = s.hash & mask_;
+  while (slots_[i].entry != idx) i = (i + 1) & mask_;
+  // Backward shift: pull later members of the probe run into the hole unless
+  // their home position lies cyclically in (hole, j].
+  for (uint32_t j = (i + 1) & mask_; slots_[j].entry != kNone; j = (j + 1) & mask_) {
+    const uint32_t home = slots_[j].hash & mask_;
+    const bool stays = (i < j) ? (home > i && home <= j) : (home > i || home <= j);
+    if (!stays) {
+      slots_[i] = slots_[j];
+      i = j;
+    }
+  }
+  slots_[i] = Slot{0, kNone};
+  s.live = false;
+  free_[free_top_++] = idx;
+  --size_;
+}
+
+}  // namespace flowtrail::session

@@ -1,0 +1,86 @@
+// Application bytes of one TCP endpoint from its sequence numbers.
+//
+// Positions are 64-bit "unwrapped" sequence numbers: the first sequence number
+// seen, s0, becomes 2^32 + s0, and every later one is placed within ±2^31 of
+// the highest end seen so far, so a session may carry more than 4 GiB and a
+// packet slightly before the anchor (reordering) stays representable.
+//
+//   bytes = highest end - lowest start - (SYN seen) - (FIN seen)
+//
+// where a packet's end is seq + payload_len + SYN + FIN (each flag consumes
+// one sequence number) and the peer's ACKs also count as ends (data that was
+// acknowledged but not captured was still sent; Zeek does the same). Taking the
+// highest end and the lowest start makes the count immune to retransmissions
+// and to reordering. Jumps larger than 2^30 (the largest TCP window) are not
+// trusted: such a packet updates nothing.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+
+namespace flowtrail::session {
+
+class TcpSequence {
+ public:
+  static constexpr uint64_t kMaxJump = uint64_t{1} << 30;
+
+  bool anchored() const { return anchored_; }
+  bool syn_seen() const { return syn_; }
+  bool fin_seen() const { return fin_; }
+  // Lowest start position seen; its low 32 bits are the sequence number.
+  uint64_t lowest() const { return lowest_; }
+  uint64_t highest() const { return highest_; }
+
+  // Forgets everything and anchors at `seq` (a SYN-ACK retransmitted with a
+  // new ISN before any data: the old anchor is meaningless).
+  void Reset() { *this = TcpSequence(); }
+
+  // Returns the unwrapped start of this segment, or 0 if it was not trusted.
+  uint64_t OnSegment(uint32_t seq, uint32_t payload_len, bool syn, bool fin) {
+    uint64_t start;
+    if (!anchored_) {
+      anchored_ = true;
+      start = (uint64_t{1} << 32) + seq;
+      lowest_ = highest_ = start;
+    } else {
+      start = Unwrap(seq);
+      if (start > highest_ + kMaxJump || start + kMaxJump < lowest_) return 0;
+    }
+    const uint64_t end = start + payload_len + (syn ? 1 : 0) + (fin ? 1 : 0);
+    lowest_ = std::min(lowest_, start);
+    highest_ = std::max(highest_, end);
+    syn_ |= syn;
+    fin_ |= fin;
+    return start;
+  }
+
+  // The peer acknowledged everything before `ack`.
+  void OnPeerAck(uint32_t ack) {
+    if (!anchored_) return;
+    const uint64_t a = Unwrap(ack);
+    if (a > highest_ && a <= highest_ + kMaxJump) highest_ = a;
+  }
+
+  uint64_t Unwrap(uint32_t s) const {
+    const int32_t d = static_cast<int32_t>(s - static_cast<uint32_t>(highest_));
+    return highest_ + static_cast<int64_t>(d);
+  }
+
+  // Application bytes: see the file comment.
+  uint64_t Bytes() const {
+    if (!anchored_) return 0;
+    uint64_t size = highest_ - lowest_;
+    if (syn_ && size) --size;
+    if (fin_ && size) --size;
+    return size;
+  }
+
+ private:
+  uint64_t lowest_ = 0;
+  uint64_t highest_ = 0;
+  bool anchored_ = false;
+  bool syn_ = false;
+  bool fin_ = false;
+};
+
+}  // namespace flowtrail::session

@@ -1,0 +1,124 @@
+// Lazy hashed timer wheel of u32 entry indices (after Retina's conntrack wheel
+// and VPP's tw_timer): a packet never touches the wheel, it only updates the
+// session's last-seen time. When a slot fires, the owner re-checks each entry
+// and either ends it or schedules it again at its new deadline. Deadlines
+// beyond one rotation simply come round again. Each entry is in at most one
+// slot: circular doubly linked lists through two u32 arrays, with one sentinel
+// per slot (indices capacity..capacity+slots), so scheduling and cancelling
+// are O(1) and nothing is allocated after Init().
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <new>
+
+namespace flowtrail::session {
+
+class TimerWheel {
+ public:
+  // `slots` must be a power of two. Returns false if memory is short.
+  bool Init(uint32_t capacity, uint32_t slots, uint64_t tick_us) {
+    capacity_ = capacity;
+    mask_ = slots - 1;
+    tick_us_ = tick_us;
+    const uint64_t nodes = uint64_t{capacity} + slots + 1;  // +1: list being processed
+    next_.reset(new (std::nothrow) uint32_t[nodes]);
+    prev_.reset(new (std::nothrow) uint32_t[nodes]);
+    if (!next_ || !prev_) return false;
+    for (uint64_t i = 0; i < nodes; ++i) next_[i] = prev_[i] = static_cast<uint32_t>(i);
+    return true;
+  }
+
+  uint64_t tick_us() const { return tick_us_; }
+  bool started() const { return started_; }
+  // Time origin: the first packet's timestamp. Nothing fires before it.
+  void Start(uint64_t now_us) {
+    if (started_) return;
+    started_ = true;
+    next_tick_ = now_us / tick_us_;
+  }
+
+  bool Linked(uint32_t idx) const { return next_[idx] != idx; }
+
+  // (Re)schedules `idx` to be checked once `deadline_us` has passed. A deadline
+  // already past is checked at the next tick.
+  void Schedule(uint32_t idx, uint64_t deadline_us) {
+    Cancel(idx);
+    uint64_t tick = deadline_us / tick_us_;
+    if (tick < next_tick_) tick = next_tick_;
+    LinkAfter(Sentinel(static_cast<uint32_t>(tick & mask_)), idx);
+  }
+
+  void Cancel(uint32_t idx) {
+    const uint32_t n = next_[idx], p = prev_[idx];
+    next_[p] = n;
+    prev_[n] = p;
+    next_[idx] = prev_[idx] = idx;
+  }
+
+  // Fires every slot whose tick lies wholly before `now_us` (so an entry fires
+  // at most one tick after its deadline). `fire(idx)` is called with idx
+  // already unlinked; it ends the entry or schedules it again and returns
+  // true, or returns false to stop (e.g. output full): idx goes back to its
+  // slot with the rest, and the next Advance() resumes there. Returns false if
+  // stopped.
+  template <typename Fire>
+  bool Advance(uint64_t now_us, Fire&& fire) {
+    if (!started_) return true;
+    const uint64_t now_tick = now_us / tick_us_;
+    const uint64_t slots = uint64_t{mask_} + 1;
+    // A jump of more than one rotation: every slot once is enough, since each
+    // entry is re-checked against `now_us`, not against the slot's tick.
+    if (now_tick > next_tick_ + slots) next_tick_ = now_tick - slots;
+    const uint32_t work = Processing();
+    while (next_tick_ < now_tick) {
+      const uint32_t slot = Sentinel(static_cast<uint32_t>(next_tick_ & mask_));
+      Splice(slot, work);
+      while (next_[work] != work) {
+        const uint32_t idx = next_[work];
+        Cancel(idx);
+        if (!fire(idx)) {
+          LinkAfter(slot, idx);
+          Splice(work, slot);
+          return false;
+        }
+      }
+      ++next_tick_;
+    }
+    return true;
+  }
+
+ private:
+  uint32_t Sentinel(uint32_t slot) const { return capacity_ + slot; }
+  uint32_t Processing() const { return capacity_ + mask_ + 1; }
+
+  void LinkAfter(uint32_t at, uint32_t idx) {
+    const uint32_t n = next_[at];
+    next_[idx] = n;
+    prev_[idx] = at;
+    prev_[n] = idx;
+    next_[at] = idx;
+  }
+
+  // Moves every entry of list `from` to the end of list `to`.
+  void Splice(uint32_t from, uint32_t to) {
+    if (next_[from] == from) return;
+    const uint32_t first = next_[from], last = prev_[from];
+    const uint32_t tail = prev_[to];
+    next_[tail] = first;
+    prev_[first] = tail;
+    next_[last] = to;
+    prev_[to] = last;
+    next_[from] = prev_[from] = from;
+  }
+
+  std::unique_ptr<uint32_t[]> next_;
+  std::unique_ptr<uint32_t[]> prev_;
+  uint32_t capacity_ = 0;
+  uint32_t mask_ = 0;
+  uint64_t tick_us_ = 1;
+  uint64_t next_tick_ = 0;
+  bool started_ = false;
+};
+
+}  // namespace flowtrail::session

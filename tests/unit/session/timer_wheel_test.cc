@@ -1,0 +1,104 @@
+#include "session/timer_wheel.h"
+
+#include <vector>
+
+#include "gtest/gtest.h"
+
+namespace flowtrail::session {
+namespace {
+
+constexpr uint64_t kTick = 1000;
+
+std::vector<uint32_t> AdvanceCollect(TimerWheel& w, uint64_t now) {
+  std::vector<uint32_t> fired;
+  w.Advance(now, [&](uint32_t idx) {
+    fired.push_back(idx);
+    return true;
+  });
+  return fired;
+}
+
+TEST(TimerWheel, FiresOnlyOnceTheDeadlineTickHasPassed) {
+  TimerWheel w;
+  ASSERT_TRUE(w.Init(10, 8, kTick));
+  w.Start(0);
+  w.Schedule(1, 5500);
+  EXPECT_TRUE(AdvanceCollect(w, 5999).empty());
+  EXPECT_EQ(AdvanceCollect(w, 6000), std::vector<uint32_t>{1});
+  EXPECT_FALSE(w.Linked(1));
+}
+
+TEST(TimerWheel, DeadlinesBeyondOneRotationComeRoundAndCanBeRescheduled) {
+  TimerWheel w;
+  ASSERT_TRUE(w.Init(10, 8, kTick));  // one rotation = 8000
+  w.Start(0);
+  const uint64_t deadline = 20'500;
+  w.Schedule(2, deadline);
+  std::vector<uint64_t> checks;
+  bool fired_after_deadline = false;
+  for (uint64_t now = 0; now <= 30'000; now += 250) {
+    w.Advance(now, [&](uint32_t idx) {
+      checks.push_back(now);
+      if (now >= deadline) {
+        fired_after_deadline = true;
+      } else {
+        w.Schedule(idx, deadline);  // lazy re-check: not due yet
+      }
+      return true;
+    });
+  }
+  EXPECT_TRUE(fired_after_deadline);
+  EXPECT_GE(checks.size(), 2u);  // came round once before it was due
+  EXPECT_LE(checks.back(), deadline + kTick);
+}
+
+TEST(TimerWheel, CancelAndEarlierRescheduleWork) {
+  TimerWheel w;
+  ASSERT_TRUE(w.Init(10, 16, kTick));
+  w.Start(0);
+  w.Schedule(3, 9000);
+  w.Schedule(4, 9000);
+  w.Cancel(3);
+  w.Schedule(4, 2000);  // moved earlier
+  EXPECT_EQ(AdvanceCollect(w, 3000), std::vector<uint32_t>{4});
+  EXPECT_TRUE(AdvanceCollect(w, 20000).empty());
+}
+
+TEST(TimerWheel, PastDeadlinesFireAtTheNextTick) {
+  TimerWheel w;
+  ASSERT_TRUE(w.Init(10, 16, kTick));
+  w.Start(50'000);
+  w.Schedule(5, 10);
+  EXPECT_EQ(AdvanceCollect(w, 51'000), std::vector<uint32_t>{5});
+}
+
+TEST(TimerWheel, StoppingKeepsTheRestForTheNextAdvance) {
+  TimerWheel w;
+  ASSERT_TRUE(w.Init(10, 16, kTick));
+  w.Start(0);
+  for (uint32_t i = 0; i < 6; ++i) w.Schedule(i, 1500);
+  std::vector<uint32_t> fired;
+  int budget = 2;
+  auto fire = [&](uint32_t idx) {
+    if (budget == 0) return false;
+    --budget;
+    fired.push_back(idx);
+    return true;
+  };
+  EXPECT_FALSE(w.Advance(5000, fire));
+  EXPECT_EQ(fired.size(), 2u);
+  budget = 100;
+  EXPECT_TRUE(w.Advance(5000, fire));
+  EXPECT_EQ(fired.size(), 6u);
+}
+
+TEST(TimerWheel, HugeTimeJumpVisitsEveryEntryOnce) {
+  TimerWheel w;
+  ASSERT_TRUE(w.Init(100, 8, kTick));
+  w.Start(0);
+  for (uint32_t i = 0; i < 100; ++i) w.Schedule(i, i * 777);
+  EXPECT_EQ(AdvanceCollect(w, uint64_t{1} << 40).size(), 100u);
+}
+
+}  // namespace
+}  // namespace flowtrail::session
