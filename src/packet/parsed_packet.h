@@ -50,6 +50,10 @@ struct ParsedPacket {
   // First fragment of a fragmented datagram (MF set, offset 0): L4 header is
   // present but the payload continues in later fragments.
   bool first_fragment = false;
+  // IPv4 identification or IPv6 fragment-header identification when the
+  // datagram is fragmented (first fragment, or kNonFirstFragment); else 0.
+  // With src, dst and protocol it names the datagram a later fragment belongs to.
+  uint32_t fragment_id = 0;
 
   // L4 payload length from the IP/L4 length fields (what the sender sent),
   // independent of the capture's snap length.

@@ -52,8 +52,28 @@ struct ParseCounters {
   uint64_t Bad() const;  // sum of every result but kOk
 };
 
+// Bounds on the link-layer and IPv6 chains: a frame with more than this many
+// VLAN tags, MPLS labels or IPv6 extension headers is refused (kTooManyVlanTags,
+// kTooManyMplsLabels, kIpv6ExtensionChainTooLong), so parsing time is bounded.
+inline constexpr int kMaxVlanTags = 8;
+inline constexpr int kMaxMplsLabels = 8;
+inline constexpr int kMaxIpv6ExtensionHeaders = 8;
+
 // Parses one frame. `caplen` bytes are readable at `frame`; `wire_len` is the
-// original length on the wire (>= caplen for snap-length captures).
+// original length on the wire (>= caplen for snap-length captures; a smaller
+// value is taken as caplen).
+//
+// On kOk every field of `out` is set (fields that do not apply are zero). On
+// kNonFirstFragment, src, dst, ip_version, protocol, fragment_id, payload_len
+// (the fragment's data) and the VLAN fields are set so the caller can attribute
+// the fragment; on kUnsupportedIpProtocol the IP and VLAN fields. Otherwise
+// `out` holds no meaning.
+//
+// Lengths: the IP header's length is the truth (Ethernet trailer padding is not
+// payload). A datagram longer than the captured bytes is accepted when the wire
+// length covers it (snap-length capture): payload_len then comes from the
+// headers and captured_payload_len says what is present. Only the fixed TCP
+// header must be captured; options cut by a snap length are skipped unread.
 ParseResult ParseFrame(const uint8_t* frame, uint32_t caplen, uint32_t wire_len, ParsedPacket* out);
 
 }  // namespace flowtrail::packet
