@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# Whole-process time of flowtrail-sensor in capture mode over a large capture
+# file, beside `argus -r FILE -w /dev/null` (Debian's argus-server) on the same
+# file: both read the file, track every flow and write their records. Uses
+# hyperfine when installed (medians, warm-up run), else repeated runs timed
+# here. Performance claims come from here, never from the tests.
+#
+#   bench/offline_vs_argus.sh [BUILD_DIR] [PCAP]
+#
+# BUILD_DIR defaults to build; PCAP to a generated offline_big.pcap (~1.5 M
+# packets of ~14k concurrent TCP sessions; PACKETS=N changes the size).
+# Environment: RUNS (default 5), WORKERS (sensor workers, default 1).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=${1:-build}
+pcap=${2:-}
+runs=${RUNS:-5}
+workers=${WORKERS:-1}
+
+sensor=$build/src/app/flowtrail-sensor
+generator=$build/tests/captures/generate_captures
+for b in "$sensor" "$generator"; do
+  [[ -x $b ]] || { echo "missing $b: build first (scripts/build.sh release $build)" >&2; exit 1; }
+done
+command -v argus >/dev/null ||
+  { echo "argus not found: scripts/install-deps.sh installs it (Debian: argus-server)" >&2; exit 1; }
+
+work=$build/bench
+mkdir -p "$work"
+if [[ -z $pcap ]]; then
+  pcap=$work/offline_big.pcap
+  if [[ ! -f $pcap ]]; then
+    echo "generating $pcap ..." >&2
+    "$generator" "$work" --only offline_big --packets "${PACKETS:-1500000}" >/dev/null
+  fi
+fi
+pcap=$(readlink -f "$pcap")
+read -r packets captured < <(python3 bench/pcap_info.py "$pcap")
+
+lcores="0-1"
+if ((workers > 1)); then
+  lcores=$(python3 -c "n=$workers+4; print(','.join(f'{i}@{i%2}' for i in range(n)))")
+fi
+out=$work/offline.ftr
+sensor_cmd="$sensor --no-huge -m 512 --no-pci --no-shconf --no-telemetry --file-prefix=ft-bench-offline-$$ --lcores=$lcores --log-level=*:warning --vdev=net_pcap0,rx_pcap=$pcap -- --output $out --workers $workers --status-interval 0"
+argus_cmd="argus -r $pcap -w /dev/null"
+
+echo "capture: $pcap ($packets packets, $((captured / 1048576)) MiB)"
+echo "sensor: $sensor_cmd"
+echo "argus:  $argus_cmd"
+
+# One checked run first: the sensor must read every packet.
+$sensor_cmd --stats-json "$work/offline.stats.json" 2>"$work/offline.stderr" >/dev/null ||
+  { echo "sensor failed:" >&2; tail -5 "$work/offline.stderr" >&2; exit 1; }
+python3 - "$work/offline.stats.json" "$packets" <<'PY'
+import json, sys
+s = json.load(open(sys.argv[1]))
+rx = sum(p["rx"] for p in s["ports"])
+if rx != int(sys.argv[2]):
+    sys.exit(f"sensor read {rx} of {sys.argv[2]} packets")
+print(f"sensor run: {rx} packets, {s['records_written']} records, {s['elapsed_s']:.2f} s inside "
+      f"the sensor ({rx / s['elapsed_s']:.0f} packets/s, EAL set-up excluded)")
+PY
+
+median() { sort -g | awk '{v[NR]=$1} END {if (NR%2) print v[(NR+1)/2]; else print (v[NR/2]+v[NR/2+1])/2}'; }
+
+if command -v hyperfine >/dev/null; then
+  hyperfine --warmup 1 --runs "$runs" --export-json "$work/offline_vs_argus.json" \
+    -n flowtrail-sensor "$sensor_cmd" -n argus "$argus_cmd"
+  python3 - "$work/offline_vs_argus.json" "$packets" <<'PY'
+import json, sys
+r = {x["command"]: x for x in json.load(open(sys.argv[1]))["results"]}
+packets = int(sys.argv[2])
+s, a = r["flowtrail-sensor"]["median"], r["argus"]["median"]
+print(f"median wall time: flowtrail-sensor {s:.3f} s ({packets / s:.0f} packets/s), "
+      f"argus {a:.3f} s ({packets / a:.0f} packets/s); sensor/argus time ratio {s / a:.2f}")
+PY
+else
+  st=() at=()
+  for i in $(seq 1 "$runs"); do
+    st+=("$( { /usr/bin/time -f %e $sensor_cmd >/dev/null 2>/dev/null; } 2>&1 | tail -1)")
+    at+=("$( { /usr/bin/time -f %e $argus_cmd >/dev/null 2>/dev/null; } 2>&1 | tail -1)")
+  done
+  s=$(printf '%s\n' "${st[@]}" | median)
+  a=$(printf '%s\n' "${at[@]}" | median)
+  echo "runs: sensor ${st[*]} s; argus ${at[*]} s"
+  awk -v s="$s" -v a="$a" -v p="$packets" 'BEGIN {printf "median wall time: flowtrail-sensor %.3f s (%.0f packets/s), argus %.3f s (%.0f packets/s); sensor/argus time ratio %.2f\n", s, p / s, a, p / a, s / a}'
+fi
