@@ -36,11 +36,14 @@ void EncodeRecord(const session::SessionRecord& in, v1::SessionRecord* out) {
   const size_t ip_len = AddressBytes(in.ip_version);
   out->set_session_id(in.session_id);
   out->set_server_confidence(static_cast<v1::ServerConfidence>(in.confidence));
-  // set_*(const void*, size) assigns into the existing string: no allocation
-  // once the reused message has seen an address.
-  out->set_client_ip(in.client_ip.bytes.data(), ip_len);
+  // assign() reuses the string's capacity: no allocation once the reused
+  // message has held an IPv6 address (set_client_ip(p, n) would build a
+  // temporary std::string, which allocates for 16 bytes).
+  out->mutable_client_ip()->assign(reinterpret_cast<const char*>(in.client_ip.bytes.data()),
+                                   ip_len);
   out->set_client_port(in.client_port);
-  out->set_server_ip(in.server_ip.bytes.data(), ip_len);
+  out->mutable_server_ip()->assign(reinterpret_cast<const char*>(in.server_ip.bytes.data()),
+                                   ip_len);
   out->set_server_port(in.server_port);
   out->set_transient_server(in.transient_server);
   out->set_inbound(in.inbound);

@@ -1,9 +1,9 @@
 #include "tools/record_format.h"
 
-#include <arpa/inet.h>
-
+#include <algorithm>
 #include <array>
 #include <charconv>
+#include <cstring>
 #include <span>
 
 #include "absl/strings/str_cat.h"
@@ -36,19 +36,44 @@ constexpr std::string_view kConnStateNames[] = {"CONN_STATE_UNSPECIFIED",
                                                 "SHR",
                                                 "OTH"};
 
+// Formatting writes into small stack buffers through a char pointer and
+// appends each finished piece once: far fewer string operations than
+// push_back per character.
+// append(ptr, size): the (first, last) overload goes through replace().
+void Add(std::string* out, const char* begin, const char* end) {
+  out->append(begin, static_cast<size_t>(end - begin));
+}
+
+template <typename T>
+char* PutNumber(char* p, T value) {
+  return std::to_chars(p, p + 24, value).ptr;
+}
+
+char* PutText(char* p, std::string_view s) {
+  std::memcpy(p, s.data(), s.size());
+  return p + s.size();
+}
+
+// Longest outputs of the helpers below.
+constexpr size_t kMaxIpText = 46;    // INET6_ADDRSTRLEN, or hex of a short odd value
+constexpr size_t kMaxEnumText = 26;  // END_REASON_ACTIVE_TIMEOUT, or an int
+
 template <typename T>
 void AppendNumber(T value, std::string* out) {
   char buf[24];
-  const auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), value);
-  out->append(buf, end);
+  Add(out, buf, PutNumber(buf, value));
+}
+
+char* PutEnum(char* p, std::span<const std::string_view> names, int value) {
+  if (value >= 0 && static_cast<size_t>(value) < names.size()) {
+    return PutText(p, names[static_cast<size_t>(value)]);
+  }
+  return PutNumber(p, value);
 }
 
 void AppendEnum(std::span<const std::string_view> names, int value, std::string* out) {
-  if (value >= 0 && static_cast<size_t>(value) < names.size()) {
-    out->append(names[static_cast<size_t>(value)]);
-  } else {
-    AppendNumber(value, out);
-  }
+  char buf[kMaxEnumText];
+  Add(out, buf, PutEnum(buf, names, value));
 }
 
 std::string EnumString(std::span<const std::string_view> names, int value) {
@@ -57,43 +82,101 @@ std::string EnumString(std::span<const std::string_view> names, int value) {
   return s;
 }
 
-void AppendFlags(uint32_t flags, std::string* out) {
+char* PutFlags(char* p, uint32_t flags) {
   // URG ACK PSH RST SYN FIN: bits 5..0 of the TCP flag byte.
-  char s[6];
   static constexpr char kLetters[] = "UAPRSF";
-  for (int i = 0; i < 6; ++i) s[i] = (flags & (0x20u >> i)) ? kLetters[i] : '_';
-  out->append(s, 6);
+  for (int i = 0; i < 6; ++i) *p++ = (flags & (0x20u >> i)) ? kLetters[i] : '_';
+  return p;
+}
+
+// RFC 5952 text, the same as glibc's inet_ntop (tests compare the two) at a
+// fraction of its cost: the longest run of two or more zero groups (the first
+// of equal runs) becomes "::", groups are lower-case hex without leading
+// zeros, and ::a.b.c.d / ::ffff:a.b.c.d end in a dotted quad.
+char* PutIp6(char* p, const uint8_t* a) {
+  uint16_t w[8];
+  for (int i = 0; i < 8; ++i) w[i] = static_cast<uint16_t>(a[2 * i] << 8 | a[2 * i + 1]);
+  int best = -1, best_len = 0;
+  for (int i = 0; i < 8;) {
+    if (w[i] != 0) {
+      ++i;
+      continue;
+    }
+    int j = i;
+    while (j < 8 && w[j] == 0) ++j;
+    if (j - i > best_len) best = i, best_len = j - i;
+    i = j;
+  }
+  if (best_len < 2) best = -1;
+  static constexpr char kHex[] = "0123456789abcdef";
+  for (int i = 0; i < 8; ++i) {
+    if (i == best) {
+      *p++ = ':';
+      if (i + best_len == 8) *p++ = ':';
+      i += best_len - 1;
+      continue;
+    }
+    if (i > 0) *p++ = ':';
+    if (i == 6 && best == 0 && (best_len == 6 || (best_len == 5 && w[5] == 0xffff))) {
+      for (int k = 12; k < 16; ++k) {
+        if (k > 12) *p++ = '.';
+        p = PutNumber(p, a[k]);
+      }
+      break;
+    }
+    bool started = false;
+    for (int shift = 12; shift >= 0; shift -= 4) {
+      const int nibble = (w[i] >> shift) & 15;
+      if (nibble != 0 || started || shift == 0) {
+        *p++ = kHex[nibble];
+        started = true;
+      }
+    }
+  }
+  return p;
+}
+
+// Writes at most kMaxIpText characters; an address that is neither 4 nor 16
+// bytes (never in a validated record) is shown in hex, cut to fit.
+char* PutIp(char* p, std::string_view bytes) {
+  if (bytes.size() == 4) {
+    for (int i = 0; i < 4; ++i) {
+      if (i > 0) *p++ = '.';
+      p = PutNumber(p, static_cast<uint8_t>(bytes[i]));
+    }
+  } else if (bytes.size() == 16) {
+    p = PutIp6(p, reinterpret_cast<const uint8_t*>(bytes.data()));
+  } else if (!bytes.empty()) {
+    static constexpr char kHex[] = "0123456789abcdef";
+    p = PutText(p, "0x");
+    const size_t n = std::min<size_t>(bytes.size(), (kMaxIpText - 2) / 2);
+    for (size_t i = 0; i < n; ++i) {
+      *p++ = kHex[static_cast<uint8_t>(bytes[i]) >> 4];
+      *p++ = kHex[static_cast<uint8_t>(bytes[i]) & 15];
+    }
+  }
+  return p;
+}
+
+void AppendFlags(uint32_t flags, std::string* out) {
+  char buf[6];
+  Add(out, buf, PutFlags(buf, flags));
 }
 
 void AppendIp(std::string_view bytes, std::string* out) {
-  if (bytes.size() == 4) {
-    for (int i = 0; i < 4; ++i) {
-      if (i > 0) out->push_back('.');
-      AppendNumber(static_cast<uint8_t>(bytes[i]), out);
-    }
-  } else if (bytes.size() == 16) {
-    char buf[INET6_ADDRSTRLEN];
-    if (inet_ntop(AF_INET6, bytes.data(), buf, sizeof(buf)) != nullptr) out->append(buf);
-  } else if (!bytes.empty()) {
-    static constexpr char kHex[] = "0123456789abcdef";
-    out->append("0x");
-    for (char c : bytes) {
-      out->push_back(kHex[static_cast<uint8_t>(c) >> 4]);
-      out->push_back(kHex[static_cast<uint8_t>(c) & 15]);
-    }
-  }
+  char buf[kMaxIpText];
+  Add(out, buf, PutIp(buf, bytes));
 }
 
-void AppendTime(uint64_t us, std::string* out) {
-  AppendNumber(us / 1000000, out);
-  out->push_back(' ');
-  char buf[8];
+char* PutTime(char* p, uint64_t us) {
+  p = PutNumber(p, us / 1000000);
+  *p++ = ' ';
   uint64_t frac = us % 1000000;
   for (int i = 5; i >= 0; --i) {
-    buf[i] = static_cast<char>('0' + frac % 10);
+    p[i] = static_cast<char>('0' + frac % 10);
     frac /= 10;
   }
-  out->append(buf, 6);
+  return p + 6;
 }
 
 // The field list of the JSON and CSV formats: every field of the schema in
@@ -155,53 +238,65 @@ class JsonEmitter {
   explicit JsonEmitter(std::string* out) : out_(out) {}
   template <typename T>
   void Number(std::string_view name, T v) {
-    Key(name);
-    AppendNumber(v, out_);
+    char buf[kMaxKey + 24];
+    Append(buf, PutNumber(Key(buf, name), v));
   }
   void Bool(std::string_view name, bool v) {
-    Key(name);
-    out_->append(v ? "true" : "false");
+    char buf[kMaxKey + 5];
+    Append(buf, PutText(Key(buf, name), v ? "true" : "false"));
   }
   void Enum(std::string_view name, std::span<const std::string_view> names, int v) {
-    Key(name);
-    out_->push_back('"');
-    AppendEnum(names, v, out_);
-    out_->push_back('"');
+    char buf[kMaxKey + kMaxEnumText + 2];
+    char* p = Key(buf, name);
+    *p++ = '"';
+    p = PutEnum(p, names, v);
+    *p++ = '"';
+    Append(buf, p);
   }
   void Ip(std::string_view name, std::string_view bytes) {
-    Key(name);
-    out_->push_back('"');
-    AppendIp(bytes, out_);
-    out_->push_back('"');
+    char buf[kMaxKey + kMaxIpText + 2];
+    char* p = Key(buf, name);
+    *p++ = '"';
+    p = PutIp(p, bytes);
+    *p++ = '"';
+    Append(buf, p);
   }
   void String(std::string_view name, std::string_view v) {
-    Key(name);
-    out_->push_back('"');
-    for (char c : v) {
-      const auto u = static_cast<unsigned char>(c);
-      if (c == '"' || c == '\\') {
+    char buf[kMaxKey + 1];
+    char* p = Key(buf, name);
+    *p++ = '"';
+    Append(buf, p);
+    size_t plain = 0;  // runs of characters that need no escape go in one append
+    for (size_t i = 0; i < v.size(); ++i) {
+      const auto u = static_cast<unsigned char>(v[i]);
+      if (u >= 0x20 && u != '"' && u != '\\') continue;
+      out_->append(v.data() + plain, i - plain);
+      plain = i + 1;
+      if (u == '"' || u == '\\') {
         out_->push_back('\\');
-        out_->push_back(c);
-      } else if (u < 0x20) {
-        static constexpr char kHex[] = "0123456789abcdef";
-        out_->append("\\u00");
-        out_->push_back(kHex[u >> 4]);
-        out_->push_back(kHex[u & 15]);
+        out_->push_back(static_cast<char>(u));
       } else {
-        out_->push_back(c);  // UTF-8 passes through: the reader checked it
+        static constexpr char kHex[] = "0123456789abcdef";
+        const char esc[6] = {'\\', 'u', '0', '0', kHex[u >> 4], kHex[u & 15]};
+        out_->append(esc, 6);
       }
     }
+    out_->append(v.data() + plain, v.size() - plain);  // UTF-8 passes through
     out_->push_back('"');
   }
 
  private:
-  void Key(std::string_view name) {
-    out_->push_back(first_ ? '{' : ',');
+  static constexpr size_t kMaxKey = 32;  // ,"client_first_data_len": is 25
+  char* Key(char* p, std::string_view name) {
+    *p++ = first_ ? '{' : ',';
     first_ = false;
-    out_->push_back('"');
-    out_->append(name);
-    out_->append("\":");
+    *p++ = '"';
+    p = PutText(p, name);
+    *p++ = '"';
+    *p++ = ':';
+    return p;
   }
+  void Append(const char* begin, const char* end) { Add(out_, begin, end); }
   std::string* out_;
   bool first_ = true;
 };
@@ -211,23 +306,24 @@ class CsvEmitter {
   explicit CsvEmitter(std::string* out) : out_(out) {}
   template <typename T>
   void Number(std::string_view, T v) {
-    Sep();
-    AppendNumber(v, out_);
+    char buf[25];
+    Add(out_, buf, PutNumber(Sep(buf), v));
   }
   void Bool(std::string_view, bool v) {
-    Sep();
-    out_->append(v ? "true" : "false");
+    char buf[6];
+    Add(out_, buf, PutText(Sep(buf), v ? "true" : "false"));
   }
   void Enum(std::string_view, std::span<const std::string_view> names, int v) {
-    Sep();
-    AppendEnum(names, v, out_);
+    char buf[kMaxEnumText + 1];
+    Add(out_, buf, PutEnum(Sep(buf), names, v));
   }
   void Ip(std::string_view, std::string_view bytes) {
-    Sep();
-    AppendIp(bytes, out_);
+    char buf[kMaxIpText + 1];
+    Add(out_, buf, PutIp(Sep(buf), bytes));
   }
   void String(std::string_view, std::string_view v) {
-    Sep();
+    char buf[1];
+    Add(out_, buf, Sep(buf));
     if (v.find_first_of(",\"\r\n") == std::string_view::npos) {
       out_->append(v);
       return;
@@ -241,9 +337,10 @@ class CsvEmitter {
   }
 
  private:
-  void Sep() {
-    if (!first_) out_->push_back(',');
+  char* Sep(char* p) {
+    if (!first_) *p++ = ',';
     first_ = false;
+    return p;
   }
   std::string* out_;
   bool first_ = true;
@@ -282,42 +379,40 @@ absl::StatusOr<Format> ParseFormat(std::string_view name) {
 }
 
 void AppendClassic(const v1::SessionRecord& r, std::string* out) {
-  static constexpr std::string_view kSep = "  ";
-  auto num = [out](auto v) {
-    AppendNumber(v, out);
-    out->append(kSep);
+  // 25 fields of at most 46 characters (an IPv6 address) plus separators.
+  char buf[25 * (kMaxIpText + 2) + 1];
+  char* p = buf;
+  auto sep = [&p] {
+    *p++ = ' ';
+    *p++ = ' ';
   };
-  num(r.session_id());
-  num(r.server_confidence());
-  AppendIp(r.client_ip(), out);
-  out->append(kSep);
-  num(r.client_port());
-  AppendIp(r.server_ip(), out);
-  out->append(kSep);
-  num(r.server_port());
-  num(r.transient_server() ? 1 : 0);
-  num(r.inbound() ? 1 : 0);
-  num(r.full_analysis() ? 1 : 0);
-  for (uint32_t flags :
-       {r.client_first_flags(), r.server_first_flags(), r.client_flags(), r.server_flags()}) {
-    AppendFlags(flags, out);
-    out->append(kSep);
-  }
-  num(r.client_payload_bytes());
-  num(r.server_payload_bytes());
-  num(r.client_packets());
-  num(r.server_packets());
-  num(r.client_first_seq());
-  num(r.server_first_seq());
-  num(r.client_last_seq());
-  num(r.server_last_seq());
-  AppendTime(r.first_time_us(), out);
-  out->append(kSep);
-  AppendTime(r.last_time_us(), out);
-  out->append(kSep);
-  num(r.client_fingerprint());
-  AppendNumber(r.server_fingerprint(), out);
-  out->push_back('\n');
+  p = PutNumber(p, r.session_id()), sep();
+  p = PutNumber(p, static_cast<int>(r.server_confidence())), sep();
+  p = PutIp(p, r.client_ip()), sep();
+  p = PutNumber(p, r.client_port()), sep();
+  p = PutIp(p, r.server_ip()), sep();
+  p = PutNumber(p, r.server_port()), sep();
+  p = PutNumber(p, r.transient_server() ? 1 : 0), sep();
+  p = PutNumber(p, r.inbound() ? 1 : 0), sep();
+  p = PutNumber(p, r.full_analysis() ? 1 : 0), sep();
+  p = PutFlags(p, r.client_first_flags()), sep();
+  p = PutFlags(p, r.server_first_flags()), sep();
+  p = PutFlags(p, r.client_flags()), sep();
+  p = PutFlags(p, r.server_flags()), sep();
+  p = PutNumber(p, r.client_payload_bytes()), sep();
+  p = PutNumber(p, r.server_payload_bytes()), sep();
+  p = PutNumber(p, r.client_packets()), sep();
+  p = PutNumber(p, r.server_packets()), sep();
+  p = PutNumber(p, r.client_first_seq()), sep();
+  p = PutNumber(p, r.server_first_seq()), sep();
+  p = PutNumber(p, r.client_last_seq()), sep();
+  p = PutNumber(p, r.server_last_seq()), sep();
+  p = PutTime(p, r.first_time_us()), sep();
+  p = PutTime(p, r.last_time_us()), sep();
+  p = PutNumber(p, r.client_fingerprint()), sep();
+  p = PutNumber(p, r.server_fingerprint());
+  *p++ = '\n';
+  Add(out, buf, p);
 }
 
 void AppendJson(const v1::SessionRecord& record, std::string* out) {
