@@ -34,6 +34,14 @@ void Worker::ProcessBurst(rte_mbuf** pkts, uint16_t n, uint64_t live_now) {
       t = s_.rx_timestamp.Of(m, clock_us_);
       max_time_us_ = std::max(max_time_us_, t);
     }
+    // Expire what timed out before this packet, so a packet arriving after
+    // its session's timeout starts a new session whatever the burst size or
+    // worker count (cheap: the wheel only moves when a tick has passed).
+    if (t > clock_us_) {
+      clock_us_ = t;
+      s_.tracker->Advance(t);
+      advanced_to_us_ = t;
+    }
     if (r != packet::ParseResult::kOk) {
       parse_counters_.Count(r);
       continue;
@@ -42,7 +50,6 @@ void Worker::ProcessBurst(rte_mbuf** pkts, uint16_t n, uint64_t live_now) {
   }
   rte_pktmbuf_free_bulk(pkts, n);
   packets_ += n;
-  if (s_.capture) clock_us_ = std::max(clock_us_, max_time_us_);
 }
 
 bool Worker::PushRecords(bool lossless) {
