@@ -1,10 +1,27 @@
 #include "session/session_table.h"
 
+#include <sys/mman.h>
+
+#include <cstring>
 #include <new>
 
 #include "absl/strings/str_cat.h"
 
 namespace flowtrail::session {
+
+void* AllocateHuge(size_t bytes) {
+  constexpr size_t kHuge = size_t{2} << 20;
+  const bool huge = bytes >= kHuge;
+  const size_t align = huge ? kHuge : 64;
+  const size_t rounded = (bytes + align - 1) / align * align;
+  void* p = std::aligned_alloc(align, rounded);
+  if (p == nullptr) return nullptr;
+#ifdef MADV_HUGEPAGE
+  if (huge) madvise(p, rounded, MADV_HUGEPAGE);  // advisory: failure is harmless
+#endif
+  std::memset(p, 0, rounded);
+  return p;
+}
 
 absl::Status SessionTable::Init(uint32_t capacity) {
   if (capacity == 0 || capacity > kMaxCapacity) {
@@ -13,13 +30,14 @@ absl::Status SessionTable::Init(uint32_t capacity) {
   }
   uint64_t nslots = 2;
   while (nslots < uint64_t{capacity} * 2) nslots <<= 1;
-  entries_.reset(new (std::nothrow) Session[capacity]);
-  slots_.reset(new (std::nothrow) Slot[nslots]);
+  entries_.reset(static_cast<Session*>(AllocateHuge(sizeof(Session) * capacity)));
+  slots_.reset(static_cast<Slot*>(AllocateHuge(sizeof(Slot) * nslots)));
   free_.reset(new (std::nothrow) uint32_t[capacity]);
   if (!entries_ || !slots_ || !free_) {
     return absl::ResourceExhaustedError(absl::StrCat("cannot allocate a session table of ",
                                                      capacity, " sessions; lower the table size"));
   }
+  for (uint32_t i = 0; i < capacity; ++i) new (&entries_[i]) Session();
   for (uint64_t i = 0; i < nslots; ++i) slots_[i] = Slot{0, kNone};
   // Pop order 0, 1, 2...: new sessions fill the array from the front.
   for (uint32_t i = 0; i < capacity; ++i) free_[i] = capacity - 1 - i;

@@ -7,13 +7,25 @@
 #pragma once
 
 #include <cstdint>
+#include <cstdlib>
 #include <memory>
+#include <type_traits>
 
 #include "absl/status/status.h"
 #include "session/session_key.h"
 #include "session/session_state.h"
 
 namespace flowtrail::session {
+
+// Frees arrays from AllocateHuge().
+struct FreeDeleter {
+  void operator()(void* p) const { std::free(p); }
+};
+
+// `bytes` of zeroed memory, 2 MiB aligned and advised as transparent huge
+// pages when large (fewer TLB misses with millions of entries); nullptr if
+// memory is short. Control path only.
+void* AllocateHuge(size_t bytes);
 
 class SessionTable {
  public:
@@ -51,8 +63,9 @@ class SessionTable {
     uint32_t entry;  // kNone = empty
   };
 
-  std::unique_ptr<Session[]> entries_;
-  std::unique_ptr<Slot[]> slots_;
+  static_assert(std::is_trivially_destructible_v<Session>);
+  std::unique_ptr<Session[], FreeDeleter> entries_;
+  std::unique_ptr<Slot[], FreeDeleter> slots_;
   std::unique_ptr<uint32_t[]> free_;  // stack of free entry indices
   uint32_t free_top_ = 0;
   uint32_t capacity_ = 0;

@@ -28,7 +28,7 @@ constexpr uint32_t kWheelSlots = 8192;
 // Eviction takes the stalest of this many sessions (all live when the table
 // is full), scanned from a rotating cursor: approximate LRU without a per-packet
 // list update.
-constexpr uint32_t kEvictionSample = 32;
+constexpr uint32_t kEvictionSample = 16;
 constexpr uint64_t kCounterMask = (uint64_t{1} << 56) - 1;
 constexpr uint8_t kNoSide = 2;
 
@@ -360,9 +360,11 @@ uint64_t Tracker::Impl::Deadline(const Session& s) const {
 
 // Per packet the wheel is touched only when the deadline moved earlier (a FIN,
 // a RST); later deadlines are found when the slot fires.
+// A live session is always in the wheel (scheduled_us != 0) except while its
+// slot fires, so this reads nothing outside the session.
 void Tracker::Impl::ScheduleIfEarlier(uint32_t idx, Session& s) {
   const uint64_t d = Deadline(s);
-  if (!wheel_.Linked(idx) || d < s.scheduled_us) {
+  if (s.scheduled_us == 0 || d < s.scheduled_us) {
     wheel_.Schedule(idx, d);
     s.scheduled_us = d;
   }

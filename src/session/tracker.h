@@ -13,7 +13,7 @@
 //   cumulatively from its start (not deltas), with `continuing` set and the
 //   same session id; the final record is cumulative too. Consumers that sum
 //   must take the last record per session id.
-// - Under table pressure the stalest of a small sample (32) of live sessions
+// - Under table pressure the stalest of a small sample (16) of live sessions
 //   is evicted: approximate LRU with no per-packet list maintenance.
 // - A SYN with a new ISN on a closed session (FIN both ways or RST) ends the
 //   old one with EndReason::kReplaced and starts a new one.
