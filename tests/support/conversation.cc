@@ -351,14 +351,15 @@ Conversation& Conversation::FragmentedDatagram(Dir d, const std::string& payload
   FixIpv4Checksum(first, kIp);
   while (first.size() < 60) first.push_back(0);
   sink_->Add(now_us_, first);
-  // Model: one packet of the session carrying a first fragment.
+  // Model: one packet of the session carrying a first fragment; its payload
+  // is what the fragment carries (the rest is in a frame no session gets).
   SideModel& s = side(d);
   s.seen = true;
   ++s.packets;
-  s.payload_bytes += payload.size();
+  s.payload_bytes += first_bytes;
   if (s.first_data_len == 0) {
-    s.first_data_len = static_cast<uint32_t>(payload.size());
-    s.first_data = payload;
+    s.first_data_len = first_bytes;
+    s.first_data = payload.substr(0, first_bytes);
     if (!first_data_sender_) first_data_sender_ = d;
   }
   ++fragments_;
@@ -418,7 +419,9 @@ Conversation& Conversation::Unchecked(const std::string& field) {
 
 std::string Conversation::ConnState() const {
   if (conn_state_) return *conn_state_;
-  if (spec_.protocol != 6) return "";
+  // Zeek's use for the other protocols: UDP answered (SF) or not (S0), ICMP OTH.
+  if (spec_.protocol == 17) return client_.seen && server_.seen ? "SF" : "S0";
+  if (spec_.protocol != 6) return "OTH";
   const SideModel& c = client_;
   const SideModel& s = server_;
   // "SYN" here is the client's SYN without ACK, "SYN-ACK" the server's.
@@ -500,11 +503,19 @@ ExpectedFields Conversation::Expected(const Timeouts& t, const ProtectedNets& ne
   f.emplace_back("client_port", Num(icmp ? (spec_.protocol == 58 ? 128 : 8) : spec_.client_port));
   f.emplace_back("server_ip", JsonQuote(sip));
   f.emplace_back("server_port", Num(icmp ? 0 : spec_.server_port));
-  if (tcp && client_.syn) {
-    f.emplace_back("server_confidence", "\"CONFIDENCE_HIGH\"");
-  } else if (tcp && server_.syn) {
-    f.emplace_back("server_confidence", "\"CONFIDENCE_MEDIUM\"");
+  // Who decided the roles: a SYN or an ICMP request (high), a SYN-ACK or an
+  // ICMP reply alone (medium), a service port below 1024 on the server side
+  // only (medium), else the first packet's sender (low). The scenarios avoid
+  // the higher ports some sensors also treat as service ports.
+  const auto service = [](uint16_t p) { return p != 0 && p < 1024; };
+  const char* confidence = "\"CONFIDENCE_LOW\"";
+  if ((tcp && client_.syn) || (icmp && client_.seen)) {
+    confidence = "\"CONFIDENCE_HIGH\"";
+  } else if ((tcp && server_.syn) || icmp ||
+             (service(spec_.server_port) && !service(spec_.client_port))) {
+    confidence = "\"CONFIDENCE_MEDIUM\"";
   }
+  f.emplace_back("server_confidence", confidence);
   f.emplace_back("transient_server", Bool(transient_));
   f.emplace_back("inbound", Bool(inbound));
   f.emplace_back("full_analysis", Bool(full_analysis_inbound_only ? inbound : true));
