@@ -87,6 +87,16 @@ def basic_records():
     report(check_classic_and_csv(r.output, records), "classic and csv formats")
 
 
+def basic_records_3_workers():
+    """The same expectations through the software dispatcher and 3 workers:
+    VLAN, MPLS, IPv6, ICMP, fragments and bad frames all land right."""
+    r, exp, records = run_and_read("basic_records_3_workers", "w3", "basic", ["--workers", "3"],
+                                   THREE_WORKER_LCORES, memory=768)
+    problems = lib.compare_records(records, exp["sessions"], sensor_id="e2e-basic")
+    report(problems, f"{len(records)} records vs basic.expected.json")
+    report(check_stats(r.stats(), exp, 3, len(records)), "stats JSON")
+
+
 TCP_FLAGS = re.compile(r"(?<![A-Za-z_])[U_][A_][P_][R_][S_][F_](?![A-Za-z_])")
 
 
@@ -476,6 +486,7 @@ def sample_capture():
 
 CASES = {
     "basic_records": basic_records,
+    "basic_records_3_workers": basic_records_3_workers,
     "workers_1_vs_3": workers_1_vs_3,
     "large_capture_lossless": large_capture_lossless,
     "shared_captures": shared_captures,
