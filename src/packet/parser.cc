@@ -205,40 +205,43 @@ inline ParseResult ParseIpv6(const uint8_t* ip, uint32_t cap, uint32_t wire, Par
   uint32_t pos = kIpv6HeaderLen;  // invariant: pos <= avail
   uint8_t next = ip[6];
   int headers = 0;
-  while (IsIpv6Extension(next)) [[unlikely]] {
-      if (headers == kMaxIpv6ExtensionHeaders) {
-        out->protocol = next;
-        return ParseResult::kIpv6ExtensionChainTooLong;
-      }
-      ++headers;
-      if (avail - pos < kIpv6MinExtensionLen) {
-        return ParseResult::kTruncatedIpv6Extension;
-      }
-      const uint8_t* h = ip + pos;
-      uint32_t len;
-      if (next == kIpv6Fragment) {
-        len = 8;
-        const uint16_t offset_flags = Load16(h + 2);
-        if (offset_flags & 0xfff9) {  // offset != 0 or M set; else an atomic fragment
-          out->fragment_id = Load32(h + 4);
-        }
-        if (offset_flags & 0xfff8) {
-          out->protocol = h[0];
-          out->payload_len = total - pos - len;
-          return ParseResult::kNonFirstFragment;
-        }
-        out->first_fragment = (offset_flags & 1) != 0;
-      } else if (next == kIpv6Ah) {
-        len = (static_cast<uint32_t>(h[1]) + 2) * 4;  // RFC 4302: 4-byte units minus 2
-      } else {
-        len = (static_cast<uint32_t>(h[1]) + 1) * 8;  // RFC 8200: 8-byte units minus 1
-      }
-      if (avail - pos < len) {
-        return ParseResult::kTruncatedIpv6Extension;
-      }
-      next = h[0];
-      pos += len;
+  while (IsIpv6Extension(next)) {
+    if (headers == kMaxIpv6ExtensionHeaders) {
+      out->protocol = next;
+      return ParseResult::kIpv6ExtensionChainTooLong;
     }
+    ++headers;
+    if (avail - pos < kIpv6MinExtensionLen) {
+      return ParseResult::kTruncatedIpv6Extension;
+    }
+    const uint8_t* h = ip + pos;
+    uint32_t len;
+    if (next == kIpv6Fragment) {
+      len = 8;
+      const uint16_t offset_flags = Load16(h + 2);
+      const uint32_t id = Load32(h + 4);
+      if (offset_flags & 0xfff8) {
+        out->fragment_id = id;
+        out->protocol = h[0];
+        out->payload_len = total - pos - len;
+        return ParseResult::kNonFirstFragment;
+      }
+      // Offset 0: a first fragment when M is set, else an atomic fragment
+      // (RFC 6946), which is a whole datagram.
+      const bool more = (offset_flags & 1) != 0;
+      out->first_fragment = more;
+      out->fragment_id = more ? id : 0;
+    } else if (next == kIpv6Ah) {
+      len = (static_cast<uint32_t>(h[1]) + 2) * 4;  // RFC 4302: 4-byte units minus 2
+    } else {
+      len = (static_cast<uint32_t>(h[1]) + 1) * 8;  // RFC 8200: 8-byte units minus 1
+    }
+    if (avail - pos < len) {
+      return ParseResult::kTruncatedIpv6Extension;
+    }
+    next = h[0];
+    pos += len;
+  }
   out->protocol = next;
   return ParseL4(next, ip + pos, total - pos, avail - pos, out);
 }

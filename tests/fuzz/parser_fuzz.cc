@@ -1,0 +1,118 @@
+// libFuzzer target over ParseFrame. The whole input is the frame (caplen =
+// size); its first bytes also choose the wire length: equal to the capture,
+// longer (a snap-length capture) or shorter (a bogus record the parser must
+// take as caplen). Checks the ParsedPacket invariants on every accepted frame,
+// and that cutting an accepted frame shorter only ever truncates it.
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+
+#include "packet/parser.h"
+
+namespace {
+
+using flowtrail::packet::kMaxVlanTags;
+using flowtrail::packet::kParseResultCount;
+using flowtrail::packet::kProtoIcmp;
+using flowtrail::packet::kProtoIcmpV6;
+using flowtrail::packet::kProtoTcp;
+using flowtrail::packet::kProtoUdp;
+using flowtrail::packet::ParsedPacket;
+using flowtrail::packet::ParseFrame;
+using flowtrail::packet::ParseResult;
+using flowtrail::packet::ParseResultName;
+
+#define FUZZ_CHECK(cond)                                                                 \
+  do {                                                                                   \
+    if (!(cond)) {                                                                       \
+      std::fprintf(stderr, "invariant failed: %s (%s:%d)\n", #cond, __FILE__, __LINE__); \
+      std::abort();                                                                      \
+    }                                                                                    \
+  } while (0)
+
+uint32_t WireLength(const uint8_t* data, uint32_t size) {
+  if (size < 3) return size;
+  switch (data[0] & 3) {
+    case 0:
+      return size;
+    case 1:
+      return size + data[1];
+    case 2:
+      return size + ((uint32_t{data[1]} << 8) | data[2]);
+    default:
+      return data[1] % (size + 1);  // below caplen
+  }
+}
+
+void CheckResult(ParseResult r) {
+  FUZZ_CHECK(static_cast<size_t>(r) < kParseResultCount);
+  FUZZ_CHECK(ParseResultName(r) != "unknown");
+}
+
+// What every accepted packet satisfies, for `caplen` bytes at `frame`.
+void CheckPacket(const ParsedPacket& p, const uint8_t* frame, uint32_t caplen, uint32_t wire) {
+  FUZZ_CHECK(p.ip_version == 4 || p.ip_version == 6);
+  FUZZ_CHECK(p.protocol == kProtoTcp || p.protocol == kProtoUdp || p.protocol == kProtoIcmp ||
+             p.protocol == kProtoIcmpV6);
+  FUZZ_CHECK(p.payload != nullptr);
+  FUZZ_CHECK(p.payload >= frame);
+  FUZZ_CHECK(p.payload <= frame + caplen);
+  FUZZ_CHECK(p.captured_payload_len <= static_cast<uint32_t>(frame + caplen - p.payload));
+  FUZZ_CHECK(p.captured_payload_len <= p.payload_len);
+  FUZZ_CHECK(p.payload_len <= 65535);
+  FUZZ_CHECK(p.frame_len == (wire < caplen ? caplen : wire));
+  FUZZ_CHECK(p.vlan_count <= kMaxVlanTags);
+  if (p.vlan_count < 2) FUZZ_CHECK(p.vlan_inner == 0);
+  if (p.vlan_count == 0) FUZZ_CHECK(p.vlan_outer == 0);
+  FUZZ_CHECK(p.vlan_outer < 4096 && p.vlan_inner < 4096);
+  if (!p.first_fragment) FUZZ_CHECK(p.fragment_id == 0);
+  if (p.protocol == kProtoIcmp || p.protocol == kProtoIcmpV6) {
+    FUZZ_CHECK(p.src_port == p.icmp_type && p.dst_port == p.icmp_code);
+    FUZZ_CHECK(p.tcp_flags == 0 && p.seq == 0 && p.ack == 0 && p.window == 0);
+  } else {
+    FUZZ_CHECK(p.icmp_type == 0 && p.icmp_code == 0 && p.icmp_id == 0);
+  }
+  if (p.protocol == kProtoUdp) FUZZ_CHECK(p.tcp_flags == 0 && p.seq == 0 && p.window == 0);
+  if (p.ip_version == 4) {
+    for (int i = 4; i < 16; ++i) FUZZ_CHECK(p.src.bytes[i] == 0 && p.dst.bytes[i] == 0);
+  }
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  if (size > 65535 + 64) return 0;
+  const auto caplen = static_cast<uint32_t>(size);
+  const uint32_t wire = WireLength(data, caplen);
+
+  ParsedPacket p;
+  const ParseResult r = ParseFrame(data, caplen, wire, &p);
+  CheckResult(r);
+  if (r != ParseResult::kOk) return 0;
+  CheckPacket(p, data, caplen, wire);
+
+  // Cut the accepted frame (same wire length) into an exactly-sized copy, so
+  // ASan sees any read past the cut: the result is kOk with the same headers,
+  // or a truncation.
+  const uint32_t cut = size > 0 ? data[size - 1] % caplen : 0;
+  std::unique_ptr<uint8_t[]> prefix(new uint8_t[cut]);
+  if (cut > 0) std::memcpy(prefix.get(), data, cut);
+  ParsedPacket q;
+  const ParseResult rq = ParseFrame(prefix.get(), cut, wire < caplen ? caplen : wire, &q);
+  CheckResult(rq);
+  if (rq == ParseResult::kOk) {
+    CheckPacket(q, prefix.get(), cut, wire < caplen ? caplen : wire);
+    FUZZ_CHECK(q.src == p.src && q.dst == p.dst && q.protocol == p.protocol);
+    FUZZ_CHECK(q.src_port == p.src_port && q.dst_port == p.dst_port);
+    FUZZ_CHECK(q.seq == p.seq && q.ack == p.ack && q.tcp_flags == p.tcp_flags);
+    FUZZ_CHECK(q.icmp_id == p.icmp_id && q.vlan_count == p.vlan_count);
+    FUZZ_CHECK(q.payload_len == p.payload_len);
+    FUZZ_CHECK(q.captured_payload_len <= p.captured_payload_len);
+    FUZZ_CHECK(q.first_fragment == p.first_fragment && q.fragment_id == p.fragment_id);
+  } else {
+    FUZZ_CHECK(ParseResultName(rq).substr(0, 10) == "truncated_");
+  }
+  return 0;
+}
