@@ -182,6 +182,47 @@ def large_capture_lossless():
 
 
 # ---------------------------------------------------------------------------
+# 3b. A session table far smaller than the live sessions: the stalest leave as
+# evicted records, and still no packet is lost.
+
+
+def table_pressure_evicts():
+    pcap, exp = lib.capture("many_sessions")
+    r = lib.run_sensor("table_pressure_evicts", "w1", pcap,
+                       list(exp["sensor_args"]) + ["--table-size", "1024"])
+    n = lib.check_stream_framing(r.output)
+    records = lib.cat_json(r.output)
+    stats = r.stats()
+    evicted = lib.sum_workers(stats, "sessions_evicted")
+    by_reason = collections.Counter(lib.norm_enum("end_reason", x.get("end_reason"))
+                                    for x in records)
+    in_records = sum(int(x.get("client_packets", 0) or 0) + int(x.get("server_packets", 0) or 0)
+                     for x in records)
+    log(f"  {n} records, end reasons {dict(by_reason)}")
+    problems = []
+    if evicted == 0 or by_reason["EVICTED"] != evicted:
+        problems.append(f"{by_reason['EVICTED']} evicted records, stats say {evicted} evictions "
+                        f"(expected some, and equal)")
+    if in_records != exp["session_packets"]:
+        problems.append(f"records account for {in_records} packets, expected "
+                        f"{exp['session_packets']}")
+    if lib.port_counter(stats, "rx") != exp["frames"]:
+        problems.append(f"ports rx {lib.port_counter(stats, 'rx')} != {exp['frames']} frames")
+    for key in ("sessions_created", "sessions_ended"):
+        if lib.sum_workers(stats, key) != n:
+            problems.append(f"stats {key} {lib.sum_workers(stats, key)} != {n} records")
+    if int(stats.get("records_written", -1)) != n or int(stats.get("ring_drops", 0)) != 0:
+        problems.append(f"records_written {stats.get('records_written')}, ring_drops "
+                        f"{stats.get('ring_drops')}")
+    # Every expected session's 5-tuple is in some record.
+    tuples = {lib.tuple_of(x) for x in records}
+    missing = [s["name"] for s in exp["sessions"] if lib.tuple_of(s) not in tuples]
+    if missing:
+        problems.append(f"{len(missing)} sessions without a record, e.g. {missing[:5]}")
+    report(problems, "eviction under table pressure")
+
+
+# ---------------------------------------------------------------------------
 # 4. The real captures in ../shared/captures (skipped when absent).
 
 # TCP/UDP session counts where they differ from tshark's conversation counts
@@ -489,6 +530,7 @@ CASES = {
     "basic_records_3_workers": basic_records_3_workers,
     "workers_1_vs_3": workers_1_vs_3,
     "large_capture_lossless": large_capture_lossless,
+    "table_pressure_evicts": table_pressure_evicts,
     "shared_captures": shared_captures,
     "bad_options": bad_options,
     "sigterm_live": sigterm_live,
