@@ -97,7 +97,11 @@ bool Dispatcher::Poll() {
     for (uint16_t i = 0; i < n; ++i) {
       if (i + 3 < n) rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 3], void*));
       rte_mbuf* m = pkts[i];
-      if (s_.capture) max_time_us_ = std::max(max_time_us_, s_.rx_timestamp.Of(m, max_time_us_));
+      if (s_.capture) {
+        uint64_t t = s_.rx_timestamp.Of(m, 0);
+        if (t == 0) t = clock_.NowUs();  // no capture timestamp: wall time, as the worker
+        max_time_us_ = std::max(max_time_us_, t);
+      }
       uint32_t w = 0;  // unusable frames go to worker 0, which counts them by reason
       if (packet::ParseFrame(rte_pktmbuf_mtod(m, const uint8_t*), m->data_len, m->pkt_len, &pp) ==
           packet::ParseResult::kOk) {

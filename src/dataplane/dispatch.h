@@ -59,6 +59,7 @@ class Dispatcher {
   void PublishCounters();
 
   DispatcherSetup s_;
+  LiveClock clock_;
   std::vector<Held> held_;
   bool holding_ = false;
   bool idle_ = false;

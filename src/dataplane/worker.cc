@@ -31,7 +31,9 @@ void Worker::ProcessBurst(rte_mbuf** pkts, uint16_t n, uint64_t live_now) {
         packet::ParseFrame(rte_pktmbuf_mtod(m, const uint8_t*), m->data_len, m->pkt_len, &pp);
     uint64_t t = live_now;
     if (s_.capture) {
-      t = s_.rx_timestamp.Of(m, clock_us_);
+      // No capture timestamp (e.g. --capture on infinite_rx): wall time.
+      t = s_.rx_timestamp.Of(m, 0);
+      if (t == 0) t = clock_.NowUs();
       max_time_us_ = std::max(max_time_us_, t);
     }
     // Expire what timed out before this packet, so a packet arriving after
