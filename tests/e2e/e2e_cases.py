@@ -223,6 +223,54 @@ def table_pressure_evicts():
 
 
 # ---------------------------------------------------------------------------
+# 3c. Active timeout: long sessions are reported periodically, flagged as
+# continuing, with the same id and cumulative counters; the final record is
+# unchanged.
+
+
+def active_timeout_interim():
+    pcap, exp = lib.capture("large_packets")
+    args = list(exp["sensor_args"])
+    args[args.index("--active-timeout") + 1] = "20"
+    r = lib.run_sensor("active_timeout_interim", "w1", pcap, args)
+    lib.check_stream_framing(r.output)
+    records = lib.cat_json(r.output)
+    final = [x for x in records if not x.get("continuing")]
+    interim = [x for x in records if x.get("continuing")]
+    log(f"  {len(final)} final and {len(interim)} interim records")
+    report(lib.compare_records(final, exp["sessions"], sensor_id="e2e-large_packets"),
+           "final records vs large_packets.expected.json")
+    problems = []
+    by_id = collections.defaultdict(list)
+    for x in interim:
+        by_id[str(x.get("session_id"))].append(x)
+    final_by_id = {str(x.get("session_id")): x for x in final}
+    for sid, xs in by_id.items():
+        f = final_by_id.get(sid)
+        if f is None:
+            problems.append(f"interim records of session {sid} without a final record")
+            continue
+        if lib.tuple_of(xs[0]) != lib.tuple_of(f):
+            problems.append(f"session {sid}: interim and final records differ in 5-tuple")
+        packets = [int(x.get("client_packets", 0)) + int(x.get("server_packets", 0))
+                   for x in xs] + [int(f.get("client_packets", 0)) + int(f.get("server_packets", 0))]
+        if packets != sorted(packets):
+            problems.append(f"session {sid}: packet counts not cumulative: {packets}")
+        for x in xs:
+            if lib.norm_enum("end_reason", x.get("end_reason")) != "ACTIVE_TIMEOUT":
+                problems.append(f"session {sid}: continuing record with end_reason "
+                                f"{x.get('end_reason')}")
+    # Sessions last ~55-65 s from their first packet: two or three reports each.
+    long_lived = sum(1 for s in exp["sessions"] if s["last_time_us"] - s["first_time_us"] > 41e6)
+    if len(by_id) < long_lived:
+        problems.append(f"{len(by_id)} sessions had interim records, {long_lived} lasted > 41 s")
+    if lib.sum_workers(r.stats(), "interim_records") != len(interim):
+        problems.append(f"stats interim_records {lib.sum_workers(r.stats(), 'interim_records')} "
+                        f"!= {len(interim)}")
+    report(problems, "interim records")
+
+
+# ---------------------------------------------------------------------------
 # 4. The real captures in ../shared/captures (skipped when absent).
 
 # TCP/UDP session counts where they differ from tshark's conversation counts
@@ -531,6 +579,7 @@ CASES = {
     "workers_1_vs_3": workers_1_vs_3,
     "large_capture_lossless": large_capture_lossless,
     "table_pressure_evicts": table_pressure_evicts,
+    "active_timeout_interim": active_timeout_interim,
     "shared_captures": shared_captures,
     "bad_options": bad_options,
     "sigterm_live": sigterm_live,
