@@ -10,6 +10,8 @@
 #include <rte_mbuf.h>
 #include <rte_mbuf_dyn.h>
 
+#include <unistd.h>
+
 #include <cstdio>
 #include <fstream>
 #include <optional>
@@ -193,13 +195,10 @@ absl::StatusOr<std::unique_ptr<Pipeline>> Pipeline::Create(const SensorConfig& c
   // Workers: their trackers and the queues they poll themselves.
   std::vector<RxQueueRef> dispatch_queues;
   for (uint32_t w = 0; w < nw; ++w) {
-    session::TrackerConfig tc = config.tracker;
-    tc.worker_id = static_cast<uint16_t>(w);
-    absl::StatusOr<std::unique_ptr<session::Tracker>> tracker = session::Tracker::Create(tc);
-    if (!tracker.ok()) return tracker.status();
     WorkerSetup ws;
     ws.index = static_cast<uint16_t>(w);
-    ws.tracker = *std::move(tracker);
+    ws.tracker_config = config.tracker;
+    ws.tracker_config.worker_id = static_cast<uint16_t>(w);
     for (const Port& p : s->ports) {
       if (p.mode == PortMode::kRss) ws.queues.push_back({p.id, static_cast<uint16_t>(w)});
       if (p.mode == PortMode::kDirect) {
@@ -353,7 +352,6 @@ int Pipeline::Run() {
   const LcorePlan& plan = s.plan;
   fprintf(stderr, "flowtrail: %s mode, %zu port(s), lcores %s\n", s.capture ? "capture" : "live",
           s.ports.size(), plan.Describe().c_str());
-  s.start_tsc = rte_rdtsc();
   for (size_t w = 0; w < s.workers.size(); ++w) {
     if (int rc = rte_eal_remote_launch(&Worker::LcoreMain, s.workers[w].get(), plan.workers[w]);
         rc != 0) {
@@ -361,6 +359,23 @@ int Pipeline::Run() {
       return 1;
     }
   }
+  // Workers build their session tables on their own lcores; wait for them
+  // before any packet is read.
+  std::string start_error;
+  for (const auto& w : s.workers) {
+    while (w->start_state() == Worker::StartState::kStarting) usleep(1000);
+    if (w->start_state() == Worker::StartState::kFailed && start_error.empty()) {
+      start_error = w->start_error();
+    }
+  }
+  if (!start_error.empty()) {
+    s.control.stop_input.store(true, std::memory_order_release);
+    s.control.flush.store(true, std::memory_order_release);
+    rte_eal_mp_wait_lcore();
+    fprintf(stderr, "flowtrail: cannot create a session table: %s\n", start_error.c_str());
+    return 1;
+  }
+  s.start_tsc = rte_rdtsc();
   if (s.dispatcher && !plan.DispatcherOnMain()) {
     rte_eal_remote_launch(&Dispatcher::LcoreMain, s.dispatcher.get(), plan.dispatcher);
   }

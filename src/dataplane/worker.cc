@@ -147,6 +147,17 @@ void Worker::FlushAtEnd() {
 }
 
 int Worker::Run() {
+  absl::StatusOr<std::unique_ptr<session::Tracker>> tracker =
+      session::Tracker::Create(s_.tracker_config);
+  if (!tracker.ok()) {
+    start_error_ = tracker.status().ToString();
+    start_state_.store(StartState::kFailed, std::memory_order_release);
+    return -1;
+  }
+  s_.tracker = *std::move(tracker);
+  PublishCounters();
+  start_state_.store(StartState::kReady, std::memory_order_release);
+
   IdleBackoff backoff;
   rte_mbuf* pkts[kRxBurst];
   uint32_t iteration = 0;

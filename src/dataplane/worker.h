@@ -8,6 +8,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include <rte_mbuf.h>
@@ -33,6 +34,9 @@ struct alignas(64) Watermark {
 
 struct WorkerSetup {
   uint16_t index = 0;
+  // The tracker is created by the worker on its own lcore (in parallel with
+  // the other workers, memory first touched on the worker's NUMA node).
+  session::TrackerConfig tracker_config;
   std::unique_ptr<session::Tracker> tracker;
   std::vector<RxQueueRef> queues;  // polled directly (RSS or single-worker ports)
   rte_ring* input = nullptr;       // from the dispatcher, or null
@@ -58,6 +62,11 @@ class Worker {
   // read after stop_input.
   bool ReaderIdle() const { return reader_idle_.load(std::memory_order_acquire); }
   bool IsReader() const { return !s_.queues.empty(); }
+
+  enum class StartState : int { kStarting, kReady, kFailed };
+  StartState start_state() const { return start_state_.load(std::memory_order_acquire); }
+  // Why the tracker could not be created (valid once kFailed).
+  const std::string& start_error() const { return start_error_; }
 
  private:
   static constexpr size_t kStaging = 64;
@@ -85,6 +94,8 @@ class Worker {
   size_t export_pos_ = 0;
   size_t analytics_pos_ = 0;
   std::atomic<bool> reader_idle_{false};
+  std::atomic<StartState> start_state_{StartState::kStarting};
+  std::string start_error_;
 };
 
 }  // namespace flowtrail::dataplane
