@@ -7,6 +7,7 @@
 
 #include <memory>
 #include <random>
+#include <span>
 #include <vector>
 
 #include "packet/parsed_packet.h"
@@ -39,11 +40,11 @@ struct Bench {
   std::vector<SessionRecord> sink = std::vector<SessionRecord>(256);
   uint64_t now = kT0;
 
-  explicit Bench(uint32_t capacity) {
+  explicit Bench(uint32_t capacity, uint32_t live = kLive) {
     TrackerConfig c;
     c.capacity = capacity;
     tracker = std::move(*Tracker::Create(c));
-    for (uint32_t i = 0; i < kLive; ++i) Step(TcpPacket(i), i);
+    for (uint32_t i = 0; i < live; ++i) Step(TcpPacket(i), i);
   }
   void Step(const packet::ParsedPacket& p, uint64_t i) {
     tracker->Process(p, ++now, 0);
@@ -55,11 +56,14 @@ struct Bench {
   }
 };
 
+// Arg: live sessions (1 M is the figure that matters; 1 K shows the cost
+// without cache misses).
 void BM_TrackerUpdateExistingSession(benchmark::State& state) {
-  Bench b(2 * kLive);
+  const auto live = static_cast<uint32_t>(state.range(0));
+  Bench b(2 * live, live);
   std::mt19937 rng(1);
   std::vector<packet::ParsedPacket> pkts;
-  for (int i = 0; i < (1 << 16); ++i) pkts.push_back(TcpPacket(rng() % kLive));
+  for (int i = 0; i < (1 << 16); ++i) pkts.push_back(TcpPacket(rng() % live));
   uint64_t i = 0;
   for (auto _ : state) {
     b.Step(pkts[i & 0xffff], i);
@@ -68,7 +72,34 @@ void BM_TrackerUpdateExistingSession(benchmark::State& state) {
   state.counters["sessions_active"] = b.tracker->counters().sessions_active;
   state.SetItemsProcessed(state.iterations());
 }
-BENCHMARK(BM_TrackerUpdateExistingSession)->Unit(benchmark::kNanosecond);
+BENCHMARK(BM_TrackerUpdateExistingSession)->Arg(kLive)->Arg(1024)->Unit(benchmark::kNanosecond);
+
+// The same with the worker's burst shape: 32 packets per ProcessBurst(), so
+// the table misses of a burst overlap.
+void BM_TrackerUpdateExistingSessionBurst32(benchmark::State& state) {
+  const auto live = static_cast<uint32_t>(state.range(0));
+  Bench b(2 * live, live);
+  std::mt19937 rng(1);
+  std::vector<packet::ParsedPacket> pkts;
+  for (int i = 0; i < (1 << 16); ++i) pkts.push_back(TcpPacket(rng() % live));
+  std::vector<uint64_t> times(32);
+  uint64_t i = 0;
+  for (auto _ : state) {
+    for (auto& t : times) t = ++b.now;
+    b.tracker->ProcessBurst(std::span(pkts).subspan((i * 32) & 0xffff, 32), times, 0);
+    b.tracker->Advance(b.now);
+    while (b.tracker->Drain(b.sink)) {
+    }
+    ++i;
+  }
+  state.SetItemsProcessed(state.iterations() * 32);
+  state.counters["ns_per_packet"] = benchmark::Counter(
+      state.iterations() * 32, benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+}
+BENCHMARK(BM_TrackerUpdateExistingSessionBurst32)
+    ->Arg(kLive)
+    ->Arg(1024)
+    ->Unit(benchmark::kNanosecond);
 
 void BM_TrackerNewSession(benchmark::State& state) {
   Bench b(2 * kLive);  // room for every new session of the fixed iteration count

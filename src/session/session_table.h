@@ -43,6 +43,14 @@ class SessionTable {
   const Session& at(uint32_t idx) const { return entries_[idx]; }
 
   void Prefetch(uint32_t hash) const { __builtin_prefetch(&slots_[hash & mask_]); }
+  // After Prefetch(): pulls in the entry the home slot points at (the match,
+  // most of the time, at load <= 0.5).
+  void PrefetchEntry(uint32_t hash) const {
+    const Slot& s = slots_[hash & mask_];
+    if (s.entry == kNone) return;
+    const char* e = reinterpret_cast<const char*>(&entries_[s.entry]);
+    for (size_t off = 0; off < sizeof(Session); off += 64) __builtin_prefetch(e + off);
+  }
 
   uint32_t Find(const SessionKey& key, uint32_t hash) const {
     for (uint32_t pos = hash & mask_;; pos = (pos + 1) & mask_) {

@@ -103,6 +103,8 @@ class Tracker::Impl {
   }
 
   void Process(const packet::ParsedPacket& pkt, uint64_t now, uint16_t input_port);
+  void ProcessBurst(std::span<const packet::ParsedPacket> pkts, std::span<const uint64_t> now,
+                    uint16_t input_port);
   void Advance(uint64_t now);
   bool FlushSome(EndReason reason, uint64_t now);
   size_t Drain(std::span<SessionRecord> out);
@@ -118,6 +120,8 @@ class Tracker::Impl {
     return side == 0 ? s.key.lo_port : s.key.hi_port;
   }
 
+  void ProcessKeyed(const packet::ParsedPacket& pkt, const SessionKey& key, uint32_t hash,
+                    uint8_t from, uint64_t now, uint16_t input_port);
   uint32_t Create(const SessionKey& key, uint32_t hash, const packet::ParsedPacket& pkt,
                   uint8_t from, uint64_t now, uint16_t input_port);
   void DecideInitialRoles(Session& s, const packet::ParsedPacket& pkt, uint8_t from);
@@ -147,11 +151,39 @@ class Tracker::Impl {
 };
 
 void Tracker::Impl::Process(const packet::ParsedPacket& pkt, uint64_t now, uint16_t input_port) {
-  ++counters_.packets;
-  wheel_.Start(now);
   SessionKey key;
   const uint8_t from = MakeSessionKey(pkt, &key) ? 0 : 1;
-  const uint32_t hash = HashSessionKey(key);
+  ProcessKeyed(pkt, key, HashSessionKey(key), from, now, input_port);
+}
+
+// Three passes over a burst so the DRAM misses overlap (notes/dpdk_design.md
+// §2.6): hash every key and prefetch its index slot; read the slots and
+// prefetch the entries they point at; then process in order.
+void Tracker::Impl::ProcessBurst(std::span<const packet::ParsedPacket> pkts,
+                                 std::span<const uint64_t> now, uint16_t input_port) {
+  constexpr size_t kChunk = 32;
+  SessionKey keys[kChunk];
+  uint32_t hashes[kChunk];
+  uint8_t from[kChunk];
+  const size_t total = std::min(pkts.size(), now.size());
+  for (size_t base = 0; base < total; base += kChunk) {
+    const size_t n = std::min(kChunk, total - base);
+    for (size_t i = 0; i < n; ++i) {
+      from[i] = MakeSessionKey(pkts[base + i], &keys[i]) ? 0 : 1;
+      hashes[i] = HashSessionKey(keys[i]);
+      table_.Prefetch(hashes[i]);
+    }
+    for (size_t i = 0; i < n; ++i) table_.PrefetchEntry(hashes[i]);
+    for (size_t i = 0; i < n; ++i) {
+      ProcessKeyed(pkts[base + i], keys[i], hashes[i], from[i], now[base + i], input_port);
+    }
+  }
+}
+
+void Tracker::Impl::ProcessKeyed(const packet::ParsedPacket& pkt, const SessionKey& key,
+                                 uint32_t hash, uint8_t from, uint64_t now, uint16_t input_port) {
+  ++counters_.packets;
+  wheel_.Start(now);
   uint32_t idx = table_.Find(key, hash);
   const bool tcp = pkt.protocol == packet::kProtoTcp;
   if (idx != SessionTable::kNone && tcp &&
@@ -588,6 +620,10 @@ Tracker::~Tracker() = default;
 
 void Tracker::Process(const packet::ParsedPacket& pkt, uint64_t now_us, uint16_t input_port) {
   impl_->Process(pkt, now_us, input_port);
+}
+void Tracker::ProcessBurst(std::span<const packet::ParsedPacket> pkts,
+                           std::span<const uint64_t> now_us, uint16_t input_port) {
+  impl_->ProcessBurst(pkts, now_us, input_port);
 }
 void Tracker::Advance(uint64_t now_us) { impl_->Advance(now_us); }
 bool Tracker::FlushSome(EndReason reason, uint64_t now_us) {

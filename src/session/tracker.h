@@ -75,6 +75,12 @@ class Tracker {
   // One parsed packet seen at `now_us` on DPDK port `input_port`.
   void Process(const packet::ParsedPacket& pkt, uint64_t now_us, uint16_t input_port);
 
+  // The same as Process() on each packet in order (pkts[i] seen at now_us[i]),
+  // with the table lookups of the burst overlapped by prefetching: use it for
+  // RX bursts. Processes min(pkts.size(), now_us.size()) packets.
+  void ProcessBurst(std::span<const packet::ParsedPacket> pkts, std::span<const uint64_t> now_us,
+                    uint16_t input_port);
+
   // Expires sessions whose timeouts passed by `now_us`. O(expired) amortised.
   void Advance(uint64_t now_us);
 

@@ -3,7 +3,10 @@
 #include "session/tracker.h"
 
 #include <algorithm>
+#include <cstring>
 #include <map>
+#include <random>
+#include <span>
 #include <string>
 
 #include "gtest/gtest.h"
@@ -888,6 +891,57 @@ TEST(TrackerPacketFields, NoDataMeansNoneAndZeroFingerprints) {
   EXPECT_EQ(r.client_simhash, 0u);
   EXPECT_EQ(r.server_first_flags, 0);
   EXPECT_EQ(r.server_packets, 0u);
+}
+
+}  // namespace
+}  // namespace flowtrail::session
+
+namespace flowtrail::session {
+namespace {
+
+// Burst processing must be indistinguishable from packet-at-a-time, including
+// when the burst itself creates, replaces and evicts sessions.
+TEST(TrackerBurst, ProcessBurstGivesTheSameRecordsAsProcess) {
+  std::mt19937 rng(99);
+  testing::PacketMaker m;
+  std::vector<packet::ParsedPacket> pkts;
+  std::vector<uint64_t> times;
+  const char* hosts[] = {"10.0.0.1", "10.0.0.2", "192.0.2.10", "192.0.2.11"};
+  const uint8_t flags[] = {kS, kSA, kA, kPA, kFA, kRA};
+  uint64_t t = kT0;
+  for (int i = 0; i < 3000; ++i) {
+    const char* a = hosts[rng() % 4];
+    const char* b = hosts[rng() % 4];
+    const uint16_t pa = static_cast<uint16_t>(1000 + rng() % 6);
+    const uint16_t pb = static_cast<uint16_t>(1000 + rng() % 6);
+    if (rng() % 4 == 0) {
+      pkts.push_back(m.Udp(a, pa, b, pb, "payload"));
+    } else {
+      pkts.push_back(m.Tcp(a, pa, b, pb, flags[rng() % 6], rng() % 5000, rng() % 5000,
+                           rng() % 2 ? "data" : ""));
+    }
+    t += rng() % 3'000'000;
+    times.push_back(t);
+  }
+  TrackerConfig c = SmallConfig();
+  c.capacity = 16;  // eviction inside bursts
+  c.output_capacity = 4096;
+  c.tcp_linger_us = 1'000'000;
+  Harness one(c), burst(c);
+  for (size_t i = 0; i < pkts.size(); ++i) one.tracker->Process(pkts[i], times[i], 2);
+  for (size_t i = 0; i < pkts.size(); i += 37) {
+    const size_t n = std::min<size_t>(37, pkts.size() - i);
+    burst.tracker->ProcessBurst(std::span(pkts).subspan(i, n), std::span(times).subspan(i, n), 2);
+  }
+  one.Flush();
+  burst.Flush();
+  ASSERT_EQ(one.records.size(), burst.records.size());
+  ASSERT_GT(one.records.size(), 100u);
+  for (size_t i = 0; i < one.records.size(); ++i) {
+    ASSERT_EQ(std::memcmp(&one.records[i], &burst.records[i], sizeof(SessionRecord)), 0) << i;
+  }
+  EXPECT_EQ(one.tracker->counters().packets, burst.tracker->counters().packets);
+  EXPECT_GT(one.tracker->counters().sessions_evicted, 0u);
 }
 
 }  // namespace
