@@ -12,6 +12,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <optional>
@@ -41,10 +42,9 @@ template <typename T>
 using Blocks = std::vector<T>;
 
 uint32_t PoolSize(uint64_t wanted) {
-  // 2^k - 1 is the mempool's most efficient size.
-  uint64_t n = 8191;
-  while (n < wanted) n = n * 2 + 1;
-  return static_cast<uint32_t>(std::min<uint64_t>(n, (1u << 26) - 1));
+  // Not rounded up to 2^k - 1: with infinite_rx a whole file sits in the
+  // pool, and doubling it would not fit in memory.
+  return static_cast<uint32_t>(std::clamp<uint64_t>(wanted, 8191, (1u << 26) - 1));
 }
 
 }  // namespace
