@@ -38,13 +38,17 @@ static_assert(std::endian::native == std::endian::little ||
 inline uint16_t Load16(const uint8_t* p) {
   uint16_t v;
   std::memcpy(&v, p, sizeof(v));
-  if constexpr (std::endian::native == std::endian::little) v = __builtin_bswap16(v);
+  if constexpr (std::endian::native == std::endian::little) {
+    v = __builtin_bswap16(v);
+  }
   return v;
 }
 inline uint32_t Load32(const uint8_t* p) {
   uint32_t v;
   std::memcpy(&v, p, sizeof(v));
-  if constexpr (std::endian::native == std::endian::little) v = __builtin_bswap32(v);
+  if constexpr (std::endian::native == std::endian::little) {
+    v = __builtin_bswap32(v);
+  }
   return v;
 }
 
@@ -64,7 +68,9 @@ inline bool IsIpv6Extension(uint8_t next) {
 // ICMP types whose rest-of-header starts with an identifier: echo reply/request,
 // timestamp, information and address-mask request/reply (RFC 792, RFC 950).
 inline bool IcmpHasId(uint8_t protocol, uint8_t type) {
-  if (protocol == kProtoIcmpV6) return type == 128 || type == 129;  // echo request/reply
+  if (protocol == kProtoIcmpV6) {
+    return type == 128 || type == 129;  // echo request/reply
+  }
   constexpr uint32_t kMask = (1u << 0) | (1u << 8) | (1u << 13) | (1u << 14) | (1u << 15) |
                              (1u << 16) | (1u << 17) | (1u << 18);
   return type < 32 && ((kMask >> type) & 1) != 0;
@@ -121,7 +127,9 @@ inline ParseResult ParseL4(uint8_t protocol, const uint8_t* l4, uint32_t len, ui
       out->icmp_code = code;
       out->src_port = type;
       out->dst_port = code;
-      if (IcmpHasId(protocol, type)) out->icmp_id = Load16(l4 + 4);
+      if (IcmpHasId(protocol, type)) {
+        out->icmp_id = Load16(l4 + 4);
+      }
       hdr = kIcmpHeaderLen;
       break;
     }
@@ -283,7 +291,9 @@ std::string_view ParseResultName(ParseResult r) {
 
 uint64_t ParseCounters::Bad() const {
   uint64_t sum = 0;
-  for (size_t i = 1; i < by_result.size(); ++i) sum += by_result[i];
+  for (size_t i = 1; i < by_result.size(); ++i) {
+    sum += by_result[i];
+  }
   return sum;
 }
 
@@ -323,15 +333,23 @@ ParseResult ParseFrame(const uint8_t* frame, uint32_t caplen, uint32_t wire_len,
 
   if (type == kEtherMplsUnicast || type == kEtherMplsMulticast) [[unlikely]] {
     for (int labels = 0;; ++labels) {
-      if (labels == kMaxMplsLabels) return ParseResult::kTooManyMplsLabels;
-      if (caplen - off < kMplsLabelLen) return ParseResult::kTruncatedMpls;
+      if (labels == kMaxMplsLabels) {
+        return ParseResult::kTooManyMplsLabels;
+      }
+      if (caplen - off < kMplsLabelLen) {
+        return ParseResult::kTruncatedMpls;
+      }
       const bool bottom_of_stack = (frame[off + 2] & 0x01) != 0;
       off += kMplsLabelLen;
-      if (bottom_of_stack) break;
+      if (bottom_of_stack) {
+        break;
+      }
     }
     // MPLS does not say what it carries; the IP version nibble is the usual guess
     // (a pseudowire control word starts with 0 and is refused).
-    if (caplen == off) return ParseResult::kTruncatedMpls;
+    if (caplen == off) {
+      return ParseResult::kTruncatedMpls;
+    }
     const uint8_t nibble = frame[off] >> 4;
     if (nibble == 4) {
       type = kEtherIpv4;

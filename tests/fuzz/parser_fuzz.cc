@@ -33,7 +33,9 @@ using flowtrail::packet::ParseResultName;
   } while (0)
 
 uint32_t WireLength(const uint8_t* data, uint32_t size) {
-  if (size < 3) return size;
+  if (size < 3) {
+    return size;
+  }
   switch (data[0] & 3) {
     case 0:
       return size;
@@ -64,33 +66,47 @@ void CheckPacket(const ParsedPacket& p, const uint8_t* frame, uint32_t caplen, u
   FUZZ_CHECK(p.payload_len <= 65535);
   FUZZ_CHECK(p.frame_len == (wire < caplen ? caplen : wire));
   FUZZ_CHECK(p.vlan_count <= kMaxVlanTags);
-  if (p.vlan_count < 2) FUZZ_CHECK(p.vlan_inner == 0);
-  if (p.vlan_count == 0) FUZZ_CHECK(p.vlan_outer == 0);
+  if (p.vlan_count < 2) {
+    FUZZ_CHECK(p.vlan_inner == 0);
+  }
+  if (p.vlan_count == 0) {
+    FUZZ_CHECK(p.vlan_outer == 0);
+  }
   FUZZ_CHECK(p.vlan_outer < 4096 && p.vlan_inner < 4096);
-  if (!p.first_fragment) FUZZ_CHECK(p.fragment_id == 0);
+  if (!p.first_fragment) {
+    FUZZ_CHECK(p.fragment_id == 0);
+  }
   if (p.protocol == kProtoIcmp || p.protocol == kProtoIcmpV6) {
     FUZZ_CHECK(p.src_port == p.icmp_type && p.dst_port == p.icmp_code);
     FUZZ_CHECK(p.tcp_flags == 0 && p.seq == 0 && p.ack == 0 && p.window == 0);
   } else {
     FUZZ_CHECK(p.icmp_type == 0 && p.icmp_code == 0 && p.icmp_id == 0);
   }
-  if (p.protocol == kProtoUdp) FUZZ_CHECK(p.tcp_flags == 0 && p.seq == 0 && p.window == 0);
+  if (p.protocol == kProtoUdp) {
+    FUZZ_CHECK(p.tcp_flags == 0 && p.seq == 0 && p.window == 0);
+  }
   if (p.ip_version == 4) {
-    for (int i = 4; i < 16; ++i) FUZZ_CHECK(p.src.bytes[i] == 0 && p.dst.bytes[i] == 0);
+    for (int i = 4; i < 16; ++i) {
+      FUZZ_CHECK(p.src.bytes[i] == 0 && p.dst.bytes[i] == 0);
+    }
   }
 }
 
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  if (size > 65535 + 64) return 0;
+  if (size > 65535 + 64) {
+    return 0;
+  }
   const auto caplen = static_cast<uint32_t>(size);
   const uint32_t wire = WireLength(data, caplen);
 
   ParsedPacket p;
   const ParseResult r = ParseFrame(data, caplen, wire, &p);
   CheckResult(r);
-  if (r != ParseResult::kOk) return 0;
+  if (r != ParseResult::kOk) {
+    return 0;
+  }
   CheckPacket(p, data, caplen, wire);
 
   // Cut the accepted frame (same wire length) into an exactly-sized copy, so
@@ -98,7 +114,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // or a truncation.
   const uint32_t cut = size > 0 ? data[size - 1] % caplen : 0;
   std::unique_ptr<uint8_t[]> prefix(new uint8_t[cut]);
-  if (cut > 0) std::memcpy(prefix.get(), data, cut);
+  if (cut > 0) {
+    std::memcpy(prefix.get(), data, cut);
+  }
   ParsedPacket q;
   const ParseResult rq = ParseFrame(prefix.get(), cut, wire < caplen ? caplen : wire, &q);
   CheckResult(rq);
