@@ -6,7 +6,6 @@
 #include <rte_ethdev.h>
 #include <rte_launch.h>
 #include <rte_lcore.h>
-#include <rte_malloc.h>
 #include <rte_mbuf.h>
 #include <rte_mbuf_dyn.h>
 
@@ -37,10 +36,6 @@ std::atomic<int> Pipeline::stop_signal{0};
 
 namespace {
 
-// Aligned storage for per-lcore blocks (std::vector honours alignas in C++17+).
-template <typename T>
-using Blocks = std::vector<T>;
-
 uint32_t PoolSize(uint64_t wanted) {
   // Not rounded up to 2^k - 1: with infinite_rx a whole file sits in the
   // pool, and doubling it would not fit in memory.
@@ -58,7 +53,7 @@ struct Pipeline::State {
   rte_mempool* pool = nullptr;
   RxTimestamp rx_timestamp;
   Control control;
-  Blocks<WorkerCounters> worker_counters;
+  std::vector<WorkerCounters> worker_counters;  // cache-aligned, one per worker
   DispatcherCounters dispatcher_counters;
   ExporterCounters exporter_counters;
   AnalyticsCounters analytics_counters;
@@ -74,9 +69,13 @@ struct Pipeline::State {
   uint64_t start_tsc = 0;
 
   ~State() {
+    if (ports_started) {
+      for (const Port& p : ports) StopPort(p);
+    }
     for (rte_ring* r : packet_rings) rte_ring_free(r);
     for (rte_ring* r : export_rings) rte_ring_free(r);
     for (rte_ring* r : analytics_rings) rte_ring_free(r);
+    rte_mempool_free(pool);
   }
 
   Snapshot TakeSnapshot(const char* end) const;
@@ -87,11 +86,7 @@ struct Pipeline::State {
 
 Pipeline::Pipeline(std::unique_ptr<State> state) : s_(std::move(state)) {}
 
-Pipeline::~Pipeline() {
-  if (s_ && s_->ports_started) {
-    for (const Port& p : s_->ports) StopPort(p);
-  }
-}
+Pipeline::~Pipeline() = default;
 
 absl::StatusOr<std::unique_ptr<Pipeline>> Pipeline::Create(const SensorConfig& config) {
   auto s = std::make_unique<State>();
@@ -175,7 +170,7 @@ absl::StatusOr<std::unique_ptr<Pipeline>> Pipeline::Create(const SensorConfig& c
   s->ports_started = true;
 
   // Rings and per-lcore blocks.
-  s->worker_counters = Blocks<WorkerCounters>(nw);
+  s->worker_counters = std::vector<WorkerCounters>(nw);
   s->watermarks = std::make_unique<Watermark[]>(nw);
   const int socket = static_cast<int>(rte_socket_id());
   for (uint32_t w = 0; w < nw; ++w) {
