@@ -11,7 +11,6 @@ Exit 0 pass, 1 fail, 77 skip (the shared captures when absent).
 import collections
 import csv
 import io
-import json
 import os
 import re
 import signal
