@@ -130,6 +130,7 @@ class Tracker::Impl {
   void UpdateFtp(const packet::ParsedPacket& pkt, uint64_t now);
   uint64_t IdleTimeout(const Session& s) const;
   uint64_t Deadline(const Session& s) const;
+  EndReason ExpiryReason(const Session& s) const;
   void ScheduleIfEarlier(uint32_t idx, Session& s);
   bool Fire(uint32_t idx, uint64_t now);
   void EvictStalest();
@@ -185,6 +186,16 @@ void Tracker::Impl::ProcessKeyed(const packet::ParsedPacket& pkt, const SessionK
   ++counters_.packets;
   wheel_.Start(now);
   uint32_t idx = table_.Find(key, hash);
+  if (idx != SessionTable::kNone && !OutputFull()) {
+    // Timed out but not yet fired (the wheel fires up to one tick late, or
+    // Advance() has not run): end it now, so a packet after the timeout
+    // always starts a new session, whatever the Advance() cadence.
+    const Session& old = table_.at(idx);
+    if (now >= old.last_time_us + IdleTimeout(old)) {
+      End(idx, ExpiryReason(old));
+      idx = SessionTable::kNone;
+    }
+  }
   const bool tcp = pkt.protocol == packet::kProtoTcp;
   if (idx != SessionTable::kNone && tcp &&
       (pkt.tcp_flags & (packet::kTcpSyn | packet::kTcpAck)) == packet::kTcpSyn) {
@@ -384,6 +395,15 @@ uint64_t Tracker::Impl::IdleTimeout(const Session& s) const {
   }
 }
 
+// Why a session whose idle deadline passed ends: a closed TCP session's
+// linger is over, anything else was idle.
+EndReason Tracker::Impl::ExpiryReason(const Session& s) const {
+  if (s.key.protocol == packet::kProtoTcp && s.Closed()) {
+    return s.rst ? EndReason::kReset : EndReason::kClosed;
+  }
+  return EndReason::kIdleTimeout;
+}
+
 uint64_t Tracker::Impl::Deadline(const Session& s) const {
   uint64_t d = s.last_time_us + IdleTimeout(s);
   if (cfg_.active_timeout_us != 0) d = std::min(d, s.active_start_us + cfg_.active_timeout_us);
@@ -406,11 +426,7 @@ bool Tracker::Impl::Fire(uint32_t idx, uint64_t now) {
   Session& s = table_.at(idx);
   if (now >= s.last_time_us + IdleTimeout(s)) {
     if (OutputFull()) return false;
-    EndReason reason = EndReason::kIdleTimeout;
-    if (s.key.protocol == packet::kProtoTcp && s.Closed()) {
-      reason = s.rst ? EndReason::kReset : EndReason::kClosed;
-    }
-    End(idx, reason);
+    End(idx, ExpiryReason(s));
     return true;
   }
   if (cfg_.active_timeout_us != 0 && now >= s.active_start_us + cfg_.active_timeout_us) {

@@ -127,9 +127,14 @@ TEST(TrackerGolden, ReorderedHandshakeKeepsTheSynSenderAsClient) {
 // payload bytes (with retransmissions, and 5 frames refused as truncated)
 // are in the capture. The server sent only SYN-ACK and FIN (seq 4070133268):
 // 0 bytes. The server's FIN comes first. Zeek reports the same sizes.
+// The client retransmits its last 1535 bytes 3.24 s after both FINs: with
+// Zeek's 5 s close delay as the linger that is still the one session tshark
+// and Zeek count.
 TEST(TrackerGolden, ReassemblyCaptureGivesSequenceDerivedBytes) {
   CaptureRun run;
-  RUN_OR_SKIP("retrans__zeek_reassembly.pcap", run);
+  TrackerConfig config = testing::SmallConfig();
+  config.tcp_linger_us = 5'000'000;
+  if (!RunCapture("retrans__zeek_reassembly.pcap", &run, config)) GTEST_SKIP();
   ASSERT_EQ(run.records.size(), 1u);
   const SessionRecord& r = run.records[0];
   EXPECT_EQ(r.client_port, 2564);
@@ -148,6 +153,20 @@ TEST(TrackerGolden, ReassemblyCaptureGivesSequenceDerivedBytes) {
 // - SYN - FIN = 3168; server SYN-ACK 3876002109, FIN at 3876010909 -> 8799.
 // The last packet (the final ACK) is the last of the capture, inside the
 // linger, so the session ends with the input.
+// With the default 2 s linger the late retransmission starts a second
+// (midstream, OTH) session; the first keeps every byte the sequence numbers
+// account for.
+TEST(TrackerGolden, ReassemblyRetransmissionAfterTheLingerIsASecondSession) {
+  CaptureRun run;
+  RUN_OR_SKIP("retrans__zeek_reassembly.pcap", run);
+  ASSERT_EQ(run.records.size(), 2u);
+  EXPECT_EQ(run.records[0].client_bytes, 33208u);
+  EXPECT_EQ(run.records[0].end_reason, EndReason::kClosed);
+  EXPECT_EQ(run.records[0].conn_state, ConnState::kSF);
+  EXPECT_EQ(run.records[1].client_payload_bytes, 1535u);
+  EXPECT_NE(run.records[1].confidence, Confidence::kHigh);
+}
+
 TEST(TrackerGolden, SshSingleConnectionIsOneSfSession) {
   CaptureRun run;
   RUN_OR_SKIP("mixed__zeek_ssh_single-conn.pcap", run);

@@ -456,6 +456,32 @@ TEST(TrackerTimeouts, UdpAndIcmpHaveTheirOwnTimeouts) {
   EXPECT_EQ(h.records[1].protocol, packet::kProtoUdp);
 }
 
+TEST(TrackerTimeouts, PacketAfterTheTimeoutStartsANewSessionEvenWithoutAdvance) {
+  PacketMaker m;
+  Harness h(TimeoutConfig());
+  h.Send(m.Udp(kC, 40000, kSrv, 53), kT0);
+  h.Send(m.Udp(kC, 40000, kSrv, 53), kT0 + 30 * kSec - 1);  // just in time
+  h.Send(m.Udp(kC, 40000, kSrv, 53), kT0 + 60 * kSec);      // 1 us late
+  ASSERT_EQ(h.records.size(), 1u);
+  EXPECT_EQ(h.records[0].end_reason, EndReason::kIdleTimeout);
+  EXPECT_EQ(h.records[0].client_packets, 2u);
+  h.Flush();
+  ASSERT_EQ(h.records.size(), 2u);
+  EXPECT_EQ(h.records[1].client_packets, 1u);
+}
+
+TEST(TrackerTimeouts, SynAfterTheLingerEndsTheOldSessionClosedNotReplaced) {
+  PacketMaker m;
+  Harness h(TimeoutConfig());
+  h.Send(m.Tcp(kC, 40000, kSrv, 80, kS, 100), kT0);
+  h.Send(m.Tcp(kSrv, 80, kC, 40000, kSA, 500, 101), kT0 + 1);
+  h.Send(m.Tcp(kC, 40000, kSrv, 80, kFA, 101, 501), kT0 + 2);
+  h.Send(m.Tcp(kSrv, 80, kC, 40000, kFA, 501, 102), kT0 + 3);
+  h.Send(m.Tcp(kC, 40000, kSrv, 80, kS, 90000), kT0 + 3 + 2 * kSec);  // linger over
+  ASSERT_EQ(h.records.size(), 1u);
+  EXPECT_EQ(h.records[0].end_reason, EndReason::kClosed);
+}
+
 TEST(TrackerTimeouts, LongTimeJumpExpiresEverythingOnce) {
   PacketMaker m;
   Harness h(TimeoutConfig());
