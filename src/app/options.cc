@@ -107,6 +107,10 @@ Sessions
 
   --help                   this text
 
+Live counters: the periodic status line, and the DPDK telemetry commands
+/flowtrail/stats and /flowtrail/workers (dpdk-telemetry.py -f FILE_PREFIX)
+unless the EAL runs with --no-telemetry.
+
 Exit status: 0 done (end of capture, SIGINT/SIGTERM or --duration), 1 EAL,
 port or lcore set-up failed (e.g. too few lcores for --workers), 2 bad options.
 )");

@@ -27,6 +27,7 @@
 #include "dataplane/port.h"
 #include "dataplane/record_rings.h"
 #include "dataplane/stats_report.h"
+#include "dataplane/telemetry.h"
 #include "dataplane/worker.h"
 #include "export/stream_writer.h"
 
@@ -415,6 +416,9 @@ void Pipeline::State::RunMainLoop() {
   const uint64_t duration_tsc =
       config.duration_s > 0 ? static_cast<uint64_t>(config.duration_s * hz) : 0;
   Snapshot last_status = TakeSnapshot("running");
+  RegisterTelemetry();
+  const uint64_t telemetry_period = hz / 4;
+  uint64_t next_telemetry = start_tsc;
   // Stall guard for capture mode: if the count of packets read stops moving
   // while the pipeline is empty (a frame net_pcap could not deliver), end
   // anyway rather than hang.
@@ -473,6 +477,10 @@ void Pipeline::State::RunMainLoop() {
           control.exporter_done.load(std::memory_order_acquire) &&
           control.analytics_done.load(std::memory_order_acquire)) {
         return;
+      }
+      if (now >= next_telemetry) {
+        next_telemetry = now + telemetry_period;
+        PublishTelemetry(TakeSnapshot("running"));
       }
       if (status_period != 0 && now >= next_status) {
         next_status = now + status_period;
