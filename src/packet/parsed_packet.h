@@ -48,7 +48,8 @@ struct ParsedPacket {
   uint16_t vlan_inner = 0;
 
   // First fragment of a fragmented datagram (MF set, offset 0): L4 header is
-  // present but the payload continues in later fragments.
+  // present but the payload continues in later fragments (payload_len counts
+  // this fragment's data only).
   bool first_fragment = false;
   // IPv4 identification or IPv6 fragment-header identification when the
   // datagram is fragmented (first fragment, or kNonFirstFragment); else 0.
