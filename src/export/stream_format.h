@@ -13,7 +13,7 @@ inline constexpr size_t kMaxFrameBytes = 1 << 20;
 
 // The writer encodes into blocks of this size and hands whole blocks (always
 // whole frames) to its ByteSink.
-inline constexpr size_t kBlockBytes = 64 * 1024;
+inline constexpr size_t kBlockBytes = size_t{64} * 1024;
 
 // Longest sensor id the writer accepts (it is repeated in every record).
 inline constexpr size_t kMaxSensorIdBytes = 256;

@@ -111,7 +111,7 @@ absl::StatusOr<size_t> StreamReader::Ensure(size_t n) {
   return std::min(n, end_ - begin_);
 }
 
-absl::Status StreamReader::Fail(uint64_t offset, std::string message) {
+absl::Status StreamReader::Fail(uint64_t offset, const std::string& message) {
   error_offset_ = offset;
   status_ = absl::DataLossError(absl::StrCat("byte ", offset, ": ", message));
   return status_;

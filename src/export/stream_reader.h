@@ -65,7 +65,7 @@ class StreamReader {
   // Makes at least `n` unread bytes available unless the input ends first;
   // returns how many are available.
   absl::StatusOr<size_t> Ensure(size_t n);
-  absl::Status Fail(uint64_t offset, std::string message);
+  absl::Status Fail(uint64_t offset, const std::string& message);
   absl::StatusOr<const v1::SessionRecord*> ReadFrame();
 
   std::unique_ptr<ByteSource> source_;

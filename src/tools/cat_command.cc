@@ -43,7 +43,7 @@ class Output {
   explicit Output(std::FILE* f) : f_(f) {}
   std::string* buf() { return &buf_; }
   void MaybeFlush() {
-    if (buf_.size() >= 64 * 1024) Flush();
+    if (buf_.size() >= size_t{64} * 1024) Flush();
   }
   void Flush() {
     if (!buf_.empty() && std::fwrite(buf_.data(), 1, buf_.size(), f_) != buf_.size()) {

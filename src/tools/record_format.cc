@@ -95,7 +95,7 @@ char* PutFlags(char* p, uint32_t flags) {
 // zeros, and ::a.b.c.d / ::ffff:a.b.c.d end in a dotted quad.
 char* PutIp6(char* p, const uint8_t* a) {
   uint16_t w[8];
-  for (int i = 0; i < 8; ++i) w[i] = static_cast<uint16_t>(a[2 * i] << 8 | a[2 * i + 1]);
+  for (size_t i = 0; i < 8; ++i) w[i] = static_cast<uint16_t>(a[2 * i] << 8 | a[2 * i + 1]);
   int best = -1, best_len = 0;
   for (int i = 0; i < 8;) {
     if (w[i] != 0) {

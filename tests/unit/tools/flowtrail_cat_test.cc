@@ -157,6 +157,36 @@ TEST_F(FlowtrailCatTest, CorruptFileDoesNotStopTheNextOne) {
   EXPECT_NE(r.err.find(bad + ": byte 0: "), std::string::npos) << r.err;
 }
 
+TEST_F(FlowtrailCatTest, StreamWithoutTrailerFailsUnlessAllowedUnfinished) {
+  const std::string path = (dir_ / "open.ftr").string();
+  {
+    auto sink = exporter::OpenFileSink(path);
+    ASSERT_TRUE(sink.ok());
+    auto w = exporter::StreamWriter::Create(*std::move(sink), {.sensor_id = "cat-test"});
+    ASSERT_TRUE(w.ok());
+    session::SessionRecord r = flowtrail::testing::FullRecord(4);
+    ASSERT_TRUE((*w)->Append({&r, 1}).ok());
+    ASSERT_TRUE((*w)->Flush().ok());
+    records_.emplace_back();
+    exporter::EncodeRecord(r, &records_.back());
+    records_.back().set_sensor_id("cat-test");
+    // Left open: like reading the file of a sensor that is still running.
+    std::string bytes = Slurp(path);
+    Result res = Run("cat --format json " + path);
+    EXPECT_EQ(res.exit_code, 1);
+    EXPECT_EQ(res.out, Expected(Format::kJson, 1));
+    EXPECT_NE(res.err.find("byte " + std::to_string(bytes.size()) +
+                           ": stream ends after 1 "
+                           "records without a trailer"),
+              std::string::npos)
+        << res.err;
+    res = Run("cat --allow-unfinished --format json " + path);
+    EXPECT_EQ(res.exit_code, 0) << res.err;
+    EXPECT_EQ(res.out, Expected(Format::kJson, 1));
+    ASSERT_TRUE((*w)->Close(0, 0).ok());
+  }
+}
+
 TEST_F(FlowtrailCatTest, MissingFileIsNamedAndFails) {
   Result r = Run("cat " + (dir_ / "nope.ftr").string());
   EXPECT_EQ(r.exit_code, 1);
