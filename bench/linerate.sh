@@ -97,7 +97,7 @@ run_sensor() {
 echo "capture: $pcap ($packets packets, $((captured / packets)) bytes/frame on average)"
 echo "runs: $repeats x (testpmd, sensor), $warmup s warm-up + $run_s s measured each; sensor workers: $workers"
 printf '%-5s %18s %26s %8s\n' run "testpmd rx pps" "sensor pps per worker" ratio
-tp_all=() se_all=()
+tp_all=() se_all=() ratio_all=()
 for i in $(seq 1 "$repeats"); do
   run_testpmd "$i" >"$work/linerate-testpmd-$i.pps"
   run_sensor "$i" >"$work/linerate-sensor-$i.pps"
@@ -105,11 +105,15 @@ for i in $(seq 1 "$repeats"); do
   se=$(median <"$work/linerate-sensor-$i.pps")
   tp_all+=("$tp")
   se_all+=("$se")
-  printf '%-5s %18.0f %26.0f %8.3f\n' "$i" "$tp" "$se" "$(awk -v a="$se" -v b="$tp" 'BEGIN {print (b > 0 ? a / b : 0)}')"
+  ratio=$(awk -v a="$se" -v b="$tp" 'BEGIN {print (b > 0 ? a / b : 0)}')
+  ratio_all+=("$ratio")
+  printf '%-5s %18.0f %26.0f %8.3f\n' "$i" "$tp" "$se" "$ratio"
 done
 tp_med=$(printf '%s\n' "${tp_all[@]}" | median)
 se_med=$(printf '%s\n' "${se_all[@]}" | median)
-printf '%-5s %18.0f %26.0f %8.3f\n' median "$tp_med" "$se_med" "$(awk -v a="$se_med" -v b="$tp_med" 'BEGIN {print (b > 0 ? a / b : 0)}')"
+# The ratio row is the median of the per-run ratios (each run pairs the two
+# under the same machine load).
+printf '%-5s %18.0f %26.0f %8.3f\n' median "$tp_med" "$se_med" "$(printf '%s\n' "${ratio_all[@]}" | median)"
 ghz=$(awk -F: '/^cpu MHz/ {print $2 / 1000; exit}' /proc/cpuinfo)
 if [[ -n $ghz ]]; then
   awk -v g="$ghz" -v p="$se_med" 'BEGIN {if (p > 0) printf "sensor: ~%.0f cycles per packet per worker at %.2f GHz (a polling worker is always busy)\n", g * 1e9 / p, g}'

@@ -74,6 +74,10 @@ packets = int(sys.argv[2])
 s, a = r["flowtrail-sensor"]["median"], r["argus"]["median"]
 print(f"median wall time: flowtrail-sensor {s:.3f} s ({packets / s:.0f} packets/s), "
       f"argus {a:.3f} s ({packets / a:.0f} packets/s); sensor/argus time ratio {s / a:.2f}")
+cpu = {k: v["user"] + v["system"] for k, v in r.items()}
+print(f"mean CPU time (user+system): flowtrail-sensor {cpu['flowtrail-sensor']:.3f} s, "
+      f"argus {cpu['argus']:.3f} s; ratio {cpu['flowtrail-sensor'] / cpu['argus']:.2f} "
+      f"(less sensitive to other load on the machine)")
 PY
 else
   st=() at=()
