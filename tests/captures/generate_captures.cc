@@ -17,6 +17,15 @@
 //
 // NAME.pcap and NAME.expected.json go to OUT_DIR. Everything is derived from
 // fixed seeds, so the output is byte-for-byte the same on every run.
+//
+// NAME.expected.json: "frames" (in the file), "bad_frames" and "bad_packets"
+// ({parser reason: count}), "session_packets", "sessions_by_protocol",
+// "sensor_args" (the options the expectations assume: timeouts, protected
+// networks, sensor id) and "sessions": one object per session with the record
+// fields by their proto names (addresses as text, enums by proto value name),
+// plus "name", "unchecked" (fields not to compare), whether each side's
+// fingerprint is non-zero, and a digest of each side's first payload (equal
+// digests must give equal fingerprints). tests/e2e compares field by field.
 #include <arpa/inet.h>
 
 #include <algorithm>
