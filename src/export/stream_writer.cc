@@ -107,6 +107,7 @@ class StreamWriter::Encoder {
   std::unique_ptr<uint8_t[]> block_;
   size_t used_ = 0;
   uint64_t next_sequence_ = 0;
+  uint64_t records_rejected_ = 0;
   absl::Status status_;
   bool closed_ = false;
 };
@@ -179,6 +180,12 @@ absl::Status StreamWriter::Append(std::span<const session::SessionRecord> record
   v1::Frame& frame = e.record_frame_;
   v1::SessionRecord* out = frame.mutable_record();
   for (const session::SessionRecord& r : records) {
+    if (r.ip_version != 4 && r.ip_version != 6) [[unlikely]] {
+      // Readers reject such a record as corrupt (and stop there): count it
+      // instead of writing it.
+      ++e.records_rejected_;
+      continue;
+    }
     frame.set_sequence(e.next_sequence_);
     EncodeRecord(r, out);
     const size_t size = frame.ByteSizeLong();
@@ -192,6 +199,8 @@ absl::Status StreamWriter::Append(std::span<const session::SessionRecord> record
   }
   return absl::OkStatus();
 }
+
+uint64_t StreamWriter::records_rejected() const { return encoder_->records_rejected_; }
 
 absl::Status StreamWriter::Flush() {
   if (!encoder_->status_.ok()) return encoder_->status_;
@@ -232,7 +241,7 @@ absl::Status StreamWriter::Close(uint64_t records_dropped, uint64_t end_time_us)
   v1::StreamTrailer* t = frame.mutable_trailer();
   t->set_records(records_written_);
   t->set_end_time_us(end_time_us);
-  t->set_records_dropped(records_dropped);
+  t->set_records_dropped(records_dropped + e.records_rejected_);
   const size_t size = frame.ByteSizeLong();
   absl::Status s;
   if (!e.TryAppend(frame, size)) {

@@ -52,11 +52,14 @@ class StreamWriter {
 
   // Encodes records; hands the buffer to the sink whenever the next frame
   // would not fit in its 64 KiB. After an error (the sink's, returned as is)
-  // the writer is stuck and every later call returns that error.
+  // the writer is stuck and every later call returns that error. A record
+  // whose ip_version is neither 4 nor 6 is not written but counted in
+  // records_rejected() (and in the trailer's records_dropped).
   absl::Status Append(std::span<const session::SessionRecord> records);
   // Hands buffered bytes to the sink and flushes it (call periodically).
   absl::Status Flush();
-  // Writes the trailer, flushes and closes the sink. Destroying a writer
+  // Writes the trailer (records_dropped plus records_rejected()), flushes
+  // and closes the sink. Destroying a writer
   // without Close() hands buffered records to the sink and closes it, but
   // writes no trailer: readers then see a stream that did not end cleanly.
   absl::Status Close(uint64_t records_dropped, uint64_t end_time_us);
@@ -65,6 +68,7 @@ class StreamWriter {
   // returns an error); bytes the sink has accepted.
   uint64_t records_written() const { return records_written_; }
   uint64_t bytes_written() const { return bytes_written_; }
+  uint64_t records_rejected() const;
 
  private:
   class Encoder;

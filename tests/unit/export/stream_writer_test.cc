@@ -218,6 +218,21 @@ TEST(StreamWriter, ReturnsTheErrorWhenTheTrailerCannotBeWritten) {
   EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable);
 }
 
+TEST(StreamWriter, RecordsWithoutAnIpVersionAreCountedNotWritten) {
+  std::string bytes;
+  auto writer = MustCreate(std::make_unique<MemorySink>(&bytes));
+  std::vector<session::SessionRecord> recs(3, flowtrail::testing::FullRecord(4));
+  recs[1].ip_version = 0;
+  ASSERT_TRUE(writer->Append(recs).ok());
+  EXPECT_EQ(writer->records_written(), 2u);
+  EXPECT_EQ(writer->records_rejected(), 1u);
+  ASSERT_TRUE(writer->Close(/*records_dropped=*/10, 0).ok());
+  StreamContents c = ReadStreamBytes(Bytes(bytes));
+  ASSERT_TRUE(c.status.ok()) << c.status;
+  EXPECT_EQ(c.records.size(), 2u);
+  EXPECT_EQ(c.trailer->records_dropped(), 11u);
+}
+
 TEST(StreamWriter, RefusesUseAfterClose) {
   std::string bytes;
   auto writer = MustCreate(std::make_unique<MemorySink>(&bytes));
