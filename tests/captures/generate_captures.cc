@@ -65,13 +65,17 @@ class Rng {
   uint32_t Isn() { return static_cast<uint32_t>(Next()); }
   std::string Bytes(size_t n) {
     std::string s(n, '\0');
-    for (char& c : s) c = static_cast<char>(Next());
+    for (char& c : s) {
+      c = static_cast<char>(Next());
+    }
     return s;
   }
   std::string Text(size_t n) {
     static const char kChars[] = "abcdefghijklmnopqrstuvwxyz0123456789 ";
     std::string s(n, ' ');
-    for (char& c : s) c = kChars[Below(sizeof(kChars) - 1)];
+    for (char& c : s) {
+      c = kChars[Below(sizeof(kChars) - 1)];
+    }
     return s;
   }
 
@@ -121,7 +125,9 @@ std::string DnsName(const std::string& name) {
   size_t at = 0;
   while (at <= name.size()) {
     size_t dot = name.find('.', at);
-    if (dot == std::string::npos) dot = name.size();
+    if (dot == std::string::npos) {
+      dot = name.size();
+    }
     out += static_cast<char>(dot - at);
     out += name.substr(at, dot - at);
     at = dot + 1;
@@ -148,7 +154,9 @@ std::string DnsAnswer(uint16_t id, const std::string& name, uint32_t addr) {
                    0};
   a += DnsName(name) + std::string("\0\x01\0\x01", 4);
   a += std::string("\xc0\x0c\0\x01\0\x01\0\0\x0e\x10\0\x04", 12);
-  for (int s = 24; s >= 0; s -= 8) a += static_cast<char>(addr >> s);
+  for (int s = 24; s >= 0; s -= 8) {
+    a += static_cast<char>(addr >> s);
+  }
   return a;
 }
 
@@ -204,7 +212,9 @@ bool WriteCapture(Capture& c, const std::string& dir) {
     return false;
   }
   uint64_t bad_total = 0, session_packets = 0, tcp = 0, udp = 0, icmp = 0;
-  for (const auto& [reason, n] : c.bad) bad_total += n;
+  for (const auto& [reason, n] : c.bad) {
+    bad_total += n;
+  }
   for (const Conversation& s : c.sessions) {
     session_packets += s.packets(Dir::kC2S) + s.packets(Dir::kS2C);
     const uint8_t p = s.spec().protocol;
@@ -400,7 +410,9 @@ void Basic(Capture& c) {
   }
   {
     Conversation& ping6 = c.Add(Icmp("icmpv6_echo", "2001:db8:ff::40", "2001:db8:1::1", 77), 95);
-    for (int i = 0; i < 2; ++i) ping6.Echo(C, rng.Bytes(56)).Echo(S, rng.Bytes(56)).Wait(kSec);
+    for (int i = 0; i < 2; ++i) {
+      ping6.Echo(C, rng.Bytes(56)).Echo(S, rng.Bytes(56)).Wait(kSec);
+    }
   }
 
   // IPv6, VLAN, Q-in-Q, MPLS.
@@ -457,7 +469,9 @@ void Basic(Capture& c) {
     w.server_isn = 0xfffffff0u;
     Conversation& r = c.Add(w, 145);
     r.Handshake();
-    for (int i = 0; i < 3; ++i) r.Data(C, rng.Text(200));
+    for (int i = 0; i < 3; ++i) {
+      r.Data(C, rng.Text(200));
+    }
     r.Ack(S).Data(S, rng.Text(1000)).Ack(C).Close(S);
   }
   // Data the capture missed still counts in the sequence-derived bytes.
@@ -599,16 +613,24 @@ void ManySessions(Capture& c) {
     uint16_t cport = static_cast<uint16_t>(rng.Range(1024, 65535));
     const uint64_t kind = rng.Below(100);
     const uint16_t sport = kind < 85 ? (rng.Below(4) == 0 ? 443 : 80) : 53;
-    std::string key = cip + ":" + std::to_string(cport) + "-" + sip + ":" + std::to_string(sport);
-    while (!used.insert(key).second) {
+    auto tuple = [&] {
+      std::string key = cip;
+      key += ':';
+      key += std::to_string(cport);
+      key += '-';
+      key += sip;
+      key += ':';
+      key += std::to_string(sport);
+      return key;
+    };
+    while (!used.insert(tuple()).second) {
       ++cport;
-      key = cip + ":" + std::to_string(cport) + "-" + sip + ":" + std::to_string(sport);
     }
-    const std::string name = "s" + std::to_string(i);
+    const std::string name = Numbered("s", i);
     if (kind < 70) {
       c.Add(Tcp(name, cip, cport, sip, sport, rng), start)
           .Step(rng.Range(100, 3000))
-          .HttpExchange(HttpGet("h" + std::to_string(i % 97), "/" + rng.Text(8)),
+          .HttpExchange(HttpGet(Numbered("h", i % 97), "/" + rng.Text(8)),
                         HttpResponse(rng.Range(60, 1300), rng), rng.Below(2) ? C : S);
     } else if (kind < 80) {
       c.Add(Tcp(name, cip, cport, sip, sport, rng), start).Syn().RstRefuse();
@@ -616,7 +638,7 @@ void ManySessions(Capture& c) {
       c.Add(Tcp(name, cip, cport, sip, sport, rng), start).Syn();
     } else {
       const uint16_t id = static_cast<uint16_t>(rng.Next());
-      const std::string q = "q" + std::to_string(i) + ".example.com";
+      const std::string q = Numbered("q", i) + ".example.com";
       c.Add(Udp(name, cip, cport, sip, sport), start)
           .Step(rng.Range(200, 20000))
           .Datagram(C, DnsQuery(id, q))
@@ -625,7 +647,7 @@ void ManySessions(Capture& c) {
   }
   for (int i = 0; i < 600; ++i) {
     const double start = 180 + rng.Below(20'000'000) / 1e6;
-    c.Add(Udp("tail" + std::to_string(i), Ip4(172, 16, i / 250, 1 + i % 250),
+    c.Add(Udp(Numbered("tail", i), Ip4(172, 16, i / 250, 1 + i % 250),
               static_cast<uint16_t>(30000 + i), server(rng.Below(500)), 5353),
           start)
         .Datagram(C, rng.Text(40))
@@ -837,7 +859,9 @@ int Main(int argc, char** argv) {
       size_t at = 0;
       while (at <= list.size()) {
         size_t comma = list.find(',', at);
-        if (comma == std::string::npos) comma = list.size();
+        if (comma == std::string::npos) {
+          comma = list.size();
+        }
         only.insert(list.substr(at, comma - at));
         at = comma + 1;
       }
@@ -876,7 +900,9 @@ int Main(int argc, char** argv) {
         return 2;
       }
     }
-    if (!WriteCapture(*c, dir)) return 1;
+    if (!WriteCapture(*c, dir)) {
+      return 1;
+    }
   }
   return 0;
 }

@@ -26,7 +26,9 @@ constexpr uint32_t kMss = 1448;
 std::string Canonical(const std::string& ip, uint8_t version) {
   uint8_t buf[16];
   const int af = version == 6 ? AF_INET6 : AF_INET;
-  if (inet_pton(af, ip.c_str(), buf) != 1) Fail("bad address " + ip);
+  if (inet_pton(af, ip.c_str(), buf) != 1) {
+    Fail("bad address " + ip);
+  }
   char out[INET6_ADDRSTRLEN];
   inet_ntop(af, buf, out, sizeof(out));
   return out;
@@ -57,11 +59,15 @@ std::vector<uint8_t> SynOptions(uint32_t tsval) {
 }
 
 void FixIpv4Checksum(std::vector<uint8_t>& f, size_t ip_at) {
-  const size_t hlen = (f[ip_at] & 0x0f) * 4;
+  const size_t hlen = static_cast<size_t>(f[ip_at] & 0x0f) * 4;
   f[ip_at + 10] = f[ip_at + 11] = 0;
   uint32_t sum = 0;
-  for (size_t i = 0; i < hlen; i += 2) sum += (f[ip_at + i] << 8) | f[ip_at + i + 1];
-  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+  for (size_t i = 0; i < hlen; i += 2) {
+    sum += (f[ip_at + i] << 8) | f[ip_at + i + 1];
+  }
+  while (sum >> 16) {
+    sum = (sum & 0xffff) + (sum >> 16);
+  }
   const uint16_t c = static_cast<uint16_t>(~sum);
   f[ip_at + 10] = static_cast<uint8_t>(c >> 8);
   f[ip_at + 11] = static_cast<uint8_t>(c);
@@ -70,7 +76,9 @@ void FixIpv4Checksum(std::vector<uint8_t>& f, size_t ip_at) {
 std::string Num(uint64_t v) { return std::to_string(v); }
 std::string Bool(bool b) { return b ? "true" : "false"; }
 std::string SideName(std::optional<Dir> d) {
-  if (!d) return "\"SIDE_NONE\"";
+  if (!d) {
+    return "\"SIDE_NONE\"";
+  }
   return *d == Dir::kC2S ? "\"SIDE_CLIENT\"" : "\"SIDE_SERVER\"";
 }
 
@@ -114,7 +122,9 @@ void FrameSink::Add(uint64_t ts_us, std::vector<uint8_t> bytes, uint32_t caplen,
 
 uint64_t FrameSink::last_ts_us() const {
   uint64_t t = 0;
-  for (const Timed& f : frames_) t = std::max(t, f.ts_us);
+  for (const Timed& f : frames_) {
+    t = std::max(t, f.ts_us);
+  }
   return t;
 }
 
@@ -123,8 +133,12 @@ bool FrameSink::WritePcap(const std::string& path) {
     return a.ts_us != b.ts_us ? a.ts_us < b.ts_us : a.order < b.order;
   });
   PcapWriter w(path);
-  if (!w.ok()) return false;
-  for (const Timed& f : frames_) w.Write(f.ts_us, f.bytes, f.caplen, f.wire_len);
+  if (!w.ok()) {
+    return false;
+  }
+  for (const Timed& f : frames_) {
+    w.Write(f.ts_us, f.bytes, f.caplen, f.wire_len);
+  }
   return true;
 }
 
@@ -136,21 +150,29 @@ ProtectedNets::ProtectedNets(std::vector<std::string> cidrs) : cidrs_(std::move(
 bool ProtectedNets::Contains(const std::string& ip) const {
   const bool v6 = ip.find(':') != std::string::npos;
   uint8_t a[16];
-  if (inet_pton(v6 ? AF_INET6 : AF_INET, ip.c_str(), a) != 1) Fail("bad address " + ip);
+  if (inet_pton(v6 ? AF_INET6 : AF_INET, ip.c_str(), a) != 1) {
+    Fail("bad address " + ip);
+  }
   for (const std::string& c : cidrs_) {
     const size_t slash = c.find('/');
     const std::string net = c.substr(0, slash);
-    if ((net.find(':') != std::string::npos) != v6) continue;
+    if ((net.find(':') != std::string::npos) != v6) {
+      continue;
+    }
     const int bits =
         slash == std::string::npos ? (v6 ? 128 : 32) : std::atoi(c.c_str() + slash + 1);
     uint8_t n[16];
-    if (inet_pton(v6 ? AF_INET6 : AF_INET, net.c_str(), n) != 1) Fail("bad network " + c);
+    if (inet_pton(v6 ? AF_INET6 : AF_INET, net.c_str(), n) != 1) {
+      Fail("bad network " + c);
+    }
     bool match = true;
     for (int i = 0; i < bits && match; ++i) {
       const uint8_t mask = static_cast<uint8_t>(0x80 >> (i % 8));
       match = (a[i / 8] & mask) == (n[i / 8] & mask);
     }
-    if (match) return true;
+    if (match) {
+      return true;
+    }
   }
   return false;
 }
@@ -228,9 +250,13 @@ void Conversation::Emit(Dir d, const FrameSpec& f, uint64_t seq_unwrapped, uint3
   if (payload_len > 0 && s.first_data_len == 0) {
     s.first_data_len = payload_len;
     s.first_data = payload;
-    if (!first_data_sender_) first_data_sender_ = d;
+    if (!first_data_sender_) {
+      first_data_sender_ = d;
+    }
   }
-  if (frames_ == 0) first_us_ = now_us_;
+  if (frames_ == 0) {
+    first_us_ = now_us_;
+  }
   first_us_ = std::min(first_us_, now_us_);
   last_us_ = std::max(last_us_, now_us_);
   ++frames_;
@@ -255,13 +281,17 @@ Conversation& Conversation::RawTcp(Dir d, uint8_t flags, const std::string& payl
 }
 
 Conversation& Conversation::Syn(uint8_t extra_flags) {
-  if (client_.sent_syn) client_.next_seq = spec_.client_isn;  // retransmission
+  if (client_.sent_syn) {
+    client_.next_seq = spec_.client_isn;  // retransmission
+  }
   client_.sent_syn = true;
   return RawTcp(Dir::kC2S, kSyn | extra_flags, "");
 }
 
 Conversation& Conversation::SynAck(uint8_t extra_flags) {
-  if (server_.sent_syn) server_.next_seq = spec_.server_isn;
+  if (server_.sent_syn) {
+    server_.next_seq = spec_.server_isn;
+  }
   server_.sent_syn = true;
   // Without a SYN in the capture the client's SYN still happened on the wire.
   if (!client_.sent_syn) {
@@ -318,9 +348,13 @@ Conversation& Conversation::HttpExchange(const std::string& request, const std::
   size_t segments = 0;
   for (size_t at = 0; at < response.size(); at += kMss) {
     Data(Dir::kS2C, response.substr(at, kMss));
-    if (++segments % 2 == 0) Ack(Dir::kC2S);
+    if (++segments % 2 == 0) {
+      Ack(Dir::kC2S);
+    }
   }
-  if (segments % 2 == 1) Ack(Dir::kC2S);
+  if (segments % 2 == 1) {
+    Ack(Dir::kC2S);
+  }
   return Close(closer);
 }
 
@@ -349,7 +383,9 @@ Conversation& Conversation::FragmentedDatagram(Dir d, const std::string& payload
   first[kIp + 2] = static_cast<uint8_t>(first_total >> 8);
   first[kIp + 3] = static_cast<uint8_t>(first_total);
   FixIpv4Checksum(first, kIp);
-  while (first.size() < 60) first.push_back(0);
+  while (first.size() < 60) {
+    first.push_back(0);
+  }
   sink_->Add(now_us_, first);
   // Model: one packet of the session carrying a first fragment; its payload
   // is what the fragment carries (the rest is in a frame no session gets).
@@ -360,10 +396,14 @@ Conversation& Conversation::FragmentedDatagram(Dir d, const std::string& payload
   if (s.first_data_len == 0) {
     s.first_data_len = first_bytes;
     s.first_data = payload.substr(0, first_bytes);
-    if (!first_data_sender_) first_data_sender_ = d;
+    if (!first_data_sender_) {
+      first_data_sender_ = d;
+    }
   }
   ++fragments_;
-  if (frames_ == 0) first_us_ = now_us_;
+  if (frames_ == 0) {
+    first_us_ = now_us_;
+  }
   last_us_ = std::max(last_us_, now_us_);
   ++frames_;
   now_us_ += step_us_;
@@ -418,40 +458,70 @@ Conversation& Conversation::Unchecked(const std::string& field) {
 }
 
 std::string Conversation::ConnState() const {
-  if (conn_state_) return *conn_state_;
+  if (conn_state_) {
+    return *conn_state_;
+  }
   // Zeek's use for the other protocols: UDP answered (SF) or not (S0), ICMP OTH.
-  if (spec_.protocol == 17) return client_.seen && server_.seen ? "SF" : "S0";
-  if (spec_.protocol != 6) return "OTH";
+  if (spec_.protocol == 17) {
+    return client_.seen && server_.seen ? "SF" : "S0";
+  }
+  if (spec_.protocol != 6) {
+    return "OTH";
+  }
   const SideModel& c = client_;
   const SideModel& s = server_;
   // "SYN" here is the client's SYN without ACK, "SYN-ACK" the server's.
   const bool c_syn = c.syn;
   const bool s_synack = s.syn;
   if (c_syn && s_synack) {
-    if (c.rst) return "RSTO";
-    if (s.rst) return "RSTR";
-    if (c.fin && s.fin) return "SF";
-    if (c.fin) return "S2";
-    if (s.fin) return "S3";
+    if (c.rst) {
+      return "RSTO";
+    }
+    if (s.rst) {
+      return "RSTR";
+    }
+    if (c.fin && s.fin) {
+      return "SF";
+    }
+    if (c.fin) {
+      return "S2";
+    }
+    if (s.fin) {
+      return "S3";
+    }
     return "S1";
   }
   if (c_syn) {
-    if (s.rst) return "REJ";
-    if (c.rst) return "RSTOS0";
-    if (c.fin) return "SH";
-    if (!s.seen) return "S0";
+    if (s.rst) {
+      return "REJ";
+    }
+    if (c.rst) {
+      return "RSTOS0";
+    }
+    if (c.fin) {
+      return "SH";
+    }
+    if (!s.seen) {
+      return "S0";
+    }
     return "OTH";
   }
   if (s_synack) {
-    if (s.rst) return "RSTRH";
-    if (s.fin) return "SHR";
+    if (s.rst) {
+      return "RSTRH";
+    }
+    if (s.fin) {
+      return "SHR";
+    }
     return "OTH";
   }
   return "OTH";
 }
 
 std::string Conversation::EndReason(const Timeouts& t, uint64_t end_us) const {
-  if (end_reason_) return *end_reason_;
+  if (end_reason_) {
+    return *end_reason_;
+  }
   std::string reason = "END_REASON_IDLE_TIMEOUT";
   bool must_expire = false;
   uint64_t expiry = 0;
@@ -478,8 +548,12 @@ std::string Conversation::EndReason(const Timeouts& t, uint64_t end_us) const {
   } else {
     expiry = last_us_ + t.icmp_us;
   }
-  if (expiry + t.margin_us <= end_us) return reason;
-  if (!must_expire && expiry >= end_us + t.margin_us) return "END_REASON_END_OF_INPUT";
+  if (expiry + t.margin_us <= end_us) {
+    return reason;
+  }
+  if (!must_expire && expiry >= end_us + t.margin_us) {
+    return "END_REASON_END_OF_INPUT";
+  }
   Fail(spec_.name + ": its expiry is too close to the end of the capture for a defined end reason");
 }
 
@@ -491,7 +565,9 @@ ExpectedFields Conversation::Expected(const Timeouts& t, const ProtectedNets& ne
   const std::string sip = Canonical(spec_.server_ip, spec_.ip_version);
   const bool inbound = !nets.Contains(cip) && nets.Contains(sip);
   auto bytes = [&](const SideModel& s) -> uint64_t {
-    if (!tcp || !s.seen) return 0;
+    if (!tcp || !s.seen) {
+      return 0;
+    }
     const uint64_t used = (s.syn ? 1 : 0) + (s.fin ? 1 : 0);
     const uint64_t span = s.max_end - s.first_seq;
     return span > used ? span - used : 0;
@@ -542,7 +618,9 @@ ExpectedFields Conversation::Expected(const Timeouts& t, const ProtectedNets& ne
                                                        : "\"SHUTDOWN_FIN\"");
   f.emplace_back("end_reason", JsonQuote(EndReason(t, end_us)));
   const std::string state = ConnState();
-  if (!state.empty()) f.emplace_back("conn_state", JsonQuote(state));
+  if (!state.empty()) {
+    f.emplace_back("conn_state", JsonQuote(state));
+  }
   const size_t tags = spec_.vlans.size();
   f.emplace_back("vlan_outer", Num(tags > 0 ? spec_.vlans[0] : 0));
   f.emplace_back("vlan_inner", Num(tags > 1 ? spec_.vlans[1] : 0));
