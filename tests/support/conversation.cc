@@ -536,11 +536,9 @@ std::string Conversation::EndReason(const Timeouts& t, uint64_t end_us) const {
       expiry = last_us_ + t.tcp_linger_us;
     } else if (client_.fin || server_.fin) {
       expiry = last_us_ + t.tcp_closing_us;
-    } else if (client_.syn && server_.syn) {
-      expiry = last_us_ + t.tcp_idle_us;
-    } else if (client_.syn || server_.syn) {
+    } else if (client_.syn != server_.syn) {  // handshake not completed
       expiry = last_us_ + t.tcp_syn_us;
-    } else {
+    } else {  // established, or midstream
       expiry = last_us_ + t.tcp_idle_us;
     }
   } else if (spec_.protocol == 17) {
