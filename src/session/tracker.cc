@@ -7,11 +7,13 @@
 #include "session/tracker.h"
 
 #include <algorithm>
+#include <cstring>
 #include <new>
 
 #include "absl/strings/str_cat.h"
 #include "session/conn_state.h"
 #include "session/fingerprint.h"
+#include "session/fragment_map.h"
 #include "session/ftp_announce.h"
 #include "session/session_key.h"
 #include "session/session_state.h"
@@ -105,6 +107,7 @@ class Tracker::Impl {
   void Process(const packet::ParsedPacket& pkt, uint64_t now, uint16_t input_port);
   void ProcessBurst(std::span<const packet::ParsedPacket> pkts, std::span<const uint64_t> now,
                     uint16_t input_port);
+  void ProcessFragment(const packet::ParsedPacket& pkt, uint64_t now);
   void Advance(uint64_t now);
   bool FlushSome(EndReason reason, uint64_t now);
   size_t Drain(std::span<SessionRecord> out);
@@ -142,6 +145,7 @@ class Tracker::Impl {
   SessionTable table_;
   TimerWheel wheel_;
   FtpAnnouncements ftp_;
+  FragmentMap fragments_;
   std::unique_ptr<SessionRecord[]> out_;
   uint32_t out_head_ = 0;
   uint32_t out_count_ = 0;
@@ -216,6 +220,7 @@ void Tracker::Impl::ProcessKeyed(const packet::ParsedPacket& pkt, const SessionK
   if (pkt.first_fragment) {
     ++s.fragments;
     ++counters_.fragments;
+    fragments_.Remember(pkt, idx, s.session_id, now);
   }
   SideState& me = s.side[from];
   ++me.packets;
@@ -255,6 +260,25 @@ void Tracker::Impl::ProcessKeyed(const packet::ParsedPacket& pkt, const SessionK
     }
   }
   ScheduleIfEarlier(idx, s);
+}
+
+void Tracker::Impl::ProcessFragment(const packet::ParsedPacket& pkt, uint64_t now) {
+  ++counters_.later_fragments;
+  uint32_t idx;
+  uint64_t id;
+  if (!fragments_.Find(pkt, now, &idx, &id) || !table_.at(idx).live ||
+      table_.at(idx).session_id != id) {
+    ++counters_.later_fragments_unattributed;
+    return;
+  }
+  Session& s = table_.at(idx);
+  // The sender's side: ICMP keys order by address only, so compare addresses.
+  const uint8_t from = pkt.src == s.key.lo_addr ? 0 : 1;
+  SideState& me = s.side[from];
+  ++me.packets;
+  me.payload_bytes += pkt.payload_len;  // the first fragment's L4 length covered only its share
+  ++s.fragments;
+  s.last_time_us = std::max(s.last_time_us, now);
 }
 
 uint32_t Tracker::Impl::Create(const SessionKey& key, uint32_t hash,
@@ -517,6 +541,8 @@ SessionRecord Tracker::Impl::BuildRecord(const Session& s, EndReason reason,
   const bool tcp = s.key.protocol == packet::kProtoTcp;
   const bool icmp = IsIcmp(s.key.protocol);
   SessionRecord r;
+  // Zeroed padding too: records are copied through rings and compared bytewise.
+  std::memset(static_cast<void*>(&r), 0, sizeof(r));
   r.session_id = s.session_id;
   r.client_ip = Addr(s, c);
   r.server_ip = Addr(s, v);
@@ -640,6 +666,9 @@ void Tracker::Process(const packet::ParsedPacket& pkt, uint64_t now_us, uint16_t
 void Tracker::ProcessBurst(std::span<const packet::ParsedPacket> pkts,
                            std::span<const uint64_t> now_us, uint16_t input_port) {
   impl_->ProcessBurst(pkts, now_us, input_port);
+}
+void Tracker::ProcessFragment(const packet::ParsedPacket& pkt, uint64_t now_us) {
+  impl_->ProcessFragment(pkt, now_us);
 }
 void Tracker::Advance(uint64_t now_us) { impl_->Advance(now_us); }
 bool Tracker::FlushSome(EndReason reason, uint64_t now_us) {

@@ -63,6 +63,8 @@ struct TrackerCounters {
   uint64_t records_dropped = 0;  // output queue full
   uint64_t fragments = 0;        // first fragments seen
   uint64_t sessions_active = 0;
+  uint64_t later_fragments = 0;               // given to ProcessFragment()
+  uint64_t later_fragments_unattributed = 0;  // of those, first fragment unknown
 };
 
 class Tracker {
@@ -80,6 +82,13 @@ class Tracker {
   // RX bursts. Processes min(pkts.size(), now_us.size()) packets.
   void ProcessBurst(std::span<const packet::ParsedPacket> pkts, std::span<const uint64_t> now_us,
                     uint16_t input_port);
+
+  // A later (non-first) IP fragment: ParseFrame() returned kNonFirstFragment
+  // and set src, dst, ip_version, protocol, fragment_id and payload_len. It is
+  // attributed to the session its first fragment went to (packets, payload
+  // bytes and `fragments` of the sender's side) when that first fragment was
+  // seen within the last 30 s; otherwise it is only counted.
+  void ProcessFragment(const packet::ParsedPacket& pkt, uint64_t now_us);
 
   // Expires sessions whose timeouts passed by `now_us`. O(expired) amortised.
   void Advance(uint64_t now_us);

@@ -871,6 +871,59 @@ TEST(TrackerPacketFields, FirstFragmentsAreCountedAndAttributed) {
   EXPECT_EQ(h.Only().fragments, 2u);
 }
 
+TEST(TrackerPacketFields, LaterFragmentsAreAttributedToTheSessionOfTheirFirstFragment) {
+  PacketMaker m;
+  Harness h;
+  packet::ParsedPacket first = m.Udp(kSrv, 53, kC, 40000, std::string(1472, 'a'));
+  first.first_fragment = true;
+  first.fragment_id = 4242;
+  packet::ParsedPacket later;  // what ParseFrame sets with kNonFirstFragment
+  later.src = first.src;
+  later.dst = first.dst;
+  later.ip_version = 4;
+  later.protocol = packet::kProtoUdp;
+  later.fragment_id = 4242;
+  later.payload_len = 1480;
+  h.Send(m.Udp(kC, 40000, kSrv, 53, "query"), kT0);
+  h.Send(first, kT0 + 1);
+  h.tracker->ProcessFragment(later, kT0 + 2);
+  h.tracker->ProcessFragment(later, kT0 + 3);
+  packet::ParsedPacket stray = later;
+  stray.fragment_id = 4243;  // its first fragment was never seen
+  h.tracker->ProcessFragment(stray, kT0 + 4);
+  EXPECT_EQ(h.tracker->counters().later_fragments, 3u);
+  EXPECT_EQ(h.tracker->counters().later_fragments_unattributed, 1u);
+  const SessionRecord r = h.Only();
+  EXPECT_EQ(r.fragments, 3u);
+  EXPECT_EQ(r.server_packets, 3u);
+  EXPECT_EQ(r.server_payload_bytes, 1472u + 2 * 1480u);
+  EXPECT_EQ(r.last_time_us, kT0 + 3);
+}
+
+TEST(TrackerPacketFields, LaterFragmentOfAnEndedSessionIsOnlyCounted) {
+  PacketMaker m;
+  TrackerConfig c = SmallConfig();
+  c.capacity = 1;  // the next session evicts the first and takes its entry
+  Harness h(c);
+  packet::ParsedPacket first = m.Udp(kC, 40000, kSrv, 53, "x");
+  first.first_fragment = true;
+  first.fragment_id = 7;
+  h.Send(first, kT0);
+  packet::ParsedPacket later;
+  later.src = first.src;
+  later.dst = first.dst;
+  later.ip_version = 4;
+  later.protocol = packet::kProtoUdp;
+  later.fragment_id = 7;
+  later.payload_len = 100;
+  h.Send(m.Udp("10.7.7.7", 1, "10.8.8.8", 2), kT0 + 1);
+  h.tracker->ProcessFragment(later, kT0 + 2);
+  EXPECT_EQ(h.tracker->counters().later_fragments_unattributed, 1u);
+  h.Flush();
+  ASSERT_EQ(h.records.size(), 2u);
+  EXPECT_EQ(h.records[1].client_packets, 1u);  // the new session got nothing
+}
+
 TEST(TrackerPacketFields, VlanPortProtocolAndVersionComeFromTheFirstPacket) {
   PacketMaker m;
   Harness h;
