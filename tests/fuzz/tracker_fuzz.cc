@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <span>
 #include <vector>
 
 #include "packet/parser.h"
@@ -64,27 +65,51 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
   };
 
+  // Frames are batched into ProcessBurst() calls of up to kBurst packets (a
+  // frame's first byte ending in 0x7 closes a batch early), so both entry
+  // points run; each batch slot owns its frame bytes.
+  constexpr size_t kBurst = 8;
+  std::vector<uint8_t> frames[kBurst];
+  flowtrail::packet::ParsedPacket batch[kBurst];
+  uint64_t times[kBurst];
+  size_t batched = 0;
+  auto flush_batch = [&] {
+    t.ProcessBurst(std::span(batch, batched), std::span(times, batched), 0);
+    batched = 0;
+  };
+
   uint64_t now = 1'600'000'000'000'000;
   size_t pos = 0, step = 0;
-  std::vector<uint8_t> frame;  // own copy: the parser must not read past it
   while (pos + 4 <= size) {
     const uint32_t len = (uint32_t{data[pos]} << 8) | data[pos + 1];
     now += ((uint32_t{data[pos + 2]} << 8) | data[pos + 3]) * 16'000u;
     pos += 4;
     const uint32_t caplen = static_cast<uint32_t>(std::min<size_t>(len, size - pos));
+    // Own copy of exactly caplen bytes: the parser must not read past it.
+    std::vector<uint8_t>& frame = frames[batched];
     frame.assign(data + pos, data + pos + caplen);
     pos += caplen;
     flowtrail::packet::ParsedPacket p;
     const auto r = flowtrail::packet::ParseFrame(frame.data(), caplen, len, &p);
-    if (r == flowtrail::packet::ParseResult::kOk) t.Process(p, now, 0);
-    t.Advance(now);
+    if (r == flowtrail::packet::ParseResult::kOk) {
+      batch[batched] = p;
+      times[batched] = now;
+      ++batched;
+      if (batched == kBurst || (caplen > 0 && (frame[0] & 0xf) == 0x7)) flush_batch();
+    } else {
+      flush_batch();
+      if (r == flowtrail::packet::ParseResult::kNonFirstFragment) t.ProcessFragment(p, now);
+    }
+    if (batched == 0) t.Advance(now);
     // Drain only every third step so the output queue fills up at times.
     if (++step % 3 == 0) drain();
     const auto& c = t.counters();
     FUZZ_CHECK(c.sessions_active <= config.capacity);
     FUZZ_CHECK(c.sessions_created == c.sessions_ended + c.sessions_active);
     FUZZ_CHECK(t.PendingOutput() <= config.output_capacity);
+    FUZZ_CHECK(c.later_fragments_unattributed <= c.later_fragments);
   }
+  flush_batch();
   drain();
   while (!t.FlushSome(EndReason::kEndOfInput, now)) drain();
   drain();
