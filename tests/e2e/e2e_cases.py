@@ -4,8 +4,13 @@
 each session's record must contain.
 
     e2e_cases.py CASE      (meson runs one test() per case; see meson.build)
+    meson test -C build --suite e2e [e2e_CASE]
 
-Exit 0 pass, 1 fail, 77 skip (the shared captures when absent).
+Exit 0 pass, 1 fail, 77 skip (the shared captures when absent). Each run's
+stream, stats JSON and stderr stay in BUILD/tests/e2e/work/CASE/ for a look.
+tests/data/sample.pcap is the generator's `sample` capture; after changing
+the generator, refresh it with
+    BUILD/tests/captures/generate_captures DIR --only sample && cp DIR/sample.pcap tests/data/
 """
 
 import collections
