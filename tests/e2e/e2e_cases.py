@@ -529,12 +529,21 @@ def bad_options():
 
 
 # ---------------------------------------------------------------------------
-# 6. SIGTERM on a live-style run: exit 0, trailer, every session flushed.
+# 6. SIGTERM (and SIGINT) on a live-style run: exit 0, trailer, every session
+# flushed with end reason shutdown.
 
 
 def sigterm_live():
+    """SIGTERM, then SIGINT: the same clean stop."""
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        stop_live_run(sig)
+
+
+def stop_live_run(sig):
+    name = signal.Signals(sig).name
+    log(f"{name}:")
     pcap, exp = lib.capture("live")
-    r = lib.Run("sigterm_live", "live")
+    r = lib.Run("sigterm_live", name.lower())
     cmd = r.command(f"net_pcap0,rx_pcap={pcap},infinite_rx=1", ["--sensor-id", "e2e-live"])
     log("$ " + " ".join(cmd))
     with open(r.stderr_path, "w") as err:
@@ -546,19 +555,19 @@ def sigterm_live():
             while time.monotonic() < deadline and p.poll() is None and not (
                     os.path.exists(r.output) and os.path.getsize(r.output) > 0):
                 time.sleep(0.1)
-            expect(p.poll() is None, f"sensor exited {p.returncode} before SIGTERM: "
+            expect(p.poll() is None, f"sensor exited {p.returncode} before {name}: "
                    f"{lib.tail(open(r.stderr_path).read())}")
             time.sleep(2.0)
-            p.send_signal(signal.SIGTERM)
+            p.send_signal(sig)
             rc = p.wait(timeout=30)
         except subprocess.TimeoutExpired:
             lib.kill_group(p)
-            raise Failure("sensor did not exit within 30 s of SIGTERM")
+            raise Failure(f"sensor did not exit within 30 s of {name}")
         finally:
             if p.poll() is None:
                 lib.kill_group(p)
     stderr = open(r.stderr_path, errors="replace").read()
-    expect(rc == 0, f"exit {rc} after SIGTERM, expected 0; stderr:\n{lib.tail(stderr)}")
+    expect(rc == 0, f"exit {rc} after {name}, expected 0; stderr:\n{lib.tail(stderr)}")
     n = lib.check_stream_framing(r.output, expect_trailer=True)
     records = lib.cat_json(r.output)
     expect(len(records) == n, f"cat printed {len(records)} records, the stream has {n}")
@@ -582,11 +591,11 @@ def sigterm_live():
                                 f"(one pass over the capture)")
     if len(records) != len(exp["sessions"]):
         problems.append(f"{len(records)} records, expected {len(exp['sessions'])}")
-    report(problems, f"{len(records)} records flushed at SIGTERM")
+    report(problems, f"{len(records)} records flushed at {name}")
     stats = r.stats()
     expect(int(stats.get("records_written", -1)) == len(records),
            f"stats records_written {stats.get('records_written')} != {len(records)}")
-    log(f"  replayed {lib.sum_workers(stats, 'packets')} packets before SIGTERM")
+    log(f"  replayed {lib.sum_workers(stats, 'packets')} packets before {name}")
 
 
 # ---------------------------------------------------------------------------
