@@ -102,13 +102,16 @@ bool Dispatcher::Poll() {
         if (t == 0) t = clock_.NowUs();  // no capture timestamp: wall time, as the worker
         max_time_us_ = std::max(max_time_us_, t);
       }
-      uint32_t w = 0;  // unusable frames go to worker 0, which counts them by reason
-      if (packet::ParseFrame(rte_pktmbuf_mtod(m, const uint8_t*), m->data_len, m->pkt_len, &pp) ==
-          packet::ParseResult::kOk) {
-        w = WorkerForHash(SymmetricFlowHash(pp), workers);
-      } else {
-        ++unparsed_;
+      // Frames without usable addresses go to worker 0, which counts them by
+      // reason; later fragments follow their addresses like the first one.
+      uint32_t w = 0;
+      const packet::ParseResult r =
+          packet::ParseFrame(rte_pktmbuf_mtod(m, const uint8_t*), m->data_len, m->pkt_len, &pp);
+      if (r == packet::ParseResult::kOk || r == packet::ParseResult::kNonFirstFragment ||
+          r == packet::ParseResult::kUnsupportedIpProtocol) {
+        w = WorkerForHash(SymmetricFlowHash(pp.src, pp.dst), workers);
       }
+      if (r != packet::ParseResult::kOk) ++unparsed_;
       Held& h = held_[w];
       h.pkts[h.count++] = m;
     }

@@ -1,8 +1,13 @@
-// The software dispatcher's symmetric hash: CRC32C over the session's
-// endpoints put in a canonical order, so both directions of a conversation
-// pick the same worker. DPDK-free (SSE4.2 CRC32C), unit-tested for symmetry.
-// ICMP uses the echo identifier instead of type/code, which differ between a
-// request and its reply.
+// The software dispatcher's symmetric hash: CRC32C over the two IP addresses
+// in a canonical order, so both directions of a conversation pick the same
+// worker. DPDK-free (SSE4.2 CRC32C), unit-tested for symmetry and spread.
+//
+// Addresses only, no ports (as RTE_ETH_RSS_IP on NICs, port.cc): sessions
+// that belong together share a worker — an FTP control connection and the
+// data connections it announces (the transient-server flag is decided by the
+// worker that saw the announcement), IP fragments after the first (which carry
+// no ports), ICMP errors about a session. The cost is coarser balance when a
+// few host pairs carry most sessions.
 #pragma once
 
 #include <nmmintrin.h>
@@ -10,7 +15,7 @@
 #include <cstdint>
 #include <cstring>
 
-#include "packet/parsed_packet.h"
+#include "common/ip_address.h"
 
 namespace flowtrail::dataplane {
 
@@ -22,23 +27,12 @@ inline uint32_t Crc32c16(uint32_t crc, const uint8_t* p) {
   return static_cast<uint32_t>(_mm_crc32_u64(crc, b));
 }
 
-inline uint32_t SymmetricFlowHash(const packet::ParsedPacket& p) {
-  uint16_t sport = p.src_port;
-  uint16_t dport = p.dst_port;
-  if (p.protocol == packet::kProtoIcmp || p.protocol == packet::kProtoIcmpV6) {
-    sport = dport = p.icmp_id;
-  }
-  const int c = std::memcmp(p.src.bytes.data(), p.dst.bytes.data(), 16);
-  const bool src_low = c < 0 || (c == 0 && sport <= dport);
-  const IpAddress& lo = src_low ? p.src : p.dst;
-  const IpAddress& hi = src_low ? p.dst : p.src;
-  const uint16_t lo_port = src_low ? sport : dport;
-  const uint16_t hi_port = src_low ? dport : sport;
+inline uint32_t SymmetricFlowHash(const IpAddress& src, const IpAddress& dst) {
+  const bool src_low = std::memcmp(src.bytes.data(), dst.bytes.data(), 16) <= 0;
   uint32_t crc = 0xffffffffu;
-  crc = Crc32c16(crc, lo.bytes.data());
-  crc = Crc32c16(crc, hi.bytes.data());
-  const uint64_t tail = (uint64_t{lo_port} << 32) | (uint64_t{hi_port} << 16) | p.protocol;
-  return ~static_cast<uint32_t>(_mm_crc32_u64(crc, tail));
+  crc = Crc32c16(crc, (src_low ? src : dst).bytes.data());
+  crc = Crc32c16(crc, (src_low ? dst : src).bytes.data());
+  return ~crc;
 }
 
 // Worker index for a hash; multiply-shift avoids a division per packet.

@@ -95,7 +95,9 @@ absl::Status StartPort(Port& p, rte_mempool* pool, uint32_t workers) {
     // net_null reports 0; NICs report 40 or 52.
     conf.rx_adv_conf.rss_conf.rss_key_len =
         info.hash_key_size == 0 ? 40 : std::min<uint8_t>(info.hash_key_size, 52);
-    const uint64_t wanted = RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP | RTE_ETH_RSS_UDP;
+    // Addresses only, like the software dispatcher (flow_hash.h): FTP data
+    // connections, later fragments and ICMP errors meet their session's worker.
+    const uint64_t wanted = RTE_ETH_RSS_IP;
     p.rss_hf = wanted & info.flow_type_rss_offloads;
     conf.rx_adv_conf.rss_conf.rss_hf = p.rss_hf;
   }
