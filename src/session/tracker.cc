@@ -245,7 +245,10 @@ void Tracker::Impl::ProcessKeyed(const packet::ParsedPacket& pkt, const SessionK
     if (s.first_data_side == kNoSide) s.first_data_side = from;
     // First data in sequence order: a reordered earlier segment replaces the
     // fingerprint of a later one.
-    const bool earlier = tcp && me.first_data_len != 0 && seg_start < me.fp_seq_start;
+    // (Only trusted segments: an implausible sequence number lies below the
+    // lowest start the sequence accounting accepted.)
+    const bool earlier = tcp && me.first_data_len != 0 && seg_start < me.fp_seq_start &&
+                         seg_start >= me.seq.lowest();
     if (me.first_data_len == 0 || earlier) {
       me.first_data_len = static_cast<uint16_t>(std::min<uint32_t>(pkt.payload_len, 65535));
       me.fp_seq_start = seg_start;
