@@ -4,6 +4,7 @@
 #include <rte_devargs.h>
 #include <rte_ethdev.h>
 
+#include <algorithm>
 #include <array>
 
 #include "absl/strings/str_cat.h"
@@ -12,7 +13,8 @@
 namespace flowtrail::dataplane {
 namespace {
 
-constexpr uint16_t kNicRxDescriptors = 4096;  // deep rings absorb bursts on multi-gigabit links
+constexpr uint16_t kNicRxDescriptors = 4096;
+constexpr uint32_t kJumboMtu = 9000;  // deep rings absorb bursts on multi-gigabit links
 
 // Symmetric Toeplitz key: a 16-bit period makes hash(src,dst) == hash(dst,src)
 // (Woo & Park 2012; verified in notes/dpdk_design.md §3.1).
@@ -102,7 +104,13 @@ absl::Status StartPort(Port& p, rte_mempool* pool, uint32_t workers) {
     conf.rx_adv_conf.rss_conf.rss_hf = p.rss_hf;
   }
   if (info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_SCATTER) {
-    conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_SCATTER;  // jumbo frames as mbuf chains
+    // A monitor must see jumbo frames too: accept up to 9000-byte MTU as mbuf
+    // chains (the parser reads the headers in the first segment).
+    conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_SCATTER;
+    uint32_t mtu = std::min<uint32_t>(kJumboMtu, info.max_mtu);
+    const uint32_t overhead = RTE_ETHER_HDR_LEN + RTE_ETHER_CRC_LEN + 2 * 4;  // + two VLAN tags
+    if (info.max_rx_pktlen > overhead) mtu = std::min(mtu, info.max_rx_pktlen - overhead);
+    if (mtu > RTE_ETHER_MTU) conf.rxmode.mtu = mtu;
   }
   const uint16_t nb_txq = info.max_tx_queues > 0 ? 1 : 0;
   if (int rc = rte_eth_dev_configure(p.id, p.nb_rxq, nb_txq, &conf); rc != 0) {
