@@ -21,14 +21,25 @@ void Worker::ProcessBurst(rte_mbuf** pkts, uint16_t n, uint64_t live_now) {
   for (uint16_t i = 0; i < n && i < kPrefetchAhead; ++i) {
     rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void*));
   }
+  // Parsed packets go to the tracker in runs (same input port, in order) so
+  // its table lookups overlap; a later fragment or a port change ends a run.
+  packet::ParsedPacket parsed[kRxBurst];
+  uint64_t times[kRxBurst];
+  uint16_t run = 0;
+  uint16_t run_port = 0;
+  auto flush_run = [&]() {
+    if (run == 0) return;
+    // Sessions that timed out before the run's first packet leave first; the
+    // tracker ends any other timed-out session it meets within the run.
+    Advance(times[0]);
+    s_.tracker->ProcessBurst(std::span<const packet::ParsedPacket>(parsed, run),
+                             std::span<const uint64_t>(times, run), run_port);
+    run = 0;
+  };
   packet::ParsedPacket pp;
   for (uint16_t i = 0; i < n; ++i) {
     if (i + kPrefetchAhead < n) rte_prefetch0(rte_pktmbuf_mtod(pkts[i + kPrefetchAhead], void*));
     const rte_mbuf* m = pkts[i];
-    // Chained (jumbo) frames: the headers are in the first segment; lengths
-    // come from the IP header, so payload accounting stays right.
-    const packet::ParseResult r =
-        packet::ParseFrame(rte_pktmbuf_mtod(m, const uint8_t*), m->data_len, m->pkt_len, &pp);
     uint64_t t = live_now;
     if (s_.capture) {
       // No capture timestamp (e.g. --capture on infinite_rx): wall time.
@@ -36,22 +47,37 @@ void Worker::ProcessBurst(rte_mbuf** pkts, uint16_t n, uint64_t live_now) {
       if (t == 0) t = clock_.NowUs();
       max_time_us_ = std::max(max_time_us_, t);
     }
-    // Expire what timed out before this packet, so a packet arriving after
-    // its session's timeout starts a new session whatever the burst size or
-    // worker count (cheap: the wheel only moves when a tick has passed).
-    if (t > clock_us_) {
-      clock_us_ = t;
-      s_.tracker->Advance(t);
-      advanced_to_us_ = t;
-    }
-    if (r != packet::ParseResult::kOk) {
-      parse_counters_.Count(r);
+    // Chained (jumbo) frames: the headers are in the first segment; lengths
+    // come from the IP header, so payload accounting stays right.
+    packet::ParsedPacket& out = parsed[run];
+    const packet::ParseResult r =
+        packet::ParseFrame(rte_pktmbuf_mtod(m, const uint8_t*), m->data_len, m->pkt_len, &out);
+    if (r == packet::ParseResult::kOk) {
+      if (run > 0 && m->port != run_port) {
+        pp = out;
+        flush_run();
+        parsed[0] = pp;
+      }
+      run_port = m->port;
+      times[run++] = t;
       continue;
     }
-    s_.tracker->Process(pp, t, m->port);
+    // Unusable frames, later IP fragments included, are counted by reason.
+    // (Tracker::ProcessFragment could attribute later fragments to their
+    // first fragment's session; wiring it changes the records the capture
+    // generator models, so both change together.)
+    parse_counters_.Count(r);
   }
+  flush_run();
   rte_pktmbuf_free_bulk(pkts, n);
   packets_ += n;
+  Advance(s_.capture ? max_time_us_ : live_now);
+}
+
+void Worker::Advance(uint64_t t) {
+  if (t <= clock_us_) return;
+  clock_us_ = t;
+  s_.tracker->Advance(t);
 }
 
 bool Worker::PushRecords(bool lossless) {
@@ -196,15 +222,13 @@ int Worker::Run() {
         worked = true;
       } else if (s_.capture) {
         // Everything the dispatcher read up to `watermark` for us is done.
-        clock_us_ = std::max(clock_us_, watermark);
+        Advance(watermark);
       }
     }
-    if (!s_.capture) clock_us_ = std::max(clock_us_, live_now);
-    // Also on idle polls: Advance() may have deferred expiries for room.
-    if (clock_us_ != advanced_to_us_ || !worked) {
-      s_.tracker->Advance(clock_us_);
-      advanced_to_us_ = clock_us_;
-    }
+    if (!s_.capture) Advance(live_now);
+    // On idle polls also at the same time: Advance() may have deferred
+    // expiries while the tracker's output queue was full.
+    if (!worked) s_.tracker->Advance(clock_us_);
     PushRecords(s_.capture);
     if (!worked || (++iteration & 63) == 0) PublishCounters();
     backoff.Update(worked);

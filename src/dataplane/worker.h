@@ -72,6 +72,8 @@ class Worker {
   static constexpr size_t kStaging = 64;
 
   void ProcessBurst(rte_mbuf** pkts, uint16_t n, uint64_t live_now);
+  // Moves the tracker clock forward to `t` (never back) and expires.
+  void Advance(uint64_t t);
   // Moves finished records to the rings. Returns false if some are still
   // waiting (only when `lossless`; otherwise a full ring is a counted drop).
   bool PushRecords(bool lossless);
@@ -83,9 +85,8 @@ class Worker {
   LiveClock clock_;
   packet::ParseCounters parse_counters_;
   uint64_t packets_ = 0;
-  uint64_t clock_us_ = 0;        // tracker clock (µs)
-  uint64_t advanced_to_us_ = 0;  // last Advance() argument
-  uint64_t max_time_us_ = 0;     // latest capture time read directly
+  uint64_t clock_us_ = 0;     // tracker clock (µs)
+  uint64_t max_time_us_ = 0;  // latest capture time read directly
   uint64_t records_out_ = 0;
   uint64_t export_drops_ = 0;
   uint64_t analytics_drops_ = 0;
