@@ -83,7 +83,8 @@ Lcores and input
                            stop at its end and flush live sessions as
                            END_OF_INPUT. Default: on when every port is a
                            net_pcap vdev reading files without infinite_rx=1
-  --no-capture             live mode even on net_pcap files (wall-clock times)
+  --no-capture             live mode even on net_pcap files (wall-clock times;
+                           runs until SIGINT/SIGTERM or --duration)
   --duration S             stop (as on SIGTERM) after S seconds; 0 = never
                            (default 0; for throughput runs with infinite_rx=1)
   --mbufs N                mbuf pool size (default: derived from queues, rings
