@@ -39,14 +39,18 @@ std::string RecordCounts::ToJson() const {
   std::string s = absl::StrCat("{\"records\":", records_, ",\"by_protocol\":{");
   const char* sep = "";
   for (size_t p = 0; p < by_protocol_.size(); ++p) {
-    if (by_protocol_[p] == 0) continue;
+    if (by_protocol_[p] == 0) {
+      continue;
+    }
     absl::StrAppend(&s, sep, "\"", ProtocolName(static_cast<uint8_t>(p)), "\":", by_protocol_[p]);
     sep = ",";
   }
   absl::StrAppend(&s, "},\"by_conn_state\":{");
   sep = "";
   for (size_t c = 0; c < kConnStates; ++c) {
-    if (by_conn_state_[c] == 0) continue;
+    if (by_conn_state_[c] == 0) {
+      continue;
+    }
     const std::string_view name = ConnStateName(static_cast<session::ConnState>(c));
     absl::StrAppend(&s, sep, "\"", absl::string_view(name.data(), name.size()),
                     "\":", by_conn_state_[c]);

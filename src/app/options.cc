@@ -52,7 +52,9 @@ uint64_t ToMicros(double s) { return static_cast<uint64_t>(std::llround(s * 1e6)
 
 std::string Hostname() {
   char buf[256] = {};
-  if (gethostname(buf, sizeof(buf) - 1) != 0 || buf[0] == '\0') return "flowtrail";
+  if (gethostname(buf, sizeof(buf) - 1) != 0 || buf[0] == '\0') {
+    return "flowtrail";
+  }
   return buf;
 }
 
@@ -127,7 +129,9 @@ absl::StatusOr<ParsedOptions> ParseOptions(const std::vector<std::string_view>& 
   auto timeout = [](uint64_t* field, bool allow_zero) -> Setter {
     return [field, allow_zero](std::string_view o, std::string_view v) -> absl::Status {
       absl::StatusOr<double> s = ParseSeconds(o, v, allow_zero);
-      if (!s.ok()) return s.status();
+      if (!s.ok()) {
+        return s.status();
+      }
       *field = ToMicros(*s);
       return absl::OkStatus();
     };
@@ -135,42 +139,54 @@ absl::StatusOr<ParsedOptions> ParseOptions(const std::vector<std::string_view>& 
   const std::map<std::string_view, Setter> with_value = {
       {"--output",
        [&](std::string_view o, std::string_view v) -> absl::Status {
-         if (v.empty()) return Bad(o, v, "expected a file name or -");
+         if (v.empty()) {
+           return Bad(o, v, "expected a file name or -");
+         }
          c.output = std::string(v);
          have_output = true;
          return absl::OkStatus();
        }},
       {"--sensor-id",
        [&](std::string_view o, std::string_view v) -> absl::Status {
-         if (v.empty()) return Bad(o, v, "expected a non-empty id");
+         if (v.empty()) {
+           return Bad(o, v, "expected a non-empty id");
+         }
          c.sensor_id = std::string(v);
          return absl::OkStatus();
        }},
       {"--workers",
        [&](std::string_view o, std::string_view v) -> absl::Status {
          absl::StatusOr<uint64_t> n = ParseCount(o, v, 1, kMaxWorkers);
-         if (!n.ok()) return n.status();
+         if (!n.ok()) {
+           return n.status();
+         }
          c.workers = static_cast<uint32_t>(*n);
          return absl::OkStatus();
        }},
       {"--table-size",
        [&](std::string_view o, std::string_view v) -> absl::Status {
          absl::StatusOr<uint64_t> n = ParseCount(o, v, 1, kMaxTableSize);
-         if (!n.ok()) return n.status();
+         if (!n.ok()) {
+           return n.status();
+         }
          t.capacity = static_cast<uint32_t>(*n);
          return absl::OkStatus();
        }},
       {"--mbufs",
        [&](std::string_view o, std::string_view v) -> absl::Status {
          absl::StatusOr<uint64_t> n = ParseCount(o, v, 1024, 1u << 24);
-         if (!n.ok()) return n.status();
+         if (!n.ok()) {
+           return n.status();
+         }
          c.mbufs = static_cast<uint32_t>(*n);
          return absl::OkStatus();
        }},
       {"--protected-nets",
        [&](std::string_view o, std::string_view v) -> absl::Status {
          absl::StatusOr<session::Networks> n = session::Networks::Parse(v);
-         if (!n.ok()) return Bad(o, v, std::string(n.status().message()));
+         if (!n.ok()) {
+           return Bad(o, v, std::string(n.status().message()));
+         }
          t.protected_networks = *std::move(n);
          return absl::OkStatus();
        }},
@@ -197,20 +213,26 @@ absl::StatusOr<ParsedOptions> ParseOptions(const std::vector<std::string_view>& 
       {"--status-interval",
        [&](std::string_view o, std::string_view v) -> absl::Status {
          absl::StatusOr<double> s = ParseSeconds(o, v, true);
-         if (!s.ok()) return s.status();
+         if (!s.ok()) {
+           return s.status();
+         }
          c.status_interval_s = *s;
          return absl::OkStatus();
        }},
       {"--duration",
        [&](std::string_view o, std::string_view v) -> absl::Status {
          absl::StatusOr<double> s = ParseSeconds(o, v, true);
-         if (!s.ok()) return s.status();
+         if (!s.ok()) {
+           return s.status();
+         }
          c.duration_s = *s;
          return absl::OkStatus();
        }},
       {"--stats-json",
        [&](std::string_view o, std::string_view v) -> absl::Status {
-         if (v.empty()) return Bad(o, v, "expected a file name");
+         if (v.empty()) {
+           return Bad(o, v, "expected a file name");
+         }
          c.stats_json = std::string(v);
          return absl::OkStatus();
        }},
@@ -247,12 +269,16 @@ absl::StatusOr<ParsedOptions> ParseOptions(const std::vector<std::string_view>& 
       }
       value = args[++i];
     }
-    if (absl::Status s = it->second(name, *value); !s.ok()) return s;
+    if (absl::Status s = it->second(name, *value); !s.ok()) {
+      return s;
+    }
   }
   if (!have_output) {
     return absl::InvalidArgumentError("--output FILE is required (\"-\" for stdout)");
   }
-  if (c.sensor_id.empty()) c.sensor_id = Hostname();
+  if (c.sensor_id.empty()) {
+    c.sensor_id = Hostname();
+  }
   return parsed;
 }
 

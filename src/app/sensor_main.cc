@@ -33,7 +33,9 @@ int main(int argc, char** argv) {
   }
   std::vector<std::string_view> app_args;
   if (dashdash >= 0) {
-    for (int i = dashdash + 1; i < argc; ++i) app_args.emplace_back(argv[i]);
+    for (int i = dashdash + 1; i < argc; ++i) {
+      app_args.emplace_back(argv[i]);
+    }
   } else {
     for (int i = 1; i < argc; ++i) {
       if (std::strcmp(argv[i], "--help") == 0 || std::strcmp(argv[i], "-h") == 0) {

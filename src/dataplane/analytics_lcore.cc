@@ -11,18 +11,24 @@ int AnalyticsLcore::LcoreMain(void* self) { return static_cast<AnalyticsLcore*>(
 
 int AnalyticsLcore::Run() {
   IdleBackoff backoff;
-  while (!done_) backoff.Update(Poll());
+  while (!done_) {
+    backoff.Update(Poll());
+  }
   return 0;
 }
 
 bool AnalyticsLcore::Poll() {
-  if (done_) return false;
+  if (done_) {
+    return false;
+  }
   const bool workers_done =
       s_.control->workers_done.load(std::memory_order_acquire) == s_.rings.size();
   size_t moved = 0;
   for (rte_ring* r : s_.rings) {
     const unsigned n = DequeueRecords(r, batch_);
-    if (n == 0) continue;
+    if (n == 0) {
+      continue;
+    }
     moved += n;
     counts_.Consume(std::span<const session::SessionRecord>(batch_.data(), n));
   }

@@ -15,7 +15,9 @@ uint64_t CaptureInput::Consumed() const {
   uint64_t n = 0;
   for (uint16_t id : port_ids_) {
     rte_eth_stats st{};
-    if (rte_eth_stats_get(id, &st) == 0) n += st.ipackets + st.ierrors;
+    if (rte_eth_stats_get(id, &st) == 0) {
+      n += st.ipackets + st.ierrors;
+    }
   }
   return n;
 }

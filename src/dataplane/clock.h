@@ -38,7 +38,9 @@ struct RxTimestamp {
 
   // The capture time of `m`, or `fallback` when the PMD set none.
   uint64_t Of(const rte_mbuf* m, uint64_t fallback) const {
-    if (offset < 0 || (m->ol_flags & flag) == 0) return fallback;
+    if (offset < 0 || (m->ol_flags & flag) == 0) {
+      return fallback;
+    }
     return *RTE_MBUF_DYNFIELD(m, offset, const rte_mbuf_timestamp_t*);
   }
 };

@@ -18,7 +18,9 @@ int Dispatcher::LcoreMain(void* self) { return static_cast<Dispatcher*>(self)->R
 
 int Dispatcher::Run() {
   IdleBackoff backoff;
-  while (!idle_) backoff.Update(Poll());
+  while (!idle_) {
+    backoff.Update(Poll());
+  }
   return 0;
 }
 
@@ -26,7 +28,9 @@ bool Dispatcher::SendHeld() {
   bool all_sent = true;
   for (size_t w = 0; w < held_.size(); ++w) {
     Held& h = held_[w];
-    if (h.sent == h.count) continue;
+    if (h.sent == h.count) {
+      continue;
+    }
     h.sent += static_cast<uint16_t>(rte_ring_sp_enqueue_burst(
         s_.worker_rings[w], reinterpret_cast<void* const*>(&h.pkts[h.sent]), h.count - h.sent,
         nullptr));
@@ -45,7 +49,9 @@ bool Dispatcher::SendHeld() {
 }
 
 void Dispatcher::PublishWatermarks() {
-  if (max_time_us_ == published_us_) return;
+  if (max_time_us_ == published_us_) {
+    return;
+  }
   // Every packet read so far has been enqueued: each worker has all its
   // packets up to max_time_us_.
   for (size_t w = 0; w < held_.size(); ++w) {
@@ -65,7 +71,9 @@ void Dispatcher::PublishCounters() {
 }
 
 bool Dispatcher::Poll() {
-  if (idle_) return false;
+  if (idle_) {
+    return false;
+  }
   if (holding_ && !SendHeld()) {
     ++backpressure_;
     PublishCounters();
@@ -90,16 +98,24 @@ bool Dispatcher::Poll() {
       break;
     }
     const uint16_t n = rte_eth_rx_burst(q.port, q.queue, pkts, kRxBurst);
-    if (n == 0) continue;
+    if (n == 0) {
+      continue;
+    }
     worked = true;
     packets_ += n;
-    for (uint16_t i = 0; i < n && i < 3; ++i) rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void*));
+    for (uint16_t i = 0; i < n && i < 3; ++i) {
+      rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void*));
+    }
     for (uint16_t i = 0; i < n; ++i) {
-      if (i + 3 < n) rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 3], void*));
+      if (i + 3 < n) {
+        rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 3], void*));
+      }
       rte_mbuf* m = pkts[i];
       if (s_.capture) {
         uint64_t t = s_.rx_timestamp.Of(m, 0);
-        if (t == 0) t = clock_.NowUs();  // no capture timestamp: wall time, as the worker
+        if (t == 0) {
+          t = clock_.NowUs();  // no capture timestamp: wall time, as the worker
+        }
         max_time_us_ = std::max(max_time_us_, t);
       }
       // Frames without usable addresses go to worker 0, which counts them by
@@ -111,7 +127,9 @@ bool Dispatcher::Poll() {
           r == packet::ParseResult::kUnsupportedIpProtocol) {
         w = WorkerForHash(SymmetricFlowHash(pp.src, pp.dst), workers);
       }
-      if (r != packet::ParseResult::kOk) ++unparsed_;
+      if (r != packet::ParseResult::kOk) {
+        ++unparsed_;
+      }
       Held& h = held_[w];
       h.pkts[h.count++] = m;
     }
@@ -120,7 +138,9 @@ bool Dispatcher::Poll() {
       break;
     }
   }
-  if (!holding_) PublishWatermarks();
+  if (!holding_) {
+    PublishWatermarks();
+  }
   PublishCounters();
   return worked;
 }

@@ -22,12 +22,16 @@ int Exporter::LcoreMain(void* self) { return static_cast<Exporter*>(self)->Run()
 
 int Exporter::Run() {
   IdleBackoff backoff;
-  while (!done_) backoff.Update(Poll());
+  while (!done_) {
+    backoff.Update(Poll());
+  }
   return 0;
 }
 
 void Exporter::Report(const absl::Status& s, const char* what) {
-  if (s.ok()) return;
+  if (s.ok()) {
+    return;
+  }
   if (write_errors_++ == 0) {
     fprintf(stderr, "flowtrail: exporter: %s failed: %s\n", what, s.ToString().c_str());
   }
@@ -35,7 +39,9 @@ void Exporter::Report(const absl::Status& s, const char* what) {
 }
 
 bool Exporter::Poll() {
-  if (done_) return false;
+  if (done_) {
+    return false;
+  }
   // Read before dequeuing: if every worker was done before the rings were
   // seen empty, nothing more can arrive.
   const bool workers_done =
@@ -43,7 +49,9 @@ bool Exporter::Poll() {
   size_t moved = 0;
   for (rte_ring* r : s_.rings) {
     const unsigned n = DequeueRecords(r, batch_);
-    if (n == 0) continue;
+    if (n == 0) {
+      continue;
+    }
     moved += n;
     Report(s_.writer->Append(std::span<const session::SessionRecord>(batch_.data(), n)), "append");
   }

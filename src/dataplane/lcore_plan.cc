@@ -11,14 +11,18 @@ std::string LcorePlan::Describe() const {
     return lcore == main_lcore ? absl::StrCat(lcore, " (main)") : absl::StrCat(lcore);
   };
   std::string s = absl::StrFormat("main=%u workers=[%s]", main_lcore, absl::StrJoin(workers, ","));
-  if (has_dispatcher) absl::StrAppend(&s, " dispatcher=", where(dispatcher));
+  if (has_dispatcher) {
+    absl::StrAppend(&s, " dispatcher=", where(dispatcher));
+  }
   absl::StrAppend(&s, " exporter=", where(exporter), " analytics=", where(analytics));
   return s;
 }
 
 absl::StatusOr<LcorePlan> PlanLcores(unsigned main_lcore, const std::vector<unsigned>& other_lcores,
                                      uint32_t workers, bool need_dispatcher) {
-  if (workers == 0) return absl::InvalidArgumentError("at least one worker is needed");
+  if (workers == 0) {
+    return absl::InvalidArgumentError("at least one worker is needed");
+  }
   if (other_lcores.size() < workers) {
     return absl::FailedPreconditionError(absl::StrFormat(
         "--workers %u needs %u lcores besides the main lcore %u, but the EAL has only %u (%s); "
@@ -29,7 +33,9 @@ absl::StatusOr<LcorePlan> PlanLcores(unsigned main_lcore, const std::vector<unsi
   LcorePlan plan;
   plan.main_lcore = main_lcore;
   size_t next = 0;
-  for (uint32_t i = 0; i < workers; ++i) plan.workers.push_back(other_lcores[next++]);
+  for (uint32_t i = 0; i < workers; ++i) {
+    plan.workers.push_back(other_lcores[next++]);
+  }
   auto take = [&]() { return next < other_lcores.size() ? other_lcores[next++] : main_lcore; };
   plan.has_dispatcher = need_dispatcher;
   plan.dispatcher = need_dispatcher ? take() : main_lcore;

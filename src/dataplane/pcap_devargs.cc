@@ -30,12 +30,16 @@ PcapDevargs ParsePcapDevargs(std::string_view args) {
 absl::StatusOr<uint64_t> CountPcapPackets(const std::string& path) {
   char err[PCAP_ERRBUF_SIZE] = {};
   pcap_t* p = pcap_open_offline(path.c_str(), err);
-  if (p == nullptr) return absl::NotFoundError(absl::StrCat("cannot open ", path, ": ", err));
+  if (p == nullptr) {
+    return absl::NotFoundError(absl::StrCat("cannot open ", path, ": ", err));
+  }
   uint64_t n = 0;
   pcap_pkthdr* hdr = nullptr;
   const u_char* data = nullptr;
   // net_pcap reads with pcap_next(), which stops at the first error too.
-  while (pcap_next_ex(p, &hdr, &data) == 1) ++n;
+  while (pcap_next_ex(p, &hdr, &data) == 1) {
+    ++n;
+  }
   pcap_close(p);
   return n;
 }

@@ -71,11 +71,19 @@ struct Pipeline::State {
 
   ~State() {
     if (ports_started) {
-      for (const Port& p : ports) StopPort(p);
+      for (const Port& p : ports) {
+        StopPort(p);
+      }
     }
-    for (rte_ring* r : packet_rings) rte_ring_free(r);
-    for (rte_ring* r : export_rings) rte_ring_free(r);
-    for (rte_ring* r : analytics_rings) rte_ring_free(r);
+    for (rte_ring* r : packet_rings) {
+      rte_ring_free(r);
+    }
+    for (rte_ring* r : export_rings) {
+      rte_ring_free(r);
+    }
+    for (rte_ring* r : analytics_rings) {
+      rte_ring_free(r);
+    }
     rte_mempool_free(pool);
   }
 
@@ -95,7 +103,9 @@ absl::StatusOr<std::unique_ptr<Pipeline>> Pipeline::Create(const SensorConfig& c
   const uint32_t nw = config.workers;
 
   absl::StatusOr<std::vector<Port>> ports = DiscoverPorts(nw);
-  if (!ports.ok()) return ports.status();
+  if (!ports.ok()) {
+    return ports.status();
+  }
   s->ports = *std::move(ports);
 
   // Capture mode: forced by --capture/--no-capture, else automatic when every
@@ -111,23 +121,35 @@ absl::StatusOr<std::unique_ptr<Pipeline>> Pipeline::Create(const SensorConfig& c
   // (net_pcap says nothing at EOF); infinite_rx holds the whole file in mbufs.
   uint64_t infinite_packets = 0;
   for (Port& p : s->ports) {
-    if (!p.is_pcap) continue;
+    if (!p.is_pcap) {
+      continue;
+    }
     for (const std::string& f : p.pcap.rx_files) {
       absl::StatusOr<uint64_t> n = CountPcapPackets(f);
-      if (!n.ok()) return n.status();
+      if (!n.ok()) {
+        return n.status();
+      }
       p.capture_packets += *n;
     }
-    if (p.pcap.infinite_rx) infinite_packets += p.capture_packets;
+    if (p.pcap.infinite_rx) {
+      infinite_packets += p.capture_packets;
+    }
   }
-  if (s->capture && all_files) s->capture_input.emplace(s->ports);
+  if (s->capture && all_files) {
+    s->capture_input.emplace(s->ports);
+  }
 
   bool need_dispatcher = false;
-  for (const Port& p : s->ports) need_dispatcher = need_dispatcher || p.mode == PortMode::kDispatch;
+  for (const Port& p : s->ports) {
+    need_dispatcher = need_dispatcher || p.mode == PortMode::kDispatch;
+  }
   std::vector<unsigned> others;
   unsigned lcore;
   RTE_LCORE_FOREACH_WORKER(lcore) { others.push_back(lcore); }
   absl::StatusOr<LcorePlan> plan = PlanLcores(rte_get_main_lcore(), others, nw, need_dispatcher);
-  if (!plan.ok()) return plan.status();
+  if (!plan.ok()) {
+    return plan.status();
+  }
   s->plan = *plan;
 
   // The pool: queue descriptors + rings in flight + per-lcore bursts and
@@ -135,10 +157,16 @@ absl::StatusOr<std::unique_ptr<Pipeline>> Pipeline::Create(const SensorConfig& c
   // cache so rte_mempool_avail_count() is what the reader can allocate.
   const unsigned cache = s->capture ? 0 : 256;
   uint64_t wanted = 4096 + infinite_packets;
-  for (const Port& p : s->ports) wanted += uint64_t{p.nb_rxq} * (p.is_pcap ? 64 : 4096);
-  if (need_dispatcher) wanted += uint64_t{nw} * kPacketRingSize;
+  for (const Port& p : s->ports) {
+    wanted += uint64_t{p.nb_rxq} * (p.is_pcap ? 64 : 4096);
+  }
+  if (need_dispatcher) {
+    wanted += uint64_t{nw} * kPacketRingSize;
+  }
   wanted += uint64_t{rte_lcore_count()} * (2 * kRxBurst + cache);
-  if (s->capture) wanted += 2 * kCapturePoolMargin;
+  if (s->capture) {
+    wanted += uint64_t{2} * kCapturePoolMargin;
+  }
   const uint32_t pool_size = config.mbufs != 0 ? config.mbufs : PoolSize(wanted);
   if (s->capture && pool_size < kCapturePoolMargin + 2 * kRxBurst) {
     return absl::InvalidArgumentError(absl::StrCat("--mbufs ", pool_size,
@@ -162,7 +190,9 @@ absl::StatusOr<std::unique_ptr<Pipeline>> Pipeline::Create(const SensorConfig& c
   for (Port& p : s->ports) {
     if (absl::Status st = StartPort(p, s->pool, nw); !st.ok()) {
       for (const Port& q : s->ports) {
-        if (q.id == p.id) break;
+        if (q.id == p.id) {
+          break;
+        }
         StopPort(q);
       }
       return st;
@@ -176,14 +206,20 @@ absl::StatusOr<std::unique_ptr<Pipeline>> Pipeline::Create(const SensorConfig& c
   const int socket = static_cast<int>(rte_socket_id());
   for (uint32_t w = 0; w < nw; ++w) {
     auto er = CreateRecordRing("ft_exp", w, kRecordRingSize, socket);
-    if (!er.ok()) return er.status();
+    if (!er.ok()) {
+      return er.status();
+    }
     s->export_rings.push_back(*er);
     auto ar = CreateRecordRing("ft_ana", w, kRecordRingSize, socket);
-    if (!ar.ok()) return ar.status();
+    if (!ar.ok()) {
+      return ar.status();
+    }
     s->analytics_rings.push_back(*ar);
     if (need_dispatcher) {
       auto pr = CreatePacketRing("ft_pkt", w, kPacketRingSize, socket);
-      if (!pr.ok()) return pr.status();
+      if (!pr.ok()) {
+        return pr.status();
+      }
       s->packet_rings.push_back(*pr);
     }
   }
@@ -196,9 +232,13 @@ absl::StatusOr<std::unique_ptr<Pipeline>> Pipeline::Create(const SensorConfig& c
     ws.tracker_config = config.tracker;
     ws.tracker_config.worker_id = static_cast<uint16_t>(w);
     for (const Port& p : s->ports) {
-      if (p.mode == PortMode::kRss) ws.queues.push_back({p.id, static_cast<uint16_t>(w)});
+      if (p.mode == PortMode::kRss) {
+        ws.queues.push_back({p.id, static_cast<uint16_t>(w)});
+      }
       if (p.mode == PortMode::kDirect) {
-        for (uint16_t q = 0; q < p.nb_rxq; ++q) ws.queues.push_back({p.id, q});
+        for (uint16_t q = 0; q < p.nb_rxq; ++q) {
+          ws.queues.push_back({p.id, q});
+        }
       }
     }
     if (need_dispatcher) {
@@ -217,8 +257,12 @@ absl::StatusOr<std::unique_ptr<Pipeline>> Pipeline::Create(const SensorConfig& c
   if (need_dispatcher) {
     DispatcherSetup ds;
     for (const Port& p : s->ports) {
-      if (p.mode != PortMode::kDispatch) continue;
-      for (uint16_t q = 0; q < p.nb_rxq; ++q) ds.queues.push_back({p.id, q});
+      if (p.mode != PortMode::kDispatch) {
+        continue;
+      }
+      for (uint16_t q = 0; q < p.nb_rxq; ++q) {
+        ds.queues.push_back({p.id, q});
+      }
     }
     ds.worker_rings = s->packet_rings;
     ds.watermarks = s->watermarks.get();
@@ -232,7 +276,9 @@ absl::StatusOr<std::unique_ptr<Pipeline>> Pipeline::Create(const SensorConfig& c
 
   // The stream.
   absl::StatusOr<std::unique_ptr<exporter::ByteSink>> sink = exporter::OpenFileSink(config.output);
-  if (!sink.ok()) return sink.status();
+  if (!sink.ok()) {
+    return sink.status();
+  }
   exporter::StreamInfo info;
   info.sensor_id = config.sensor_id;
   info.start_time_us = LiveClock().NowUs();
@@ -240,12 +286,16 @@ absl::StatusOr<std::unique_ptr<Pipeline>> Pipeline::Create(const SensorConfig& c
     if (p.pcap.rx_files.empty()) {
       info.inputs.push_back(p.name);
     } else {
-      for (const std::string& f : p.pcap.rx_files) info.inputs.push_back(f);
+      for (const std::string& f : p.pcap.rx_files) {
+        info.inputs.push_back(f);
+      }
     }
   }
   absl::StatusOr<std::unique_ptr<exporter::StreamWriter>> writer =
       exporter::StreamWriter::Create(*std::move(sink), info);
-  if (!writer.ok()) return writer.status();
+  if (!writer.ok()) {
+    return writer.status();
+  }
   ExporterSetup es;
   es.rings = s->export_rings;
   es.writer = *std::move(writer);
@@ -263,16 +313,22 @@ absl::StatusOr<std::unique_ptr<Pipeline>> Pipeline::Create(const SensorConfig& c
 }
 
 bool Pipeline::State::ReadersIdle() const {
-  if (dispatcher && !control.dispatcher_idle.load(std::memory_order_acquire)) return false;
+  if (dispatcher && !control.dispatcher_idle.load(std::memory_order_acquire)) {
+    return false;
+  }
   for (const auto& w : workers) {
-    if (w->IsReader() && !w->ReaderIdle()) return false;
+    if (w->IsReader() && !w->ReaderIdle()) {
+      return false;
+    }
   }
   return true;
 }
 
 uint64_t Pipeline::State::LastCaptureTime() const {
   uint64_t t = Get(dispatcher_counters.max_time_us);
-  for (const WorkerCounters& c : worker_counters) t = std::max(t, Get(c.max_time_us));
+  for (const WorkerCounters& c : worker_counters) {
+    t = std::max(t, Get(c.max_time_us));
+  }
   return t;
 }
 
@@ -284,7 +340,9 @@ Snapshot Pipeline::State::TakeSnapshot(const char* end) const {
   snap.lcore_plan = plan.Describe();
   snap.end = end;
   snap.elapsed_s = static_cast<double>(rte_rdtsc() - start_tsc) / rte_get_tsc_hz();
-  if (capture_input) snap.capture_packets_expected = capture_input->expected();
+  if (capture_input) {
+    snap.capture_packets_expected = capture_input->expected();
+  }
   for (const Port& p : ports) {
     PortSnapshot ps;
     ps.id = p.id;
@@ -309,8 +367,9 @@ Snapshot Pipeline::State::TakeSnapshot(const char* end) const {
     w.lcore = plan.workers[i];
     w.packets = Get(c.packets);
     w.bad_packets = Get(c.bad_packets);
-    for (size_t r = 0; r < packet::kParseResultCount; ++r)
+    for (size_t r = 0; r < packet::kParseResultCount; ++r) {
       w.bad_by_reason[r] = Get(c.bad_by_reason[r]);
+    }
     w.sessions_created = Get(c.sessions_created);
     w.sessions_ended = Get(c.sessions_ended);
     w.sessions_evicted = Get(c.sessions_evicted);
@@ -338,8 +397,9 @@ Snapshot Pipeline::State::TakeSnapshot(const char* end) const {
   snap.bytes_written = Get(exporter_counters.bytes_written);
   snap.write_errors = Get(exporter_counters.write_errors);
   snap.analytics_records = Get(analytics_counters.records);
-  if (control.analytics_done.load(std::memory_order_acquire))
+  if (control.analytics_done.load(std::memory_order_acquire)) {
     snap.analytics_json = analytics->counts().ToJson();
+  }
   return snap;
 }
 
@@ -359,7 +419,9 @@ int Pipeline::Run() {
   // before any packet is read.
   std::string start_error;
   for (const auto& w : s.workers) {
-    while (w->start_state() == Worker::StartState::kStarting) usleep(1000);
+    while (w->start_state() == Worker::StartState::kStarting) {
+      usleep(1000);
+    }
     if (w->start_state() == Worker::StartState::kFailed && start_error.empty()) {
       start_error = w->start_error();
     }
@@ -429,9 +491,15 @@ void Pipeline::State::RunMainLoop() {
 
   for (;;) {
     bool worked = false;
-    if (dispatcher && plan.DispatcherOnMain()) worked |= dispatcher->Poll();
-    if (plan.ExporterOnMain()) worked |= exporter->Poll();
-    if (plan.AnalyticsOnMain()) worked |= analytics->Poll();
+    if (dispatcher && plan.DispatcherOnMain()) {
+      worked |= dispatcher->Poll();
+    }
+    if (plan.ExporterOnMain()) {
+      worked |= exporter->Poll();
+    }
+    if (plan.AnalyticsOnMain()) {
+      worked |= analytics->Poll();
+    }
     const uint64_t now = rte_rdtsc();
     if (now >= next_control) {
       next_control = now + control_period;
@@ -447,7 +515,9 @@ void Pipeline::State::RunMainLoop() {
             last_progress_tsc = now;
           } else if (!eof && now - last_progress_tsc > stall_tsc) {
             bool rings_empty = true;
-            for (rte_ring* r : packet_rings) rings_empty = rings_empty && rte_ring_empty(r);
+            for (rte_ring* r : packet_rings) {
+              rings_empty = rings_empty && rte_ring_empty(r);
+            }
             if (rings_empty && rte_mempool_avail_count(pool) >= kCapturePoolMargin) {
               fprintf(stderr,
                       "flowtrail: capture input stalled at %lu of %lu packets; treating it as "

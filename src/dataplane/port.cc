@@ -20,15 +20,21 @@ constexpr uint32_t kJumboMtu = 9000;  // deep rings absorb bursts on multi-gigab
 // (Woo & Park 2012; verified in notes/dpdk_design.md §3.1).
 constexpr std::array<uint8_t, 52> MakeSymmetricKey() {
   std::array<uint8_t, 52> k{};
-  for (size_t i = 0; i < k.size(); ++i) k[i] = (i % 2 == 0) ? 0x6d : 0x5a;
+  for (size_t i = 0; i < k.size(); ++i) {
+    k[i] = (i % 2 == 0) ? 0x6d : 0x5a;
+  }
   return k;
 }
 std::array<uint8_t, 52> g_rss_key = MakeSymmetricKey();
 
 std::string DevArgs(const rte_eth_dev_info& info) {
-  if (info.device == nullptr) return "";
+  if (info.device == nullptr) {
+    return "";
+  }
   const rte_devargs* da = rte_dev_devargs(info.device);
-  if (da == nullptr || da->args == nullptr) return "";
+  if (da == nullptr || da->args == nullptr) {
+    return "";
+  }
   return da->args;
 }
 
@@ -61,7 +67,9 @@ absl::StatusOr<std::vector<Port>> DiscoverPorts(uint32_t workers) {
     p.name = name;
     p.driver = info.driver_name != nullptr ? info.driver_name : "";
     p.is_pcap = p.driver == "net_pcap";
-    if (p.is_pcap) p.pcap = ParsePcapDevargs(DevArgs(info));
+    if (p.is_pcap) {
+      p.pcap = ParsePcapDevargs(DevArgs(info));
+    }
     if (info.max_rx_queues == 0) {
       return absl::FailedPreconditionError(absl::StrCat("port ", p.name, " has no RX queue"));
     }
@@ -109,8 +117,12 @@ absl::Status StartPort(Port& p, rte_mempool* pool, uint32_t workers) {
     conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_SCATTER;
     uint32_t mtu = std::min<uint32_t>(kJumboMtu, info.max_mtu);
     const uint32_t overhead = RTE_ETHER_HDR_LEN + RTE_ETHER_CRC_LEN + 2 * 4;  // + two VLAN tags
-    if (info.max_rx_pktlen > overhead) mtu = std::min(mtu, info.max_rx_pktlen - overhead);
-    if (mtu > RTE_ETHER_MTU) conf.rxmode.mtu = mtu;
+    if (info.max_rx_pktlen > overhead) {
+      mtu = std::min(mtu, info.max_rx_pktlen - overhead);
+    }
+    if (mtu > RTE_ETHER_MTU) {
+      conf.rxmode.mtu = mtu;
+    }
   }
   const uint16_t nb_txq = info.max_tx_queues > 0 ? 1 : 0;
   if (int rc = rte_eth_dev_configure(p.id, p.nb_rxq, nb_txq, &conf); rc != 0) {

@@ -29,7 +29,9 @@ std::string JsonString(std::string_view s) {
 
 uint64_t Sum(const Snapshot& s, uint64_t WorkerSnapshot::*field) {
   uint64_t n = 0;
-  for (const WorkerSnapshot& w : s.workers) n += w.*field;
+  for (const WorkerSnapshot& w : s.workers) {
+    n += w.*field;
+  }
   return n;
 }
 
@@ -38,13 +40,17 @@ uint64_t Sum(const Snapshot& s, uint64_t WorkerSnapshot::*field) {
 uint64_t Snapshot::RingDrops() const {
   uint64_t n = Sum(*this, &WorkerSnapshot::export_ring_drops) +
                Sum(*this, &WorkerSnapshot::analytics_ring_drops);
-  if (dispatcher) n += dispatcher->ring_drops;
+  if (dispatcher) {
+    n += dispatcher->ring_drops;
+  }
   return n;
 }
 
 uint64_t Snapshot::PortRx() const {
   uint64_t n = 0;
-  for (const PortSnapshot& p : ports) n += p.rx;
+  for (const PortSnapshot& p : ports) {
+    n += p.rx;
+  }
   return n;
 }
 
@@ -100,7 +106,9 @@ std::string SummaryText(const Snapshot& s) {
                           w.interim_records, w.records_out, w.export_ring_drops,
                           w.analytics_ring_drops, w.tracker_records_dropped);
     for (size_t r = 1; r < packet::kParseResultCount; ++r) {
-      if (w.bad_by_reason[r] == 0) continue;
+      if (w.bad_by_reason[r] == 0) {
+        continue;
+      }
       absl::StrAppendFormat(&out, "    bad %s: %d\n",
                             packet::ParseResultName(static_cast<packet::ParseResult>(r)),
                             w.bad_by_reason[r]);

@@ -57,7 +57,9 @@ int WorkersCommand(const char*, const char*, rte_tel_data* d) {
   for (size_t i = 0; i < g_snapshot.workers.size(); ++i) {
     const WorkerSnapshot& w = g_snapshot.workers[i];
     rte_tel_data* c = rte_tel_data_alloc();
-    if (c == nullptr) return -1;
+    if (c == nullptr) {
+      return -1;
+    }
     rte_tel_data_start_dict(c);
     AddU64(c, "lcore", w.lcore);
     AddU64(c, "packets", w.packets);

@@ -28,7 +28,9 @@ void Worker::ProcessBurst(rte_mbuf** pkts, uint16_t n, uint64_t live_now) {
   uint16_t run = 0;
   uint16_t run_port = 0;
   auto flush_run = [&]() {
-    if (run == 0) return;
+    if (run == 0) {
+      return;
+    }
     // Sessions that timed out before the run's first packet leave first; the
     // tracker ends any other timed-out session it meets within the run.
     Advance(times[0]);
@@ -38,13 +40,17 @@ void Worker::ProcessBurst(rte_mbuf** pkts, uint16_t n, uint64_t live_now) {
   };
   packet::ParsedPacket pp;
   for (uint16_t i = 0; i < n; ++i) {
-    if (i + kPrefetchAhead < n) rte_prefetch0(rte_pktmbuf_mtod(pkts[i + kPrefetchAhead], void*));
+    if (i + kPrefetchAhead < n) {
+      rte_prefetch0(rte_pktmbuf_mtod(pkts[i + kPrefetchAhead], void*));
+    }
     const rte_mbuf* m = pkts[i];
     uint64_t t = live_now;
     if (s_.capture) {
       // No capture timestamp (e.g. --capture on infinite_rx): wall time.
       t = s_.rx_timestamp.Of(m, 0);
-      if (t == 0) t = clock_.NowUs();
+      if (t == 0) {
+        t = clock_.NowUs();
+      }
       max_time_us_ = std::max(max_time_us_, t);
     }
     // Chained (jumbo) frames: the headers are in the first segment; lengths
@@ -75,7 +81,9 @@ void Worker::ProcessBurst(rte_mbuf** pkts, uint16_t n, uint64_t live_now) {
 }
 
 void Worker::Advance(uint64_t t) {
-  if (t <= clock_us_) return;
+  if (t <= clock_us_) {
+    return;
+  }
   clock_us_ = t;
   s_.tracker->Advance(t);
 }
@@ -85,7 +93,9 @@ bool Worker::PushRecords(bool lossless) {
     if (export_pos_ == staged_ && analytics_pos_ == staged_) {
       staged_ = s_.tracker->Drain(staging_);
       export_pos_ = analytics_pos_ = 0;
-      if (staged_ == 0) return true;
+      if (staged_ == 0) {
+        return true;
+      }
     }
     if (export_pos_ < staged_) {
       const unsigned k = EnqueueRecords(
@@ -100,7 +110,9 @@ bool Worker::PushRecords(bool lossless) {
                                               &staging_[analytics_pos_], staged_ - analytics_pos_));
     }
     if (export_pos_ < staged_ || analytics_pos_ < staged_) {
-      if (lossless) return false;
+      if (lossless) {
+        return false;
+      }
       export_drops_ += staged_ - export_pos_;
       analytics_drops_ += staged_ - analytics_pos_;
       export_pos_ = analytics_pos_ = staged_;
@@ -145,13 +157,17 @@ void Worker::FlushAtEnd() {
     for (;;) {
       const unsigned n =
           rte_ring_sc_dequeue_burst(s_.input, reinterpret_cast<void**>(pkts), kRxBurst, nullptr);
-      if (n == 0) break;
+      if (n == 0) {
+        break;
+      }
       ProcessBurst(pkts, static_cast<uint16_t>(n), s_.capture ? 0 : clock_.NowUs());
       PushAllBlocking();
     }
   }
   uint64_t t = s_.control->flush_time_us;
-  if (t == 0) t = s_.capture ? clock_us_ : clock_.NowUs();
+  if (t == 0) {
+    t = s_.capture ? clock_us_ : clock_.NowUs();
+  }
   t = std::max(t, clock_us_);
   clock_us_ = t;
   // Sessions that would have idled out by the last packet time end as idle,
@@ -161,12 +177,16 @@ void Worker::FlushAtEnd() {
     s_.tracker->Advance(t);
     const size_t produced = s_.tracker->PendingOutput();
     PushAllBlocking();
-    if (produced == 0) break;
+    if (produced == 0) {
+      break;
+    }
   }
   for (;;) {
     const bool empty = s_.tracker->FlushSome(s_.control->flush_reason, t);
     PushAllBlocking();
-    if (empty) break;
+    if (empty) {
+      break;
+    }
   }
   PublishCounters();
   s_.control->workers_done.fetch_add(1, std::memory_order_release);
@@ -189,7 +209,9 @@ int Worker::Run() {
   uint32_t iteration = 0;
   Control& ctl = *s_.control;
   for (;;) {
-    if (ctl.flush.load(std::memory_order_acquire)) break;
+    if (ctl.flush.load(std::memory_order_acquire)) {
+      break;
+    }
     bool worked = false;
     // Capture mode: a worker whose output is backed up takes no input, so
     // backpressure reaches the reader instead of dropping records.
@@ -202,9 +224,13 @@ int Worker::Run() {
     if (!s_.queues.empty()) {
       if (!ctl.stop_input.load(std::memory_order_acquire)) {
         for (const RxQueueRef& q : s_.queues) {
-          if (s_.capture && rte_mempool_avail_count(s_.pool) < kCapturePoolMargin) break;
+          if (s_.capture && rte_mempool_avail_count(s_.pool) < kCapturePoolMargin) {
+            break;
+          }
           const uint16_t n = rte_eth_rx_burst(q.port, q.queue, pkts, kRxBurst);
-          if (n == 0) continue;
+          if (n == 0) {
+            continue;
+          }
           ProcessBurst(pkts, n, live_now);
           worked = true;
         }
@@ -225,12 +251,18 @@ int Worker::Run() {
         Advance(watermark);
       }
     }
-    if (!s_.capture) Advance(live_now);
+    if (!s_.capture) {
+      Advance(live_now);
+    }
     // On idle polls also at the same time: Advance() may have deferred
     // expiries while the tracker's output queue was full.
-    if (!worked) s_.tracker->Advance(clock_us_);
+    if (!worked) {
+      s_.tracker->Advance(clock_us_);
+    }
     PushRecords(s_.capture);
-    if (!worked || (++iteration & 63) == 0) PublishCounters();
+    if (!worked || (++iteration & 63) == 0) {
+      PublishCounters();
+    }
     backoff.Update(worked);
   }
   FlushAtEnd();
