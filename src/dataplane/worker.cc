@@ -68,11 +68,17 @@ void Worker::ProcessBurst(rte_mbuf** pkts, uint16_t n, uint64_t live_now) {
       times[run++] = t;
       continue;
     }
-    // Unusable frames, later IP fragments included, are counted by reason.
-    // (Tracker::ProcessFragment could attribute later fragments to their
-    // first fragment's session; wiring it changes the records the capture
-    // generator models, so both change together.)
+    // Frames that do not parse to L4 are counted by reason. A later IP
+    // fragment is also given to the tracker, which adds it to the session of
+    // its first fragment (dispatch by address pair brought both here); the
+    // run before it goes first so that first fragment is already tracked.
     parse_counters_.Count(r);
+    if (r == packet::ParseResult::kNonFirstFragment) {
+      pp = out;
+      flush_run();
+      Advance(t);
+      s_.tracker->ProcessFragment(pp, t);
+    }
   }
   flush_run();
   rte_pktmbuf_free_bulk(pkts, n);

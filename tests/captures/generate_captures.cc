@@ -512,8 +512,8 @@ void Basic(Capture& c) {
     ctl.Data(C, "QUIT\r\n").Data(S, "221 Goodbye.\r\n").Close(S);
   }
 
-  // A UDP datagram in two IPv4 fragments: the first is attributed to its
-  // session, the second cannot be (counted as a bad frame).
+  // A UDP datagram in two IPv4 fragments: both are attributed to its session;
+  // the second does not parse to L4, so it is also counted by that reason.
   c.Add(Udp("udp_fragmented", "10.1.0.70", 5000, "192.168.1.70", 6000), 170)
       .FragmentedDatagram(C, rng.Text(2000), 1472)
       .Datagram(S, rng.Text(10));

@@ -387,8 +387,8 @@ Conversation& Conversation::FragmentedDatagram(Dir d, const std::string& payload
     first.push_back(0);
   }
   sink_->Add(now_us_, first);
-  // Model: one packet of the session carrying a first fragment; its payload
-  // is what the fragment carries (the rest is in a frame no session gets).
+  // Model: the first fragment is a packet of the session carrying its piece
+  // of the data; the later fragment below is attributed to the same session.
   SideModel& s = side(d);
   s.seen = true;
   ++s.packets;
@@ -418,7 +418,13 @@ Conversation& Conversation::FragmentedDatagram(Dir d, const std::string& payload
   FixIpv4Checksum(rest, kIp);
   sink_->Add(now_us_, rest);
   ++ip_id_;
-  ++frames_;  // a frame of the capture, but not a packet of any session
+  // Not a parsed packet (counted as non_first_fragment), but attributed to
+  // this session: a packet, its data and a fragment of the sender's side.
+  ++s.packets;
+  s.payload_bytes += static_cast<uint32_t>(payload.size()) - first_bytes;
+  ++fragments_;
+  last_us_ = std::max(last_us_, now_us_);
+  ++frames_;
   now_us_ += step_us_;
   return *this;
 }

@@ -130,7 +130,8 @@ class Conversation {
   Conversation& Datagram(Dir d, const std::string& payload);
   // First fragment of a UDP datagram of `payload` (MF set, offset 0, only
   // `first_bytes` of UDP data in it) and the non-first fragment with the rest.
-  // The non-first fragment is a bad frame (non_first_fragment) for the sensor.
+  // The sensor counts the non-first fragment by its parse reason
+  // (non_first_fragment) and attributes it to the session of the first.
   Conversation& FragmentedDatagram(Dir d, const std::string& payload, uint32_t first_bytes);
 
   // ICMP / ICMPv6 echo request (client) or reply (server).
