@@ -23,15 +23,9 @@ bool AnalyticsLcore::Poll() {
   }
   const bool workers_done =
       s_.control->workers_done.load(std::memory_order_acquire) == s_.rings.size();
-  size_t moved = 0;
-  for (rte_ring* r : s_.rings) {
-    const unsigned n = DequeueRecords(r, batch_);
-    if (n == 0) {
-      continue;
-    }
-    moved += n;
-    counts_.Consume(std::span<const session::SessionRecord>(batch_.data(), n));
-  }
+  const size_t moved = DequeueFromEachRing(
+      s_.rings, batch_,
+      [&](std::span<const session::SessionRecord> recs) { counts_.Consume(recs); });
   Set(s_.counters->records, counts_.records());
   if (moved == 0 && workers_done) {
     done_ = true;

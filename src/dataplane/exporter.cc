@@ -46,15 +46,10 @@ bool Exporter::Poll() {
   // seen empty, nothing more can arrive.
   const bool workers_done =
       s_.control->workers_done.load(std::memory_order_acquire) == s_.rings.size();
-  size_t moved = 0;
-  for (rte_ring* r : s_.rings) {
-    const unsigned n = DequeueRecords(r, batch_);
-    if (n == 0) {
-      continue;
-    }
-    moved += n;
-    Report(s_.writer->Append(std::span<const session::SessionRecord>(batch_.data(), n)), "append");
-  }
+  const size_t moved =
+      DequeueFromEachRing(s_.rings, batch_, [&](std::span<const session::SessionRecord> recs) {
+        Report(s_.writer->Append(recs), "append");
+      });
   const uint64_t now = rte_rdtsc();
   if (now - last_flush_tsc_ >= flush_period_tsc_) {
     Report(s_.writer->Flush(), "flush");

@@ -35,4 +35,20 @@ inline unsigned DequeueRecords(rte_ring* r, std::span<session::SessionRecord> ou
                                         static_cast<unsigned>(out.size()), nullptr);
 }
 
+// One consumer pass over its rings (one per worker): each non-empty burst goes
+// to `consume`. Returns how many records moved.
+template <typename Consume>
+size_t DequeueFromEachRing(std::span<rte_ring* const> rings,
+                           std::span<session::SessionRecord> batch, Consume&& consume) {
+  size_t moved = 0;
+  for (rte_ring* r : rings) {
+    const unsigned n = DequeueRecords(r, batch);
+    if (n != 0) {
+      moved += n;
+      consume(std::span<const session::SessionRecord>(batch.data(), n));
+    }
+  }
+  return moved;
+}
+
 }  // namespace flowtrail::dataplane
