@@ -107,7 +107,8 @@ std::vector<uint8_t> BuildFrame(const FrameSpec& s) {
     ip.push_back(0);
     Put16(ip, static_cast<uint16_t>(hlen + l4.size()));
     Put16(ip, s.ip_id);
-    Put16(ip, static_cast<uint16_t>((s.more_fragments ? 0x2000 : 0) | (s.fragment_offset & 0x1fff)));
+    Put16(ip,
+          static_cast<uint16_t>((s.more_fragments ? 0x2000 : 0) | (s.fragment_offset & 0x1fff)));
     ip.push_back(s.ttl);
     ip.push_back(s.protocol);
     Put16(ip, 0);

@@ -10,8 +10,8 @@
 namespace flowtrail::testing {
 
 struct Ipv6Extension {
-  uint8_t type = 0;               // 0 hop-by-hop, 43 routing, 44 fragment, 60 dest opts, 51 AH
-  std::vector<uint8_t> body;      // bytes after next-header/length; padded to the unit size
+  uint8_t type = 0;           // 0 hop-by-hop, 43 routing, 44 fragment, 60 dest opts, 51 AH
+  std::vector<uint8_t> body;  // bytes after next-header/length; padded to the unit size
 };
 
 struct FrameSpec {

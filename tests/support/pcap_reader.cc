@@ -8,8 +8,8 @@ namespace flowtrail::testing {
 
 bool ReadPcap(const std::string& path, std::vector<CapturedFrame>* frames, std::string* error) {
   char errbuf[PCAP_ERRBUF_SIZE];
-  pcap_t* p = pcap_open_offline_with_tstamp_precision(path.c_str(), PCAP_TSTAMP_PRECISION_MICRO,
-                                                      errbuf);
+  pcap_t* p =
+      pcap_open_offline_with_tstamp_precision(path.c_str(), PCAP_TSTAMP_PRECISION_MICRO, errbuf);
   if (p == nullptr) {
     *error = errbuf;
     return false;
