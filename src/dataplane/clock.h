@@ -43,6 +43,14 @@ struct RxTimestamp {
     }
     return *RTE_MBUF_DYNFIELD(m, offset, const rte_mbuf_timestamp_t*);
   }
+
+  // Capture mode's time of `m`: its capture timestamp, or wall time when the
+  // PMD set none (e.g. --capture on an infinite_rx replay). The clock is read
+  // only in that case, not per packet.
+  uint64_t OfOrNow(const rte_mbuf* m, const LiveClock& clock) const {
+    const uint64_t t = Of(m, 0);
+    return t != 0 ? t : clock.NowUs();
+  }
 };
 
 }  // namespace flowtrail::dataplane

@@ -112,11 +112,7 @@ bool Dispatcher::Poll() {
       }
       rte_mbuf* m = pkts[i];
       if (s_.capture) {
-        uint64_t t = s_.rx_timestamp.Of(m, 0);
-        if (t == 0) {
-          t = clock_.NowUs();  // no capture timestamp: wall time, as the worker
-        }
-        max_time_us_ = std::max(max_time_us_, t);
+        max_time_us_ = std::max(max_time_us_, s_.rx_timestamp.OfOrNow(m, clock_));
       }
       // Frames without usable addresses go to worker 0, which counts them by
       // reason; later fragments follow their addresses like the first one.

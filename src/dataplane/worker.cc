@@ -46,11 +46,7 @@ void Worker::ProcessBurst(rte_mbuf** pkts, uint16_t n, uint64_t live_now) {
     const rte_mbuf* m = pkts[i];
     uint64_t t = live_now;
     if (s_.capture) {
-      // No capture timestamp (e.g. --capture on infinite_rx): wall time.
-      t = s_.rx_timestamp.Of(m, 0);
-      if (t == 0) {
-        t = clock_.NowUs();
-      }
+      t = s_.rx_timestamp.OfOrNow(m, clock_);
       max_time_us_ = std::max(max_time_us_, t);
     }
     // Chained (jumbo) frames: the headers are in the first segment; lengths
