@@ -9,6 +9,7 @@
 #include <cstring>
 #include <memory>
 
+#include "fuzz_check.h"
 #include "packet/parser.h"
 
 namespace {
@@ -23,14 +24,6 @@ using flowtrail::packet::ParsedPacket;
 using flowtrail::packet::ParseFrame;
 using flowtrail::packet::ParseResult;
 using flowtrail::packet::ParseResultName;
-
-#define FUZZ_CHECK(cond)                                                                 \
-  do {                                                                                   \
-    if (!(cond)) {                                                                       \
-      std::fprintf(stderr, "invariant failed: %s (%s:%d)\n", #cond, __FILE__, __LINE__); \
-      std::abort();                                                                      \
-    }                                                                                    \
-  } while (0)
 
 uint32_t WireLength(const uint8_t* data, uint32_t size) {
   if (size < 3) {

@@ -9,6 +9,7 @@
 #include <span>
 #include <vector>
 
+#include "fuzz_check.h"
 #include "packet/parser.h"
 #include "session/tracker.h"
 
@@ -18,14 +19,6 @@ using flowtrail::session::EndReason;
 using flowtrail::session::SessionRecord;
 using flowtrail::session::Tracker;
 using flowtrail::session::TrackerConfig;
-
-#define FUZZ_CHECK(cond)                                                                 \
-  do {                                                                                   \
-    if (!(cond)) {                                                                       \
-      std::fprintf(stderr, "invariant failed: %s (%s:%d)\n", #cond, __FILE__, __LINE__); \
-      std::abort();                                                                      \
-    }                                                                                    \
-  } while (0)
 
 void CheckRecord(const SessionRecord& r) {
   FUZZ_CHECK(r.client_packets + r.server_packets > 0);
