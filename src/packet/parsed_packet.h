@@ -14,6 +14,8 @@ inline constexpr uint8_t kProtoTcp = 6;
 inline constexpr uint8_t kProtoUdp = 17;
 inline constexpr uint8_t kProtoIcmpV6 = 58;
 
+inline constexpr uint8_t kNoWindowScale = 0xff;
+
 // TCP flag bits as in the header's flag byte.
 inline constexpr uint8_t kTcpFin = 0x01;
 inline constexpr uint8_t kTcpSyn = 0x02;
@@ -55,6 +57,12 @@ struct ParsedPacket {
   // datagram is fragmented (first fragment, or kNonFirstFragment); else 0.
   // With src, dst and protocol it names the datagram a later fragment belongs to.
   uint32_t fragment_id = 0;
+  // Fragments (first and later): where this fragment's data starts in the
+  // datagram's IP payload, in bytes, and whether more fragments follow. With
+  // payload coverage per datagram the tracker counts overlapping or duplicate
+  // fragments once.
+  uint16_t fragment_offset = 0;
+  bool more_fragments = false;
 
   // L4 payload length from the IP/L4 length fields (what the sender sent),
   // independent of the capture's snap length.
@@ -64,6 +72,16 @@ struct ParsedPacket {
   uint32_t captured_payload_len = 0;
 
   uint32_t frame_len = 0;  // wire length of the frame
+
+  // The capture cut this frame (caplen < wire length) within the datagram:
+  // lengths come from the headers, captured_payload_len says what is present.
+  bool snapped = false;
+  // SYN segments: the window scale option (RFC 7323) when present and
+  // captured, else kNoWindowScale.
+  uint8_t tcp_window_scale = 0xff;
+  // Non-IP frames: the ethertype (or Linux cooked protocol) that ended the
+  // parse, for counting by class; 0 when not applicable.
+  uint16_t ethertype = 0;
 };
 
 }  // namespace flowtrail::packet

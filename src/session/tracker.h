@@ -36,6 +36,10 @@ namespace flowtrail::session {
 
 enum class FullAnalysisPolicy : uint8_t { kAll, kInboundOnly, kNone };
 
+// Which VLAN ids are part of the session key: overlapping address spaces on a
+// trunk are separate sessions unless told otherwise.
+enum class VlanKey : uint8_t { kNone, kOuter, kBoth };
+
 struct TrackerConfig {
   uint16_t worker_id = 0;           // goes into the top bits of session ids
   uint32_t capacity = 1 << 20;      // live sessions; fixed at Create()
@@ -48,10 +52,12 @@ struct TrackerConfig {
   uint64_t tcp_linger_us = 2'000'000;                 // after FIN both ways or RST
   uint64_t udp_timeout_us = 60'000'000;
   uint64_t icmp_timeout_us = 30'000'000;
+  uint64_t other_timeout_us = 60'000'000;  // other IP protocols (GRE, ESP, SCTP...)
   uint64_t active_timeout_us = 1'800'000'000;  // interim record; 0 = never
 
   Networks protected_networks;  // for the inbound flag
   FullAnalysisPolicy full_analysis = FullAnalysisPolicy::kAll;
+  VlanKey vlan_key = VlanKey::kBoth;
 };
 
 struct TrackerCounters {
