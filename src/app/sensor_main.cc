@@ -1,10 +1,12 @@
 // flowtrail-sensor [EAL options] -- [options]: parse the application options
 // (before the EAL, so --help and bad options need no DPDK set-up), start the
-// EAL, build the pipeline and run it. Exit: 0 done, 1 set-up failure, 2 bad
-// options.
+// EAL, build the pipeline and run it. Exit: 0 done, 1 set-up failure or
+// write errors, 2 bad options or an unreadable/unsupported capture file,
+// 3 a capture file was corrupt (reading stopped at the invalid record).
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -12,6 +14,7 @@
 #include <rte_errno.h>
 
 #include "app/options.h"
+#include "capture/capture_file.h"
 #include "dataplane/pipeline.h"
 
 namespace {
@@ -55,9 +58,24 @@ int main(int argc, char** argv) {
     return 0;
   }
 
-  // The EAL sees only its own arguments.
-  const int eal_argc = dashdash >= 0 ? dashdash : argc;
-  if (rte_eal_init(eal_argc, argv) < 0) {
+  // The EAL sees only its own arguments, less the capture files flowtrail
+  // reads itself (dataplane/file_input.h).
+  std::vector<std::string> eal_args(argv, argv + (dashdash >= 0 ? dashdash : argc));
+  opts->config.file_inputs = flowtrail::dataplane::TakeFileVdevs(&eal_args);
+  for (const flowtrail::dataplane::FileVdev& v : opts->config.file_inputs) {
+    for (const std::string& f : v.files) {
+      if (absl::Status st = flowtrail::capture::CheckCaptureFile(f); !st.ok()) {
+        fprintf(stderr, "flowtrail-sensor: %s\n", std::string(st.message()).c_str());
+        return 2;
+      }
+    }
+  }
+  std::vector<char*> eal_argv;
+  for (std::string& a : eal_args) {
+    eal_argv.push_back(a.data());
+  }
+  eal_argv.push_back(nullptr);
+  if (rte_eal_init(static_cast<int>(eal_args.size()), eal_argv.data()) < 0) {
     fprintf(stderr, "flowtrail-sensor: EAL initialisation failed: %s\n", rte_strerror(rte_errno));
     return 1;
   }

@@ -1,5 +1,6 @@
 // Where session times come from. Capture mode: the capture's timestamp, which
-// net_pcap stores in the mbuf Rx-timestamp dynfield (µs since the epoch).
+// the file reader (file_input.h) or net_pcap stores in the mbuf Rx-timestamp
+// dynfield (µs since the epoch).
 // Live mode: the TSC, converted to µs of wall time once per burst.
 #pragma once
 
@@ -31,25 +32,29 @@ class LiveClock {
   uint64_t wall0_us_ = 0;
 };
 
-// The Rx timestamp dynfield, registered once at start-up.
+// The Rx timestamp dynfield, registered once at start-up. The flag, not the
+// value, says whether a PMD set it: a capture's time 0 is a time like any other.
 struct RxTimestamp {
   int offset = -1;
   uint64_t flag = 0;
 
+  bool Has(const rte_mbuf* m) const { return offset >= 0 && (m->ol_flags & flag) != 0; }
+
   // The capture time of `m`, or `fallback` when the PMD set none.
   uint64_t Of(const rte_mbuf* m, uint64_t fallback) const {
-    if (offset < 0 || (m->ol_flags & flag) == 0) {
-      return fallback;
-    }
-    return *RTE_MBUF_DYNFIELD(m, offset, const rte_mbuf_timestamp_t*);
+    return Has(m) ? *RTE_MBUF_DYNFIELD(m, offset, const rte_mbuf_timestamp_t*) : fallback;
   }
 
   // Capture mode's time of `m`: its capture timestamp, or wall time when the
   // PMD set none (e.g. --capture on an infinite_rx replay). The clock is read
   // only in that case, not per packet.
   uint64_t OfOrNow(const rte_mbuf* m, const LiveClock& clock) const {
-    const uint64_t t = Of(m, 0);
-    return t != 0 ? t : clock.NowUs();
+    return Has(m) ? *RTE_MBUF_DYNFIELD(m, offset, const rte_mbuf_timestamp_t*) : clock.NowUs();
+  }
+
+  void Set(rte_mbuf* m, uint64_t us) const {
+    *RTE_MBUF_DYNFIELD(m, offset, rte_mbuf_timestamp_t*) = us;
+    m->ol_flags |= flag;
   }
 };
 

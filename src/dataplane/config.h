@@ -6,7 +6,9 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
+#include "dataplane/pcap_devargs.h"
 #include "session/tracker.h"
 
 namespace flowtrail::dataplane {
@@ -27,6 +29,9 @@ struct SensorConfig {
   // Capture mode's clock: a packet more than this far ahead of the clock moves
   // it only when the next packet confirms the jump (session/capture_clock.h).
   uint64_t clock_jump_us = 10'000'000;
+  // Capture files flowtrail reads itself (taken from the EAL's --vdev
+  // arguments before rte_eal_init; see file_input.h).
+  std::vector<FileVdev> file_inputs;
 };
 
 }  // namespace flowtrail::dataplane

@@ -93,7 +93,8 @@ bool Dispatcher::Poll() {
   for (size_t k = 0; k < s_.queues.size(); ++k) {
     const RxQueueRef& q = s_.queues[next_queue_];
     next_queue_ = (next_queue_ + 1) % s_.queues.size();
-    if (s_.capture && rte_mempool_avail_count(s_.pool) < kCapturePoolMargin) {
+    if (s_.capture && q.needs_pool_margin &&
+        rte_mempool_avail_count(s_.pool) < kCapturePoolMargin) {
       ++pool_waits_;
       break;
     }
@@ -112,15 +113,18 @@ bool Dispatcher::Poll() {
       }
       rte_mbuf* m = pkts[i];
       if (s_.capture) {
-        max_time_us_ = std::max(max_time_us_, s_.rx_timestamp.OfOrNow(m, clock_));
+        // The capture clock (not the raw timestamp) is what the workers'
+        // timeouts follow: an outlier timestamp must not leak in here.
+        max_time_us_ =
+            std::max(max_time_us_, s_.meta.ClockOf(m, s_.rx_timestamp.OfOrNow(m, clock_)));
       }
       // Frames without usable addresses go to worker 0, which counts them by
-      // reason; later fragments follow their addresses like the first one.
+      // class and reason; later fragments follow their addresses like the
+      // first one.
       uint32_t w = 0;
-      const packet::ParseResult r =
-          packet::ParseFrame(rte_pktmbuf_mtod(m, const uint8_t*), m->data_len, m->pkt_len, &pp);
-      if (r == packet::ParseResult::kOk || r == packet::ParseResult::kNonFirstFragment ||
-          r == packet::ParseResult::kUnsupportedIpProtocol) {
+      const FrameRef f = s_.meta.FrameOf(m);
+      const packet::ParseResult r = packet::ParseFrame(f.link, f.data, f.caplen, f.wire_len, &pp);
+      if (packet::HasAddresses(r)) {
         w = WorkerForHash(SymmetricFlowHash(pp.src, pp.dst), workers);
       }
       if (r != packet::ParseResult::kOk) {

@@ -16,6 +16,7 @@
 #include <rte_mempool.h>
 #include <rte_ring.h>
 
+#include "dataplane/capture_meta.h"
 #include "dataplane/clock.h"
 #include "dataplane/control.h"
 #include "dataplane/counters.h"
@@ -31,6 +32,7 @@ struct DispatcherSetup {
   rte_mempool* pool = nullptr;
   bool capture = false;
   RxTimestamp rx_timestamp;
+  CaptureMetaField meta;
   DispatcherCounters* counters = nullptr;
   Control* control = nullptr;
 };

@@ -27,6 +27,60 @@ PcapDevargs ParsePcapDevargs(std::string_view args) {
   return d;
 }
 
+namespace {
+
+// The file vdev `spec` (a --vdev value) describes, if it is one.
+bool AsFileVdev(std::string_view spec, FileVdev* out) {
+  const size_t comma = spec.find(',');
+  if (comma == std::string_view::npos) {
+    return false;
+  }
+  const std::string_view name = spec.substr(0, comma);
+  if (name.substr(0, 8) != "net_pcap") {
+    return false;
+  }
+  FileVdev v;
+  v.name = std::string(name);
+  std::string_view args = spec.substr(comma + 1);
+  while (!args.empty()) {
+    const size_t c = args.find(',');
+    const std::string_view kv = args.substr(0, c);
+    args = c == std::string_view::npos ? std::string_view() : args.substr(c + 1);
+    if (kv.substr(0, 8) != "rx_pcap=" || kv.size() == 8) {
+      return false;
+    }
+    v.files.emplace_back(kv.substr(8));
+  }
+  if (v.files.empty()) {
+    return false;
+  }
+  *out = std::move(v);
+  return true;
+}
+
+}  // namespace
+
+std::vector<FileVdev> TakeFileVdevs(std::vector<std::string>* eal_args) {
+  std::vector<FileVdev> taken;
+  std::vector<std::string> kept;
+  for (size_t i = 0; i < eal_args->size(); ++i) {
+    const std::string& a = (*eal_args)[i];
+    FileVdev v;
+    if (a.rfind("--vdev=", 0) == 0 && AsFileVdev(std::string_view(a).substr(7), &v)) {
+      taken.push_back(std::move(v));
+      continue;
+    }
+    if (a == "--vdev" && i + 1 < eal_args->size() && AsFileVdev((*eal_args)[i + 1], &v)) {
+      taken.push_back(std::move(v));
+      ++i;
+      continue;
+    }
+    kept.push_back(a);
+  }
+  *eal_args = std::move(kept);
+  return taken;
+}
+
 absl::StatusOr<uint64_t> CountPcapPackets(const std::string& path) {
   char err[PCAP_ERRBUF_SIZE] = {};
   pcap_t* p = pcap_open_offline(path.c_str(), err);

@@ -20,6 +20,19 @@ struct PcapDevargs {
 
 PcapDevargs ParsePcapDevargs(std::string_view args);
 
+// A net_pcap vdev that only reads capture files: flowtrail reads those files
+// itself (file_input.h) instead of leaving them to net_pcap.
+struct FileVdev {
+  std::string name;                // e.g. net_pcap0
+  std::vector<std::string> files;  // its rx_pcap= files, one RX queue each
+};
+
+// Removes from `eal_args` (argv before "--", program name first) every
+// `--vdev=net_pcapN,rx_pcap=F[,rx_pcap=G...]` (or `--vdev net_pcapN,...`)
+// whose only keys are rx_pcap, and returns them in order. Other vdevs
+// (infinite_rx, iface, tx_pcap, other drivers) stay for the EAL.
+std::vector<FileVdev> TakeFileVdevs(std::vector<std::string>* eal_args);
+
 // Packets in a capture file, counted with libpcap as net_pcap will read them.
 absl::StatusOr<uint64_t> CountPcapPackets(const std::string& path);
 

@@ -19,9 +19,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "dataplane/analytics_lcore.h"
-#include "dataplane/capture_input.h"
+#include "dataplane/capture_meta.h"
 #include "dataplane/dispatch.h"
 #include "dataplane/exporter.h"
+#include "dataplane/file_input.h"
 #include "dataplane/idle_backoff.h"
 #include "dataplane/lcore_plan.h"
 #include "dataplane/port.h"
@@ -48,11 +49,13 @@ uint32_t PoolSize(uint64_t wanted) {
 struct Pipeline::State {
   SensorConfig config;
   bool capture = false;
+  // Destroyed after ~State() has stopped the ports (their rings outlive them).
+  std::vector<std::unique_ptr<FileInputPort>> file_ports;
   std::vector<Port> ports;
-  std::optional<CaptureInput> capture_input;  // capture mode with countable input
   LcorePlan plan;
   rte_mempool* pool = nullptr;
   RxTimestamp rx_timestamp;
+  CaptureMetaField meta;
   Control control;
   std::vector<WorkerCounters> worker_counters;  // cache-aligned, one per worker
   DispatcherCounters dispatcher_counters;
@@ -91,6 +94,10 @@ struct Pipeline::State {
   void RunMainLoop();
   bool ReadersIdle() const;
   uint64_t LastCaptureTime() const;
+  bool PollFiles();
+  // Every file ended and the ports have handed on every frame read from them.
+  bool FilesConsumed() const;
+  std::vector<FileInputStatus> FileStatuses() const;
 };
 
 Pipeline::Pipeline(std::unique_ptr<State> state) : s_(std::move(state)) {}
@@ -102,26 +109,50 @@ absl::StatusOr<std::unique_ptr<Pipeline>> Pipeline::Create(const SensorConfig& c
   s->config = config;
   const uint32_t nw = config.workers;
 
-  absl::StatusOr<std::vector<Port>> ports = DiscoverPorts(nw);
+  // Capture files flowtrail reads itself become ring ports (file_input.h),
+  // listed with the EAL's own ports.
+  if (absl::Status st = s->meta.Register(); !st.ok()) {
+    return st;
+  }
+  std::vector<uint16_t> file_port_ids;
+  for (const FileVdev& v : config.file_inputs) {
+    absl::StatusOr<std::unique_ptr<FileInputPort>> fp =
+        FileInputPort::Create(v, config.clock_jump_us, static_cast<int>(rte_socket_id()));
+    if (!fp.ok()) {
+      return fp.status();
+    }
+    file_port_ids.push_back((*fp)->port_id());
+    s->file_ports.push_back(*std::move(fp));
+  }
+  absl::StatusOr<std::vector<Port>> ports = DiscoverPorts(nw, file_port_ids);
   if (!ports.ok()) {
     return ports.status();
   }
   s->ports = *std::move(ports);
+  for (Port& p : s->ports) {
+    for (const auto& fp : s->file_ports) {
+      if (fp->port_id() == p.id) {
+        p.name = fp->name();
+        p.driver = "flowtrail_file";
+        for (const FileInputStatus& st : fp->Statuses()) {
+          p.files.push_back(st.path);
+        }
+      }
+    }
+  }
 
   // Capture mode: forced by --capture/--no-capture, else automatic when every
-  // port replays capture files.
+  // port reads capture files.
   bool all_files = true;
   for (const Port& p : s->ports) {
-    all_files = all_files && p.is_pcap && !p.pcap.rx_files.empty() && !p.pcap.infinite_rx &&
-                !p.pcap.live_interface;
+    all_files = all_files && p.is_file;
   }
   s->capture = config.capture.value_or(all_files);
 
-  // Pre-count the files: the end of a capture is when this many were read
-  // (net_pcap says nothing at EOF); infinite_rx holds the whole file in mbufs.
+  // infinite_rx (net_pcap) holds its whole file in mbufs.
   uint64_t infinite_packets = 0;
   for (Port& p : s->ports) {
-    if (!p.is_pcap) {
+    if (!p.is_pcap || !p.pcap.infinite_rx) {
       continue;
     }
     for (const std::string& f : p.pcap.rx_files) {
@@ -131,12 +162,7 @@ absl::StatusOr<std::unique_ptr<Pipeline>> Pipeline::Create(const SensorConfig& c
       }
       p.capture_packets += *n;
     }
-    if (p.pcap.infinite_rx) {
-      infinite_packets += p.capture_packets;
-    }
-  }
-  if (s->capture && all_files) {
-    s->capture_input.emplace(s->ports);
+    infinite_packets += p.capture_packets;
   }
 
   bool need_dispatcher = false;
@@ -158,7 +184,7 @@ absl::StatusOr<std::unique_ptr<Pipeline>> Pipeline::Create(const SensorConfig& c
   const unsigned cache = s->capture ? 0 : 256;
   uint64_t wanted = 4096 + infinite_packets;
   for (const Port& p : s->ports) {
-    wanted += uint64_t{p.nb_rxq} * (p.is_pcap ? 64 : 4096);
+    wanted += uint64_t{p.nb_rxq} * (p.is_file ? kFileRingSize + kRxBurst : p.is_pcap ? 64 : 4096);
   }
   if (need_dispatcher) {
     wanted += uint64_t{nw} * kPacketRingSize;
@@ -233,11 +259,11 @@ absl::StatusOr<std::unique_ptr<Pipeline>> Pipeline::Create(const SensorConfig& c
     ws.tracker_config.worker_id = static_cast<uint16_t>(w);
     for (const Port& p : s->ports) {
       if (p.mode == PortMode::kRss) {
-        ws.queues.push_back({p.id, static_cast<uint16_t>(w)});
+        ws.queues.push_back({p.id, static_cast<uint16_t>(w), NeedsPoolMargin(p)});
       }
       if (p.mode == PortMode::kDirect) {
         for (uint16_t q = 0; q < p.nb_rxq; ++q) {
-          ws.queues.push_back({p.id, q});
+          ws.queues.push_back({p.id, q, NeedsPoolMargin(p)});
         }
       }
     }
@@ -250,6 +276,7 @@ absl::StatusOr<std::unique_ptr<Pipeline>> Pipeline::Create(const SensorConfig& c
     ws.pool = s->pool;
     ws.capture = s->capture;
     ws.rx_timestamp = s->rx_timestamp;
+    ws.meta = s->meta;
     ws.counters = &s->worker_counters[w];
     ws.control = &s->control;
     s->workers.push_back(std::make_unique<Worker>(std::move(ws)));
@@ -261,7 +288,7 @@ absl::StatusOr<std::unique_ptr<Pipeline>> Pipeline::Create(const SensorConfig& c
         continue;
       }
       for (uint16_t q = 0; q < p.nb_rxq; ++q) {
-        ds.queues.push_back({p.id, q});
+        ds.queues.push_back({p.id, q, NeedsPoolMargin(p)});
       }
     }
     ds.worker_rings = s->packet_rings;
@@ -269,6 +296,7 @@ absl::StatusOr<std::unique_ptr<Pipeline>> Pipeline::Create(const SensorConfig& c
     ds.pool = s->pool;
     ds.capture = s->capture;
     ds.rx_timestamp = s->rx_timestamp;
+    ds.meta = s->meta;
     ds.counters = &s->dispatcher_counters;
     ds.control = &s->control;
     s->dispatcher = std::make_unique<Dispatcher>(std::move(ds));
@@ -283,10 +311,11 @@ absl::StatusOr<std::unique_ptr<Pipeline>> Pipeline::Create(const SensorConfig& c
   info.sensor_id = config.sensor_id;
   info.start_time_us = LiveClock().NowUs();
   for (const Port& p : s->ports) {
-    if (p.pcap.rx_files.empty()) {
+    const std::vector<std::string>& files = p.is_file ? p.files : p.pcap.rx_files;
+    if (files.empty()) {
       info.inputs.push_back(p.name);
     } else {
-      for (const std::string& f : p.pcap.rx_files) {
+      for (const std::string& f : files) {
         info.inputs.push_back(f);
       }
     }
@@ -324,6 +353,37 @@ bool Pipeline::State::ReadersIdle() const {
   return true;
 }
 
+bool Pipeline::State::PollFiles() {
+  bool worked = false;
+  for (auto& fp : file_ports) {
+    worked |= fp->Poll(pool, rx_timestamp, meta);
+  }
+  return worked;
+}
+
+bool Pipeline::State::FilesConsumed() const {
+  for (const auto& fp : file_ports) {
+    if (!fp->Done()) {
+      return false;
+    }
+    rte_eth_stats st{};
+    if (rte_eth_stats_get(fp->port_id(), &st) != 0 || st.ipackets < fp->Delivered()) {
+      return false;
+    }
+  }
+  return true;
+}
+
+std::vector<FileInputStatus> Pipeline::State::FileStatuses() const {
+  std::vector<FileInputStatus> out;
+  for (const auto& fp : file_ports) {
+    for (FileInputStatus& st : fp->Statuses()) {
+      out.push_back(std::move(st));
+    }
+  }
+  return out;
+}
+
 uint64_t Pipeline::State::LastCaptureTime() const {
   uint64_t t = Get(dispatcher_counters.max_time_us);
   for (const WorkerCounters& c : worker_counters) {
@@ -340,8 +400,9 @@ Snapshot Pipeline::State::TakeSnapshot(const char* end) const {
   snap.lcore_plan = plan.Describe();
   snap.end = end;
   snap.elapsed_s = static_cast<double>(rte_rdtsc() - start_tsc) / rte_get_tsc_hz();
-  if (capture_input) {
-    snap.capture_packets_expected = capture_input->expected();
+  for (const FileInputStatus& st : FileStatuses()) {
+    snap.capture_packets_expected += st.frames;
+    snap.inputs.push_back(st);
   }
   for (const Port& p : ports) {
     PortSnapshot ps;
@@ -450,6 +511,11 @@ int Pipeline::Run() {
   const Snapshot snap = s.TakeSnapshot(end_of_input ? "end_of_input" : "shutdown");
   fputs(SummaryText(snap).c_str(), stderr);
   int rc = 0;
+  for (const FileInputStatus& in : snap.inputs) {
+    if (in.end == "corrupt") {
+      rc = 3;  // the records are complete up to the invalid record; the rest was not read
+    }
+  }
   if (!s.config.stats_json.empty()) {
     std::ofstream out(s.config.stats_json, std::ios::trunc);
     out << StatsJson(snap);
@@ -481,16 +547,13 @@ void Pipeline::State::RunMainLoop() {
   RegisterTelemetry();
   const uint64_t telemetry_period = hz / 4;
   uint64_t next_telemetry = start_tsc;
-  // Stall guard for capture mode: if the count of packets read stops moving
-  // while the pipeline is empty (a frame net_pcap could not deliver), end
-  // anyway rather than hang.
-  uint64_t last_consumed = 0;
-  uint64_t last_progress_tsc = start_tsc;
-  const uint64_t stall_tsc = 5 * hz;
   IdleBackoff backoff;
 
   for (;;) {
     bool worked = false;
+    if (phase == Phase::kRunning) {
+      worked |= PollFiles();
+    }
     if (dispatcher && plan.DispatcherOnMain()) {
       worked |= dispatcher->Poll();
     }
@@ -506,28 +569,9 @@ void Pipeline::State::RunMainLoop() {
       if (phase == Phase::kRunning) {
         const int sig = stop_signal.load(std::memory_order_relaxed);
         bool stop = sig != 0 || (duration_tsc != 0 && now - start_tsc >= duration_tsc);
-        bool eof = false;
-        if (!stop && capture_input) {
-          const uint64_t consumed = capture_input->Consumed();
-          eof = consumed >= capture_input->expected();
-          if (consumed != last_consumed) {
-            last_consumed = consumed;
-            last_progress_tsc = now;
-          } else if (!eof && now - last_progress_tsc > stall_tsc) {
-            bool rings_empty = true;
-            for (rte_ring* r : packet_rings) {
-              rings_empty = rings_empty && rte_ring_empty(r);
-            }
-            if (rings_empty && rte_mempool_avail_count(pool) >= kCapturePoolMargin) {
-              fprintf(stderr,
-                      "flowtrail: capture input stalled at %lu of %lu packets; treating it as "
-                      "the end of input\n",
-                      static_cast<unsigned long>(consumed),
-                      static_cast<unsigned long>(capture_input->expected()));
-              eof = true;
-            }
-          }
-        }
+        // The end of a capture: every file ended (at its end, or where it
+        // stopped being valid) and the ports handed on all it delivered.
+        const bool eof = !stop && capture && !file_ports.empty() && FilesConsumed();
         if (stop || eof) {
           control.flush_reason =
               eof ? session::EndReason::kEndOfInput : session::EndReason::kShutdown;

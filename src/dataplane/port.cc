@@ -52,7 +52,8 @@ const char* PortModeName(PortMode m) {
   return "?";
 }
 
-absl::StatusOr<std::vector<Port>> DiscoverPorts(uint32_t workers) {
+absl::StatusOr<std::vector<Port>> DiscoverPorts(uint32_t workers,
+                                                const std::vector<uint16_t>& file_ports) {
   std::vector<Port> ports;
   uint16_t id;
   RTE_ETH_FOREACH_DEV(id) {
@@ -70,12 +71,13 @@ absl::StatusOr<std::vector<Port>> DiscoverPorts(uint32_t workers) {
     if (p.is_pcap) {
       p.pcap = ParsePcapDevargs(DevArgs(info));
     }
+    p.is_file = std::find(file_ports.begin(), file_ports.end(), id) != file_ports.end();
     if (info.max_rx_queues == 0) {
       return absl::FailedPreconditionError(absl::StrCat("port ", p.name, " has no RX queue"));
     }
     // A pcap vdev has one queue per rx_pcap stream, all of which must be read;
     // any other port without usable RSS is read through queue 0.
-    const uint16_t whole_port_queues = p.is_pcap ? info.max_rx_queues : 1;
+    const uint16_t whole_port_queues = p.is_pcap || p.is_file ? info.max_rx_queues : 1;
     if (workers > 1 && info.max_rx_queues >= workers && info.flow_type_rss_offloads != 0) {
       p.mode = PortMode::kRss;
       p.nb_rxq = static_cast<uint16_t>(workers);

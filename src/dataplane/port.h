@@ -28,9 +28,11 @@ struct Port {
   PortMode mode = PortMode::kDirect;
   uint16_t nb_rxq = 1;
   uint16_t nb_rxd = 0;
-  bool is_pcap = false;
+  bool is_pcap = false;          // net_pcap (infinite_rx replay, live interface)
   PcapDevargs pcap;              // when is_pcap
-  uint64_t capture_packets = 0;  // packets in its rx_pcap files (pre-counted)
+  uint64_t capture_packets = 0;  // packets in its rx_pcap files (pre-counted, infinite_rx)
+  bool is_file = false;          // capture files read by flowtrail (file_input.h)
+  std::vector<std::string> files;  // when is_file, one RX queue each
   bool reta_programmed = false;
   uint64_t rss_hf = 0;
 };
@@ -38,7 +40,13 @@ struct Port {
 const char* PortModeName(PortMode m);
 
 // Lists the ports and decides each one's mode for `workers` workers.
-absl::StatusOr<std::vector<Port>> DiscoverPorts(uint32_t workers);
+// `file_ports` are the ring ports file_input.h made (all their queues are read).
+absl::StatusOr<std::vector<Port>> DiscoverPorts(uint32_t workers,
+                                                const std::vector<uint16_t>& file_ports);
+
+// net_pcap allocates an mbuf *after* reading a packet and loses the packet
+// when the pool is empty: capture mode polls such ports only with a margin.
+inline bool NeedsPoolMargin(const Port& p) { return p.is_pcap; }
 
 // Configures RX queues (and RSS when kRss), starts the port.
 absl::Status StartPort(Port& port, rte_mempool* pool, uint32_t workers);

@@ -14,6 +14,7 @@ inline constexpr unsigned kCapturePoolMargin = kRxBurst * 34;
 struct RxQueueRef {
   uint16_t port = 0;
   uint16_t queue = 0;
+  bool needs_pool_margin = false;  // capture mode: poll only with kCapturePoolMargin free
 };
 
 }  // namespace flowtrail::dataplane

@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "packet/link_type.h"
 
 namespace flowtrail::dataplane {
 namespace {
@@ -25,6 +26,16 @@ std::string JsonString(std::string_view s) {
     }
   }
   return out + "\"";
+}
+
+std::string LinkTypesText(const std::vector<uint16_t>& types) {
+  std::string out;
+  for (uint16_t t : types) {
+    const std::string_view name = packet::LinkTypeName(t);
+    absl::StrAppend(&out, out.empty() ? "" : ",",
+                    name.empty() ? absl::StrCat(t) : std::string(name));
+  }
+  return out.empty() ? "none" : out;
 }
 
 uint64_t Sum(const Snapshot& s, uint64_t WorkerSnapshot::*field) {
@@ -83,9 +94,14 @@ std::string SummaryText(const Snapshot& s) {
                           p.id, p.name, p.driver, p.mode, p.queue_rx.size(), p.rx, p.imissed,
                           p.nombuf, p.ierrors);
   }
-  if (s.capture && s.capture_packets_expected > 0) {
-    absl::StrAppendFormat(&out, "  capture packets: %d expected, %d read\n",
-                          s.capture_packets_expected, s.PortRx());
+  for (const InputSnapshot& in : s.inputs) {
+    absl::StrAppendFormat(&out, "  input %s (%s, link type %s): %d frames, %s", in.path, in.format,
+                          LinkTypesText(in.link_types), in.frames, in.end);
+    if (in.end != "end_of_file" && in.end != "reading") {
+      absl::StrAppendFormat(&out, " at byte %d: %s", in.end_offset, in.error);
+    }
+    absl::StrAppendFormat(&out, "; clock outliers=%d backwards=%d jumps=%d\n", in.clock_outliers,
+                          in.clock_backwards, in.clock_jumps);
   }
   if (s.dispatcher) {
     absl::StrAppendFormat(&out,
@@ -127,7 +143,23 @@ std::string StatsJson(const Snapshot& s) {
       "{\"sensor_id\":", JsonString(s.sensor_id), ",\"capture\":", s.capture ? "true" : "false",
       ",\"end\":", JsonString(s.end), ",\"elapsed_s\":", absl::StrFormat("%.6f", s.elapsed_s),
       ",\"lcores\":", JsonString(s.lcore_plan),
-      ",\"capture_packets_expected\":", s.capture_packets_expected, ",\"ports\":[");
+      ",\"capture_packets_expected\":", s.capture_packets_expected, ",\"inputs\":[");
+  for (size_t i = 0; i < s.inputs.size(); ++i) {
+    const InputSnapshot& in = s.inputs[i];
+    std::string types;
+    for (uint16_t t : in.link_types) {
+      absl::StrAppend(&types, types.empty() ? "" : ",", t);
+    }
+    absl::StrAppend(&j, i ? "," : "", "{\"path\":", JsonString(in.path),
+                    ",\"format\":", JsonString(in.format), ",\"link_types\":[", types,
+                    "],\"frames\":", in.frames, ",\"bytes\":", in.bytes,
+                    ",\"end\":", JsonString(in.end), ",\"end_offset\":", in.end_offset,
+                    ",\"error\":", JsonString(in.error),
+                    ",\"clock_outliers\":", in.clock_outliers,
+                    ",\"clock_backwards\":", in.clock_backwards,
+                    ",\"clock_jumps\":", in.clock_jumps, "}");
+  }
+  absl::StrAppend(&j, "],\"ports\":[");
   for (size_t i = 0; i < s.ports.size(); ++i) {
     const PortSnapshot& p = s.ports[i];
     absl::StrAppend(&j, i ? "," : "", "{\"port\":", p.id, ",\"name\":", JsonString(p.name),

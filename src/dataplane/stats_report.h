@@ -26,6 +26,23 @@ struct PortSnapshot {
   std::vector<uint64_t> queue_rx;
 };
 
+// One capture file read by the sensor (file_input.h).
+struct InputSnapshot {
+  std::string path;
+  std::string format;
+  std::vector<uint16_t> link_types;
+  uint64_t frames = 0;  // handed to the port
+  uint64_t bytes = 0;   // captured bytes of those frames
+  uint64_t clock_outliers = 0;
+  uint64_t clock_backwards = 0;
+  uint64_t clock_jumps = 0;
+  // "reading", "end_of_file", "truncated" (the file ends inside a record) or
+  // "corrupt" (an invalid record with data after it).
+  std::string end = "reading";
+  uint64_t end_offset = 0;  // byte offset where reading stopped
+  std::string error;        // why reading stopped early, with the byte offset
+};
+
 struct WorkerSnapshot {
   unsigned lcore = 0;
   uint64_t packets = 0;
@@ -59,7 +76,8 @@ struct Snapshot {
   bool capture = false;
   std::string lcore_plan;
   double elapsed_s = 0;
-  uint64_t capture_packets_expected = 0;  // capture mode: pre-counted
+  uint64_t capture_packets_expected = 0;  // capture mode: frames read from the files
+  std::vector<InputSnapshot> inputs;
   std::vector<PortSnapshot> ports;
   std::vector<WorkerSnapshot> workers;
   std::optional<DispatcherSnapshot> dispatcher;

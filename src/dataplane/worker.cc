@@ -24,7 +24,7 @@ void Worker::ProcessBurst(rte_mbuf** pkts, uint16_t n, uint64_t live_now) {
   // Parsed packets go to the tracker in runs (same input port, in order) so
   // its table lookups overlap; a later fragment or a port change ends a run.
   packet::ParsedPacket parsed[kRxBurst];
-  uint64_t times[kRxBurst];
+  session::PacketTime times[kRxBurst];
   uint16_t run = 0;
   uint16_t run_port = 0;
   auto flush_run = [&]() {
@@ -33,9 +33,9 @@ void Worker::ProcessBurst(rte_mbuf** pkts, uint16_t n, uint64_t live_now) {
     }
     // Sessions that timed out before the run's first packet leave first; the
     // tracker ends any other timed-out session it meets within the run.
-    Advance(times[0]);
+    Advance(times[0].clock_us);
     s_.tracker->ProcessBurst(std::span<const packet::ParsedPacket>(parsed, run),
-                             std::span<const uint64_t>(times, run), run_port);
+                             std::span<const session::PacketTime>(times, run), run_port);
     run = 0;
   };
   packet::ParsedPacket pp;
@@ -44,16 +44,22 @@ void Worker::ProcessBurst(rte_mbuf** pkts, uint16_t n, uint64_t live_now) {
       rte_prefetch0(rte_pktmbuf_mtod(pkts[i + kPrefetchAhead], void*));
     }
     const rte_mbuf* m = pkts[i];
-    uint64_t t = live_now;
+    session::PacketTime t{live_now, live_now};
     if (s_.capture) {
-      t = s_.rx_timestamp.OfOrNow(m, clock_);
-      max_time_us_ = std::max(max_time_us_, t);
+      // Records carry the capture's time as written; timeouts follow the
+      // capture clock the reader stamped (capture_meta.h).
+      t.capture_us = s_.rx_timestamp.OfOrNow(m, clock_);
+      t.clock_us = s_.meta.ClockOf(m, t.capture_us);
+      max_time_us_ = std::max(max_time_us_, t.clock_us);
     }
     // Chained (jumbo) frames: the headers are in the first segment; lengths
     // come from the IP header, so payload accounting stays right.
+    const FrameRef f = s_.meta.FrameOf(m);
+    if (m->pkt_len < f.wire_len) {
+      ++snapped_;  // cut by the capture's snap length: counted, still parsed
+    }
     packet::ParsedPacket& out = parsed[run];
-    const packet::ParseResult r =
-        packet::ParseFrame(rte_pktmbuf_mtod(m, const uint8_t*), m->data_len, m->pkt_len, &out);
+    const packet::ParseResult r = packet::ParseFrame(f.link, f.data, f.caplen, f.wire_len, &out);
     if (r == packet::ParseResult::kOk) {
       if (run > 0 && m->port != run_port) {
         pp = out;
@@ -64,15 +70,16 @@ void Worker::ProcessBurst(rte_mbuf** pkts, uint16_t n, uint64_t live_now) {
       times[run++] = t;
       continue;
     }
-    // Frames that do not parse to L4 are counted by reason. A later IP
-    // fragment is also given to the tracker, which adds it to the session of
-    // its first fragment (dispatch by address pair brought both here); the
-    // run before it goes first so that first fragment is already tracked.
+    // Everything else is counted by class and reason (parser.h: only
+    // malformed frames are "bad"). A later IP fragment is also given to the
+    // tracker, which adds it to the session of its first fragment (dispatch
+    // by address pair brought both here); the run before it goes first so
+    // that first fragment is already tracked.
     parse_counters_.Count(r);
     if (r == packet::ParseResult::kNonFirstFragment) {
       pp = out;
       flush_run();
-      Advance(t);
+      Advance(t.clock_us);
       s_.tracker->ProcessFragment(pp, t);
     }
   }
@@ -82,15 +89,27 @@ void Worker::ProcessBurst(rte_mbuf** pkts, uint16_t n, uint64_t live_now) {
   Advance(s_.capture ? max_time_us_ : live_now);
 }
 
-void Worker::Advance(uint64_t t) {
-  if (t <= clock_us_) {
-    return;
-  }
-  clock_us_ = t;
-  s_.tracker->Advance(t);
+size_t Worker::RecordBudget() const {
+  // Records already on their way: in the tracker's queue and staged here.
+  const size_t waiting =
+      s_.tracker->PendingOutput() + (staged_ - std::min(export_pos_, analytics_pos_));
+  const size_t room =
+      std::min(rte_ring_free_count(s_.to_exporter), rte_ring_free_count(s_.to_analytics));
+  return room > waiting ? room - waiting : 0;
 }
 
-bool Worker::PushRecords(bool lossless) {
+void Worker::Advance(uint64_t t) {
+  if (t > clock_us_) {
+    clock_us_ = t;
+  } else if (!expiry_pending_) {
+    return;
+  }
+  // Expiry in batches the rings can take: what does not fit stays in the
+  // table, due, and leaves on a later call (no record is dropped for it).
+  expiry_pending_ = !s_.tracker->Advance(clock_us_, RecordBudget());
+}
+
+bool Worker::PushRecords() {
   for (;;) {
     if (export_pos_ == staged_ && analytics_pos_ == staged_) {
       staged_ = s_.tracker->Drain(staging_);
@@ -112,19 +131,17 @@ bool Worker::PushRecords(bool lossless) {
                                               &staging_[analytics_pos_], staged_ - analytics_pos_));
     }
     if (export_pos_ < staged_ || analytics_pos_ < staged_) {
-      if (lossless) {
-        return false;
-      }
-      export_drops_ += staged_ - export_pos_;
-      analytics_drops_ += staged_ - analytics_pos_;
-      export_pos_ = analytics_pos_ = staged_;
+      // A full ring: the records wait here and in the tracker's queue. The
+      // worker goes on with its packets (live mode); should that queue
+      // fill, the tracker counts what it cannot keep (records_dropped).
+      return false;
     }
   }
 }
 
 void Worker::PushAllBlocking() {
   IdleBackoff backoff;
-  while (!PushRecords(/*lossless=*/true)) {
+  while (!PushRecords()) {
     PublishCounters();
     backoff.Idle();
   }
@@ -146,8 +163,7 @@ void Worker::PublishCounters() {
   Set(c.fragments, t.fragments);
   Set(c.tracker_records_dropped, t.records_dropped);
   Set(c.records_out, records_out_);
-  Set(c.export_ring_drops, export_drops_);
-  Set(c.analytics_ring_drops, analytics_drops_);
+  Set(c.snapped, snapped_);
   Set(c.max_time_us, max_time_us_);
   Set(c.clock_us, clock_us_);
 }
@@ -173,16 +189,15 @@ void Worker::FlushAtEnd() {
   t = std::max(t, clock_us_);
   clock_us_ = t;
   // Sessions that would have idled out by the last packet time end as idle,
-  // not as end-of-input. Advance() defers expiries when the tracker's output
-  // queue is full, so repeat until a call produces nothing.
+  // not as end-of-input, in batches the rings can take.
   for (;;) {
-    s_.tracker->Advance(t);
-    const size_t produced = s_.tracker->PendingOutput();
+    const bool complete = s_.tracker->Advance(t, RecordBudget());
     PushAllBlocking();
-    if (produced == 0) {
+    if (complete) {
       break;
     }
   }
+  expiry_pending_ = false;
   for (;;) {
     const bool empty = s_.tracker->FlushSome(s_.control->flush_reason, t);
     PushAllBlocking();
@@ -217,7 +232,7 @@ int Worker::Run() {
     bool worked = false;
     // Capture mode: a worker whose output is backed up takes no input, so
     // backpressure reaches the reader instead of dropping records.
-    if (!PushRecords(s_.capture)) {
+    if (!PushRecords() && s_.capture) {
       PublishCounters();
       backoff.Idle();
       continue;
@@ -226,7 +241,8 @@ int Worker::Run() {
     if (!s_.queues.empty()) {
       if (!ctl.stop_input.load(std::memory_order_acquire)) {
         for (const RxQueueRef& q : s_.queues) {
-          if (s_.capture && rte_mempool_avail_count(s_.pool) < kCapturePoolMargin) {
+          if (s_.capture && q.needs_pool_margin &&
+              rte_mempool_avail_count(s_.pool) < kCapturePoolMargin) {
             break;
           }
           const uint16_t n = rte_eth_rx_burst(q.port, q.queue, pkts, kRxBurst);
@@ -256,12 +272,12 @@ int Worker::Run() {
     if (!s_.capture) {
       Advance(live_now);
     }
-    // On idle polls also at the same time: Advance() may have deferred
-    // expiries while the tracker's output queue was full.
-    if (!worked) {
-      s_.tracker->Advance(clock_us_);
+    // Expiries deferred for want of ring space go on at the same time.
+    if (expiry_pending_) {
+      PushRecords();
+      expiry_pending_ = !s_.tracker->Advance(clock_us_, RecordBudget());
     }
-    PushRecords(s_.capture);
+    PushRecords();
     if (!worked || (++iteration & 63) == 0) {
       PublishCounters();
     }

@@ -15,6 +15,7 @@
 #include <rte_mempool.h>
 #include <rte_ring.h>
 
+#include "dataplane/capture_meta.h"
 #include "dataplane/clock.h"
 #include "dataplane/control.h"
 #include "dataplane/counters.h"
@@ -46,6 +47,7 @@ struct WorkerSetup {
   rte_mempool* pool = nullptr;
   bool capture = false;
   RxTimestamp rx_timestamp;
+  CaptureMetaField meta;
   WorkerCounters* counters = nullptr;
   Control* control = nullptr;
 };
@@ -72,11 +74,14 @@ class Worker {
   static constexpr size_t kStaging = 64;
 
   void ProcessBurst(rte_mbuf** pkts, uint16_t n, uint64_t live_now);
-  // Moves the tracker clock forward to `t` (never back) and expires.
+  // Moves the tracker clock forward to `t` (never back) and expires as many
+  // sessions as the rings have room for.
   void Advance(uint64_t t);
+  // Records the rings can take now beyond those already waiting.
+  size_t RecordBudget() const;
   // Moves finished records to the rings. Returns false if some are still
-  // waiting (only when `lossless`; otherwise a full ring is a counted drop).
-  bool PushRecords(bool lossless);
+  // waiting for room (they stay staged; nothing is dropped here).
+  bool PushRecords();
   void PushAllBlocking();
   void FlushAtEnd();
   void PublishCounters();
@@ -88,8 +93,8 @@ class Worker {
   uint64_t clock_us_ = 0;     // tracker clock (µs)
   uint64_t max_time_us_ = 0;  // latest capture time read directly
   uint64_t records_out_ = 0;
-  uint64_t export_drops_ = 0;
-  uint64_t analytics_drops_ = 0;
+  uint64_t snapped_ = 0;
+  bool expiry_pending_ = false;  // due sessions left in the table for want of ring room
   std::vector<session::SessionRecord> staging_;
   size_t staged_ = 0;
   size_t export_pos_ = 0;
