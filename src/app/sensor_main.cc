@@ -14,7 +14,6 @@
 #include <rte_errno.h>
 
 #include "app/options.h"
-#include "capture/capture_file.h"
 #include "dataplane/pipeline.h"
 
 namespace {
@@ -64,7 +63,7 @@ int main(int argc, char** argv) {
   opts->config.file_inputs = flowtrail::dataplane::TakeFileVdevs(&eal_args);
   for (const flowtrail::dataplane::FileVdev& v : opts->config.file_inputs) {
     for (const std::string& f : v.files) {
-      if (absl::Status st = flowtrail::capture::CheckCaptureFile(f); !st.ok()) {
+      if (absl::Status st = flowtrail::dataplane::CheckCaptureFile(f); !st.ok()) {
         fprintf(stderr, "flowtrail-sensor: %s\n", std::string(st.message()).c_str());
         return 2;
       }

@@ -3,6 +3,8 @@
 #include <pcap/pcap.h>
 
 #include "absl/strings/str_cat.h"
+#include "capture/capture_file.h"
+#include "packet/link_type.h"
 
 namespace flowtrail::dataplane {
 
@@ -79,6 +81,23 @@ std::vector<FileVdev> TakeFileVdevs(std::vector<std::string>* eal_args) {
   }
   *eal_args = std::move(kept);
   return taken;
+}
+
+absl::Status CheckCaptureFile(const std::string& path) {
+  absl::StatusOr<std::vector<uint16_t>> types = capture::ReadLinkTypes(path);
+  if (!types.ok()) {
+    return types.status();
+  }
+  for (uint16_t t : *types) {
+    if (!packet::IsSupportedLinkType(t)) {
+      const std::string_view name = packet::LinkTypeName(t);
+      return absl::InvalidArgumentError(absl::StrCat(
+          path, ": link type ", t, name.empty() ? "" : absl::StrCat(" (", name, ")"),
+          " is not supported; flowtrail reads EN10MB, LINUX_SLL, LINUX_SLL2, RAW, IPV4, IPV6, "
+          "NULL and LOOP"));
+    }
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<uint64_t> CountPcapPackets(const std::string& path) {

@@ -33,6 +33,10 @@ struct FileVdev {
 // (infinite_rx, iface, tx_pcap, other drivers) stay for the EAL.
 std::vector<FileVdev> TakeFileVdevs(std::vector<std::string>* eal_args);
 
+// Refuses, naming the file and the link type, a capture flowtrail cannot
+// read: not pcap/pcapng, unreadable, or declaring an unsupported link type.
+absl::Status CheckCaptureFile(const std::string& path);
+
 // Packets in a capture file, counted with libpcap as net_pcap will read them.
 absl::StatusOr<uint64_t> CountPcapPackets(const std::string& path);
 
