@@ -14,8 +14,12 @@ const char kCatHelp[] =
 
 Prints the session records of flowtrail record streams (what flowtrail-sensor
 --output writes), one line per record. FILE "-", or no FILE, reads stdin.
-Every frame is validated; a truncated or corrupt stream prints its good
-records, then an error naming the file and the byte offset of the bad frame.
+Every frame is validated: framing, sequence numbers, the trailer's count, and
+every record field within its range (ports and ICMP ids up to 65535, VLAN ids
+up to 4095, enums one of the schema's values, ip_version 4 or 6 with 4- or
+16-byte addresses ...). A truncated or corrupt stream prints its good
+records, then an error naming the file, the byte offset of the bad frame and
+the first bad field.
 
   --format classic   (default) the 25 fields of Heberlein's session record
                      line, two spaces apart: TCP flags as UAPRSF with '_' for
