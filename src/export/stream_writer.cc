@@ -84,6 +84,15 @@ std::string Hostname() {
 
 }  // namespace
 
+absl::Status ValidateSensorId(std::string_view id) {
+  if (id.size() > kMaxSensorIdBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("sensor id is ", id.size(), " bytes long, the limit is ", kMaxSensorIdBytes));
+  }
+  if (!IsUtf8(id)) return absl::InvalidArgumentError("sensor id is not valid UTF-8");
+  return absl::OkStatus();
+}
+
 // The encoding state: one reused record frame, the 64 KiB block and the
 // position in it, and the sticky error.
 class StreamWriter::Encoder {
@@ -150,13 +159,7 @@ StreamWriter::~StreamWriter() {
 absl::StatusOr<std::unique_ptr<StreamWriter>> StreamWriter::Create(std::unique_ptr<ByteSink> sink,
                                                                    const StreamInfo& info) {
   if (sink == nullptr) return absl::InvalidArgumentError("StreamWriter needs a sink");
-  if (info.sensor_id.size() > kMaxSensorIdBytes) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "sensor id is ", info.sensor_id.size(), " bytes long, the limit is ", kMaxSensorIdBytes));
-  }
-  if (!IsUtf8(info.sensor_id)) {
-    return absl::InvalidArgumentError("sensor id is not valid UTF-8");
-  }
+  if (absl::Status s = ValidateSensorId(info.sensor_id); !s.ok()) return s;
   auto encoder = std::make_unique<Encoder>(info.sensor_id);
   std::unique_ptr<StreamWriter> writer(new StreamWriter(std::move(sink), std::move(encoder)));
 

@@ -9,6 +9,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -40,6 +41,10 @@ class ByteSink {
   virtual absl::Status Flush() = 0;
   virtual absl::Status Close() = 0;
 };
+
+// OK if `id` can be a stream's sensor id: at most kMaxSensorIdBytes bytes of
+// valid UTF-8 (a proto string, repeated in every record). The error says why.
+absl::Status ValidateSensorId(std::string_view id);
 
 // A sink writing to a file ("-" = stdout).
 absl::StatusOr<std::unique_ptr<ByteSink>> OpenFileSink(const std::string& path);
