@@ -1,15 +1,25 @@
 #include "app/options.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmath>
+#include <filesystem>
 #include <functional>
 #include <map>
+#include <optional>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "dataplane/pcap_devargs.h"
+#include "dataplane/rx_queue.h"
+#include "export/stream_format.h"
+#include "export/stream_writer.h"
 #include "session/networks.h"
+#include "session/session_record.h"
+#include "session/session_state.h"
 
 namespace flowtrail::app {
 namespace {
@@ -17,6 +27,9 @@ namespace {
 constexpr uint32_t kMaxWorkers = 64;
 constexpr uint64_t kMaxTableSize = 1ull << 28;
 constexpr double kMaxTimeoutS = 365.0 * 86400;
+// Times are kept in whole microseconds: anything shorter would become 0.
+constexpr double kMinSecondsNonZero = 1e-6;
+constexpr uint32_t kMaxMbufs = 1u << 24;
 
 absl::string_view A(std::string_view s) { return absl::string_view(s.data(), s.size()); }
 
@@ -40,10 +53,10 @@ absl::StatusOr<double> ParseSeconds(std::string_view option, std::string_view va
                                     bool allow_zero) {
   double v = 0;
   if (!absl::SimpleAtod(A(value), &v) || !std::isfinite(v) || v < 0 || v > kMaxTimeoutS ||
-      (!allow_zero && v == 0)) {
+      (!allow_zero && v == 0) || (v > 0 && v < kMinSecondsNonZero)) {
     return Bad(option, value,
-               allow_zero ? "expected seconds >= 0 (fractions allowed)"
-                          : "expected seconds > 0 (fractions allowed)");
+               allow_zero ? "expected 0 or seconds >= 0.000001 (1 microsecond; fractions allowed)"
+                          : "expected seconds >= 0.000001 (1 microsecond; fractions allowed)");
   }
   return v;
 }
@@ -58,7 +71,102 @@ std::string Hostname() {
   return buf;
 }
 
+// The values of one EAL option, in the spellings getopt accepts: --name=V,
+// --name V, and for a short option -xV and -x V.
+std::vector<std::string_view> EalValues(const std::vector<std::string_view>& eal,
+                                        std::string_view long_name, char short_name = 0) {
+  std::vector<std::string_view> values;
+  for (size_t i = 0; i < eal.size(); ++i) {
+    const std::string_view a = eal[i];
+    const bool is_long = !long_name.empty() && a.starts_with(long_name);
+    const bool is_short = short_name != 0 && a.size() >= 2 && a[0] == '-' && a[1] == short_name;
+    if (is_long && a.size() > long_name.size() && a[long_name.size()] == '=') {
+      values.push_back(a.substr(long_name.size() + 1));
+    } else if ((is_long && a.size() == long_name.size()) || (is_short && a.size() == 2)) {
+      if (i + 1 < eal.size()) values.push_back(eal[++i]);
+    } else if (is_short && a.size() > 2) {
+      values.push_back(a.substr(2));
+    }
+  }
+  return values;
+}
+
+// The rx_pcap=FILE captures of the net_pcap vdevs.
+std::vector<std::string> InputCaptures(const std::vector<std::string_view>& eal) {
+  std::vector<std::string> files;
+  for (std::string_view vdev : EalValues(eal, "--vdev")) {
+    const size_t comma = vdev.find(',');
+    const std::string_view name = vdev.substr(0, comma);
+    if (comma == std::string_view::npos ||
+        !(name.starts_with("net_pcap") || name.starts_with("eth_pcap"))) {
+      continue;
+    }
+    for (std::string& f : dataplane::ParsePcapDevargs(vdev.substr(comma + 1)).rx_files) {
+      files.push_back(std::move(f));
+    }
+  }
+  return files;
+}
+
+// Whether writing `a` would overwrite `b`: the same inode when both exist
+// (hard links, symlinks, other spellings), else the same normalised path. A
+// character device or FIFO (/dev/null, /dev/stdout) is not a file to protect.
+bool SameFile(const std::string& a, const std::string& b) {
+  struct stat sa {
+  }, sb{};
+  const bool ea = ::stat(a.c_str(), &sa) == 0, eb = ::stat(b.c_str(), &sb) == 0;
+  if (ea && eb) {
+    return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino && S_ISREG(sa.st_mode);
+  }
+  if (ea != eb) return false;
+  std::error_code e1, e2;
+  const std::filesystem::path pa = std::filesystem::weakly_canonical(a, e1);
+  const std::filesystem::path pb = std::filesystem::weakly_canonical(b, e2);
+  return !e1 && !e2 && pa == pb;
+}
+
+// Megabytes the EAL reserves: -m MB, or the sum of --socket-mem MB,MB,...
+uint64_t EalMemoryBytes(const std::vector<std::string_view>& eal) {
+  uint64_t mb = 0;
+  for (std::string_view v : EalValues(eal, "", 'm')) {
+    uint64_t n = 0;
+    if (absl::SimpleAtoi(A(v), &n)) mb = std::max(mb, n);
+  }
+  for (std::string_view v : EalValues(eal, "--socket-mem")) {
+    uint64_t sum = 0;
+    for (absl::string_view part : absl::StrSplit(A(v), ',')) {
+      uint64_t n = 0;
+      if (absl::SimpleAtoi(part, &n)) sum += n;
+    }
+    mb = std::max(mb, sum);
+  }
+  return mb << 20;
+}
+
+uint64_t PhysicalMemoryBytes() {
+  const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+  return pages > 0 && page > 0 ? uint64_t(pages) * uint64_t(page) : 0;
+}
+
+std::string GiB(uint64_t bytes) {
+  return absl::StrFormat("%.1f GiB", static_cast<double>(bytes) / double(uint64_t{1} << 30));
+}
+
 }  // namespace
+
+uint64_t SessionTableBytes(uint64_t capacity) {
+  uint64_t slots = 2;
+  while (slots < capacity * 2) slots <<= 1;
+  constexpr uint64_t kSlotBytes = 8;      // {hash, entry index}
+  constexpr uint64_t kWheelSlots = 8192;  // tracker.cc
+  const uint64_t entries = capacity * sizeof(session::Session);
+  const uint64_t index = slots * kSlotBytes;
+  const uint64_t free_list = capacity * sizeof(uint32_t);
+  const uint64_t wheel = 2 * (capacity + kWheelSlots + 1) * sizeof(uint32_t);
+  const uint64_t output =
+      uint64_t{session::TrackerConfig{}.output_capacity} * sizeof(session::SessionRecord);
+  return entries + index + free_list + wheel + output;
+}
 
 std::string Usage(std::string_view program) {
   return absl::StrCat("usage: ", A(program), " [EAL options] -- --output FILE [options]\n",
@@ -68,8 +176,11 @@ session record, written as a length-delimited protobuf stream. Ports are every
 ethdev the EAL offers (NICs, or --vdev=net_pcap0,rx_pcap=FILE for a capture).
 
 Output
-  --output FILE            record stream file; "-" = stdout (required)
-  --sensor-id ID           sensor id in the stream header (default: hostname)
+  --output FILE            record stream file; "-" = stdout (required). Never
+                           an input capture (rx_pcap=FILE) nor the
+                           --stats-json file: refused before anything runs
+  --sensor-id ID           sensor id in the stream header and every record,
+                           at most 256 bytes of UTF-8 (default: hostname)
   --stats-json FILE        write the final counters as one JSON object
   --status-interval S      one-line status on stderr every S seconds; 0 = off
                            (default 10)
@@ -89,11 +200,22 @@ Lcores and input
                            runs until SIGINT/SIGTERM or --duration)
   --duration S             stop (as on SIGTERM) after S seconds; 0 = never
                            (default 0; for throughput runs with infinite_rx=1)
-  --mbufs N                mbuf pool size (default: derived from queues, rings
-                           and lcores; in capture mode any size is lossless)
+  --mbufs N                mbuf pool size, at least 1152 (what capture mode
+                           needs: the reader's margin of 34 bursts plus two
+                           bursts in flight); default: derived from queues,
+                           rings and lcores; in capture mode any size from
+                           1152 up is lossless
+  --clock-jump S           capture mode: a packet more than S seconds ahead of
+                           the tracker's clock moves the clock only when the
+                           next packet confirms the jump (default 10)
 
 Sessions
-  --table-size N           live sessions per worker (default 1048576)
+  --table-size N           live sessions per worker (default 1048576). Every
+                           worker allocates its table at start (about 300
+                           bytes per session, the exact figure is in the error):
+                           the tables of all workers plus the EAL's memory (-m
+                           or --socket-mem) must fit in physical memory, or
+                           the value is refused up front
   --protected-nets CIDR[,CIDR...]
                            protected networks, for the inbound flag
   --full-analysis all|inbound|none
@@ -104,9 +226,16 @@ Sessions
   --tcp-linger S           linger after FIN both ways or RST (default 2)
   --udp-timeout S          UDP idle timeout (default 60)
   --icmp-timeout S         ICMP idle timeout (default 30)
+  --other-timeout S        idle timeout of flows of other IP protocols (GRE,
+                           ESP, SCTP, ...) (default 60)
   --active-timeout S       interim record of long sessions every S seconds;
                            0 = off (default 1800)
-  Seconds may be fractional.
+  --vlan-key none|outer|both
+                           which VLAN ids are part of the session key: both
+                           (default; the same 5-tuple on two VLANs is two
+                           sessions), the outer one only, or none
+  Seconds may be fractional, down to 0.000001 (1 microsecond); a shorter
+  non-zero value is refused (times are kept in whole microseconds).
 
   --help                   this text
 
@@ -114,12 +243,17 @@ Live counters: the periodic status line, and the DPDK telemetry commands
 /flowtrail/stats and /flowtrail/workers (dpdk-telemetry.py -f FILE_PREFIX)
 unless the EAL runs with --no-telemetry.
 
-Exit status: 0 done (end of capture, SIGINT/SIGTERM or --duration), 1 EAL,
-port or lcore set-up failed (e.g. too few lcores for --workers), 2 bad options.
+Exit status: 0 done (end of capture, SIGINT/SIGTERM or --duration); 1 EAL,
+port or lcore set-up failed (e.g. too few lcores for --workers), or the run
+ended but its output is incomplete: a write error on --output (disk full,
+the reader of "-" went away: the sensor stops writing, counts the error,
+still flushes its sessions and prints its summary) or --stats-json could not
+be written; 2 bad options (nothing has been started or written).
 )");
 }
 
-absl::StatusOr<ParsedOptions> ParseOptions(const std::vector<std::string_view>& args) {
+absl::StatusOr<ParsedOptions> ParseOptions(const std::vector<std::string_view>& args,
+                                           const Environment& env) {
   ParsedOptions parsed;
   dataplane::SensorConfig& c = parsed.config;
   session::TrackerConfig& t = c.tracker;
@@ -151,6 +285,11 @@ absl::StatusOr<ParsedOptions> ParseOptions(const std::vector<std::string_view>& 
          if (v.empty()) {
            return Bad(o, v, "expected a non-empty id");
          }
+         // The stream carries it in its header and every record.
+         if (absl::Status s = exporter::ValidateSensorId(v); !s.ok()) {
+           return absl::InvalidArgumentError(
+               absl::StrFormat("invalid value for %s: %s", A(o), s.message()));
+         }
          c.sensor_id = std::string(v);
          return absl::OkStatus();
        }},
@@ -174,7 +313,9 @@ absl::StatusOr<ParsedOptions> ParseOptions(const std::vector<std::string_view>& 
        }},
       {"--mbufs",
        [&](std::string_view o, std::string_view v) -> absl::Status {
-         absl::StatusOr<uint64_t> n = ParseCount(o, v, 1024, 1u << 24);
+         // Capture mode needs this many (pipeline.cc); live mode fewer, but a
+         // pool this small is a mistake there too.
+         absl::StatusOr<uint64_t> n = ParseCount(o, v, dataplane::kMinCaptureMbufs, kMaxMbufs);
          if (!n.ok()) {
            return n.status();
          }
@@ -203,6 +344,21 @@ absl::StatusOr<ParsedOptions> ParseOptions(const std::vector<std::string_view>& 
          }
          return absl::OkStatus();
        }},
+      {"--vlan-key",
+       [&](std::string_view o, std::string_view v) -> absl::Status {
+         if (v == "none") {
+           t.vlan_key = session::VlanKey::kNone;
+         } else if (v == "outer") {
+           t.vlan_key = session::VlanKey::kOuter;
+         } else if (v == "both") {
+           t.vlan_key = session::VlanKey::kBoth;
+         } else {
+           return Bad(o, v, "expected none, outer or both");
+         }
+         return absl::OkStatus();
+       }},
+      {"--other-timeout", timeout(&t.other_timeout_us, false)},
+      {"--clock-jump", timeout(&c.clock_jump_us, false)},
       {"--tcp-syn-timeout", timeout(&t.tcp_syn_timeout_us, false)},
       {"--tcp-idle-timeout", timeout(&t.tcp_established_timeout_us, false)},
       {"--tcp-closing-timeout", timeout(&t.tcp_closing_timeout_us, false)},
@@ -278,6 +434,52 @@ absl::StatusOr<ParsedOptions> ParseOptions(const std::vector<std::string_view>& 
   }
   if (c.sensor_id.empty()) {
     c.sensor_id = Hostname();
+    if (absl::Status s = exporter::ValidateSensorId(c.sensor_id); !s.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("the hostname is not a usable sensor id (",
+                                                     s.message(), "); give --sensor-id ID"));
+    }
+  }
+
+  // Files: never overwrite the input, nor one output with the other.
+  struct Out {
+    const char* option;
+    const std::string& path;
+  };
+  for (const Out& out : {Out{"--output", c.output}, Out{"--stats-json", c.stats_json}}) {
+    if (out.path.empty() || out.path == "-") {
+      continue;
+    }
+    for (const std::string& capture : InputCaptures(env.eal_args)) {
+      if (SameFile(out.path, capture)) {
+        return absl::InvalidArgumentError(
+            absl::StrFormat("%s %s is the input capture (rx_pcap=%s): refusing to overwrite it",
+                            out.option, out.path, capture));
+      }
+    }
+  }
+  if (!c.stats_json.empty() && c.output != "-" && SameFile(c.stats_json, c.output)) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "--stats-json %s is the same file as --output %s: give them different files", c.stats_json,
+        c.output));
+  }
+
+  // The session tables are allocated (and zeroed) by every worker at start:
+  // together with the EAL's memory they must fit in physical memory, or the
+  // start fails or the OOM killer ends it.
+  const uint64_t physical =
+      env.physical_memory_bytes != 0 ? env.physical_memory_bytes : PhysicalMemoryBytes();
+  const uint64_t eal_memory = EalMemoryBytes(env.eal_args);
+  const uint64_t per_worker = SessionTableBytes(t.capacity);
+  const uint64_t tables = per_worker * c.workers;
+  if (physical != 0 && tables + eal_memory > physical) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "--table-size %d with %d worker%s needs %s of session tables (%d bytes per session), "
+        "more than the %s of physical memory%s; lower --table-size or --workers",
+        t.capacity, c.workers, c.workers == 1 ? "" : "s", GiB(tables), per_worker / t.capacity,
+        GiB(physical),
+        eal_memory == 0
+            ? ""
+            : absl::StrCat(" less ", GiB(eal_memory), " for the EAL (-m/--socket-mem)")));
   }
   return parsed;
 }

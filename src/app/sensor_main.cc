@@ -1,8 +1,9 @@
 // flowtrail-sensor [EAL options] -- [options]: parse the application options
 // (before the EAL, so --help and bad options need no DPDK set-up), start the
 // EAL, build the pipeline and run it. Exit: 0 done, 1 set-up failure or
-// write errors, 2 bad options or an unreadable/unsupported capture file,
-// 3 a capture file was corrupt (reading stopped at the invalid record).
+// incomplete output (write errors), 2 bad options or an unreadable or
+// unsupported capture file, 3 a capture file was corrupt (reading stopped at
+// the invalid record; the records before it are complete).
 #include <csignal>
 #include <cstdio>
 #include <cstring>
@@ -46,7 +47,13 @@ int main(int argc, char** argv) {
       }
     }
   }
-  absl::StatusOr<flowtrail::app::ParsedOptions> opts = flowtrail::app::ParseOptions(app_args);
+  // The EAL's own arguments, for the checks that need them (input captures,
+  // EAL memory); the EAL parses them for real below.
+  flowtrail::app::Environment env;
+  for (int i = 1; i < (dashdash >= 0 ? dashdash : argc); ++i) {
+    env.eal_args.emplace_back(argv[i]);
+  }
+  absl::StatusOr<flowtrail::app::ParsedOptions> opts = flowtrail::app::ParseOptions(app_args, env);
   if (!opts.ok()) {
     fprintf(stderr, "flowtrail-sensor: %s\n", std::string(opts.status().message()).c_str());
     fprintf(stderr, "usage: %s [EAL options] -- --output FILE [options]; see -- --help\n", argv[0]);
@@ -56,6 +63,11 @@ int main(int argc, char** argv) {
     fputs(flowtrail::app::Usage(argv[0]).c_str(), stdout);
     return 0;
   }
+
+  // A reader of --output - that goes away (`| head`) is a write error
+  // (EPIPE): the exporter counts it and stops writing, the sensor still
+  // flushes, prints its summary and exits 1. SIGPIPE would kill it silently.
+  std::signal(SIGPIPE, SIG_IGN);
 
   // The EAL sees only its own arguments, less the capture files flowtrail
   // reads itself (dataplane/file_input.h).

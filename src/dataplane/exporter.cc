@@ -29,12 +29,12 @@ int Exporter::Run() {
 }
 
 void Exporter::Report(const absl::Status& s, const char* what) {
-  if (s.ok()) {
+  // The writer's errors are final: count and report the first one only.
+  if (s.ok() || write_errors_ > 0) {
     return;
   }
-  if (write_errors_++ == 0) {
-    fprintf(stderr, "flowtrail: exporter: %s failed: %s\n", what, s.ToString().c_str());
-  }
+  write_errors_ = 1;
+  fprintf(stderr, "flowtrail: exporter: %s failed: %s\n", what, s.ToString().c_str());
   Set(s_.counters->write_errors, write_errors_);
 }
 
@@ -48,10 +48,12 @@ bool Exporter::Poll() {
       s_.control->workers_done.load(std::memory_order_acquire) == s_.rings.size();
   const size_t moved =
       DequeueFromEachRing(s_.rings, batch_, [&](std::span<const session::SessionRecord> recs) {
-        Report(s_.writer->Append(recs), "append");
+        // After a write error the records are drained and dropped, so the
+        // workers never block on a dead output.
+        if (write_errors_ == 0) Report(s_.writer->Append(recs), "append");
       });
   const uint64_t now = rte_rdtsc();
-  if (now - last_flush_tsc_ >= flush_period_tsc_) {
+  if (write_errors_ == 0 && now - last_flush_tsc_ >= flush_period_tsc_) {
     Report(s_.writer->Flush(), "flush");
     last_flush_tsc_ = now;
   }

@@ -49,7 +49,7 @@ class Exporter {
   std::vector<session::SessionRecord> batch_;
   uint64_t flush_period_tsc_;
   uint64_t last_flush_tsc_;
-  uint64_t write_errors_ = 0;
+  uint64_t write_errors_ = 0;  // 0 or 1: the stream stops at its first error
   bool done_ = false;
 };
 

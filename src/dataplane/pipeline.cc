@@ -194,10 +194,10 @@ absl::StatusOr<std::unique_ptr<Pipeline>> Pipeline::Create(const SensorConfig& c
     wanted += uint64_t{2} * kCapturePoolMargin;
   }
   const uint32_t pool_size = config.mbufs != 0 ? config.mbufs : PoolSize(wanted);
-  if (s->capture && pool_size < kCapturePoolMargin + 2 * kRxBurst) {
+  if (s->capture && pool_size < kMinCaptureMbufs) {
     return absl::InvalidArgumentError(absl::StrCat("--mbufs ", pool_size,
                                                    " is too small for capture mode (at least ",
-                                                   kCapturePoolMargin + 2 * kRxBurst, ")"));
+                                                   kMinCaptureMbufs, ")"));
   }
   s->pool = rte_pktmbuf_pool_create("ft_mbufs", pool_size, cache, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
                                     static_cast<int>(rte_socket_id()));

@@ -21,7 +21,9 @@ class FileSink final : public ByteSink {
     if (fd_ < 0) return absl::FailedPreconditionError(absl::StrCat(name_, ": write after close"));
     const uint8_t* p = bytes.data();
     size_t left = bytes.size();
+    failed_write_prefix_ = 0;
     while (left > 0) {
+      failed_write_prefix_ = bytes.size() - left;  // what a failure leaves behind
       const ssize_t n = ::write(fd_, p, left);
       if (n > 0) {
         p += n;
@@ -37,8 +39,11 @@ class FileSink final : public ByteSink {
                       : Error("writing");
       }
     }
+    failed_write_prefix_ = 0;
     return absl::OkStatus();
   }
+
+  size_t failed_write_prefix() const override { return failed_write_prefix_; }
 
   absl::Status Flush() override { return absl::OkStatus(); }
 
@@ -59,6 +64,7 @@ class FileSink final : public ByteSink {
   int fd_;
   bool owns_fd_;
   std::string name_;
+  size_t failed_write_prefix_ = 0;
 };
 
 }  // namespace

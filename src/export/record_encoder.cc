@@ -4,30 +4,117 @@
 #include <limits>
 
 #include "absl/strings/str_cat.h"
+#include "export/stream_format.h"
 
 namespace flowtrail::exporter {
 namespace {
 
 size_t AddressBytes(uint8_t ip_version) { return ip_version == 6 ? 16 : 4; }
 
-// Range-checked narrowing for DecodeRecord.
+// The plain record's enums carry the proto values (session_record.h): the
+// proto's last value bounds both.
+static_assert(static_cast<int>(session::Confidence::kHigh) == v1::ServerConfidence_MAX);
+static_assert(static_cast<int>(session::Side::kServer) == v1::Side_MAX);
+static_assert(static_cast<int>(session::ShutdownKind::kRst) == v1::ShutdownKind_MAX);
+static_assert(static_cast<int>(session::EndReason::kReplaced) == v1::EndReason_MAX);
+static_assert(static_cast<int>(session::ConnState::kOTH) == v1::ConnState_MAX);
+
+// Range-checked narrowing: the range is the plain record's field type, or
+// `max` when the field means less (a 12-bit VLAN id).
 template <typename T>
-absl::Status Narrow(uint64_t value, const char* field, T* out) {
-  if (value > std::numeric_limits<T>::max()) {
-    return absl::InvalidArgumentError(absl::StrCat(field, " = ", value, " is out of range (max ",
-                                                   std::numeric_limits<T>::max(), ")"));
+absl::Status Narrow(uint64_t value, const char* field, T* out,
+                    uint64_t max = std::numeric_limits<T>::max()) {
+  if (value > max) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, " = ", value, " is out of range (max ", max, ")"));
   }
   *out = static_cast<T>(value);
   return absl::OkStatus();
 }
 
 template <typename E>
-absl::Status NarrowEnum(int value, int max, const char* field, E* out) {
-  if (value < 0 || value > max) {
+absl::Status NarrowEnum(int value, bool (*is_valid)(int), const char* field, E* out) {
+  if (!is_valid(value)) {
     return absl::InvalidArgumentError(absl::StrCat(field, " = ", value, " is not a known value"));
   }
   *out = static_cast<E>(value);
   return absl::OkStatus();
+}
+
+// Every check of ValidateRecord, filling `r` on the way (DecodeRecord's
+// result); stops at the first bad field.
+absl::Status Convert(const v1::SessionRecord& in, session::SessionRecord* r) {
+  if (in.ip_version() != 4 && in.ip_version() != 6) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("ip_version = ", in.ip_version(), " is not 4 or 6"));
+  }
+  const size_t want = AddressBytes(static_cast<uint8_t>(in.ip_version()));
+  if (in.client_ip().size() != want || in.server_ip().size() != want) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "record has a ", in.client_ip().size(), "-byte client_ip and a ", in.server_ip().size(),
+        "-byte server_ip, expected ", want, " bytes each for IPv", in.ip_version()));
+  }
+  if (in.sensor_id().size() > kMaxSensorIdBytes) {
+    return absl::InvalidArgumentError(absl::StrCat("sensor_id = <", in.sensor_id().size(),
+                                                   " bytes> is out of range (max ",
+                                                   kMaxSensorIdBytes, " bytes)"));
+  }
+  r->ip_version = static_cast<uint8_t>(in.ip_version());
+  std::memcpy(r->client_ip.bytes.data(), in.client_ip().data(), want);
+  std::memcpy(r->server_ip.bytes.data(), in.server_ip().data(), want);
+  r->session_id = in.session_id();
+  absl::Status s;
+  auto check = [&s](absl::Status next) {
+    if (s.ok()) s = std::move(next);
+  };
+  check(NarrowEnum(in.server_confidence(), v1::ServerConfidence_IsValid, "server_confidence",
+                   &r->confidence));
+  check(Narrow(in.client_port(), "client_port", &r->client_port));
+  check(Narrow(in.server_port(), "server_port", &r->server_port));
+  r->transient_server = in.transient_server();
+  r->inbound = in.inbound();
+  r->full_analysis = in.full_analysis();
+  check(Narrow(in.client_first_flags(), "client_first_flags", &r->client_first_flags));
+  check(Narrow(in.server_first_flags(), "server_first_flags", &r->server_first_flags));
+  check(Narrow(in.client_flags(), "client_flags", &r->client_flags));
+  check(Narrow(in.server_flags(), "server_flags", &r->server_flags));
+  r->client_payload_bytes = in.client_payload_bytes();
+  r->server_payload_bytes = in.server_payload_bytes();
+  r->client_packets = in.client_packets();
+  r->server_packets = in.server_packets();
+  r->client_first_seq = in.client_first_seq();
+  r->server_first_seq = in.server_first_seq();
+  r->client_last_seq = in.client_last_seq();
+  r->server_last_seq = in.server_last_seq();
+  r->first_time_us = in.first_time_us();
+  r->last_time_us = in.last_time_us();
+  r->client_fingerprint = in.client_fingerprint();
+  r->server_fingerprint = in.server_fingerprint();
+  r->client_bytes = in.client_bytes();
+  r->server_bytes = in.server_bytes();
+  check(NarrowEnum(in.first_data_sender(), v1::Side_IsValid, "first_data_sender",
+                   &r->first_data_sender));
+  check(NarrowEnum(in.shutdown_initiator(), v1::Side_IsValid, "shutdown_initiator",
+                   &r->shutdown_initiator));
+  check(
+      NarrowEnum(in.shutdown_kind(), v1::ShutdownKind_IsValid, "shutdown_kind", &r->shutdown_kind));
+  check(NarrowEnum(in.end_reason(), v1::EndReason_IsValid, "end_reason", &r->end_reason));
+  check(NarrowEnum(in.conn_state(), v1::ConnState_IsValid, "conn_state", &r->conn_state));
+  check(Narrow(in.protocol(), "protocol", &r->protocol));
+  check(Narrow(in.vlan_outer(), "vlan_outer", &r->vlan_outer, kMaxVlanId));
+  check(Narrow(in.vlan_inner(), "vlan_inner", &r->vlan_inner, kMaxVlanId));
+  check(Narrow(in.vlan_count(), "vlan_count", &r->vlan_count));
+  check(Narrow(in.input_port(), "input_port", &r->input_port));
+  r->continuing = in.continuing();
+  r->client_simhash = in.client_simhash();
+  r->server_simhash = in.server_simhash();
+  check(Narrow(in.client_first_data_len(), "client_first_data_len", &r->client_first_data_len));
+  check(Narrow(in.server_first_data_len(), "server_first_data_len", &r->server_first_data_len));
+  check(Narrow(in.icmp_id(), "icmp_id", &r->icmp_id));
+  check(Narrow(in.worker_id(), "worker_id", &r->worker_id));
+  r->fragments = in.fragments();
+  r->server_isn_changed = in.server_isn_changed();
+  return s;
 }
 
 }  // namespace
@@ -88,75 +175,14 @@ void EncodeRecord(const session::SessionRecord& in, v1::SessionRecord* out) {
   out->set_server_isn_changed(in.server_isn_changed);
 }
 
-absl::Status ValidateRecord(const v1::SessionRecord& r) {
-  if (r.ip_version() != 4 && r.ip_version() != 6) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("record has ip_version ", r.ip_version(), ", expected 4 or 6"));
-  }
-  const size_t want = AddressBytes(static_cast<uint8_t>(r.ip_version()));
-  if (r.client_ip().size() != want || r.server_ip().size() != want) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "record has a ", r.client_ip().size(), "-byte client_ip and a ", r.server_ip().size(),
-        "-byte server_ip, expected ", want, " bytes each for IPv", r.ip_version()));
-  }
-  return absl::OkStatus();
+absl::Status ValidateRecord(const v1::SessionRecord& record) {
+  session::SessionRecord scratch;
+  return Convert(record, &scratch);
 }
 
 absl::StatusOr<session::SessionRecord> DecodeRecord(const v1::SessionRecord& in) {
-  if (absl::Status s = ValidateRecord(in); !s.ok()) return s;
   session::SessionRecord r;
-  r.session_id = in.session_id();
-  std::memcpy(r.client_ip.bytes.data(), in.client_ip().data(), in.client_ip().size());
-  std::memcpy(r.server_ip.bytes.data(), in.server_ip().data(), in.server_ip().size());
-  r.ip_version = static_cast<uint8_t>(in.ip_version());
-  absl::Status s;
-  auto check = [&s](absl::Status next) {
-    if (s.ok()) s = std::move(next);
-  };
-  check(Narrow(in.client_port(), "client_port", &r.client_port));
-  check(Narrow(in.server_port(), "server_port", &r.server_port));
-  check(Narrow(in.protocol(), "protocol", &r.protocol));
-  check(NarrowEnum(in.server_confidence(), 2, "server_confidence", &r.confidence));
-  r.transient_server = in.transient_server();
-  r.inbound = in.inbound();
-  r.full_analysis = in.full_analysis();
-  r.continuing = in.continuing();
-  r.server_isn_changed = in.server_isn_changed();
-  check(Narrow(in.client_first_flags(), "client_first_flags", &r.client_first_flags));
-  check(Narrow(in.server_first_flags(), "server_first_flags", &r.server_first_flags));
-  check(Narrow(in.client_flags(), "client_flags", &r.client_flags));
-  check(Narrow(in.server_flags(), "server_flags", &r.server_flags));
-  check(NarrowEnum(in.first_data_sender(), 2, "first_data_sender", &r.first_data_sender));
-  check(NarrowEnum(in.shutdown_initiator(), 2, "shutdown_initiator", &r.shutdown_initiator));
-  check(NarrowEnum(in.shutdown_kind(), 2, "shutdown_kind", &r.shutdown_kind));
-  check(NarrowEnum(in.end_reason(), 8, "end_reason", &r.end_reason));
-  check(NarrowEnum(in.conn_state(), 13, "conn_state", &r.conn_state));
-  check(Narrow(in.vlan_count(), "vlan_count", &r.vlan_count));
-  check(Narrow(in.vlan_outer(), "vlan_outer", &r.vlan_outer));
-  check(Narrow(in.vlan_inner(), "vlan_inner", &r.vlan_inner));
-  check(Narrow(in.input_port(), "input_port", &r.input_port));
-  check(Narrow(in.icmp_id(), "icmp_id", &r.icmp_id));
-  check(Narrow(in.worker_id(), "worker_id", &r.worker_id));
-  r.fragments = in.fragments();
-  r.client_payload_bytes = in.client_payload_bytes();
-  r.server_payload_bytes = in.server_payload_bytes();
-  r.client_packets = in.client_packets();
-  r.server_packets = in.server_packets();
-  r.client_first_seq = in.client_first_seq();
-  r.server_first_seq = in.server_first_seq();
-  r.client_last_seq = in.client_last_seq();
-  r.server_last_seq = in.server_last_seq();
-  r.first_time_us = in.first_time_us();
-  r.last_time_us = in.last_time_us();
-  r.client_bytes = in.client_bytes();
-  r.server_bytes = in.server_bytes();
-  r.client_fingerprint = in.client_fingerprint();
-  r.server_fingerprint = in.server_fingerprint();
-  r.client_simhash = in.client_simhash();
-  r.server_simhash = in.server_simhash();
-  check(Narrow(in.client_first_data_len(), "client_first_data_len", &r.client_first_data_len));
-  check(Narrow(in.server_first_data_len(), "server_first_data_len", &r.server_first_data_len));
-  if (!s.ok()) return s;
+  if (absl::Status s = Convert(in, &r); !s.ok()) return s;
   return r;
 }
 

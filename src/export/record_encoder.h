@@ -3,6 +3,7 @@
 // (flowtrail::v1::SessionRecord).
 #pragma once
 
+#include <cstdint>
 #include <string_view>
 
 #include "absl/status/status.h"
@@ -17,13 +18,21 @@ namespace flowtrail::exporter {
 // are 16 bytes when ip_version is 6, otherwise 4.
 void EncodeRecord(const session::SessionRecord& in, v1::SessionRecord* out);
 
-// The reverse, for tools and offline analytics. Fails, naming the field, on
-// values the plain record cannot hold (a port above 65535, an unknown enum
-// value, an address that is neither 4 nor 16 bytes ...). sensor_id is dropped.
-absl::StatusOr<session::SessionRecord> DecodeRecord(const v1::SessionRecord& in);
+// Largest 802.1Q / 802.1ad VLAN id: the VID is 12 bits.
+inline constexpr uint32_t kMaxVlanId = 4095;
 
-// Checks what a reader must be able to rely on: ip_version is 4 or 6 and both
-// addresses have its length (4 or 16 bytes).
+// Checks what every reader relies on, the ranges of session.proto's fields:
+// ip_version is 4 or 6 and both addresses have its length (4 or 16 bytes);
+// every enum holds one of its schema values; every integer fits the field of
+// the plain record (session_record.h) it came from (ports, icmp_id,
+// input_port, worker_id and first-data lengths 16 bits, protocol, TCP flags
+// and vlan_count 8 bits), VLAN ids are at most kMaxVlanId and sensor_id at
+// most kMaxSensorIdBytes. The error names the first bad field and its value
+// ("client_port = 4294967295 is out of range (max 65535)").
 absl::Status ValidateRecord(const v1::SessionRecord& record);
+
+// The reverse of EncodeRecord, for tools and offline analytics: fails as
+// ValidateRecord does. sensor_id is dropped.
+absl::StatusOr<session::SessionRecord> DecodeRecord(const v1::SessionRecord& in);
 
 }  // namespace flowtrail::exporter

@@ -3,7 +3,8 @@
 // well-formed varint within the frame size cap), the body (present in full,
 // a valid Frame), the order (a header with sequence 0 first, then sequence
 // numbers rising by one, nothing after the trailer, a trailer whose count
-// matches) and each record (ip_version 4 or 6 with addresses of its length).
+// matches) and each record (every field within its range: ValidateRecord in
+// record_encoder.h).
 // The first problem ends the stream with an error that names the byte offset
 // where the bad frame starts; every good record before it has been returned.
 #pragma once

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <climits>
 #include <cstring>
 #include <utility>
@@ -83,6 +84,15 @@ std::string Hostname() {
 
 }  // namespace
 
+absl::Status ValidateSensorId(std::string_view id) {
+  if (id.size() > kMaxSensorIdBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("sensor id is ", id.size(), " bytes long, the limit is ", kMaxSensorIdBytes));
+  }
+  if (!IsUtf8(id)) return absl::InvalidArgumentError("sensor id is not valid UTF-8");
+  return absl::OkStatus();
+}
+
 // The encoding state: one reused record frame, the 64 KiB block and the
 // position in it, and the sticky error.
 class StreamWriter::Encoder {
@@ -103,9 +113,31 @@ class StreamWriter::Encoder {
     return true;
   }
 
+  // Record frames among the whole frames of the block that sit before byte
+  // `prefix` (what a failed write got through). The block starts with a
+  // frame; a header frame there is not a record.
+  uint64_t RecordsBefore(size_t prefix) const {
+    uint64_t frames = 0;
+    size_t at = 0;
+    while (at < used_) {
+      uint64_t len = 0;
+      int shift = 0;
+      while (block_[at] & 0x80) len |= uint64_t{block_[at++] & 0x7fu} << shift, shift += 7;
+      len |= uint64_t{block_[at++]} << shift;
+      at += len;
+      if (at > prefix) break;
+      ++frames;
+    }
+    if (block_has_header_ && frames > 0) --frames;
+    return std::min<uint64_t>(frames, block_records_);
+  }
+
   v1::Frame record_frame_;
   std::unique_ptr<uint8_t[]> block_;
   size_t used_ = 0;
+  uint64_t block_records_ = 0;     // record frames in the block
+  bool block_has_header_ = false;  // the block starts with the header frame
+  uint64_t records_encoded_ = 0;   // record frames encoded (the trailer's count)
   uint64_t next_sequence_ = 0;
   uint64_t records_rejected_ = 0;
   absl::Status status_;
@@ -127,13 +159,7 @@ StreamWriter::~StreamWriter() {
 absl::StatusOr<std::unique_ptr<StreamWriter>> StreamWriter::Create(std::unique_ptr<ByteSink> sink,
                                                                    const StreamInfo& info) {
   if (sink == nullptr) return absl::InvalidArgumentError("StreamWriter needs a sink");
-  if (info.sensor_id.size() > kMaxSensorIdBytes) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "sensor id is ", info.sensor_id.size(), " bytes long, the limit is ", kMaxSensorIdBytes));
-  }
-  if (!IsUtf8(info.sensor_id)) {
-    return absl::InvalidArgumentError("sensor id is not valid UTF-8");
-  }
+  if (absl::Status s = ValidateSensorId(info.sensor_id); !s.ok()) return s;
   auto encoder = std::make_unique<Encoder>(info.sensor_id);
   std::unique_ptr<StreamWriter> writer(new StreamWriter(std::move(sink), std::move(encoder)));
 
@@ -152,7 +178,9 @@ absl::StatusOr<std::unique_ptr<StreamWriter>> StreamWriter::Create(std::unique_p
         absl::StrCat("stream header would be ", size, " bytes, more than the ", kMaxFrameBytes,
                      "-byte frame limit readers accept (too many or too long input names)"));
   }
-  if (!writer->encoder_->TryAppend(frame, size)) {
+  if (writer->encoder_->TryAppend(frame, size)) {
+    writer->encoder_->block_has_header_ = true;
+  } else {
     // Larger than a block: write it on its own.
     std::string bytes;
     frame.SerializeToString(&bytes);
@@ -195,7 +223,8 @@ absl::Status StreamWriter::Append(std::span<const session::SessionRecord> record
       e.TryAppend(frame, size);
     }
     ++e.next_sequence_;
-    ++records_written_;
+    ++e.block_records_;
+    ++e.records_encoded_;
   }
   return absl::OkStatus();
 }
@@ -213,11 +242,18 @@ absl::Status StreamWriter::Flush(bool flush_sink) {
   if (e.used_ > 0) {
     absl::Status s = sink_->Write(std::span<const uint8_t>(e.block_.get(), e.used_));
     if (!s.ok()) {
+      // Count what reached the destination before the error, nothing more.
+      const size_t prefix = std::min(sink_->failed_write_prefix(), e.used_);
+      records_written_ += e.RecordsBefore(prefix);
+      bytes_written_ += prefix;
       e.status_ = s;
       return s;
     }
+    records_written_ += e.block_records_;
     bytes_written_ += e.used_;
     e.used_ = 0;
+    e.block_records_ = 0;
+    e.block_has_header_ = false;
   }
   if (flush_sink) {
     if (absl::Status s = sink_->Flush(); !s.ok()) {
@@ -239,7 +275,7 @@ absl::Status StreamWriter::Close(uint64_t records_dropped, uint64_t end_time_us)
   v1::Frame frame;
   frame.set_sequence(e.next_sequence_);
   v1::StreamTrailer* t = frame.mutable_trailer();
-  t->set_records(records_written_);
+  t->set_records(e.records_encoded_);
   t->set_end_time_us(end_time_us);
   t->set_records_dropped(records_dropped + e.records_rejected_);
   const size_t size = frame.ByteSizeLong();

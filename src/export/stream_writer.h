@@ -9,6 +9,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -33,9 +34,17 @@ class ByteSink {
  public:
   virtual ~ByteSink() = default;
   virtual absl::Status Write(std::span<const uint8_t> bytes) = 0;
+  // After a failed Write(): how many leading bytes of it reached the
+  // destination anyway (a short write before the error), so the writer can
+  // count the records that did. 0 when none did or the sink cannot tell.
+  virtual size_t failed_write_prefix() const { return 0; }
   virtual absl::Status Flush() = 0;
   virtual absl::Status Close() = 0;
 };
+
+// OK if `id` can be a stream's sensor id: at most kMaxSensorIdBytes bytes of
+// valid UTF-8 (a proto string, repeated in every record). The error says why.
+absl::Status ValidateSensorId(std::string_view id);
 
 // A sink writing to a file ("-" = stdout).
 absl::StatusOr<std::unique_ptr<ByteSink>> OpenFileSink(const std::string& path);
@@ -64,8 +73,10 @@ class StreamWriter {
   // writes no trailer: readers then see a stream that did not end cleanly.
   absl::Status Close(uint64_t records_dropped, uint64_t end_time_us);
 
-  // Records encoded so far (each one is in the stream unless a later call
-  // returns an error); bytes the sink has accepted.
+  // Records and bytes the sink has accepted: records are counted when their
+  // block is handed over, so a record still in the writer's block is not yet
+  // written. After a write error, only the whole record frames that reached
+  // the destination before it (ByteSink::failed_write_prefix) count.
   uint64_t records_written() const { return records_written_; }
   uint64_t bytes_written() const { return bytes_written_; }
   uint64_t records_rejected() const;

@@ -1,5 +1,7 @@
 #include "tools/cat_command.h"
 
+#include <cerrno>
+#include <cstring>
 #include <string_view>
 #include <vector>
 
@@ -14,8 +16,12 @@ const char kCatHelp[] =
 
 Prints the session records of flowtrail record streams (what flowtrail-sensor
 --output writes), one line per record. FILE "-", or no FILE, reads stdin.
-Every frame is validated; a truncated or corrupt stream prints its good
-records, then an error naming the file and the byte offset of the bad frame.
+Every frame is validated: framing, sequence numbers, the trailer's count, and
+every record field within its range (ports and ICMP ids up to 65535, VLAN ids
+up to 4095, enums one of the schema's values, ip_version 4 or 6 with 4- or
+16-byte addresses ...). A truncated or corrupt stream prints its good
+records, then an error naming the file, the byte offset of the bad frame and
+the first bad field.
 
   --format classic   (default) the 25 fields of Heberlein's session record
                      line, two spaces apart: TCP flags as UAPRSF with '_' for
@@ -32,8 +38,10 @@ records, then an error naming the file and the byte offset of the bad frame.
                      trailer (its writer is still running) is not an error
   -h, --help         this text
 
-Exit status: 0 every stream read cleanly; 1 a stream could not be opened or
-is truncated or corrupt; 2 bad usage.
+Exit status: 0 every stream read cleanly, or the reader of the output went
+away (`flowtrail cat FILE | head`: cat stops at once, silently, with 0 unless
+a stream read before was bad); 1 a stream could not be opened or is truncated
+or corrupt, or the output could not be written (disk full ...); 2 bad usage.
 )";
 
 namespace {
@@ -46,18 +54,31 @@ class Output {
     if (buf_.size() >= size_t{64} * 1024) Flush();
   }
   void Flush() {
-    if (!buf_.empty() && std::fwrite(buf_.data(), 1, buf_.size(), f_) != buf_.size()) {
-      failed_ = true;
+    if (closed_ || failed_) {
+      buf_.clear();
+      return;
     }
+    errno = 0;
+    bool ok = buf_.empty() || std::fwrite(buf_.data(), 1, buf_.size(), f_) == buf_.size();
+    ok = std::fflush(f_) == 0 && ok;
     buf_.clear();
-    if (std::fflush(f_) != 0) failed_ = true;
+    if (!ok) {
+      // EPIPE (SIGPIPE is ignored, see flowtrail.cc): the reader went away.
+      (errno == EPIPE ? closed_ : failed_) = true;
+      error_ = errno;
+    }
   }
+  // The reader of the output has gone (`flowtrail cat ... | head`).
+  bool closed() const { return closed_; }
   bool failed() const { return failed_; }
+  int error() const { return error_; }
 
  private:
   std::FILE* f_;
   std::string buf_;
+  bool closed_ = false;
   bool failed_ = false;
+  int error_ = 0;
 };
 
 // Returns false after printing the error.
@@ -88,6 +109,7 @@ bool CatOne(const std::string& path, Format format, bool show_header,
     if (*record == nullptr) break;
     AppendRecord(format, **record, out.buf());
     out.MaybeFlush();
+    if (out.closed()) return true;  // nobody reads on: stop quietly
   }
   out.Flush();
   if (show_header && (*reader)->trailer() != nullptr) {
@@ -151,11 +173,13 @@ int RunCat(std::span<const std::string> args, std::FILE* out, std::FILE* err) {
   if (format == Format::kCsv) AppendCsvHeader(output.buf());
   bool ok = true;
   for (const std::string& path : files) {
+    if (output.closed()) break;
     ok = CatOne(path, format, show_header, options, output, err) && ok;
   }
   output.Flush();
   if (output.failed()) {
-    std::fprintf(err, "flowtrail cat: error writing the output\n");
+    std::fprintf(err, "flowtrail cat: error writing the output: %s\n",
+                 std::strerror(output.error()));
     return kExitBadStream;
   }
   return ok ? kExitOk : kExitBadStream;

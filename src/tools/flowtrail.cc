@@ -1,5 +1,6 @@
 // `flowtrail`: the offline tool over record streams. One subcommand today
 // (cat); analytics subcommands join it later.
+#include <csignal>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -26,6 +27,9 @@ int main(int argc, char** argv) {
   // Corrupt input is reported by the reader with its byte offset; protobuf's
   // own log lines (e.g. about invalid UTF-8) would only add noise.
   google::protobuf::SetLogHandler(nullptr);
+  // A closed output pipe (`| head`) is a write error (EPIPE) that cat handles,
+  // not a signal that kills it mid-line.
+  std::signal(SIGPIPE, SIG_IGN);
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty()) {
     std::fputs(kHelp, stderr);

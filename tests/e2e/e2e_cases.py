@@ -483,7 +483,25 @@ def bad_options():
         ("bad_policy", ["--full-analysis", "sometimes"], True, 2, "sometimes"),
         ("negative_timeout", ["--udp-timeout", "-5"], True, 2, "udp-timeout"),
         ("missing_output", [], False, 2, "output"),
+        # Options that used to pass here and fail after the EAL started.
+        ("mbufs_too_few", ["--mbufs", "1024"], True, 2, "--mbufs"),
+        ("sub_microsecond_timeout", ["--tcp-idle-timeout", "0.0000001"], True, 2,
+         "--tcp-idle-timeout"),
+        ("sensor_id_too_long", ["--sensor-id", "s" * 257], True, 2, "--sensor-id"),
+        ("table_beyond_memory", ["--table-size", "268435456", "--workers", "64"], True, 2,
+         "physical memory"),
+        # Files: never the input capture, nor --output and --stats-json the same.
+        ("output_is_the_capture", ["--output", pcap], False, 2, "input capture"),
+        ("stats_is_the_capture", ["--output", os.devnull, "--stats-json",
+                                  os.path.join(os.path.dirname(pcap), ".",
+                                               os.path.basename(pcap))], False, 2,
+         "input capture"),
+        ("output_is_stats", ["--output", os.path.join(lib.WORK_DIR, "same.out"), "--stats-json",
+                             os.path.join(lib.WORK_DIR, ".", "same.out")], False, 2,
+         "same file"),
+        ("vlan_key_bad", ["--vlan-key", "inner"], True, 2, "--vlan-key"),
     ]
+    before = os.stat(pcap)
     for tag, args, with_output, code, mention in cases:
         r = lib.Run("bad_options", tag)
         r.run(r.command(vdev, args, output=with_output, stats=False), timeout=60)
@@ -495,6 +513,11 @@ def bad_options():
                             f"{lib.tail(r.stderr, 3)!r}")
         else:
             log(f"  {tag}: exit {code}, {r.stderr.strip().splitlines()[0]!r}")
+    after = os.stat(pcap)
+    if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
+        problems.append(f"the input capture {pcap} was modified")
+    if os.path.exists(os.path.join(lib.WORK_DIR, "same.out")):
+        problems.append("output_is_stats: the output file was created before the refusal")
     # Too few lcores for the workers asked for: a clear error, exit 1.
     r = lib.Run("bad_options", "too_few_lcores")
     r.run(r.command(vdev, ["--workers", "4"]), timeout=60)
@@ -522,10 +545,81 @@ def bad_options():
     for opt in ("--output", "--sensor-id", "--workers", "--capture", "--protected-nets",
                 "--full-analysis", "--table-size", "--tcp-syn-timeout", "--tcp-idle-timeout",
                 "--tcp-closing-timeout", "--tcp-linger", "--udp-timeout", "--icmp-timeout",
-                "--active-timeout", "--status-interval", "--stats-json"):
+                "--active-timeout", "--status-interval", "--stats-json", "--vlan-key",
+                "--other-timeout", "--clock-jump", "--mbufs"):
         if opt not in text:
             problems.append(f"--help does not document {opt}")
     report(problems, "bad options and input")
+
+
+# ---------------------------------------------------------------------------
+# 5b. Write errors: the sensor is not killed, stops writing, counts the error,
+# flushes, prints its summary and exits 1; records_written is what got out.
+
+
+def check_write_error_run(tag, r, stats):
+    problems = []
+    if r.returncode != 1:
+        problems.append(f"{tag}: exit {r.returncode}, expected 1 (negative = killed by a "
+                        f"signal; stderr: {lib.tail(r.stderr, 3)!r})")
+    if "records written:" not in r.stderr:
+        problems.append(f"{tag}: no summary on stderr: {lib.tail(r.stderr, 3)!r}")
+    if "incomplete" not in r.stderr:
+        problems.append(f"{tag}: stderr does not say the stream is incomplete")
+    if int(stats.get("write_errors", 0)) < 1:
+        problems.append(f"{tag}: write_errors = {stats.get('write_errors')}, expected >= 1")
+    out = lib.sum_workers(stats, "records_out")
+    if int(stats.get("records_written", -1)) >= out:
+        problems.append(f"{tag}: records_written {stats.get('records_written')} of {out} "
+                        f"records out, after a write error")
+    return problems
+
+
+def write_errors():
+    pcap, exp = lib.capture("many_sessions")
+    vdev = f"net_pcap0,rx_pcap={pcap}"
+    problems = []
+    # A full disk: nothing reaches the file, and nothing is counted as written.
+    r = lib.Run("write_errors", "dev_full")
+    r.run(r.command(vdev, ["--output", "/dev/full"], output=False))
+    stats = r.stats()
+    problems += check_write_error_run("dev_full", r, stats)
+    if int(stats.get("records_written", -1)) != 0 or int(stats.get("bytes_written", -1)) != 0:
+        problems.append(f"dev_full: records_written {stats.get('records_written')}, "
+                        f"bytes_written {stats.get('bytes_written')}, expected 0 and 0")
+    if "No space left" not in r.stderr:
+        problems.append(f"dev_full: the error (ENOSPC) is not named: {lib.tail(r.stderr, 5)!r}")
+    # `--output - | head -c 100`: the reader takes 100 bytes and goes away;
+    # then (reader gone before the first write) a reader that reads nothing.
+    for tag, take in (("pipe_head", 100), ("pipe_closed", 0)):
+        r = lib.Run("write_errors", tag)
+        cmd = r.command(vdev, ["--output", "-"], output=False)
+        lib.log("$ " + " ".join(cmd) + f" | head -c {take}")
+        with open(r.stderr_path, "w") as err:
+            p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err)
+            got = p.stdout.read(take) if take else b""
+            p.stdout.close()
+            try:
+                p.wait(timeout=120)
+            except subprocess.TimeoutExpired:
+                lib.kill_group(p)
+                raise Failure(f"{tag}: sensor did not finish after its reader went away")
+        r.returncode = p.returncode
+        with open(r.stderr_path, errors="replace") as f:
+            r.stderr = f.read()
+        if len(got) != take:
+            problems.append(f"{tag}: read {len(got)} bytes of the stream, expected {take}")
+        try:
+            stats = r.stats()
+        except Failure as e:
+            problems.append(f"{tag}: exit {r.returncode} (negative = killed by a signal): {e}")
+            continue
+        problems += check_write_error_run(tag, r, stats)
+        if "Broken pipe" not in r.stderr:
+            problems.append(f"{tag}: the error (EPIPE) is not named: {lib.tail(r.stderr, 5)!r}")
+        log(f"  {tag}: exit {r.returncode}, records_written {stats.get('records_written')} of "
+            f"{lib.sum_workers(stats, 'records_out')}, write_errors {stats.get('write_errors')}")
+    report(problems, "write errors")
 
 
 # ---------------------------------------------------------------------------
@@ -632,6 +726,7 @@ CASES = {
     "active_timeout_interim": active_timeout_interim,
     "shared_captures": shared_captures,
     "bad_options": bad_options,
+    "write_errors": write_errors,
     "sigterm_live": sigterm_live,
     "sample_capture": sample_capture,
 }

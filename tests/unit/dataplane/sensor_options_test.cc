@@ -1,6 +1,13 @@
 #include "app/options.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "dataplane/rx_queue.h"
+#include "session/session_state.h"
 
 namespace flowtrail::app {
 namespace {
@@ -123,7 +130,11 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{{"--icmp-timeout", "-3"}, "--icmp-timeout"},
         BadCase{{"--active-timeout", "nan"}, "--active-timeout"},
         BadCase{{"--full-analysis", "some"}, "--full-analysis"},
-        BadCase{{"--status-interval"}, "needs a value"}, BadCase{{"--mbufs", "10"}, "--mbufs"}));
+        BadCase{{"--status-interval"}, "needs a value"}, BadCase{{"--mbufs", "10"}, "--mbufs"},
+        BadCase{{"--vlan-key", "sideways"}, "--vlan-key"},
+        BadCase{{"--other-timeout", "0"}, "--other-timeout"},
+        BadCase{{"--clock-jump", "-1"}, "--clock-jump"},
+        BadCase{{"--clock-jump", "0"}, "--clock-jump"}));
 
 TEST(SensorOptions, UsageDocumentsEveryOption) {
   const std::string u = Usage("flowtrail-sensor");
@@ -146,9 +157,167 @@ TEST(SensorOptions, UsageDocumentsEveryOption) {
                         "--help",
                         "--duration",
                         "--mbufs",
-                        "--no-capture"}) {
+                        "--no-capture",
+                        "--vlan-key",
+                        "--other-timeout",
+                        "--clock-jump"}) {
     EXPECT_NE(u.find(o), std::string::npos) << o;
   }
+}
+
+// --- Options that used to parse and then fail after the EAL started. ---
+
+std::string TempFile(const std::string& name, bool create = true) {
+  const std::string path =
+      (std::filesystem::temp_directory_path() / (name + "." + std::to_string(::getpid()))).string();
+  if (create) std::ofstream(path) << "pcap";
+  return path;
+}
+
+TEST(SensorOptions, OutputOrStatsNamingTheInputCaptureIsRefused) {
+  const std::string pcap = TempFile("opt_capture.pcap");
+  const std::string link = pcap + ".lnk", hard = pcap + ".hard";
+  std::filesystem::remove(link);
+  std::filesystem::remove(hard);
+  std::filesystem::create_symlink(pcap, link);
+  std::filesystem::create_hard_link(pcap, hard);
+  const std::string dir = std::filesystem::path(pcap).parent_path().string();
+  const std::string base = std::filesystem::path(pcap).filename().string();
+  const std::string vdev = "net_pcap0,rx_pcap=" + pcap;
+  const std::string vdev2 = "net_pcap1,rx_pcap=/nonexistent/a.pcap,rx_pcap=" + link;
+  struct Case {
+    std::vector<std::string> eal;
+    std::vector<std::string> args;
+    std::string option;
+  };
+  const std::vector<Case> cases = {
+      {{"--vdev=" + vdev}, {"--output", pcap}, "--output"},
+      {{"--vdev", vdev}, {"--output", dir + "/./" + base}, "--output"},
+      {{"--vdev=" + vdev}, {"--output", link}, "--output"},
+      {{"--vdev=" + vdev}, {"--output", hard}, "--output"},
+      {{"--vdev=net_pcap0,rx_pcap=" + hard}, {"--output=" + pcap}, "--output"},
+      {{"--no-pci", "--vdev=" + vdev2},
+       {"--output", "o.ftr", "--stats-json", pcap},
+       "--stats-json"},
+  };
+  for (const Case& c : cases) {
+    std::vector<std::string_view> eal(c.eal.begin(), c.eal.end());
+    std::vector<std::string_view> args(c.args.begin(), c.args.end());
+    if (c.option == "--output") args.insert(args.end(), {"--stats-json", "s.json"});
+    auto p = ParseOptions(args, {.eal_args = eal});
+    ASSERT_FALSE(p.ok()) << c.args[1];
+    EXPECT_NE(p.status().message().find(c.option), absl::string_view::npos) << p.status();
+    EXPECT_NE(p.status().message().find("input capture"), absl::string_view::npos) << p.status();
+  }
+  // Other files next to it are fine.
+  std::vector<std::string_view> eal{"--vdev=" + vdev};
+  auto ok =
+      ParseOptions(V{"--output", pcap + ".ftr", "--stats-json", pcap + ".json"}, {.eal_args = eal});
+  EXPECT_TRUE(ok.ok()) << ok.status();
+  for (const std::string& f : {pcap, link, hard}) std::filesystem::remove(f);
+}
+
+TEST(SensorOptions, OutputAndStatsJsonMustBeDifferentFiles) {
+  const std::string out = TempFile("opt_same.ftr", /*create=*/false);
+  const std::string dir = std::filesystem::path(out).parent_path().string();
+  const std::string base = std::filesystem::path(out).filename().string();
+  auto p =
+      ParseOptions(V{"--output", out, "--stats-json",
+                     dir + "/../" + std::filesystem::path(dir).filename().string() + "/" + base});
+  ASSERT_FALSE(p.ok());
+  EXPECT_NE(p.status().message().find("--stats-json"), absl::string_view::npos) << p.status();
+  EXPECT_NE(p.status().message().find("--output"), absl::string_view::npos) << p.status();
+  EXPECT_TRUE(ParseOptions(V{"--output", "-", "--stats-json", out}).ok());
+}
+
+TEST(SensorOptions, MbufsBelowWhatCaptureModeNeedsAreRefused) {
+  const uint32_t min = dataplane::kMinCaptureMbufs;
+  EXPECT_EQ(min, dataplane::kCapturePoolMargin + 2 * dataplane::kRxBurst);
+  const std::string at = std::to_string(min), below = std::to_string(min - 1);
+  auto p = ParseOptions(V{"--output", "o", "--mbufs", "1024"});
+  ASSERT_FALSE(p.ok());
+  EXPECT_NE(p.status().message().find("[" + at + ","), absl::string_view::npos) << p.status();
+  EXPECT_FALSE(ParseOptions(V{"--output", "o", "--mbufs", below}).ok());
+  p = ParseOptions(V{"--output", "o", "--mbufs", at});
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_EQ(p->config.mbufs, min);
+}
+
+TEST(SensorOptions, TimeoutsThatRoundToZeroMicrosecondsAreRefused) {
+  for (const char* o :
+       {"--tcp-syn-timeout", "--tcp-idle-timeout", "--tcp-closing-timeout", "--tcp-linger",
+        "--udp-timeout", "--icmp-timeout", "--other-timeout", "--active-timeout", "--clock-jump"}) {
+    auto p = ParseOptions(V{"--output", "o", o, "0.0000001"});
+    ASSERT_FALSE(p.ok()) << o;
+    EXPECT_NE(p.status().message().find(o), absl::string_view::npos) << p.status();
+    EXPECT_NE(p.status().message().find("0.000001"), absl::string_view::npos) << p.status();
+    EXPECT_TRUE(ParseOptions(V{"--output", "o", o, "0.000001"}).ok()) << o;
+  }
+}
+
+TEST(SensorOptions, SensorIdsTheStreamCannotCarryAreRefused) {
+  const std::string longest(256, 'x'), too_long(257, 'x');
+  auto p = ParseOptions(V{"--output", "o", "--sensor-id", too_long});
+  ASSERT_FALSE(p.ok());
+  EXPECT_NE(p.status().message().find("--sensor-id"), absl::string_view::npos) << p.status();
+  EXPECT_NE(p.status().message().find("256"), absl::string_view::npos) << p.status();
+  p = ParseOptions(V{"--output", "o", "--sensor-id", "caf\xc3"});
+  ASSERT_FALSE(p.ok());
+  EXPECT_NE(p.status().message().find("UTF-8"), absl::string_view::npos) << p.status();
+  p = ParseOptions(V{"--output", "o", "--sensor-id", longest});
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_EQ(p->config.sensor_id, longest);
+}
+
+TEST(SensorOptions, TableSizesBeyondPhysicalMemoryAreRefused) {
+  constexpr uint64_t kGiB = uint64_t{1} << 30;
+  const uint64_t per = SessionTableBytes(1 << 20) >> 20;  // bytes per session, about
+  EXPECT_GE(per, sizeof(session::Session));
+  // 4 GiB of RAM: one table of 2^20 sessions fits (~per MiB).
+  Environment env{.physical_memory_bytes = 4 * kGiB};
+  EXPECT_TRUE(ParseOptions(V{"--output", "o"}, env).ok());
+  auto p = ParseOptions(V{"--output", "o", "--table-size", "67108864"}, env);
+  ASSERT_FALSE(p.ok());
+  EXPECT_NE(p.status().message().find("--table-size"), absl::string_view::npos) << p.status();
+  EXPECT_NE(p.status().message().find("physical memory"), absl::string_view::npos) << p.status();
+  // What one worker's table may take, all of them together may not.
+  const uint64_t fits_one = 3 * kGiB / per;
+  const std::string n = std::to_string(fits_one);
+  EXPECT_TRUE(ParseOptions(V{"--output", "o", "--table-size", n}, env).ok());
+  p = ParseOptions(V{"--output", "o", "--table-size", n, "--workers", "2"}, env);
+  ASSERT_FALSE(p.ok());
+  EXPECT_NE(p.status().message().find("2 workers"), absl::string_view::npos) << p.status();
+  // The EAL's memory (-m / --socket-mem) is physical memory too.
+  std::vector<std::string_view> eal{"-m", "1536"};
+  env.eal_args = eal;
+  p = ParseOptions(V{"--output", "o", "--table-size", n}, env);
+  ASSERT_FALSE(p.ok());
+  EXPECT_NE(p.status().message().find("-m"), absl::string_view::npos) << p.status();
+  eal = {"--socket-mem=512,1024"};
+  env.eal_args = eal;
+  EXPECT_FALSE(ParseOptions(V{"--output", "o", "--table-size", n}, env).ok());
+  eal = {"-m256"};
+  env.eal_args = eal;
+  EXPECT_TRUE(ParseOptions(V{"--output", "o", "--table-size", n}, env).ok());
+}
+
+TEST(SensorOptions, VlanKeyOtherTimeoutAndClockJump) {
+  auto p = ParseOptions(V{"--output", "o"});
+  ASSERT_TRUE(p.ok());
+  EXPECT_EQ(p->config.tracker.vlan_key, session::VlanKey::kBoth);
+  EXPECT_EQ(p->config.tracker.other_timeout_us, 60'000'000u);
+  EXPECT_EQ(p->config.clock_jump_us, 10'000'000u);
+  for (auto [name, key] :
+       {std::pair{"none", session::VlanKey::kNone}, std::pair{"outer", session::VlanKey::kOuter},
+        std::pair{"both", session::VlanKey::kBoth}}) {
+    p = ParseOptions(V{"--output", "o", "--vlan-key", name});
+    ASSERT_TRUE(p.ok()) << p.status();
+    EXPECT_EQ(p->config.tracker.vlan_key, key) << name;
+  }
+  p = ParseOptions(V{"--output", "o", "--other-timeout=7.5", "--clock-jump", "2"});
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_EQ(p->config.tracker.other_timeout_us, 7'500'000u);
+  EXPECT_EQ(p->config.clock_jump_us, 2'000'000u);
 }
 
 }  // namespace

@@ -1,5 +1,8 @@
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 #include <unistd.h>
+
+#include <csignal>
 
 #include <cstdlib>
 #include <filesystem>
@@ -56,6 +59,43 @@ TEST(FileSink, WriteErrorsReachTheWriter) {
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.code(), absl::StatusCode::kResourceExhausted) << s;  // ENOSPC
   EXPECT_NE(s.message().find("/dev/full"), absl::string_view::npos) << s;
+}
+
+// A short write, then an error (here: the file size limit, EFBIG): the
+// writer counts the records that reached the file, which a reader finds.
+TEST(FileSink, ShortWriteBeforeAnErrorCountsOnlyTheRecordsInTheFile) {
+  const std::string path = TempPath("file_sink_short.ftr");
+  rlimit old{};
+  ASSERT_EQ(getrlimit(RLIMIT_FSIZE, &old), 0);
+  void (*old_handler)(int) = std::signal(SIGXFSZ, SIG_IGN);
+  rlimit small = old;
+  small.rlim_cur = 10'000;
+  ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &small), 0);
+  absl::Status s;
+  uint64_t written = 0, bytes = 0;
+  {
+    absl::StatusOr<std::unique_ptr<ByteSink>> sink = OpenFileSink(path);
+    ASSERT_TRUE(sink.ok());
+    auto w = StreamWriter::Create(*std::move(sink), {.sensor_id = "f"});
+    ASSERT_TRUE(w.ok());
+    std::vector<session::SessionRecord> recs(500, flowtrail::testing::FullRecord(4));
+    s = (*w)->Append(recs);
+    if (s.ok()) s = (*w)->Close(0, 0);
+    written = (*w)->records_written();
+    bytes = (*w)->bytes_written();
+  }
+  setrlimit(RLIMIT_FSIZE, &old);
+  std::signal(SIGXFSZ, old_handler);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find(path), absl::string_view::npos) << s;
+  auto reader = StreamReader::OpenFile(path);
+  ASSERT_TRUE(reader.ok());
+  StreamContents c = ReadAll(**reader);
+  EXPECT_FALSE(c.status.ok());  // cut inside a frame
+  EXPECT_GT(c.records.size(), 0u);
+  EXPECT_EQ(written, c.records.size());
+  EXPECT_EQ(bytes, 10'000u);
+  std::filesystem::remove(path);
 }
 
 TEST(FileSink, WriteAfterCloseIsRefused) {

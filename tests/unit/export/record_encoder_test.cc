@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "absl/strings/str_cat.h"
+
 #include <random>
 #include <vector>
 
@@ -103,6 +105,91 @@ TEST(RecordEncoder, ValidateRejectsUnknownVersionAndWrongAddressLength) {
   EncodeRecord(flowtrail::testing::FullRecord(6), &proto);
   proto.set_server_ip("abc");
   EXPECT_FALSE(ValidateRecord(proto).ok());
+}
+
+// Each case puts one field out of the range the plain record (session_record.h)
+// and the schema's enums give it; ValidateRecord, which every reader runs,
+// must name the field.
+struct OutOfRange {
+  const char* field;
+  void (*set)(v1::SessionRecord*);
+};
+
+class ValidateRecordRejects : public ::testing::TestWithParam<OutOfRange> {};
+
+TEST_P(ValidateRecordRejects, AFieldOutsideItsRangeNamingIt) {
+  v1::SessionRecord proto;
+  EncodeRecord(flowtrail::testing::FullRecord(4), &proto);
+  ASSERT_TRUE(ValidateRecord(proto).ok());
+  GetParam().set(&proto);
+  absl::Status s = ValidateRecord(proto);
+  ASSERT_FALSE(s.ok()) << GetParam().field;
+  EXPECT_NE(s.message().find(absl::StrCat(GetParam().field, " = ")), absl::string_view::npos) << s;
+  EXPECT_FALSE(DecodeRecord(proto).ok());
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    EveryBoundedField, ValidateRecordRejects,
+    ::testing::Values(
+        OutOfRange{"client_port", [](v1::SessionRecord* r) { r->set_client_port(4294967295u); }},
+        OutOfRange{"server_port", [](v1::SessionRecord* r) { r->set_server_port(65536); }},
+        OutOfRange{"protocol", [](v1::SessionRecord* r) { r->set_protocol(256); }},
+        OutOfRange{"server_confidence",
+                   [](v1::SessionRecord* r) {
+                     r->set_server_confidence(static_cast<v1::ServerConfidence>(2147483647));
+                   }},
+        OutOfRange{"server_confidence",
+                   [](v1::SessionRecord* r) {
+                     r->set_server_confidence(static_cast<v1::ServerConfidence>(-1));
+                   }},
+        OutOfRange{"conn_state",
+                   [](v1::SessionRecord* r) { r->set_conn_state(static_cast<v1::ConnState>(99)); }},
+        OutOfRange{"end_reason",
+                   [](v1::SessionRecord* r) { r->set_end_reason(static_cast<v1::EndReason>(9)); }},
+        OutOfRange{
+            "first_data_sender",
+            [](v1::SessionRecord* r) { r->set_first_data_sender(static_cast<v1::Side>(3)); }},
+        OutOfRange{
+            "shutdown_initiator",
+            [](v1::SessionRecord* r) { r->set_shutdown_initiator(static_cast<v1::Side>(7)); }},
+        OutOfRange{
+            "shutdown_kind",
+            [](v1::SessionRecord* r) { r->set_shutdown_kind(static_cast<v1::ShutdownKind>(3)); }},
+        OutOfRange{"client_flags", [](v1::SessionRecord* r) { r->set_client_flags(0x100); }},
+        OutOfRange{"server_first_flags",
+                   [](v1::SessionRecord* r) { r->set_server_first_flags(1000); }},
+        OutOfRange{"vlan_outer", [](v1::SessionRecord* r) { r->set_vlan_outer(4096); }},
+        OutOfRange{"vlan_inner", [](v1::SessionRecord* r) { r->set_vlan_inner(65535); }},
+        OutOfRange{"vlan_count", [](v1::SessionRecord* r) { r->set_vlan_count(256); }},
+        OutOfRange{"input_port", [](v1::SessionRecord* r) { r->set_input_port(65536); }},
+        OutOfRange{"icmp_id", [](v1::SessionRecord* r) { r->set_icmp_id(70000); }},
+        OutOfRange{"worker_id", [](v1::SessionRecord* r) { r->set_worker_id(65536); }},
+        OutOfRange{"client_first_data_len",
+                   [](v1::SessionRecord* r) { r->set_client_first_data_len(65536); }},
+        OutOfRange{"sensor_id",
+                   [](v1::SessionRecord* r) { r->set_sensor_id(std::string(257, 'x')); }},
+        OutOfRange{"ip_version", [](v1::SessionRecord* r) { r->set_ip_version(5); }}),
+    [](const ::testing::TestParamInfo<OutOfRange>& info) {
+      return absl::StrCat(info.param.field, "_", info.index);
+    });
+
+TEST(RecordEncoder, ValidateAcceptsEveryFieldAtTheTopOfItsRange) {
+  v1::SessionRecord proto;
+  EncodeRecord(flowtrail::testing::FullRecord(6), &proto);
+  proto.set_client_port(65535);
+  proto.set_server_port(65535);
+  proto.set_protocol(255);
+  proto.set_server_confidence(v1::CONFIDENCE_HIGH);
+  proto.set_conn_state(v1::OTH);
+  proto.set_end_reason(v1::END_REASON_REPLACED);
+  proto.set_client_flags(255);
+  proto.set_vlan_outer(4095);
+  proto.set_vlan_inner(4095);
+  proto.set_vlan_count(255);
+  proto.set_input_port(65535);
+  proto.set_worker_id(65535);
+  proto.set_sensor_id(std::string(256, 'x'));
+  EXPECT_TRUE(ValidateRecord(proto).ok()) << ValidateRecord(proto);
 }
 
 }  // namespace

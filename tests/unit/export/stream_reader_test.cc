@@ -140,6 +140,16 @@ TEST(StreamReader, RecordWithBadAddressIsAnError) {
   ExpectError(s, 2, at, "record (sequence 3): record has a 5-byte client_ip");
 }
 
+TEST(StreamReader, RecordWithAFieldOutOfRangeIsAnError) {
+  std::string s;
+  const size_t at = GoodStart(&s);
+  v1::Frame f = RecordFrame(3);
+  f.mutable_record()->set_client_port(4294967295u);
+  AppendFrame(f, &s);
+  AppendFrame(RecordFrame(4), &s);
+  ExpectError(s, 2, at, "record (sequence 3): client_port = 4294967295 is out of range");
+}
+
 TEST(StreamReader, FrameLongerThanTheCapIsAnError) {
   std::string s;
   const size_t at = GoodStart(&s);

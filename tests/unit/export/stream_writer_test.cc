@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <random>
 #include <vector>
 
@@ -199,6 +200,75 @@ TEST(StreamWriter, ReturnsTheSinkWriteErrorAndStaysFailed) {
   EXPECT_EQ(log.closes, 1) << "the sink is still closed";
 }
 
+// Takes the first `budget` bytes of the stream, then fails, saying how much
+// of the failing write got through (a short write before ENOSPC, say).
+class PartialSink final : public ByteSink {
+ public:
+  PartialSink(std::string* out, size_t budget) : out_(out), budget_(budget) {}
+  absl::Status Write(std::span<const uint8_t> bytes) override {
+    EXPECT_FALSE(failed_) << "writer used the sink after it failed";
+    const size_t room = budget_ - out_->size();
+    const size_t n = std::min(room, bytes.size());
+    out_->append(reinterpret_cast<const char*>(bytes.data()), n);
+    if (n == bytes.size()) return absl::OkStatus();
+    failed_ = true;
+    prefix_ = n;
+    return absl::ResourceExhaustedError("disk full");
+  }
+  size_t failed_write_prefix() const override { return prefix_; }
+  absl::Status Flush() override { return absl::OkStatus(); }
+  absl::Status Close() override { return absl::OkStatus(); }
+
+ private:
+  std::string* out_;
+  size_t budget_;
+  size_t prefix_ = 0;
+  bool failed_ = false;
+};
+
+// records_written() is what a reader of the destination finds: whole record
+// frames the sink accepted, not what was encoded into a block that then
+// failed (in whole or in part).
+TEST(StreamWriter, AfterAWriteErrorRecordsWrittenCountsOnlyWhatReachedTheSink) {
+  std::mt19937_64 rng(7);
+  std::vector<session::SessionRecord> recs(3000);
+  for (auto& r : recs) r = flowtrail::testing::RandomRecord(rng);
+  std::string whole;
+  {
+    auto w = MustCreate(std::make_unique<MemorySink>(&whole), {.sensor_id = "p"});
+    ASSERT_TRUE(w->Append(recs).ok());
+    ASSERT_TRUE(w->Close(0, 0).ok());
+  }
+  ASSERT_GT(whole.size(), 3 * kBlockBytes);
+  for (size_t budget : {size_t{0}, size_t{5}, kBlockBytes - 1, kBlockBytes + 777,
+                        2 * kBlockBytes + 3, whole.size() - 1}) {
+    std::string got;
+    auto w = MustCreate(std::make_unique<PartialSink>(&got, budget), {.sensor_id = "p"});
+    absl::Status s = w->Append(recs);
+    if (s.ok()) s = w->Close(0, 0);
+    ASSERT_FALSE(s.ok()) << budget;
+    EXPECT_EQ(got, whole.substr(0, budget));
+    const StreamContents c = ReadStreamBytes(Bytes(got), {.require_trailer = false});
+    EXPECT_EQ(w->records_written(), c.records.size()) << "budget " << budget;
+    EXPECT_EQ(w->bytes_written(), budget);
+  }
+}
+
+TEST(StreamWriter, AWriteThatFailsWholeCountsNoneOfItsRecords) {
+  RecordingSink::Log log;
+  log.fail_write_at = 1;  // the second block
+  auto writer = MustCreate(std::make_unique<RecordingSink>(&log));
+  std::vector<session::SessionRecord> recs(2000, flowtrail::testing::FullRecord(4));
+  absl::Status s;
+  for (int i = 0; i < 10 && s.ok(); ++i) s = writer->Append(recs);
+  ASSERT_FALSE(s.ok());
+  ASSERT_EQ(log.writes.size(), 1u);
+  const StreamContents c = ReadStreamBytes(Bytes(log.writes[0]), {.require_trailer = false});
+  ASSERT_GT(c.records.size(), 0u);
+  EXPECT_EQ(writer->records_written(), c.records.size());
+  EXPECT_EQ(writer->bytes_written(), log.writes[0].size());
+}
+
 TEST(StreamWriter, ReturnsTheSinkFlushError) {
   RecordingSink::Log log;
   log.fail_flush = true;
@@ -224,6 +294,7 @@ TEST(StreamWriter, RecordsWithoutAnIpVersionAreCountedNotWritten) {
   std::vector<session::SessionRecord> recs(3, flowtrail::testing::FullRecord(4));
   recs[1].ip_version = 0;
   ASSERT_TRUE(writer->Append(recs).ok());
+  ASSERT_TRUE(writer->Flush().ok());  // written = handed to the sink
   EXPECT_EQ(writer->records_written(), 2u);
   EXPECT_EQ(writer->records_rejected(), 1u);
   ASSERT_TRUE(writer->Close(/*records_dropped=*/10, 0).ok());

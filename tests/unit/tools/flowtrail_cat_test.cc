@@ -13,6 +13,7 @@
 #include "export/record_encoder.h"
 #include "export/stream_reader.h"
 #include "export/stream_writer.h"
+#include "google/protobuf/io/coded_stream.h"
 #include "record_gen.h"
 #include "tools/record_format.h"
 
@@ -185,6 +186,88 @@ TEST_F(FlowtrailCatTest, StreamWithoutTrailerFailsUnlessAllowedUnfinished) {
     EXPECT_EQ(res.out, Expected(Format::kJson, 1));
     ASSERT_TRUE((*w)->Close(0, 0).ok());
   }
+}
+
+// A stream the writer would never produce: records with fields outside their
+// range (crafted, or corrupted in a way that still parses).
+TEST_F(FlowtrailCatTest, RecordWithFieldsOutOfRangeIsAnErrorWithItsOffsetNotGarbage) {
+  std::string bytes;
+  auto frame = [&bytes](const v1::Frame& f) {
+    const std::string body = f.SerializeAsString();
+    uint8_t prefix[10];
+    const uint8_t* end =
+        google::protobuf::io::CodedOutputStream::WriteVarint64ToArray(body.size(), prefix);
+    bytes.append(reinterpret_cast<const char*>(prefix), static_cast<size_t>(end - prefix));
+    bytes.append(body);
+  };
+  v1::Frame f;
+  f.mutable_header()->set_schema_version(v1::SCHEMA_VERSION_1);
+  frame(f);
+  f.Clear();
+  f.set_sequence(1);
+  exporter::EncodeRecord(flowtrail::testing::FullRecord(4), f.mutable_record());
+  records_.push_back(f.record());
+  frame(f);
+  for (auto corrupt : std::vector<void (*)(v1::SessionRecord*)>{
+           [](v1::SessionRecord* r) { r->set_client_port(4294967295u); },
+           [](v1::SessionRecord* r) { r->set_conn_state(static_cast<v1::ConnState>(99)); },
+           [](v1::SessionRecord* r) {
+             r->set_server_confidence(static_cast<v1::ServerConfidence>(2147483647));
+           },
+           [](v1::SessionRecord* r) { r->set_vlan_outer(4096); },
+       }) {
+    std::string good = bytes;
+    v1::Frame bad = f;
+    bad.set_sequence(2);
+    corrupt(bad.mutable_record());
+    frame(bad);
+    v1::Frame trailer;
+    trailer.set_sequence(3);
+    trailer.mutable_trailer()->set_records(2);
+    frame(trailer);
+    const std::string path = (dir_ / "range.ftr").string();
+    std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
+    for (Format fmt : {Format::kClassic, Format::kJson, Format::kCsv}) {
+      const char* name = fmt == Format::kClassic ? "classic"
+                         : fmt == Format::kJson  ? "json"
+                                                 : "csv";
+      Result r = Run(std::string("cat --format ") + name + " " + path);
+      EXPECT_EQ(r.exit_code, 1) << name;
+      EXPECT_EQ(r.out, Expected(fmt, 1)) << name;
+      EXPECT_NE(
+          r.err.find(path + ": byte " + std::to_string(good.size()) + ": record (sequence 2): "),
+          std::string::npos)
+          << r.err;
+    }
+    bytes = good;
+  }
+}
+
+// `flowtrail cat ... | head`: the reader of the output goes away. No SIGPIPE
+// death (status 141 in a shell), no message: cat stops and exits 0.
+TEST_F(FlowtrailCatTest, OutputPipeClosedByItsReaderEndsQuietlyWithZero) {
+  const std::string path = WriteStream("big.ftr", 20000);
+  for (const char* fmt : {"classic", "json"}) {
+    const fs::path err = dir_ / "pipe.stderr", status = dir_ / "pipe.status";
+    const std::string cmd = "bash -c '" + bin_ + " cat --format " + fmt + " " + path + " 2>" +
+                            err.string() + " | head -1 >/dev/null; echo ${PIPESTATUS[0]} >" +
+                            status.string() + "'";
+    ASSERT_EQ(std::system(cmd.c_str()), 0);
+    EXPECT_EQ(Slurp(status), "0\n") << fmt << " (141 = killed by SIGPIPE)";
+    EXPECT_EQ(Slurp(err), "") << fmt;
+  }
+}
+
+// Any other write error is one: a message naming it, exit 1.
+TEST_F(FlowtrailCatTest, OutputThatCannotBeWrittenFailsWithOne) {
+  if (access("/dev/full", W_OK) != 0) GTEST_SKIP() << "no /dev/full";
+  const std::string path = WriteStream("full.ftr", 10);
+  const fs::path err = dir_ / "full.stderr";
+  const int status = std::system((bin_ + " cat " + path + " >/dev/full 2>" + err.string()).c_str());
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 1);
+  EXPECT_NE(Slurp(err).find("error writing the output: No space left on device"), std::string::npos)
+      << Slurp(err);
 }
 
 TEST_F(FlowtrailCatTest, MissingFileIsNamedAndFails) {
