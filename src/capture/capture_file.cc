@@ -206,6 +206,7 @@ ReadStatus CaptureFile::NextPcap(CaptureFrame* frame) {
                 absl::StrFormat("file ends inside a record header (%d of %d bytes)", rem,
                                 kPcapRecordHeaderLen));
   }
+  Prefetch();
   const uint8_t* h = base_ + pos_;
   const uint32_t sec = Load32(h);
   const uint32_t frac = Load32(h + 4);
@@ -240,6 +241,7 @@ ReadStatus CaptureFile::NextPcapng(CaptureFrame* frame) {
       return Fail(ReadStatus::kTruncated,
                   absl::StrFormat("file ends inside a block header (%d of 8 bytes)", rem));
     }
+    Prefetch();
     const uint8_t* b = base_ + pos_;
     uint32_t type = LoadNative32(b);
     if (type == kBlockShb) {
@@ -344,7 +346,9 @@ ReadStatus CaptureFile::NextPcapng(CaptureFrame* frame) {
         if (i.snaplen != 0 && caplen > i.snaplen) caplen = i.snaplen;  // as libpcap
         if (ts != UINT64_MAX) {
           uint64_t us;
-          if (i.div != 1) {
+          if (i.div == 1000) {
+            us = ts / 1000;  // nanoseconds, the common case: a multiply, not a divide
+          } else if (i.div != 1) {
             us = ts / i.div;
           } else {
             us = static_cast<uint64_t>((static_cast<unsigned __int128>(ts) * i.mul) >> i.shift);
