@@ -92,7 +92,7 @@ class CaptureFile {
   CaptureFile(const CaptureFile&) = delete;
   CaptureFile& operator=(const CaptureFile&) = delete;
 
-  // The next frame. No system call, allocation or copy per frame (pcapng
+  // The next frame into *frame (not null). No system call, allocation or copy per frame (pcapng
   // interface blocks allocate, once per interface).
   ReadStatus Next(CaptureFrame* frame);
 
