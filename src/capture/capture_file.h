@@ -92,8 +92,8 @@ class CaptureFile {
   CaptureFile(const CaptureFile&) = delete;
   CaptureFile& operator=(const CaptureFile&) = delete;
 
-  // The next frame into *frame (not null). No system call, allocation or copy per frame (pcapng
-  // interface blocks allocate, once per interface).
+  // The next frame into *frame (not null). No system call, allocation or
+  // copy per frame (pcapng interface blocks allocate, once per interface).
   ReadStatus Next(CaptureFrame* frame);
 
   // Byte offset of the next record (of the bad one after kTruncated/kCorrupt;
