@@ -118,9 +118,9 @@ bool Dispatcher::Poll() {
       // reason; later fragments follow their addresses like the first one.
       uint32_t w = 0;
       const packet::ParseResult r =
-          packet::ParseFrame(rte_pktmbuf_mtod(m, const uint8_t*), m->data_len, m->pkt_len, &pp);
-      if (r == packet::ParseResult::kOk || r == packet::ParseResult::kNonFirstFragment ||
-          r == packet::ParseResult::kUnsupportedIpProtocol) {
+          packet::ParseFrame(packet::LinkType::kEthernet, rte_pktmbuf_mtod(m, const uint8_t*),
+                             m->data_len, m->pkt_len, &pp);
+      if (r == packet::ParseResult::kOk || r == packet::ParseResult::kNonFirstFragment) {
         w = WorkerForHash(SymmetricFlowHash(pp.src, pp.dst), workers);
       }
       if (r != packet::ParseResult::kOk) {

@@ -53,7 +53,8 @@ void Worker::ProcessBurst(rte_mbuf** pkts, uint16_t n, uint64_t live_now) {
     // come from the IP header, so payload accounting stays right.
     packet::ParsedPacket& out = parsed[run];
     const packet::ParseResult r =
-        packet::ParseFrame(rte_pktmbuf_mtod(m, const uint8_t*), m->data_len, m->pkt_len, &out);
+        packet::ParseFrame(packet::LinkType::kEthernet, rte_pktmbuf_mtod(m, const uint8_t*),
+                           m->data_len, m->pkt_len, &out);
     if (r == packet::ParseResult::kOk) {
       if (run > 0 && m->port != run_port) {
         pp = out;
