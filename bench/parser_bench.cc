@@ -11,6 +11,7 @@
 
 namespace {
 
+using flowtrail::packet::LinkType;
 using flowtrail::packet::ParsedPacket;
 using flowtrail::packet::ParseFrame;
 using flowtrail::packet::ParseResult;
@@ -53,7 +54,7 @@ void ParseOne(benchmark::State& state, const std::vector<uint8_t>& frame) {
   ParsedPacket pkt;
   const auto len = static_cast<uint32_t>(frame.size());
   for (auto _ : state) {
-    ParseResult r = ParseFrame(frame.data(), len, len, &pkt);
+    ParseResult r = ParseFrame(LinkType::kEthernet, frame.data(), len, len, &pkt);
     benchmark::DoNotOptimize(r);
     benchmark::DoNotOptimize(pkt);
   }
@@ -125,7 +126,7 @@ void BM_ParseMixedBurst(benchmark::State& state) {
   for (auto _ : state) {
     for (const std::vector<uint8_t>& f : burst) {
       const auto len = static_cast<uint32_t>(f.size());
-      ParseResult r = ParseFrame(f.data(), len, len, &pkt);
+      ParseResult r = ParseFrame(LinkType::kEthernet, f.data(), len, len, &pkt);
       benchmark::DoNotOptimize(r);
       benchmark::DoNotOptimize(pkt);
     }

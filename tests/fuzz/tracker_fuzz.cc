@@ -83,7 +83,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     frame.assign(data + pos, data + pos + caplen);
     pos += caplen;
     flowtrail::packet::ParsedPacket p;
-    const auto r = flowtrail::packet::ParseFrame(frame.data(), caplen, len, &p);
+    const auto r = flowtrail::packet::ParseFrame(flowtrail::packet::LinkType::kEthernet,
+                                                 frame.data(), caplen, len, &p);
     if (r == flowtrail::packet::ParseResult::kOk) {
       batch[batched] = p;
       times[batched] = now;

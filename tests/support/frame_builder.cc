@@ -168,6 +168,61 @@ std::vector<uint8_t> BuildFrame(const FrameSpec& s) {
   return f;
 }
 
+std::vector<uint8_t> Encapsulate(uint16_t linktype, const std::vector<uint8_t>& ethernet,
+                                 bool null_little_endian, uint32_t af_inet6) {
+  if (ethernet.size() < 14) return {};
+  const uint16_t type = static_cast<uint16_t>((ethernet[12] << 8) | ethernet[13]);
+  const bool ip = type == 0x0800 || type == 0x86dd;
+  const bool v6 = type == 0x86dd;
+  std::vector<uint8_t> out;
+  auto be16 = [&](uint16_t v) {
+    out.push_back(static_cast<uint8_t>(v >> 8));
+    out.push_back(static_cast<uint8_t>(v));
+  };
+  switch (linktype) {
+    case 113:  // packet type 0 (to us), ARPHRD_ETHER, 6-byte address, padded to 8
+      be16(0);
+      be16(1);
+      be16(6);
+      out.insert(out.end(), ethernet.begin() + 6, ethernet.begin() + 12);
+      be16(0);
+      out.insert(out.end(), ethernet.begin() + 12, ethernet.end());
+      return out;
+    case 276:  // protocol, reserved, ifindex 2, ARPHRD_ETHER, packet type 0, address
+      out.insert(out.end(), ethernet.begin() + 12, ethernet.begin() + 14);
+      be16(0);
+      be16(0);
+      be16(2);
+      be16(1);
+      out.push_back(0);
+      out.push_back(6);
+      out.insert(out.end(), ethernet.begin() + 6, ethernet.begin() + 12);
+      be16(0);
+      out.insert(out.end(), ethernet.begin() + 14, ethernet.end());
+      return out;
+    case 12:
+    case 14:
+    case 101:
+    case 228:
+    case 229:
+      if (!ip || (linktype == 228 && v6) || (linktype == 229 && !v6)) return {};
+      return std::vector<uint8_t>(ethernet.begin() + 14, ethernet.end());
+    case 0:
+    case 108: {
+      if (!ip) return {};
+      const uint32_t af = v6 ? af_inet6 : 2;
+      const bool le = linktype == 0 && null_little_endian;
+      for (int i = 0; i < 4; ++i) {
+        out.push_back(static_cast<uint8_t>(af >> (le ? 8 * i : 24 - 8 * i)));
+      }
+      out.insert(out.end(), ethernet.begin() + 14, ethernet.end());
+      return out;
+    }
+    default:
+      return ethernet;
+  }
+}
+
 PcapWriter::PcapWriter(const std::string& path, uint32_t snaplen) : snaplen_(snaplen) {
   file_ = std::fopen(path.c_str(), "wb");
   if (file_ == nullptr) return;

@@ -55,6 +55,19 @@ struct FrameSpec {
 
 std::vector<uint8_t> BuildFrame(const FrameSpec& spec);
 
+// Re-encapsulates an Ethernet frame (from BuildFrame) in link type `linktype`
+// (a LINKTYPE_* number), as a capture of that type would hold it: Linux cooked
+// v1 (113) / v2 (276) keep the ethertype and everything after it (VLAN tags
+// and MPLS labels included, as a protocol 0x8100 / 0x8847); raw IP (12, 14,
+// 101, 228, 229), NULL (0) and LOOP (108) keep the bytes from the IP header on,
+// and are empty when the frame has tags or labels or is not IPv4/IPv6. NULL's
+// address family is written in `null_little_endian` order, AF_INET6 as
+// `af_inet6` (10 Linux, 24 NetBSD/OpenBSD, 28 FreeBSD, 30 macOS). Any other
+// link type returns the frame unchanged. Offsets shift by result.size() -
+// ethernet.size().
+std::vector<uint8_t> Encapsulate(uint16_t linktype, const std::vector<uint8_t>& ethernet,
+                                 bool null_little_endian = true, uint32_t af_inet6 = 30);
+
 // Classic pcap (microsecond) writer, linktype Ethernet.
 class PcapWriter {
  public:

@@ -29,15 +29,22 @@ struct Parsed {
 
 // Parses the first `caplen` bytes of `frame` (all of it by default) from a heap
 // buffer of exactly that size; `wire_len` defaults to the full frame size.
-inline Parsed ParseCopy(const std::vector<uint8_t>& frame, size_t caplen = SIZE_MAX,
-                        uint32_t wire_len = 0) {
+inline constexpr uint32_t kWholeFrame = UINT32_MAX;
+inline Parsed ParseCopy(LinkType link, const std::vector<uint8_t>& frame, size_t caplen = SIZE_MAX,
+                        uint32_t wire_len = kWholeFrame) {
   Parsed p;
   p.caplen = static_cast<uint32_t>(std::min(caplen, frame.size()));
   p.buf.reset(new uint8_t[p.caplen]);
   if (p.caplen > 0) std::memcpy(p.buf.get(), frame.data(), p.caplen);
-  if (wire_len == 0) wire_len = static_cast<uint32_t>(frame.size());
-  p.result = ParseFrame(p.buf.get(), p.caplen, wire_len, &p.pkt);
+  if (wire_len == kWholeFrame) wire_len = static_cast<uint32_t>(frame.size());
+  p.result = ParseFrame(link, p.buf.get(), p.caplen, wire_len, &p.pkt);
   return p;
+}
+
+// An Ethernet frame.
+inline Parsed ParseCopy(const std::vector<uint8_t>& frame, size_t caplen = SIZE_MAX,
+                        uint32_t wire_len = kWholeFrame) {
+  return ParseCopy(LinkType::kEthernet, frame, caplen, wire_len);
 }
 
 inline IpAddress V4(const char* text) {
@@ -60,7 +67,7 @@ inline uint16_t Get16(const std::vector<uint8_t>& f, size_t at) {
 }
 
 // A new field in ParsedPacket must be added to ExpectSameFields below.
-static_assert(sizeof(ParsedPacket) == 88, "ParsedPacket changed: extend ExpectSameFields");
+static_assert(sizeof(ParsedPacket) == 104, "ParsedPacket changed: extend ExpectSameFields");
 
 // Every field but the payload pointer (compared by the callers as an offset).
 inline void ExpectSameFields(const ParsedPacket& got, const ParsedPacket& want) {
@@ -82,9 +89,14 @@ inline void ExpectSameFields(const ParsedPacket& got, const ParsedPacket& want) 
   EXPECT_EQ(got.vlan_inner, want.vlan_inner);
   EXPECT_EQ(got.first_fragment, want.first_fragment);
   EXPECT_EQ(got.fragment_id, want.fragment_id);
+  EXPECT_EQ(got.fragment_offset, want.fragment_offset);
+  EXPECT_EQ(got.more_fragments, want.more_fragments);
   EXPECT_EQ(got.payload_len, want.payload_len);
   EXPECT_EQ(got.captured_payload_len, want.captured_payload_len);
   EXPECT_EQ(got.frame_len, want.frame_len);
+  EXPECT_EQ(got.snapped, want.snapped);
+  EXPECT_EQ(int{got.tcp_window_scale}, int{want.tcp_window_scale});
+  EXPECT_EQ(got.ethertype, want.ethertype);
 }
 
 // What holds for every kOk packet: the captured payload lies inside the

@@ -420,12 +420,32 @@ TEST(ParseFrameTest, Ipv4AndIpv6EthertypesRequireTheMatchingVersion) {
   EXPECT_EQ(ParseCopy(f6).result, ParseResult::kBadIpVersion);
 }
 
-TEST(ParseFrameTest, UnknownEthertypesAndLlcFramesAreUnsupported) {
-  for (uint16_t type : {0x0806, 0x88cc, 0x0026, 0x86de}) {  // ARP, LLDP, 802.3 length, near-IPv6
-    SCOPED_TRACE(type);
-    std::vector<uint8_t> f = BuildFrame(TcpV4());
-    Put16(f, 12, type);
-    EXPECT_EQ(ParseCopy(f).result, ParseResult::kUnsupportedEthertype);
+struct NonIpCase {
+  uint16_t type;
+  ParseResult want;
+};
+
+TEST(ParseFrameTest, NonIpFramesAreCountedByEthertypeClass) {
+  for (const NonIpCase& c :
+       {NonIpCase{0x0806, ParseResult::kArp}, NonIpCase{0x8035, ParseResult::kRarp},
+        NonIpCase{0x88cc, ParseResult::kLldp},
+        NonIpCase{0x0026, ParseResult::kLlc},  // 802.3 length (STP)
+        NonIpCase{0x05ff, ParseResult::kLlc},
+        NonIpCase{0x86de, ParseResult::kOtherEthertype},     // near IPv6
+        NonIpCase{0x888e, ParseResult::kOtherEthertype},     // EAPOL
+        NonIpCase{0x8864, ParseResult::kOtherEthertype}}) {  // PPPoE
+    SCOPED_TRACE(c.type);
+    for (bool tagged : {false, true}) {
+      FrameSpec s = TcpV4();
+      if (tagged) s.vlans = {42};
+      std::vector<uint8_t> f = BuildFrame(s);
+      Put16(f, tagged ? 16 : 12, c.type);
+      const Parsed p = ParseCopy(f);
+      EXPECT_EQ(p.result, c.want) << ParseResultName(p.result);
+      EXPECT_EQ(ParseResultClass(p.result), ParseClass::kNonIp);
+      EXPECT_EQ(p.pkt.ethertype, c.type);
+      EXPECT_EQ(p.pkt.vlan_outer, tagged ? 42 : 0);
+    }
   }
 }
 
@@ -462,6 +482,7 @@ TEST(ParseFrameTest, Ipv4FirstFragmentParsesL4AndIsFlagged) {
   ParsedPacket w = WantTcpV4(f.size());
   w.first_fragment = true;
   w.fragment_id = 0x4242;
+  w.more_fragments = true;
   ExpectSameFields(p.pkt, w);
 }
 
@@ -493,6 +514,11 @@ TEST(ParseFrameTest, Ipv4NonFirstFragmentsAreRefusedButAttributable) {
     EXPECT_EQ(p.pkt.protocol, kProtoUdp);
     EXPECT_EQ(p.pkt.fragment_id, 0x9999u);
     EXPECT_EQ(p.pkt.payload_len, 108u);
+    EXPECT_EQ(p.pkt.fragment_offset, 185u * 8);
+    EXPECT_EQ(p.pkt.more_fragments, more);
+    EXPECT_EQ(p.pkt.captured_payload_len, 108u);
+    EXPECT_EQ(p.PayloadOffset(), static_cast<ptrdiff_t>(kEth + 20));
+    EXPECT_FALSE(p.pkt.snapped);
     EXPECT_FALSE(p.pkt.first_fragment);
     EXPECT_EQ(p.pkt.src_port, 0);  // L4 never read
   }
@@ -528,8 +554,14 @@ TEST(ParseFrameTest, Ipv4HeaderWithOptionsCutByCaptureIsTruncated) {
   FrameSpec s = TcpV4();
   s.ipv4_options.assign(8, 0x01);
   const std::vector<uint8_t> f = BuildFrame(s);
-  EXPECT_EQ(ParseCopy(f, kEth + 27).result, ParseResult::kTruncatedIpv4);
-  EXPECT_EQ(ParseCopy(f, kEth + 19).result, ParseResult::kTruncatedIpv4);
+  // The frame really ended there (wire == capture): malformed.
+  // (A frame ending inside the options is shorter than the datagram's total
+  // length: checked first, since the total length is captured.)
+  EXPECT_EQ(ParseCopy(f, kEth + 27, kEth + 27).result, ParseResult::kIpv4TotalLengthBeyondCapture);
+  EXPECT_EQ(ParseCopy(f, kEth + 19, kEth + 19).result, ParseResult::kTruncatedIpv4);
+  // Cut by the snap length (the wire length covers the header): snapped.
+  EXPECT_EQ(ParseCopy(f, kEth + 27).result, ParseResult::kSnappedHeaders);
+  EXPECT_EQ(ParseCopy(f, kEth + 19).result, ParseResult::kSnappedHeaders);
 }
 
 TEST(ParseFrameTest, Ipv4TotalLengthBeyondCaptureAndWireIsRefused) {
@@ -553,6 +585,7 @@ TEST(ParseFrameTest, SnapLengthCaptureTakesPayloadLengthFromHeaders) {
   ParsedPacket w = WantTcpV4(f.size());
   w.payload_len = 1400;
   w.captured_payload_len = 10;
+  w.snapped = true;
   ExpectSameFields(p.pkt, w);
   ExpectPayload(p, kEth + 20 + 24, std::string(10, 'p'));
 }
@@ -571,8 +604,11 @@ TEST(ParseFrameTest, SnapLengthCuttingTcpOptionsKeepsThePacket) {
   w.tcp_flags = kTcpSyn;
   w.payload_len = 0;
   w.captured_payload_len = 0;
+  w.snapped = true;
+  w.tcp_window_scale = kNoWindowScale;  // the option was not captured
   ExpectSameFields(p.pkt, w);
-  EXPECT_EQ(p.PayloadOffset(), 68);  // end of what was captured
+  EXPECT_EQ(p.PayloadOffset(), 68);
+  EXPECT_EQ(ParseCopy(f).pkt.tcp_window_scale, 7);  // end of what was captured
 }
 
 TEST(ParseFrameTest, EthernetTrailerIsNotPayload) {
@@ -594,25 +630,61 @@ TEST(ParseFrameTest, WireLengthBelowCaptureLengthIsTakenAsCaptureLength) {
   EXPECT_EQ(p.pkt.frame_len, f.size());
 }
 
-TEST(ParseFrameTest, OtherIpProtocolsAreUnsupportedButKeepTheirAddresses) {
-  FrameSpec s;
-  s.protocol = 47;  // GRE
-  s.payload = "gre payload";
-  Parsed p = ParseCopy(BuildFrame(s));
-  ASSERT_EQ(p.result, ParseResult::kUnsupportedIpProtocol);
-  EXPECT_EQ(p.pkt.protocol, 47);
-  EXPECT_EQ(p.pkt.src, V4("10.0.0.1"));
+TEST(ParseFrameTest, EveryOtherIpProtocolIsTrafficWithItsPayloadLength) {
+  // IGMP, GRE, ESP, AH (IPv4: not walked), OSPF, SCTP, PIM, an unassigned one.
+  for (uint8_t proto : {2, 47, 50, 51, 89, 132, 103, 253}) {
+    SCOPED_TRACE(int{proto});
+    FrameSpec s;
+    s.protocol = proto;
+    s.payload = "other payload";  // 13 bytes
+    const std::vector<uint8_t> f = BuildFrame(s);
+    Parsed p = ParseCopy(f);
+    ASSERT_EQ(p.result, ParseResult::kOk);
+    ParsedPacket w;
+    w.src = V4("10.0.0.1");
+    w.dst = V4("10.0.0.2");
+    w.ip_version = 4;
+    w.protocol = proto;
+    w.payload_len = 13;
+    w.captured_payload_len = 13;
+    w.frame_len = static_cast<uint32_t>(f.size());
+    ExpectSameFields(p.pkt, w);
+    ExpectPayload(p, kEth + 20, "other payload");
+    // Snapped: the length still comes from the header.
+    p = ParseCopy(f, kEth + 20 + 3);
+    ASSERT_EQ(p.result, ParseResult::kOk);
+    w.captured_payload_len = 3;
+    w.snapped = true;
+    ExpectSameFields(p.pkt, w);
+  }
+}
 
+TEST(ParseFrameTest, Ipv6ChainEndingInAnotherProtocolIsTraffic) {
+  FrameSpec s;
   s.ip_version = 6;
   s.src = "2001:db8::1";
   s.dst = "2001:db8::2";
-  for (uint8_t proto : {47, 50, 59}) {  // GRE, ESP, no next header
+  s.payload = "0123456789";
+  for (uint8_t proto : {47, 50, 59, 132}) {  // GRE, ESP, no next header, SCTP
+    SCOPED_TRACE(int{proto});
     s.protocol = proto;
-    p = ParseCopy(BuildFrame(s));
-    ASSERT_EQ(p.result, ParseResult::kUnsupportedIpProtocol) << int{proto};
+    s.ipv6_extensions = {{0, {}}};
+    const Parsed p = ParseCopy(BuildFrame(s));
+    ASSERT_EQ(p.result, ParseResult::kOk);
     EXPECT_EQ(p.pkt.protocol, proto);
     EXPECT_EQ(p.pkt.dst, V6("2001:db8::2"));
+    EXPECT_EQ(p.pkt.src_port, 0);
+    EXPECT_EQ(p.pkt.dst_port, 0);
+    EXPECT_EQ(p.pkt.payload_len, 10u);
+    ExpectPayload(p, kEth + 40 + 8, "0123456789");
   }
+  // AH ending the chain (next header 59): the flow's protocol is 59 after AH.
+  s.protocol = 59;
+  s.ipv6_extensions = {{51, std::vector<uint8_t>(10, 0)}};
+  const Parsed p = ParseCopy(BuildFrame(s));
+  ASSERT_EQ(p.result, ParseResult::kOk);
+  EXPECT_EQ(p.pkt.protocol, 59);
+  EXPECT_EQ(p.pkt.payload_len, 10u);
 }
 
 // ---------------------------------------------------------------- IPv6
@@ -678,6 +750,7 @@ TEST(ParseFrameTest, Ipv6FirstFragmentParsesL4AndIsFlagged) {
   ParsedPacket w = WantTcpV6(f.size());
   w.first_fragment = true;
   w.fragment_id = 0xdeadbeef;
+  w.more_fragments = true;
   ExpectSameFields(p.pkt, w);
   ExpectPayload(p, kEth + 48 + 24, "hello world");
 }
@@ -704,6 +777,9 @@ TEST(ParseFrameTest, Ipv6NonFirstFragmentsAreRefusedButAttributable) {
     EXPECT_EQ(p.pkt.protocol, kProtoTcp);
     EXPECT_EQ(p.pkt.fragment_id, 0x01020304u);
     EXPECT_EQ(p.pkt.payload_len, 24u + 11u);
+    EXPECT_EQ(p.pkt.fragment_offset, 800u);
+    EXPECT_EQ(p.pkt.more_fragments, more);
+    EXPECT_EQ(p.pkt.captured_payload_len, 24u + 11u);
   }
 }
 
@@ -723,9 +799,12 @@ TEST(ParseFrameTest, Ipv6ExtensionBeyondCaptureOrDatagramIsTruncated) {
   FrameSpec s = TcpV6();
   s.ipv6_extensions = {{0, std::vector<uint8_t>(30, 1)}};  // 32 bytes
   std::vector<uint8_t> f = BuildFrame(s);
-  // Cut by the capture (header start captured, its end not), wire covers it.
-  EXPECT_EQ(ParseCopy(f, kEth + 40 + 31, f.size()).result, ParseResult::kTruncatedIpv6Extension);
-  EXPECT_EQ(ParseCopy(f, kEth + 40 + 4, f.size()).result, ParseResult::kTruncatedIpv6Extension);
+  // Cut by the capture (header start captured, its end not), wire covers it:
+  // snapped; the same cut with wire == capture is a short datagram.
+  EXPECT_EQ(ParseCopy(f, kEth + 40 + 31, f.size()).result, ParseResult::kSnappedHeaders);
+  EXPECT_EQ(ParseCopy(f, kEth + 40 + 4, f.size()).result, ParseResult::kSnappedHeaders);
+  EXPECT_EQ(ParseCopy(f, kEth + 40 + 31, kEth + 40 + 31).result,
+            ParseResult::kIpv6PayloadLengthBeyondCapture);
   // Its length field runs past the end of the datagram.
   f[kEth + 40 + 1] = 200;
   EXPECT_EQ(ParseCopy(f).result, ParseResult::kTruncatedIpv6Extension);
@@ -771,7 +850,7 @@ TEST(ParseFrameTest, TcpSegmentShorterThanItsFixedHeaderIsTruncated) {
   Put16(f, kEth + 2, 20 + 19);  // IP says the segment is 19 bytes
   EXPECT_EQ(ParseCopy(f).result, ParseResult::kTruncatedTcp);
   f = BuildFrame(TcpV4());
-  EXPECT_EQ(ParseCopy(f, kEth + 20 + 19, f.size()).result, ParseResult::kTruncatedTcp);
+  EXPECT_EQ(ParseCopy(f, kEth + 20 + 19, f.size()).result, ParseResult::kSnappedHeaders);
 }
 
 TEST(ParseFrameTest, UdpUsesTheShorterOfUdpAndIpLengths) {
@@ -807,15 +886,169 @@ TEST(ParseFrameTest, ShortUdpAndIcmpHeadersAreTruncated) {
   FrameSpec s;
   s.protocol = kProtoUdp;
   std::vector<uint8_t> f = BuildFrame(s);
-  EXPECT_EQ(ParseCopy(f, kEth + 20 + 7, f.size()).result, ParseResult::kTruncatedUdp);
+  EXPECT_EQ(ParseCopy(f, kEth + 20 + 7, f.size()).result, ParseResult::kSnappedHeaders);
   Put16(f, kEth + 2, 20 + 4);  // IP datagram too short for a UDP header
   EXPECT_EQ(ParseCopy(f).result, ParseResult::kTruncatedUdp);
 
   for (uint8_t v : {4, 6}) {
     f = BuildFrame(Icmp(v, 8, 0, 1));
     const size_t icmp = kEth + (v == 4 ? 20 : 40);
-    EXPECT_EQ(ParseCopy(f, icmp + 7, f.size()).result, ParseResult::kTruncatedIcmp);
+    EXPECT_EQ(ParseCopy(f, icmp + 7, f.size()).result, ParseResult::kSnappedHeaders);
+    Put16(f, kEth + (v == 4 ? 2 : 4), static_cast<uint16_t>(v == 4 ? 20 + 7 : 7));
+    EXPECT_EQ(ParseCopy(f).result, ParseResult::kTruncatedIcmp);  // datagram too short
   }
+}
+
+// ---------------------------------------------------------------- snap length
+
+TEST(ParseFrameTest, PacketCutInsideTheDatagramIsFlaggedSnapped) {
+  FrameSpec s = TcpV4();
+  const std::vector<uint8_t> f = BuildFrame(s);
+  // Cut inside the payload: kOk, snapped, lengths from the headers.
+  Parsed p = ParseCopy(f, f.size() - 1);
+  ASSERT_EQ(p.result, ParseResult::kOk);
+  EXPECT_TRUE(p.pkt.snapped);
+  EXPECT_EQ(p.pkt.payload_len, 11u);
+  EXPECT_EQ(p.pkt.captured_payload_len, 10u);
+  // Whole frame captured: not snapped.
+  EXPECT_FALSE(ParseCopy(f).pkt.snapped);
+  // Only the Ethernet trailer was cut: the datagram is whole, not snapped.
+  std::vector<uint8_t> padded = f;
+  padded.resize(f.size() + 6, 0);
+  p = ParseCopy(padded, f.size(), static_cast<uint32_t>(padded.size()));
+  ASSERT_EQ(p.result, ParseResult::kOk);
+  EXPECT_FALSE(p.pkt.snapped);
+}
+
+TEST(ParseFrameTest, HeadersCutBySnapLengthAreSnappedNotMalformed) {
+  // tcpdump -s 64 of IPv6 + TCP: 74 bytes needed for the fixed TCP header.
+  const std::vector<uint8_t> f6 = BuildFrame(TcpV6());
+  Parsed p = ParseCopy(f6, 64);
+  ASSERT_EQ(p.result, ParseResult::kSnappedHeaders);
+  EXPECT_TRUE(p.pkt.snapped);
+  EXPECT_EQ(p.pkt.ip_version, 6);  // the IP header was captured
+  EXPECT_EQ(p.pkt.src, V6("2001:db8::1"));
+  EXPECT_EQ(p.pkt.protocol, kProtoTcp);
+  // The same 64 bytes as the whole frame: malformed.
+  EXPECT_EQ(ParseCopy(f6, 64, 64).result, ParseResult::kIpv6PayloadLengthBeyondCapture);
+
+  // Every cut before the end of the fixed TCP header is snapped.
+  const std::vector<uint8_t> f4 = BuildFrame(TcpV4());
+  for (size_t n = 0; n < kEth + 20 + 20; ++n) {
+    SCOPED_TRACE(n);
+    p = ParseCopy(f4, n);
+    EXPECT_EQ(p.result, ParseResult::kSnappedHeaders) << ParseResultName(p.result);
+    EXPECT_EQ(p.pkt.ip_version, n >= kEth + 20 ? 4 : 0);
+  }
+  // A wire length that does not cover the header either is not a snap.
+  EXPECT_EQ(ParseCopy(f4, 10, 12).result, ParseResult::kTruncatedEthernet);
+}
+
+TEST(ParseFrameTest, SnappedPayloadLengthAndSequenceComeFromHeaders) {
+  for (uint8_t v : {4, 6}) {
+    SCOPED_TRACE(int{v});
+    FrameSpec s = v == 4 ? TcpV4() : TcpV6();
+    s.payload = std::string(1000, 'z');
+    const std::vector<uint8_t> f = BuildFrame(s);
+    const size_t l4 = kEth + (v == 4 ? 20 : 40);
+    for (size_t snap : {l4 + 20, l4 + 22, l4 + 24, l4 + 100}) {
+      SCOPED_TRACE(snap);
+      const Parsed p = ParseCopy(f, snap);
+      ASSERT_EQ(p.result, ParseResult::kOk);
+      EXPECT_TRUE(p.pkt.snapped);
+      EXPECT_EQ(p.pkt.payload_len, 1000u);
+      EXPECT_EQ(p.pkt.seq, 0x01020304u);
+      EXPECT_EQ(p.pkt.ack, 0xa0b0c0d0u);
+      EXPECT_EQ(p.pkt.captured_payload_len, snap > l4 + 24 ? snap - l4 - 24 : 0u);
+    }
+  }
+}
+
+TEST(ParseFrameTest, SnappedLaterFragmentKeepsItsHeaderLength) {
+  FrameSpec s;
+  s.protocol = kProtoUdp;
+  s.fragment_offset = 10;
+  s.payload = std::string(200, 'x');
+  const std::vector<uint8_t> f = BuildFrame(s);
+  const Parsed p = ParseCopy(f, 64);
+  ASSERT_EQ(p.result, ParseResult::kNonFirstFragment);
+  EXPECT_TRUE(p.pkt.snapped);
+  EXPECT_EQ(p.pkt.payload_len, 208u);
+  EXPECT_EQ(p.pkt.captured_payload_len, 64u - kEth - 20);
+  EXPECT_EQ(p.pkt.fragment_offset, 80u);
+  EXPECT_FALSE(p.pkt.more_fragments);
+}
+
+TEST(ParseFrameTest, LaterFragmentKeepsVlanFields) {
+  FrameSpec s;
+  s.protocol = kProtoUdp;
+  s.vlans = {100, 200};
+  s.qinq = true;
+  s.fragment_offset = 3;
+  s.more_fragments = true;
+  const Parsed p = ParseCopy(BuildFrame(s));
+  ASSERT_EQ(p.result, ParseResult::kNonFirstFragment);
+  EXPECT_EQ(p.pkt.vlan_count, 2);
+  EXPECT_EQ(p.pkt.vlan_outer, 100);
+  EXPECT_EQ(p.pkt.vlan_inner, 200);
+  EXPECT_EQ(p.pkt.fragment_offset, 24u);
+  EXPECT_TRUE(p.pkt.more_fragments);
+}
+
+// ---------------------------------------------------------------- window scale
+
+Parsed ParseSynWithOptions(std::vector<uint8_t> options, uint8_t flags = kTcpSyn,
+                           size_t caplen = SIZE_MAX) {
+  FrameSpec s = TcpV4();
+  s.flags = flags;
+  s.tcp_options = std::move(options);
+  return ParseCopy(BuildFrame(s), caplen);
+}
+
+TEST(ParseFrameTest, SynWindowScaleOptionIsRead) {
+  // MSS, SACK permitted, timestamps, NOP, window scale 7 (as Linux sends).
+  const std::vector<uint8_t> linux_syn = {2, 4, 5, 0xb4, 4, 2, 8, 10, 0, 0,
+                                          0, 1, 0, 0,    0, 0, 1, 3,  3, 7};
+  Parsed p = ParseSynWithOptions(linux_syn);
+  ASSERT_EQ(p.result, ParseResult::kOk);
+  EXPECT_EQ(p.pkt.tcp_window_scale, 7);
+  p = ParseSynWithOptions(linux_syn, kTcpSyn | kTcpAck);
+  EXPECT_EQ(p.pkt.tcp_window_scale, 7);
+  p = ParseSynWithOptions({3, 3, 0, 1});  // scale 0 is a real scale
+  EXPECT_EQ(p.pkt.tcp_window_scale, 0);
+}
+
+TEST(ParseFrameTest, WindowScaleAboveFourteenIsClamped) {
+  EXPECT_EQ(ParseSynWithOptions({1, 3, 3, 15}).pkt.tcp_window_scale, 14);
+  EXPECT_EQ(ParseSynWithOptions({1, 3, 3, 255}).pkt.tcp_window_scale, 14);
+}
+
+TEST(ParseFrameTest, WindowScaleIsOnlyReadOnSyn) {
+  EXPECT_EQ(ParseSynWithOptions({1, 3, 3, 7}, kTcpAck).pkt.tcp_window_scale, kNoWindowScale);
+  EXPECT_EQ(ParseSynWithOptions({2, 4, 5, 0xb4}).pkt.tcp_window_scale, kNoWindowScale);
+  EXPECT_EQ(ParseSynWithOptions({}).pkt.tcp_window_scale, kNoWindowScale);
+}
+
+TEST(ParseFrameTest, MalformedOrCutOptionsEndTheWalk) {
+  // EOL before the option.
+  EXPECT_EQ(ParseSynWithOptions({0, 3, 3, 7}).pkt.tcp_window_scale, kNoWindowScale);
+  // Length 0 and 1 would loop or overlap: stop.
+  EXPECT_EQ(ParseSynWithOptions({8, 0, 3, 3, 7, 0, 0, 0}).pkt.tcp_window_scale, kNoWindowScale);
+  EXPECT_EQ(ParseSynWithOptions({8, 1, 3, 3, 7, 0, 0, 0}).pkt.tcp_window_scale, kNoWindowScale);
+  // An option running past the data offset.
+  EXPECT_EQ(ParseSynWithOptions({1, 1, 2, 9}).pkt.tcp_window_scale, kNoWindowScale);
+  // Window scale with a wrong length is ignored, the walk goes on.
+  EXPECT_EQ(ParseSynWithOptions({3, 4, 9, 9, 1, 3, 3, 2}).pkt.tcp_window_scale, 2);
+  // Cut by the snap length inside the option: unread; after it: read.
+  const size_t opts = kEth + 20 + 20;
+  for (size_t cut = opts; cut < opts + 4; ++cut) {
+    const Parsed p = ParseSynWithOptions({1, 3, 3, 7}, kTcpSyn, cut);
+    ASSERT_EQ(p.result, ParseResult::kOk);
+    EXPECT_EQ(p.pkt.tcp_window_scale, kNoWindowScale) << cut;
+  }
+  EXPECT_EQ(ParseSynWithOptions({1, 3, 3, 7}, kTcpSyn, opts + 4).pkt.tcp_window_scale, 7);
+  // 40 bytes of NOPs then nothing: the walk ends at the data offset.
+  EXPECT_EQ(ParseSynWithOptions(std::vector<uint8_t>(40, 1)).pkt.tcp_window_scale, kNoWindowScale);
 }
 
 // ---------------------------------------------------------------- every result
@@ -824,14 +1057,18 @@ struct ResultCase {
   ParseResult want;
   std::vector<uint8_t> frame;
   size_t caplen = SIZE_MAX;
-  uint32_t wire_len = 0;
+  uint32_t wire_len = kWholeFrame;
+  LinkType link = LinkType::kEthernet;
 };
 
 std::vector<ResultCase> OneFramePerResult() {
   std::vector<ResultCase> cases;
   auto add = [&](ParseResult r, std::vector<uint8_t> f, size_t caplen = SIZE_MAX,
-                 uint32_t wire = 0) {
-    cases.push_back({r, std::move(f), caplen, wire});
+                 uint32_t wire = kWholeFrame) {
+    cases.push_back({r, std::move(f), caplen, wire, LinkType::kEthernet});
+  };
+  auto add_link = [&](LinkType link, ParseResult r, std::vector<uint8_t> f) {
+    cases.push_back({r, std::move(f), SIZE_MAX, kWholeFrame, link});
   };
   const std::vector<uint8_t> tcp4 = BuildFrame(TcpV4());
   const std::vector<uint8_t> tcp6 = BuildFrame(TcpV6());
@@ -840,21 +1077,23 @@ std::vector<ResultCase> OneFramePerResult() {
   std::vector<uint8_t> f;
 
   add(ParseResult::kOk, tcp4);
-  add(ParseResult::kTruncatedEthernet, tcp4, 13, full4);
+  add(ParseResult::kTruncatedEthernet, tcp4, 13, 13);
   add(ParseResult::kTruncatedEthernet, {});
+  add(ParseResult::kSnappedHeaders, tcp4, 13, full4);
+  add(ParseResult::kSnappedHeaders, tcp6, kEth + 40 + 10, full6);  // 64-byte snap of IPv6+TCP
 
   FrameSpec s = TcpV4();
   s.vlans = {1, 2};
   f = BuildFrame(s);
-  add(ParseResult::kTruncatedVlan, f, kEth + 4 + 3, static_cast<uint32_t>(f.size()));
+  add(ParseResult::kTruncatedVlan, f, kEth + 4 + 3, kEth + 4 + 3);
   s.vlans.assign(kMaxVlanTags + 1, 3);
   add(ParseResult::kTooManyVlanTags, BuildFrame(s));
 
   s = TcpV4();
   s.mpls_labels = {16, 17};
   f = BuildFrame(s);
-  add(ParseResult::kTruncatedMpls, f, kEth + 6, static_cast<uint32_t>(f.size()));
-  add(ParseResult::kTruncatedMpls, f, kEth + 8, static_cast<uint32_t>(f.size()));  // nothing after
+  add(ParseResult::kTruncatedMpls, f, kEth + 6, kEth + 6);
+  add(ParseResult::kTruncatedMpls, f, kEth + 8, kEth + 8);  // nothing after
   f[kEth + 8] = 0x00;
   add(ParseResult::kMplsPayloadNotIp, f);
   s.mpls_labels.assign(kMaxMplsLabels + 1, 16);
@@ -862,9 +1101,22 @@ std::vector<ResultCase> OneFramePerResult() {
 
   f = tcp4;
   Put16(f, 12, 0x0806);
-  add(ParseResult::kUnsupportedEthertype, f);
+  add(ParseResult::kArp, f);
+  Put16(f, 12, 0x8035);
+  add(ParseResult::kRarp, f);
+  Put16(f, 12, 0x88cc);
+  add(ParseResult::kLldp, f);
+  Put16(f, 12, 0x0026);
+  add(ParseResult::kLlc, f);
+  Put16(f, 12, 0x9000);  // loopback test
+  add(ParseResult::kOtherEthertype, f);
+  add_link(LinkType::kNull, ParseResult::kOtherAddressFamily, {7, 0, 0, 0, 0x45});
+  add_link(LinkType::kLinuxSll, ParseResult::kTruncatedLinuxSll, std::vector<uint8_t>(15, 0));
+  add_link(LinkType::kLinuxSll2, ParseResult::kTruncatedLinuxSll2, std::vector<uint8_t>(19, 0));
+  add_link(LinkType::kLoop, ParseResult::kTruncatedLoopback, {0, 0, 0});
+  add_link(LinkType::kRaw, ParseResult::kTruncatedRawIp, {});
 
-  add(ParseResult::kTruncatedIpv4, tcp4, kEth + 19, full4);
+  add(ParseResult::kTruncatedIpv4, tcp4, kEth + 19, kEth + 19);
   f = tcp4;
   f[kEth] = 0x60;
   add(ParseResult::kBadIpVersion, f);
@@ -881,7 +1133,7 @@ std::vector<ResultCase> OneFramePerResult() {
   Put16(f, kEth + 6, 0x0001);
   add(ParseResult::kNonFirstFragment, f);
 
-  add(ParseResult::kTruncatedIpv6, tcp6, kEth + 39, full6);
+  add(ParseResult::kTruncatedIpv6, tcp6, kEth + 39, kEth + 39);
   f = tcp6;
   Put16(f, kEth + 4, 1500);
   add(ParseResult::kIpv6PayloadLengthBeyondCapture, f);
@@ -890,12 +1142,12 @@ std::vector<ResultCase> OneFramePerResult() {
   add(ParseResult::kIpv6ExtensionChainTooLong, BuildFrame(s));
   s.ipv6_extensions = {{60, {}}};
   f = BuildFrame(s);
-  add(ParseResult::kTruncatedIpv6Extension, f, kEth + 40 + 7, static_cast<uint32_t>(f.size()));
+  Put16(f, kEth + 4, 7);  // the datagram ends inside the extension header
+  add(ParseResult::kTruncatedIpv6Extension, f);
 
-  s = TcpV4();
-  s.protocol = 132;  // SCTP
-  add(ParseResult::kUnsupportedIpProtocol, BuildFrame(s));
-  add(ParseResult::kTruncatedTcp, tcp4, kEth + 20 + 19, full4);
+  f = tcp4;
+  Put16(f, kEth + 2, 20 + 19);  // the datagram ends inside the TCP header
+  add(ParseResult::kTruncatedTcp, f);
   f = tcp4;
   f[kEth + 20 + 12] = 0x40;
   add(ParseResult::kBadTcpDataOffset, f);
@@ -903,11 +1155,14 @@ std::vector<ResultCase> OneFramePerResult() {
   s = FrameSpec();
   s.protocol = kProtoUdp;
   f = BuildFrame(s);
-  add(ParseResult::kTruncatedUdp, f, kEth + 20 + 7, static_cast<uint32_t>(f.size()));
+  Put16(f, kEth + 2, 20 + 7);  // the datagram ends inside the UDP header
+  add(ParseResult::kTruncatedUdp, f);
+  f = BuildFrame(s);
   Put16(f, kEth + 20 + 4, 7);
   add(ParseResult::kBadUdpLength, f);
   f = BuildFrame(Icmp(6, 128, 0, 1));
-  add(ParseResult::kTruncatedIcmp, f, kEth + 40 + 4, static_cast<uint32_t>(f.size()));
+  Put16(f, kEth + 4, 4);  // the datagram ends inside the ICMPv6 header
+  add(ParseResult::kTruncatedIcmp, f);
   return cases;
 }
 
@@ -915,7 +1170,7 @@ TEST(ParseFrameTest, EveryParseResultIsReachable) {
   std::set<ParseResult> seen;
   for (const ResultCase& c : OneFramePerResult()) {
     SCOPED_TRACE(std::string(ParseResultName(c.want)));
-    const Parsed p = ParseCopy(c.frame, c.caplen, c.wire_len);
+    const Parsed p = ParseCopy(c.link, c.frame, c.caplen, c.wire_len);
     EXPECT_EQ(p.result, c.want) << "got " << ParseResultName(p.result);
     seen.insert(p.result);
   }
@@ -928,24 +1183,33 @@ TEST(ParseFrameTest, EveryParseResultIsReachable) {
 TEST(ParseResultNameTest, NamesAreStableSnakeCase) {
   const std::vector<std::string> want = {
       "ok",
+      "arp",
+      "rarp",
+      "lldp",
+      "llc",
+      "other_ethertype",
+      "mpls_payload_not_ip",
+      "other_address_family",
+      "non_first_fragment",
+      "snapped_headers",
       "truncated_ethernet",
+      "truncated_linux_sll",
+      "truncated_linux_sll2",
+      "truncated_loopback",
+      "truncated_raw_ip",
       "truncated_vlan",
       "too_many_vlan_tags",
       "truncated_mpls",
       "too_many_mpls_labels",
-      "mpls_payload_not_ip",
-      "unsupported_ethertype",
       "truncated_ipv4",
       "bad_ip_version",
       "bad_ipv4_header_length",
       "ipv4_total_length_too_short",
       "ipv4_total_length_beyond_capture",
-      "non_first_fragment",
       "truncated_ipv6",
       "ipv6_payload_length_beyond_capture",
       "ipv6_extension_chain_too_long",
       "truncated_ipv6_extension",
-      "unsupported_ip_protocol",
       "truncated_tcp",
       "bad_tcp_data_offset",
       "truncated_udp",
@@ -964,18 +1228,52 @@ TEST(ParseResultNameTest, NamesAreStableSnakeCase) {
   EXPECT_EQ(ParseResultName(ParseResult::kCount), "unknown");
 }
 
-TEST(ParseCountersTest, BadSumsEveryReasonButOk) {
+TEST(ParseResultClassTest, EveryResultHasTheClassItsMeaningCallsFor) {
+  EXPECT_EQ(ParseResultClass(ParseResult::kOk), ParseClass::kOk);
+  for (ParseResult r : {ParseResult::kArp, ParseResult::kRarp, ParseResult::kLldp,
+                        ParseResult::kLlc, ParseResult::kOtherEthertype,
+                        ParseResult::kMplsPayloadNotIp, ParseResult::kOtherAddressFamily}) {
+    EXPECT_EQ(ParseResultClass(r), ParseClass::kNonIp) << ParseResultName(r);
+  }
+  EXPECT_EQ(ParseResultClass(ParseResult::kNonFirstFragment), ParseClass::kLaterFragment);
+  EXPECT_EQ(ParseResultClass(ParseResult::kSnappedHeaders), ParseClass::kSnapped);
+  // Everything else is malformed, and every malformed result names a bad
+  // header or length.
+  for (size_t i = static_cast<size_t>(ParseResult::kTruncatedEthernet); i < kParseResultCount;
+       ++i) {
+    const auto r = static_cast<ParseResult>(i);
+    EXPECT_EQ(ParseResultClass(r), ParseClass::kMalformed) << ParseResultName(r);
+  }
+  EXPECT_EQ(ParseResultClass(ParseResult::kCount), ParseClass::kMalformed);
+  EXPECT_EQ(ParseClassName(ParseClass::kOk), "ok");
+  EXPECT_EQ(ParseClassName(ParseClass::kNonIp), "non_ip");
+  EXPECT_EQ(ParseClassName(ParseClass::kLaterFragment), "later_fragment");
+  EXPECT_EQ(ParseClassName(ParseClass::kSnapped), "snapped");
+  EXPECT_EQ(ParseClassName(ParseClass::kMalformed), "malformed");
+  EXPECT_EQ(ParseClassName(ParseClass::kCount), "unknown");
+}
+
+TEST(ParseCountersTest, BadSumsOnlyMalformedResults) {
   ParseCounters c;
   EXPECT_EQ(c.Bad(), 0u);
   c.Count(ParseResult::kOk);
   c.Count(ParseResult::kOk);
+  c.Count(ParseResult::kArp);
+  c.Count(ParseResult::kLlc);
+  c.Count(ParseResult::kOtherAddressFamily);
+  c.Count(ParseResult::kNonFirstFragment);
+  c.Count(ParseResult::kNonFirstFragment);
+  c.Count(ParseResult::kSnappedHeaders);
   EXPECT_EQ(c.Bad(), 0u);
   c.Count(ParseResult::kTruncatedEthernet);
   c.Count(ParseResult::kTruncatedIcmp);  // the last reason
-  c.Count(ParseResult::kNonFirstFragment);
-  c.Count(ParseResult::kNonFirstFragment);
-  EXPECT_EQ(c.Bad(), 4u);
-  EXPECT_EQ(c.by_result[static_cast<size_t>(ParseResult::kOk)], 2u);
+  EXPECT_EQ(c.Bad(), 2u);
+  EXPECT_EQ(c.NonIp(), 3u);
+  EXPECT_EQ(c.LaterFragments(), 2u);
+  EXPECT_EQ(c.Snapped(), 1u);
+  EXPECT_EQ(c.OfClass(ParseClass::kOk), 2u);
+  const auto by_class = c.ByClass();
+  EXPECT_EQ(by_class, (std::array<uint64_t, kParseClassCount>{2, 3, 2, 1, 2}));
   EXPECT_EQ(c.by_result[static_cast<size_t>(ParseResult::kNonFirstFragment)], 2u);
 }
 
