@@ -33,8 +33,17 @@ struct SessionKey {
   uint16_t vlan_outer = 0;
   uint16_t vlan_inner = 0;
 
+  // Word-wise (44 bytes is not a size compilers inline memcmp for).
   friend bool operator==(const SessionKey& a, const SessionKey& b) {
-    return std::memcmp(&a, &b, sizeof(SessionKey)) == 0;
+    uint64_t x[5], y[5];
+    uint32_t xt, yt;
+    std::memcpy(x, &a, sizeof(x));
+    std::memcpy(y, &b, sizeof(y));
+    std::memcpy(&xt, reinterpret_cast<const char*>(&a) + sizeof(x), sizeof(xt));
+    std::memcpy(&yt, reinterpret_cast<const char*>(&b) + sizeof(y), sizeof(yt));
+    uint64_t d = xt ^ yt;
+    for (int i = 0; i < 5; ++i) d |= x[i] ^ y[i];
+    return d == 0;
   }
 };
 static_assert(sizeof(SessionKey) == 44);

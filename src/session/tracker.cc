@@ -441,7 +441,7 @@ void Tracker::Impl::UpdateTcp(Session& s, const packet::ParsedPacket& pkt, uint8
 // window at scale 8, far below the 2^30 TCP limit. Data beyond it (a capture
 // gap of more than a window) is not counted until the stream comes back into
 // range.
-uint64_t Tracker::Impl::PlausibleWindow(const Session& s, uint8_t receiver) const {
+inline uint64_t Tracker::Impl::PlausibleWindow(const Session& s, uint8_t receiver) const {
   const SideState& r = s.side[receiver];
   const SideState& o = s.side[1 - receiver];
   if (!r.isn_seen || !o.isn_seen) return kWindowWithoutHandshake;
