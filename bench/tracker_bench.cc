@@ -82,10 +82,10 @@ void BM_TrackerUpdateExistingSessionBurst32(benchmark::State& state) {
   std::mt19937 rng(1);
   std::vector<packet::ParsedPacket> pkts;
   for (int i = 0; i < (1 << 16); ++i) pkts.push_back(TcpPacket(rng() % live));
-  std::vector<uint64_t> times(32);
+  std::vector<PacketTime> times(32);
   uint64_t i = 0;
   for (auto _ : state) {
-    for (auto& t : times) t = ++b.now;
+    for (auto& t : times) t = PacketTime{++b.now, b.now};
     b.tracker->ProcessBurst(std::span(pkts).subspan((i * 32) & 0xffff, 32), times, 0);
     b.tracker->Advance(b.now);
     while (b.tracker->Drain(b.sink)) {

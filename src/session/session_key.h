@@ -1,6 +1,6 @@
 // Canonical session key: both directions of a conversation build the same key,
 // so one table lookup finds the session whatever the packet's direction.
-// Hashed with CRC32C (SSE4.2) over its five 64-bit words.
+// Hashed with CRC32C (SSE4.2) over all of its 44 bytes.
 #pragma once
 
 #include <nmmintrin.h>
@@ -13,7 +13,11 @@
 
 namespace flowtrail::session {
 
-// 40 bytes, no padding holes: memcmp/CRC over the whole struct is well defined.
+// Which VLAN ids are part of the session key: overlapping address spaces on a
+// trunk are separate sessions unless told otherwise.
+enum class VlanKey : uint8_t { kNone, kOuter, kBoth };
+
+// 44 bytes, no padding holes: memcmp/CRC over the whole struct is well defined.
 struct SessionKey {
   IpAddress lo_addr;  // the smaller (address, port) endpoint
   IpAddress hi_addr;
@@ -25,12 +29,25 @@ struct SessionKey {
   uint8_t ip_version = 0;
   uint8_t icmp_code = 0;  // ICMP only; 0 otherwise
   uint8_t reserved = 0;
+  // VLAN ids as the key's VlanKey mode keeps them (0 when not part of it).
+  uint16_t vlan_outer = 0;
+  uint16_t vlan_inner = 0;
 
+  // Word-wise (44 bytes is not a size compilers inline memcmp for).
   friend bool operator==(const SessionKey& a, const SessionKey& b) {
-    return std::memcmp(&a, &b, sizeof(SessionKey)) == 0;
+    uint64_t x[5], y[5];
+    uint32_t xt, yt;
+    std::memcpy(x, &a, sizeof(x));
+    std::memcpy(y, &b, sizeof(y));
+    std::memcpy(&xt, reinterpret_cast<const char*>(&a) + sizeof(x), sizeof(xt));
+    std::memcpy(&yt, reinterpret_cast<const char*>(&b) + sizeof(y), sizeof(yt));
+    uint64_t d = xt ^ yt;
+    for (int i = 0; i < 5; ++i) d |= x[i] ^ y[i];
+    return d == 0;
   }
 };
-static_assert(sizeof(SessionKey) == 40);
+static_assert(sizeof(SessionKey) == 44);
+static_assert(alignof(SessionKey) <= 4);
 
 inline bool IsIcmp(uint8_t protocol) {
   return protocol == packet::kProtoIcmp || protocol == packet::kProtoIcmpV6;
@@ -82,12 +99,21 @@ inline int IcmpRequestDirection(uint8_t protocol, uint8_t type) {
   return 0;
 }
 
+// The (outer, inner) VLAN ids of `p` that `mode` makes part of its identity.
+inline void KeyVlans(const packet::ParsedPacket& p, VlanKey mode, uint16_t* outer,
+                     uint16_t* inner) {
+  *outer = mode != VlanKey::kNone && p.vlan_count >= 1 ? p.vlan_outer : 0;
+  *inner = mode == VlanKey::kBoth && p.vlan_count >= 2 ? p.vlan_inner : 0;
+}
+
 // Builds the canonical key of `p`. Returns true when the packet's source is
 // the key's lo endpoint (side 0); ICMP orders by address only.
-inline bool MakeSessionKey(const packet::ParsedPacket& p, SessionKey* k) {
+inline bool MakeSessionKey(const packet::ParsedPacket& p, SessionKey* k,
+                           VlanKey vlan_mode = VlanKey::kNone) {
   std::memset(static_cast<void*>(k), 0, sizeof(*k));
   k->protocol = p.protocol;
   k->ip_version = p.ip_version;
+  KeyVlans(p, vlan_mode, &k->vlan_outer, &k->vlan_inner);
   bool src_is_lo;
   if (IsIcmp(p.protocol)) {
     src_is_lo = !(p.dst.bytes < p.src.bytes);
@@ -109,10 +135,13 @@ inline bool MakeSessionKey(const packet::ParsedPacket& p, SessionKey* k) {
 
 inline uint32_t HashSessionKey(const SessionKey& k) {
   uint64_t w[5];
+  uint32_t tail;
+  static_assert(sizeof(w) + sizeof(tail) == sizeof(SessionKey));
   std::memcpy(w, &k, sizeof(w));
+  std::memcpy(&tail, reinterpret_cast<const char*>(&k) + sizeof(w), sizeof(tail));
   uint64_t h = 0x9e3779b9u;
   for (uint64_t x : w) h = _mm_crc32_u64(h, x);
-  return static_cast<uint32_t>(h);
+  return _mm_crc32_u32(static_cast<uint32_t>(h), tail);
 }
 
 }  // namespace flowtrail::session

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 
+#include "packet/parsed_packet.h"
 #include "session/session_key.h"
 #include "session/session_record.h"
 #include "session/tcp_sequence.h"
@@ -49,8 +50,8 @@ struct SideState {
   uint64_t packets = 0;
   uint64_t payload_bytes = 0;
   TcpSequence seq;
-  uint64_t fp_seq_start = 0;  // unwrapped start of the fingerprinted segment
   uint64_t simhash = 0;
+  uint32_t fp_seq = 0;  // sequence number of the fingerprinted segment
   uint32_t first_seq = 0;
   uint32_t last_seq = 0;
   uint32_t fingerprint = 0;
@@ -62,8 +63,16 @@ struct SideState {
   uint8_t icmp_first_code = 0;
   bool isn_seen = false;      // first_seq is this side's SYN / SYN-ACK ISN
   bool acked_or_fin = false;  // sent a pure ACK or a FIN (RSTOS0 test)
-  bool has_fp = false;
+  // Receive window this side advertised, for the plausible-sequence bound of
+  // the peer's segments: largest raw window of non-SYN segments (scaled only
+  // once both SYNs showed the option), its SYN's window, and its SYN's window
+  // scale (packet::kNoWindowScale = none or no SYN seen).
+  uint16_t max_window = 0;
+  uint16_t syn_window = 0;
+  uint8_t wscale = packet::kNoWindowScale;
 };
+
+static_assert(sizeof(SideState) == 80);
 
 struct Session {
   SessionKey key;
@@ -86,13 +95,18 @@ struct Session {
   uint16_t input_port = 0;
   uint32_t fragments = 0;
   uint64_t session_id = 0;
+  // Capture times as written (records), and the clock time idle decisions
+  // use; the active-timeout period and the wheel deadline are clock times.
   uint64_t first_time_us = 0;
   uint64_t last_time_us = 0;
+  uint64_t last_clock_us = 0;
   uint64_t active_start_us = 0;  // start of the current active-timeout period
   uint64_t scheduled_us = 0;     // deadline the timer wheel holds for us
   SideState side[2];
 
   bool Closed() const { return rst || (fin[0] && fin[1]); }
 };
+// 8 bytes more than before issue 6 (the clock time); keep it from growing.
+static_assert(sizeof(Session) == 280);
 
 }  // namespace flowtrail::session

@@ -11,8 +11,10 @@
 // one sequence number) and the peer's ACKs also count as ends (data that was
 // acknowledged but not captured was still sent; Zeek does the same). Taking the
 // highest end and the lowest start makes the count immune to retransmissions
-// and to reordering. Jumps larger than 2^30 (the largest TCP window) are not
-// trusted: such a packet updates nothing.
+// and to reordering. A segment starting (or an ACK ending) more than
+// `max_jump` beyond what was seen is not trusted and updates nothing: the
+// caller passes the plausible window (tracker.cc); it is never more than 2^30,
+// the largest TCP window.
 #pragma once
 
 #include <algorithm>
@@ -36,7 +38,8 @@ class TcpSequence {
   void Reset() { *this = TcpSequence(); }
 
   // Returns the unwrapped start of this segment, or 0 if it was not trusted.
-  uint64_t OnSegment(uint32_t seq, uint32_t payload_len, bool syn, bool fin) {
+  uint64_t OnSegment(uint32_t seq, uint32_t payload_len, bool syn, bool fin,
+                     uint64_t max_jump = kMaxJump) {
     uint64_t start;
     if (!anchored_) {
       anchored_ = true;
@@ -44,7 +47,7 @@ class TcpSequence {
       lowest_ = highest_ = start;
     } else {
       start = Unwrap(seq);
-      if (start > highest_ + kMaxJump || start + kMaxJump < lowest_) return 0;
+      if (start > highest_ + max_jump || start + max_jump < lowest_) return 0;
     }
     const uint64_t end = start + payload_len + (syn ? 1 : 0) + (fin ? 1 : 0);
     lowest_ = std::min(lowest_, start);
@@ -54,11 +57,15 @@ class TcpSequence {
     return start;
   }
 
-  // The peer acknowledged everything before `ack`.
-  void OnPeerAck(uint32_t ack) {
-    if (!anchored_) return;
+  // The peer acknowledged everything before `ack`. Returns false if the ACK
+  // lay implausibly far ahead (ignored).
+  bool OnPeerAck(uint32_t ack, uint64_t max_jump = kMaxJump) {
+    if (!anchored_) return true;
     const uint64_t a = Unwrap(ack);
-    if (a > highest_ && a <= highest_ + kMaxJump) highest_ = a;
+    if (a <= highest_) return true;
+    if (a > highest_ + max_jump) return false;
+    highest_ = a;
+    return true;
   }
 
   uint64_t Unwrap(uint32_t s) const {

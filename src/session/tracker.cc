@@ -34,6 +34,10 @@ constexpr uint32_t kEvictionSample = 16;
 constexpr uint64_t kCounterMask = (uint64_t{1} << 56) - 1;
 constexpr uint8_t kNoSide = 2;
 
+// Plausible-window bounds for sequence numbers (see PlausibleWindow()).
+constexpr uint64_t kWindowFloor = 64 * 1024;
+constexpr uint64_t kWindowWithoutHandshake = 16 * 1024 * 1024;
+
 // Ports that identify a server even above 1023 (databases, proxies, brokers,
 // alternative HTTP ports, VNC/RDP, VoIP...).
 bool IsServicePort(uint16_t port) {
@@ -104,11 +108,11 @@ class Tracker::Impl {
     return absl::OkStatus();
   }
 
-  void Process(const packet::ParsedPacket& pkt, uint64_t now, uint16_t input_port);
-  void ProcessBurst(std::span<const packet::ParsedPacket> pkts, std::span<const uint64_t> now,
+  void Process(const packet::ParsedPacket& pkt, PacketTime t, uint16_t input_port);
+  void ProcessBurst(std::span<const packet::ParsedPacket> pkts, std::span<const PacketTime> times,
                     uint16_t input_port);
-  void ProcessFragment(const packet::ParsedPacket& pkt, uint64_t now);
-  void Advance(uint64_t now);
+  void ProcessFragment(const packet::ParsedPacket& pkt, PacketTime t);
+  bool Advance(uint64_t now, size_t max_records);
   bool FlushSome(EndReason reason, uint64_t now);
   size_t Drain(std::span<SessionRecord> out);
   size_t PendingOutput() const { return out_count_; }
@@ -124,9 +128,13 @@ class Tracker::Impl {
   }
 
   void ProcessKeyed(const packet::ParsedPacket& pkt, const SessionKey& key, uint32_t hash,
-                    uint8_t from, uint64_t now, uint16_t input_port);
+                    uint8_t from, PacketTime t, uint16_t input_port);
   uint32_t Create(const SessionKey& key, uint32_t hash, const packet::ParsedPacket& pkt,
-                  uint8_t from, uint64_t now, uint16_t input_port);
+                  uint8_t from, PacketTime t, uint16_t input_port);
+  uint64_t PlausibleWindow(const Session& s, uint8_t receiver) const;
+  bool Expired(const Session& s, uint64_t now) const {
+    return now >= s.last_clock_us && now - s.last_clock_us >= IdleTimeout(s);
+  }
   void DecideInitialRoles(Session& s, const packet::ParsedPacket& pkt, uint8_t from);
   void SetRoles(Session& s, uint8_t client_side, RoleSource source);
   void UpdateTcp(Session& s, const packet::ParsedPacket& pkt, uint8_t from);
@@ -153,49 +161,52 @@ class Tracker::Impl {
   uint64_t next_counter_ = 0;
   uint32_t evict_cursor_ = 0;
   uint32_t flush_cursor_ = 0;
+  size_t advance_budget_ = 0;  // records Advance() may still emit
 };
 
-void Tracker::Impl::Process(const packet::ParsedPacket& pkt, uint64_t now, uint16_t input_port) {
+void Tracker::Impl::Process(const packet::ParsedPacket& pkt, PacketTime t, uint16_t input_port) {
   SessionKey key;
-  const uint8_t from = MakeSessionKey(pkt, &key) ? 0 : 1;
-  ProcessKeyed(pkt, key, HashSessionKey(key), from, now, input_port);
+  const uint8_t from = MakeSessionKey(pkt, &key, cfg_.vlan_key) ? 0 : 1;
+  ProcessKeyed(pkt, key, HashSessionKey(key), from, t, input_port);
 }
 
 // Three passes over a burst so the DRAM misses overlap (notes/dpdk_design.md
 // §2.6): hash every key and prefetch its index slot; read the slots and
 // prefetch the entries they point at; then process in order.
 void Tracker::Impl::ProcessBurst(std::span<const packet::ParsedPacket> pkts,
-                                 std::span<const uint64_t> now, uint16_t input_port) {
+                                 std::span<const PacketTime> times, uint16_t input_port) {
   constexpr size_t kChunk = 32;
   SessionKey keys[kChunk];
   uint32_t hashes[kChunk];
   uint8_t from[kChunk];
-  const size_t total = std::min(pkts.size(), now.size());
+  const size_t total = std::min(pkts.size(), times.size());
   for (size_t base = 0; base < total; base += kChunk) {
     const size_t n = std::min(kChunk, total - base);
     for (size_t i = 0; i < n; ++i) {
-      from[i] = MakeSessionKey(pkts[base + i], &keys[i]) ? 0 : 1;
+      from[i] = MakeSessionKey(pkts[base + i], &keys[i], cfg_.vlan_key) ? 0 : 1;
       hashes[i] = HashSessionKey(keys[i]);
       table_.Prefetch(hashes[i]);
     }
     for (size_t i = 0; i < n; ++i) table_.PrefetchEntry(hashes[i]);
     for (size_t i = 0; i < n; ++i) {
-      ProcessKeyed(pkts[base + i], keys[i], hashes[i], from[i], now[base + i], input_port);
+      ProcessKeyed(pkts[base + i], keys[i], hashes[i], from[i], times[base + i], input_port);
     }
   }
 }
 
 void Tracker::Impl::ProcessKeyed(const packet::ParsedPacket& pkt, const SessionKey& key,
-                                 uint32_t hash, uint8_t from, uint64_t now, uint16_t input_port) {
+                                 uint32_t hash, uint8_t from, PacketTime t, uint16_t input_port) {
+  const uint64_t now = t.clock_us;
   ++counters_.packets;
   wheel_.Start(now);
   uint32_t idx = table_.Find(key, hash);
   if (idx != SessionTable::kNone && !OutputFull()) {
     // Timed out but not yet fired (the wheel fires up to one tick late, or
     // Advance() has not run): end it now, so a packet after the timeout
-    // always starts a new session, whatever the Advance() cadence.
+    // always starts a new session, whatever the Advance() cadence. Clock
+    // time on both sides, so this and the wheel always agree.
     const Session& old = table_.at(idx);
-    if (now >= old.last_time_us + IdleTimeout(old)) {
+    if (Expired(old, now)) {
       End(idx, ExpiryReason(old));
       idx = SessionTable::kNone;
     }
@@ -203,28 +214,33 @@ void Tracker::Impl::ProcessKeyed(const packet::ParsedPacket& pkt, const SessionK
   const bool tcp = pkt.protocol == packet::kProtoTcp;
   if (idx != SessionTable::kNone && tcp &&
       (pkt.tcp_flags & (packet::kTcpSyn | packet::kTcpAck)) == packet::kTcpSyn) {
-    // A SYN with a new ISN on a closed session is a new connection (as
-    // tshark counts conversations); the old one leaves first.
+    // A SYN with a new ISN after a FIN (either side: a half-close is enough)
+    // or a RST is a new connection on a reused port (as tshark counts
+    // conversations); the old one leaves first.
     const Session& old = table_.at(idx);
     const SideState& me = old.side[from];
-    if (old.Closed() && !(me.isn_seen && me.first_seq == pkt.seq)) {
+    if ((old.Closed() || old.fin[0] || old.fin[1]) && !(me.isn_seen && me.first_seq == pkt.seq)) {
       End(idx, EndReason::kReplaced);
       idx = SessionTable::kNone;
     }
   }
-  if (idx == SessionTable::kNone) idx = Create(key, hash, pkt, from, now, input_port);
+  if (idx == SessionTable::kNone) idx = Create(key, hash, pkt, from, t, input_port);
   Session& s = table_.at(idx);
 
-  s.first_time_us = std::min(s.first_time_us, now);
-  s.last_time_us = std::max(s.last_time_us, now);
+  s.first_time_us = std::min(s.first_time_us, t.capture_us);
+  s.last_time_us = std::max(s.last_time_us, t.capture_us);
+  s.last_clock_us = std::max(s.last_clock_us, now);
+  uint32_t new_payload = pkt.payload_len;
   if (pkt.first_fragment) {
     ++s.fragments;
     ++counters_.fragments;
-    fragments_.Remember(pkt, idx, s.session_id, now);
+    new_payload =
+        fragments_.RememberFirst(pkt, key.vlan_outer, key.vlan_inner, idx, s.session_id, now);
+    counters_.fragment_overlap_bytes += pkt.payload_len - new_payload;
   }
   SideState& me = s.side[from];
   ++me.packets;
-  me.payload_bytes += pkt.payload_len;
+  me.payload_bytes += new_payload;
   if (me.packets == 1) {
     me.first_flags = tcp ? pkt.tcp_flags : 0;
     me.icmp_first_type = pkt.icmp_type;
@@ -247,15 +263,17 @@ void Tracker::Impl::ProcessKeyed(const packet::ParsedPacket& pkt, const SessionK
     // fingerprint of a later one.
     // (Only trusted segments: an implausible sequence number lies below the
     // lowest start the sequence accounting accepted.)
-    const bool earlier = tcp && me.first_data_len != 0 && seg_start < me.fp_seq_start &&
-                         seg_start >= me.seq.lowest();
+    // (fp_seq is kept in 32 bits: unwrapped near the highest end, which is
+    // exact while the side spans less than 2^31.)
+    const bool earlier = tcp && me.first_data_len != 0 &&
+                         me.seq.highest() - me.seq.lowest() < (uint64_t{1} << 31) &&
+                         seg_start < me.seq.Unwrap(me.fp_seq) && seg_start >= me.seq.lowest();
     if (me.first_data_len == 0 || earlier) {
       me.first_data_len = static_cast<uint16_t>(std::min<uint32_t>(pkt.payload_len, 65535));
-      me.fp_seq_start = seg_start;
+      me.fp_seq = pkt.seq;
       if (s.full_analysis && pkt.captured_payload_len > 0 && pkt.payload != nullptr) {
         me.fingerprint = ScalarFingerprint(pkt.payload, pkt.captured_payload_len, pkt.payload_len);
         me.simhash = SimHash64(pkt.payload, pkt.captured_payload_len);
-        me.has_fp = true;
       }
     }
     if (tcp && pkt.captured_payload_len > 0 && (pkt.src_port == 21 || pkt.dst_port == 21)) {
@@ -265,12 +283,15 @@ void Tracker::Impl::ProcessKeyed(const packet::ParsedPacket& pkt, const SessionK
   ScheduleIfEarlier(idx, s);
 }
 
-void Tracker::Impl::ProcessFragment(const packet::ParsedPacket& pkt, uint64_t now) {
+void Tracker::Impl::ProcessFragment(const packet::ParsedPacket& pkt, PacketTime t) {
   ++counters_.later_fragments;
   uint32_t idx;
   uint64_t id;
-  if (!fragments_.Find(pkt, now, &idx, &id) || !table_.at(idx).live ||
-      table_.at(idx).session_id != id) {
+  uint32_t new_bytes;
+  uint16_t vo, vi;
+  KeyVlans(pkt, cfg_.vlan_key, &vo, &vi);
+  if (!fragments_.FindLater(pkt, vo, vi, t.clock_us, &idx, &id, &new_bytes) ||
+      !table_.at(idx).live || table_.at(idx).session_id != id) {
     ++counters_.later_fragments_unattributed;
     return;
   }
@@ -279,24 +300,30 @@ void Tracker::Impl::ProcessFragment(const packet::ParsedPacket& pkt, uint64_t no
   const uint8_t from = pkt.src == s.key.lo_addr ? 0 : 1;
   SideState& me = s.side[from];
   ++me.packets;
-  me.payload_bytes += pkt.payload_len;  // the first fragment's L4 length covered only its share
+  me.payload_bytes += new_bytes;  // the first fragment's L4 length covered only its share
+  counters_.fragment_overlap_bytes += pkt.payload_len - new_bytes;
   ++s.fragments;
-  s.last_time_us = std::max(s.last_time_us, now);
+  s.first_time_us = std::min(s.first_time_us, t.capture_us);
+  s.last_time_us = std::max(s.last_time_us, t.capture_us);
+  s.last_clock_us = std::max(s.last_clock_us, t.clock_us);
 }
 
 uint32_t Tracker::Impl::Create(const SessionKey& key, uint32_t hash,
-                               const packet::ParsedPacket& pkt, uint8_t from, uint64_t now,
+                               const packet::ParsedPacket& pkt, uint8_t from, PacketTime t,
                                uint16_t input_port) {
+  const uint64_t now = t.clock_us;
   if (table_.full()) EvictStalest();
   const uint32_t idx = table_.Insert(key, hash);
   Session& s = table_.at(idx);
   s.session_id = (uint64_t{cfg_.worker_id} << 56) | (++next_counter_ & kCounterMask);
-  s.first_time_us = s.last_time_us = s.active_start_us = now;
+  s.first_time_us = s.last_time_us = t.capture_us;
+  s.last_clock_us = s.active_start_us = now;
   s.vlan_count = pkt.vlan_count;
   s.vlan_outer = pkt.vlan_outer;
   s.vlan_inner = pkt.vlan_inner;
   s.input_port = input_port;
-  if (!IsIcmp(pkt.protocol)) {
+  // Announced FTP data endpoints are ports: TCP (and UDP, harmlessly) only.
+  if (pkt.protocol == packet::kProtoTcp || pkt.protocol == packet::kProtoUdp) {
     for (uint8_t side = 0; side < 2; ++side) {
       if (ftp_.Match(Addr(s, side), key.ip_version, Port(s, side), now)) s.transient_side = side;
     }
@@ -314,8 +341,9 @@ void Tracker::Impl::DecideInitialRoles(Session& s, const packet::ParsedPacket& p
     if (sa == packet::kTcpSyn) return SetRoles(s, from, RoleSource::kRequest);
     if (sa == (packet::kTcpSyn | packet::kTcpAck)) return SetRoles(s, to, RoleSource::kReply);
   }
-  if (IsIcmp(pkt.protocol)) {
-    // Request/reply upgrades happen in Process(); errors keep the sender.
+  if (pkt.protocol != packet::kProtoTcp && pkt.protocol != packet::kProtoUdp) {
+    // ICMP: request/reply upgrades happen in Process(); errors keep the
+    // sender. Other protocols have no ports: the first sender stays client.
     return SetRoles(s, from, RoleSource::kFirstPacket);
   }
   const bool src_service = IsServicePort(pkt.src_port);
@@ -357,6 +385,12 @@ void Tracker::Impl::UpdateTcp(Session& s, const packet::ParsedPacket& pkt, uint8
   me.flags |= f;
   me.last_seq = pkt.seq;
   if (me.packets == 1) me.first_seq = pkt.seq;
+  if (syn) {
+    me.syn_window = std::max(me.syn_window, pkt.window);
+    if (!me.isn_seen) me.wscale = pkt.tcp_window_scale;
+  } else {
+    me.max_window = std::max(me.max_window, pkt.window);
+  }
 
   if (syn && !rst) {
     if (syn && !ack) SetRoles(s, from, RoleSource::kRequest);
@@ -374,9 +408,17 @@ void Tracker::Impl::UpdateTcp(Session& s, const packet::ParsedPacket& pkt, uint8
       if (ack) s.server_isn_changed = true;
     }
   }
-  me.seq.OnSegment(pkt.seq, pkt.payload_len, syn, fin);
-  // ACKs in RST packets are not trusted (Zeek does the same).
-  if (ack && !rst) peer.seq.OnPeerAck(pkt.ack);
+  // Segments and ACKs beyond the receiver's plausible window are not trusted
+  // (one stray segment at seq + 10^9 must not count a gigabyte).
+  const uint8_t to = 1 - from;
+  if (me.seq.OnSegment(pkt.seq, pkt.payload_len, syn, fin, PlausibleWindow(s, to)) == 0) {
+    ++counters_.implausible_sequence;
+  }
+  // ACKs in RST packets are not trusted (Zeek does the same). The ACK covers
+  // data the peer sent into this side's window.
+  if (ack && !rst && !peer.seq.OnPeerAck(pkt.ack, PlausibleWindow(s, from))) {
+    ++counters_.implausible_sequence;
+  }
 
   if (me.tcp_state != TcpEndpointState::kReset && !rst &&
       (fin || (ack && !syn && pkt.payload_len == 0))) {
@@ -389,6 +431,25 @@ void Tracker::Impl::UpdateTcp(Session& s, const packet::ParsedPacket& pkt, uint8
   }
   if (fin) s.fin[from] = true;
   if (rst) s.rst = true;
+}
+
+// How far beyond what was seen a segment towards `receiver` may start: the
+// receiver's largest advertised window (RFC 7323: scaled by its window scale
+// when both SYNs carried the option; SYN windows are never scaled), at least
+// kWindowFloor (64 KiB). Without both SYNs the scale is unknown: a fixed
+// 16 MiB, above Linux's default maximum receive buffer and any unscaled
+// window at scale 8, far below the 2^30 TCP limit. Data beyond it (a capture
+// gap of more than a window) is not counted until the stream comes back into
+// range.
+inline uint64_t Tracker::Impl::PlausibleWindow(const Session& s, uint8_t receiver) const {
+  const SideState& r = s.side[receiver];
+  const SideState& o = s.side[1 - receiver];
+  if (!r.isn_seen || !o.isn_seen) return kWindowWithoutHandshake;
+  uint64_t w = r.max_window;
+  if (r.wscale != packet::kNoWindowScale && o.wscale != packet::kNoWindowScale) {
+    w <<= std::min<uint8_t>(r.wscale, 14);
+  }
+  return std::max({w, uint64_t{r.syn_window}, kWindowFloor});
 }
 
 void Tracker::Impl::UpdateFtp(const packet::ParsedPacket& pkt, uint64_t now) {
@@ -417,8 +478,10 @@ uint64_t Tracker::Impl::IdleTimeout(const Session& s) const {
     case packet::kProtoIcmp:
     case packet::kProtoIcmpV6:
       return cfg_.icmp_timeout_us;
-    default:
+    case packet::kProtoUdp:
       return cfg_.udp_timeout_us;
+    default:
+      return cfg_.other_timeout_us;
   }
 }
 
@@ -432,7 +495,7 @@ EndReason Tracker::Impl::ExpiryReason(const Session& s) const {
 }
 
 uint64_t Tracker::Impl::Deadline(const Session& s) const {
-  uint64_t d = s.last_time_us + IdleTimeout(s);
+  uint64_t d = s.last_clock_us + IdleTimeout(s);
   if (cfg_.active_timeout_us != 0) d = std::min(d, s.active_start_us + cfg_.active_timeout_us);
   return d;
 }
@@ -451,13 +514,15 @@ void Tracker::Impl::ScheduleIfEarlier(uint32_t idx, Session& s) {
 
 bool Tracker::Impl::Fire(uint32_t idx, uint64_t now) {
   Session& s = table_.at(idx);
-  if (now >= s.last_time_us + IdleTimeout(s)) {
-    if (OutputFull()) return false;
+  if (Expired(s, now)) {
+    if (OutputFull() || advance_budget_ == 0) return false;
+    --advance_budget_;
     End(idx, ExpiryReason(s));
     return true;
   }
   if (cfg_.active_timeout_us != 0 && now >= s.active_start_us + cfg_.active_timeout_us) {
-    if (OutputFull()) return false;
+    if (OutputFull() || advance_budget_ == 0) return false;
+    --advance_budget_;
     // Interim record: counters stay cumulative from the session's start; the
     // session goes on with the same id.
     Emit(s, EndReason::kActiveTimeout, /*continuing=*/true);
@@ -473,8 +538,9 @@ bool Tracker::Impl::Fire(uint32_t idx, uint64_t now) {
   return true;
 }
 
-void Tracker::Impl::Advance(uint64_t now) {
-  wheel_.Advance(now, [this, now](uint32_t idx) { return Fire(idx, now); });
+bool Tracker::Impl::Advance(uint64_t now, size_t max_records) {
+  advance_budget_ = max_records;
+  return wheel_.Advance(now, [this, now](uint32_t idx) { return Fire(idx, now); });
 }
 
 void Tracker::Impl::EvictStalest() {
@@ -486,8 +552,8 @@ void Tracker::Impl::EvictStalest() {
     const uint32_t idx = evict_cursor_;
     evict_cursor_ = evict_cursor_ + 1 == cap ? 0 : evict_cursor_ + 1;
     const Session& s = table_.at(idx);
-    if (s.live && s.last_time_us < oldest) {
-      oldest = s.last_time_us;
+    if (s.live && s.last_clock_us < oldest) {
+      oldest = s.last_clock_us;
       victim = idx;
     }
   }
@@ -514,13 +580,14 @@ void Tracker::Impl::End(uint32_t idx, EndReason reason) {
 }
 
 bool Tracker::Impl::FlushSome(EndReason reason, uint64_t now) {
-  (void)now;  // records keep their own last packet time
   const uint32_t cap = table_.capacity();
   while (table_.size() > 0) {
     if (OutputFull()) return false;
     if (flush_cursor_ >= cap) flush_cursor_ = 0;
     const uint32_t idx = flush_cursor_++;
-    if (table_.at(idx).live) End(idx, reason);
+    const Session& s = table_.at(idx);
+    // Due but not yet fired (the wheel is up to a tick late): its own reason.
+    if (s.live) End(idx, Expired(s, now) ? ExpiryReason(s) : reason);
   }
   flush_cursor_ = 0;
   return true;
@@ -644,6 +711,7 @@ absl::StatusOr<std::unique_ptr<Tracker>> Tracker::Create(const TrackerConfig& co
       {"TCP closing timeout", config.tcp_closing_timeout_us},
       {"UDP timeout", config.udp_timeout_us},
       {"ICMP timeout", config.icmp_timeout_us},
+      {"other-protocol timeout", config.other_timeout_us},
   };
   constexpr uint64_t kMaxTimeoutUs = uint64_t{1} << 50;  // ~35 years: no overflow
   for (const auto& t : timeouts) {
@@ -663,17 +731,30 @@ absl::StatusOr<std::unique_ptr<Tracker>> Tracker::Create(const TrackerConfig& co
 Tracker::Tracker(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Tracker::~Tracker() = default;
 
-void Tracker::Process(const packet::ParsedPacket& pkt, uint64_t now_us, uint16_t input_port) {
-  impl_->Process(pkt, now_us, input_port);
+void Tracker::Process(const packet::ParsedPacket& pkt, PacketTime t, uint16_t input_port) {
+  impl_->Process(pkt, t, input_port);
+}
+void Tracker::ProcessBurst(std::span<const packet::ParsedPacket> pkts,
+                           std::span<const PacketTime> times, uint16_t input_port) {
+  impl_->ProcessBurst(pkts, times, input_port);
 }
 void Tracker::ProcessBurst(std::span<const packet::ParsedPacket> pkts,
                            std::span<const uint64_t> now_us, uint16_t input_port) {
-  impl_->ProcessBurst(pkts, now_us, input_port);
+  constexpr size_t kChunk = 64;
+  PacketTime times[kChunk];
+  const size_t total = std::min(pkts.size(), now_us.size());
+  for (size_t base = 0; base < total; base += kChunk) {
+    const size_t n = std::min(kChunk, total - base);
+    for (size_t i = 0; i < n; ++i) times[i] = PacketTime{now_us[base + i], now_us[base + i]};
+    impl_->ProcessBurst(pkts.subspan(base, n), std::span<const PacketTime>(times, n), input_port);
+  }
 }
-void Tracker::ProcessFragment(const packet::ParsedPacket& pkt, uint64_t now_us) {
-  impl_->ProcessFragment(pkt, now_us);
+void Tracker::ProcessFragment(const packet::ParsedPacket& pkt, PacketTime t) {
+  impl_->ProcessFragment(pkt, t);
 }
-void Tracker::Advance(uint64_t now_us) { impl_->Advance(now_us); }
+bool Tracker::Advance(uint64_t clock_us, size_t max_records) {
+  return impl_->Advance(clock_us, max_records);
+}
 bool Tracker::FlushSome(EndReason reason, uint64_t now_us) {
   return impl_->FlushSome(reason, now_us);
 }

@@ -17,11 +17,21 @@
 //   is evicted: approximate LRU with no per-packet list maintenance.
 // - A SYN with a new ISN on a closed session (FIN both ways or RST) ends the
 //   old one with EndReason::kReplaced and starts a new one.
+// - Two times per packet (PacketTime): the capture time as written goes into
+//   the records' first/last packet times; the clock time (CaptureClock, or
+//   the wall clock live) decides idle expiry and "a packet after its
+//   session's timeout starts a new one". Give the clock in non-decreasing
+//   order; capture times may do anything.
 // - Timeouts fire within one wheel tick (65.536 ms) after they are due.
+// - Port reuse: a SYN with a new ISN after any FIN or RST of the session (a
+//   half-close included) ends the old one with EndReason::kReplaced.
+// - Other IP protocols (GRE, ESP, SCTP...; ports 0) are flows by (protocol,
+//   address pair), first sender = client (LOW confidence), conn_state OTH.
 // - `sessions_ended` counts every session that ended (interim records
 //   excluded), whether or not its record found room in the output queue.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -30,15 +40,12 @@
 #include "absl/status/statusor.h"
 #include "packet/parsed_packet.h"
 #include "session/networks.h"
+#include "session/session_key.h"
 #include "session/session_record.h"
 
 namespace flowtrail::session {
 
 enum class FullAnalysisPolicy : uint8_t { kAll, kInboundOnly, kNone };
-
-// Which VLAN ids are part of the session key: overlapping address spaces on a
-// trunk are separate sessions unless told otherwise.
-enum class VlanKey : uint8_t { kNone, kOuter, kBoth };
 
 struct TrackerConfig {
   uint16_t worker_id = 0;           // goes into the top bits of session ids
@@ -52,7 +59,7 @@ struct TrackerConfig {
   uint64_t tcp_linger_us = 2'000'000;                 // after FIN both ways or RST
   uint64_t udp_timeout_us = 60'000'000;
   uint64_t icmp_timeout_us = 30'000'000;
-  uint64_t other_timeout_us = 60'000'000;  // other IP protocols (GRE, ESP, SCTP...)
+  uint64_t other_timeout_us = 60'000'000;      // other IP protocols (GRE, ESP, SCTP...)
   uint64_t active_timeout_us = 1'800'000'000;  // interim record; 0 = never
 
   Networks protected_networks;  // for the inbound flag
@@ -71,6 +78,18 @@ struct TrackerCounters {
   uint64_t sessions_active = 0;
   uint64_t later_fragments = 0;               // given to ProcessFragment()
   uint64_t later_fragments_unattributed = 0;  // of those, first fragment unknown
+  // Fragment bytes already covered by an earlier fragment of their datagram
+  // (duplicates, overlaps): not counted into payload bytes.
+  uint64_t fragment_overlap_bytes = 0;
+  // TCP segments / ACKs beyond any plausible window: not counted into bytes.
+  uint64_t implausible_sequence = 0;
+};
+
+// One packet's two times, microseconds: `capture_us` as the capture wrote it
+// (0 and any u64 valid), `clock_us` the tracker clock for that packet.
+struct PacketTime {
+  uint64_t capture_us = 0;
+  uint64_t clock_us = 0;
 };
 
 class Tracker {
@@ -80,29 +99,50 @@ class Tracker {
   Tracker(const Tracker&) = delete;
   Tracker& operator=(const Tracker&) = delete;
 
-  // One parsed packet seen at `now_us` on DPDK port `input_port`.
-  void Process(const packet::ParsedPacket& pkt, uint64_t now_us, uint16_t input_port);
+  // One parsed packet with its capture and clock times, from DPDK port
+  // `input_port`. The uint64_t overload uses one time for both.
+  void Process(const packet::ParsedPacket& pkt, PacketTime t, uint16_t input_port);
+  void Process(const packet::ParsedPacket& pkt, uint64_t now_us, uint16_t input_port) {
+    Process(pkt, PacketTime{now_us, now_us}, input_port);
+  }
 
-  // The same as Process() on each packet in order (pkts[i] seen at now_us[i]),
+  // The same as Process() on each packet in order (pkts[i] at times[i]),
   // with the table lookups of the burst overlapped by prefetching: use it for
-  // RX bursts. Processes min(pkts.size(), now_us.size()) packets.
+  // RX bursts. Processes min(pkts.size(), times.size()) packets.
+  void ProcessBurst(std::span<const packet::ParsedPacket> pkts, std::span<const PacketTime> times,
+                    uint16_t input_port);
+  // Transitional: one time per packet for both (the dataplane before it runs a
+  // CaptureClock).
   void ProcessBurst(std::span<const packet::ParsedPacket> pkts, std::span<const uint64_t> now_us,
                     uint16_t input_port);
 
   // A later (non-first) IP fragment: ParseFrame() returned kNonFirstFragment
-  // and set src, dst, ip_version, protocol, fragment_id and payload_len. It is
-  // attributed to the session its first fragment went to (packets, payload
-  // bytes and `fragments` of the sender's side) when that first fragment was
-  // seen within the last 30 s; otherwise it is only counted.
-  void ProcessFragment(const packet::ParsedPacket& pkt, uint64_t now_us);
+  // and set src, dst, ip_version, protocol, fragment_id, fragment_offset,
+  // more_fragments, the VLAN ids and payload_len (the fragment's IP payload).
+  // It is attributed to the session its first fragment went to (a packet,
+  // `fragments`, and the payload bytes not already covered by an earlier
+  // fragment of the datagram, on the sender's side) when that first fragment
+  // was seen within the last 30 s of clock; otherwise it is only counted.
+  void ProcessFragment(const packet::ParsedPacket& pkt, PacketTime t);
+  void ProcessFragment(const packet::ParsedPacket& pkt, uint64_t now_us) {
+    ProcessFragment(pkt, PacketTime{now_us, now_us});
+  }
 
-  // Expires sessions whose timeouts passed by `now_us`. O(expired) amortised.
-  void Advance(uint64_t now_us);
+  // Expires sessions whose timeouts passed by clock `clock_us`, emitting at
+  // most `max_records` records (interim ones included) and never more than
+  // the output queue's free room. Sessions not reached stay in the table and
+  // are expired by a later call: nothing is lost or emitted twice. Returns
+  // true when nothing due by `clock_us` is left (to wheel-tick precision);
+  // false means call again (after Drain()) at the same clock.
+  // O(expired) amortised.
+  bool Advance(uint64_t clock_us, size_t max_records);
+  bool Advance(uint64_t clock_us) { return Advance(clock_us, SIZE_MAX); }
 
-  // Ends every live session with `reason` (shutdown, end of input). Emits at
-  // most the free room of the output queue per call; returns true once the
-  // table is empty. Call Drain() between calls.
-  bool FlushSome(EndReason reason, uint64_t now_us);
+  // Ends every live session (shutdown, end of input): with its expiry reason
+  // (closed, reset, idle) if its idle timeout had passed by clock `clock_us`,
+  // else with `reason`. Emits at most the free room of the output queue per
+  // call; returns true once the table is empty. Call Drain() between calls.
+  bool FlushSome(EndReason reason, uint64_t clock_us);
 
   // Moves up to out.size() finished records to `out`; returns how many.
   size_t Drain(std::span<SessionRecord> out);

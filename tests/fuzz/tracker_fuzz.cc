@@ -1,6 +1,9 @@
 // libFuzzer target over parser + tracker. The input is a sequence of frames,
-// each: 2-byte big-endian length, 2-byte timestamp delta (units of 16 ms, so
-// timeouts, lingers and eviction all happen), then the frame bytes. A small
+// each: 2-byte big-endian length, 2-byte timestamp word, then the frame bytes.
+// The timestamp word's top two bits pick what the capture time does (forward
+// by the low 14 bits x 16 ms, so timeouts, lingers and eviction all happen;
+// backwards; a lone outlier up to ~3 h ahead; a gap), and a CaptureClock
+// turns capture times into the tracker clock as a worker does. A small
 // table (64 sessions) and output queue (16 records) keep eviction, deferral
 // and drops busy. Invariants are checked after every step and on every record.
 #include <cstdint>
@@ -11,11 +14,14 @@
 
 #include "fuzz_check.h"
 #include "packet/parser.h"
+#include "session/capture_clock.h"
 #include "session/tracker.h"
 
 namespace {
 
+using flowtrail::session::CaptureClock;
 using flowtrail::session::EndReason;
+using flowtrail::session::PacketTime;
 using flowtrail::session::SessionRecord;
 using flowtrail::session::Tracker;
 using flowtrail::session::TrackerConfig;
@@ -43,20 +49,32 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   config.udp_timeout_us = 4'000'000;
   config.icmp_timeout_us = 1'000'000;
   config.active_timeout_us = 5'000'000;
+  config.other_timeout_us = 3'000'000;
   auto created = Tracker::Create(config);
   FUZZ_CHECK(created.ok());
   Tracker& t = **created;
 
   SessionRecord out[8];
   uint64_t emitted_final = 0;
+  uint64_t final_packets = 0;
+  // Exactly once: a final record's id never appeared in a final record
+  // before. Ids of one worker increase, so ids are checked in a small set of
+  // the ones seen (a fuzz input holds few sessions).
+  std::vector<uint64_t> final_ids;
   auto drain = [&] {
     while (size_t n = t.Drain(out)) {
       for (size_t i = 0; i < n; ++i) {
         CheckRecord(out[i]);
-        if (!out[i].continuing) ++emitted_final;
+        if (out[i].continuing) continue;
+        ++emitted_final;
+        final_packets += out[i].client_packets + out[i].server_packets;
+        for (uint64_t id : final_ids) FUZZ_CHECK(id != out[i].session_id);
+        final_ids.push_back(out[i].session_id);
       }
     }
   };
+  CaptureClock clock;
+  uint64_t given = 0;  // packets and attributed later fragments
 
   // Frames are batched into ProcessBurst() calls of up to kBurst packets (a
   // frame's first byte ending in 0x7 closes a batch early), so both entry
@@ -64,10 +82,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   constexpr size_t kBurst = 8;
   std::vector<uint8_t> frames[kBurst];
   flowtrail::packet::ParsedPacket batch[kBurst];
-  uint64_t times[kBurst];
+  PacketTime times[kBurst];
   size_t batched = 0;
   auto flush_batch = [&] {
+    if (batched > 0) {
+      // The worker's order: what timed out before the burst leaves first.
+      while (!t.Advance(times[0].clock_us, 4)) drain();
+    }
     t.ProcessBurst(std::span(batch, batched), std::span(times, batched), 0);
+    given += batched;
     batched = 0;
   };
 
@@ -75,7 +98,23 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   size_t pos = 0, step = 0;
   while (pos + 4 <= size) {
     const uint32_t len = (uint32_t{data[pos]} << 8) | data[pos + 1];
-    now += ((uint32_t{data[pos + 2]} << 8) | data[pos + 3]) * 16'000u;
+    const uint32_t word = (uint32_t{data[pos + 2]} << 8) | data[pos + 3];
+    const uint64_t amount = (word & 0x3fff) * 16'000u;
+    uint64_t capture = now;
+    switch (word >> 14) {
+      case 0:
+        capture = now += amount;
+        break;
+      case 1:
+        capture = now - std::min(now, amount);  // backwards
+        break;
+      case 2:
+        capture = now + amount * 40;  // outlier ahead (or ordinary when small)
+        break;
+      default:
+        capture = now += amount * 40;  // a gap
+    }
+    const PacketTime pt{capture, clock.Observe(capture)};
     pos += 4;
     const uint32_t caplen = static_cast<uint32_t>(std::min<size_t>(len, size - pos));
     // Own copy of exactly caplen bytes: the parser must not read past it.
@@ -87,14 +126,20 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                                                  frame.data(), caplen, len, &p);
     if (r == flowtrail::packet::ParseResult::kOk) {
       batch[batched] = p;
-      times[batched] = now;
+      times[batched] = pt;
       ++batched;
       if (batched == kBurst || (caplen > 0 && (frame[0] & 0xf) == 0x7)) flush_batch();
     } else {
       flush_batch();
-      if (r == flowtrail::packet::ParseResult::kNonFirstFragment) t.ProcessFragment(p, now);
+      if (r == flowtrail::packet::ParseResult::kNonFirstFragment) {
+        const uint64_t unattributed = t.counters().later_fragments_unattributed;
+        t.ProcessFragment(p, pt);
+        if (t.counters().later_fragments_unattributed == unattributed) ++given;
+      }
     }
-    if (batched == 0) t.Advance(now);
+    if (batched == 0) {
+      while (!t.Advance(clock.now(), 3)) drain();
+    }
     // Drain only every third step so the output queue fills up at times.
     if (++step % 3 == 0) drain();
     const auto& c = t.counters();
@@ -105,11 +150,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   flush_batch();
   drain();
-  while (!t.FlushSome(EndReason::kEndOfInput, now)) drain();
+  while (!t.Advance(clock.now(), 5)) drain();
+  while (!t.FlushSome(EndReason::kEndOfInput, clock.now())) drain();
   drain();
   const auto& c = t.counters();
   FUZZ_CHECK(c.sessions_active == 0);
   FUZZ_CHECK(c.sessions_created == c.sessions_ended);
   FUZZ_CHECK(emitted_final + c.records_dropped == c.sessions_ended);
+  // Every packet in exactly one final record, when none was dropped.
+  if (c.records_dropped == 0) FUZZ_CHECK(final_packets == given);
   return 0;
 }

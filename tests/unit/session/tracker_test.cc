@@ -883,11 +883,16 @@ TEST(TrackerPacketFields, LaterFragmentsAreAttributedToTheSessionOfTheirFirstFra
   later.ip_version = 4;
   later.protocol = packet::kProtoUdp;
   later.fragment_id = 4242;
+  later.fragment_offset = 1480;  // after the first fragment's UDP header + 1472 bytes
+  later.more_fragments = true;
   later.payload_len = 1480;
+  packet::ParsedPacket last = later;
+  last.fragment_offset = 2960;
+  last.more_fragments = false;
   h.Send(m.Udp(kC, 40000, kSrv, 53, "query"), kT0);
   h.Send(first, kT0 + 1);
   h.tracker->ProcessFragment(later, kT0 + 2);
-  h.tracker->ProcessFragment(later, kT0 + 3);
+  h.tracker->ProcessFragment(last, kT0 + 3);
   packet::ParsedPacket stray = later;
   stray.fragment_id = 4243;  // its first fragment was never seen
   h.tracker->ProcessFragment(stray, kT0 + 4);
@@ -932,7 +937,12 @@ TEST(TrackerPacketFields, VlanPortProtocolAndVersionComeFromTheFirstPacket) {
   p.vlan_outer = 100;
   p.vlan_inner = 200;
   h.Send(p, kT0, 3);
-  h.Send(m.Tcp("2001:db8::2", 443, "2001:db8::1", 40000, kSA, 9, 2), kT0 + 5, 1);
+  // The reply on the same VLANs (the VLAN ids are part of the session key).
+  packet::ParsedPacket reply = m.Tcp("2001:db8::2", 443, "2001:db8::1", 40000, kSA, 9, 2);
+  reply.vlan_count = 2;
+  reply.vlan_outer = 100;
+  reply.vlan_inner = 200;
+  h.Send(reply, kT0 + 5, 1);
   const SessionRecord r = h.Only();
   EXPECT_EQ(r.vlan_count, 2);
   EXPECT_EQ(r.vlan_outer, 100);
