@@ -19,19 +19,23 @@ inline uint64_t Get(const Counter& c) { return c.load(std::memory_order_relaxed)
 inline void Bump(Counter& c, uint64_t n = 1) { Set(c, Get(c) + n); }
 
 struct alignas(64) WorkerCounters {
-  Counter packets{0};      // frames taken by this worker
-  Counter bad_packets{0};  // frames the parser refused (by reason below)
-  std::array<Counter, packet::kParseResultCount> bad_by_reason{};
+  Counter packets{0};  // frames taken by this worker
+  // Frames by parse result (index = packet::ParseResult; kOk unused): the
+  // class of each (malformed = bad, non-IP, later fragment, snapped headers)
+  // is parser.h's.
+  std::array<Counter, packet::kParseResultCount> by_result{};
+  Counter snapped{0};  // frames the capture cut (caplen < wire length), parsed or not
   Counter sessions_created{0};
   Counter sessions_ended{0};
   Counter sessions_evicted{0};
   Counter sessions_active{0};
   Counter interim_records{0};
   Counter fragments{0};
+  Counter later_fragments_unattributed{0};  // first fragment unknown: only counted
+  Counter fragment_overlap_bytes{0};        // duplicate/overlapping fragment bytes not counted
+  Counter implausible_sequence{0};          // TCP segments/ACKs beyond any plausible window
   Counter tracker_records_dropped{0};  // tracker output queue full
   Counter records_out{0};              // records handed to the exporter ring
-  Counter export_ring_drops{0};        // exporter ring full (live mode)
-  Counter analytics_ring_drops{0};     // analytics ring full (live mode)
   Counter max_time_us{0};              // latest capture time read (direct readers)
   Counter clock_us{0};                 // the tracker's clock
 };

@@ -62,7 +62,7 @@ bool Exporter::Poll() {
   if (moved == 0 && workers_done) {
     uint64_t dropped = 0;
     for (const WorkerCounters& w : s_.worker_counters) {
-      dropped += Get(w.export_ring_drops) + Get(w.tracker_records_dropped);
+      dropped += Get(w.tracker_records_dropped);
     }
     const uint64_t end_us =
         s_.control->flush_time_us != 0 ? s_.control->flush_time_us : clock_.NowUs();

@@ -427,19 +427,20 @@ Snapshot Pipeline::State::TakeSnapshot(const char* end) const {
     WorkerSnapshot w;
     w.lcore = plan.workers[i];
     w.packets = Get(c.packets);
-    w.bad_packets = Get(c.bad_packets);
     for (size_t r = 0; r < packet::kParseResultCount; ++r) {
-      w.bad_by_reason[r] = Get(c.bad_by_reason[r]);
+      w.by_result[r] = Get(c.by_result[r]);
     }
+    w.snapped = Get(c.snapped);
     w.sessions_created = Get(c.sessions_created);
     w.sessions_ended = Get(c.sessions_ended);
     w.sessions_evicted = Get(c.sessions_evicted);
     w.sessions_active = Get(c.sessions_active);
     w.interim_records = Get(c.interim_records);
     w.fragments = Get(c.fragments);
+    w.later_fragments_unattributed = Get(c.later_fragments_unattributed);
+    w.fragment_overlap_bytes = Get(c.fragment_overlap_bytes);
+    w.implausible_sequence = Get(c.implausible_sequence);
     w.records_out = Get(c.records_out);
-    w.export_ring_drops = Get(c.export_ring_drops);
-    w.analytics_ring_drops = Get(c.analytics_ring_drops);
     w.tracker_records_dropped = Get(c.tracker_records_dropped);
     snap.workers.push_back(w);
   }

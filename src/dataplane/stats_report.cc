@@ -48,14 +48,28 @@ uint64_t Sum(const Snapshot& s, uint64_t WorkerSnapshot::*field) {
 
 }  // namespace
 
-uint64_t Snapshot::RingDrops() const {
-  uint64_t n = Sum(*this, &WorkerSnapshot::export_ring_drops) +
-               Sum(*this, &WorkerSnapshot::analytics_ring_drops);
-  if (dispatcher) {
-    n += dispatcher->ring_drops;
+uint64_t WorkerSnapshot::OfClass(packet::ParseClass c) const {
+  uint64_t n = 0;
+  for (size_t r = 1; r < packet::kParseResultCount; ++r) {
+    if (packet::ParseResultClass(static_cast<packet::ParseResult>(r)) == c) {
+      n += by_result[r];
+    }
   }
   return n;
 }
+
+uint64_t Snapshot::OfClass(packet::ParseClass c) const {
+  uint64_t n = 0;
+  for (const WorkerSnapshot& w : workers) {
+    n += w.OfClass(c);
+  }
+  return n;
+}
+
+// Records never wait out a full worker ring (they stay in the tracker's
+// queue, whose overflow is tracker_records_dropped); only the dispatcher
+// drops packets, in live mode.
+uint64_t Snapshot::RingDrops() const { return dispatcher ? dispatcher->ring_drops : 0; }
 
 uint64_t Snapshot::PortRx() const {
   uint64_t n = 0;
@@ -77,7 +91,7 @@ std::string StatusLine(const Snapshot& now, const Snapshot& before) {
   return absl::StrFormat(
       "flowtrail: %.1fs rx=%d (%.0f pps) imissed=%d nombuf=%d bad=%d sessions active=%d "
       "created=%d ended=%d evicted=%d records=%d ring_drops=%d",
-      now.elapsed_s, rx, pps, imissed, nombuf, Sum(now, &WorkerSnapshot::bad_packets),
+      now.elapsed_s, rx, pps, imissed, nombuf, now.OfClass(packet::ParseClass::kMalformed),
       Sum(now, &WorkerSnapshot::sessions_active), Sum(now, &WorkerSnapshot::sessions_created),
       Sum(now, &WorkerSnapshot::sessions_ended), Sum(now, &WorkerSnapshot::sessions_evicted),
       now.records_written, now.RingDrops());
@@ -114,20 +128,23 @@ std::string SummaryText(const Snapshot& s) {
   for (size_t i = 0; i < s.workers.size(); ++i) {
     const WorkerSnapshot& w = s.workers[i];
     absl::StrAppendFormat(&out,
-                          "  worker %d (lcore %d): packets=%d bad=%d sessions created=%d "
-                          "ended=%d evicted=%d active=%d interim=%d records_out=%d "
-                          "ring_drops=%d/%d tracker_drops=%d\n",
-                          i, w.lcore, w.packets, w.bad_packets, w.sessions_created,
-                          w.sessions_ended, w.sessions_evicted, w.sessions_active,
-                          w.interim_records, w.records_out, w.export_ring_drops,
-                          w.analytics_ring_drops, w.tracker_records_dropped);
+                          "  worker %d (lcore %d): packets=%d bad=%d non_ip=%d later_fragments=%d "
+                          "snapped=%d sessions created=%d ended=%d evicted=%d active=%d "
+                          "interim=%d records_out=%d tracker_drops=%d\n",
+                          i, w.lcore, w.packets, w.bad_packets(),
+                          w.OfClass(packet::ParseClass::kNonIp),
+                          w.OfClass(packet::ParseClass::kLaterFragment), w.snapped,
+                          w.sessions_created, w.sessions_ended, w.sessions_evicted,
+                          w.sessions_active, w.interim_records, w.records_out,
+                          w.tracker_records_dropped);
     for (size_t r = 1; r < packet::kParseResultCount; ++r) {
-      if (w.bad_by_reason[r] == 0) {
+      if (w.by_result[r] == 0) {
         continue;
       }
-      absl::StrAppendFormat(&out, "    bad %s: %d\n",
-                            packet::ParseResultName(static_cast<packet::ParseResult>(r)),
-                            w.bad_by_reason[r]);
+      const auto result = static_cast<packet::ParseResult>(r);
+      absl::StrAppendFormat(&out, "    %s %s: %d\n",
+                            packet::ParseClassName(packet::ParseResultClass(result)),
+                            packet::ParseResultName(result), w.by_result[r]);
     }
   }
   absl::StrAppendFormat(&out,
@@ -175,19 +192,34 @@ std::string StatsJson(const Snapshot& s) {
   for (size_t i = 0; i < s.workers.size(); ++i) {
     const WorkerSnapshot& w = s.workers[i];
     absl::StrAppend(&j, i ? "," : "", "{\"worker\":", i, ",\"lcore\":", w.lcore,
-                    ",\"packets\":", w.packets, ",\"bad_packets_total\":", w.bad_packets,
-                    ",\"bad_packets\":{");
-    for (size_t r = 1; r < packet::kParseResultCount; ++r) {
-      absl::StrAppend(&j, r > 1 ? "," : "",
-                      JsonString(packet::ParseResultName(static_cast<packet::ParseResult>(r))), ":",
-                      w.bad_by_reason[r]);
+                    ",\"packets\":", w.packets);
+    // Per class: the total, and an object by result ("bad_packets" holds the
+    // malformed ones: bad means malformed and nothing else).
+    for (size_t c = 1; c < packet::kParseClassCount; ++c) {
+      const auto cls = static_cast<packet::ParseClass>(c);
+      const std::string key =
+          cls == packet::ParseClass::kMalformed ? "bad_packets" : std::string(packet::ParseClassName(cls));
+      absl::StrAppend(&j, ",\"", key, "_total\":", w.OfClass(cls), ",\"", key, "\":{");
+      bool first = true;
+      for (size_t r = 1; r < packet::kParseResultCount; ++r) {
+        const auto result = static_cast<packet::ParseResult>(r);
+        if (packet::ParseResultClass(result) != cls) {
+          continue;
+        }
+        absl::StrAppend(&j, first ? "" : ",", JsonString(packet::ParseResultName(result)), ":",
+                        w.by_result[r]);
+        first = false;
+      }
+      absl::StrAppend(&j, "}");
     }
     absl::StrAppend(
-        &j, "},\"sessions_created\":", w.sessions_created, ",\"sessions_ended\":", w.sessions_ended,
-        ",\"sessions_evicted\":", w.sessions_evicted, ",\"sessions_active\":", w.sessions_active,
-        ",\"interim_records\":", w.interim_records, ",\"fragments\":", w.fragments,
-        ",\"records_out\":", w.records_out, ",\"export_ring_drops\":", w.export_ring_drops,
-        ",\"analytics_ring_drops\":", w.analytics_ring_drops,
+        &j, ",\"snapped_frames\":", w.snapped, ",\"sessions_created\":", w.sessions_created,
+        ",\"sessions_ended\":", w.sessions_ended, ",\"sessions_evicted\":", w.sessions_evicted,
+        ",\"sessions_active\":", w.sessions_active, ",\"interim_records\":", w.interim_records,
+        ",\"fragments\":", w.fragments,
+        ",\"later_fragments_unattributed\":", w.later_fragments_unattributed,
+        ",\"fragment_overlap_bytes\":", w.fragment_overlap_bytes,
+        ",\"implausible_sequence\":", w.implausible_sequence, ",\"records_out\":", w.records_out,
         ",\"tracker_records_dropped\":", w.tracker_records_dropped, "}");
   }
   absl::StrAppend(&j, "]");

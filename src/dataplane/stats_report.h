@@ -46,17 +46,20 @@ struct InputSnapshot {
 struct WorkerSnapshot {
   unsigned lcore = 0;
   uint64_t packets = 0;
-  uint64_t bad_packets = 0;
-  std::array<uint64_t, packet::kParseResultCount> bad_by_reason{};
+  std::array<uint64_t, packet::kParseResultCount> by_result{};  // index = packet::ParseResult
+  uint64_t snapped = 0;
+  uint64_t OfClass(packet::ParseClass c) const;
+  uint64_t bad_packets() const { return OfClass(packet::ParseClass::kMalformed); }
   uint64_t sessions_created = 0;
   uint64_t sessions_ended = 0;
   uint64_t sessions_evicted = 0;
   uint64_t sessions_active = 0;
   uint64_t interim_records = 0;
   uint64_t fragments = 0;
+  uint64_t later_fragments_unattributed = 0;
+  uint64_t fragment_overlap_bytes = 0;
+  uint64_t implausible_sequence = 0;
   uint64_t records_out = 0;
-  uint64_t export_ring_drops = 0;
-  uint64_t analytics_ring_drops = 0;
   uint64_t tracker_records_dropped = 0;
 };
 
@@ -88,7 +91,8 @@ struct Snapshot {
   std::string analytics_json = "{}";  // the analytics consumers' own object
   std::string end = "running";        // end_of_input | shutdown | running
 
-  uint64_t RingDrops() const;  // export + analytics + dispatcher ring drops
+  uint64_t RingDrops() const;  // dispatcher ring drops (live mode)
+  uint64_t OfClass(packet::ParseClass c) const;  // over the workers
   uint64_t PortRx() const;
 };
 

@@ -28,7 +28,7 @@ int StatsCommand(const char*, const char*, rte_tel_data* d) {
   }
   for (const WorkerSnapshot& w : s.workers) {
     packets += w.packets;
-    bad += w.bad_packets;
+    bad += w.bad_packets();
     active += w.sessions_active;
     created += w.sessions_created;
     ended += w.sessions_ended;
@@ -63,14 +63,14 @@ int WorkersCommand(const char*, const char*, rte_tel_data* d) {
     rte_tel_data_start_dict(c);
     AddU64(c, "lcore", w.lcore);
     AddU64(c, "packets", w.packets);
-    AddU64(c, "bad_packets", w.bad_packets);
+    AddU64(c, "bad_packets", w.bad_packets());
+    AddU64(c, "non_ip", w.OfClass(packet::ParseClass::kNonIp));
+    AddU64(c, "snapped", w.snapped);
     AddU64(c, "sessions_active", w.sessions_active);
     AddU64(c, "sessions_created", w.sessions_created);
     AddU64(c, "sessions_ended", w.sessions_ended);
     AddU64(c, "sessions_evicted", w.sessions_evicted);
     AddU64(c, "records_out", w.records_out);
-    AddU64(c, "export_ring_drops", w.export_ring_drops);
-    AddU64(c, "analytics_ring_drops", w.analytics_ring_drops);
     const std::string name = "worker" + std::to_string(i);
     rte_tel_data_add_dict_container(d, name.c_str(), c, /*keep=*/0);
   }

@@ -151,9 +151,8 @@ void Worker::PublishCounters() {
   WorkerCounters& c = *s_.counters;
   const session::TrackerCounters& t = s_.tracker->counters();
   Set(c.packets, packets_);
-  Set(c.bad_packets, parse_counters_.Bad());
   for (size_t i = 0; i < packet::kParseResultCount; ++i) {
-    Set(c.bad_by_reason[i], parse_counters_.by_result[i]);
+    Set(c.by_result[i], parse_counters_.by_result[i]);
   }
   Set(c.sessions_created, t.sessions_created);
   Set(c.sessions_ended, t.sessions_ended);
@@ -161,6 +160,9 @@ void Worker::PublishCounters() {
   Set(c.sessions_active, t.sessions_active);
   Set(c.interim_records, t.interim_records);
   Set(c.fragments, t.fragments);
+  Set(c.later_fragments_unattributed, t.later_fragments_unattributed);
+  Set(c.fragment_overlap_bytes, t.fragment_overlap_bytes);
+  Set(c.implausible_sequence, t.implausible_sequence);
   Set(c.tracker_records_dropped, t.records_dropped);
   Set(c.records_out, records_out_);
   Set(c.snapped, snapped_);

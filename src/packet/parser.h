@@ -108,6 +108,12 @@ constexpr ParseClass ParseResultClass(ParseResult r) {
   return i < kParseResultCount ? internal::kParseResultClasses[i] : ParseClass::kMalformed;
 }
 
+// Results after which src and dst are set: the frame belongs to the flow of
+// its address pair (dispatch hashes it there).
+constexpr bool HasAddresses(ParseResult r) {
+  return r == ParseResult::kOk || r == ParseResult::kNonFirstFragment;
+}
+
 // "ok", "non_ip", "later_fragment", "snapped", "malformed"; "unknown" out of range.
 std::string_view ParseClassName(ParseClass c);
 
