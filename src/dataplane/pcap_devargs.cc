@@ -92,7 +92,7 @@ absl::Status CheckCaptureFile(const std::string& path) {
     if (!packet::IsSupportedLinkType(t)) {
       const std::string_view name = packet::LinkTypeName(t);
       return absl::InvalidArgumentError(absl::StrCat(
-          path, ": link type ", t, name.empty() ? "" : absl::StrCat(" (", name, ")"),
+          path, ": link type ", t, name.empty() ? "" : absl::StrCat(" (", std::string(name), ")"),
           " is not supported; flowtrail reads EN10MB, LINUX_SLL, LINUX_SLL2, RAW, IPV4, IPV6, "
           "NULL and LOOP"));
     }

@@ -71,37 +71,6 @@ TEST(CountPcapPackets, CountsWhatLibpcapWillDeliver) {
   std::remove(path.c_str());
 }
 
-TEST(TakeFileVdevs, TakesOnlyVdevsThatReadFilesAndKeepsTheRestInOrder) {
-  std::vector<std::string> args = {"sensor",
-                                   "--no-huge",
-                                   "--vdev=net_pcap0,rx_pcap=a.pcap,rx_pcap=b.pcap",
-                                   "--vdev",
-                                   "net_pcap1,rx_pcap=c.pcap",
-                                   "--vdev=net_pcap2,rx_pcap=d.pcap,infinite_rx=1",
-                                   "--vdev=net_pcap3,iface=eth0",
-                                   "--vdev=net_null0",
-                                   "-l",
-                                   "0-1"};
-  const std::vector<FileVdev> taken = TakeFileVdevs(&args);
-  ASSERT_EQ(taken.size(), 2u);
-  EXPECT_EQ(taken[0].name, "net_pcap0");
-  EXPECT_EQ(taken[0].files, (std::vector<std::string>{"a.pcap", "b.pcap"}));
-  EXPECT_EQ(taken[1].name, "net_pcap1");
-  EXPECT_EQ(taken[1].files, (std::vector<std::string>{"c.pcap"}));
-  EXPECT_EQ(args, (std::vector<std::string>{"sensor", "--no-huge",
-                                            "--vdev=net_pcap2,rx_pcap=d.pcap,infinite_rx=1",
-                                            "--vdev=net_pcap3,iface=eth0", "--vdev=net_null0",
-                                            "-l", "0-1"}));
-}
-
-TEST(TakeFileVdevs, LeavesVdevsWithOtherKeysOrNoFileToNetPcap) {
-  std::vector<std::string> args = {"sensor", "--vdev=net_pcap0,rx_pcap=a.pcap,tx_pcap=o.pcap",
-                                   "--vdev=net_pcap1,rx_pcap=", "--vdev=net_pcap2"};
-  const std::vector<std::string> before = args;
-  EXPECT_TRUE(TakeFileVdevs(&args).empty());
-  EXPECT_EQ(args, before);
-}
-
 TEST(CountPcapPackets, MissingFileIsAnErrorNamingIt) {
   absl::StatusOr<uint64_t> n = CountPcapPackets("/nonexistent/x.pcap");
   ASSERT_FALSE(n.ok());

@@ -21,10 +21,9 @@ Snapshot Sample() {
   s.ports.push_back(p);
   WorkerSnapshot w;
   w.packets = 60;
-  w.bad_packets = 2;
-  w.bad_by_reason[static_cast<size_t>(packet::ParseResult::kTruncatedIpv4)] = 2;
+  w.by_result[static_cast<size_t>(packet::ParseResult::kTruncatedIpv4)] = 2;
+  w.by_result[static_cast<size_t>(packet::ParseResult::kArp)] = 7;
   w.sessions_created = 5;
-  w.export_ring_drops = 1;
   s.workers = {w, WorkerSnapshot{}};
   DispatcherSnapshot d;
   d.ring_drops = 3;
@@ -39,7 +38,8 @@ TEST(StatsJson, HasTheKeysTheTestsAndScriptsRead) {
   for (const char* key :
        {"\"ports\":[", "\"rx\":100", "\"imissed\":", "\"nombuf\":", "\"workers\":[",
         "\"packets\":60", "\"bad_packets\":{", "\"sessions_created\":5",
-        "\"sessions_ended\":", "\"sessions_evicted\":", "\"sessions_active\":", "\"ring_drops\":4",
+        "\"sessions_ended\":", "\"sessions_evicted\":", "\"sessions_active\":", "\"ring_drops\":3",
+        "\"bad_packets_total\":2", "\"non_ip_total\":7", "\"non_ip\":{\"arp\":7",
         "\"records_written\":5", "\"analytics_records\":5", "\"sensor_id\":\"s\\\"1\""}) {
     EXPECT_NE(j.find(key), std::string::npos) << key << " in " << j;
   }
@@ -47,10 +47,15 @@ TEST(StatsJson, HasTheKeysTheTestsAndScriptsRead) {
   EXPECT_NE(j.find("\"" + reason + "\":2"), std::string::npos) << j;
 }
 
-TEST(StatsReport, RingDropsAddExportAnalyticsAndDispatcher) {
-  Snapshot s = Sample();
-  s.workers[1].analytics_ring_drops = 10;
-  EXPECT_EQ(s.RingDrops(), 1u + 10u + 3u);
+TEST(StatsReport, OnlyMalformedFramesAreBad) {
+  const Snapshot s = Sample();
+  EXPECT_EQ(s.workers[0].bad_packets(), 2u);
+  EXPECT_EQ(s.OfClass(packet::ParseClass::kNonIp), 7u);
+  EXPECT_EQ(s.RingDrops(), 3u);  // the dispatcher's; records never drop at a ring
+  const std::string j = StatsJson(s);
+  const size_t bad = j.find("\"bad_packets\":{");
+  ASSERT_NE(bad, std::string::npos);
+  EXPECT_EQ(j.substr(bad, j.find('}', bad) - bad).find("arp"), std::string::npos) << j;
 }
 
 TEST(StatsReport, SummaryNamesBadPacketReasons) {
