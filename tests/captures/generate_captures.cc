@@ -1169,14 +1169,17 @@ void FragmentsOverlap(Capture& c) {
       {"frag_duplicate_last", {{0, 56}, {56, 52}, {56, 52}}},
       {"frag_duplicate_first", {{0, 56}, {0, 56}, {56, 52}}},
       {"frag_overlap", {{0, 56}, {40, 68}}},
-      {"frag_overlap_reordered", {{48, 60}, {0, 56}}},
+      {"frag_overlap_three", {{0, 56}, {32, 40}, {48, 60}}},
   };
   for (size_t i = 0; i < cases.size(); ++i) {
-    Conversation& s =
-        c.Add(Udp(cases[i].first, "10.10.0.1", static_cast<uint16_t>(48000 + i), "10.10.0.2", 9000),
-              1.0 + static_cast<double>(i))
-            .FragmentPieces(kC, rng.Text(100), cases[i].second)
-            .Datagram(kS, rng.Text(10));
+    // Ports as basic.pcap's fragmented datagram (no service-port heuristics);
+    // a distinct IP id per datagram so no fragment matches another's.
+    ConversationSpec u =
+        Udp(cases[i].first, "10.10.0.1", static_cast<uint16_t>(5001 + i), "10.10.0.2", 6000);
+    u.first_ip_id = static_cast<uint16_t>(0x1000 + 0x100 * i);
+    Conversation& s = c.Add(u, 1.0 + static_cast<double>(i))
+                          .FragmentPieces(kC, rng.Text(100), cases[i].second)
+                          .Datagram(kS, rng.Text(10));
     // How a duplicate fragment counts as a packet and a fragment is open.
     s.Unchecked("client_packets").Unchecked("fragments").Unchecked("client_first_data_len");
   }

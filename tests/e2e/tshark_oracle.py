@@ -128,8 +128,25 @@ def available():
 
 
 def _epoch_us(text):
-    # Exact decimal arithmetic: seconds >= 2^31 and 0 stay what was written.
+    # Exact integer arithmetic: seconds >= 2^31 and 0 stay what was written.
+    sec, _, frac = text.partition(".")
+    if sec.lstrip("-").isdigit() and (frac.isdigit() or not frac):
+        us = int(sec) * 1_000_000 + int((frac + "000000")[:6])
+        return us
     return int(decimal.Decimal(text).scaleb(6).to_integral_value(rounding=decimal.ROUND_FLOOR))
+
+
+_ADDRESSES = {}
+
+
+def _address(text):
+    """Canonical text and packed bytes of an address (cached: captures repeat
+    a few addresses many times)."""
+    a = _ADDRESSES.get(text)
+    if a is None:
+        ip = ipaddress.ip_address(text)
+        a = _ADDRESSES[text] = (str(ip), ip.packed)
+    return a
 
 
 def _plain_tcp(protocols):
@@ -177,8 +194,7 @@ def read_capture(path):
         if not src or not dst:
             continue
         packets.append(Packet(
-            frame=int(frame), ts_us=ts, src=str(ipaddress.ip_address(src)),
-            dst=str(ipaddress.ip_address(dst)), sport=int(sport.split(",")[0]),
+            frame=int(frame), ts_us=ts, src=_address(src)[0], dst=_address(dst)[0], sport=int(sport.split(",")[0]),
             dport=int(dport.split(",")[0]), stream=int(stream.split(",")[0]),
             seq=int(seq.split(",")[0]), ack=int(ack.split(",")[0]) if ack else 0,
             length=int(length.split(",")[0]) if length else 0,
@@ -318,8 +334,8 @@ class Session:
 def make_key(vlans, a, b):
     """Session key: (VLAN ids outermost first, the two (ip, port) endpoints
     sorted), the same for both directions."""
-    return (tuple(vlans),) + tuple(sorted((a, b), key=lambda e: (
-        ipaddress.ip_address(e[0]).packed, e[1])))
+    ka, kb = (_address(a[0])[1], a[1]), (_address(b[0])[1], b[1])
+    return (tuple(vlans[:2]),) + ((a, b) if ka <= kb else (b, a))
 
 
 def _endpoint_key(p):

@@ -182,7 +182,7 @@ bool ProtectedNets::Contains(const std::string& ip) const {
 // Conversation
 
 Conversation::Conversation(FrameSink* sink, ConversationSpec spec, uint64_t start_us)
-    : sink_(sink), spec_(std::move(spec)), now_us_(start_us) {
+    : sink_(sink), spec_(std::move(spec)), now_us_(start_us), ip_id_(spec_.first_ip_id) {
   client_.next_seq = spec_.client_isn;
   server_.next_seq = spec_.server_isn;
 }

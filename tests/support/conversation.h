@@ -90,6 +90,8 @@ struct ConversationSpec {
   std::vector<uint16_t> vlans;
   bool qinq = false;
   std::vector<uint32_t> mpls_labels;
+  // IPv4 identification of the first datagram (one higher for each after).
+  uint16_t first_ip_id = 1;
   // TCP options on SYN and SYN-ACK (MSS, SACK permitted, timestamps, window scale).
   bool syn_options = true;
 };
