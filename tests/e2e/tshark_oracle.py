@@ -59,7 +59,11 @@ the sensor's documented rules, applied here to tshark's packets:
      session (e.g. a SYN retransmitted with a new ISN before any data, Zeek
      #3313); merged sessions are excluded from the byte comparison and listed.
   4. VLAN ids are part of the key (the sensor's default, --vlan-key both):
-     the key is (VLAN ids outermost first, canonical address/port pair).
+     the key is (up to two VLAN ids outermost first, 802.1ad `ieee8021ad.id`
+     before 802.1Q `vlan.id`; the canonical address/port pair). tshark's
+     streams ignore VLANs, so with one 5-tuple live on several VLANs its
+     stream numbers interleave: the oracle follows its own key and uses a
+     stream change only where a SYN (without ACK) starts it.
 
 An oracle session maps to the sensor record with the same key (protocol 6,
 both endpoints, VLAN ids) whose [first_time_us, last_time_us] overlaps the
@@ -80,7 +84,8 @@ TSHARK = os.environ.get("FLOWTRAIL_TSHARK") or shutil.which("tshark") or ""
 
 FIELDS = ("frame.number", "frame.time_epoch", "frame.protocols", "ip.src", "ipv6.src",
           "ip.dst", "ipv6.dst", "tcp.srcport", "tcp.dstport", "tcp.stream", "tcp.seq_raw",
-          "tcp.ack_raw", "tcp.len", "tcp.flags", "vlan.id", "tcp.window_size")
+          "tcp.ack_raw", "tcp.len", "tcp.flags", "vlan.id", "tcp.window_size",
+          "ieee8021ad.id")
 
 PREFS = ("tcp.desegment_tcp_streams:FALSE", "tcp.reassemble_out_of_order:FALSE",
          "tcp.analyze_sequence_numbers:TRUE", "tcp.relative_sequence_numbers:FALSE",
@@ -182,7 +187,7 @@ def read_capture(path):
         if len(c) < len(FIELDS):
             c += [""] * (len(FIELDS) - len(c))
         (frame, epoch, protocols, ip_src, ip6_src, ip_dst, ip6_dst, sport, dport, stream, seq,
-         ack, length, flags, vlans, window) = c[:len(FIELDS)]
+         ack, length, flags, vlans, window, stags) = c[:len(FIELDS)]
         if not epoch:
             continue
         ts = _epoch_us(epoch)
@@ -199,7 +204,8 @@ def read_capture(path):
             seq=int(seq.split(",")[0]), ack=int(ack.split(",")[0]) if ack else 0,
             length=int(length.split(",")[0]) if length else 0,
             flags=int(flags.split(",")[0], 16) & 0xFF,
-            vlans=tuple(int(v) for v in vlans.split(",") if v != ""),
+            # 802.1ad S-tags (0x88a8) are outermost, then 802.1Q tags.
+            vlans=tuple(int(v) for v in (stags + "," + vlans).split(",") if v != ""),
             window=int(window.split(",")[0]) if window else 0))
     return times, packets
 
@@ -362,12 +368,17 @@ def sessions(times, packets, rules=None):
             s, st = cur
             if now - st["last_clock"] >= _timeout(st, rules):
                 new_session, tail = True, True  # rule 2: timed out
-            elif p.stream not in s.streams:
-                if (p.flags & (SYN | ACK)) == SYN and (st["fin"] or st["rst"]):
+            elif p.stream not in s.streams and (p.flags & (SYN | ACK)) == SYN:
+                if st["fin"] or st["rst"]:
                     new_session = True  # rule 3: the old session is REPLACED
                 else:
                     s.streams.add(p.stream)  # rule 3: merged
                     s.merged = True
+            else:
+                # tshark keys streams without VLAN ids: with one 5-tuple on
+                # several VLANs at once its stream numbers mix them up, so
+                # only a SYN's new stream counts (rule 4).
+                s.streams.add(p.stream)
         if new_session:
             s = Session(key, [p.stream], p)
             s.tail = tail and (p.flags & (SYN | ACK)) != SYN
