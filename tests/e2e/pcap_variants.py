@@ -107,8 +107,11 @@ def _ip_end(data, at):
 
 
 def relink(records, linktype):
-    """Ethernet records on `linktype`; returns (records, dropped Counter)."""
+    """Ethernet records on `linktype`; returns (records, dropped Counter).
+    EN10MB keeps every record as it is (for pcapng of the original)."""
     out, dropped = [], collections.Counter()
+    if linktype == ETHERNET:
+        return list(records), dropped
     for r in records:
         d = r.data
         if len(d) < 14:
@@ -129,11 +132,7 @@ def relink(records, linktype):
         payload = d[14:_ip_end(d, 14)] if is_ip else d[14:]
         trailer = len(d) - 14 - len(payload)  # Ethernet padding removed
         src_mac = d[6:12]
-        if linktype == ETHERNET:
-            head = d[:14]
-            trailer = 0
-            payload = d[14:]
-        elif linktype == LINUX_SLL:
+        if linktype == LINUX_SLL:
             # packet type 0 (to us), ARPHRD_ETHER, 6-byte address padded to 8.
             head = struct.pack(">HHH", 0, 1, 6) + src_mac + b"\0\0" + struct.pack(">H", ethertype)
         elif linktype == LINUX_SLL2:
