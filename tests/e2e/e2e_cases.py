@@ -995,6 +995,8 @@ def workers_1_vs_3_variants():
             continue
         ps = multiset_problems(record_multiset(one, RUN_FIELDS), record_multiset(three, RUN_FIELDS),
                                "1 worker", "3 workers", limit=3)
+        if not one:
+            ps.append("no records at all (an equal empty set proves nothing)")
         log(f"  {name}: {len(one)} vs {len(three)} records: "
             f"{'ok' if not ps else f'{len(ps)} problem(s)'}")
         problems += [f"{name}: {p}" for p in ps]
