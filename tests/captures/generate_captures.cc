@@ -15,6 +15,21 @@
 //   offline_big    ~1.5M packets for bench/offline_vs_argus.sh (only on request;
 //                  --packets sets the approximate size)
 //
+// One capture per class of issue 6 (tshark conformance, exactly-once):
+//   clock_glitch        merged-capture timestamps: one frame 45 s ahead, one an
+//                       hour ahead, a stretch running 3 s backwards
+//   every_protocol      GRE, ESP, AH, SCTP, IGMP, OSPF, PIM, OSPFv3 as flows by
+//                       (protocol, address pair); ARP and LLDP frames (non-IP)
+//   time_zero           a capture starting at exactly 0 s
+//   time_high           timestamps >= 2^31 s (pcap seconds are unsigned)
+//   seq_outlier         a 1-byte segment at seq + 10^9 (no inflated bytes)
+//   reuse_half_close    a SYN with a new ISN after the client's FIN: 2 sessions
+//   vlan_key            one 5-tuple on VLAN 10 and 20 (and Q-in-Q 100/10, 100/20)
+//   fragments_overlap   duplicate and overlapping IPv4 fragments of 100-byte
+//                       datagrams: 100 payload bytes each
+//   scan_burst          12000 half-open SYNs expiring in one tick
+//   link_plain          no VLAN/MPLS/non-IP: the base of the link-type variants
+//
 // NAME.pcap and NAME.expected.json go to OUT_DIR. Everything is derived from
 // fixed seeds, so the output is byte-for-byte the same on every run.
 //
@@ -166,6 +181,8 @@ struct Capture {
   FrameSink sink;
   std::deque<Conversation> sessions;
   std::map<std::string, uint64_t> bad;  // reason -> frames
+  // Non-IP frames by ethertype class ("arp", "lldp"): counted, not bad.
+  std::map<std::string, uint64_t> non_ip;
   Timeouts timeouts;
   ProtectedNets nets{{}};
   bool inbound_only = false;
@@ -177,6 +194,10 @@ struct Capture {
                                  base_us + static_cast<uint64_t>(std::llround(start_s * kSec)));
   }
   uint64_t At(double s) const { return base_us + static_cast<uint64_t>(std::llround(s * kSec)); }
+  void NonIp(const std::string& cls, double t_s, std::vector<uint8_t> frame) {
+    sink.Add(At(t_s), std::move(frame));
+    ++non_ip[cls];
+  }
   void Bad(const std::string& reason, double t_s, std::vector<uint8_t> frame,
            uint32_t caplen = UINT32_MAX, uint32_t wire_len = 0) {
     sink.Add(At(t_s), std::move(frame), caplen, wire_len);
@@ -211,14 +232,14 @@ bool WriteCapture(Capture& c, const std::string& dir) {
     std::fprintf(stderr, "generate_captures: cannot write %s\n", json_path.c_str());
     return false;
   }
-  uint64_t bad_total = 0, session_packets = 0, tcp = 0, udp = 0, icmp = 0;
+  uint64_t bad_total = 0, session_packets = 0, tcp = 0, udp = 0, icmp = 0, other = 0;
   for (const auto& [reason, n] : c.bad) {
     bad_total += n;
   }
   for (const Conversation& s : c.sessions) {
     session_packets += s.packets(Dir::kC2S) + s.packets(Dir::kS2C);
     const uint8_t p = s.spec().protocol;
-    (p == 6 ? tcp : p == 17 ? udp : icmp) += 1;
+    (p == 6 ? tcp : p == 17 ? udp : (p == 1 || p == 58) ? icmp : other) += 1;
   }
   std::fprintf(f, "{\"capture\": %s,\n \"frames\": %llu,\n \"bad_frames\": %llu,\n",
                JsonQuote(c.name + ".pcap").c_str(), static_cast<unsigned long long>(frames),
@@ -232,9 +253,19 @@ bool WriteCapture(Capture& c, const std::string& dir) {
   }
   std::fprintf(f, "},\n \"session_packets\": %llu,\n",
                static_cast<unsigned long long>(session_packets));
-  std::fprintf(f, " \"sessions_by_protocol\": {\"tcp\": %llu, \"udp\": %llu, \"icmp\": %llu},\n",
+  std::fprintf(f,
+               " \"sessions_by_protocol\": {\"tcp\": %llu, \"udp\": %llu, \"icmp\": %llu, "
+               "\"other\": %llu},\n",
                static_cast<unsigned long long>(tcp), static_cast<unsigned long long>(udp),
-               static_cast<unsigned long long>(icmp));
+               static_cast<unsigned long long>(icmp), static_cast<unsigned long long>(other));
+  std::fprintf(f, " \"non_ip\": {");
+  first = true;
+  for (const auto& [cls, n] : c.non_ip) {
+    std::fprintf(f, "%s%s: %llu", first ? "" : ", ", JsonQuote(cls).c_str(),
+                 static_cast<unsigned long long>(n));
+    first = false;
+  }
+  std::fprintf(f, "},\n");
   std::fprintf(f, " \"first_time_us\": %llu,\n \"last_time_us\": %llu,\n",
                static_cast<unsigned long long>(c.base_us), static_cast<unsigned long long>(end_us));
   std::fprintf(f, " \"sensor_args\": [");
@@ -841,15 +872,389 @@ void Live(Capture& c) {
   }
 }
 
+// ---------------------------------------------------------------------------
+// Issue 6 classes. Each capture ends with a quiet UDP tail well after its
+// last TCP close, so every close's linger has passed before the end.
+
+constexpr auto kC = Dir::kC2S;
+constexpr auto kS = Dir::kS2C;
+
+void Tail(Capture& c, double at_s, const std::string& cip = "10.9.9.1") {
+  c.Add(Udp("tail", cip, 7000, "10.9.9.2", 7000), at_s).Datagram(kC, "tick").Datagram(kS, "tock");
+}
+
+std::vector<std::string> ArgsWithId(const Capture& c) {
+  std::vector<std::string> a = TimeoutArgs(c.timeouts);
+  a.push_back("--sensor-id");
+  a.push_back("e2e-" + c.name);
+  return a;
+}
+
+// Merged-capture timestamps. The clock must ignore a single frame far ahead
+// (45 s, 1 h) unless the next frame confirms the jump, and never run
+// backwards: every session is reported exactly once, with its counters.
+void ClockGlitch(Capture& c) {
+  Rng rng(0xc10c);
+  c.base_us = 1'700'400'000 * kSec;
+  c.sensor_args = ArgsWithId(c);
+  for (int i = 0; i < 60; ++i) {
+    Conversation& s =
+        c.Add(Tcp(Numbered("http", i), Ip4(10, 5, 0, 1 + i), static_cast<uint16_t>(41000 + i),
+                  Ip4(192, 168, 5, 1 + i % 4), 80, rng),
+              1.0 + i * 1.6);
+    s.Step(50000);
+    if (i == 10 || i == 30) {
+      // One frame of this session written 45 s (i == 10) or an hour ahead.
+      s.Handshake().Data(kC, HttpGet("glitch", "/"));
+      s.Skew(i == 10 ? 45 * kSec : 3600 * kSec).Ack(kS);
+      s.Data(kS, HttpResponse(400, rng)).Ack(kC).Close(kC);
+      s.Unchecked("last_time_us");  // the outlier's time as written, or its neighbours'
+    } else {
+      s.HttpExchange(HttpGet(Numbered("h", i), "/"), HttpResponse(200 + 10 * i, rng),
+                     i % 2 ? kC : kS);
+    }
+  }
+  // Frames of this session from 4 s on are written 3 s behind their
+  // neighbours (an unsynchronised tap merged in): time runs backwards.
+  {
+    Conversation& s =
+        c.Add(Tcp("backwards", "10.5.1.1", 42000, "192.168.5.9", 80, rng), 40.0).Step(kSec);
+    s.Handshake().Data(kC, HttpGet("back", "/")).Ack(kS);
+    for (int i = 0; i < 3; ++i) {
+      s.Skew(-3 * static_cast<int64_t>(kSec)).Data(kS, rng.Text(300));
+    }
+    s.Ack(kC).Close(kS);
+  }
+  // A long established session spanning both outliers: an hour's jump of the
+  // clock would expire it (idle timeout 300 s) and split it in two.
+  {
+    Conversation& s =
+        c.Add(Tcp("long_lived", "10.5.2.1", 43000, "192.168.5.10", 22, rng), 0.5).Step(kSec);
+    s.Handshake();
+    for (int i = 0; i < 11; ++i) {
+      s.Wait(9 * kSec).Data(i % 2 ? kS : kC, rng.Bytes(64));
+    }
+    s.Ack(kC).Close(kC);
+  }
+  Tail(c, 140);
+}
+
+ConversationSpec Other(const std::string& name, uint8_t protocol, const std::string& cip,
+                       const std::string& sip) {
+  ConversationSpec s;
+  s.name = name;
+  s.protocol = protocol;
+  s.client_ip = cip;
+  s.server_ip = sip;
+  s.client_port = 0;
+  s.server_port = 0;
+  s.ip_version = cip.find(':') != std::string::npos ? 6 : 4;
+  return s;
+}
+
+// Fields of other-protocol flows the record model cannot know yet.
+void OtherUnchecked(Conversation& s) {
+  for (const char* f : {"client_payload_bytes", "server_payload_bytes", "conn_state",
+                        "server_confidence", "client_first_data_len", "server_first_data_len",
+                        "client_fingerprint", "server_fingerprint", "first_data_sender"}) {
+    s.Unchecked(f);
+  }
+}
+
+std::vector<uint8_t> ArpFrame(uint8_t host) {
+  std::vector<uint8_t> arp(60, 0);
+  const uint8_t head[] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02, 0, 0, 0, 0,
+                          host, 0x08, 0x06, 0,    1,    0x08, 0,    6, 4, 0, 1};
+  std::copy(std::begin(head), std::end(head), arp.begin());
+  return arp;
+}
+
+std::vector<uint8_t> LldpFrame() {
+  std::vector<uint8_t> f = {0x01, 0x80, 0xc2, 0, 0, 0x0e, 0x02, 0, 0, 0, 0, 0x42, 0x88, 0xcc};
+  // Chassis id (MAC), port id (name), TTL 120, end.
+  const uint8_t tlvs[] = {0x02, 0x07, 0x04, 0x02, 0,   0,    0,    0, 0x42, 0x04, 0x05,
+                          0x05, 'e',  't',  'h',  '0', 0x06, 0x02, 0, 120,  0,    0};
+  f.insert(f.end(), std::begin(tlvs), std::end(tlvs));
+  while (f.size() < 60) f.push_back(0);
+  return f;
+}
+
+// Every IP protocol is traffic: flows by (protocol, address pair), with
+// packets and times; ARP and LLDP frames are non-IP, not bad.
+void EveryProtocol(Capture& c) {
+  Rng rng(0xa11);
+  c.base_us = 1'700'500'000 * kSec;
+  c.sensor_args = ArgsWithId(c);
+  // GRE carrying an IPv4 TCP segment: one GRE flow, no TCP session.
+  {
+    FrameSpec inner;
+    inner.src = "172.16.0.1";
+    inner.dst = "172.16.0.2";
+    inner.flags = 0x02;
+    inner.sport = 33000;
+    std::vector<uint8_t> f = BuildFrame(inner);
+    const size_t ip_len = (static_cast<size_t>(f[16]) << 8) | f[17];
+    std::string gre("\x00\x00\x08\x00", 4);
+    gre.append(f.begin() + 14, f.begin() + 14 + static_cast<long>(ip_len));
+    Conversation& s = c.Add(Other("gre", 47, "10.2.0.1", "10.2.0.2"), 1.0);
+    for (int i = 0; i < 4; ++i) s.Datagram(kC, gre).Datagram(kS, gre);
+    OtherUnchecked(s);
+  }
+  {
+    Conversation& s = c.Add(Other("esp", 50, "10.2.0.3", "10.2.0.4"), 2.0);
+    for (uint32_t i = 1; i <= 3; ++i) {
+      std::string esp("\x00\x00\x10\x01\x00\x00\x00", 7);
+      esp += static_cast<char>(i);
+      s.Datagram(kC, esp + rng.Bytes(64)).Datagram(kS, esp + rng.Bytes(80));
+    }
+    OtherUnchecked(s);
+  }
+  {
+    // AH (next header 59 = none), then opaque bytes.
+    std::string ah("\x3b\x04\x00\x00\x00\x00\x20\x01\x00\x00\x00\x01", 12);
+    ah += rng.Bytes(12);
+    Conversation& s = c.Add(Other("ah", 51, "10.2.0.5", "10.2.0.6"), 3.0);
+    s.Datagram(kC, ah).Datagram(kS, ah).Datagram(kC, ah).Datagram(kS, ah);
+    OtherUnchecked(s);
+  }
+  {
+    // SCTP INIT / INIT-ACK (ports in its common header; flows ignore them).
+    std::string init("\x13\x88\x96\x0c\x00\x00\x00\x00\x00\x00\x00\x00", 12);
+    init += std::string("\x01\x00\x00\x14", 4) + rng.Bytes(16);
+    std::string ack("\x96\x0c\x13\x88\x12\x34\x56\x78\x00\x00\x00\x00", 12);
+    ack += std::string("\x02\x00\x00\x14", 4) + rng.Bytes(16);
+    Conversation& s = c.Add(Other("sctp", 132, "10.2.0.7", "10.2.0.8"), 4.0);
+    s.Datagram(kC, init).Datagram(kS, ack);
+    OtherUnchecked(s);
+  }
+  {
+    Conversation& s = c.Add(Other("igmp", 2, "10.2.0.9", "224.0.0.22"), 5.0).Step(kSec);
+    for (int i = 0; i < 3; ++i) {
+      s.Datagram(
+          kC, std::string("\x22\x00\xf9\x02\x00\x00\x00\x01\x04\x00\x00\x00\xef\x01\x01\x01", 16));
+    }
+    OtherUnchecked(s);
+  }
+  {
+    Conversation& s = c.Add(Other("ospf", 89, "10.2.0.10", "224.0.0.5"), 6.0).Step(kSec);
+    for (int i = 0; i < 3; ++i) {
+      s.Datagram(
+          kC, std::string("\x02\x01\x00\x2c\x0a\x02\x00\x0a\x00\x00\x00\x00", 12) + rng.Bytes(32));
+    }
+    OtherUnchecked(s);
+  }
+  {
+    Conversation& s = c.Add(Other("pim", 103, "10.2.0.11", "224.0.0.13"), 7.0).Step(kSec);
+    s.Datagram(kC, std::string("\x20\x00\x00\x00\x00\x01\x00\x02\x00\x69", 10))
+        .Datagram(kC, std::string("\x20\x00\x00\x00\x00\x01\x00\x02\x00\x69", 10));
+    OtherUnchecked(s);
+  }
+  {
+    Conversation& s = c.Add(Other("ospfv3", 89, "fe80::1", "ff02::5"), 8.0).Step(kSec);
+    s.Datagram(kC,
+               std::string("\x03\x01\x00\x24\x0a\x02\x00\x0a\x00\x00\x00\x00", 12) + rng.Bytes(24))
+        .Datagram(kC, std::string("\x03\x01\x00\x24\x0a\x02\x00\x0a\x00\x00\x00\x00", 12) +
+                          rng.Bytes(24));
+    OtherUnchecked(s);
+  }
+  c.Add(Tcp("tcp_beside", "10.2.1.1", 44000, "10.2.1.2", 80, rng), 9.0)
+      .HttpExchange(HttpGet("x", "/"), HttpResponse(300, rng));
+  c.Add(Udp("dns_beside", "10.2.1.1", 44001, "10.2.1.3", 53), 10.0)
+      .Datagram(kC, DnsQuery(7, "a.example"))
+      .Datagram(kS, DnsAnswer(7, "a.example", 0x0a020104));
+  for (int i = 0; i < 3; ++i) c.NonIp("arp", 11.0 + i, ArpFrame(static_cast<uint8_t>(1 + i)));
+  for (int i = 0; i < 2; ++i) c.NonIp("lldp", 12.5 + i, LldpFrame());
+  Tail(c, 30);
+}
+
+// Records carry the capture's time as written: 0 s is 0, and seconds past
+// 2^31 are not negative.
+void Timestamps(Capture& c, uint64_t base_s, uint64_t seed) {
+  Rng rng(seed);
+  c.base_us = base_s * kSec;
+  c.sensor_args = ArgsWithId(c);
+  c.Add(Tcp("http_at_start", "10.6.0.1", 45000, "10.6.0.2", 80, rng), 0.0)
+      .HttpExchange(HttpGet("t", "/"), HttpResponse(250, rng));
+  c.Add(Udp("dns", "10.6.0.1", 45001, "10.6.0.3", 53), 1.0)
+      .Datagram(kC, DnsQuery(9, "t.example"))
+      .Datagram(kS, DnsAnswer(9, "t.example", 0x0a060004));
+  c.Add(Icmp("ping", "10.6.0.1", "10.6.0.4", 0x77), 2.0).Echo(kC, "abcd").Echo(kS, "abcd");
+  Tail(c, 20);
+}
+
+// A segment far outside any plausible window adds no sequence-derived bytes
+// (its payload is still payload seen).
+void SeqOutlier(Capture& c) {
+  Rng rng(0x5e90);
+  c.base_us = 1'700'600'000 * kSec;
+  c.sensor_args = ArgsWithId(c);
+  c.Add(Tcp("client_outlier", "10.7.0.1", 46000, "10.7.0.2", 80, rng), 1.0)
+      .Handshake()
+      .Data(kC, rng.Text(20))
+      .OutOfWindow(kC, 1'000'000'000, "X")
+      .Ack(kS)
+      .Data(kS, rng.Text(50))
+      .Ack(kC)
+      .Close(kC);
+  c.Add(Tcp("server_outlier", "10.7.0.3", 46001, "10.7.0.2", 80, rng), 2.0)
+      .Handshake()
+      .Data(kC, rng.Text(30))
+      .Ack(kS)
+      .Data(kS, rng.Text(60))
+      .OutOfWindow(kS, 1'000'000'000, "Y")
+      .Ack(kC)
+      .Close(kS);
+  Tail(c, 20);
+}
+
+// Port reuse after a half-close: a SYN with a new ISN after the client's FIN
+// (the server never sent its own) is a new connection.
+void ReuseHalfClose(Capture& c) {
+  Rng rng(0x4e05e);
+  c.base_us = 1'700'700'000 * kSec;
+  c.sensor_args = ArgsWithId(c);
+  ConversationSpec first = Tcp("half_closed_first", "10.8.0.1", 47000, "10.8.0.2", 80, rng);
+  c.Add(first, 1.0)
+      .Handshake()
+      .Data(kC, rng.Text(100))
+      .Ack(kS)
+      .Data(kS, rng.Text(200))
+      .Ack(kC)
+      .Fin(kC)
+      .Ack(kS)
+      .ExpectEndReason("END_REASON_REPLACED");
+  ConversationSpec second = first;
+  second.name = "half_closed_second";
+  second.client_isn = first.client_isn + 700'000'000u;
+  second.server_isn = rng.Isn();
+  c.Add(second, 2.0).HttpExchange(HttpGet("r", "/2"), HttpResponse(300, rng));
+  Tail(c, 20);
+}
+
+// The VLAN ids are part of the session key (--vlan-key both, the default):
+// one 5-tuple on VLAN 10, VLAN 20, Q-in-Q 100/10 and 100/20 and untagged is
+// five sessions, each keeping both directions together.
+void VlanKeyCapture(Capture& c) {
+  Rng rng(0x71a);
+  c.base_us = 1'700'800'000 * kSec;
+  c.sensor_args = ArgsWithId(c);
+  const std::vector<std::pair<std::vector<uint16_t>, bool>> links = {
+      {{10}, false}, {{20}, false}, {{100, 10}, true}, {{100, 20}, true}, {{}, false}};
+  for (size_t i = 0; i < links.size(); ++i) {
+    ConversationSpec t =
+        Tcp("tcp_link" + std::to_string(i), "10.3.0.1", 40000, "10.3.0.2", 80, rng);
+    t.vlans = links[i].first;
+    t.qinq = links[i].second;
+    c.Add(t, 1.0 + 0.001 * static_cast<double>(i))
+        .Step(10000)
+        .HttpExchange(HttpGet("v", "/"), HttpResponse(200 + 10 * i, rng));
+    ConversationSpec u = Udp("udp_link" + std::to_string(i), "10.3.0.1", 40001, "10.3.0.3", 53);
+    u.vlans = links[i].first;
+    u.qinq = links[i].second;
+    c.Add(u, 2.0 + 0.001 * static_cast<double>(i))
+        .Datagram(kC, DnsQuery(static_cast<uint16_t>(i), "v.example"))
+        .Datagram(kS, DnsAnswer(static_cast<uint16_t>(i), "v.example", 0x0a030003));
+  }
+  Tail(c, 20);
+}
+
+// Overlapping and duplicate fragments are counted once: each datagram has
+// 100 bytes of UDP payload (108 bytes of IP payload).
+void FragmentsOverlap(Capture& c) {
+  Rng rng(0xf4a9);
+  c.base_us = 1'700'900'000 * kSec;
+  c.sensor_args = ArgsWithId(c);
+  const std::vector<std::pair<std::string, std::vector<std::pair<uint32_t, uint32_t>>>> cases = {
+      {"frag_plain", {{0, 56}, {56, 52}}},
+      {"frag_duplicate_last", {{0, 56}, {56, 52}, {56, 52}}},
+      {"frag_duplicate_first", {{0, 56}, {0, 56}, {56, 52}}},
+      {"frag_overlap", {{0, 56}, {40, 68}}},
+      {"frag_overlap_three", {{0, 56}, {32, 40}, {48, 60}}},
+  };
+  for (size_t i = 0; i < cases.size(); ++i) {
+    // Ports as basic.pcap's fragmented datagram (no service-port heuristics);
+    // a distinct IP id per datagram so no fragment matches another's.
+    ConversationSpec u =
+        Udp(cases[i].first, "10.10.0.1", static_cast<uint16_t>(5001 + i), "10.10.0.2", 6000);
+    u.first_ip_id = static_cast<uint16_t>(0x1000 + 0x100 * i);
+    Conversation& s = c.Add(u, 1.0 + static_cast<double>(i))
+                          .FragmentPieces(kC, rng.Text(100), cases[i].second)
+                          .Datagram(kS, rng.Text(10));
+    // How a duplicate fragment counts as a packet and a fragment is open.
+    s.Unchecked("client_packets").Unchecked("fragments").Unchecked("client_first_data_len");
+  }
+  Tail(c, 20);
+}
+
+// Thousands of half-open scan sessions time out in one tick: every record
+// must arrive (expiry in batches sized to the free ring space).
+void ScanBurst(Capture& c) {
+  Rng rng(0x5ca7);
+  c.base_us = 1'701'000'000 * kSec;
+  c.sensor_args = ArgsWithId(c);
+  for (int i = 0; i < 12000; ++i) {
+    ConversationSpec s =
+        Tcp(Numbered("syn", i), "10.11.0.1", static_cast<uint16_t>(50000 + i % 8),
+            Ip4(192, 168, 50, 1 + i / 4000), static_cast<uint16_t>(1 + i % 4000), rng);
+    s.syn_options = i % 2 == 0;
+    c.Add(s, 1.0 + static_cast<double>(i) * 4e-6).Syn();
+  }
+  // Two packets a minute later: the jump is confirmed, every SYN expires at once.
+  Tail(c, 61);
+}
+
+// No VLAN, MPLS, fragments or non-IP: the same records on every link type.
+void LinkPlain(Capture& c) {
+  Rng rng(0x11a4);
+  c.base_us = 1'701'100'000 * kSec;
+  c.sensor_args = ArgsWithId(c);
+  for (int i = 0; i < 4; ++i) {
+    c.Add(Tcp(Numbered("v4_http", i), Ip4(10, 12, 0, 1 + i), static_cast<uint16_t>(49000 + i),
+              "10.12.1.80", 80, rng),
+          1.0 + i)
+        .HttpExchange(HttpGet("p", "/"), HttpResponse(300 + 500 * i, rng), i % 2 ? kC : kS);
+  }
+  c.Add(Tcp("v6_http", "2001:db8:12::1", 49100, "2001:db8:12::80", 443, rng), 5.5)
+      .HttpExchange(rng.Bytes(300), rng.Bytes(2000));
+  c.Add(Tcp("v4_rst", "10.12.0.9", 49200, "10.12.1.80", 8080, rng), 6.0).Syn().RstRefuse();
+  c.Add(Udp("v4_dns", "10.12.0.1", 49300, "10.12.1.53", 53), 7.0)
+      .Datagram(kC, DnsQuery(3, "p.example"))
+      .Datagram(kS, DnsAnswer(3, "p.example", 0x0a0c0150));
+  c.Add(Udp("v6_dns", "2001:db8:12::1", 49301, "2001:db8:12::53", 53), 7.5)
+      .Datagram(kC, DnsQuery(4, "p.example"))
+      .Datagram(kS, DnsAnswer(4, "p.example", 0x0a0c0150));
+  c.Add(Icmp("v4_ping", "10.12.0.1", "10.12.1.1", 0x99), 8.0).Echo(kC, "ping").Echo(kS, "ping");
+  c.Add(Icmp("v6_ping", "2001:db8:12::1", "2001:db8:12::1:1", 0x9a), 8.5)
+      .Echo(kC, "ping6")
+      .Echo(kS, "ping6");
+  Tail(c, 20);
+}
+
 int Main(int argc, char** argv) {
   if (argc < 2 || std::strcmp(argv[1], "--help") == 0) {
     std::fprintf(stderr,
                  "usage: generate_captures OUT_DIR [--only NAME[,NAME...]] [--packets N]\n"
-                 "  NAME: basic many_sessions large_packets sample live offline_big\n");
+                 "  NAME: basic many_sessions large_packets sample live offline_big\n"
+                 "        clock_glitch every_protocol time_zero time_high seq_outlier\n"
+                 "        reuse_half_close vlan_key fragments_overlap scan_burst link_plain\n");
     return 2;
   }
   const std::string dir = argv[1];
-  std::set<std::string> only = {"basic", "many_sessions", "large_packets", "sample", "live"};
+  std::set<std::string> only = {"basic",
+                                "many_sessions",
+                                "large_packets",
+                                "sample",
+                                "live",
+                                "clock_glitch",
+                                "every_protocol",
+                                "time_zero",
+                                "time_high",
+                                "seq_outlier",
+                                "reuse_half_close",
+                                "vlan_key",
+                                "fragments_overlap",
+                                "scan_burst",
+                                "link_plain"};
   uint64_t big_packets = 1'500'000;
   for (int i = 2; i < argc; ++i) {
     const std::string a = argv[i];
@@ -879,6 +1284,16 @@ int Main(int argc, char** argv) {
       {"large_packets", [](Capture& c) { LargePackets(c, 3000, 47, 0x1a4e, 60); }},
       {"sample", Sample},
       {"live", Live},
+      {"clock_glitch", ClockGlitch},
+      {"every_protocol", EveryProtocol},
+      {"time_zero", [](Capture& c) { Timestamps(c, 0, 0x7e40); }},
+      {"time_high", [](Capture& c) { Timestamps(c, 4'000'000'000ULL, 0x7e41); }},
+      {"seq_outlier", SeqOutlier},
+      {"reuse_half_close", ReuseHalfClose},
+      {"vlan_key", VlanKeyCapture},
+      {"fragments_overlap", FragmentsOverlap},
+      {"scan_burst", ScanBurst},
+      {"link_plain", LinkPlain},
   };
   for (const std::string& name : only) {
     auto c = std::make_unique<Capture>();

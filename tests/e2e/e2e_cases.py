@@ -16,6 +16,7 @@ the generator, refresh it with
 import collections
 import csv
 import io
+import ipaddress
 import os
 import re
 import signal
@@ -25,6 +26,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import e2e_lib as lib  # noqa: E402
+import pcap_variants as variants  # noqa: E402
+import tshark_oracle as oracle  # noqa: E402
 from e2e_lib import Failure, Skip, expect, log, report  # noqa: E402
 
 # 3 workers on this 2-CPU box: main, 3 workers, dispatcher, exporter,
@@ -716,6 +719,495 @@ def sample_capture():
     expect(summary, "no summary on stderr")
 
 
+# ---------------------------------------------------------------------------
+# 8. Issue 6: records exactly right on real-world captures. The tshark
+# conformance test, snap-length and link-type variants, 1 vs 3 workers on all
+# of them, one generated capture per class, broken files.
+
+
+# Broken capture files (broken_files): the exit status the sensor must give.
+# The integration decides these (and documents them in --help); adjust here.
+EXIT_TRUNCATED_TAIL = 0  # a capture cut short while being written: a warning
+EXIT_CORRUPT_MIDDLE = 1  # a record no reader could take (caplen 300000): an error
+# The summary on stderr names the byte offset of the bad record (its header's
+# offset or its data's, in decimal).
+SUMMARY_NAMES_OFFSET = True
+
+# Fields that depend on what was captured, not on the wire (fingerprints and
+# FTP parsing use the captured bytes), or on the run.
+RUN_FIELDS = ("session_id", "worker_id")
+SNAP_DEPENDENT = ("client_fingerprint", "server_fingerprint", "client_simhash", "server_simhash",
+                  "client_first_data_len", "server_first_data_len", "transient_server")
+# Link fields: what a link-type rewrite may change.
+LINK_FIELDS = ("vlan_outer", "vlan_inner", "vlan_count", "input_port")
+
+
+def sensor_records(case, tag, pcap, args, workers=1, timeout=240):
+    """Runs the sensor on `pcap`; (Run, records). Fails on a non-zero exit."""
+    lcores = THREE_WORKER_LCORES if workers == 3 else None
+    extra = ["--workers", "3"] if workers == 3 else []
+    r = lib.run_sensor(case, tag, pcap, list(args) + extra, lcores, 768 if workers == 3 else 512,
+                       timeout)
+    n = lib.check_stream_framing(r.output)
+    records = lib.cat_json(r.output)
+    expect(len(records) == n, f"{tag}: flowtrail cat printed {len(records)} records, the "
+           f"stream has {n}")
+    return r, records
+
+
+def record_key(r):
+    n = int(r.get("vlan_count", 0) or 0)
+    vlans = [int(r.get("vlan_outer", 0) or 0), int(r.get("vlan_inner", 0) or 0)][:min(n, 2)]
+    return oracle.make_key(vlans, (lib.norm_ip(r.get("client_ip")), int(r.get("client_port", 0) or 0)),
+                           (lib.norm_ip(r.get("server_ip")), int(r.get("server_port", 0) or 0)))
+
+
+def conformance_problems(sessions, records, max_problems=15):
+    """Sensor records against the oracle's sessions (rules in tshark_oracle.py).
+    Returns (problems, stats)."""
+    problems = []
+    final = [r for r in records if not r.get("continuing")]
+    ids = collections.Counter(str(r.get("session_id")) for r in final)
+    dup_ids = [i for i, n in ids.items() if n > 1]
+    if dup_ids:
+        problems.append(f"{len(dup_ids)} session ids appear in more than one final record, "
+                        f"e.g. {dup_ids[:3]}")
+    tcp = [r for r in final if int(r.get("protocol", 0) or 0) == 6]
+    by_key = collections.defaultdict(list)
+    for r in tcp:
+        by_key[record_key(r)].append(r)
+    claims = collections.defaultdict(list)
+    st = collections.Counter()
+    for s in sessions:
+        st["sessions"] += 1
+        first, last = s.first_us, s.last_us
+        cands = [r for r in by_key.get(s.key, [])
+                 if int(r.get("first_time_us", 0)) <= last and int(r.get("last_time_us", 0)) >= first]
+        where = (f"{s.key[1][0]}:{s.key[1][1]} <-> {s.key[2][0]}:{s.key[2][1]}"
+                 f"{' vlan ' + '/'.join(map(str, s.key[0])) if s.key[0] else ''} "
+                 f"(tshark stream {'+'.join(map(str, sorted(s.streams)))}, first frame "
+                 f"{s.packets[0].frame}, {first} us)")
+        for r in cands:
+            claims[id(r)].append(s)
+        if len(cands) > 1:
+            problems.append(f"{where}: reported {len(cands)} times (session ids "
+                            f"{[r.get('session_id') for r in cands]}, end reasons "
+                            f"{[lib.norm_enum('end_reason', r.get('end_reason')) for r in cands]})")
+            continue
+        comparable = s.syn_seen and not s.merged and not s.tail
+        if s.merged:
+            st["merged"] += 1
+        if s.tail:
+            st["tails"] += 1
+        if not comparable:
+            st["not compared"] += 1
+            if not cands:
+                st["no record (not compared)"] += 1
+            continue
+        st["compared"] += 1
+        if not cands:
+            near = by_key.get(s.key, [])
+            problems.append(f"{where}: no sensor record (records on this key: "
+                            f"{[(r.get('first_time_us'), r.get('last_time_us')) for r in near][:4]})")
+            continue
+        r = cands[0]
+        m = s.summary()
+        diffs = []
+        got_client = (lib.norm_ip(r.get("client_ip")), int(r.get("client_port", 0) or 0))
+        if got_client != m["client"]:
+            diffs.append(f"client {got_client[0]}:{got_client[1]}, tshark's SYN came from "
+                         f"{m['client'][0]}:{m['client'][1]}")
+        if int(r.get("first_time_us", 0)) != first:
+            diffs.append(f"first_time_us {r.get('first_time_us')} != {first}")
+        for f in ("client_packets", "server_packets", "client_payload_bytes",
+                  "server_payload_bytes", "client_bytes", "server_bytes"):
+            got = int(r.get(f, 0) or 0)
+            if got != m[f]:
+                diffs.append(f"{f} {got} != tshark {m[f]}")
+        if diffs:
+            problems.append(f"{where}: " + "; ".join(diffs))
+    for rid, ss in claims.items():
+        compared = [s for s in ss if s.syn_seen and not s.merged and not s.tail]
+        if len(compared) > 1:
+            r = next(x for x in tcp if id(x) == rid)
+            problems.append(f"one record (session id {r.get('session_id')}, "
+                            f"{r.get('client_ip')}:{r.get('client_port')}) covers "
+                            f"{len(compared)} tshark sessions that each began with a SYN "
+                            f"(5-tuple reuse merged?)")
+    st["records"] = len(tcp)
+    st["records without a tshark session"] = sum(1 for r in tcp if id(r) not in claims)
+    if len(problems) > max_problems:
+        problems = problems[:max_problems] + [f"... and {len(problems) - max_problems} more"]
+    return problems, st
+
+
+def conformance_inputs():
+    """(name, pcap, sensor args) of every shared and every generated capture."""
+    inputs = []
+    d = lib.SHARED_CAPTURES
+    if d and os.path.isdir(d):
+        for name in sorted(os.listdir(d)):
+            if name.endswith((".pcap", ".pcapng")):
+                inputs.append((name, os.path.join(d, name), ["--sensor-id", "conformance"]))
+    else:
+        log(f"  no shared captures at {d!r}: generated captures only")
+    for name in lib.ALL_CAPTURES:
+        pcap, exp = lib.capture(name)
+        inputs.append((name, pcap, exp["sensor_args"]))
+    return inputs
+
+
+def tshark_conformance():
+    """Every shared and generated capture through the sensor and through
+    tshark: for every TCP session whose SYN was seen, one record with equal
+    packets, payload bytes and sequence-derived bytes per side; every session
+    exactly once (see tshark_oracle.py for how streams map to sessions)."""
+    if not oracle.available():
+        raise Failure("tshark is not installed (scripts/install-deps.sh installs it)")
+    problems = []
+    for name, pcap, args in conformance_inputs():
+        tag = os.path.splitext(name)[0]
+        r = lib.Run("tshark_conformance", tag)
+        r.run(r.command(f"net_pcap0,rx_pcap={pcap}", args), timeout=240)
+        if r.returncode != 0:
+            problems.append(f"{name}: sensor exited {r.returncode}: {lib.tail(r.stderr, 3)}")
+            continue
+        try:
+            lib.check_stream_framing(r.output)
+            records = lib.cat_json(r.output)
+            sessions, frames = oracle.read_sessions(pcap, oracle.SessionRules.from_args(args))
+        except (Failure, oracle.OracleError) as e:
+            problems.append(f"{name}: {e}")
+            continue
+        ps, st = conformance_problems(sessions, records)
+        log(f"  {name}: {frames} frames, tshark {st['sessions']} TCP sessions ({st['compared']} "
+            f"with SYN compared, {st['merged']} merged, {st['tails']} tails), sensor "
+            f"{st['records']} TCP records ({st['records without a tshark session']} without a "
+            f"tshark session): {'ok' if not ps else f'{len(ps)} problem(s)'}")
+        problems += [f"{name}: {p}" for p in ps]
+    report(problems, "tshark conformance")
+
+
+SNAP_CAPTURES = ("basic", "sample") + tuple(c for c in lib.ISSUE6_CAPTURES)
+SNAP_LENGTHS = (64, 96)
+
+
+def frames_not_fitting(records, n):
+    """(protocol, address pair) of the frames whose headers do not fit in n
+    bytes (pcap_variants.header_bytes): their sessions cannot be counted in
+    full from what is captured, only as snapped packets."""
+    out = set()
+    for r in records:
+        need = variants.header_bytes(r.data)
+        if need is None or need <= n:
+            continue
+        info = _ip_info(r.data)
+        if info:
+            out.add(info)
+    return out
+
+
+def _ip_info(data):
+    at = 12
+    while len(data) >= at + 2:
+        et = int.from_bytes(data[at:at + 2], "big")
+        at += 2
+        if et in (0x8100, 0x88A8, 0x9100):
+            at += 2
+            continue
+        if et in (0x8847, 0x8848):
+            while len(data) >= at + 4:
+                bottom = data[at + 2] & 1
+                at += 4
+                if bottom:
+                    break
+            et = 0x0800 if len(data) > at and data[at] >> 4 == 4 else 0x86DD
+        if et == 0x0800 and len(data) >= at + 20:
+            a, b = data[at + 12:at + 16], data[at + 16:at + 20]
+            return data[at + 9], frozenset((str(ipaddress.ip_address(a)),
+                                            str(ipaddress.ip_address(b))))
+        if et == 0x86DD and len(data) >= at + 40:
+            a, b = data[at + 8:at + 24], data[at + 24:at + 40]
+            return data[at + 6], frozenset((str(ipaddress.ip_address(a)),
+                                            str(ipaddress.ip_address(b))))
+        return None
+    return None
+
+
+def record_multiset(records, drop):
+    return collections.Counter(lib.norm_record(r, drop=drop) for r in records)
+
+
+def multiset_problems(a, b, label_a, label_b, limit=8):
+    only_a, only_b = a - b, b - a
+    problems = []
+    for rec, n in list(only_a.items())[:limit]:
+        problems.append(f"only in {label_a} (x{n}): {dict(rec)}")
+    for rec, n in list(only_b.items())[:limit]:
+        problems.append(f"only in {label_b} (x{n}): {dict(rec)}")
+    if only_a or only_b:
+        problems.append(f"{sum(only_a.values())} records only in {label_a}, "
+                        f"{sum(only_b.values())} only in {label_b}")
+    return problems
+
+
+def snaplen_variants():
+    """The generated captures cut to 64 and 96 bytes (wire lengths kept) give
+    the same sessions, packets, payload and sequence-derived bytes, flags,
+    states and times as the full captures, and no packet more counted as
+    bad. What the comparison excludes: fields that use the captured bytes
+    (SNAP_DEPENDENT: fingerprints, first-data lengths, FTP's transient flag)
+    and, at a snap length shorter than a frame's link + IP + fixed L4 header
+    (IPv6+TCP needs 74 bytes, so at 64 every IPv6 TCP packet), the sessions
+    of such frames (by protocol and address pair): those packets can only be
+    counted as snapped."""
+    case = "snaplen_variants"
+    problems = []
+    for name in SNAP_CAPTURES:
+        pcap, exp = lib.capture(name)
+        linktype, _, recs = variants.read_pcap(pcap)
+        r_full, full = sensor_records(case, f"{name}_full", pcap, exp["sensor_args"])
+        bad_full = lib.bad_by_reason(r_full.stats())
+        for n in SNAP_LENGTHS:
+            path = os.path.join(lib.WORK_DIR, case, f"{name}_snap{n}.pcap")
+            variants.write_pcap(path, linktype, n, variants.snap(recs, n))
+            r_cut, cut = sensor_records(case, f"{name}_snap{n}", path, exp["sensor_args"])
+            skip = frames_not_fitting(recs, n)
+
+            def kept(x):
+                return (int(x.get("protocol", 0) or 0),
+                        frozenset((lib.norm_ip(x.get("client_ip")),
+                                   lib.norm_ip(x.get("server_ip"))))) not in skip
+            a = record_multiset([x for x in full if kept(x)], RUN_FIELDS + SNAP_DEPENDENT)
+            b = record_multiset([x for x in cut if kept(x)], RUN_FIELDS + SNAP_DEPENDENT)
+            excluded = sum(1 for x in full if not kept(x))
+            ps = multiset_problems(a, b, "full capture", f"snap {n}")
+            bad = lib.bad_by_reason(r_cut.stats())
+            if bad != bad_full:
+                ps.append(f"bad packets {bad}, the full capture has {bad_full} (a snapped "
+                          f"packet is not bad)")
+            log(f"  {name} at {n} bytes: {sum(a.values())} records compared, {excluded} "
+                f"excluded (headers beyond {n} bytes): "
+                f"{'ok' if not ps else f'{len(ps)} problem(s)'}")
+            problems += [f"{name} snap {n}: {p}" for p in ps]
+    report(problems, "snap-length variants")
+
+
+LINK_VARIANTS = ((variants.LINUX_SLL, "pcap"), (variants.LINUX_SLL2, "pcap"),
+                 (variants.RAW, "pcap"), (variants.RAW_OLD, "pcap"), (variants.RAW_BSD, "pcap"),
+                 (variants.NULL, "pcap"), (variants.LOOP, "pcap"), (variants.IPV4, "pcap"),
+                 (variants.IPV6, "pcap"), (variants.ETHERNET, "pcapng"),
+                 (variants.LINUX_SLL2, "pcapng"))
+
+
+def write_link_variant(case, name, linktype, fmt):
+    pcap, exp = lib.capture(name)
+    _, snaplen, recs = variants.read_pcap(pcap)
+    out, dropped = variants.relink(recs, linktype)
+    path = os.path.join(lib.WORK_DIR, case, f"{name}_{variants.NAMES[linktype]}.{fmt}")
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    (variants.write_pcapng if fmt == "pcapng" else variants.write_pcap)(path, linktype, snaplen,
+                                                                         out)
+    return path, exp, dropped
+
+
+def link_type_variants():
+    """link_plain.pcap (no VLAN, MPLS, fragments or non-IP) rewritten to each
+    supported link type, and to pcapng, gives the same records as the
+    Ethernet original apart from the link fields (LINK_FIELDS); on IPV4 and
+    IPV6 the records of that IP version. basic.pcap as pcapng gives exactly
+    its records."""
+    case = "link_type_variants"
+    pcap, exp = lib.capture("link_plain")
+    _, base = sensor_records(case, "ethernet", pcap, exp["sensor_args"])
+    problems = []
+    for linktype, fmt in LINK_VARIANTS:
+        path, _, dropped = write_link_variant(case, "link_plain", linktype, fmt)
+        label = f"{variants.NAMES[linktype]} {fmt}"
+        if linktype in (variants.IPV4, variants.IPV6):
+            version = 4 if linktype == variants.IPV4 else 6
+            want = [x for x in base if int(x.get("ip_version", 0) or 0) == version]
+        else:
+            want = base
+            if dropped:
+                problems.append(f"{label}: frames dropped by the rewrite: {dict(dropped)}")
+        try:
+            _, got = sensor_records(case, f"{variants.NAMES[linktype]}_{fmt}", path,
+                                    exp["sensor_args"])
+        except Failure as e:
+            problems.append(f"{label}: {e}")
+            continue
+        ps = multiset_problems(record_multiset(want, RUN_FIELDS + LINK_FIELDS),
+                               record_multiset(got, RUN_FIELDS + LINK_FIELDS), "EN10MB", label,
+                               limit=3)
+        log(f"  {label}: {len(got)} records (want {len(want)}): "
+            f"{'ok' if not ps else f'{len(ps)} problem(s)'}")
+        problems += [f"{label}: {p}" for p in ps]
+    # The pcapng reader on everything basic.pcap holds (VLAN, MPLS, bad frames).
+    bpcap, bexp = lib.capture("basic")
+    _, brecs = sensor_records(case, "basic_pcap", bpcap, bexp["sensor_args"])
+    path, _, _ = write_link_variant(case, "basic", variants.ETHERNET, "pcapng")
+    try:
+        _, ng = sensor_records(case, "basic_pcapng", path, bexp["sensor_args"])
+        ps = multiset_problems(record_multiset(brecs, RUN_FIELDS), record_multiset(ng, RUN_FIELDS),
+                               "basic.pcap", "basic.pcapng", limit=3)
+    except Failure as e:
+        ps = [str(e)]
+    log(f"  basic as pcapng: {'ok' if not ps else f'{len(ps)} problem(s)'}")
+    problems += [f"basic pcapng: {p}" for p in ps]
+    report(problems, "link-type variants")
+
+
+def workers_1_vs_3_variants():
+    """1 worker and 3 workers give identical record sets (session and worker
+    ids aside) on the issue-6 captures and on snap-length and link-type
+    variants."""
+    case = "workers_1_vs_3_variants"
+    inputs = []
+    for name in lib.ISSUE6_CAPTURES:
+        pcap, exp = lib.capture(name)
+        inputs.append((name, pcap, exp["sensor_args"]))
+    for name in ("basic", "clock_glitch"):
+        pcap, exp = lib.capture(name)
+        linktype, _, recs = variants.read_pcap(pcap)
+        for n in SNAP_LENGTHS:
+            path = os.path.join(lib.WORK_DIR, case, f"{name}_snap{n}.pcap")
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            variants.write_pcap(path, linktype, n, variants.snap(recs, n))
+            inputs.append((f"{name}_snap{n}", path, exp["sensor_args"]))
+    for linktype, fmt in ((variants.LINUX_SLL, "pcap"), (variants.LINUX_SLL2, "pcapng"),
+                          (variants.RAW, "pcap"), (variants.NULL, "pcap")):
+        path, exp, _ = write_link_variant(case, "link_plain", linktype, fmt)
+        inputs.append((f"link_plain_{variants.NAMES[linktype]}_{fmt}", path, exp["sensor_args"]))
+    problems = []
+    for name, path, args in inputs:
+        try:
+            _, one = sensor_records(case, f"{name}_w1", path, args)
+            _, three = sensor_records(case, f"{name}_w3", path, args, workers=3)
+        except Failure as e:
+            problems.append(f"{name}: {e}")
+            continue
+        ps = multiset_problems(record_multiset(one, RUN_FIELDS), record_multiset(three, RUN_FIELDS),
+                               "1 worker", "3 workers", limit=3)
+        if not one:
+            ps.append("no records at all (an equal empty set proves nothing)")
+        log(f"  {name}: {len(one)} vs {len(three)} records: "
+            f"{'ok' if not ps else f'{len(ps)} problem(s)'}")
+        problems += [f"{name}: {p}" for p in ps]
+    report(problems, "1 vs 3 workers on the variants")
+
+
+def non_ip_counts(stats):
+    """Non-IP frames by class, from the stats JSON: a "non_ip" object
+    ({"arp": 3, ...}) per worker and/or at the top level. None when absent."""
+    total, found = collections.Counter(), False
+    blocks = [stats] + list(stats.get("workers", []))
+    for b in blocks:
+        d = b.get("non_ip")
+        if isinstance(d, dict):
+            found = True
+            for k, v in d.items():
+                if int(v):
+                    total[str(k).lower()] += int(v)
+    return dict(total) if found else None
+
+
+def issue6_capture(name):
+    """A generated capture of one class: every expected record field by field
+    (exactly once), no bad packet, counters consistent."""
+    case = f"class_{name}"
+    pcap, exp = lib.capture(name)
+    r, records = sensor_records(case, "w1", pcap, exp["sensor_args"])
+    final = [x for x in records if not x.get("continuing")]
+    report(lib.compare_records(final, exp["sessions"], sensor_id=f"e2e-{name}"),
+           f"{len(final)} records vs {name}.expected.json")
+    stats = r.stats()
+    problems = []
+    bad = lib.bad_by_reason(stats)
+    if bad != exp["bad_packets"]:
+        problems.append(f"bad_packets = {bad}, expected {exp['bad_packets']} (bad means "
+                        f"malformed, nothing else)")
+    rx = lib.port_counter(stats, "rx")
+    if rx != exp["frames"]:
+        problems.append(f"ports rx = {rx}, the capture has {exp['frames']} frames")
+    if exp.get("non_ip"):
+        got = non_ip_counts(stats)
+        if got != exp["non_ip"]:
+            problems.append(f"non-IP frames by class = {got}, expected {exp['non_ip']} (stats "
+                            f"JSON \"non_ip\" object)")
+    for key in ("sessions_evicted", "sessions_active", "tracker_records_dropped",
+                "export_ring_drops"):
+        v = lib.sum_workers(stats, key)
+        if v:
+            problems.append(f"workers' {key} = {v}, expected 0")
+    if lib.sum_workers(stats, "sessions_ended") != len(exp["sessions"]):
+        problems.append(f"workers' sessions_ended = {lib.sum_workers(stats, 'sessions_ended')}, "
+                        f"expected {len(exp['sessions'])}")
+    if int(stats.get("ring_drops", 0)) or int(stats.get("records_written", -1)) != len(records):
+        problems.append(f"ring_drops {stats.get('ring_drops')}, records_written "
+                        f"{stats.get('records_written')} for {len(records)} records")
+    report(problems, "stats JSON")
+
+
+def broken_files():
+    """A capture whose last record is cut short, and one with a record claiming
+    caplen 300000 in the middle: input ends at the bad record, the records of
+    the good packets before it are all there (as from a clean file of just
+    those packets), the same on every run, with the exit status above
+    (EXIT_TRUNCATED_TAIL, EXIT_CORRUPT_MIDDLE) and the offset in the summary."""
+    case = "broken_files"
+    pcap, exp = lib.capture("sample")
+    _, _, recs = variants.read_pcap(pcap)
+    d = os.path.join(lib.WORK_DIR, case)
+    os.makedirs(d, exist_ok=True)
+    problems = []
+    for kind, (data, bad_index, offset), want_exit in (
+            ("truncated_tail", variants.truncated_tail(recs), EXIT_TRUNCATED_TAIL),
+            ("corrupt_middle", variants.corrupt_middle(recs), EXIT_CORRUPT_MIDDLE)):
+        broken = os.path.join(d, f"{kind}.pcap")
+        with open(broken, "wb") as f:
+            f.write(data)
+        prefix = os.path.join(d, f"{kind}_good_prefix.pcap")
+        variants.write_pcap(prefix, variants.ETHERNET, 65535, recs[:bad_index])
+        _, want = sensor_records(case, f"{kind}_prefix", prefix, exp["sensor_args"])
+        want_set = record_multiset(want, RUN_FIELDS)
+        runs = []
+        for attempt in (1, 2):
+            r = lib.Run(case, f"{kind}_run{attempt}")
+            r.run(r.command(f"net_pcap0,rx_pcap={broken}", exp["sensor_args"]), timeout=60)
+            label = f"{kind} run {attempt}"
+            if r.returncode != want_exit:
+                problems.append(f"{label}: exit {r.returncode}, expected {want_exit} "
+                                f"(stderr: {lib.tail(r.stderr, 3)!r})")
+            if SUMMARY_NAMES_OFFSET and not re.search(rf"\b({offset}|{offset + 16})\b", r.stderr):
+                problems.append(f"{label}: the summary does not name the bad record's byte "
+                                f"offset {offset}: {lib.tail(r.stderr, 4)!r}")
+            try:
+                lib.check_stream_framing(r.output)
+                got = lib.cat_json(r.output)
+            except Failure as e:
+                problems.append(f"{label}: {e}")
+                continue
+            runs.append(record_multiset(got, RUN_FIELDS))
+            problems += [f"{label}: {p}" for p in multiset_problems(
+                want_set, runs[-1], f"the {bad_index} good packets alone", kind, limit=3)]
+        if len(runs) == 2 and runs[0] != runs[1]:
+            problems.append(f"{kind}: two runs gave different records")
+        log(f"  {kind}: bad record {bad_index} at byte {offset}; {len(want)} records expected")
+    report(problems, "broken capture files")
+
+
+ISSUE6_CASES = {
+    "tshark_conformance": tshark_conformance,
+    "snaplen_variants": snaplen_variants,
+    "link_type_variants": link_type_variants,
+    "workers_1_vs_3_variants": workers_1_vs_3_variants,
+    "broken_files": broken_files,
+}
+for _name in lib.ISSUE6_CAPTURES:
+    ISSUE6_CASES[f"class_{_name}"] = (lambda n: lambda: issue6_capture(n))(_name)
+
+
 CASES = {
     "basic_records": basic_records,
     "basic_records_3_workers": basic_records_3_workers,
@@ -729,6 +1221,7 @@ CASES = {
     "write_errors": write_errors,
     "sigterm_live": sigterm_live,
     "sample_capture": sample_capture,
+    **ISSUE6_CASES,
 }
 
 if __name__ == "__main__":

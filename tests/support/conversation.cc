@@ -115,9 +115,9 @@ std::string Digest(const std::string& s) {
 // ---------------------------------------------------------------------------
 // FrameSink
 
-void FrameSink::Add(uint64_t ts_us, std::vector<uint8_t> bytes, uint32_t caplen,
-                    uint32_t wire_len) {
-  frames_.push_back(Timed{ts_us, frames_.size(), caplen, wire_len, std::move(bytes)});
+void FrameSink::Add(uint64_t ts_us, std::vector<uint8_t> bytes, uint32_t caplen, uint32_t wire_len,
+                    int64_t skew_us) {
+  frames_.push_back(Timed{ts_us, frames_.size(), caplen, wire_len, skew_us, std::move(bytes)});
 }
 
 uint64_t FrameSink::last_ts_us() const {
@@ -137,7 +137,8 @@ bool FrameSink::WritePcap(const std::string& path) {
     return false;
   }
   for (const Timed& f : frames_) {
-    w.Write(f.ts_us, f.bytes, f.caplen, f.wire_len);
+    w.Write(static_cast<uint64_t>(static_cast<int64_t>(f.ts_us) + f.skew_us), f.bytes, f.caplen,
+            f.wire_len);
   }
   return true;
 }
@@ -181,7 +182,7 @@ bool ProtectedNets::Contains(const std::string& ip) const {
 // Conversation
 
 Conversation::Conversation(FrameSink* sink, ConversationSpec spec, uint64_t start_us)
-    : sink_(sink), spec_(std::move(spec)), now_us_(start_us) {
+    : sink_(sink), spec_(std::move(spec)), now_us_(start_us), ip_id_(spec_.first_ip_id) {
   client_.next_seq = spec_.client_isn;
   server_.next_seq = spec_.server_isn;
 }
@@ -217,8 +218,9 @@ FrameSpec Conversation::Base(Dir d) const {
 }
 
 void Conversation::Emit(Dir d, const FrameSpec& f, uint64_t seq_unwrapped, uint32_t payload_len,
-                        const std::string& payload, uint32_t caplen) {
-  sink_->Add(now_us_, BuildFrame(f), caplen);
+                        const std::string& payload, uint32_t caplen, bool in_window) {
+  sink_->Add(now_us_, BuildFrame(f), caplen, 0, skew_us_);
+  skew_us_ = 0;
   ++ip_id_;
   SideModel& s = side(d);
   const bool tcp = spec_.protocol == 6;
@@ -236,6 +238,8 @@ void Conversation::Emit(Dir d, const FrameSpec& f, uint64_t seq_unwrapped, uint3
   s.payload_bytes += payload_len;
   if (tcp) {
     s.last_seq = seq_unwrapped;
+  }
+  if (tcp && in_window) {
     const uint64_t end =
         seq_unwrapped + payload_len + ((flags & kSyn) ? 1 : 0) + ((flags & kFin) ? 1 : 0);
     s.max_end = std::max(s.max_end, end);
@@ -429,6 +433,76 @@ Conversation& Conversation::FragmentedDatagram(Dir d, const std::string& payload
   return *this;
 }
 
+Conversation& Conversation::FragmentPieces(
+    Dir d, const std::string& payload, const std::vector<std::pair<uint32_t, uint32_t>>& pieces) {
+  if (spec_.ip_version != 4 || spec_.protocol != 17 || !spec_.vlans.empty() ||
+      !spec_.mpls_labels.empty()) {
+    Fail(spec_.name + ": FragmentPieces needs plain IPv4 UDP");
+  }
+  constexpr size_t kIp = 14;
+  FrameSpec whole = Base(d);
+  whole.payload = payload;
+  const std::vector<uint8_t> full = BuildFrame(whole);
+  const std::vector<uint8_t> l4(full.begin() + kIp + 20,
+                                full.begin() + kIp + 20 + 8 + payload.size());
+  std::vector<bool> covered(l4.size(), false);
+  SideModel& s = side(d);
+  for (const auto& [offset, len] : pieces) {
+    if (offset % 8 != 0 || offset + len > l4.size() || len == 0) {
+      Fail(spec_.name + ": bad fragment piece");
+    }
+    const bool more = offset + len < l4.size();
+    std::vector<uint8_t> f(full.begin(), full.begin() + kIp + 20);
+    f.insert(f.end(), l4.begin() + offset, l4.begin() + offset + len);
+    const uint16_t total = static_cast<uint16_t>(20 + len);
+    f[kIp + 2] = static_cast<uint8_t>(total >> 8);
+    f[kIp + 3] = static_cast<uint8_t>(total);
+    const uint16_t frag = static_cast<uint16_t>((more ? 0x2000 : 0) | (offset / 8));
+    f[kIp + 6] = static_cast<uint8_t>(frag >> 8);
+    f[kIp + 7] = static_cast<uint8_t>(frag);
+    FixIpv4Checksum(f, kIp);
+    while (f.size() < 60) f.push_back(0);
+    sink_->Add(now_us_, f);
+    for (uint32_t i = offset; i < offset + len; ++i) covered[i] = true;
+    s.seen = true;
+    ++s.packets;
+    ++fragments_;
+    if (frames_ == 0) first_us_ = now_us_;
+    last_us_ = std::max(last_us_, now_us_);
+    ++frames_;
+    now_us_ += step_us_;
+  }
+  // UDP payload bytes covered by some fragment (the 8-byte header excluded).
+  uint32_t data = 0;
+  for (size_t i = 8; i < covered.size(); ++i) data += covered[i] ? 1 : 0;
+  s.payload_bytes += data;
+  if (s.first_data_len == 0 && covered[0]) {
+    s.first_data_len = static_cast<uint32_t>(payload.size());
+    s.first_data = payload;
+    if (!first_data_sender_) first_data_sender_ = d;
+  }
+  ++ip_id_;
+  return *this;
+}
+
+Conversation& Conversation::OutOfWindow(Dir d, uint64_t ahead, const std::string& payload) {
+  SideModel& s = side(d);
+  const SideModel& peer = side(d == Dir::kC2S ? Dir::kS2C : Dir::kC2S);
+  FrameSpec f = Base(d);
+  f.flags = kAck | kPsh;
+  const uint64_t seq = s.next_seq + ahead;
+  f.seq = static_cast<uint32_t>(seq);
+  f.ack = static_cast<uint32_t>(peer.next_seq);
+  f.payload = payload;
+  Emit(d, f, seq, static_cast<uint32_t>(payload.size()), payload, UINT32_MAX, false);
+  return *this;
+}
+
+Conversation& Conversation::Skew(int64_t us) {
+  skew_us_ = us;
+  return *this;
+}
+
 Conversation& Conversation::Echo(Dir d, const std::string& data) {
   FrameSpec f = Base(d);
   const bool v6 = spec_.protocol == 58;
@@ -549,8 +623,10 @@ std::string Conversation::EndReason(const Timeouts& t, uint64_t end_us) const {
     }
   } else if (spec_.protocol == 17) {
     expiry = last_us_ + t.udp_us;
-  } else {
+  } else if (spec_.protocol == 1 || spec_.protocol == 58) {
     expiry = last_us_ + t.icmp_us;
+  } else {
+    expiry = last_us_ + t.other_us;
   }
   if (expiry + t.margin_us <= end_us) {
     return reason;

@@ -24,8 +24,10 @@ namespace flowtrail::testing {
 // timestamps, i.e. in the order they were added).
 class FrameSink {
  public:
+  // `skew_us` shifts the timestamp written to the file, not the frame's place
+  // in it (clock glitches: a frame written 45 s ahead of its neighbours).
   void Add(uint64_t ts_us, std::vector<uint8_t> bytes, uint32_t caplen = UINT32_MAX,
-           uint32_t wire_len = 0);
+           uint32_t wire_len = 0, int64_t skew_us = 0);
   size_t size() const { return frames_.size(); }
   uint64_t last_ts_us() const;
   // Sorts and writes; false if the file cannot be written.
@@ -37,6 +39,7 @@ class FrameSink {
     uint64_t order;
     uint32_t caplen;
     uint32_t wire_len;
+    int64_t skew_us;
     std::vector<uint8_t> bytes;
   };
   std::vector<Timed> frames_;
@@ -51,6 +54,7 @@ struct Timeouts {
   uint64_t tcp_linger_us = 2'000'000;
   uint64_t udp_us = 60'000'000;
   uint64_t icmp_us = 30'000'000;
+  uint64_t other_us = 60'000'000;  // other IP protocols (GRE, ESP, SCTP...)
   // Sessions whose expiry falls within this distance of the end of the capture
   // have no well-defined end reason (timeout vs end of input); the generator
   // refuses them.
@@ -86,6 +90,8 @@ struct ConversationSpec {
   std::vector<uint16_t> vlans;
   bool qinq = false;
   std::vector<uint32_t> mpls_labels;
+  // IPv4 identification of the first datagram (one higher for each after).
+  uint16_t first_ip_id = 1;
   // TCP options on SYN and SYN-ACK (MSS, SACK permitted, timestamps, window scale).
   bool syn_options = true;
 };
@@ -134,6 +140,20 @@ class Conversation {
   // (non_first_fragment) and attributes it to the session of the first.
   Conversation& FragmentedDatagram(Dir d, const std::string& payload, uint32_t first_bytes);
 
+  // IPv4 fragments of one UDP datagram of `payload`: each piece is (offset,
+  // length) in bytes of the IP payload (UDP header + data), 8-byte aligned
+  // except the last; pieces may overlap or repeat. The model counts every
+  // fragment as a packet and the datagram's payload once (what it covers).
+  Conversation& FragmentPieces(Dir d, const std::string& payload,
+                               const std::vector<std::pair<uint32_t, uint32_t>>& pieces);
+
+  // A TCP segment `ahead` bytes beyond the sender's next sequence number (far
+  // outside any window): a packet with payload, but no sequence-derived bytes.
+  Conversation& OutOfWindow(Dir d, uint64_t ahead, const std::string& payload);
+
+  // The next frame's timestamp is written `us` off its place in the capture.
+  Conversation& Skew(int64_t us);
+
   // ICMP / ICMPv6 echo request (client) or reply (server).
   Conversation& Echo(Dir d, const std::string& data);
 
@@ -181,7 +201,7 @@ class Conversation {
   const SideModel& side(Dir d) const { return d == Dir::kC2S ? client_ : server_; }
   FrameSpec Base(Dir d) const;
   void Emit(Dir d, const FrameSpec& f, uint64_t seq_unwrapped, uint32_t payload_len,
-            const std::string& payload, uint32_t caplen = UINT32_MAX);
+            const std::string& payload, uint32_t caplen = UINT32_MAX, bool in_window = true);
 
   FrameSink* sink_;
   ConversationSpec spec_;
@@ -195,6 +215,7 @@ class Conversation {
   uint32_t fragments_ = 0;
   uint16_t icmp_seq_ = 0;
   uint16_t ip_id_ = 1;
+  int64_t skew_us_ = 0;
   std::optional<Dir> first_data_sender_;
   std::optional<Dir> shutdown_initiator_;
   bool shutdown_rst_ = false;
