@@ -63,6 +63,47 @@ bool FileReader::Fill(rte_mbuf* m, const capture::CaptureFrame& f, rte_mempool* 
   return true;
 }
 
+void FileReader::ReadAhead() {
+  const capture::ReadStatus st = file_->Next(&ahead_);
+  has_ahead_ = st == capture::ReadStatus::kFrame;
+  if (has_ahead_) {
+    return;
+  }
+  // Where and why the file ended; the reader ends once the frames before
+  // it are placed.
+  status_.end_offset = file_->offset();
+  switch (st) {
+    case capture::ReadStatus::kTruncated:
+      status_.end = "truncated";
+      status_.error = file_->error();
+      break;
+    case capture::ReadStatus::kCorrupt:
+      status_.end = "corrupt";
+      status_.error = file_->error();
+      break;
+    default:
+      status_.end = "end_of_file";
+  }
+}
+
+bool FileReader::TakeNext() {
+  if (!started_) {
+    started_ = true;
+    ReadAhead();
+  }
+  if (!has_ahead_) {
+    ended_ = true;
+    return false;
+  }
+  pending_ = ahead_;
+  ReadAhead();
+  // The clock decides with the next frame in view (capture_clock.h).
+  pending_clock_ = clock_.Observe(pending_.ts_us, has_ahead_ ? std::optional(ahead_.ts_us)
+                                                             : std::nullopt);
+  has_pending_ = true;
+  return true;
+}
+
 bool FileReader::SendHeld() {
   if (held_sent_ < held_) {
     held_sent_ += rte_ring_sp_enqueue_burst(
@@ -93,34 +134,16 @@ bool FileReader::Poll(rte_mempool* pool, const RxTimestamp& ts, const CaptureMet
   }
   unsigned filled = 0;
   while (filled < room) {
-    if (!has_pending_) {
-      const capture::ReadStatus st = file_->Next(&pending_);
-      if (st != capture::ReadStatus::kFrame) {
-        ended_ = true;
-        status_.end_offset = file_->offset();
-        switch (st) {
-          case capture::ReadStatus::kTruncated:
-            status_.end = "truncated";
-            status_.error = file_->error();
-            break;
-          case capture::ReadStatus::kCorrupt:
-            status_.end = "corrupt";
-            status_.error = file_->error();
-            break;
-          default:
-            status_.end = "end_of_file";
-        }
-        break;
-      }
-      has_pending_ = true;
+    if (!has_pending_ && !TakeNext()) {
+      break;
     }
     rte_mbuf* m = mbufs[filled];
     if (!Fill(m, pending_, pool)) {
-      break;
+      break;  // the pool is short of segments: this frame again next time
     }
     has_pending_ = false;
     CaptureMeta cm{};
-    cm.clock_us = clock_.Observe(pending_.ts_us);
+    cm.clock_us = pending_clock_;
     cm.wire_len = std::max(pending_.wire_len, pending_.caplen);
     cm.link_type = pending_.link_type;
     meta.Set(m, cm);

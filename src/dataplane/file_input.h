@@ -19,6 +19,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -60,14 +61,22 @@ class FileReader {
   // beyond one mbuf). False when the pool cannot take it now.
   bool Fill(rte_mbuf* m, const capture::CaptureFrame& f, rte_mempool* pool);
   bool SendHeld();
+  // Reads the frame after the pending one (the clock's lookahead).
+  void ReadAhead();
+  // Makes the next frame pending, with its clock; false at the end.
+  bool TakeNext();
 
   std::unique_ptr<capture::CaptureFile> file_;
   rte_ring* ring_ = nullptr;
   uint16_t port_ = 0;
   session::CaptureClock clock_;
-  capture::CaptureFrame pending_{};
+  capture::CaptureFrame pending_{};  // read, clock decided, not yet in an mbuf
+  uint64_t pending_clock_ = 0;
   bool has_pending_ = false;
-  bool ended_ = false;
+  capture::CaptureFrame ahead_{};  // the frame after it
+  bool has_ahead_ = false;
+  bool started_ = false;
+  bool ended_ = false;       // and every frame was taken
   rte_mbuf* held_mbufs_[kRxBurst] = {};
   unsigned held_ = 0;
   unsigned held_sent_ = 0;

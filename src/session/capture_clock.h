@@ -6,27 +6,31 @@
 // hour ahead expires every live session, and the rest of each session comes
 // back as a second one.
 //
-// Rule, per packet in input order (Observe() returns the clock value to use
-// for that packet):
+// Rule, per packet in input order, with one packet of lookahead (Observe()
+// takes the packet's time and the next packet's, and returns the clock value
+// to use for that packet):
 //   - The first packet sets the clock.
 //   - The clock never goes back: a packet at or behind it gets the current
 //     clock. One more than 1 s behind is counted in `backwards`.
 //   - A packet at most J (the jump tolerance, default 10 s) ahead moves the
 //     clock to its time.
-//   - A packet more than J ahead does not move the clock (it gets the current
-//     clock) but is held as a candidate jump. If the NEXT packet is also more
-//     than J ahead of the clock, the jump is real (a capture gap): the clock
-//     moves to the earlier of the two times and `jumps` counts it; the second
-//     packet is then placed by the same rule against the new clock. Otherwise
-//     the candidate was a lone outlier, counted in `outliers`, and the clock
-//     never saw it.
-// So a lone outlier costs nothing, and a real gap costs one packet of delay.
+//   - A packet more than J ahead is a real jump (a capture gap) when the next
+//     packet is more than J ahead of the clock too: the clock moves to the
+//     earlier of the two times and `jumps` counts it. Otherwise (the next
+//     packet is back near the clock, or there is none: the last packet of the
+//     input) it is a lone outlier, counted in `outliers`: it gets the current
+//     clock and the clock never sees it.
+// So a lone outlier costs nothing and a real gap is taken at its first
+// packet. The reader that knows the input order (file_input.h) reads one
+// frame ahead for it.
 // DPDK-free, no allocation: one instance per input stream, in input order (for
 // identical results with any worker count, run it where the whole input is
 // seen in order and pass the clock along with each packet).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
+#include <optional>
 
 namespace flowtrail::session {
 
@@ -44,20 +48,12 @@ class CaptureClock {
   explicit CaptureClock(uint64_t jump_tolerance_us = kDefaultJumpToleranceUs)
       : tolerance_(jump_tolerance_us) {}
 
-  uint64_t Observe(uint64_t capture_us) {
+  // `next_capture_us`: the next packet's capture time, none at the end.
+  uint64_t Observe(uint64_t capture_us, std::optional<uint64_t> next_capture_us) {
     if (!started_) {
       started_ = true;
       clock_ = capture_us;
       return clock_;
-    }
-    if (has_candidate_) {
-      has_candidate_ = false;
-      if (capture_us > clock_ && capture_us - clock_ > tolerance_) {
-        ++counters_.jumps;
-        clock_ = capture_us < candidate_ ? capture_us : candidate_;
-      } else {
-        ++counters_.outliers;
-      }
     }
     if (capture_us <= clock_) {
       if (clock_ - capture_us > kBackwardsSlackUs) ++counters_.backwards;
@@ -67,8 +63,12 @@ class CaptureClock {
       clock_ = capture_us;
       return clock_;
     }
-    has_candidate_ = true;
-    candidate_ = capture_us;
+    if (next_capture_us && *next_capture_us > clock_ && *next_capture_us - clock_ > tolerance_) {
+      ++counters_.jumps;
+      clock_ = std::min(capture_us, *next_capture_us);
+      return clock_;
+    }
+    ++counters_.outliers;
     return clock_;
   }
 
@@ -81,9 +81,7 @@ class CaptureClock {
  private:
   uint64_t tolerance_;
   uint64_t clock_ = 0;
-  uint64_t candidate_ = 0;
   bool started_ = false;
-  bool has_candidate_ = false;
   CaptureClockCounters counters_;
 };
 

@@ -728,7 +728,7 @@ def sample_capture():
 # Broken capture files (broken_files): the exit status the sensor must give.
 # The integration decides these (and documents them in --help); adjust here.
 EXIT_TRUNCATED_TAIL = 0  # a capture cut short while being written: a warning
-EXIT_CORRUPT_MIDDLE = 1  # a record no reader could take (caplen 300000): an error
+EXIT_CORRUPT_MIDDLE = 3  # a record no reader could take (caplen 300000): the rest is unread
 # The summary on stderr names the byte offset of the bad record (its header's
 # offset or its data's, in decimal).
 SUMMARY_NAMES_OFFSET = True

@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <span>
+#include <optional>
 #include <vector>
 
 #include "fuzz_check.h"
@@ -94,27 +95,38 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     batched = 0;
   };
 
-  uint64_t now = 1'600'000'000'000'000;
-  size_t pos = 0, step = 0;
-  while (pos + 4 <= size) {
-    const uint32_t len = (uint32_t{data[pos]} << 8) | data[pos + 1];
-    const uint32_t word = (uint32_t{data[pos + 2]} << 8) | data[pos + 3];
+  // Capture times first (the clock looks one packet ahead, as the file
+  // reader does), then the frames.
+  auto capture_time = [](uint32_t word, uint64_t& now) {
     const uint64_t amount = (word & 0x3fff) * 16'000u;
-    uint64_t capture = now;
     switch (word >> 14) {
       case 0:
-        capture = now += amount;
-        break;
+        return now += amount;
       case 1:
-        capture = now - std::min(now, amount);  // backwards
-        break;
+        return now - std::min(now, amount);  // backwards
       case 2:
-        capture = now + amount * 40;  // outlier ahead (or ordinary when small)
-        break;
+        return now + amount * 40;  // outlier ahead (or ordinary when small)
       default:
-        capture = now += amount * 40;  // a gap
+        return now += amount * 40;  // a gap
     }
-    const PacketTime pt{capture, clock.Observe(capture)};
+  };
+  std::vector<uint64_t> captures;
+  {
+    uint64_t now = 1'600'000'000'000'000;
+    for (size_t at = 0; at + 4 <= size;) {
+      const uint32_t len = (uint32_t{data[at]} << 8) | data[at + 1];
+      captures.push_back(capture_time((uint32_t{data[at + 2]} << 8) | data[at + 3], now));
+      at += 4 + std::min<size_t>(len, size - at - 4);
+    }
+  }
+  size_t pos = 0, step = 0, index = 0;
+  while (pos + 4 <= size) {
+    const uint32_t len = (uint32_t{data[pos]} << 8) | data[pos + 1];
+    const uint64_t capture = captures[index];
+    const std::optional<uint64_t> next =
+        index + 1 < captures.size() ? std::optional(captures[index + 1]) : std::nullopt;
+    ++index;
+    const PacketTime pt{capture, clock.Observe(capture, next)};
     pos += 4;
     const uint32_t caplen = static_cast<uint32_t>(std::min<size_t>(len, size - pos));
     // Own copy of exactly caplen bytes: the parser must not read past it.

@@ -7,6 +7,7 @@
 #include <random>
 #include <span>
 #include <string>
+#include <optional>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -46,7 +47,10 @@ struct WorkerLike {
       const size_t n = std::min(burst, pkts.size() - base);
       std::vector<PacketTime> times(n);
       for (size_t i = 0; i < n; ++i) {
-        times[i] = PacketTime{capture[base + i], clock.Observe(capture[base + i])};
+        const size_t k = base + i;
+        times[i] = PacketTime{capture[k], clock.Observe(capture[k], k + 1 < capture.size()
+                                                                          ? std::optional(capture[k + 1])
+                                                                          : std::nullopt)};
       }
       AdvanceAll(times[0].clock_us);
       h.tracker->ProcessBurst(std::span(pkts).subspan(base, n), times, 0);
