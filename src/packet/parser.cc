@@ -150,6 +150,13 @@ inline void SetPayload(const uint8_t* l4, uint32_t hdr, uint32_t len, uint32_t c
   out->captured_payload_len = cap - cap_hdr;
 }
 
+// Any IP protocol but TCP, UDP, ICMP and ICMPv6 (out of line, as a tail call).
+[[gnu::noinline]] ParseResult OtherProtocol(const uint8_t* l4, uint32_t len, uint32_t cap,
+                                            ParsedPacket* out) {
+  SetPayload(l4, 0, len, cap, out);
+  return ParseResult::kOk;
+}
+
 // The end of a SYN's parse, out of line and as a tail call so the common
 // path pays one test for it.
 [[gnu::noinline]] ParseResult FinishSyn(const uint8_t* l4, uint32_t hdr, uint32_t len, uint32_t cap,
@@ -227,8 +234,7 @@ inline ParseResult ParseL4(uint8_t protocol, const uint8_t* l4, uint32_t len, ui
     default:
       // Every other IP protocol is a flow by protocol and address pair: no
       // header is read, the whole IP payload is its payload.
-      hdr = 0;
-      break;
+      return OtherProtocol(l4, len, cap, out);
   }
   SetPayload(l4, hdr, len, cap, out);
   return ParseResult::kOk;
