@@ -28,8 +28,9 @@ struct ParsedPacket {
   IpAddress src;
   IpAddress dst;
   uint8_t ip_version = 0;  // 4 or 6
-  uint8_t protocol = 0;    // kProtoTcp, kProtoUdp, kProtoIcmp, kProtoIcmpV6
+  uint8_t protocol = 0;    // any IP protocol (the one ending the IPv6 extension chain)
   // TCP/UDP ports. ICMP: src_port = type, dst_port = code of this message.
+  // Any other protocol: 0 (its flow is the protocol and the address pair).
   uint16_t src_port = 0;
   uint16_t dst_port = 0;
 
@@ -79,8 +80,8 @@ struct ParsedPacket {
   // SYN segments: the window scale option (RFC 7323) when present and
   // captured, else kNoWindowScale.
   uint8_t tcp_window_scale = 0xff;
-  // Non-IP frames: the ethertype (or Linux cooked protocol) that ended the
-  // parse, for counting by class; 0 when not applicable.
+  // Non-IP frames: the ethertype (or Linux cooked protocol, or BSD loopback
+  // address family) that ended the parse, for counting by class; else 0.
   uint16_t ethertype = 0;
 };
 

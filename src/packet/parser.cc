@@ -115,7 +115,7 @@ inline ParseResult Snapped(ParsedPacket* out, ParseResult r) {
 // The window scale option of a SYN, from the `len` captured option bytes at
 // `opt`; kNoWindowScale when absent. Each step advances by at least one byte
 // and never reads past `len`; a malformed or cut option ends the walk.
-[[gnu::noinline]] uint8_t SynWindowScale(const uint8_t* opt, uint32_t len) {
+uint8_t SynWindowScale(const uint8_t* opt, uint32_t len) {
   uint32_t pos = 0;
   while (pos < len) {
     const uint8_t kind = opt[pos];
@@ -139,6 +139,33 @@ inline ParseResult Snapped(ParsedPacket* out, ParseResult r) {
     pos += olen;
   }
   return kNoWindowScale;
+}
+
+// The payload fields of an L4 header of `hdr` bytes (`cap` captured of `len`).
+inline void SetPayload(const uint8_t* l4, uint32_t hdr, uint32_t len, uint32_t cap,
+                       ParsedPacket* out) {
+  out->payload_len = len - hdr;
+  const uint32_t cap_hdr = std::min(hdr, cap);  // < hdr only when TCP options are cut
+  out->payload = l4 + cap_hdr;
+  out->captured_payload_len = cap - cap_hdr;
+}
+
+// Any IP protocol but TCP, UDP, ICMP and ICMPv6 (out of line, as a tail call).
+[[gnu::noinline]] ParseResult OtherProtocol(const uint8_t* l4, uint32_t len, uint32_t cap,
+                                            ParsedPacket* out) {
+  SetPayload(l4, 0, len, cap, out);
+  return ParseResult::kOk;
+}
+
+// The end of a SYN's parse, out of line and as a tail call so the common
+// path pays one test for it.
+[[gnu::noinline]] ParseResult FinishSyn(const uint8_t* l4, uint32_t hdr, uint32_t len, uint32_t cap,
+                                        ParsedPacket* out) {
+  SetPayload(l4, hdr, len, cap, out);
+  // cap >= the fixed header was checked; options cut by the capture end the walk.
+  out->tcp_window_scale =
+      SynWindowScale(l4 + kTcpMinHeaderLen, std::min(hdr, cap) - kTcpMinHeaderLen);
+  return ParseResult::kOk;
 }
 
 // `l4` holds the transport header: `len` bytes per the IP header, of which
@@ -166,9 +193,8 @@ inline ParseResult ParseL4(uint8_t protocol, const uint8_t* l4, uint32_t len, ui
       const uint8_t flags = l4[13];
       out->tcp_flags = flags;
       out->window = Load16(l4 + 14);
-      if ((flags & kTcpSyn) && hdr > kTcpMinHeaderLen) [[unlikely]] {
-        const uint32_t opt_cap = std::min(hdr, cap) - kTcpMinHeaderLen;
-        out->tcp_window_scale = SynWindowScale(l4 + kTcpMinHeaderLen, opt_cap);
+      if (flags & kTcpSyn) [[unlikely]] {
+        return FinishSyn(l4, hdr, len, cap, out);
       }
       break;
     }
@@ -208,13 +234,9 @@ inline ParseResult ParseL4(uint8_t protocol, const uint8_t* l4, uint32_t len, ui
     default:
       // Every other IP protocol is a flow by protocol and address pair: no
       // header is read, the whole IP payload is its payload.
-      hdr = 0;
-      break;
+      return OtherProtocol(l4, len, cap, out);
   }
-  out->payload_len = len - hdr;
-  const uint32_t cap_hdr = std::min(hdr, cap);  // < hdr only when TCP options are cut
-  out->payload = l4 + cap_hdr;
-  out->captured_payload_len = cap - cap_hdr;
+  SetPayload(l4, hdr, len, cap, out);
   return ParseResult::kOk;
 }
 

@@ -584,7 +584,7 @@ void Basic(Capture& c) {
     const uint8_t arp_head[] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02, 0, 0, 0, 0,
                                 1,    0x08, 0x06, 0,    1,    0x08, 0,    6, 4, 0, 1};
     std::copy(std::begin(arp_head), std::end(arp_head), arp.begin());
-    c.Bad("unsupported_ethertype", 190.3, arp);
+    c.Bad("arp", 190.3, arp);
     std::vector<uint8_t> doff = good;
     doff[14 + 20 + 12] = 0x30;  // TCP data offset 3 words
     c.Bad("bad_tcp_data_offset", 190.4, doff);

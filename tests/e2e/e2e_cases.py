@@ -342,10 +342,10 @@ SHARED_BAD = {
     # captured length as the packet length (the wire length is lost).
     "bad__zeek_tcp_truncated-header.pcap": {"ipv4_total_length_beyond_capture": 12},
     "bad__zeek_trunc-hdr.pcap": {"truncated_ethernet": 1},
-    "mixed__zeek_wikipedia.pcap": {"unsupported_ethertype": 10},  # ARP, STP
+    "mixed__zeek_wikipedia.pcap": {"arp": 6, "llc": 4},  # ARP, STP (non-IP by class)
     # 5 frames really are shorter than their IPv4 total length (wire = caplen).
     "retrans__zeek_reassembly.pcap": {"ipv4_total_length_beyond_capture": 5},
-    "scan__zeek_nmap-vsn.pcap": {"unsupported_ethertype": 503},  # ARP sweep
+    "scan__zeek_nmap-vsn.pcap": {"arp": 503},  # ARP sweep (non-IP)
 }
 
 # capture -> fields of its first TCP record (checked with tcpdump by hand).
