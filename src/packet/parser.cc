@@ -242,6 +242,57 @@ inline ParseResult ParseL4(uint8_t protocol, const uint8_t* l4, uint32_t len, ui
 
 // `cap` bytes are readable at `ip`; the datagram had `wire` (>= cap) bytes on
 // the wire from `ip` to the end of the frame.
+// The least length of the IPv4 options whose length RFCs (and tshark, the
+// analyst's oracle) fix or bound; 2 for any other.
+constexpr uint8_t Ipv4OptionMinLength(uint8_t type) {
+  switch (type) {
+    case 7:    // record route
+    case 130:  // security (RFC 1108)
+    case 131:  // loose source route
+    case 133:  // extended security
+    case 137:  // strict source route
+      return 3;
+    case 68:   // timestamp
+    case 136:  // stream id
+    case 148:  // router alert
+      return 4;
+    case 25:  // quick-start
+      return 8;
+    case 134:  // commercial security (CIPSO)
+      return 6;
+    case 82:  // traceroute
+      return 12;
+    default:
+      return 2;
+  }
+}
+
+// Walks the options of a header with options (`len` bytes after the fixed 20,
+// all captured): every option must fit and have a length its type allows.
+// Out of line: options are rare, and the common header never gets here.
+[[gnu::noinline]] bool Ipv4OptionsValid(const uint8_t* opt, uint32_t len) {
+  uint32_t i = 0;
+  while (i < len) {
+    const uint8_t type = opt[i];
+    if (type == 0) {
+      return true;  // end of option list: the rest is padding
+    }
+    if (type == 1) {
+      ++i;  // no-operation
+      continue;
+    }
+    if (len - i < 2) {
+      return false;
+    }
+    const uint8_t olen = opt[i + 1];
+    if (olen < Ipv4OptionMinLength(type) || olen > len - i) {
+      return false;
+    }
+    i += olen;
+  }
+  return true;
+}
+
 inline ParseResult ParseIpv4(const uint8_t* ip, uint32_t cap, uint32_t wire, ParsedPacket* out) {
   if (cap < kIpv4MinHeaderLen) [[unlikely]] {
     return Snapped(out, Short(ParseResult::kTruncatedIpv4, kIpv4MinHeaderLen, wire));
@@ -270,6 +321,10 @@ inline ParseResult ParseIpv4(const uint8_t* ip, uint32_t cap, uint32_t wire, Par
   }
   if (ihl > cap) [[unlikely]] {
     return Snapped(out, ParseResult::kSnappedHeaders);  // total <= wire: options were snapped
+  }
+  if (ihl > kIpv4MinHeaderLen && !Ipv4OptionsValid(ip + kIpv4MinHeaderLen, ihl - kIpv4MinHeaderLen))
+      [[unlikely]] {
+    return ParseResult::kBadIpv4Options;
   }
 
   out->ip_version = 4;

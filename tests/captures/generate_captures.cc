@@ -180,9 +180,11 @@ struct Capture {
   std::string name;
   FrameSink sink;
   std::deque<Conversation> sessions;
-  std::map<std::string, uint64_t> bad;  // reason -> frames
+  std::map<std::string, uint64_t> bad;  // malformed frames: reason -> frames
   // Non-IP frames by ethertype class ("arp", "lldp"): counted, not bad.
   std::map<std::string, uint64_t> non_ip;
+  uint64_t later_fragments = 0;  // IP fragments after the first (attributed, not bad)
+  uint64_t snapped_headers = 0;  // frames whose headers the snap length cut
   Timeouts timeouts;
   ProtectedNets nets{{}};
   bool inbound_only = false;
@@ -197,6 +199,13 @@ struct Capture {
   void NonIp(const std::string& cls, double t_s, std::vector<uint8_t> frame) {
     sink.Add(At(t_s), std::move(frame));
     ++non_ip[cls];
+  }
+  // A frame cut by the capture's snap length inside its headers: counted as
+  // snapped, not bad (the wire length says the headers were there).
+  void SnappedHeaders(double t_s, std::vector<uint8_t> frame, uint32_t caplen) {
+    const auto wire = static_cast<uint32_t>(frame.size());
+    sink.Add(At(t_s), std::move(frame), caplen, wire);
+    ++snapped_headers;
   }
   void Bad(const std::string& reason, double t_s, std::vector<uint8_t> frame,
            uint32_t caplen = UINT32_MAX, uint32_t wire_len = 0) {
@@ -265,7 +274,9 @@ bool WriteCapture(Capture& c, const std::string& dir) {
                  static_cast<unsigned long long>(n));
     first = false;
   }
-  std::fprintf(f, "},\n");
+  std::fprintf(f, "},\n \"later_fragments\": %llu,\n \"snapped_headers\": %llu,\n",
+               static_cast<unsigned long long>(c.later_fragments),
+               static_cast<unsigned long long>(c.snapped_headers));
   std::fprintf(f, " \"first_time_us\": %llu,\n \"last_time_us\": %llu,\n",
                static_cast<unsigned long long>(c.base_us), static_cast<unsigned long long>(end_us));
   std::fprintf(f, " \"sensor_args\": [");
@@ -548,7 +559,7 @@ void Basic(Capture& c) {
   c.Add(Udp("udp_fragmented", "10.1.0.70", 5000, "192.168.1.70", 6000), 170)
       .FragmentedDatagram(C, rng.Text(2000), 1472)
       .Datagram(S, rng.Text(10));
-  c.bad["non_first_fragment"] += 1;
+  c.later_fragments += 1;
 
   // SYN-ACK captured before the SYN: the SYN sender is still the client.
   c.Add(Tcp("handshake_reordered", "10.1.0.71", 40071, web, 80, rng), 175)
@@ -575,8 +586,12 @@ void Basic(Capture& c) {
     f.sport = 40090;
     f.flags = kSyn;
     const std::vector<uint8_t> good = BuildFrame(f);
-    c.Bad("truncated_ethernet", 190.0, good, 10);
-    c.Bad("truncated_ipv4", 190.1, good, 14 + 12);
+    // Frames that are this short on the wire are malformed; the same cuts
+    // made by a snap length (wire length kept) are only snapped.
+    c.Bad("truncated_ethernet", 190.0, good, 10, 10);
+    c.Bad("truncated_ipv4", 190.1, good, 14 + 12, 14 + 12);
+    c.SnappedHeaders(190.05, good, 10);
+    c.SnappedHeaders(190.15, good, 14 + 12);
     std::vector<uint8_t> ihl = good;
     ihl[14] = 0x44;  // IHL 4: shorter than the fixed header
     c.Bad("bad_ipv4_header_length", 190.2, ihl);
@@ -584,7 +599,7 @@ void Basic(Capture& c) {
     const uint8_t arp_head[] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02, 0, 0, 0, 0,
                                 1,    0x08, 0x06, 0,    1,    0x08, 0,    6, 4, 0, 1};
     std::copy(std::begin(arp_head), std::end(arp_head), arp.begin());
-    c.Bad("arp", 190.3, arp);
+    c.NonIp("arp", 190.3, arp);
     std::vector<uint8_t> doff = good;
     doff[14 + 20 + 12] = 0x30;  // TCP data offset 3 words
     c.Bad("bad_tcp_data_offset", 190.4, doff);

@@ -53,6 +53,14 @@ def check_stats(stats, exp, workers, records):
     bad = lib.bad_by_reason(stats)
     if bad != exp["bad_packets"]:
         problems.append(f"stats: bad_packets = {bad}, expected {exp['bad_packets']}")
+    # Counted by class, not bad: non-IP frames, later fragments, snapped headers.
+    if non_ip_counts(stats) != exp.get("non_ip", {}):
+        problems.append(f"stats: non_ip = {non_ip_counts(stats)}, expected {exp.get('non_ip', {})}")
+    for key, want in (("later_fragment_total", exp.get("later_fragments", 0)),
+                      ("snapped_total", exp.get("snapped_headers", 0))):
+        v = lib.sum_workers(stats, key)
+        if v != want:
+            problems.append(f"stats: workers' {key} = {v}, expected {want}")
     packets = lib.sum_workers(stats, "packets")
     if packets != frames:
         problems.append(f"stats: workers' packets = {packets}, expected {frames} (every frame "
@@ -324,29 +332,47 @@ SESSION_COUNT_EXCEPTIONS = {
 }
 
 # capture -> {reason: count} the parser must report (absent: none).
+# Malformed frames ("bad": nothing else counts as bad) per shared capture...
 SHARED_BAD = {
     "bad__suricata_ipv4-truncated.pcap": {"ipv4_total_length_beyond_capture": 1},
-    # The "malformed" packet carries IPv4 options (security, EOL) that Suricata
-    # rejects; its header lengths are sound, so it is a packet of the session.
-    "bad__suricata_tcp-session-decode-malformed-ipv4.pcap": {},
+    # A security option of length 2 (RFC 1108: at least 3); tshark and
+    # Suricata call the packet malformed too.
+    "bad__suricata_tcp-session-decode-malformed-ipv4.pcap": {"bad_ipv4_options": 1},
     "bad__tcpdump_ipv6_invalid_length.pcap": {"truncated_ipv6": 1},
-    # Wire length 262144, caplen 46: net_pcap gives the mbuf caplen as pkt_len,
-    # so the IPv4 total length (12336) is beyond what the parser is told.
-    "bad__tcpdump_tcp_header_heapoverflow.pcap": {"ipv4_total_length_beyond_capture": 1},
+    "bad__tcpdump_tcp_header_heapoverflow.pcap": {},
     "bad__zeek_ip-bogus-header-len.pcap": {"ipv4_total_length_too_short": 1},
-    "bad__zeek_ip4-trunc.pcap": {"truncated_ipv4": 1},
-    "bad__zeek_ip6-trunc.pcap": {"truncated_ipv6": 1},
+    "bad__zeek_ip4-trunc.pcap": {},
+    "bad__zeek_ip6-trunc.pcap": {},
     "bad__zeek_ipv4-truncated-broken-header.pcap": {"bad_ipv4_header_length": 1},
-    # Snap length 54: the 12 frames whose IPv4 total length exceeds the 54
-    # captured bytes are refused, because net_pcap hands the sensor the
-    # captured length as the packet length (the wire length is lost).
-    "bad__zeek_tcp_truncated-header.pcap": {"ipv4_total_length_beyond_capture": 12},
-    "bad__zeek_trunc-hdr.pcap": {"truncated_ethernet": 1},
-    "mixed__zeek_wikipedia.pcap": {"arp": 6, "llc": 4},  # ARP, STP (non-IP by class)
+    # Snap length 54: every frame parses (payload and sequence bytes from the
+    # IPv4 lengths the wire length covers).
+    "bad__zeek_tcp_truncated-header.pcap": {},
+    "bad__zeek_trunc-hdr.pcap": {},
     # 5 frames really are shorter than their IPv4 total length (wire = caplen).
     "retrans__zeek_reassembly.pcap": {"ipv4_total_length_beyond_capture": 5},
-    "scan__zeek_nmap-vsn.pcap": {"arp": 503},  # ARP sweep (non-IP)
 }
+# ...and the frames counted by the other classes (non-IP, snapped headers):
+# the wire length says the snapped ones were whole on the wire.
+SHARED_COUNTED = {
+    # Wire length 262144, caplen 46: the TCP header is cut by the capture.
+    "bad__tcpdump_tcp_header_heapoverflow.pcap": {"snapped": {"snapped_headers": 1}},
+    "bad__zeek_ip4-trunc.pcap": {"snapped": {"snapped_headers": 1}},  # caplen 20 of 46
+    "bad__zeek_ip6-trunc.pcap": {"snapped": {"snapped_headers": 1}},  # caplen 48 of 74
+    # caplen 8 of 78, header snap length 1: not even the Ethernet header.
+    "bad__zeek_trunc-hdr.pcap": {"snapped": {"snapped_headers": 1}},
+    "mixed__zeek_wikipedia.pcap": {"non_ip": {"arp": 6, "llc": 4}},  # ARP, STP
+    "scan__zeek_nmap-vsn.pcap": {"non_ip": {"arp": 503}},  # the ARP sweep
+}
+
+
+def counted_by_class(stats, cls):
+    """The workers' `cls` object ({result: n}) summed, zeros dropped."""
+    total = collections.Counter()
+    for w in stats.get("workers", []):
+        for k, v in (w.get(cls) or {}).items():
+            if int(v):
+                total[k] += int(v)
+    return dict(total)
 
 # capture -> fields of its first TCP record (checked with tcpdump by hand).
 SHARED_GOLDEN = {
@@ -436,6 +462,11 @@ def shared_captures():
             problems.append(f"{name}: bad packets {bad}, expected {want_bad}")
         if name.startswith("bad__") and name not in SHARED_BAD:
             problems.append(f"{name}: no expectation for its bad packets")
+        for cls in ("non_ip", "snapped", "later_fragment"):
+            want_n = SHARED_COUNTED.get(name, {}).get(cls, {})
+            got_n = counted_by_class(stats, cls)
+            if got_n != want_n:
+                problems.append(f"{name}: {cls} frames {got_n}, expected {want_n}")
         if name in SHARED_GOLDEN:
             tcp = sorted((x for x in records if int(x.get("protocol", 0) or 0) == 6),
                          key=lambda x: int(x.get("first_time_us", 0)))

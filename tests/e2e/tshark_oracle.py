@@ -45,7 +45,8 @@ the sensor's documented rules, applied here to tshark's packets:
 
   1. Capture clock: the clock is the latest packet time, except that a packet
      more than CLOCK_JUMP_US ahead of it moves it only when the next packet
-     confirms the jump; times running backwards never move it back.
+     is beyond that too (then to the earlier of the two); times running
+     backwards never move it back.
   2. Idle timeouts by state (SessionRules): a packet arriving when the clock
      has passed the session's last packet by its state's timeout (handshake
      30 s, established 300 s, one FIN 30 s, FIN both ways or RST: the 2 s
@@ -64,6 +65,13 @@ the sensor's documented rules, applied here to tshark's packets:
      streams ignore VLANs, so with one 5-tuple live on several VLANs its
      stream numbers interleave: the oracle follows its own key and uses a
      stream change only where a SYN (without ACK) starts it.
+
+  5. Malformed frames: a frame tshark flags with one of the MALFORMED expert
+     messages (an IPv4 total length beyond the frame's recorded wire length,
+     an IPv6 payload beyond its framing, a dissector exception such as an
+     IPv4 option of impossible length) is bad for the sensor, as Zeek
+     (truncated_IP) and Suricata (ipv4.trunc_pkt) call it too: tshark still
+     gives such a frame a stream, the oracle leaves it out.
 
 An oracle session maps to the sensor record with the same key (protocol 6,
 both endpoints, VLAN ids) whose [first_time_us, last_time_us] overlaps the
@@ -85,12 +93,17 @@ TSHARK = os.environ.get("FLOWTRAIL_TSHARK") or shutil.which("tshark") or ""
 FIELDS = ("frame.number", "frame.time_epoch", "frame.protocols", "ip.src", "ipv6.src",
           "ip.dst", "ipv6.dst", "tcp.srcport", "tcp.dstport", "tcp.stream", "tcp.seq_raw",
           "tcp.ack_raw", "tcp.len", "tcp.flags", "vlan.id", "tcp.window_size",
-          "ieee8021ad.id")
+          "ieee8021ad.id", "_ws.expert.message")
 
 PREFS = ("tcp.desegment_tcp_streams:FALSE", "tcp.reassemble_out_of_order:FALSE",
          "tcp.analyze_sequence_numbers:TRUE", "tcp.relative_sequence_numbers:FALSE",
          "tcp.calculate_timestamps:FALSE", "tcp.track_bytes_in_flight:FALSE",
          "tcp.try_heuristic_first:FALSE", "ip.defragment:FALSE", "ipv6.defragment:FALSE")
+
+# tshark's expert messages for frames the sensor counts as malformed (bad),
+# not as packets of a session (rule 5).
+MALFORMED = ("total length exceeds packet length", "payload length exceeds framing length",
+             "Malformed Packet")
 
 CLOCK_JUMP_US = 10_000_000
 PLAUSIBLE_WINDOW_FLOOR = 1 << 24
@@ -187,13 +200,15 @@ def read_capture(path):
         if len(c) < len(FIELDS):
             c += [""] * (len(FIELDS) - len(c))
         (frame, epoch, protocols, ip_src, ip6_src, ip_dst, ip6_dst, sport, dport, stream, seq,
-         ack, length, flags, vlans, window, stags) = c[:len(FIELDS)]
+         ack, length, flags, vlans, window, stags, expert) = c[:len(FIELDS)]
         if not epoch:
             continue
         ts = _epoch_us(epoch)
         times.append(ts)
         if not _plain_tcp(protocols) or not (stream and seq and flags and sport and dport):
             continue
+        if any(m in expert for m in MALFORMED):
+            continue  # malformed for the sensor too (rule 5)
         src = (ip_src or ip6_src).split(",")[0]
         dst = (ip_dst or ip6_dst).split(",")[0]
         if not src or not dst:
@@ -219,7 +234,7 @@ def capture_clock(times):
             clock = t
         elif t > clock + CLOCK_JUMP_US:
             if i + 1 < len(times) and times[i + 1] > clock + CLOCK_JUMP_US:
-                clock = t  # confirmed by the next packet
+                clock = min(t, times[i + 1])  # confirmed by the next packet
         elif t > clock:
             clock = t
         out.append(clock)

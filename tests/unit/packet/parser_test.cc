@@ -462,6 +462,27 @@ TEST(ParseFrameTest, Ipv4OptionsAreSkipped) {
   ExpectPayload(p, kEth + 28 + 24, "hello world");
 }
 
+TEST(ParseFrameTest, MalformedIpv4OptionsAreBad) {
+  // Each option list is 4 bytes; the header's own lengths are sound, so only
+  // the options' walk can refuse them.
+  const std::vector<std::vector<uint8_t>> bad = {
+      {0x82, 0x02, 0x00, 0x00},  // security, length 2 < 3 (tshark: malformed)
+      {0x94, 0x03, 0x00, 0x00},  // router alert must be 4
+      {0x07, 0x08, 0x00, 0x00},  // record route longer than the header's options
+      {0x01, 0x01, 0x01, 0x44},  // NOPs then a timestamp without a length byte
+      {0x19, 0x01, 0x00, 0x00},  // length 1: no room even for type and length
+  };
+  for (const auto& opts : bad) {
+    FrameSpec s = TcpV4();
+    s.ipv4_options = opts;
+    EXPECT_EQ(ParseCopy(BuildFrame(s)).result, ParseResult::kBadIpv4Options)
+        << int{opts[0]} << "/" << int{opts[1]};
+  }
+  FrameSpec ok = TcpV4();
+  ok.ipv4_options = {0x01, 0x00, 0x82, 0x02};  // anything after EOL is padding
+  EXPECT_EQ(ParseCopy(BuildFrame(ok)).result, ParseResult::kOk);
+}
+
 TEST(ParseFrameTest, MaximalIpv4Options) {
   FrameSpec s = TcpV4();
   s.ipv4_options.assign(40, 0x01);
@@ -1123,6 +1144,11 @@ std::vector<ResultCase> OneFramePerResult() {
   f = tcp4;
   f[kEth] = 0x44;
   add(ParseResult::kBadIpv4HeaderLength, f);
+  {
+    FrameSpec s = TcpV4();
+    s.ipv4_options = {0x82, 0x02, 0x00, 0x00};  // security option of length 2 (< 3)
+    add(ParseResult::kBadIpv4Options, BuildFrame(s));
+  }
   f = tcp4;
   Put16(f, kEth + 2, 19);
   add(ParseResult::kIpv4TotalLengthTooShort, f);
@@ -1204,6 +1230,7 @@ TEST(ParseResultNameTest, NamesAreStableSnakeCase) {
       "truncated_ipv4",
       "bad_ip_version",
       "bad_ipv4_header_length",
+      "bad_ipv4_options",
       "ipv4_total_length_too_short",
       "ipv4_total_length_beyond_capture",
       "truncated_ipv6",
