@@ -38,8 +38,8 @@ class CaptureMetaField {
  public:
   // Registers the field and flag (idempotent: the same offsets every call).
   absl::Status Register() {
-    static const rte_mbuf_dynfield kField = {
-        "flowtrail_capture_meta", sizeof(CaptureMeta), alignof(CaptureMeta), 0};
+    static const rte_mbuf_dynfield kField = {"flowtrail_capture_meta", sizeof(CaptureMeta),
+                                             alignof(CaptureMeta), 0};
     static const rte_mbuf_dynflag kFlag = {"flowtrail_capture_meta_valid", 0};
     offset_ = rte_mbuf_dynfield_register(&kField);
     const int bit = rte_mbuf_dynflag_register(&kFlag);

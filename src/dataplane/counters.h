@@ -34,10 +34,10 @@ struct alignas(64) WorkerCounters {
   Counter later_fragments_unattributed{0};  // first fragment unknown: only counted
   Counter fragment_overlap_bytes{0};        // duplicate/overlapping fragment bytes not counted
   Counter implausible_sequence{0};          // TCP segments/ACKs beyond any plausible window
-  Counter tracker_records_dropped{0};  // tracker output queue full
-  Counter records_out{0};              // records handed to the exporter ring
-  Counter max_time_us{0};              // latest capture time read (direct readers)
-  Counter clock_us{0};                 // the tracker's clock
+  Counter tracker_records_dropped{0};       // tracker output queue full
+  Counter records_out{0};                   // records handed to the exporter ring
+  Counter max_time_us{0};                   // latest capture time read (direct readers)
+  Counter clock_us{0};                      // the tracker's clock
 };
 
 struct alignas(64) DispatcherCounters {

@@ -98,17 +98,17 @@ bool FileReader::TakeNext() {
   pending_ = ahead_;
   ReadAhead();
   // The clock decides with the next frame in view (capture_clock.h).
-  pending_clock_ = clock_.Observe(pending_.ts_us, has_ahead_ ? std::optional(ahead_.ts_us)
-                                                             : std::nullopt);
+  pending_clock_ =
+      clock_.Observe(pending_.ts_us, has_ahead_ ? std::optional(ahead_.ts_us) : std::nullopt);
   has_pending_ = true;
   return true;
 }
 
 bool FileReader::SendHeld() {
   if (held_sent_ < held_) {
-    held_sent_ += rte_ring_sp_enqueue_burst(
-        ring_, reinterpret_cast<void* const*>(&held_mbufs_[held_sent_]), held_ - held_sent_,
-        nullptr);
+    held_sent_ +=
+        rte_ring_sp_enqueue_burst(ring_, reinterpret_cast<void* const*>(&held_mbufs_[held_sent_]),
+                                  held_ - held_sent_, nullptr);
   }
   if (held_sent_ < held_) {
     return false;
@@ -175,8 +175,8 @@ absl::StatusOr<std::unique_ptr<FileInputPort>> FileInputPort::Create(const FileV
   p->name_ = vdev.name;
   for (size_t i = 0; i < vdev.files.size(); ++i) {
     const std::string ring_name = absl::StrCat("ftf_", p->name_.substr(0, 16), "_", i);
-    rte_ring* r = rte_ring_create(ring_name.c_str(), kFileRingSize, socket,
-                                  RING_F_SP_ENQ | RING_F_SC_DEQ);
+    rte_ring* r =
+        rte_ring_create(ring_name.c_str(), kFileRingSize, socket, RING_F_SP_ENQ | RING_F_SC_DEQ);
     if (r == nullptr) {
       return absl::ResourceExhaustedError(absl::StrCat("cannot create ring ", ring_name, ": ",
                                                        rte_strerror(rte_errno),
@@ -184,13 +184,12 @@ absl::StatusOr<std::unique_ptr<FileInputPort>> FileInputPort::Create(const FileV
     }
     p->rings_.push_back(r);
   }
-  const int id = rte_eth_from_rings(p->name_.c_str(), p->rings_.data(),
-                                    static_cast<unsigned>(p->rings_.size()), p->rings_.data(),
-                                    static_cast<unsigned>(p->rings_.size()),
-                                    static_cast<unsigned>(socket < 0 ? 0 : socket));
+  const int id = rte_eth_from_rings(
+      p->name_.c_str(), p->rings_.data(), static_cast<unsigned>(p->rings_.size()), p->rings_.data(),
+      static_cast<unsigned>(p->rings_.size()), static_cast<unsigned>(socket < 0 ? 0 : socket));
   if (id < 0) {
-    return absl::InternalError(absl::StrCat("cannot create the ring port for ", p->name_, ": ",
-                                            rte_strerror(rte_errno)));
+    return absl::InternalError(
+        absl::StrCat("cannot create the ring port for ", p->name_, ": ", rte_strerror(rte_errno)));
   }
   p->port_id_ = static_cast<uint16_t>(id);
   for (size_t i = 0; i < vdev.files.size(); ++i) {

@@ -46,9 +46,8 @@ using FileInputStatus = InputSnapshot;
 
 class FileReader {
  public:
-  static absl::StatusOr<std::unique_ptr<FileReader>> Open(const std::string& path,
-                                                          rte_ring* ring, uint16_t port,
-                                                          uint64_t clock_jump_us);
+  static absl::StatusOr<std::unique_ptr<FileReader>> Open(const std::string& path, rte_ring* ring,
+                                                          uint16_t port, uint64_t clock_jump_us);
   // Reads up to a burst into mbufs from `pool` and enqueues them. Returns
   // true if frames moved.
   bool Poll(rte_mempool* pool, const RxTimestamp& ts, const CaptureMetaField& meta);
@@ -76,7 +75,7 @@ class FileReader {
   capture::CaptureFrame ahead_{};  // the frame after it
   bool has_ahead_ = false;
   bool started_ = false;
-  bool ended_ = false;       // and every frame was taken
+  bool ended_ = false;  // and every frame was taken
   rte_mbuf* held_mbufs_[kRxBurst] = {};
   unsigned held_ = 0;
   unsigned held_sent_ = 0;
@@ -87,8 +86,7 @@ class FileReader {
 class FileInputPort {
  public:
   static absl::StatusOr<std::unique_ptr<FileInputPort>> Create(const FileVdev& vdev,
-                                                               uint64_t clock_jump_us,
-                                                               int socket);
+                                                               uint64_t clock_jump_us, int socket);
   ~FileInputPort();
   FileInputPort(const FileInputPort&) = delete;
   FileInputPort& operator=(const FileInputPort&) = delete;

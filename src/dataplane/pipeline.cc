@@ -195,9 +195,8 @@ absl::StatusOr<std::unique_ptr<Pipeline>> Pipeline::Create(const SensorConfig& c
   }
   const uint32_t pool_size = config.mbufs != 0 ? config.mbufs : PoolSize(wanted);
   if (s->capture && pool_size < kMinCaptureMbufs) {
-    return absl::InvalidArgumentError(absl::StrCat("--mbufs ", pool_size,
-                                                   " is too small for capture mode (at least ",
-                                                   kMinCaptureMbufs, ")"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--mbufs ", pool_size, " is too small for capture mode (at least ", kMinCaptureMbufs, ")"));
   }
   s->pool = rte_pktmbuf_pool_create("ft_mbufs", pool_size, cache, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
                                     static_cast<int>(rte_socket_id()));

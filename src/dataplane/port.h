@@ -28,10 +28,10 @@ struct Port {
   PortMode mode = PortMode::kDirect;
   uint16_t nb_rxq = 1;
   uint16_t nb_rxd = 0;
-  bool is_pcap = false;          // net_pcap (infinite_rx replay, live interface)
-  PcapDevargs pcap;              // when is_pcap
-  uint64_t capture_packets = 0;  // packets in its rx_pcap files (pre-counted, infinite_rx)
-  bool is_file = false;          // capture files read by flowtrail (file_input.h)
+  bool is_pcap = false;            // net_pcap (infinite_rx replay, live interface)
+  PcapDevargs pcap;                // when is_pcap
+  uint64_t capture_packets = 0;    // packets in its rx_pcap files (pre-counted, infinite_rx)
+  bool is_file = false;            // capture files read by flowtrail (file_input.h)
   std::vector<std::string> files;  // when is_file, one RX queue each
   bool reta_programmed = false;
   uint64_t rss_hf = 0;

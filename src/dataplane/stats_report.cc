@@ -127,16 +127,15 @@ std::string SummaryText(const Snapshot& s) {
   }
   for (size_t i = 0; i < s.workers.size(); ++i) {
     const WorkerSnapshot& w = s.workers[i];
-    absl::StrAppendFormat(&out,
-                          "  worker %d (lcore %d): packets=%d bad=%d non_ip=%d later_fragments=%d "
-                          "snapped=%d sessions created=%d ended=%d evicted=%d active=%d "
-                          "interim=%d records_out=%d tracker_drops=%d\n",
-                          i, w.lcore, w.packets, w.bad_packets(),
-                          w.OfClass(packet::ParseClass::kNonIp),
-                          w.OfClass(packet::ParseClass::kLaterFragment), w.snapped,
-                          w.sessions_created, w.sessions_ended, w.sessions_evicted,
-                          w.sessions_active, w.interim_records, w.records_out,
-                          w.tracker_records_dropped);
+    absl::StrAppendFormat(
+        &out,
+        "  worker %d (lcore %d): packets=%d bad=%d non_ip=%d later_fragments=%d "
+        "snapped=%d sessions created=%d ended=%d evicted=%d active=%d "
+        "interim=%d records_out=%d tracker_drops=%d\n",
+        i, w.lcore, w.packets, w.bad_packets(), w.OfClass(packet::ParseClass::kNonIp),
+        w.OfClass(packet::ParseClass::kLaterFragment), w.snapped, w.sessions_created,
+        w.sessions_ended, w.sessions_evicted, w.sessions_active, w.interim_records, w.records_out,
+        w.tracker_records_dropped);
     for (size_t r = 1; r < packet::kParseResultCount; ++r) {
       if (w.by_result[r] == 0) {
         continue;
@@ -167,14 +166,12 @@ std::string StatsJson(const Snapshot& s) {
     for (uint16_t t : in.link_types) {
       absl::StrAppend(&types, types.empty() ? "" : ",", t);
     }
-    absl::StrAppend(&j, i ? "," : "", "{\"path\":", JsonString(in.path),
-                    ",\"format\":", JsonString(in.format), ",\"link_types\":[", types,
-                    "],\"frames\":", in.frames, ",\"bytes\":", in.bytes,
-                    ",\"end\":", JsonString(in.end), ",\"end_offset\":", in.end_offset,
-                    ",\"error\":", JsonString(in.error),
-                    ",\"clock_outliers\":", in.clock_outliers,
-                    ",\"clock_backwards\":", in.clock_backwards,
-                    ",\"clock_jumps\":", in.clock_jumps, "}");
+    absl::StrAppend(
+        &j, i ? "," : "", "{\"path\":", JsonString(in.path), ",\"format\":", JsonString(in.format),
+        ",\"link_types\":[", types, "],\"frames\":", in.frames, ",\"bytes\":", in.bytes,
+        ",\"end\":", JsonString(in.end), ",\"end_offset\":", in.end_offset,
+        ",\"error\":", JsonString(in.error), ",\"clock_outliers\":", in.clock_outliers,
+        ",\"clock_backwards\":", in.clock_backwards, ",\"clock_jumps\":", in.clock_jumps, "}");
   }
   absl::StrAppend(&j, "],\"ports\":[");
   for (size_t i = 0; i < s.ports.size(); ++i) {
@@ -197,8 +194,9 @@ std::string StatsJson(const Snapshot& s) {
     // malformed ones: bad means malformed and nothing else).
     for (size_t c = 1; c < packet::kParseClassCount; ++c) {
       const auto cls = static_cast<packet::ParseClass>(c);
-      const std::string key =
-          cls == packet::ParseClass::kMalformed ? "bad_packets" : std::string(packet::ParseClassName(cls));
+      const std::string key = cls == packet::ParseClass::kMalformed
+                                  ? "bad_packets"
+                                  : std::string(packet::ParseClassName(cls));
       absl::StrAppend(&j, ",\"", key, "_total\":", w.OfClass(cls), ",\"", key, "\":{");
       bool first = true;
       for (size_t r = 1; r < packet::kParseResultCount; ++r) {

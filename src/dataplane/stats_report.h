@@ -91,7 +91,7 @@ struct Snapshot {
   std::string analytics_json = "{}";  // the analytics consumers' own object
   std::string end = "running";        // end_of_input | shutdown | running
 
-  uint64_t RingDrops() const;  // dispatcher ring drops (live mode)
+  uint64_t RingDrops() const;                    // dispatcher ring drops (live mode)
   uint64_t OfClass(packet::ParseClass c) const;  // over the workers
   uint64_t PortRx() const;
 };

@@ -60,7 +60,7 @@ inline constexpr size_t kParseClassCount = static_cast<size_t>(ParseClass::kCoun
   X(kTruncatedIpv4, "truncated_ipv4", kMalformed)                                         \
   X(kBadIpVersion, "bad_ip_version", kMalformed)                                          \
   X(kBadIpv4HeaderLength, "bad_ipv4_header_length", kMalformed)                           \
-  /* An IPv4 option whose length is impossible for its type or runs past the header. */ \
+  /* An IPv4 option whose length is impossible for its type or runs past the header. */   \
   X(kBadIpv4Options, "bad_ipv4_options", kMalformed)                                      \
   X(kIpv4TotalLengthTooShort, "ipv4_total_length_too_short", kMalformed)                  \
   /* Total length beyond the captured bytes and the wire length. */                       \

@@ -9,8 +9,8 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
-#include <span>
 #include <optional>
+#include <span>
 #include <vector>
 
 #include "fuzz_check.h"

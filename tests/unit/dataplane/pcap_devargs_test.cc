@@ -43,10 +43,9 @@ TEST(TakeFileVdevs, TakesOnlyVdevsThatReadFilesAndKeepsTheRestInOrder) {
   EXPECT_EQ(taken[0].files, (std::vector<std::string>{"a.pcap", "b.pcap"}));
   EXPECT_EQ(taken[1].name, "net_pcap1");
   EXPECT_EQ(taken[1].files, (std::vector<std::string>{"c.pcap"}));
-  EXPECT_EQ(args, (std::vector<std::string>{"sensor", "--no-huge",
-                                            "--vdev=net_pcap2,rx_pcap=d.pcap,infinite_rx=1",
-                                            "--vdev=net_pcap3,iface=eth0", "--vdev=net_null0",
-                                            "-l", "0-1"}));
+  EXPECT_EQ(args, (std::vector<std::string>{
+                      "sensor", "--no-huge", "--vdev=net_pcap2,rx_pcap=d.pcap,infinite_rx=1",
+                      "--vdev=net_pcap3,iface=eth0", "--vdev=net_null0", "-l", "0-1"}));
 }
 
 TEST(TakeFileVdevs, LeavesVdevsWithOtherKeysOrNoFileToNetPcap) {

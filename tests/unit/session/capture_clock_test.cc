@@ -50,9 +50,9 @@ TEST(CaptureClock, LoneOutlierDoesNotMoveTheClockAndIsCounted) {
 
 TEST(CaptureClock, AGapIsTakenAtItsFirstPacketWhenTheNextConfirmsIt) {
   CaptureClock c;
-  EXPECT_EQ(Clocks(c, {kT0, kT0 + 60 * kSec + 3, kT0 + 60 * kSec + 7, kT0 + 60 * kSec + 9}),
-            (std::vector<uint64_t>{kT0, kT0 + 60 * kSec + 3, kT0 + 60 * kSec + 7,
-                                   kT0 + 60 * kSec + 9}));
+  EXPECT_EQ(
+      Clocks(c, {kT0, kT0 + 60 * kSec + 3, kT0 + 60 * kSec + 7, kT0 + 60 * kSec + 9}),
+      (std::vector<uint64_t>{kT0, kT0 + 60 * kSec + 3, kT0 + 60 * kSec + 7, kT0 + 60 * kSec + 9}));
   EXPECT_EQ(c.counters().jumps, 1u);
   EXPECT_EQ(c.counters().outliers, 0u);
 }
@@ -74,8 +74,7 @@ TEST(CaptureClock, AFarLastPacketIsAnOutlier) {
 
 TEST(CaptureClock, ToleranceIsConfigurable) {
   CaptureClock c(1 * kSec);
-  EXPECT_EQ(Clocks(c, {kT0, kT0 + 2 * kSec, kT0 + 1}),
-            (std::vector<uint64_t>{kT0, kT0, kT0 + 1}));
+  EXPECT_EQ(Clocks(c, {kT0, kT0 + 2 * kSec, kT0 + 1}), (std::vector<uint64_t>{kT0, kT0, kT0 + 1}));
   EXPECT_EQ(c.counters().outliers, 1u);
   EXPECT_EQ(c.jump_tolerance_us(), 1 * kSec);
 }

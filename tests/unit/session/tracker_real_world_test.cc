@@ -4,10 +4,10 @@
 // VLANs in the key, overlapping fragments.
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <random>
 #include <span>
 #include <string>
-#include <optional>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -48,9 +48,10 @@ struct WorkerLike {
       std::vector<PacketTime> times(n);
       for (size_t i = 0; i < n; ++i) {
         const size_t k = base + i;
-        times[i] = PacketTime{capture[k], clock.Observe(capture[k], k + 1 < capture.size()
-                                                                          ? std::optional(capture[k + 1])
-                                                                          : std::nullopt)};
+        times[i] =
+            PacketTime{capture[k], clock.Observe(capture[k], k + 1 < capture.size()
+                                                                 ? std::optional(capture[k + 1])
+                                                                 : std::nullopt)};
       }
       AdvanceAll(times[0].clock_us);
       h.tracker->ProcessBurst(std::span(pkts).subspan(base, n), times, 0);
