@@ -154,26 +154,18 @@ std::string GiB(uint64_t bytes) {
 
 }  // namespace
 
-uint64_t SessionTableBytes(uint64_t capacity) {
-  uint64_t slots = 2;
-  while (slots < capacity * 2) slots <<= 1;
-  constexpr uint64_t kSlotBytes = 8;      // {hash, entry index}
-  constexpr uint64_t kWheelSlots = 8192;  // tracker.cc
-  const uint64_t entries = capacity * sizeof(session::Session);
-  const uint64_t index = slots * kSlotBytes;
-  const uint64_t free_list = capacity * sizeof(uint32_t);
-  const uint64_t wheel = 2 * (capacity + kWheelSlots + 1) * sizeof(uint32_t);
-  const uint64_t output =
-      uint64_t{session::TrackerConfig{}.output_capacity} * sizeof(session::SessionRecord);
-  return entries + index + free_list + wheel + output;
-}
-
 std::string Usage(std::string_view program) {
   return absl::StrCat("usage: ", A(program), " [EAL options] -- --output FILE [options]\n",
                       R"(
-Turns every TCP, UDP and ICMP conversation seen on the DPDK ports into a
-session record, written as a length-delimited protobuf stream. Ports are every
-ethdev the EAL offers (NICs, or --vdev=net_pcap0,rx_pcap=FILE for a capture).
+Turns every conversation seen on the DPDK ports (TCP, UDP and ICMP sessions,
+flows of every other IP protocol) into a session record, written as a
+length-delimited protobuf stream. Ports are every ethdev the EAL offers: NICs,
+or capture files given as --vdev=net_pcap0,rx_pcap=FILE[,rx_pcap=FILE2...].
+flowtrail reads such files itself (pcap or pcapng, any byte order and time
+precision; link types EN10MB, LINUX_SLL, LINUX_SLL2, RAW, IPV4, IPV6, NULL,
+LOOP, taken from each file's header) and keeps each frame's wire length, so
+captures cut by a snap length give the sessions and bytes of the full ones.
+Only infinite_rx=1 replays (benchmarks) and live interfaces go to net_pcap.
 
 Output
   --output FILE            record stream file; "-" = stdout (required). Never
@@ -194,8 +186,8 @@ Lcores and input
                            run on the main lcore when lcores are short)
   --capture                capture mode: lossless input, times from the capture,
                            stop at its end and flush live sessions as
-                           END_OF_INPUT. Default: on when every port is a
-                           net_pcap vdev reading files without infinite_rx=1
+                           END_OF_INPUT. Default: on when every port reads
+                           capture files (rx_pcap= without infinite_rx=1)
   --no-capture             live mode even on net_pcap files (wall-clock times;
                            runs until SIGINT/SIGTERM or --duration)
   --duration S             stop (as on SIGTERM) after S seconds; 0 = never
@@ -205,6 +197,10 @@ Lcores and input
                            bursts in flight); default: derived from queues,
                            rings and lcores; in capture mode any size from
                            1152 up is lossless
+  --record-ring-size N     records each worker's ring to the exporter (and to
+                           the analytics lcore) holds, a power of two in
+                           [64, 1048576] (default 4096). Records never drop
+                           at a full ring: expiry waits for room
   --clock-jump S           capture mode: a packet more than S seconds ahead of
                            the tracker's clock moves the clock only when the
                            next packet confirms the jump (default 10)
@@ -248,7 +244,13 @@ port or lcore set-up failed (e.g. too few lcores for --workers), or the run
 ended but its output is incomplete: a write error on --output (disk full,
 the reader of "-" went away: the sensor stops writing, counts the error,
 still flushes its sessions and prints its summary) or --stats-json could not
-be written; 2 bad options (nothing has been started or written).
+be written; 2 bad options, or a capture file that cannot be read (missing,
+not pcap/pcapng, an unsupported link type): nothing has been started or
+written; 3 a capture file is corrupt: reading stopped at its first invalid
+record (the summary and --stats-json give the byte offset and why), every
+record before it is complete and written, the rest of the file was not read.
+A capture whose last record is cut short (a file still being written or
+copied) is not an error: it ends there, with a warning in the summary, exit 0.
 )");
 }
 
@@ -320,6 +322,18 @@ absl::StatusOr<ParsedOptions> ParseOptions(const std::vector<std::string_view>& 
            return n.status();
          }
          c.mbufs = static_cast<uint32_t>(*n);
+         return absl::OkStatus();
+       }},
+      {"--record-ring-size",
+       [&](std::string_view o, std::string_view v) -> absl::Status {
+         absl::StatusOr<uint64_t> n = ParseCount(o, v, 64, uint64_t{1} << 20);
+         if (!n.ok()) {
+           return n.status();
+         }
+         if ((*n & (*n - 1)) != 0) {
+           return Bad(o, v, "expected a power of two");
+         }
+         c.record_ring_size = static_cast<uint32_t>(*n);
          return absl::OkStatus();
        }},
       {"--protected-nets",
@@ -469,7 +483,7 @@ absl::StatusOr<ParsedOptions> ParseOptions(const std::vector<std::string_view>& 
   const uint64_t physical =
       env.physical_memory_bytes != 0 ? env.physical_memory_bytes : PhysicalMemoryBytes();
   const uint64_t eal_memory = EalMemoryBytes(env.eal_args);
-  const uint64_t per_worker = SessionTableBytes(t.capacity);
+  const uint64_t per_worker = session::Tracker::MemoryBytes(t);
   const uint64_t tables = per_worker * c.workers;
   if (physical != 0 && tables + eal_memory > physical) {
     return absl::InvalidArgumentError(absl::StrFormat(

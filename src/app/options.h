@@ -36,12 +36,6 @@ struct Environment {
 absl::StatusOr<ParsedOptions> ParseOptions(const std::vector<std::string_view>& args,
                                            const Environment& env = {});
 
-// Memory one worker's session tracker allocates for `capacity` sessions: the
-// entry array, the open-addressing index (2x capacity rounded up to a power
-// of two), the free list and the timer wheel links (session_table.cc,
-// timer_wheel.h), plus its output queue.
-uint64_t SessionTableBytes(uint64_t capacity);
-
 // The --help text: every option with its default.
 std::string Usage(std::string_view program);
 

@@ -26,6 +26,7 @@ struct SensorConfig {
   std::string stats_json;         // final counters as JSON ("" = none)
   double duration_s = 0;          // stop after this long (0 = never), for benchmarks
   uint32_t mbufs = 0;             // mbuf pool size (0 = derived from rings and queues)
+  uint32_t record_ring_size = 4096;  // per worker and consumer, a power of two
   // Capture mode's clock: a packet more than this far ahead of the clock moves
   // it only when the next packet confirms the jump (session/capture_clock.h).
   uint64_t clock_jump_us = 10'000'000;

@@ -1,6 +1,6 @@
 // What a net_pcap vdev reads, from its device arguments (the part after the
-// name in --vdev=net_pcap0,rx_pcap=a.pcap,...). DPDK-free so it is unit-tested;
-// capture_input.cc uses it to decide capture mode and to pre-count packets.
+// name in --vdev=net_pcap0,rx_pcap=a.pcap,...), and which of those vdevs
+// flowtrail serves itself (file_input.h). DPDK-free so it is unit-tested.
 #pragma once
 
 #include <cstdint>

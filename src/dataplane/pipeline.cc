@@ -230,12 +230,12 @@ absl::StatusOr<std::unique_ptr<Pipeline>> Pipeline::Create(const SensorConfig& c
   s->watermarks = std::make_unique<Watermark[]>(nw);
   const int socket = static_cast<int>(rte_socket_id());
   for (uint32_t w = 0; w < nw; ++w) {
-    auto er = CreateRecordRing("ft_exp", w, kRecordRingSize, socket);
+    auto er = CreateRecordRing("ft_exp", w, config.record_ring_size, socket);
     if (!er.ok()) {
       return er.status();
     }
     s->export_rings.push_back(*er);
-    auto ar = CreateRecordRing("ft_ana", w, kRecordRingSize, socket);
+    auto ar = CreateRecordRing("ft_ana", w, config.record_ring_size, socket);
     if (!ar.ok()) {
       return ar.status();
     }

@@ -15,7 +15,6 @@
 
 namespace flowtrail::dataplane {
 
-inline constexpr unsigned kRecordRingSize = 4096;  // per worker and consumer
 inline constexpr unsigned kPacketRingSize = 1024;  // dispatcher → worker, mbuf pointers
 
 // SP/SC ring of SessionRecord elements named "<prefix><index>".

@@ -23,13 +23,25 @@ void* AllocateHuge(size_t bytes) {
   return p;
 }
 
+namespace {
+uint64_t IndexSlots(uint64_t capacity) {
+  uint64_t n = 2;
+  while (n < capacity * 2) n <<= 1;
+  return n;
+}
+}  // namespace
+
+uint64_t SessionTable::BytesFor(uint64_t capacity) {
+  return capacity * sizeof(Session) + IndexSlots(capacity) * sizeof(Slot) +
+         capacity * sizeof(uint32_t);
+}
+
 absl::Status SessionTable::Init(uint32_t capacity) {
   if (capacity == 0 || capacity > kMaxCapacity) {
     return absl::InvalidArgumentError(
         absl::StrCat("session table capacity must be in [1, ", kMaxCapacity, "], got ", capacity));
   }
-  uint64_t nslots = 2;
-  while (nslots < uint64_t{capacity} * 2) nslots <<= 1;
+  const uint64_t nslots = IndexSlots(capacity);
   entries_.reset(static_cast<Session*>(AllocateHuge(sizeof(Session) * capacity)));
   slots_.reset(static_cast<Slot*>(AllocateHuge(sizeof(Slot) * nslots)));
   free_.reset(new (std::nothrow) uint32_t[capacity]);

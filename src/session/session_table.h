@@ -34,6 +34,8 @@ class SessionTable {
   static constexpr uint32_t kMaxCapacity = uint32_t{1} << 30;
 
   absl::Status Init(uint32_t capacity);
+  // What Init(capacity) allocates, in bytes (entries, index, free list).
+  static uint64_t BytesFor(uint64_t capacity);
 
   uint32_t capacity() const { return capacity_; }
   uint32_t size() const { return size_; }

@@ -728,6 +728,12 @@ absl::StatusOr<std::unique_ptr<Tracker>> Tracker::Create(const TrackerConfig& co
   return std::unique_ptr<Tracker>(new Tracker(std::move(impl)));
 }
 
+uint64_t Tracker::MemoryBytes(const TrackerConfig& config) {
+  const uint64_t wheel_nodes = uint64_t{config.capacity} + kWheelSlots + 1;  // timer_wheel.h
+  return SessionTable::BytesFor(config.capacity) + 2 * wheel_nodes * sizeof(uint32_t) +
+         uint64_t{config.output_capacity} * sizeof(SessionRecord);
+}
+
 Tracker::Tracker(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Tracker::~Tracker() = default;
 

@@ -95,6 +95,9 @@ struct PacketTime {
 class Tracker {
  public:
   static absl::StatusOr<std::unique_ptr<Tracker>> Create(const TrackerConfig& config);
+  // What Create(config) allocates, in bytes (table, timer wheel, output
+  // queue): for refusing a table size the machine cannot hold, up front.
+  static uint64_t MemoryBytes(const TrackerConfig& config);
   ~Tracker();
   Tracker(const Tracker&) = delete;
   Tracker& operator=(const Tracker&) = delete;
@@ -111,8 +114,7 @@ class Tracker {
   // RX bursts. Processes min(pkts.size(), times.size()) packets.
   void ProcessBurst(std::span<const packet::ParsedPacket> pkts, std::span<const PacketTime> times,
                     uint16_t input_port);
-  // Transitional: one time per packet for both (the dataplane before it runs a
-  // CaptureClock).
+  // One time per packet as both capture and clock time (tests, tools).
   void ProcessBurst(std::span<const packet::ParsedPacket> pkts, std::span<const uint64_t> now_us,
                     uint16_t input_port);
 

@@ -571,6 +571,24 @@ def bad_options():
         problems.append("missing_capture: no message on stderr")
     else:
         log(f"  missing_capture: exit {r.returncode}, {lib.tail(r.stderr, 1).strip()!r}")
+    # Captures the sensor cannot read are refused before anything starts,
+    # naming the file and why: an unsupported link type (802.11), not a
+    # capture at all.
+    _, snaplen, recs = variants.read_pcap(pcap)
+    wifi = os.path.join(lib.WORK_DIR, "bad_options", "wifi.pcap")
+    variants.write_pcap(wifi, 105, snaplen, recs[:3])
+    text = os.path.join(lib.WORK_DIR, "bad_options", "notes.pcap")
+    with open(text, "w") as f:
+        f.write("not a capture\n")
+    for tag, path, mention in (("unsupported_link_type", wifi, "IEEE802_11"),
+                               ("not_a_capture", text, "not a pcap")):
+        r = lib.Run("bad_options", tag)
+        r.run(r.command(f"net_pcap0,rx_pcap={path}", []), timeout=60)
+        if r.returncode != 2 or mention.lower() not in r.stderr.lower() or path not in r.stderr:
+            problems.append(f"{tag}: exit {r.returncode}, expected 2 naming {path} and "
+                            f"{mention!r} (stderr: {lib.tail(r.stderr, 3)!r})")
+        else:
+            log(f"  {tag}: exit 2, {r.stderr.strip().splitlines()[0]!r}")
     # --help documents every option of the contract and exits 0.
     p = subprocess.run([lib.SENSOR, "--", "--help"], capture_output=True, text=True, timeout=30)
     text = p.stdout + p.stderr
@@ -1239,7 +1257,42 @@ for _name in lib.ISSUE6_CAPTURES:
     ISSUE6_CASES[f"class_{_name}"] = (lambda n: lambda: issue6_capture(n))(_name)
 
 
+def live_expiry_flood():
+    """Live mode: 12000 half-open scan sessions time out together (a 1 s SYN
+    timeout on wall-clock time) into record rings of 64: nearly 200 times
+    what a ring holds. Expiry runs in batches the rings can take and the rest
+    wait in the table: every session is written exactly once, none dropped
+    (a worker that expired everything at once and dropped what the ring
+    refused lost most of them)."""
+    pcap, exp = lib.capture("scan_burst")
+    sessions = len(exp["sessions"])
+    r = lib.Run("live_expiry_flood", "w1")
+    r.run(r.command(f"net_pcap0,rx_pcap={pcap}",
+                    ["--no-capture", "--tcp-syn-timeout", "1", "--duration", "4",
+                     "--record-ring-size", "64"]), timeout=60)
+    expect(r.returncode == 0, f"sensor exited {r.returncode}: {lib.tail(r.stderr)}")
+    n = lib.check_stream_framing(r.output)
+    records = lib.cat_json(r.output)
+    stats = r.stats()
+    problems = []
+    ids = collections.Counter(x["session_id"] for x in records)
+    if n != sessions or len(ids) != sessions:
+        problems.append(f"{n} records ({len(ids)} session ids) for {sessions} sessions")
+    idle = sum(1 for x in records if lib.norm_enum("end_reason", x.get("end_reason")) ==
+               "IDLE_TIMEOUT")
+    if idle < sessions // 2:
+        problems.append(f"only {idle} sessions ended by the timeout: no flood was tested")
+    if lib.sum_workers(stats, "tracker_records_dropped") != 0:
+        problems.append(f"stats: tracker_records_dropped = "
+                        f"{lib.sum_workers(stats, 'tracker_records_dropped')}")
+    if int(stats.get("records_written", -1)) != sessions:
+        problems.append(f"stats: records_written = {stats.get('records_written')}")
+    log(f"  {n} records, {idle} by the idle timeout")
+    report(problems, "live expiry flood")
+
+
 CASES = {
+    "live_expiry_flood": live_expiry_flood,
     "basic_records": basic_records,
     "basic_records_3_workers": basic_records_3_workers,
     "ftp_transient_3_workers": ftp_transient_3_workers,

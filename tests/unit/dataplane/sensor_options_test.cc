@@ -271,7 +271,9 @@ TEST(SensorOptions, SensorIdsTheStreamCannotCarryAreRefused) {
 
 TEST(SensorOptions, TableSizesBeyondPhysicalMemoryAreRefused) {
   constexpr uint64_t kGiB = uint64_t{1} << 30;
-  const uint64_t per = SessionTableBytes(1 << 20) >> 20;  // bytes per session, about
+  session::TrackerConfig mib;
+  mib.capacity = 1 << 20;
+  const uint64_t per = session::Tracker::MemoryBytes(mib) >> 20;  // bytes per session, about
   EXPECT_GE(per, sizeof(session::Session));
   // 4 GiB of RAM: one table of 2^20 sessions fits (~per MiB).
   Environment env{.physical_memory_bytes = 4 * kGiB};
@@ -318,6 +320,20 @@ TEST(SensorOptions, VlanKeyOtherTimeoutAndClockJump) {
   ASSERT_TRUE(p.ok()) << p.status();
   EXPECT_EQ(p->config.tracker.other_timeout_us, 7'500'000u);
   EXPECT_EQ(p->config.clock_jump_us, 2'000'000u);
+}
+
+TEST(SensorOptions, RecordRingSizeIsAPowerOfTwoInRange) {
+  auto p = ParseOptions(V{"--output", "o"});
+  ASSERT_TRUE(p.ok());
+  EXPECT_EQ(p->config.record_ring_size, 4096u);
+  p = ParseOptions(V{"--output", "o", "--record-ring-size", "64"});
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_EQ(p->config.record_ring_size, 64u);
+  for (const char* bad : {"32", "100", "2097152", "many"}) {
+    p = ParseOptions(V{"--output", "o", "--record-ring-size", bad});
+    ASSERT_FALSE(p.ok()) << bad;
+    EXPECT_NE(p.status().message().find("--record-ring-size"), absl::string_view::npos);
+  }
 }
 
 }  // namespace
