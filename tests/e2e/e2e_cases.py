@@ -957,29 +957,18 @@ def frames_not_fitting(records, n):
 
 
 def _ip_info(data):
-    at = 12
-    while len(data) >= at + 2:
-        et = int.from_bytes(data[at:at + 2], "big")
-        at += 2
-        if et in (0x8100, 0x88A8, 0x9100):
-            at += 2
-            continue
-        if et in (0x8847, 0x8848):
-            while len(data) >= at + 4:
-                bottom = data[at + 2] & 1
-                at += 4
-                if bottom:
-                    break
-            et = 0x0800 if len(data) > at and data[at] >> 4 == 4 else 0x86DD
-        if et == 0x0800 and len(data) >= at + 20:
-            a, b = data[at + 12:at + 16], data[at + 16:at + 20]
-            return data[at + 9], frozenset((str(ipaddress.ip_address(a)),
-                                            str(ipaddress.ip_address(b))))
-        if et == 0x86DD and len(data) >= at + 40:
-            a, b = data[at + 8:at + 24], data[at + 24:at + 40]
-            return data[at + 6], frozenset((str(ipaddress.ip_address(a)),
-                                            str(ipaddress.ip_address(b))))
+    start = variants.ip_start(data)
+    if start is None:
         return None
+    et, at = start
+    if et == 0x0800 and len(data) >= at + 20:
+        a, b = data[at + 12:at + 16], data[at + 16:at + 20]
+        return data[at + 9], frozenset((str(ipaddress.ip_address(a)),
+                                        str(ipaddress.ip_address(b))))
+    if et == 0x86DD and len(data) >= at + 40:
+        a, b = data[at + 8:at + 24], data[at + 24:at + 40]
+        return data[at + 6], frozenset((str(ipaddress.ip_address(a)),
+                                        str(ipaddress.ip_address(b))))
     return None
 
 

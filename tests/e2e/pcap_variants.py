@@ -151,11 +151,10 @@ def relink(records, linktype):
     return out, dropped
 
 
-def header_bytes(data):
-    """Bytes an Ethernet frame needs captured for its session's counters: the
-    link headers, IP header (IPv6 extensions included) and the fixed L4
-    header (TCP 20, UDP 8, ICMP 8); for later fragments and other protocols
-    the IP header. None when the frame is not IP."""
+def ip_start(data):
+    """(ethertype of the IP header, its offset) of an Ethernet frame, past
+    VLAN tags and MPLS labels (MPLS: the version nibble says which IP);
+    None when the frame is cut before it or the type field is not known."""
     at = 12
     while True:
         if len(data) < at + 2:
@@ -175,6 +174,18 @@ def header_bytes(data):
         if len(data) <= at:
             return None
         et = 0x0800 if data[at] >> 4 == 4 else 0x86DD
+    return et, at
+
+
+def header_bytes(data):
+    """Bytes an Ethernet frame needs captured for its session's counters: the
+    link headers, IP header (IPv6 extensions included) and the fixed L4
+    header (TCP 20, UDP 8, ICMP 8); for later fragments and other protocols
+    the IP header. None when the frame is not IP."""
+    start = ip_start(data)
+    if start is None:
+        return None
+    et, at = start
     if et == 0x0800:
         if len(data) < at + 20:
             return at + 20
