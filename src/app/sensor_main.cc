@@ -82,6 +82,7 @@ int main(int argc, char** argv) {
     }
   }
   std::vector<char*> eal_argv;
+  eal_argv.reserve(eal_args.size() + 1);
   for (std::string& a : eal_args) {
     eal_argv.push_back(a.data());
   }

@@ -587,7 +587,9 @@ std::string_view ParseClassName(ParseClass c) {
 uint64_t ParseCounters::OfClass(ParseClass c) const {
   uint64_t sum = 0;
   for (size_t i = 0; i < by_result.size(); ++i) {
-    if (internal::kParseResultClasses[i] == c) sum += by_result[i];
+    if (internal::kParseResultClasses[i] == c) {
+      sum += by_result[i];
+    }
   }
   return sum;
 }

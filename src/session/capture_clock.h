@@ -56,7 +56,9 @@ class CaptureClock {
       return clock_;
     }
     if (capture_us <= clock_) {
-      if (clock_ - capture_us > kBackwardsSlackUs) ++counters_.backwards;
+      if (clock_ - capture_us > kBackwardsSlackUs) {
+        ++counters_.backwards;
+      }
       return clock_;
     }
     if (capture_us - clock_ <= tolerance_) {

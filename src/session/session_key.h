@@ -42,7 +42,9 @@ struct SessionKey {
     std::memcpy(&xt, reinterpret_cast<const char*>(&a) + sizeof(x), sizeof(xt));
     std::memcpy(&yt, reinterpret_cast<const char*>(&b) + sizeof(y), sizeof(yt));
     uint64_t d = xt ^ yt;
-    for (int i = 0; i < 5; ++i) d |= x[i] ^ y[i];
+    for (int i = 0; i < 5; ++i) {
+      d |= x[i] ^ y[i];
+    }
     return d == 0;
   }
 };
@@ -90,12 +92,20 @@ inline uint8_t IcmpTypeClass(uint8_t protocol, uint8_t type) {
 // client); 0: neither (errors, unsolicited messages).
 inline int IcmpRequestDirection(uint8_t protocol, uint8_t type) {
   if (protocol == packet::kProtoIcmp) {
-    if (type == 8 || type == 13 || type == 15 || type == 17 || type == 10) return 1;
-    if (type == 0 || type == 14 || type == 16 || type == 18 || type == 9) return -1;
+    if (type == 8 || type == 13 || type == 15 || type == 17 || type == 10) {
+      return 1;
+    }
+    if (type == 0 || type == 14 || type == 16 || type == 18 || type == 9) {
+      return -1;
+    }
     return 0;
   }
-  if (type == 128 || type == 139 || type == 133 || type == 135) return 1;
-  if (type == 129 || type == 140 || type == 134 || type == 136) return -1;
+  if (type == 128 || type == 139 || type == 133 || type == 135) {
+    return 1;
+  }
+  if (type == 129 || type == 140 || type == 134 || type == 136) {
+    return -1;
+  }
   return 0;
 }
 
@@ -140,7 +150,9 @@ inline uint32_t HashSessionKey(const SessionKey& k) {
   std::memcpy(w, &k, sizeof(w));
   std::memcpy(&tail, reinterpret_cast<const char*>(&k) + sizeof(w), sizeof(tail));
   uint64_t h = 0x9e3779b9u;
-  for (uint64_t x : w) h = _mm_crc32_u64(h, x);
+  for (uint64_t x : w) {
+    h = _mm_crc32_u64(h, x);
+  }
   return _mm_crc32_u32(static_cast<uint32_t>(h), tail);
 }
 
