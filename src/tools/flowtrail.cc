@@ -1,5 +1,5 @@
-// `flowtrail`: the offline tool over record streams. One subcommand today
-// (cat); analytics subcommands join it later.
+// `flowtrail`: the offline tool over record streams. Subcommands: cat, and
+// report (analytics over streams).
 #include <csignal>
 #include <cstdio>
 #include <string>
@@ -7,6 +7,7 @@
 
 #include "google/protobuf/stubs/logging.h"
 #include "tools/cat_command.h"
+#include "tools/report_command.h"
 
 namespace {
 
@@ -15,7 +16,9 @@ constexpr char kHelp[] = R"(usage: flowtrail <command> [options] [FILE...]
 Reads the session record streams flowtrail-sensor writes.
 
 commands:
-  cat    print records as the paper's classic line, JSON lines or CSV
+  cat      print records as the paper's classic line, JSON lines or CSV
+  report   analytics: scans (unique-server scan table, TRW verdicts),
+           servers (active servers)
 
 Run 'flowtrail <command> --help' for the options of a command.
 )";
@@ -42,6 +45,10 @@ int main(int argc, char** argv) {
   }
   if (command == "cat") {
     return flowtrail::tools::RunCat(std::span<const std::string>(args).subspan(1), stdout, stderr);
+  }
+  if (command == "report") {
+    return flowtrail::tools::RunReport(std::span<const std::string>(args).subspan(1), stdout,
+                                       stderr);
   }
   std::fprintf(stderr, "flowtrail: unknown command '%s'\nRun 'flowtrail --help' for usage.\n",
                command.c_str());

@@ -1245,6 +1245,84 @@ void LinkPlain(Capture& c) {
   Tail(c, 20);
 }
 
+// ---------------------------------------------------------------------------
+// Issue 7, scan table stories (Heberlein §6, Table 5; Jung et al. TRW), all
+// in scan_stories.pcap, each with its own client (tests/e2e scan_stories):
+//   10.20.0.66  blind scanner: SYNs to 3000 addresses on port 23 that never
+//               answer; 5 accept and receive data
+//   10.20.0.25  mail relay: 2000 retries of one dead server on port 25, and
+//               deliveries to 3 live mail servers
+//   10.20.0.77  P2P-like: 240 peers on port 6881, 85 % accept with data, the
+//               rest never answer
+//   10.20.0.88  busy client: 500 HTTPS sessions with data to 3 servers
+//   10.20.1.x   12 web clients with 2..13 dead web servers each, and some
+//               pages: they outrank the relay when unique servers count
+void ScanStories(Capture& c) {
+  Rng rng(0x5ca75);
+  c.base_us = 1'702'000'000 * kSec;
+  c.sensor_args = ArgsWithId(c);
+  double t = 1.0;
+  auto data_session = [&](const std::string& name, const std::string& cip, uint16_t cport,
+                          const std::string& sip, uint16_t sport) {
+    c.Add(Tcp(name, cip, cport, sip, sport, rng), t)
+        .Handshake()
+        .Data(kC, rng.Text(40 + rng.Below(200)))
+        .Data(kS, rng.Text(100 + rng.Below(900)))
+        .Close(kC);
+  };
+  // Live web servers 10.50.0.1..4 (port 80) and HTTPS servers 10.51.0.1..3.
+  for (int i = 0; i < 3000; ++i) {
+    t += 0.002;
+    const uint32_t host = static_cast<uint32_t>(i);
+    const std::string dst = Ip4(10, 30, 1 + host / 250, 1 + host % 250);
+    const auto port = static_cast<uint16_t>(20000 + i);
+    if (i % 600 == 300) {
+      data_session(Numbered("scan_hit", i), "10.20.0.66", port, dst, 23);
+    } else {
+      c.Add(Tcp(Numbered("scan_syn", i), "10.20.0.66", port, dst, 23, rng), t).Syn();
+    }
+    if (i < 2000) {
+      c.Add(Tcp(Numbered("relay_retry", i), "10.20.0.25", static_cast<uint16_t>(30000 + i),
+                "10.40.0.9", 25, rng),
+            t + 0.001)
+          .Syn();
+    }
+    if (i % 100 == 0) {
+      data_session(Numbered("relay_ok", i), "10.20.0.25", static_cast<uint16_t>(29000 + i),
+                   Ip4(10, 40, 1, 1 + (i / 100) % 3), 25);
+    }
+    if (i % 12 == 5 && i / 12 < 240) {
+      const int peer = i / 12;
+      const std::string pip = Ip4(10, 60, 1 + peer / 200, 1 + peer % 200);
+      const auto pport = static_cast<uint16_t>(40000 + peer);
+      if (rng.Below(100) < 85) {
+        data_session(Numbered("p2p_ok", peer), "10.20.0.77", pport, pip, 6881);
+      } else {
+        c.Add(Tcp(Numbered("p2p_dead", peer), "10.20.0.77", pport, pip, 6881, rng), t).Syn();
+      }
+    }
+    if (i % 6 == 1 && i / 6 < 500) {
+      const int n = i / 6;
+      data_session(Numbered("busy", n), "10.20.0.88", static_cast<uint16_t>(45000 + n),
+                   Ip4(10, 51, 0, 1 + n % 3), 443);
+    }
+    if (i % 40 == 7 && i / 40 < 72) {
+      // Web client k gets 2 + k dead servers and one page per dead one.
+      const int n = i / 40;
+      for (int k = 0; k < 12; ++k) {
+        if (n >= 2 + k) continue;
+        const std::string cip = Ip4(10, 20, 1, 1 + k);
+        const auto cport = static_cast<uint16_t>(50000 + n * 16 + k);
+        c.Add(Tcp(Numbered("web_dead", n * 16 + k), cip, cport, Ip4(10, 70, k, 1 + n), 80, rng),
+              t)
+            .Syn();
+        data_session(Numbered("web_ok", n * 16 + k), cip, static_cast<uint16_t>(cport + 8000),
+                     Ip4(10, 50, 0, 1 + (n + k) % 4), 80);
+      }
+    }
+  }
+}
+
 int Main(int argc, char** argv) {
   if (argc < 2 || std::strcmp(argv[1], "--help") == 0) {
     std::fprintf(stderr,
@@ -1309,6 +1387,7 @@ int Main(int argc, char** argv) {
       {"fragments_overlap", FragmentsOverlap},
       {"scan_burst", ScanBurst},
       {"link_plain", LinkPlain},
+      {"scan_stories", ScanStories},
   };
   for (const std::string& name : only) {
     auto c = std::make_unique<Capture>();

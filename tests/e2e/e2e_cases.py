@@ -17,6 +17,7 @@ import collections
 import csv
 import io
 import ipaddress
+import json
 import os
 import re
 import signal
@@ -1280,6 +1281,117 @@ def live_expiry_flood():
     report(problems, "live expiry flood")
 
 
+# ---------------------------------------------------------------------------
+# Issue 7: `flowtrail report scans|servers` on the stories of
+# generate_captures.cc's ScanStories (its own generator run, so that the
+# shared capture set stays as it is), and on the real captures.
+
+
+def report_rows(kind, files, *args):
+    cmd = [lib.CLI, "report", kind, "--format", "json", *args, *files]
+    log("$ " + " ".join(cmd))
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    if p.returncode != 0:
+        raise Failure(f"flowtrail report {kind} exited {p.returncode}: {lib.tail(p.stderr)}")
+    log("  " + p.stderr.strip().splitlines()[-1])
+    return [json.loads(line) for line in p.stdout.splitlines() if line.strip()]
+
+
+def rank_of(rows, client, port=None):
+    for i, r in enumerate(rows):
+        if r["client"] == client and (port is None or r["port"] == port):
+            return i + 1, r
+    return None, None
+
+
+def scan_stories():
+    out = os.path.join(lib.WORK_DIR, "scan_stories")
+    os.makedirs(out, exist_ok=True)
+    subprocess.run([lib.GENERATOR, out, "--only", "scan_stories"], check=True,
+                   stdout=subprocess.DEVNULL)
+    pcap = os.path.join(out, "scan_stories.pcap")
+    with open(os.path.join(out, "scan_stories.expected.json")) as f:
+        exp = json.load(f)
+    r = lib.run_sensor("scan_stories", "w3", pcap, list(exp["sensor_args"]) + ["--workers", "3"],
+                       THREE_WORKER_LCORES, memory=768)
+    problems = []
+    # (a) the blind scanner ranks first with --data-only --by servers.
+    rows = report_rows("scans", [r.output], "--data-only", "--by", "servers")
+    if not rows or rows[0]["client"] != "10.20.0.66" or rows[0]["port"] != 23:
+        problems.append(f"--data-only --by servers: first row {rows[:1]}, expected the blind "
+                        f"scanner 10.20.0.66 port 23")
+    else:
+        a = rows[0]
+        want = {"silents": 2995, "data": 5, "success": 5, "count": 2995, "verdict": "scanner",
+                "after": 4}
+        for k, v in want.items():
+            tol = 0.07 * v if k in ("silents", "count") else 0
+            if abs(a[k] - v) > tol:
+                problems.append(f"scanner row {k} = {a[k]}, expected {v}")
+        if abs(a["blind"] - 2995) > 0.07 * 2995:
+            problems.append(f"scanner blind = {a['blind']}, expected ~2995 (never answered)")
+    # (b) the relay: high by sessions, far down by servers.
+    by_sessions = report_rows("scans", [r.output], "--by", "sessions")
+    by_servers = report_rows("scans", [r.output])
+    rs, row_s = rank_of(by_sessions, "10.20.0.25", 25)
+    rv, row_v = rank_of(by_servers, "10.20.0.25", 25)
+    if rs is None or rs > 2 or row_s["silents"] != 2000:
+        problems.append(f"relay by sessions: rank {rs}, row {row_s} (expected rank <= 2, "
+                        f"2000 silents)")
+    if rv is None or rv <= 13 or row_v["count"] != 1:
+        problems.append(f"relay by servers: rank {rv}, row {row_v} (expected below the 12 web "
+                        f"clients and the scanners, count 1)")
+    if row_v and row_v["verdict"] == "scanner":
+        problems.append("the relay is called a scanner")
+    # (c) P2P and (d) busy client: not scanners.
+    for client, port, story in (("10.20.0.77", 6881, "P2P-like client"),
+                                ("10.20.0.88", 443, "busy client")):
+        _, row = rank_of(by_servers, client, port)
+        if row is None or row["verdict"] != "benign":
+            problems.append(f"{story} {client}: {row} (expected verdict benign)")
+    _, busy = rank_of(by_sessions, "10.20.0.88", 443)
+    if busy and (busy["success"] != 500 or busy["data"] != 500 or busy["count"] != 0):
+        problems.append(f"busy client row {busy}: expected 500 successes with data, count 0")
+    # Active servers: the 3 HTTPS servers, the 4 web servers, 3 mail servers ...
+    servers = report_rows("servers", [r.output])
+    https = [s for s in servers if s["port"] == 443]
+    if len(https) != 3 or sum(s["accepts"] for s in https) != 500:
+        problems.append(f"active HTTPS servers {https}: expected 3 with 500 accepts")
+    if any(s["server"] == "10.40.0.9" for s in servers):
+        problems.append("the dead mail server 10.40.0.9 is listed as active")
+    # Workers interleave records: 1 worker gives the same report as 3.
+    r1 = lib.run_sensor("scan_stories", "w1", pcap, exp["sensor_args"])
+    for args in (("--by", "sessions"), ()):
+        if report_rows("scans", [r1.output], *args) != report_rows("scans", [r.output], *args):
+            problems.append(f"report scans {' '.join(args)}: 1 worker differs from 3")
+    # Two files (the 1- and 3-worker streams) give the same rows as one, with
+    # every count doubled (each session counted once per stream).
+    both = report_rows("scans", [r1.output, r.output], "--by", "sessions")
+    _, relay2 = rank_of(both, "10.20.0.25", 25)
+    if not relay2 or relay2["silents"] != 4000:
+        problems.append(f"relay over two streams: {relay2} (expected 4000 silents)")
+    report(problems, "scan stories")
+
+
+def scan_golden():
+    d = lib.SHARED_CAPTURES
+    names = ("scan__zeek_nmap-vsn", "mixed__zeek_ssh_single-conn", "mixed__zeek_smtp")
+    if not d or not all(os.path.exists(os.path.join(d, n + ".pcap")) for n in names):
+        raise Skip("the shared captures are not here")
+    problems = []
+    for n in names:
+        r = lib.run_sensor("scan_golden", n, os.path.join(d, n + ".pcap"), [])
+        rows = report_rows("scans", [r.output])
+        scanners = sorted({x["client"] for x in rows if x["verdict"] == "scanner"})
+        log(f"  {n}: {len(rows)} rows, scanners {scanners}; top {rows[:2]}")
+        if n.startswith("scan__"):
+            if not scanners or rows[0]["verdict"] != "scanner":
+                problems.append(f"{n}: the scanner is not called a scanner (rows {rows[:3]})")
+        elif scanners:
+            problems.append(f"{n}: scanner verdict for {scanners}")
+    report(problems, "golden scan verdicts")
+
+
 CASES = {
     "live_expiry_flood": live_expiry_flood,
     "basic_records": basic_records,
@@ -1295,6 +1407,8 @@ CASES = {
     "sigterm_live": sigterm_live,
     "sample_capture": sample_capture,
     **ISSUE6_CASES,
+    "scan_stories": scan_stories,
+    "scan_golden": scan_golden,
 }
 
 if __name__ == "__main__":

@@ -1,0 +1,183 @@
+// The scan table of SPEC §5 (Heberlein §6, Table 5), the active servers, and
+// a Threshold Random Walk (Jung et al. 2004) per client. DPDK-free: the
+// analytics lcore and `flowtrail report scans|servers` run this same code.
+//
+// Input: finished session records. Only TCP records whose client sent a SYN
+// count; interim records (`continuing`, emitted by the active timeout) are
+// skipped, so each session counts once, by its final record (records are
+// cumulative, the final one holds everything). Decision: a session without a
+// final record (sensor killed) is not counted; in exchange counting needs no
+// per-session state and merging files that hold interim and final records of
+// the same session still counts it once.
+//
+// Each record is classified once, from the server's flags:
+//   Success  the server sent a SYN (SYN-ACK)           -> also Data if client_bytes > 0
+//   Reject   no SYN-ACK, the server sent a RST (REJ)
+//   Silent   no SYN-ACK, no RST from the server (S0, RSTOS0, SH ...)
+//
+// Time is record time (first_time_us), never the wall clock.
+//
+// Active servers: an (address, port) that answered with a SYN-ACK. A failure
+// at time t is *blind* unless the table holds an acceptance of that
+// (address, port) within `horizon` of t. Blindness is judged when the failure
+// is added, against the acceptances added before it: feed records in
+// first_time order (the report tool sorts them; records from several workers
+// or files interleave otherwise) and the result does not depend on the order
+// of the input. Merge() keeps each side's judgement, so merged blind counts
+// equal one pass when each side saw the acceptances within the horizon of its
+// own failures (the usual case: a live server accepts all the time); a failure
+// judged blind by one part whose server accepted only in another part stays
+// blind.
+//
+// TRW: per client, its first contacts: for each (server address, port) the
+// client's earliest record (by first_time, ties by outcome). The client keeps
+// its kTrwContacts earliest first contacts; the walk runs over them in time
+// order at Snapshot(), so it is order-free and exactly mergeable (merge = the
+// earliest kTrwContacts of the union). Per step: a success multiplies the
+// likelihood ratio by θ1/θ0, a blind failure by (1-θ1)/(1-θ0); a failure
+// against an active server is neutral by default (rwscan's and STRW's rule:
+// a dead port on a live host is what benign clients see too), or a full
+// failure with `active_failure_counts`. Scanner when the ratio reaches β/α,
+// benign at (1-β)/(1-α), pending otherwise (also when the earliest
+// kTrwContacts first contacts did not decide).
+//
+// Memory: three tables (rows, clients, active servers), each with a key
+// limit and a share of `memory_bytes`; a new key evicts the coldest key
+// (smallest last record time; exact below 16 keys, else the coldest of 8
+// sampled ones, as Redis does). Evictions are counted.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "analytics/server_set.h"
+#include "common/ip_address.h"
+#include "session/session_record.h"
+
+namespace flowtrail::analytics {
+
+enum class Outcome : uint8_t { kNone = 0, kReject, kSilent, kSuccess, kData };
+// kNone: not a record of the scan table (not TCP, interim, no client SYN).
+Outcome ClassifyRecord(const session::SessionRecord& r);
+const char* OutcomeName(Outcome o);
+
+enum class Verdict : uint8_t { kPending = 0, kBenign, kScanner };
+const char* VerdictName(Verdict v);
+
+struct TrwOptions {
+  double theta0 = 0.8;  // P(success | benign)
+  double theta1 = 0.2;  // P(success | scanner)
+  double alpha = 0.01;  // target false-positive probability
+  double beta = 0.99;   // target detection probability
+  bool active_failure_counts = false;
+};
+
+struct ScanOptions {
+  uint64_t horizon_us = 1800ULL * 1'000'000;  // Bro's TRW kept locals 30 min
+  TrwOptions trw;
+  uint64_t memory_bytes = 0;  // 0: no budget, only the key limits
+  uint64_t max_rows = 1'000'000;
+  uint64_t max_clients = 1'000'000;
+  uint64_t max_servers = 1'000'000;
+  uint64_t hash_key = kDefaultHashKey;
+};
+
+inline constexpr int kTrwContacts = 16;
+
+// One (client, server port) row of the report.
+struct ScanRow {
+  IpAddress client;
+  uint8_t ip_version = 4;
+  uint16_t port = 0;
+  // By Outcome (index kReject..kData; 0 unused). Data sessions are also
+  // Success sessions.
+  uint64_t sessions[5] = {};
+  uint64_t servers[5] = {};
+  uint64_t disjoint = 0;  // unique servers that failed and never accepted
+  uint64_t blind_sessions = 0;
+  uint64_t blind_servers = 0;
+  bool estimated = false;  // some server count is a HyperLogLog estimate
+  uint64_t first_time_us = 0;
+  uint64_t last_time_us = 0;
+  // The client's TRW result (the same on all its rows).
+  Verdict verdict = Verdict::kPending;
+  uint32_t decided_after = 0;   // first contacts until the verdict (0: pending)
+  uint32_t first_contacts = 0;  // first contacts known (at most kTrwContacts)
+
+  uint64_t Count(bool by_sessions) const {
+    const uint64_t* v = by_sessions ? sessions : servers;
+    return v[static_cast<int>(Outcome::kReject)] + v[static_cast<int>(Outcome::kSilent)];
+  }
+};
+
+struct ServerRow {
+  IpAddress address;
+  uint8_t ip_version = 4;
+  uint16_t port = 0;
+  uint64_t accepts = 0;  // sessions the server accepted (SYN-ACK)
+  uint64_t clients = 0;  // unique clients it accepted
+  bool estimated = false;
+  uint64_t first_accept_us = 0;
+  uint64_t last_accept_us = 0;
+};
+
+struct ClientVerdict {
+  IpAddress client;
+  uint8_t ip_version = 4;
+  Verdict verdict = Verdict::kPending;
+  uint32_t decided_after = 0;
+  uint32_t first_contacts = 0;
+  double log_ratio = 0;  // ln Λ after the walk
+};
+
+struct ScanStats {
+  uint64_t records = 0;       // records consumed
+  uint64_t counted = 0;       // TCP final records with a client SYN
+  uint64_t skipped_interim = 0;
+  uint64_t skipped_other = 0;  // not TCP, or no client SYN (mid-stream pickup)
+  uint64_t row_evictions = 0;
+  uint64_t client_evictions = 0;
+  uint64_t server_evictions = 0;
+  uint64_t rows = 0;
+  uint64_t clients = 0;
+  uint64_t servers = 0;
+  uint64_t memory_bytes = 0;  // estimate of everything held (tables, sketches)
+  uint64_t memory_budget = 0;
+  uint64_t max_time_us = 0;  // the latest record time seen
+};
+
+class ScanTable {
+ public:
+  explicit ScanTable(ScanOptions options = {});
+  ~ScanTable();
+  ScanTable(ScanTable&&) noexcept;
+  ScanTable& operator=(ScanTable&&) noexcept;
+
+  void Consume(const session::SessionRecord& r);
+  // Union with another table built with the same options (hash key above
+  // all). Key limits and the memory budget apply to the result.
+  void Merge(const ScanTable& other);
+
+  std::vector<ScanRow> Rows() const;
+  // Servers that accepted within the horizon of the latest record time, or
+  // every server ever seen when `all`.
+  std::vector<ServerRow> Servers(bool all) const;
+  std::vector<ClientVerdict> Verdicts() const;
+  ScanStats Stats() const;
+  const ScanOptions& options() const { return options_; }
+
+  // Memory of one row, one client, one server without sketches (the
+  // per-key cost the budget is divided by).
+  static size_t RowBytes();
+  static size_t ClientBytes();
+  static size_t ServerBytes();
+
+ private:
+  struct Impl;
+  ScanOptions options_;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace flowtrail::analytics

@@ -1,0 +1,395 @@
+#include "tools/report_command.h"
+
+#include <algorithm>
+#include <cinttypes>
+#include <cmath>
+#include <string_view>
+#include <tuple>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_format.h"
+#include "analytics/scan_table.h"
+#include "export/record_encoder.h"
+#include "export/stream_reader.h"
+#include "tools/cat_command.h"
+#include "tools/report_table.h"
+
+namespace flowtrail::tools {
+
+const char kReportHelp[] =
+    R"(usage: flowtrail report scans   [options] [FILE...]
+       flowtrail report servers [options] [FILE...]
+
+Analytics over flowtrail record streams (FILE "-", or no FILE, reads stdin;
+several files, e.g. from several sensors, are one data set). Only TCP final
+records whose client sent a SYN count; interim records (continuing) are
+skipped so that each session counts once, by its final record. Records are
+put in first_time order before they are counted, so the result does not
+depend on how workers or files interleave them. All windows run on record
+time.
+
+scans: one row per (client, server port), the paper's Table 5 columns:
+  Rejects  the server answered the SYN with RST
+  Silents  the server never answered
+  Success  the server sent SYN-ACK
+  Data     success and the client sent data
+  Count    Rejects + Silents
+  disjoint unique servers that failed and never accepted this client
+  blind    failures against an (address, port) with no acceptance within the
+           horizon (an active server)
+  verdict  the client's Threshold Random Walk (Jung et al. 2004) over its
+           first contacts: scanner, benign or pending; after = first contacts
+           until it decided
+  est      a server count is a HyperLogLog estimate (sets are exact up to 8)
+  --by servers      (default) count unique servers (Table 5)
+  --by sessions     count sessions (Tables 3-4)
+  --data-only       only rows where the client sent data
+  --top N           the first N rows (rows are sorted by Count, highest first)
+
+servers: the active servers: (address, port) that accepted a connection
+  within the horizon of the latest record time; sorted by accepted sessions.
+  --all             every server that ever accepted
+
+common options:
+  --format table|json|csv   (default table) json: one object per row
+  --horizon SECONDS         how long an acceptance makes a server active
+                            (default 1800)
+  --trw-theta0 P            P(success | benign), default 0.8
+  --trw-theta1 P            P(success | scanner), default 0.2
+  --trw-alpha P             target false-positive rate, default 0.01
+  --trw-beta P              target detection rate, default 0.99
+  --trw-active-failure neutral|failure
+                            a failure against an active server: no evidence
+                            (default) or as much as a blind failure
+  --analytics-memory BYTES  memory budget of the tables (suffix k, M, G:
+                            powers of 1024); the coldest keys are evicted
+  --max-keys N              at most N rows, N clients, N servers (1000000)
+  --allow-unfinished        a stream without its trailer is not an error
+  -h, --help                this text
+
+A summary (records, rows, evictions, memory and bytes per key) goes to
+stderr. Exit status: 0 ok; 1 a stream could not be opened or is truncated or
+corrupt (the report covers the good records, then the error is printed);
+2 bad usage.
+)";
+
+namespace {
+
+using analytics::Outcome;
+using analytics::ScanOptions;
+using analytics::ScanRow;
+using analytics::ScanTable;
+using analytics::ServerRow;
+
+struct Options {
+  std::string command;
+  ReportFormat format = ReportFormat::kTable;
+  bool by_sessions = false;
+  bool data_only = false;
+  bool all = false;
+  uint64_t top = 0;  // 0: all
+  ScanOptions scan;
+  exporter::ReaderOptions reader;
+  std::vector<std::string> files;
+};
+
+int Usage(std::FILE* err, const std::string& command, const std::string& message) {
+  std::fprintf(err, "flowtrail report%s%s: %s\nRun 'flowtrail report --help' for usage.\n",
+               command.empty() ? "" : " ", command.c_str(), message.c_str());
+  return kExitUsage;
+}
+
+bool ParseBytes(const std::string& v, uint64_t* out) {
+  uint64_t mul = 1;
+  std::string digits = v;
+  if (!digits.empty()) {
+    switch (digits.back()) {
+      case 'k':
+      case 'K':
+        mul = uint64_t{1} << 10;
+        break;
+      case 'm':
+      case 'M':
+        mul = uint64_t{1} << 20;
+        break;
+      case 'g':
+      case 'G':
+        mul = uint64_t{1} << 30;
+        break;
+      default:
+        break;
+    }
+    if (mul != 1) digits.pop_back();
+  }
+  uint64_t n = 0;
+  if (!absl::SimpleAtoi(digits, &n) || n > UINT64_MAX / mul) return false;
+  *out = n * mul;
+  return true;
+}
+
+bool ParseProbability(const std::string& v, double* out) {
+  double d = 0;
+  if (!absl::SimpleAtod(v, &d) || !(d > 0 && d < 1)) return false;
+  *out = d;
+  return true;
+}
+
+std::string Time(uint64_t us) {
+  return absl::StrFormat("%d.%06d", us / 1'000'000, us % 1'000'000);
+}
+
+// Reads every file's good records (those the scan table counts), in order.
+// Returns false if some file was bad; the error is printed after the report.
+bool ReadRecords(const Options& o, std::vector<session::SessionRecord>* records,
+                 uint64_t* other_records, std::vector<std::string>* errors) {
+  bool ok = true;
+  for (const std::string& path : o.files) {
+    const std::string name = path == "-" ? "<stdin>" : path;
+    auto reader = exporter::StreamReader::OpenFile(path, o.reader);
+    if (!reader.ok()) {
+      errors->push_back(std::string(reader.status().message()));
+      ok = false;
+      continue;
+    }
+    for (;;) {
+      absl::StatusOr<const v1::SessionRecord*> r = (*reader)->Next();
+      if (!r.ok()) {
+        errors->push_back(absl::StrFormat("%s: %s (after %d good records)", name,
+                                          std::string(r.status().message()),
+                                          (*reader)->records_read()));
+        ok = false;
+        break;
+      }
+      if (*r == nullptr) break;
+      absl::StatusOr<session::SessionRecord> rec = exporter::DecodeRecord(**r);
+      if (!rec.ok()) {  // the reader validated it; cannot happen
+        errors->push_back(name + ": " + std::string(rec.status().message()));
+        ok = false;
+        break;
+      }
+      if (analytics::ClassifyRecord(*rec) == Outcome::kNone) {
+        ++*other_records;
+        continue;
+      }
+      records->push_back(*rec);
+    }
+  }
+  return ok;
+}
+
+auto OrderKey(const session::SessionRecord& r) {
+  return std::tie(r.first_time_us, r.last_time_us, r.client_ip, r.server_ip, r.client_port,
+                  r.server_port, r.session_id, r.worker_id);
+}
+
+std::string Address(const IpAddress& a, uint8_t v) { return FormatIp(a, v); }
+
+void WriteScans(const Options& o, const ScanTable& table, std::FILE* out) {
+  std::vector<ScanRow> rows = table.Rows();
+  if (o.data_only) {
+    std::erase_if(rows, [](const ScanRow& r) {
+      return r.sessions[static_cast<int>(Outcome::kData)] == 0;
+    });
+  }
+  const bool s = o.by_sessions;
+  std::sort(rows.begin(), rows.end(), [s](const ScanRow& a, const ScanRow& b) {
+    if (a.Count(s) != b.Count(s)) return a.Count(s) > b.Count(s);
+    if (a.Count(!s) != b.Count(!s)) return a.Count(!s) > b.Count(!s);
+    return std::tie(a.ip_version, a.client, a.port) < std::tie(b.ip_version, b.client, b.port);
+  });
+  if (o.top != 0 && rows.size() > o.top) rows.resize(o.top);
+  ReportTable t({{"client"},
+                 {"port", true},
+                 {"rejects", true},
+                 {"silents", true},
+                 {"success", true},
+                 {"data", true},
+                 {"count", true},
+                 {"disjoint", true},
+                 {"blind", true},
+                 {"verdict"},
+                 {"after", true},
+                 {"est", true}});
+  for (const ScanRow& r : rows) {
+    const uint64_t* v = s ? r.sessions : r.servers;
+    auto n = [](uint64_t x) { return std::to_string(x); };
+    t.AddRow({Address(r.client, r.ip_version), n(r.port), n(v[1]), n(v[2]), n(v[3]), n(v[4]),
+              n(r.Count(s)), n(r.disjoint), n(s ? r.blind_sessions : r.blind_servers),
+              analytics::VerdictName(r.verdict), n(r.decided_after),
+              r.estimated ? "true" : "false"});
+  }
+  const std::string text = t.Render(o.format);
+  std::fwrite(text.data(), 1, text.size(), out);
+}
+
+void WriteServers(const Options& o, const ScanTable& table, std::FILE* out) {
+  std::vector<ServerRow> rows = table.Servers(o.all);
+  std::sort(rows.begin(), rows.end(), [](const ServerRow& a, const ServerRow& b) {
+    if (a.accepts != b.accepts) return a.accepts > b.accepts;
+    if (a.clients != b.clients) return a.clients > b.clients;
+    return std::tie(a.ip_version, a.address, a.port) < std::tie(b.ip_version, b.address, b.port);
+  });
+  if (o.top != 0 && rows.size() > o.top) rows.resize(o.top);
+  ReportTable t({{"server"},
+                 {"port", true},
+                 {"accepts", true},
+                 {"clients", true},
+                 {"first_accept"},
+                 {"last_accept"},
+                 {"est", true}});
+  for (const ServerRow& r : rows) {
+    t.AddRow({Address(r.address, r.ip_version), std::to_string(r.port), std::to_string(r.accepts),
+              std::to_string(r.clients), Time(r.first_accept_us), Time(r.last_accept_us),
+              r.estimated ? "true" : "false"});
+  }
+  const std::string text = t.Render(o.format);
+  std::fwrite(text.data(), 1, text.size(), out);
+}
+
+// Returns -1 when parsing succeeded, else the exit status.
+int ParseArgs(std::span<const std::string> args, Options* o, std::FILE* out, std::FILE* err) {
+  const std::string& cmd = o->command;
+  bool options_done = false;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (options_done || a == "-" || !absl::StartsWith(a, "-")) {
+      o->files.push_back(a);
+      continue;
+    }
+    if (a == "--") {
+      options_done = true;
+      continue;
+    }
+    if (a == "-h" || a == "--help") {
+      std::fputs(kReportHelp, out);
+      return kExitOk;
+    }
+    if (a == "--data-only" && cmd == "scans") {
+      o->data_only = true;
+      continue;
+    }
+    if (a == "--all" && cmd == "servers") {
+      o->all = true;
+      continue;
+    }
+    if (a == "--allow-unfinished") {
+      o->reader.require_trailer = false;
+      continue;
+    }
+    // Options with a value: --name VALUE or --name=VALUE.
+    std::string name = a;
+    std::string value;
+    if (size_t eq = a.find('='); eq != std::string::npos) {
+      name = a.substr(0, eq);
+      value = a.substr(eq + 1);
+    } else if (i + 1 < args.size()) {
+      value = args[++i];
+    } else {
+      return Usage(err, cmd, a + " needs a value (or is unknown)");
+    }
+    double d = 0;
+    uint64_t n = 0;
+    if (name == "--format") {
+      if (!ParseReportFormat(value, &o->format)) {
+        return Usage(err, cmd, "--format must be table, json or csv, not '" + value + "'");
+      }
+    } else if (name == "--by" && cmd == "scans") {
+      if (value != "servers" && value != "sessions") {
+        return Usage(err, cmd, "--by must be servers or sessions, not '" + value + "'");
+      }
+      o->by_sessions = value == "sessions";
+    } else if (name == "--top") {
+      if (!absl::SimpleAtoi(value, &o->top)) return Usage(err, cmd, "bad --top '" + value + "'");
+    } else if (name == "--horizon") {
+      if (!absl::SimpleAtod(value, &d) || !(d >= 0 && d < 1e9)) {
+        return Usage(err, cmd, "bad --horizon '" + value + "' (seconds)");
+      }
+      o->scan.horizon_us = static_cast<uint64_t>(std::llround(d * 1e6));
+    } else if (name == "--trw-theta0" || name == "--trw-theta1" || name == "--trw-alpha" ||
+               name == "--trw-beta") {
+      if (!ParseProbability(value, &d)) {
+        return Usage(err, cmd, name + " must be a probability strictly between 0 and 1");
+      }
+      analytics::TrwOptions& p = o->scan.trw;
+      (name == "--trw-theta0"   ? p.theta0
+       : name == "--trw-theta1" ? p.theta1
+       : name == "--trw-alpha"  ? p.alpha
+                                : p.beta) = d;
+    } else if (name == "--trw-active-failure") {
+      if (value != "neutral" && value != "failure") {
+        return Usage(err, cmd, "--trw-active-failure must be neutral or failure");
+      }
+      o->scan.trw.active_failure_counts = value == "failure";
+    } else if (name == "--analytics-memory") {
+      if (!ParseBytes(value, &n) || n == 0) {
+        return Usage(err, cmd, "bad --analytics-memory '" + value + "' (bytes, k/M/G suffix)");
+      }
+      o->scan.memory_bytes = n;
+    } else if (name == "--max-keys") {
+      if (!absl::SimpleAtoi(value, &n) || n == 0) {
+        return Usage(err, cmd, "bad --max-keys '" + value + "'");
+      }
+      o->scan.max_rows = o->scan.max_clients = o->scan.max_servers = n;
+    } else {
+      return Usage(err, cmd, "unknown option '" + name + "'");
+    }
+  }
+  const analytics::TrwOptions& p = o->scan.trw;
+  if (!(p.theta0 > p.theta1)) return Usage(err, cmd, "--trw-theta0 must exceed --trw-theta1");
+  if (!(p.beta > p.alpha)) return Usage(err, cmd, "--trw-beta must exceed --trw-alpha");
+  if (o->files.empty()) o->files.push_back("-");
+  return -1;
+}
+
+}  // namespace
+
+int RunReport(std::span<const std::string> args, std::FILE* out, std::FILE* err) {
+  if (args.empty()) {
+    std::fputs(kReportHelp, err);
+    return kExitUsage;
+  }
+  Options o;
+  o.command = args[0];
+  if (o.command == "-h" || o.command == "--help" || o.command == "help") {
+    std::fputs(kReportHelp, out);
+    return kExitOk;
+  }
+  if (o.command != "scans" && o.command != "servers") {
+    return Usage(err, "", "unknown report '" + o.command + "' (scans, servers)");
+  }
+  if (int rc = ParseArgs(args.subspan(1), &o, out, err); rc >= 0) return rc;
+
+  std::vector<session::SessionRecord> records;
+  uint64_t other = 0;
+  std::vector<std::string> errors;
+  const bool ok = ReadRecords(o, &records, &other, &errors);
+  // Workers and files interleave records: count them in record-time order.
+  std::sort(records.begin(), records.end(),
+            [](const auto& a, const auto& b) { return OrderKey(a) < OrderKey(b); });
+  ScanTable table(o.scan);
+  for (const session::SessionRecord& r : records) table.Consume(r);
+
+  if (o.command == "scans") {
+    WriteScans(o, table, out);
+  } else {
+    WriteServers(o, table, out);
+  }
+  std::fflush(out);
+  const analytics::ScanStats st = table.Stats();
+  std::fprintf(err,
+               "flowtrail report %s: %" PRIu64 " records counted, %" PRIu64
+               " not counted (interim, not TCP, no client SYN); %" PRIu64 " rows, %" PRIu64
+               " clients, %" PRIu64 " servers; evicted %" PRIu64 " rows, %" PRIu64
+               " clients, %" PRIu64 " servers; memory %" PRIu64 " bytes (budget %s; %zu per row, "
+               "%zu per client, %zu per server before sketches)\n",
+               o.command.c_str(), st.counted, other, st.rows, st.clients, st.servers,
+               st.row_evictions, st.client_evictions, st.server_evictions, st.memory_bytes,
+               st.memory_budget ? std::to_string(st.memory_budget).c_str() : "none",
+               ScanTable::RowBytes(), ScanTable::ClientBytes(), ScanTable::ServerBytes());
+  for (const std::string& e : errors) std::fprintf(err, "flowtrail report: %s\n", e.c_str());
+  return ok ? kExitOk : kExitBadStream;
+}
+
+}  // namespace flowtrail::tools

@@ -1,0 +1,374 @@
+#include "analytics/scan_table.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <random>
+#include <tuple>
+
+namespace flowtrail::analytics {
+namespace {
+
+using session::ConnState;
+using session::SessionRecord;
+
+constexpr uint64_t kS = 1'000'000;
+constexpr uint64_t kBase = 1'700'000'000 * kS;
+
+SessionRecord Tcp(uint32_t client, uint32_t server, uint16_t port, Outcome o, uint64_t t_s) {
+  SessionRecord r;
+  r.protocol = 6;
+  r.ip_version = 4;
+  r.client_ip = IpAddress::FromV4(client);
+  r.server_ip = IpAddress::FromV4(server);
+  r.client_port = 40000;
+  r.server_port = port;
+  r.client_flags = 0x02;
+  r.first_time_us = kBase + t_s * kS;
+  r.last_time_us = r.first_time_us + 1000;
+  switch (o) {
+    case Outcome::kReject:
+      r.server_flags = 0x14;
+      r.conn_state = ConnState::kREJ;
+      break;
+    case Outcome::kSilent:
+      r.conn_state = ConnState::kS0;
+      break;
+    case Outcome::kSuccess:
+    case Outcome::kData:
+      r.client_flags = 0x1b;
+      r.server_flags = 0x12;
+      r.conn_state = ConnState::kSF;
+      r.client_bytes = o == Outcome::kData ? 100 : 0;
+      break;
+    case Outcome::kNone:
+      break;
+  }
+  return r;
+}
+
+const ScanRow* Find(const std::vector<ScanRow>& rows, uint32_t client, uint16_t port) {
+  for (const ScanRow& r : rows) {
+    if (r.client == IpAddress::FromV4(client) && r.port == port) return &r;
+  }
+  return nullptr;
+}
+
+TEST(ClassifyTest, EachRecordHasOneOutcome) {
+  EXPECT_EQ(ClassifyRecord(Tcp(1, 2, 80, Outcome::kReject, 0)), Outcome::kReject);
+  EXPECT_EQ(ClassifyRecord(Tcp(1, 2, 80, Outcome::kSilent, 0)), Outcome::kSilent);
+  EXPECT_EQ(ClassifyRecord(Tcp(1, 2, 80, Outcome::kSuccess, 0)), Outcome::kSuccess);
+  EXPECT_EQ(ClassifyRecord(Tcp(1, 2, 80, Outcome::kData, 0)), Outcome::kData);
+  SessionRecord interim = Tcp(1, 2, 80, Outcome::kData, 0);
+  interim.continuing = true;
+  EXPECT_EQ(ClassifyRecord(interim), Outcome::kNone);
+  SessionRecord udp = Tcp(1, 2, 53, Outcome::kSilent, 0);
+  udp.protocol = 17;
+  EXPECT_EQ(ClassifyRecord(udp), Outcome::kNone);
+  SessionRecord midstream = Tcp(1, 2, 80, Outcome::kData, 0);
+  midstream.client_flags = 0x18;  // no SYN seen: the handshake's outcome is unknown
+  EXPECT_EQ(ClassifyRecord(midstream), Outcome::kNone);
+  SessionRecord rstos0 = Tcp(1, 2, 80, Outcome::kSilent, 0);
+  rstos0.client_flags = 0x06;  // the client gave up with a RST: still no answer
+  rstos0.conn_state = ConnState::kRSTOS0;
+  EXPECT_EQ(ClassifyRecord(rstos0), Outcome::kSilent);
+}
+
+TEST(ScanTableTest, SessionsAndUniqueServersOfARetryingRelay) {
+  ScanTable t;
+  for (int i = 0; i < 1000; ++i) t.Consume(Tcp(1, 99, 25, Outcome::kSilent, i));
+  t.Consume(Tcp(1, 98, 25, Outcome::kData, 2000));
+  const auto rows = t.Rows();
+  ASSERT_EQ(rows.size(), 1u);
+  const ScanRow& r = rows[0];
+  EXPECT_EQ(r.sessions[2], 1000u);
+  EXPECT_EQ(r.servers[2], 1u);
+  EXPECT_EQ(r.Count(true), 1000u);
+  EXPECT_EQ(r.Count(false), 1u);
+  EXPECT_EQ(r.sessions[3], 1u);  // a Data session is a Success too
+  EXPECT_EQ(r.sessions[4], 1u);
+  EXPECT_EQ(r.disjoint, 1u);
+  EXPECT_FALSE(r.estimated);
+}
+
+TEST(ScanTableTest, InterimRecordsAreNotCounted) {
+  ScanTable t;
+  SessionRecord interim = Tcp(1, 2, 80, Outcome::kSuccess, 0);
+  interim.continuing = true;
+  t.Consume(interim);
+  t.Consume(interim);
+  t.Consume(Tcp(1, 2, 80, Outcome::kData, 0));  // the final record
+  const auto rows = t.Rows();
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].sessions[3], 1u);
+  EXPECT_EQ(t.Stats().skipped_interim, 2u);
+}
+
+TEST(ScanTableTest, DisjointCountsServersThatNeverAccepted) {
+  ScanTable t;
+  t.Consume(Tcp(1, 10, 80, Outcome::kSilent, 0));
+  t.Consume(Tcp(1, 10, 80, Outcome::kData, 1));  // retried and got in
+  t.Consume(Tcp(1, 11, 80, Outcome::kReject, 2));
+  t.Consume(Tcp(1, 12, 80, Outcome::kSilent, 3));
+  const ScanRow* r = Find(t.Rows(), 1, 80);
+  ASSERT_NE(r, nullptr);
+  EXPECT_EQ(r->Count(false), 3u);
+  EXPECT_EQ(r->disjoint, 2u);
+}
+
+TEST(ScanTableTest, DisjointEstimatedOnSketches) {
+  ScanTable t;
+  for (uint32_t s = 0; s < 5000; ++s) t.Consume(Tcp(1, 1000 + s, 80, Outcome::kSilent, s));
+  for (uint32_t s = 0; s < 1000; ++s) t.Consume(Tcp(1, 1000 + s, 80, Outcome::kData, 6000 + s));
+  const ScanRow* r = Find(t.Rows(), 1, 80);
+  ASSERT_NE(r, nullptr);
+  EXPECT_TRUE(r->estimated);
+  EXPECT_NEAR(static_cast<double>(r->disjoint), 4000, 4000 * 0.12);
+}
+
+TEST(ScanTableTest, BlindFailuresAreThoseWithoutAnActiveServer) {
+  ScanOptions o;
+  o.horizon_us = 100 * kS;
+  ScanTable t(o);
+  t.Consume(Tcp(2, 50, 80, Outcome::kData, 0));     // 50:80 is active from t=0
+  t.Consume(Tcp(1, 50, 80, Outcome::kReject, 10));  // within the horizon: not blind
+  t.Consume(Tcp(1, 51, 80, Outcome::kReject, 11));  // never accepted: blind
+  t.Consume(Tcp(1, 50, 80, Outcome::kSilent, 500)); // horizon passed: blind
+  t.Consume(Tcp(1, 50, 443, Outcome::kSilent, 12)); // other port never accepted: blind
+  const ScanRow* r = Find(t.Rows(), 1, 80);
+  ASSERT_NE(r, nullptr);
+  EXPECT_EQ(r->blind_sessions, 2u);
+  EXPECT_EQ(r->blind_servers, 2u);
+  EXPECT_EQ(Find(t.Rows(), 1, 443)->blind_sessions, 1u);
+}
+
+TEST(ScanTableTest, ActiveServersWithinTheHorizonOfTheLatestRecord) {
+  ScanOptions o;
+  o.horizon_us = 100 * kS;
+  ScanTable t(o);
+  t.Consume(Tcp(1, 50, 80, Outcome::kSuccess, 0));
+  t.Consume(Tcp(2, 50, 80, Outcome::kData, 5));
+  t.Consume(Tcp(2, 50, 80, Outcome::kData, 6));
+  t.Consume(Tcp(1, 51, 22, Outcome::kData, 300));
+  t.Consume(Tcp(1, 52, 22, Outcome::kReject, 301));
+  auto active = t.Servers(false);
+  ASSERT_EQ(active.size(), 1u);
+  EXPECT_EQ(active[0].address, IpAddress::FromV4(51));
+  auto all = t.Servers(true);
+  ASSERT_EQ(all.size(), 2u);
+  const ServerRow& s50 = all[0].port == 80 ? all[0] : all[1];
+  EXPECT_EQ(s50.accepts, 3u);
+  EXPECT_EQ(s50.clients, 2u);
+  EXPECT_EQ(s50.first_accept_us, kBase);
+  EXPECT_EQ(s50.last_accept_us, kBase + 6 * kS);
+}
+
+ClientVerdict VerdictOf(const ScanTable& t, uint32_t client) {
+  for (const ClientVerdict& v : t.Verdicts()) {
+    if (v.client == IpAddress::FromV4(client)) return v;
+  }
+  return {};
+}
+
+TEST(TrwTest, FourBlindFailuresMakeAScanner) {
+  ScanTable t;
+  for (uint32_t s = 0; s < 3; ++s) t.Consume(Tcp(1, 100 + s, 22, Outcome::kSilent, s));
+  EXPECT_EQ(VerdictOf(t, 1).verdict, Verdict::kPending);  // 4^3 = 64 < 99
+  t.Consume(Tcp(1, 103, 22, Outcome::kReject, 3));
+  const ClientVerdict v = VerdictOf(t, 1);
+  EXPECT_EQ(v.verdict, Verdict::kScanner);
+  EXPECT_EQ(v.decided_after, 4u);
+}
+
+TEST(TrwTest, FourSuccessesMakeBenign) {
+  ScanTable t;
+  for (uint32_t s = 0; s < 4; ++s) t.Consume(Tcp(1, 100 + s, 80, Outcome::kData, s));
+  EXPECT_EQ(VerdictOf(t, 1).verdict, Verdict::kBenign);
+  EXPECT_EQ(VerdictOf(t, 1).decided_after, 4u);
+}
+
+TEST(TrwTest, RetriesAreNotFirstContacts) {
+  ScanTable t;
+  for (int i = 0; i < 50; ++i) t.Consume(Tcp(1, 100, 25, Outcome::kSilent, i));
+  EXPECT_EQ(VerdictOf(t, 1).verdict, Verdict::kPending);
+  EXPECT_EQ(VerdictOf(t, 1).first_contacts, 1u);
+}
+
+TEST(TrwTest, FailuresAgainstActiveServersAreNeutralByDefault) {
+  ScanOptions o;
+  ScanTable neutral(o);
+  o.trw.active_failure_counts = true;
+  ScanTable counted(o);
+  for (ScanTable* t : {&neutral, &counted}) {
+    for (uint32_t s = 0; s < 6; ++s) t->Consume(Tcp(2, 100 + s, 80, Outcome::kData, s));
+    for (uint32_t s = 0; s < 6; ++s) t->Consume(Tcp(1, 100 + s, 80, Outcome::kSilent, 10 + s));
+  }
+  EXPECT_EQ(VerdictOf(neutral, 1).verdict, Verdict::kPending);
+  EXPECT_EQ(VerdictOf(counted, 1).verdict, Verdict::kScanner);
+}
+
+TEST(TrwTest, ParametersAreHonoured) {
+  ScanOptions o;
+  o.trw.alpha = 0.0001;  // ln(0.99/0.0001) = 9.2: needs 7 failures
+  ScanTable t(o);
+  for (uint32_t s = 0; s < 6; ++s) t.Consume(Tcp(1, 100 + s, 22, Outcome::kSilent, s));
+  EXPECT_EQ(VerdictOf(t, 1).verdict, Verdict::kPending);
+  t.Consume(Tcp(1, 200, 22, Outcome::kSilent, 10));
+  EXPECT_EQ(VerdictOf(t, 1).verdict, Verdict::kScanner);
+  EXPECT_EQ(VerdictOf(t, 1).decided_after, 7u);
+}
+
+TEST(TrwTest, WalksInRecordTimeWhateverTheInputOrder) {
+  // Successes first in time, then failures: benign after 4, whatever the order fed.
+  std::vector<SessionRecord> recs;
+  for (uint32_t s = 0; s < 4; ++s) recs.push_back(Tcp(1, 100 + s, 80, Outcome::kData, s));
+  for (uint32_t s = 0; s < 8; ++s) recs.push_back(Tcp(1, 200 + s, 80, Outcome::kSilent, 10 + s));
+  ScanTable forward;
+  for (const auto& r : recs) forward.Consume(r);
+  ScanTable backward;
+  for (auto it = recs.rbegin(); it != recs.rend(); ++it) backward.Consume(*it);
+  EXPECT_EQ(VerdictOf(forward, 1).verdict, Verdict::kBenign);
+  EXPECT_EQ(VerdictOf(backward, 1).verdict, Verdict::kBenign);
+  EXPECT_EQ(VerdictOf(backward, 1).decided_after, 4u);
+}
+
+// A mixed record list: scanners, relays, busy clients, shared servers.
+std::vector<SessionRecord> Mixed(int n, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::vector<SessionRecord> v;
+  for (int i = 0; i < n; ++i) {
+    const uint32_t client = 1 + rng() % 40;
+    const uint16_t port = static_cast<uint16_t>(rng() % 2 ? 80 : 22);
+    // Servers 1000..1019 accept always; others never.
+    const uint32_t server = client % 5 == 0 ? 5000 + rng() % 3000 : 1000 + rng() % 20;
+    const Outcome o = server < 2000 ? (rng() % 2 ? Outcome::kData : Outcome::kSuccess)
+                                    : (rng() % 2 ? Outcome::kSilent : Outcome::kReject);
+    v.push_back(Tcp(client, server, port, o, rng() % 100));
+  }
+  std::sort(v.begin(), v.end(), [](const auto& a, const auto& b) {
+    return std::tie(a.first_time_us, a.client_ip, a.server_ip) <
+           std::tie(b.first_time_us, b.client_ip, b.server_ip);
+  });
+  return v;
+}
+
+void ExpectSameRows(const ScanTable& a, const ScanTable& b) {
+  auto key = [](const ScanRow& r) { return std::tie(r.client, r.port); };
+  auto ra = a.Rows();
+  auto rb = b.Rows();
+  auto by_key = [&](const ScanRow& x, const ScanRow& y) { return key(x) < key(y); };
+  std::sort(ra.begin(), ra.end(), by_key);
+  std::sort(rb.begin(), rb.end(), by_key);
+  ASSERT_EQ(ra.size(), rb.size());
+  for (size_t i = 0; i < ra.size(); ++i) {
+    SCOPED_TRACE(testing::Message() << "row " << i << " port " << ra[i].port);
+    for (int k = 1; k < 5; ++k) {
+      EXPECT_EQ(ra[i].sessions[k], rb[i].sessions[k]);
+      EXPECT_EQ(ra[i].servers[k], rb[i].servers[k]);
+    }
+    EXPECT_EQ(ra[i].disjoint, rb[i].disjoint);
+    EXPECT_EQ(ra[i].blind_sessions, rb[i].blind_sessions);
+    EXPECT_EQ(ra[i].blind_servers, rb[i].blind_servers);
+    EXPECT_EQ(ra[i].verdict, rb[i].verdict);
+    EXPECT_EQ(ra[i].decided_after, rb[i].decided_after);
+    EXPECT_EQ(ra[i].first_contacts, rb[i].first_contacts);
+  }
+  auto sa = a.Servers(true);
+  auto sb = b.Servers(true);
+  ASSERT_EQ(sa.size(), sb.size());
+  auto skey = [](const ServerRow& x, const ServerRow& y) {
+    return std::tie(x.address, x.port) < std::tie(y.address, y.port);
+  };
+  std::sort(sa.begin(), sa.end(), skey);
+  std::sort(sb.begin(), sb.end(), skey);
+  for (size_t i = 0; i < sa.size(); ++i) {
+    EXPECT_EQ(sa[i].accepts, sb[i].accepts);
+    EXPECT_EQ(sa[i].clients, sb[i].clients);
+    EXPECT_EQ(sa[i].first_accept_us, sb[i].first_accept_us);
+    EXPECT_EQ(sa[i].last_accept_us, sb[i].last_accept_us);
+  }
+}
+
+TEST(ScanTableMergeTest, TwoHalvesEqualTheWhole) {
+  // Alternate records go to each half (as two workers' or sensors' streams
+  // would): the servers accept in both halves, so both judge blindness alike.
+  const auto recs = Mixed(40000, 7);
+  ScanTable whole, a, b;
+  for (size_t i = 0; i < recs.size(); ++i) {
+    whole.Consume(recs[i]);
+    (i % 2 ? a : b).Consume(recs[i]);
+  }
+  a.Merge(b);
+  ExpectSameRows(a, whole);
+  EXPECT_EQ(a.Stats().counted, whole.Stats().counted);
+  // Some rows went past the exact sets: the sketches merged too.
+  bool any_estimated = false;
+  for (const ScanRow& r : whole.Rows()) any_estimated = any_estimated || r.estimated;
+  EXPECT_TRUE(any_estimated);
+}
+
+// Split in time: blindness needs no acceptance from the other half here
+// (see scan_table.h on what Merge keeps of each side's judgement).
+TEST(ScanTableMergeTest, FirstAndSecondHalfInTimeEqualTheWhole) {
+  const auto recs = Mixed(20000, 8);
+  ScanTable whole, a, b;
+  for (size_t i = 0; i < recs.size(); ++i) {
+    whole.Consume(recs[i]);
+    (i < recs.size() / 2 ? a : b).Consume(recs[i]);
+  }
+  b.Merge(a);
+  ExpectSameRows(b, whole);
+}
+
+TEST(ScanTableMergeTest, InputOrderDoesNotMatterForCountsAndVerdicts) {
+  auto recs = Mixed(5000, 9);
+  ScanTable sorted;
+  for (const auto& r : recs) sorted.Consume(r);
+  std::mt19937_64 rng(1);
+  std::shuffle(recs.begin(), recs.end(), rng);
+  ScanTable shuffled;
+  for (const auto& r : recs) shuffled.Consume(r);
+  // Failures only reach servers that never accept: blind in any order.
+  ExpectSameRows(sorted, shuffled);
+}
+
+TEST(ScanTableEvictionTest, KeyLimitEvictsTheColdestAndCounts) {
+  ScanOptions o;
+  o.max_rows = 4;
+  ScanTable t(o);
+  t.Consume(Tcp(1, 100, 80, Outcome::kSilent, 1000));  // the hot key, seen last
+  for (uint32_t c = 2; c < 12; ++c) {
+    t.Consume(Tcp(c, 100, 80, Outcome::kSilent, c));
+    t.Consume(Tcp(1, 100, 80, Outcome::kSilent, 1000 + c));
+  }
+  const auto rows = t.Rows();
+  EXPECT_EQ(rows.size(), 4u);
+  EXPECT_NE(Find(rows, 1, 80), nullptr);
+  EXPECT_EQ(Find(rows, 1, 80)->sessions[2], 11u);
+  EXPECT_NE(Find(rows, 11, 80), nullptr);  // the newest
+  EXPECT_EQ(Find(rows, 2, 80), nullptr);   // the coldest went first
+  EXPECT_EQ(t.Stats().row_evictions, 7u);
+}
+
+TEST(ScanTableEvictionTest, MemoryBudgetIsHonoured) {
+  ScanOptions o;
+  o.memory_bytes = 4 << 20;
+  ScanTable t(o);
+  std::mt19937_64 rng(3);
+  for (uint32_t i = 0; i < 300000; ++i) {
+    // Many distinct keys, and heavy scanners whose sets become sketches.
+    const uint32_t client = i % 10 == 0 ? 7 + i % 50 : i;
+    t.Consume(Tcp(client, static_cast<uint32_t>(rng()), static_cast<uint16_t>(i % 3), Outcome::kSilent, i));
+    if (i % 10000 == 0) {
+      ASSERT_LE(t.Stats().memory_bytes, o.memory_bytes) << i;
+    }
+  }
+  const ScanStats s = t.Stats();
+  EXPECT_LE(s.memory_bytes, o.memory_bytes);
+  EXPECT_GT(s.row_evictions, 0u);
+  EXPECT_GT(s.client_evictions, 0u);
+  EXPECT_GT(s.rows, 1000u);
+}
+
+}  // namespace
+}  // namespace flowtrail::analytics
