@@ -1321,6 +1321,8 @@ void ScanStories(Capture& c) {
       }
     }
   }
+  // Every SYN-only attempt expires well before the end.
+  Tail(c, t + 60);
 }
 
 int Main(int argc, char** argv) {

@@ -1322,12 +1322,14 @@ def scan_stories():
                         f"scanner 10.20.0.66 port 23")
     else:
         a = rows[0]
-        want = {"silents": 2995, "data": 5, "success": 5, "count": 2995, "verdict": "scanner",
-                "after": 4}
+        want = {"silents": 2995, "data": 5, "success": 5, "count": 2995, "after": 4}
         for k, v in want.items():
+            # Thousands of servers: a HyperLogLog estimate (3 standard errors).
             tol = 0.07 * v if k in ("silents", "count") else 0
             if abs(a[k] - v) > tol:
                 problems.append(f"scanner row {k} = {a[k]}, expected {v}")
+        if a["verdict"] != "scanner":
+            problems.append(f"scanner verdict {a['verdict']}")
         if abs(a["blind"] - 2995) > 0.07 * 2995:
             problems.append(f"scanner blind = {a['blind']}, expected ~2995 (never answered)")
     # (b) the relay: high by sessions, far down by servers.
@@ -1343,12 +1345,15 @@ def scan_stories():
                         f"clients and the scanners, count 1)")
     if row_v and row_v["verdict"] == "scanner":
         problems.append("the relay is called a scanner")
-    # (c) P2P and (d) busy client: not scanners.
-    for client, port, story in (("10.20.0.77", 6881, "P2P-like client"),
-                                ("10.20.0.88", 443, "busy client")):
+    # (c) P2P: its many first contacts, mostly successes, make it benign.
+    # (d) the busy client has only 3 first contacts (its 3 servers): three
+    # successes are not yet proof (ln 0.25^3 > ln 0.0101), so pending, and
+    # hundreds of repeat sessions add no evidence either way.
+    for client, port, story, verdict in (("10.20.0.77", 6881, "P2P-like client", "benign"),
+                                         ("10.20.0.88", 443, "busy client", "pending")):
         _, row = rank_of(by_servers, client, port)
-        if row is None or row["verdict"] != "benign":
-            problems.append(f"{story} {client}: {row} (expected verdict benign)")
+        if row is None or row["verdict"] != verdict:
+            problems.append(f"{story} {client}: {row} (expected verdict {verdict})")
     _, busy = rank_of(by_sessions, "10.20.0.88", 443)
     if busy and (busy["success"] != 500 or busy["data"] != 500 or busy["count"] != 0):
         problems.append(f"busy client row {busy}: expected 500 successes with data, count 0")
