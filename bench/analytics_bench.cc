@@ -14,8 +14,9 @@ namespace {
 
 using session::SessionRecord;
 
-// A realistic mix: 4096 clients, most with a few servers, some scanners.
-std::vector<SessionRecord> Records(size_t n, uint32_t clients, uint64_t seed) {
+// `clients` clients, each with `servers` servers on 443 and 80 (more than 16
+// makes their rows sketches); one client in 64 scans port 22.
+std::vector<SessionRecord> Records(size_t n, uint32_t clients, uint32_t servers, uint64_t seed) {
   std::mt19937_64 rng(seed);
   std::vector<SessionRecord> v(n);
   uint64_t t = 1'700'000'000ULL * 1'000'000;
@@ -27,7 +28,7 @@ std::vector<SessionRecord> Records(size_t n, uint32_t clients, uint64_t seed) {
     r.ip_version = 4;
     r.client_ip = IpAddress::FromV4(0x0a000000 | client);
     r.server_ip = IpAddress::FromV4(scanner ? static_cast<uint32_t>(rng())
-                                            : 0xc0a80000 | static_cast<uint32_t>(rng() % 64));
+                                            : 0xc0a80000 | static_cast<uint32_t>(rng() % servers));
     r.server_port = scanner ? 22 : static_cast<uint16_t>(rng() % 4 ? 443 : 80);
     r.client_port = static_cast<uint16_t>(rng());
     r.client_flags = 0x02;
@@ -46,7 +47,8 @@ std::vector<SessionRecord> Records(size_t n, uint32_t clients, uint64_t seed) {
 }
 
 void BM_ScanTableConsume(benchmark::State& state) {
-  const auto recs = Records(1 << 20, static_cast<uint32_t>(state.range(0)), 1);
+  const auto recs = Records(1 << 20, static_cast<uint32_t>(state.range(0)),
+                            static_cast<uint32_t>(state.range(1)), 1);
   ScanTable table;
   for (const auto& r : recs) table.Consume(r);  // warm: every key and sketch exists
   size_t i = 0;
@@ -57,9 +59,15 @@ void BM_ScanTableConsume(benchmark::State& state) {
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
   const ScanStats s = table.Stats();
   state.counters["rows"] = static_cast<double>(s.rows);
-  state.counters["bytes_per_row"] = static_cast<double>(s.memory_bytes) / static_cast<double>(s.rows);
+  state.counters["bytes_per_row"] =
+      static_cast<double>(s.memory_bytes) / static_cast<double>(s.rows);
 }
-BENCHMARK(BM_ScanTableConsume)->Arg(4096)->Arg(65536);
+BENCHMARK(BM_ScanTableConsume)
+    ->Args({64, 8})
+    ->Args({4096, 8})
+    ->Args({4096, 64})
+    ->Args({65536, 8})
+    ->ArgNames({"clients", "servers"});
 
 // Memory per tracked (client, port) key: distinct keys of one record each.
 void BM_MemoryPerKey(benchmark::State& state) {
@@ -79,7 +87,8 @@ void BM_MemoryPerKey(benchmark::State& state) {
     }
     const ScanStats s = table.Stats();
     state.counters["keys"] = static_cast<double>(s.rows);
-    state.counters["bytes_per_key"] = static_cast<double>(s.memory_bytes) / static_cast<double>(s.rows);
+    state.counters["bytes_per_key"] =
+        static_cast<double>(s.memory_bytes) / static_cast<double>(s.rows);
     state.counters["row_bytes"] = static_cast<double>(ScanTable::RowBytes());
     state.counters["client_bytes"] = static_cast<double>(ScanTable::ClientBytes());
   }

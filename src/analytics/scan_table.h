@@ -133,8 +133,8 @@ struct ClientVerdict {
 };
 
 struct ScanStats {
-  uint64_t records = 0;       // records consumed
-  uint64_t counted = 0;       // TCP final records with a client SYN
+  uint64_t records = 0;  // records consumed
+  uint64_t counted = 0;  // TCP final records with a client SYN
   uint64_t skipped_interim = 0;
   uint64_t skipped_other = 0;  // not TCP, or no client SYN (mid-stream pickup)
   uint64_t row_evictions = 0;

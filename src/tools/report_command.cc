@@ -136,9 +136,7 @@ bool ParseProbability(const std::string& v, double* out) {
   return true;
 }
 
-std::string Time(uint64_t us) {
-  return absl::StrFormat("%d.%06d", us / 1'000'000, us % 1'000'000);
-}
+std::string Time(uint64_t us) { return absl::StrFormat("%d.%06d", us / 1'000'000, us % 1'000'000); }
 
 // Reads every file's good records (those the scan table counts), in order.
 // Returns false if some file was bad; the error is printed after the report.
@@ -189,9 +187,8 @@ std::string Address(const IpAddress& a, uint8_t v) { return FormatIp(a, v); }
 void WriteScans(const Options& o, const ScanTable& table, std::FILE* out) {
   std::vector<ScanRow> rows = table.Rows();
   if (o.data_only) {
-    std::erase_if(rows, [](const ScanRow& r) {
-      return r.sessions[static_cast<int>(Outcome::kData)] == 0;
-    });
+    std::erase_if(
+        rows, [](const ScanRow& r) { return r.sessions[static_cast<int>(Outcome::kData)] == 0; });
   }
   const bool s = o.by_sessions;
   std::sort(rows.begin(), rows.end(), [s](const ScanRow& a, const ScanRow& b) {
@@ -382,7 +379,8 @@ int RunReport(std::span<const std::string> args, std::FILE* out, std::FILE* err)
                "flowtrail report %s: %" PRIu64 " records counted, %" PRIu64
                " not counted (interim, not TCP, no client SYN); %" PRIu64 " rows, %" PRIu64
                " clients, %" PRIu64 " servers; evicted %" PRIu64 " rows, %" PRIu64
-               " clients, %" PRIu64 " servers; memory %" PRIu64 " bytes (budget %s; %zu per row, "
+               " clients, %" PRIu64 " servers; memory %" PRIu64
+               " bytes (budget %s; %zu per row, "
                "%zu per client, %zu per server before sketches)\n",
                o.command.c_str(), st.counted, other, st.rows, st.clients, st.servers,
                st.row_evictions, st.client_evictions, st.server_evictions, st.memory_bytes,

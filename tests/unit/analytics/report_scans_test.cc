@@ -134,7 +134,8 @@ TEST_F(ReportTest, BySessionsPutsTheRelayFirst) {
   ASSERT_EQ(r.code, 0) << r.err;
   auto lines = Lines(r.out);
   ASSERT_GE(lines.size(), 2u);
-  EXPECT_EQ(lines[0], "client,port,rejects,silents,success,data,count,disjoint,blind,verdict,after,est");
+  EXPECT_EQ(lines[0],
+            "client,port,rejects,silents,success,data,count,disjoint,blind,verdict,after,est");
   EXPECT_EQ(lines[1], "0.0.0.1,25,0,50,0,0,50,1,50,pending,0,false");
 }
 

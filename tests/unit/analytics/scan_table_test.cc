@@ -130,11 +130,11 @@ TEST(ScanTableTest, BlindFailuresAreThoseWithoutAnActiveServer) {
   ScanOptions o;
   o.horizon_us = 100 * kS;
   ScanTable t(o);
-  t.Consume(Tcp(2, 50, 80, Outcome::kData, 0));     // 50:80 is active from t=0
-  t.Consume(Tcp(1, 50, 80, Outcome::kReject, 10));  // within the horizon: not blind
-  t.Consume(Tcp(1, 51, 80, Outcome::kReject, 11));  // never accepted: blind
-  t.Consume(Tcp(1, 50, 80, Outcome::kSilent, 500)); // horizon passed: blind
-  t.Consume(Tcp(1, 50, 443, Outcome::kSilent, 12)); // other port never accepted: blind
+  t.Consume(Tcp(2, 50, 80, Outcome::kData, 0));      // 50:80 is active from t=0
+  t.Consume(Tcp(1, 50, 80, Outcome::kReject, 10));   // within the horizon: not blind
+  t.Consume(Tcp(1, 51, 80, Outcome::kReject, 11));   // never accepted: blind
+  t.Consume(Tcp(1, 50, 80, Outcome::kSilent, 500));  // horizon passed: blind
+  t.Consume(Tcp(1, 50, 443, Outcome::kSilent, 12));  // other port never accepted: blind
   const ScanRow* r = Find(t.Rows(), 1, 80);
   ASSERT_NE(r, nullptr);
   EXPECT_EQ(r->blind_sessions, 2u);
@@ -358,7 +358,8 @@ TEST(ScanTableEvictionTest, MemoryBudgetIsHonoured) {
   for (uint32_t i = 0; i < 300000; ++i) {
     // Many distinct keys, and heavy scanners whose sets become sketches.
     const uint32_t client = i % 10 == 0 ? 7 + i % 50 : i;
-    t.Consume(Tcp(client, static_cast<uint32_t>(rng()), static_cast<uint16_t>(i % 3), Outcome::kSilent, i));
+    t.Consume(Tcp(client, static_cast<uint32_t>(rng()), static_cast<uint16_t>(i % 3),
+                  Outcome::kSilent, i));
     if (i % 10000 == 0) {
       ASSERT_LE(t.Stats().memory_bytes, o.memory_bytes) << i;
     }

@@ -9,7 +9,9 @@
 namespace flowtrail::analytics {
 namespace {
 
-uint64_t H(uint64_t i) { return HashServer(IpAddress::FromV4(static_cast<uint32_t>(i)), 4, 0, kDefaultHashKey); }
+uint64_t H(uint64_t i) {
+  return HashServer(IpAddress::FromV4(static_cast<uint32_t>(i)), 4, 0, kDefaultHashKey);
+}
 
 TEST(HashServerTest, DependsOnKeyPortAndVersion) {
   const IpAddress a = IpAddress::FromV4(0x0a000001);
