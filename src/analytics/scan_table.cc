@@ -44,7 +44,9 @@ class BoundedTable {
         slots_.reserve(max_keys_);
         index_.reserve(max_keys_);
         const uint64_t fixed = MemoryBytes();
-        if (fixed <= fixed_budget || max_keys_ == 1) break;
+        if (fixed <= fixed_budget || max_keys_ == 1) {
+          break;
+        }
         max_keys_ =
             std::max<uint64_t>(1, static_cast<uint64_t>(static_cast<double>(max_keys_) * 0.97 *
                                                         static_cast<double>(fixed_budget) /
@@ -70,7 +72,9 @@ class BoundedTable {
   // The key's value, inserted (evicting cold keys first) if new.
   Value& FindOrInsert(const Key& k) {
     auto it = index_.find(k);
-    if (it != index_.end()) return slots_[it->second].second;
+    if (it != index_.end()) {
+      return slots_[it->second].second;
+    }
     while (!slots_.empty() &&
            (slots_.size() >= max_keys_ || (budget_ != 0 && MemoryBytes() + KeyBytes() > budget_))) {
       EvictColdest();
@@ -83,7 +87,9 @@ class BoundedTable {
   // Evicts while over the budget (a set of a hot key became a sketch).
   // Call only when no reference into the table is held.
   void Trim() {
-    while (budget_ != 0 && slots_.size() > 1 && MemoryBytes() > budget_) EvictColdest();
+    while (budget_ != 0 && slots_.size() > 1 && MemoryBytes() > budget_) {
+      EvictColdest();
+    }
   }
 
   // Callers report a value's heap growth (a set promoted to a sketch).
@@ -112,13 +118,17 @@ class BoundedTable {
     size_t victim = 0;
     if (slots_.size() <= 16) {
       for (size_t i = 1; i < slots_.size(); ++i) {
-        if (Colder(i, victim)) victim = i;
+        if (Colder(i, victim)) {
+          victim = i;
+        }
       }
     } else {
       victim = NextRandom() % slots_.size();
       for (int s = 1; s < 8; ++s) {
         const size_t i = NextRandom() % slots_.size();
-        if (Colder(i, victim)) victim = i;
+        if (Colder(i, victim)) {
+          victim = i;
+        }
       }
     }
     heap_bytes_ -= slots_[victim].second.HeapBytes();
@@ -210,22 +220,32 @@ struct RowState {
   std::unique_ptr<RowSketches> sketch;
 
   size_t HeapBytes() const {
-    if (!sketch) return 0;
+    if (!sketch) {
+      return 0;
+    }
     size_t b = sizeof(RowSketches);
-    for (const auto& h : sketch->sets) b += h ? sizeof(Hll) : 0;
+    for (const auto& h : sketch->sets) {
+      b += h ? sizeof(Hll) : 0;
+    }
     return b;
   }
 
   void InsertSketch(uint64_t id, uint64_t flags) {
     for (int i = 0; i < kFlagCount; ++i) {
-      if ((flags & (uint64_t{1} << i)) == 0) continue;
-      if (!sketch->sets[i]) sketch->sets[i] = std::make_unique<Hll>();
+      if ((flags & (uint64_t{1} << i)) == 0) {
+        continue;
+      }
+      if (!sketch->sets[i]) {
+        sketch->sets[i] = std::make_unique<Hll>();
+      }
       sketch->sets[i]->Insert(id);
     }
   }
   void Promote() {
     sketch = std::make_unique<RowSketches>();
-    for (uint32_t i = 0; i < n; ++i) InsertSketch(servers[i] & ~kFlagMask, servers[i] & kFlagMask);
+    for (uint32_t i = 0; i < n; ++i) {
+      InsertSketch(servers[i] & ~kFlagMask, servers[i] & kFlagMask);
+    }
     n = 0;
   }
   void Insert(uint64_t hash, uint64_t flags) {
@@ -247,13 +267,21 @@ struct RowState {
   }
   void Merge(const RowState& o) {
     if (!o.sketch) {
-      for (uint32_t i = 0; i < o.n; ++i) Insert(o.servers[i], o.servers[i] & kFlagMask);
+      for (uint32_t i = 0; i < o.n; ++i) {
+        Insert(o.servers[i], o.servers[i] & kFlagMask);
+      }
       return;
     }
-    if (!sketch) Promote();
+    if (!sketch) {
+      Promote();
+    }
     for (int i = 0; i < kFlagCount; ++i) {
-      if (!o.sketch->sets[i]) continue;
-      if (!sketch->sets[i]) sketch->sets[i] = std::make_unique<Hll>();
+      if (!o.sketch->sets[i]) {
+        continue;
+      }
+      if (!sketch->sets[i]) {
+        sketch->sets[i] = std::make_unique<Hll>();
+      }
       sketch->sets[i]->Merge(*o.sketch->sets[i]);
     }
   }
@@ -263,7 +291,9 @@ struct RowState {
       return sketch->sets[i] ? static_cast<uint64_t>(std::llround(sketch->sets[i]->Estimate())) : 0;
     }
     uint64_t c = 0;
-    for (uint32_t i = 0; i < n; ++i) c += (servers[i] & flag) ? 1 : 0;
+    for (uint32_t i = 0; i < n; ++i) {
+      c += (servers[i] & flag) ? 1 : 0;
+    }
     return c;
   }
   // Servers that failed and never accepted.
@@ -280,7 +310,9 @@ struct RowState {
     Hll all;
     for (uint64_t flag : {kFlagReject, kFlagSilent, kFlagSuccess}) {
       const auto& h = sketch->sets[std::countr_zero(flag)];
-      if (h) all.Merge(*h);
+      if (h) {
+        all.Merge(*h);
+      }
     }
     const uint64_t u = static_cast<uint64_t>(std::llround(all.Estimate()));
     const uint64_t a = Count(kFlagSuccess);
@@ -311,7 +343,9 @@ struct ClientState {
   void Add(uint64_t target, uint64_t time_kind) {
     for (uint32_t i = 0; i < n; ++i) {
       if (contacts[i].target == target) {
-        if (time_kind >= contacts[i].time_kind) return;
+        if (time_kind >= contacts[i].time_kind) {
+          return;
+        }
         contacts[i].time_kind = time_kind;
         Sift(i);
         return;
@@ -322,7 +356,9 @@ struct ClientState {
       Sift(n++);
       return;
     }
-    if (time_kind >= contacts[n - 1].time_kind) return;
+    if (time_kind >= contacts[n - 1].time_kind) {
+      return;
+    }
     contacts[n - 1] = {target, time_kind};
     Sift(n - 1);
   }
@@ -351,15 +387,20 @@ struct ServerState {
 template <class Table, class Value>
 void ChargeHeap(Table& t, const Value& v, size_t before) {
   const size_t after = v.HeapBytes();
-  if (after != before) t.AddHeap(static_cast<int64_t>(after) - static_cast<int64_t>(before));
+  if (after != before) {
+    t.AddHeap(static_cast<int64_t>(after) - static_cast<int64_t>(before));
+  }
 }
 
 }  // namespace
 
 Outcome ClassifyRecord(const SessionRecord& r) {
-  if (r.protocol != 6 || r.continuing || (r.client_flags & kTcpSyn) == 0) return Outcome::kNone;
-  if ((r.server_flags & kTcpSyn) != 0)
+  if (r.protocol != 6 || r.continuing || (r.client_flags & kTcpSyn) == 0) {
+    return Outcome::kNone;
+  }
+  if ((r.server_flags & kTcpSyn) != 0) {
     return r.client_bytes > 0 ? Outcome::kData : Outcome::kSuccess;
+  }
   if ((r.server_flags & kTcpRst) != 0 || r.conn_state == session::ConnState::kREJ) {
     return Outcome::kReject;
   }
@@ -407,7 +448,9 @@ struct ScanTable::Impl {
 
   bool Active(uint64_t target, uint64_t t, uint64_t horizon) const {
     const ServerState* s = servers.Find(target);
-    if (s == nullptr || s->accepts == 0) return false;
+    if (s == nullptr || s->accepts == 0) {
+      return false;
+    }
     return s->last_accept_us + horizon >= t && s->first_accept_us <= t + horizon;
   }
 };
@@ -504,7 +547,9 @@ void ScanTable::Merge(const ScanTable& other) {
   for (const auto& [k, s] : o.rows.slots()) {
     RowState& d = m.rows.FindOrInsert(k);
     const size_t before = d.HeapBytes();
-    for (int i = 0; i < 5; ++i) d.sessions[i] += s.sessions[i];
+    for (int i = 0; i < 5; ++i) {
+      d.sessions[i] += s.sessions[i];
+    }
     d.Merge(s);
     d.blind_sessions += s.blind_sessions;
     d.first_time_us = std::min(d.first_time_us, s.first_time_us);
@@ -513,7 +558,9 @@ void ScanTable::Merge(const ScanTable& other) {
   }
   for (const auto& [k, s] : o.clients.slots()) {
     ClientState& d = m.clients.FindOrInsert(k);
-    for (uint32_t i = 0; i < s.n; ++i) d.Add(s.contacts[i].target, s.contacts[i].time_kind);
+    for (uint32_t i = 0; i < s.n; ++i) {
+      d.Add(s.contacts[i].target, s.contacts[i].time_kind);
+    }
     d.last_time_us = std::max(d.last_time_us, s.last_time_us);
   }
   ScanStats& st = m.stats;
@@ -564,7 +611,9 @@ std::vector<ClientVerdict> ScanTable::Verdicts() const {
 
 std::vector<ScanRow> ScanTable::Rows() const {
   absl::flat_hash_map<ClientKey, ClientVerdict> verdicts;
-  for (const ClientVerdict& v : Verdicts()) verdicts[ClientKey{v.client, v.ip_version}] = v;
+  for (const ClientVerdict& v : Verdicts()) {
+    verdicts[ClientKey{v.client, v.ip_version}] = v;
+  }
   std::vector<ScanRow> out;
   out.reserve(impl_->rows.size());
   for (const auto& [k, s] : impl_->rows.slots()) {
@@ -597,7 +646,9 @@ std::vector<ServerRow> ScanTable::Servers(bool all) const {
   std::vector<ServerRow> out;
   const uint64_t end = impl_->stats.max_time_us;
   for (const auto& [k, s] : impl_->servers.slots()) {
-    if (!all && s.last_accept_us + options_.horizon_us < end) continue;
+    if (!all && s.last_accept_us + options_.horizon_us < end) {
+      continue;
+    }
     ServerRow row;
     row.address = s.address;
     row.ip_version = s.ip_version;

@@ -22,7 +22,9 @@ inline uint64_t Mix(uint64_t x) {
 
 // Ertl 2017, Algorithm 6 helpers.
 double Sigma(double x) {
-  if (x == 1.0) return std::numeric_limits<double>::infinity();
+  if (x == 1.0) {
+    return std::numeric_limits<double>::infinity();
+  }
   double y = 1.0;
   double z = x;
   for (;;) {
@@ -30,12 +32,16 @@ double Sigma(double x) {
     const double z_old = z;
     z += x * y;
     y += y;
-    if (z == z_old) return z;
+    if (z == z_old) {
+      return z;
+    }
   }
 }
 
 double Tau(double x) {
-  if (x == 0.0 || x == 1.0) return 0.0;
+  if (x == 0.0 || x == 1.0) {
+    return 0.0;
+  }
   double y = 1.0;
   double z = 1.0 - x;
   for (;;) {
@@ -43,7 +49,9 @@ double Tau(double x) {
     const double z_old = z;
     y *= 0.5;
     z -= (1.0 - x) * (1.0 - x) * y;
-    if (z == z_old) return z / 3.0;
+    if (z == z_old) {
+      return z / 3.0;
+    }
   }
 }
 
@@ -68,7 +76,9 @@ void Hll::Insert(uint64_t hash) {
   const uint64_t rest = hash << kP;  // the low q bits, moved to the top
   const int rank = rest == 0 ? kQ + 1 : std::countl_zero(rest) + 1;
   uint8_t& r = registers_[index];
-  if (rank > r) r = static_cast<uint8_t>(rank);
+  if (rank > r) {
+    r = static_cast<uint8_t>(rank);
+  }
 }
 
 void Hll::Merge(const Hll& other) {
@@ -80,7 +90,9 @@ void Hll::Merge(const Hll& other) {
 double Hll::Estimate() const {
   constexpr int kQ = 64 - kP;
   std::array<uint32_t, kQ + 2> c{};
-  for (uint8_t r : registers_) ++c[r];
+  for (uint8_t r : registers_) {
+    ++c[r];
+  }
   const double m = static_cast<double>(kRegisters);
   double z = m * Tau(1.0 - static_cast<double>(c[kQ + 1]) / m);
   for (int k = kQ; k >= 1; --k) {
@@ -92,7 +104,9 @@ double Hll::Estimate() const {
 }
 
 ServerSet& ServerSet::operator=(const ServerSet& other) {
-  if (this == &other) return *this;
+  if (this == &other) {
+    return *this;
+  }
   items_ = other.items_;
   size_ = other.size_;
   hll_ = other.hll_ ? std::make_unique<Hll>(*other.hll_) : nullptr;
@@ -101,14 +115,18 @@ ServerSet& ServerSet::operator=(const ServerSet& other) {
 
 bool ServerSet::Contains(uint64_t hash) const {
   for (uint32_t i = 0; i < size_ && exact(); ++i) {
-    if (items_[i] == hash) return true;
+    if (items_[i] == hash) {
+      return true;
+    }
   }
   return false;
 }
 
 void ServerSet::Promote() {
   hll_ = std::make_unique<Hll>();
-  for (uint32_t i = 0; i < size_; ++i) hll_->Insert(items_[i]);
+  for (uint32_t i = 0; i < size_; ++i) {
+    hll_->Insert(items_[i]);
+  }
   size_ = 0;
 }
 
@@ -117,7 +135,9 @@ void ServerSet::Insert(uint64_t hash) {
     hll_->Insert(hash);
     return;
   }
-  if (Contains(hash)) return;
+  if (Contains(hash)) {
+    return;
+  }
   if (size_ < kInline) {
     items_[size_++] = hash;
     return;
@@ -128,21 +148,29 @@ void ServerSet::Insert(uint64_t hash) {
 
 void ServerSet::Merge(const ServerSet& other) {
   if (other.hll_) {
-    if (!hll_) Promote();
+    if (!hll_) {
+      Promote();
+    }
     hll_->Merge(*other.hll_);
     return;
   }
-  for (uint32_t i = 0; i < other.size_; ++i) Insert(other.items_[i]);
+  for (uint32_t i = 0; i < other.size_; ++i) {
+    Insert(other.items_[i]);
+  }
 }
 
 uint64_t ServerSet::Count() const {
-  if (exact()) return size_;
+  if (exact()) {
+    return size_;
+  }
   return static_cast<uint64_t>(std::llround(hll_->Estimate()));
 }
 
 uint64_t ServerSet::UnionCount(std::span<const ServerSet* const> sets) {
   ServerSet u;
-  for (const ServerSet* s : sets) u.Merge(*s);
+  for (const ServerSet* s : sets) {
+    u.Merge(*s);
+  }
   return u.Count();
 }
 

@@ -121,17 +121,23 @@ bool ParseBytes(const std::string& v, uint64_t* out) {
       default:
         break;
     }
-    if (mul != 1) digits.pop_back();
+    if (mul != 1) {
+      digits.pop_back();
+    }
   }
   uint64_t n = 0;
-  if (!absl::SimpleAtoi(digits, &n) || n > UINT64_MAX / mul) return false;
+  if (!absl::SimpleAtoi(digits, &n) || n > UINT64_MAX / mul) {
+    return false;
+  }
   *out = n * mul;
   return true;
 }
 
 bool ParseProbability(const std::string& v, double* out) {
   double d = 0;
-  if (!absl::SimpleAtod(v, &d) || !(d > 0 && d < 1)) return false;
+  if (!absl::SimpleAtod(v, &d) || !(d > 0 && d < 1)) {
+    return false;
+  }
   *out = d;
   return true;
 }
@@ -160,7 +166,9 @@ bool ReadRecords(const Options& o, std::vector<session::SessionRecord>* records,
         ok = false;
         break;
       }
-      if (*r == nullptr) break;
+      if (*r == nullptr) {
+        break;
+      }
       absl::StatusOr<session::SessionRecord> rec = exporter::DecodeRecord(**r);
       if (!rec.ok()) {  // the reader validated it; cannot happen
         errors->push_back(name + ": " + std::string(rec.status().message()));
@@ -192,11 +200,17 @@ void WriteScans(const Options& o, const ScanTable& table, std::FILE* out) {
   }
   const bool s = o.by_sessions;
   std::sort(rows.begin(), rows.end(), [s](const ScanRow& a, const ScanRow& b) {
-    if (a.Count(s) != b.Count(s)) return a.Count(s) > b.Count(s);
-    if (a.Count(!s) != b.Count(!s)) return a.Count(!s) > b.Count(!s);
+    if (a.Count(s) != b.Count(s)) {
+      return a.Count(s) > b.Count(s);
+    }
+    if (a.Count(!s) != b.Count(!s)) {
+      return a.Count(!s) > b.Count(!s);
+    }
     return std::tie(a.ip_version, a.client, a.port) < std::tie(b.ip_version, b.client, b.port);
   });
-  if (o.top != 0 && rows.size() > o.top) rows.resize(o.top);
+  if (o.top != 0 && rows.size() > o.top) {
+    rows.resize(o.top);
+  }
   ReportTable t({{"client"},
                  {"port", true},
                  {"rejects", true},
@@ -224,11 +238,17 @@ void WriteScans(const Options& o, const ScanTable& table, std::FILE* out) {
 void WriteServers(const Options& o, const ScanTable& table, std::FILE* out) {
   std::vector<ServerRow> rows = table.Servers(o.all);
   std::sort(rows.begin(), rows.end(), [](const ServerRow& a, const ServerRow& b) {
-    if (a.accepts != b.accepts) return a.accepts > b.accepts;
-    if (a.clients != b.clients) return a.clients > b.clients;
+    if (a.accepts != b.accepts) {
+      return a.accepts > b.accepts;
+    }
+    if (a.clients != b.clients) {
+      return a.clients > b.clients;
+    }
     return std::tie(a.ip_version, a.address, a.port) < std::tie(b.ip_version, b.address, b.port);
   });
-  if (o.top != 0 && rows.size() > o.top) rows.resize(o.top);
+  if (o.top != 0 && rows.size() > o.top) {
+    rows.resize(o.top);
+  }
   ReportTable t({{"server"},
                  {"port", true},
                  {"accepts", true},
@@ -298,7 +318,9 @@ int ParseArgs(std::span<const std::string> args, Options* o, std::FILE* out, std
       }
       o->by_sessions = value == "sessions";
     } else if (name == "--top") {
-      if (!absl::SimpleAtoi(value, &o->top)) return Usage(err, cmd, "bad --top '" + value + "'");
+      if (!absl::SimpleAtoi(value, &o->top)) {
+        return Usage(err, cmd, "bad --top '" + value + "'");
+      }
     } else if (name == "--horizon") {
       if (!absl::SimpleAtod(value, &d) || !(d >= 0 && d < 1e9)) {
         return Usage(err, cmd, "bad --horizon '" + value + "' (seconds)");
@@ -334,9 +356,15 @@ int ParseArgs(std::span<const std::string> args, Options* o, std::FILE* out, std
     }
   }
   const analytics::TrwOptions& p = o->scan.trw;
-  if (!(p.theta0 > p.theta1)) return Usage(err, cmd, "--trw-theta0 must exceed --trw-theta1");
-  if (!(p.beta > p.alpha)) return Usage(err, cmd, "--trw-beta must exceed --trw-alpha");
-  if (o->files.empty()) o->files.push_back("-");
+  if (!(p.theta0 > p.theta1)) {
+    return Usage(err, cmd, "--trw-theta0 must exceed --trw-theta1");
+  }
+  if (!(p.beta > p.alpha)) {
+    return Usage(err, cmd, "--trw-beta must exceed --trw-alpha");
+  }
+  if (o->files.empty()) {
+    o->files.push_back("-");
+  }
   return -1;
 }
 
@@ -356,7 +384,9 @@ int RunReport(std::span<const std::string> args, std::FILE* out, std::FILE* err)
   if (o.command != "scans" && o.command != "servers") {
     return Usage(err, "", "unknown report '" + o.command + "' (scans, servers)");
   }
-  if (int rc = ParseArgs(args.subspan(1), &o, out, err); rc >= 0) return rc;
+  if (int rc = ParseArgs(args.subspan(1), &o, out, err); rc >= 0) {
+    return rc;
+  }
 
   std::vector<session::SessionRecord> records;
   uint64_t other = 0;
@@ -366,7 +396,9 @@ int RunReport(std::span<const std::string> args, std::FILE* out, std::FILE* err)
   std::sort(records.begin(), records.end(),
             [](const auto& a, const auto& b) { return OrderKey(a) < OrderKey(b); });
   ScanTable table(o.scan);
-  for (const session::SessionRecord& r : records) table.Consume(r);
+  for (const session::SessionRecord& r : records) {
+    table.Consume(r);
+  }
 
   if (o.command == "scans") {
     WriteScans(o, table, out);
@@ -386,7 +418,9 @@ int RunReport(std::span<const std::string> args, std::FILE* out, std::FILE* err)
                st.row_evictions, st.client_evictions, st.server_evictions, st.memory_bytes,
                st.memory_budget ? std::to_string(st.memory_budget).c_str() : "none",
                ScanTable::RowBytes(), ScanTable::ClientBytes(), ScanTable::ServerBytes());
-  for (const std::string& e : errors) std::fprintf(err, "flowtrail report: %s\n", e.c_str());
+  for (const std::string& e : errors) {
+    std::fprintf(err, "flowtrail report: %s\n", e.c_str());
+  }
   return ok ? kExitOk : kExitBadStream;
 }
 

@@ -55,7 +55,9 @@ class ReportTable {
  private:
   std::string Table() const {
     std::vector<size_t> width(columns_.size());
-    for (size_t c = 0; c < columns_.size(); ++c) width[c] = columns_[c].name.size();
+    for (size_t c = 0; c < columns_.size(); ++c) {
+      width[c] = columns_[c].name.size();
+    }
     for (const auto& row : rows_) {
       for (size_t c = 0; c < columns_.size() && c < row.size(); ++c) {
         width[c] = std::max(width[c], row[c].size());
@@ -63,14 +65,20 @@ class ReportTable {
     }
     std::string out;
     auto cell = [&](size_t c, const std::string& v) {
-      if (c) out += "  ";
+      if (c) {
+        out += "  ";
+      }
       const std::string pad(width[c] - std::min(width[c], v.size()), ' ');
       out += columns_[c].numeric ? pad + v : v + (c + 1 < columns_.size() ? pad : "");
     };
-    for (size_t c = 0; c < columns_.size(); ++c) cell(c, columns_[c].name);
+    for (size_t c = 0; c < columns_.size(); ++c) {
+      cell(c, columns_[c].name);
+    }
     out += '\n';
     for (const auto& row : rows_) {
-      for (size_t c = 0; c < columns_.size(); ++c) cell(c, c < row.size() ? row[c] : "");
+      for (size_t c = 0; c < columns_.size(); ++c) {
+        cell(c, c < row.size() ? row[c] : "");
+      }
       out += '\n';
     }
     return out;
@@ -98,7 +106,9 @@ class ReportTable {
     for (const auto& row : rows_) {
       out += '{';
       for (size_t c = 0; c < columns_.size(); ++c) {
-        if (c) out += ',';
+        if (c) {
+          out += ',';
+        }
         out += JsonString(columns_[c].name) + ':';
         const std::string& v = c < row.size() ? row[c] : "";
         out += columns_[c].numeric && !v.empty() ? v : JsonString(v);
@@ -109,11 +119,15 @@ class ReportTable {
   }
 
   static std::string CsvField(const std::string& v) {
-    if (v.find_first_of(",\"\n\r") == std::string::npos) return v;
+    if (v.find_first_of(",\"\n\r") == std::string::npos) {
+      return v;
+    }
     std::string out = "\"";
     for (char ch : v) {
       out += ch;
-      if (ch == '"') out += '"';
+      if (ch == '"') {
+        out += '"';
+      }
     }
     return out + "\"";
   }
@@ -121,13 +135,17 @@ class ReportTable {
   std::string Csv() const {
     std::string out;
     for (size_t c = 0; c < columns_.size(); ++c) {
-      if (c) out += ',';
+      if (c) {
+        out += ',';
+      }
       out += CsvField(columns_[c].name);
     }
     out += '\n';
     for (const auto& row : rows_) {
       for (size_t c = 0; c < columns_.size(); ++c) {
-        if (c) out += ',';
+        if (c) {
+          out += ',';
+        }
         out += CsvField(c < row.size() ? row[c] : "");
       }
       out += '\n';

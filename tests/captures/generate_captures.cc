@@ -1313,8 +1313,7 @@ void ScanStories(Capture& c) {
         if (n >= 2 + k) continue;
         const std::string cip = Ip4(10, 20, 1, 1 + k);
         const auto cport = static_cast<uint16_t>(50000 + n * 16 + k);
-        c.Add(Tcp(Numbered("web_dead", n * 16 + k), cip, cport, Ip4(10, 70, k, 1 + n), 80, rng),
-              t)
+        c.Add(Tcp(Numbered("web_dead", n * 16 + k), cip, cport, Ip4(10, 70, k, 1 + n), 80, rng), t)
             .Syn();
         data_session(Numbered("web_ok", n * 16 + k), cip, static_cast<uint16_t>(cport + 8000),
                      Ip4(10, 50, 0, 1 + (n + k) % 4), 80);
