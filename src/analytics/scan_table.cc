@@ -92,6 +92,20 @@ class BoundedTable {
     }
   }
 
+  // Software pipelining for batches: first the index's slot group, a few
+  // records later the value the index points to (the update path is bound
+  // by these two cache misses once the tables outgrow the caches).
+  void PrefetchIndex(const Key& k) const { index_.prefetch(k); }
+  void PrefetchValue(const Key& k) const {
+    auto it = index_.find(k);
+    if (it != index_.end()) {
+      const char* p = reinterpret_cast<const char*>(&slots_[it->second]);
+      __builtin_prefetch(p);
+      __builtin_prefetch(p + 64);
+      __builtin_prefetch(p + 128);
+    }
+  }
+
   // Callers report a value's heap growth (a set promoted to a sketch).
   void AddHeap(int64_t delta) {
     heap_bytes_ = static_cast<uint64_t>(static_cast<int64_t>(heap_bytes_) + delta);
@@ -524,6 +538,29 @@ void ScanTable::Consume(const SessionRecord& r) {
   c.last_time_us = std::max(c.last_time_us, r.last_time_us);
   m.rows.Trim();
   m.servers.Trim();
+}
+
+void ScanTable::Consume(std::span<const SessionRecord> records) {
+  constexpr size_t kIndexAhead = 8;
+  constexpr size_t kValueAhead = 4;
+  Impl& m = *impl_;
+  auto row_key = [](const SessionRecord& r) {
+    return RowKey{r.client_ip, r.server_port, r.ip_version};
+  };
+  auto client_key = [](const SessionRecord& r) { return ClientKey{r.client_ip, r.ip_version}; };
+  for (size_t i = 0; i < records.size(); ++i) {
+    if (i + kIndexAhead < records.size()) {
+      const SessionRecord& a = records[i + kIndexAhead];
+      m.rows.PrefetchIndex(row_key(a));
+      m.clients.PrefetchIndex(client_key(a));
+    }
+    if (i + kValueAhead < records.size()) {
+      const SessionRecord& b = records[i + kValueAhead];
+      m.rows.PrefetchValue(row_key(b));
+      m.clients.PrefetchValue(client_key(b));
+    }
+    Consume(records[i]);
+  }
 }
 
 void ScanTable::Merge(const ScanTable& other) {

@@ -49,6 +49,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -156,6 +157,9 @@ class ScanTable {
   ScanTable& operator=(ScanTable&&) noexcept;
 
   void Consume(const session::SessionRecord& r);
+  // The same, record by record, with the table lookups of later records
+  // prefetched (what the analytics lcore's batches should use).
+  void Consume(std::span<const session::SessionRecord> records);
   // Union with another table built with the same options (hash key above
   // all). Key limits and the memory budget apply to the result.
   void Merge(const ScanTable& other);
