@@ -41,6 +41,12 @@
 // benign at (1-β)/(1-α), pending otherwise (also when the earliest
 // kTrwContacts first contacts did not decide).
 //
+// Unique servers: a row keeps one exact list of up to 16 server addresses,
+// each with the outcomes it had (reject, silent, success, data, blind); past
+// 16, one HyperLogLog (server_set.h) per outcome, made when the outcome first
+// occurs. Disjoint = |failed \ accepted|, exact on the list, by
+// inclusion-exclusion on the sketches. A server's clients are a ServerSet.
+//
 // Memory: three tables (rows, clients, active servers), each with a key
 // limit and a share of `memory_bytes`; a new key evicts the coldest key
 // (smallest last record time; exact below 16 keys, else the coldest of 8

@@ -332,6 +332,19 @@ TEST(ScanTableMergeTest, InputOrderDoesNotMatterForCountsAndVerdicts) {
   ExpectSameRows(sorted, shuffled);
 }
 
+TEST(ScanTableTest, BatchConsumeEqualsOneByOne) {
+  const auto recs = Mixed(10000, 11);
+  ScanTable one, batch;
+  for (const auto& r : recs) {
+    one.Consume(r);
+  }
+  for (size_t i = 0; i < recs.size(); i += 100) {
+    batch.Consume(
+        std::span<const SessionRecord>(recs).subspan(i, std::min<size_t>(100, recs.size() - i)));
+  }
+  ExpectSameRows(one, batch);
+}
+
 TEST(ScanTableEvictionTest, KeyLimitEvictsTheColdestAndCounts) {
   ScanOptions o;
   o.max_rows = 4;
