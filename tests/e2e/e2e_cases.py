@@ -1287,13 +1287,15 @@ def live_expiry_flood():
 # shared capture set stays as it is), and on the real captures.
 
 
-def report_rows(kind, files, *args):
+def report_rows(kind, files, *args, summary=None):
     cmd = [lib.CLI, "report", kind, "--format", "json", *args, *files]
     log("$ " + " ".join(cmd))
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     if p.returncode != 0:
         raise Failure(f"flowtrail report {kind} exited {p.returncode}: {lib.tail(p.stderr)}")
     log("  " + p.stderr.strip().splitlines()[-1])
+    if summary is not None:
+        summary.append(p.stderr)
     return [json.loads(line) for line in p.stdout.splitlines() if line.strip()]
 
 
@@ -1364,6 +1366,20 @@ def scan_stories():
         problems.append(f"active HTTPS servers {https}: expected 3 with 500 accepts")
     if any(s["server"] == "10.40.0.9" for s in servers):
         problems.append("the dead mail server 10.40.0.9 is listed as active")
+    # Bounded keys: 5 rows kept, the coldest evicted and counted; a memory
+    # budget is reported.
+    summary = []
+    few = report_rows("scans", [r.output], "--max-keys", "5", summary=summary)
+    m = re.search(r"evicted (\d+) rows", summary[-1])
+    # (An evicted key that comes back is a new key: evictions can exceed the
+    # keys that are missing at the end.)
+    if len(few) != 5 or not m or int(m.group(1)) < len(by_servers) - 5:
+        problems.append(f"--max-keys 5: {len(few)} rows, summary {summary[-1].strip()!r} "
+                        f"(expected 5 rows and at least {len(by_servers) - 5} evicted)")
+    report_rows("scans", [r.output], "--analytics-memory", "64k", summary=summary)
+    m = re.search(r"memory (\d+) bytes \(budget 65536", summary[-1])
+    if not m or int(m.group(1)) > 65536:
+        problems.append(f"--analytics-memory 64k: summary {summary[-1].strip()!r}")
     # Workers interleave records: 1 worker gives the same report as 3.
     r1 = lib.run_sensor("scan_stories", "w1", pcap, exp["sensor_args"])
     for args in (("--by", "sessions"), ()):
