@@ -110,7 +110,8 @@ TEST(ScanTableTest, DisjointCountsServersThatNeverAccepted) {
   t.Consume(Tcp(1, 10, 80, Outcome::kData, 1));  // retried and got in
   t.Consume(Tcp(1, 11, 80, Outcome::kReject, 2));
   t.Consume(Tcp(1, 12, 80, Outcome::kSilent, 3));
-  const ScanRow* r = Find(t.Rows(), 1, 80);
+  const auto rows = t.Rows();
+  const ScanRow* r = Find(rows, 1, 80);
   ASSERT_NE(r, nullptr);
   EXPECT_EQ(r->Count(false), 3u);
   EXPECT_EQ(r->disjoint, 2u);
@@ -120,7 +121,8 @@ TEST(ScanTableTest, DisjointEstimatedOnSketches) {
   ScanTable t;
   for (uint32_t s = 0; s < 5000; ++s) t.Consume(Tcp(1, 1000 + s, 80, Outcome::kSilent, s));
   for (uint32_t s = 0; s < 1000; ++s) t.Consume(Tcp(1, 1000 + s, 80, Outcome::kData, 6000 + s));
-  const ScanRow* r = Find(t.Rows(), 1, 80);
+  const auto rows = t.Rows();
+  const ScanRow* r = Find(rows, 1, 80);
   ASSERT_NE(r, nullptr);
   EXPECT_TRUE(r->estimated);
   EXPECT_NEAR(static_cast<double>(r->disjoint), 4000, 4000 * 0.12);
@@ -135,11 +137,12 @@ TEST(ScanTableTest, BlindFailuresAreThoseWithoutAnActiveServer) {
   t.Consume(Tcp(1, 51, 80, Outcome::kReject, 11));   // never accepted: blind
   t.Consume(Tcp(1, 50, 80, Outcome::kSilent, 500));  // horizon passed: blind
   t.Consume(Tcp(1, 50, 443, Outcome::kSilent, 12));  // other port never accepted: blind
-  const ScanRow* r = Find(t.Rows(), 1, 80);
+  const auto rows = t.Rows();
+  const ScanRow* r = Find(rows, 1, 80);
   ASSERT_NE(r, nullptr);
   EXPECT_EQ(r->blind_sessions, 2u);
   EXPECT_EQ(r->blind_servers, 2u);
-  EXPECT_EQ(Find(t.Rows(), 1, 443)->blind_sessions, 1u);
+  EXPECT_EQ(Find(rows, 1, 443)->blind_sessions, 1u);
 }
 
 TEST(ScanTableTest, ActiveServersWithinTheHorizonOfTheLatestRecord) {
