@@ -67,6 +67,10 @@ common options:
   --analytics-memory BYTES  memory budget of the tables (suffix k, M, G:
                             powers of 1024); the coldest keys are evicted
   --max-keys N              at most N rows, N clients, N servers (1000000)
+  --hash-key HEX            the 64-bit key of the server-set hash (default a
+                            fixed one, so that reports are reproducible; set
+                            a secret one where attackers could read this
+                            source and choose colliding addresses)
   --allow-unfinished        a stream without its trailer is not an error
   -h, --help                this text
 
@@ -347,6 +351,10 @@ int ParseArgs(std::span<const std::string> args, Options* o, std::FILE* out, std
         return Usage(err, cmd, "bad --analytics-memory '" + value + "' (bytes, k/M/G suffix)");
       }
       o->scan.memory_bytes = n;
+    } else if (name == "--hash-key") {
+      if (!absl::SimpleHexAtoi(value, &o->scan.hash_key)) {
+        return Usage(err, cmd, "bad --hash-key '" + value + "' (hexadecimal)");
+      }
     } else if (name == "--max-keys") {
       if (!absl::SimpleAtoi(value, &n) || n == 0) {
         return Usage(err, cmd, "bad --max-keys '" + value + "'");
