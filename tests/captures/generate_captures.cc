@@ -1276,8 +1276,8 @@ void PortsFixedSportScan(Capture& c) {
         .Close(kC);
   }
   for (int i = 0; i < 60; ++i) {
-    c.Add(Tcp(Numbered("web", i), Ip4(10, 60, 2, 1 + i % 20),
-              static_cast<uint16_t>(32768 + 97 * i), "10.60.0.80", 80, rng),
+    c.Add(Tcp(Numbered("web", i), Ip4(10, 60, 2, 1 + i % 20), static_cast<uint16_t>(32768 + 97 * i),
+              "10.60.0.80", 80, rng),
           15.0 + i * 17.0)
         .HttpExchange(HttpGet("intranet", "/"), HttpResponse(800, rng));
   }
