@@ -233,6 +233,29 @@ double MaxZScore(size_t n, StddevKind kind) {
   return kind == StddevKind::kSample ? (d - 1) / std::sqrt(d) : std::sqrt(d - 1);
 }
 
+double PoissonUpperTail(double x, double lambda) {
+  if (x <= 0) return 1;
+  if (lambda <= 0) return 0;
+  const double k0 = std::ceil(x);
+  if (k0 <= lambda) {
+    // Near or below the mean: 1 - P(X < k0) is accurate enough here.
+    double term = std::exp(-lambda), cdf = 0;
+    for (double k = 0; k < k0; ++k) {
+      cdf += term;
+      term *= lambda / (k + 1);
+    }
+    return std::clamp(1 - cdf, 0.0, 1.0);
+  }
+  // Terms fall once k > lambda: sum from k0 until they no longer matter.
+  const double log_first = k0 * std::log(lambda) - lambda - std::lgamma(k0 + 1);
+  double sum = 0, rel = 1;
+  for (double k = k0; rel > 1e-17 * sum && k < k0 + 100000; ++k) {
+    sum += rel;
+    rel *= lambda / (k + 1);
+  }
+  return std::min(1.0, std::exp(log_first) * sum);
+}
+
 int PortBand(uint16_t p) {
   if (p < 1024) return 0;
   if (p <= 5000) return 1;
@@ -320,7 +343,9 @@ ServerPortReport AnalyzeGroup(const Group& g, uint64_t window_us, const PortAnal
     row.ref_mad = ref.mad;
     if (ref.usable) {
       row.modified_z = kMadScale * (row.flows - ref.median) / std::max(ref.mad, o.mad_floor);
-      row.mad = row.modified_z > o.robust_threshold;
+      row.p_value = PoissonUpperTail(row.flows, std::max(ref.median, 1e-9));
+      row.mad = row.modified_z > o.robust_threshold &&
+                (o.alpha >= 1 || row.p_value < o.alpha / static_cast<double>(n));
     }
     // One client host (the bitmap has a single bit) from one client port to
     // many servers.

@@ -35,6 +35,13 @@
 //      over all the server port's client ports. The median is not moved by
 //      the outlier it judges, and MAD is floored (1 flow by default) because
 //      most counts are equal (MAD 0). Needs more than C reference ports.
+//      A multiplicity gate keeps busy server ports (thousands of client
+//      ports, counts around a few flows) from flagging their natural upper
+//      tail: the count must also be improbable as a Poisson draw with the
+//      reference median as its mean, P(X >= count) < alpha / n (Bonferroni
+//      over the server port's n client ports, alpha 0.01). Overdispersed
+//      traffic (bursty reuse) is not modelled: a negative binomial would be
+//      the next step.
 //    - fanout: one client host (bitmap estimate 1) reached at least F
 //      distinct servers (16 by default) from one client port on one server
 //      port: a fixed-source-port scan. No minimum n: it fires on a server
@@ -66,7 +73,9 @@ struct PortDistributionOptions {
   PortSet server_ports = DefaultServerPorts();
   bool tcp = true;
   bool udp = true;
-  size_t max_cells = size_t{1} << 20;  // >= 8
+  // >= 8. 900 000 cells fit the 2^20-slot table absl keeps up to 917 504
+  // entries: about 34 MiB (33 bytes a slot).
+  size_t max_cells = 900'000;
 
   static PortSet DefaultServerPorts();  // 0-1023
 };
@@ -144,6 +153,7 @@ struct PortAnalysisOptions {
   StddevKind stddev = StddevKind::kSample;
   double robust_threshold = 3.5;  // modified z-score (Iglewicz-Hoaglin)
   double mad_floor = 1.0;         // flows
+  double alpha = 0.01;            // the gate's family-wise level per server port; 1 = off
   uint32_t fanout_servers = 16;   // F; 0 switches the fan-out rule off
 };
 
@@ -159,6 +169,7 @@ struct ClientPortRow {
   uint32_t distinct_servers = 0;
   double z = 0;           // (flows - mean) / stddev; 0 when stddev is 0
   double modified_z = 0;  // against the reference below; 0 without one
+  double p_value = 1;     // P(X >= flows), X ~ Poisson(ref_median)
   int band = 0;
   bool band_reference = false;  // median/MAD of the band (else of the port)
   double ref_median = 0;
@@ -194,6 +205,9 @@ double Mad(std::span<const double> x, double median);
 // (n - 1)/sqrt(n) for the sample standard deviation, sqrt(n - 1) for the
 // population one.
 double MaxZScore(size_t n, StddevKind kind);
+// P(X >= x) for X ~ Poisson(lambda): above the mean a series in log space
+// (no 1 - CDF cancellation, so 1e-300 stays 1e-300), else 1 - CDF.
+double PoissonUpperTail(double x, double lambda);
 
 // Every (window, server port) with at least one client port, ordered by
 // window then server port.

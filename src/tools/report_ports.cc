@@ -41,7 +41,10 @@ skipped). Two methods, both reported and labelled:
             (Iglewicz-Hoaglin), median and MAD over the client ports of the
             same ephemeral-port band (0-1023, 1024-5000, 5001-32767,
             32768-49151, 49152-60999, 61000-65535) when it has more than C
-            of them, else over all of the server port's; MAD floored at 1.
+            of them, else over all of the server port's; MAD floored at 1;
+            and P(X >= count) < alpha / n for X ~ Poisson(that median), so
+            a busy port's natural tail over thousands of client ports is
+            not flagged.
             fanout: one client host reached >= F distinct servers from one
             client port (a fixed-source-port scan), whatever n is.
             Distinct hosts are estimated (64-bit linear counting per cell).
@@ -57,9 +60,11 @@ options:
                           goldfarb's standard deviation (default sample)
   --robust-threshold Z    mad rule's modified z-score (default 3.5)
   --mad-floor N           smallest MAD used, in flows (default 1)
+  --robust-alpha A        mad rule's Poisson gate, family-wise per server
+                          port (default 0.01; 1 switches it off)
   --fanout-servers F      fanout rule's distinct servers (default 16; 0 off)
   --max-cells N           memory budget in (window, server port, client port)
-                          cells (default 1048576); beyond it the oldest
+                          cells (default 900000, about 34 MiB); beyond it the oldest
                           window's smallest cells are evicted and counted
   --format table|json|csv the report: the paper's Appendix A ("Port 445",
                           "sPort | count") per method (default table); one
@@ -155,6 +160,12 @@ std::string Num(double v) {
   }
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.6g", v);
+  return buf;
+}
+std::string Sci(double v) {
+  if (v == 0) return "<1e-300";  // underflow: the tail is beyond a double
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2g", v);
   return buf;
 }
 std::string Fixed(double v) {
@@ -258,7 +269,8 @@ void AppendTable(const Options& o, const PortDistribution& d,
                   " client ports, count > mean + ", Num(a.sigma), " * stddev (",
                   StddevName(a.stddev), ")\n");
   absl::StrAppend(out, "robust: mad = modified z > ", Num(a.robust_threshold),
-                  " against the band's (else the port's) median/MAD, MAD floor ", Num(a.mad_floor));
+                  " against the band's (else the port's) median/MAD, MAD floor ", Num(a.mad_floor),
+                  ", Poisson p < ", Num(a.alpha), "/n");
   if (a.fanout_servers > 0) {
     absl::StrAppend(out, "; fanout = one client host to >= ", a.fanout_servers,
                     " servers from one client port");
@@ -297,13 +309,15 @@ void AppendTable(const Options& o, const PortDistribution& d,
     if (r.robust_flags() == 0) {
       absl::StrAppend(out, "(none)\n");
     } else {
-      absl::StrAppend(out, "sPort | count | clients | servers | band | median | mad | mz | why\n");
+      absl::StrAppend(out,
+                      "sPort | count | clients | servers | band | median | mad | mz | p | why\n");
       for (const ClientPortRow& p : r.flagged) {
         if (!p.mad && !p.fanout) continue;
         absl::StrAppend(out, p.client_port, " | ", p.flows, " | ", Distinct(p.distinct_clients),
                         " | ", Distinct(p.distinct_servers), " | ", analytics::PortBandName(p.band),
                         p.band_reference ? "" : " (port)", " | ", Num(p.ref_median), " | ",
-                        Num(p.ref_mad), " | ", Fixed(p.modified_z), " | ", Rules(p), "\n");
+                        Num(p.ref_mad), " | ", Fixed(p.modified_z), " | ", Sci(p.p_value), " | ",
+                        Rules(p), "\n");
       }
     }
   }
@@ -320,7 +334,8 @@ void AppendJson(const Options& o, const PortDistribution& d,
       ",\"udp\":", o.counts.udp ? "true" : "false", ",\"min_client_ports\":", a.min_client_ports,
       ",\"sigma\":", Num(a.sigma), ",\"stddev\":\"", StddevName(a.stddev),
       "\",\"robust_threshold\":", Num(a.robust_threshold), ",\"mad_floor\":", Num(a.mad_floor),
-      ",\"fanout_servers\":", a.fanout_servers, ",\"max_cells\":", o.counts.max_cells, "},");
+      ",\"alpha\":", Num(a.alpha), ",\"fanout_servers\":", a.fanout_servers,
+      ",\"max_cells\":", o.counts.max_cells, "},");
   absl::StrAppend(out, "\"stats\":{\"records\":", s.records, ",\"flows\":", s.flows,
                   ",\"interim_skipped\":", s.interim_skipped,
                   ",\"other_protocol\":", s.other_protocol, ",\"port_excluded\":", s.port_excluded,
@@ -349,14 +364,15 @@ void AppendJson(const Options& o, const PortDistribution& d,
     f2 = true;
     for (const ClientPortRow& p : r.flagged) {
       if (!p.mad && !p.fanout) continue;
-      absl::StrAppend(
-          out, f2 ? "" : ",", "{\"client_port\":", p.client_port, ",\"flows\":", p.flows,
-          ",\"band\":\"", analytics::PortBandName(p.band),
-          "\",\"band_reference\":", p.band_reference ? "true" : "false",
-          ",\"ref_median\":", Num(p.ref_median), ",\"ref_mad\":", Num(p.ref_mad),
-          ",\"modified_z\":", Num(p.modified_z), ",\"distinct_clients\":", p.distinct_clients,
-          ",\"distinct_servers\":", p.distinct_servers, ",\"mad\":", p.mad ? "true" : "false",
-          ",\"fanout\":", p.fanout ? "true" : "false", "}");
+      absl::StrAppend(out, f2 ? "" : ",", "{\"client_port\":", p.client_port,
+                      ",\"flows\":", p.flows, ",\"band\":\"", analytics::PortBandName(p.band),
+                      "\",\"band_reference\":", p.band_reference ? "true" : "false",
+                      ",\"ref_median\":", Num(p.ref_median), ",\"ref_mad\":", Num(p.ref_mad),
+                      ",\"modified_z\":", Num(p.modified_z), ",\"p_value\":", Num(p.p_value),
+                      ",\"distinct_clients\":", p.distinct_clients,
+                      ",\"distinct_servers\":", p.distinct_servers,
+                      ",\"mad\":", p.mad ? "true" : "false",
+                      ",\"fanout\":", p.fanout ? "true" : "false", "}");
       f2 = false;
     }
     absl::StrAppend(out, "]}");
@@ -367,7 +383,7 @@ void AppendJson(const Options& o, const PortDistribution& d,
 void AppendCsv(const Options& o, const std::vector<ServerPortReport>& reports, std::string* out) {
   absl::StrAppend(out,
                   "window_start_us,server_port,method,client_port,flows,client_ports,mean,stddev,"
-                  "threshold,z,band,ref_median,ref_mad,modified_z,distinct_clients,"
+                  "threshold,z,band,ref_median,ref_mad,modified_z,p_value,distinct_clients,"
                   "distinct_servers,rules\n");
   for (const ServerPortReport& r : reports) {
     for (int method = 0; method < 2; ++method) {
@@ -377,8 +393,9 @@ void AppendCsv(const Options& o, const std::vector<ServerPortReport>& reports, s
                         method == 0 ? "goldfarb" : "robust", ",", p.client_port, ",", p.flows, ",",
                         r.client_ports, ",", Num(r.mean), ",", Num(r.stddev), ",", Num(r.threshold),
                         ",", Num(p.z), ",", analytics::PortBandName(p.band), ",", Num(p.ref_median),
-                        ",", Num(p.ref_mad), ",", Num(p.modified_z), ",", p.distinct_clients, ",",
-                        p.distinct_servers, ",", method == 0 ? "goldfarb" : Rules(p), "\n");
+                        ",", Num(p.ref_mad), ",", Num(p.modified_z), ",", Num(p.p_value), ",",
+                        p.distinct_clients, ",", p.distinct_servers, ",",
+                        method == 0 ? "goldfarb" : Rules(p), "\n");
       }
     }
   }
@@ -459,6 +476,10 @@ int ParseArgs(std::span<const std::string> args, Options& o, std::FILE* out, std
     } else if (name == "--mad-floor") {
       if (!ParseDouble(value, &o.analysis.mad_floor) || o.analysis.mad_floor <= 0) {
         return bad("not a positive number");
+      }
+    } else if (name == "--robust-alpha") {
+      if (!ParseDouble(value, &o.analysis.alpha) || o.analysis.alpha <= 0 || o.analysis.alpha > 1) {
+        return bad("not a level in (0, 1]");
       }
     } else if (name == "--fanout-servers") {
       if (!ParseUnsigned(value, &o.analysis.fanout_servers)) return bad("not a count");

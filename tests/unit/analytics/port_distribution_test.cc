@@ -96,6 +96,21 @@ TEST(PortStatistics, NoZScoreExceedsTheShifflerBound) {
   EXPECT_LE(MaxZScore(10, StddevKind::kPopulation), 3.0);
 }
 
+TEST(PortStatistics, PoissonUpperTailByHand) {
+  EXPECT_NEAR(PoissonUpperTail(1, 1), 1 - std::exp(-1.0), 1e-12);
+  // 1 - e^-1 (1 + 1 + 1/2 + 1/6 + 1/24 + 1/120)
+  EXPECT_NEAR(PoissonUpperTail(6, 1),
+              1 - std::exp(-1.0) * (1 + 1 + 0.5 + 1 / 6.0 + 1 / 24.0 + 1 / 120.0), 1e-12);
+  EXPECT_NEAR(PoissonUpperTail(9, 3), 0.0038030, 1e-6);
+  EXPECT_DOUBLE_EQ(PoissonUpperTail(0, 5), 1.0);
+  // The far tail keeps its magnitude (1 - CDF would give 0): P(X >= 100 | 1)
+  // = e^-1/100! (1 + 1/101 + ...), about 1e-159.
+  const double far = PoissonUpperTail(100, 1);
+  EXPECT_GT(far, 0);
+  EXPECT_NEAR(std::log(far), -1 - std::lgamma(101.0) + std::log(1 + 1 / 101.0 + 1 / (101.0 * 102)),
+              1e-6);
+}
+
 TEST(PortDistributionGoldfarb, HandComputedTwelvePortExampleIsFlagged) {
   // 11 client ports with 1 flow, one with 100: mean 9.25, sample variance
   // 8984.25 / 11 = 816.75, threshold 9.25 + 3 * 28.579 = 94.99 < 100.
@@ -193,6 +208,33 @@ TEST(PortDistributionRobust, BandsKeepOneOsRangeFromLookingLikeAnOutlier) {
   EXPECT_TRUE(row->band_reference);
   EXPECT_EQ(std::string(PortBandName(row->band)), "32768-49151");
   EXPECT_DOUBLE_EQ(row->ref_median, 8.0);
+}
+
+TEST(PortDistributionRobust, PoissonGateKeepsABusyPortsNaturalTailQuiet) {
+  // 2000 client ports with counts 1..5 around a median of 3 (MAD 1) and one
+  // with 9: modified z 0.6745 * 6 = 4.05 > 3.5, but P(X >= 9 | 3) = 0.0038
+  // is no surprise among 2000 ports (gate 0.01 / 2001). 25 flows is.
+  PortDistribution d;
+  std::vector<uint32_t> counts;
+  for (int i = 0; i < 2000; ++i) counts.push_back(1 + (i * 7) % 5);
+  counts.push_back(9);
+  AddCounts(d, 443, counts, 33000);
+  const std::vector<ServerPortReport> quiet = AnalyzePorts(d, {});
+  ASSERT_EQ(quiet.size(), 1u);
+  EXPECT_EQ(quiet[0].robust_flags(), 0u);
+  // Goldfarb does flag it: mean 3, stddev 1.41, threshold 7.2 < 9.
+  ASSERT_EQ(quiet[0].goldfarb_flags(), 1u);
+  EXPECT_EQ(quiet[0].flagged[0].client_port, 35000);
+  PortAnalysisOptions no_gate;
+  no_gate.alpha = 1;
+  EXPECT_EQ(AnalyzePorts(d, no_gate)[0].robust_flags(), 1u);
+  AddCounts(d, 443, {25}, 36000);
+  const std::vector<ServerPortReport> loud = AnalyzePorts(d, {});
+  ASSERT_EQ(loud[0].robust_flags(), 1u);
+  const ClientPortRow* row = FindRow(loud[0], 36000);
+  ASSERT_NE(row, nullptr);
+  EXPECT_TRUE(row->mad);
+  EXPECT_LT(row->p_value, 0.01 / 2002);
 }
 
 TEST(PortDistributionRobust, FixedSourcePortFanOutIsFlaggedWithoutOtherTraffic) {
