@@ -102,6 +102,24 @@ bool PortDistribution::Counts(const session::SessionRecord& r) const {
   return !r.continuing && options_.server_ports.test(r.server_port);
 }
 
+uint64_t PortDistribution::KeyOf(const session::SessionRecord& r) const {
+  // Record time: the window of the session's first packet. Window indexes
+  // past 2^32 (windows of 1 s beyond the year 2106) saturate.
+  const uint64_t w = r.first_time_us / options_.window_us;
+  return Key(static_cast<uint32_t>(std::min<uint64_t>(w, UINT32_MAX)), r.server_port,
+             r.client_port);
+}
+
+void PortDistribution::Consume(std::span<const session::SessionRecord> records) {
+  constexpr size_t kAhead = 8;
+  for (size_t i = 0; i < records.size(); ++i) {
+    if (i + kAhead < records.size() && Counts(records[i + kAhead])) {
+      cells_.prefetch(KeyOf(records[i + kAhead]));
+    }
+    Add(records[i]);
+  }
+}
+
 void PortDistribution::Add(const session::SessionRecord& r) {
   ++stats_.records;
   if (!((r.protocol == kTcp && options_.tcp) || (r.protocol == kUdp && options_.udp))) {
@@ -117,11 +135,7 @@ void PortDistribution::Add(const session::SessionRecord& r) {
     return;
   }
   ++stats_.flows;
-  // Record time: the window of the session's first packet. Window indexes
-  // past 2^32 (windows of 1 s beyond the year 2106) saturate.
-  const uint64_t w = r.first_time_us / options_.window_us;
-  const auto window = static_cast<uint32_t>(std::min<uint64_t>(w, UINT32_MAX));
-  auto [it, inserted] = cells_.try_emplace(Key(window, r.server_port, r.client_port));
+  auto [it, inserted] = cells_.try_emplace(KeyOf(r));
   PortCell& cell = it->second;
   if (cell.flows != UINT32_MAX) ++cell.flows;
   cell.client_bits |= uint64_t{1} << HostBit(r.client_ip);

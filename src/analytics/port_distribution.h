@@ -105,9 +105,9 @@ class PortDistribution {
   static absl::Status ValidateOptions(const PortDistributionOptions& options);
 
   void Add(const session::SessionRecord& record);
-  void Consume(std::span<const session::SessionRecord> records) {
-    for (const session::SessionRecord& r : records) Add(r);
-  }
+  // Add for a batch (the analytics lcore's burst): prefetches the cells of
+  // the records a few places ahead, so table misses overlap.
+  void Consume(std::span<const session::SessionRecord> records);
   // Adds other's cells and counters. Fails (changing nothing) unless both have
   // the same window, server port set and protocols.
   absl::Status Merge(const PortDistribution& other);
@@ -126,6 +126,8 @@ class PortDistribution {
   // Whether this record is one Add counts (TCP/UDP per options, final record,
   // server port in the set): also the filter of the follow-up query.
   bool Counts(const session::SessionRecord& record) const;
+  // The record's cell key (window of first_time_us, ports).
+  uint64_t KeyOf(const session::SessionRecord& record) const;
 
  private:
   void Evict();
