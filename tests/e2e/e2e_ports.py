@@ -180,7 +180,33 @@ def ports_small_sample():
     expect(missing.returncode == 1, f"a missing file exited {missing.returncode}, expected 1")
 
 
+def ports_interim_once():
+    """Interim records (active timeout 20 s on large_packets: sessions of
+    about a minute report two or three times) are not counted again: the
+    report counts each session once, at its final record."""
+    pcap, exp = lib.capture("large_packets")
+    args = list(exp["sensor_args"])
+    args[args.index("--active-timeout") + 1] = "20"
+    r = lib.run_sensor("ports_interim_once", "w1", pcap, args)
+    records = lib.cat_json(r.output)
+    interim = sum(1 for x in records if x.get("continuing"))
+    final = [x for x in records if not x.get("continuing")]
+    flows = sum(1 for x in final if int(x.get("protocol", 0)) in (6, 17))
+    expect(interim > 0, "no interim records: nothing was tested")
+    stats = report_json(["--server-ports", "all", r.output])["stats"]
+    log(f"  {len(records)} records, {interim} interim; report stats {stats}")
+    problems = []
+    if stats["interim_skipped"] != interim or stats["flows"] != flows:
+        problems.append(f"report counted {stats['flows']} flows and skipped "
+                        f"{stats['interim_skipped']} interim records; the stream has {flows} "
+                        f"final TCP/UDP records and {interim} interim ones")
+    if stats["flows"] != len(exp["sessions"]):
+        problems.append(f"{stats['flows']} flows for {len(exp['sessions'])} sessions")
+    report(problems, "each session counted once")
+
+
 PORTS_CASES = {
+    "ports_interim_once": ports_interim_once,
     "ports_fixed_sport_scan": ports_fixed_sport_scan,
     "ports_small_sample": ports_small_sample,
 }
