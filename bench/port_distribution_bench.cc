@@ -76,8 +76,9 @@ void BM_AddOverBudget(benchmark::State& state) {
   o.server_ports.set();
   PortDistribution d(o);
   std::vector<session::SessionRecord> records = Records(1 << 20, 1 << 24, 2);
-  for (size_t k = 0; k < records.size(); ++k)
+  for (size_t k = 0; k < records.size(); ++k) {
     records[k].server_port = static_cast<uint16_t>(k * 40503u);
+  }
   size_t i = 0;
   for (auto _ : state) {
     d.Add(records[i]);

@@ -20,7 +20,9 @@ constexpr uint8_t kUdp = 17;
 constexpr double kMadScale = 0.6745;
 
 bool ParsePort(std::string_view s, uint32_t* out) {
-  if (s.empty()) return false;
+  if (s.empty()) {
+    return false;
+  }
   const auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), *out);
   return ec == std::errc() && p == s.data() + s.size() && *out <= 65535;
 }
@@ -40,11 +42,15 @@ uint64_t Mix(uint64_t x) {
 
 absl::StatusOr<PortSet> ParsePortSet(std::string_view text) {
   PortSet set;
-  if (text == "all") return set.set();
+  if (text == "all") {
+    return set.set();
+  }
   size_t at = 0;
   while (at <= text.size()) {
     size_t comma = text.find(',', at);
-    if (comma == std::string_view::npos) comma = text.size();
+    if (comma == std::string_view::npos) {
+      comma = text.size();
+    }
     const std::string_view item = text.substr(at, comma - at);
     const size_t dash = item.find('-');
     uint32_t lo = 0, hi = 0;
@@ -57,7 +63,9 @@ absl::StatusOr<PortSet> ParsePortSet(std::string_view text) {
           "bad port set '", std::string(text), "': '", std::string(item),
           "' is not a port or range LOW-HIGH within 0-65535 (e.g. 0-1023,8080 or all)"));
     }
-    for (uint32_t p = lo; p <= hi; ++p) set.set(p);
+    for (uint32_t p = lo; p <= hi; ++p) {
+      set.set(p);
+    }
     at = comma + 1;
   }
   return set;
@@ -65,7 +73,9 @@ absl::StatusOr<PortSet> ParsePortSet(std::string_view text) {
 
 PortSet PortDistributionOptions::DefaultServerPorts() {
   PortSet s;
-  for (int p = 0; p < 1024; ++p) s.set(p);
+  for (int p = 0; p < 1024; ++p) {
+    s.set(p);
+  }
   return s;
 }
 
@@ -78,20 +88,27 @@ int HostBit(const IpAddress& address) {
 
 uint32_t EstimateDistinct(uint64_t bits) {
   const int set = std::popcount(bits);
-  if (set == 0) return 0;
-  if (set == 64) return kDistinctSaturated;  // 64 ln 64
+  if (set == 0) {
+    return 0;
+  }
+  if (set == 64) {
+    return kDistinctSaturated;  // 64 ln 64
+  }
   return static_cast<uint32_t>(std::lround(-64.0 * std::log(1.0 - set / 64.0)));
 }
 
-PortDistribution::PortDistribution(PortDistributionOptions options)
-    : options_(std::move(options)) {}
+PortDistribution::PortDistribution(PortDistributionOptions options) : options_(options) {}
 
 absl::Status PortDistribution::ValidateOptions(const PortDistributionOptions& o) {
   if (o.window_us < 1'000'000) {
     return absl::InvalidArgumentError("the window must be at least 1 s");
   }
-  if (o.max_cells < 8) return absl::InvalidArgumentError("the cell budget must be at least 8");
-  if (!o.tcp && !o.udp) return absl::InvalidArgumentError("neither TCP nor UDP is counted");
+  if (o.max_cells < 8) {
+    return absl::InvalidArgumentError("the cell budget must be at least 8");
+  }
+  if (!o.tcp && !o.udp) {
+    return absl::InvalidArgumentError("neither TCP nor UDP is counted");
+  }
   return absl::OkStatus();
 }
 
@@ -137,19 +154,26 @@ void PortDistribution::Add(const session::SessionRecord& r) {
   ++stats_.flows;
   auto [it, inserted] = cells_.try_emplace(KeyOf(r));
   PortCell& cell = it->second;
-  if (cell.flows != UINT32_MAX) ++cell.flows;
+  if (cell.flows != UINT32_MAX) {
+    ++cell.flows;
+  }
   cell.client_bits |= uint64_t{1} << HostBit(r.client_ip);
   cell.server_bits |= uint64_t{1} << HostBit(r.server_ip);
-  if (inserted && cells_.size() > options_.max_cells) Evict();
+  if (inserted && cells_.size() > options_.max_cells) {
+    Evict();
+  }
 }
 
 void PortDistribution::Evict() {
   // Priority: window index, then flows; the lowest 1/8 of the budget goes, so
   // the scan over the table is amortised over max_cells/8 inserts.
-  if (priorities_.capacity() < cells_.size()) priorities_.reserve(options_.max_cells + 1);
+  if (priorities_.capacity() < cells_.size()) {
+    priorities_.reserve(options_.max_cells + 1);
+  }
   priorities_.clear();
-  for (const auto& [key, cell] : cells_)
+  for (const auto& [key, cell] : cells_) {
     priorities_.push_back((key & ~uint64_t{0xffffffff}) | cell.flows);
+  }
   const size_t batch = std::max<size_t>(1, options_.max_cells / 8);
   std::nth_element(priorities_.begin(), priorities_.begin() + (batch - 1), priorities_.end());
   const uint64_t cutoff = priorities_[batch - 1];
@@ -159,7 +183,9 @@ void PortDistribution::Evict() {
   for (auto it = cells_.begin(); it != cells_.end();) {
     const uint64_t p = (it->first & ~uint64_t{0xffffffff}) | it->second.flows;
     if (p < cutoff || (p == cutoff && at_cutoff > 0)) {
-      if (p == cutoff) --at_cutoff;
+      if (p == cutoff) {
+        --at_cutoff;
+      }
       ++stats_.evicted_cells;
       stats_.evicted_flows += it->second.flows;
       cells_.erase(it++);
@@ -185,7 +211,9 @@ absl::Status PortDistribution::Merge(const PortDistribution& other) {
     c.flows = static_cast<uint32_t>(std::min<uint64_t>(uint64_t{c.flows} + cell.flows, UINT32_MAX));
     c.client_bits |= cell.client_bits;
     c.server_bits |= cell.server_bits;
-    if (inserted && cells_.size() > options_.max_cells) Evict();
+    if (inserted && cells_.size() > options_.max_cells) {
+      Evict();
+    }
   }
   const PortDistributionStats& s = other.stats_;
   stats_.records += s.records;
@@ -208,28 +236,40 @@ size_t PortDistribution::MemoryBytes() const {
 // Statistics
 
 double Mean(std::span<const double> x) {
-  if (x.empty()) return 0;
+  if (x.empty()) {
+    return 0;
+  }
   double sum = 0;
-  for (double v : x) sum += v;
+  for (double v : x) {
+    sum += v;
+  }
   return sum / static_cast<double>(x.size());
 }
 
 double StdDev(std::span<const double> x, StddevKind kind) {
   const size_t n = x.size();
   const size_t divisor = kind == StddevKind::kSample ? n - 1 : n;
-  if (n == 0 || divisor == 0) return 0;
+  if (n == 0 || divisor == 0) {
+    return 0;
+  }
   const double m = Mean(x);
   double ss = 0;
-  for (double v : x) ss += (v - m) * (v - m);
+  for (double v : x) {
+    ss += (v - m) * (v - m);
+  }
   return std::sqrt(ss / static_cast<double>(divisor));
 }
 
 double Median(std::vector<double> x) {
-  if (x.empty()) return 0;
+  if (x.empty()) {
+    return 0;
+  }
   const size_t mid = x.size() / 2;
   std::nth_element(x.begin(), x.begin() + mid, x.end());
   const double upper = x[mid];
-  if (x.size() % 2 == 1) return upper;
+  if (x.size() % 2 == 1) {
+    return upper;
+  }
   const double lower = *std::max_element(x.begin(), x.begin() + mid);
   return (lower + upper) / 2;
 }
@@ -237,19 +277,27 @@ double Median(std::vector<double> x) {
 double Mad(std::span<const double> x, double median) {
   std::vector<double> dev;
   dev.reserve(x.size());
-  for (double v : x) dev.push_back(std::fabs(v - median));
+  for (double v : x) {
+    dev.push_back(std::fabs(v - median));
+  }
   return Median(std::move(dev));
 }
 
 double MaxZScore(size_t n, StddevKind kind) {
-  if (n < 2) return 0;
+  if (n < 2) {
+    return 0;
+  }
   const double d = static_cast<double>(n);
   return kind == StddevKind::kSample ? (d - 1) / std::sqrt(d) : std::sqrt(d - 1);
 }
 
 double PoissonUpperTail(double x, double lambda) {
-  if (x <= 0) return 1;
-  if (lambda <= 0) return 0;
+  if (x <= 0) {
+    return 1;
+  }
+  if (lambda <= 0) {
+    return 0;
+  }
   const double k0 = std::ceil(x);
   if (k0 <= lambda) {
     // Near or below the mean: 1 - P(X < k0) is accurate enough here.
@@ -271,11 +319,21 @@ double PoissonUpperTail(double x, double lambda) {
 }
 
 int PortBand(uint16_t p) {
-  if (p < 1024) return 0;
-  if (p <= 5000) return 1;
-  if (p <= 32767) return 2;
-  if (p <= 49151) return 3;
-  if (p <= 60999) return 4;
+  if (p < 1024) {
+    return 0;
+  }
+  if (p <= 5000) {
+    return 1;
+  }
+  if (p <= 32767) {
+    return 2;
+  }
+  if (p <= 49151) {
+    return 3;
+  }
+  if (p <= 60999) {
+    return 4;
+  }
   return 5;
 }
 
@@ -365,7 +423,9 @@ ServerPortReport AnalyzeGroup(const Group& g, uint64_t window_us, const PortAnal
     // many servers.
     row.fanout = o.fanout_servers > 0 && std::popcount(cell->client_bits) == 1 &&
                  row.distinct_servers >= o.fanout_servers;
-    if (row.goldfarb || row.mad || row.fanout) rep.flagged.push_back(row);
+    if (row.goldfarb || row.mad || row.fanout) {
+      rep.flagged.push_back(row);
+    }
   }
   return rep;
 }
@@ -376,13 +436,17 @@ std::vector<ServerPortReport> AnalyzePorts(const PortDistribution& counts,
                                            const PortAnalysisOptions& options) {
   std::vector<std::pair<uint64_t, const PortCell*>> cells;
   cells.reserve(counts.cells());
-  for (const auto& [key, cell] : counts.cell_map()) cells.emplace_back(key, &cell);
+  for (const auto& [key, cell] : counts.cell_map()) {
+    cells.emplace_back(key, &cell);
+  }
   std::sort(cells.begin(), cells.end(),
             [](const auto& a, const auto& b) { return a.first < b.first; });
   std::vector<ServerPortReport> out;
   Group g;
   auto flush = [&] {
-    if (!g.ports.empty()) out.push_back(AnalyzeGroup(g, counts.options().window_us, options));
+    if (!g.ports.empty()) {
+      out.push_back(AnalyzeGroup(g, counts.options().window_us, options));
+    }
     g.ports.clear();
   };
   for (const auto& [key, cell] : cells) {

@@ -128,7 +128,9 @@ bool ParseDouble(const std::string& s, double* out) {
 
 // "0-1023", "22,80,443" ... from a set.
 std::string PortSetText(const analytics::PortSet& set) {
-  if (set.all()) return "all";
+  if (set.all()) {
+    return "all";
+  }
   std::string out;
   for (uint32_t p = 0; p < 65536;) {
     if (!set.test(p)) {
@@ -136,9 +138,13 @@ std::string PortSetText(const analytics::PortSet& set) {
       continue;
     }
     uint32_t q = p;
-    while (q + 1 < 65536 && set.test(q + 1)) ++q;
+    while (q + 1 < 65536 && set.test(q + 1)) {
+      ++q;
+    }
     absl::StrAppend(&out, out.empty() ? "" : ",", p);
-    if (q > p) absl::StrAppend(&out, "-", q);
+    if (q > p) {
+      absl::StrAppend(&out, "-", q);
+    }
     p = q + 1;
   }
   return out.empty() ? "none" : out;
@@ -163,7 +169,9 @@ std::string Num(double v) {
   return buf;
 }
 std::string Sci(double v) {
-  if (v == 0) return "<1e-300";  // underflow: the tail is beyond a double
+  if (v == 0) {
+    return "<1e-300";  // underflow: the tail is beyond a double
+  }
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.2g", v);
   return buf;
@@ -176,8 +184,12 @@ std::string Fixed(double v) {
 
 std::string Rules(const ClientPortRow& r) {
   std::string s;
-  if (r.mad) s = "mad";
-  if (r.fanout) absl::StrAppend(&s, s.empty() ? "" : "+", "fanout");
+  if (r.mad) {
+    s = "mad";
+  }
+  if (r.fanout) {
+    absl::StrAppend(&s, s.empty() ? "" : "+", "fanout");
+  }
   return s;
 }
 
@@ -193,7 +205,9 @@ class Output {
   explicit Output(std::FILE* f) : f_(f) {}
   std::string* buf() { return &buf_; }
   void MaybeFlush() {
-    if (buf_.size() >= size_t{64} * 1024) Flush();
+    if (buf_.size() >= size_t{64} * 1024) {
+      Flush();
+    }
   }
   void Flush() {
     if (!closed_ && !failed_ && !buf_.empty()) {
@@ -242,11 +256,17 @@ bool ReadStream(const std::string& path, const exporter::ReaderOptions& options,
                    static_cast<unsigned long long>((*reader)->records_read()));
       return false;
     }
-    if (*record == nullptr) return true;
+    if (*record == nullptr) {
+      return true;
+    }
     // The reader validated the record, so decoding cannot fail.
     absl::StatusOr<session::SessionRecord> plain = exporter::DecodeRecord(**record);
-    if (!plain.ok()) continue;
-    if (!each(**record, *plain)) return true;
+    if (!plain.ok()) {
+      continue;
+    }
+    if (!each(**record, *plain)) {
+      return true;
+    }
   }
 }
 
@@ -279,7 +299,9 @@ void AppendTable(const Options& o, const PortDistribution& d,
   uint64_t window = UINT64_MAX;
   size_t shown = 0;
   for (const ServerPortReport& r : reports) {
-    if (!o.all && r.flagged.empty()) continue;
+    if (!o.all && r.flagged.empty()) {
+      continue;
+    }
     ++shown;
     if (r.window_start_us != window) {
       window = r.window_start_us;
@@ -302,7 +324,9 @@ void AppendTable(const Options& o, const PortDistribution& d,
     if (r.goldfarb_flags() > 0) {
       absl::StrAppend(out, "sPort | count\n");
       for (const ClientPortRow& p : r.flagged) {
-        if (p.goldfarb) absl::StrAppend(out, p.client_port, " | ", p.flows, "\n");
+        if (p.goldfarb) {
+          absl::StrAppend(out, p.client_port, " | ", p.flows, "\n");
+        }
       }
     }
     absl::StrAppend(out, "robust:\n");
@@ -312,7 +336,9 @@ void AppendTable(const Options& o, const PortDistribution& d,
       absl::StrAppend(out,
                       "sPort | count | clients | servers | band | median | mad | mz | p | why\n");
       for (const ClientPortRow& p : r.flagged) {
-        if (!p.mad && !p.fanout) continue;
+        if (!p.mad && !p.fanout) {
+          continue;
+        }
         absl::StrAppend(out, p.client_port, " | ", p.flows, " | ", Distinct(p.distinct_clients),
                         " | ", Distinct(p.distinct_servers), " | ", analytics::PortBandName(p.band),
                         p.band_reference ? "" : " (port)", " | ", Num(p.ref_median), " | ",
@@ -321,7 +347,9 @@ void AppendTable(const Options& o, const PortDistribution& d,
       }
     }
   }
-  if (shown == 0) absl::StrAppend(out, "\nno client port flagged\n");
+  if (shown == 0) {
+    absl::StrAppend(out, "\nno client port flagged\n");
+  }
 }
 
 void AppendJson(const Options& o, const PortDistribution& d,
@@ -344,7 +372,9 @@ void AppendJson(const Options& o, const PortDistribution& d,
                   "},\"server_ports\":[");
   bool first = true;
   for (const ServerPortReport& r : reports) {
-    if (!o.all && r.flagged.empty()) continue;
+    if (!o.all && r.flagged.empty()) {
+      continue;
+    }
     absl::StrAppend(out, first ? "" : ",", "\n{\"window_start_us\":", r.window_start_us,
                     ",\"server_port\":", r.server_port, ",\"client_ports\":", r.client_ports,
                     ",\"flows\":", r.flows, ",\"mean\":", Num(r.mean),
@@ -355,7 +385,9 @@ void AppendJson(const Options& o, const PortDistribution& d,
     first = false;
     bool f2 = true;
     for (const ClientPortRow& p : r.flagged) {
-      if (!p.goldfarb) continue;
+      if (!p.goldfarb) {
+        continue;
+      }
       absl::StrAppend(out, f2 ? "" : ",", "{\"client_port\":", p.client_port,
                       ",\"flows\":", p.flows, ",\"z\":", Num(p.z), "}");
       f2 = false;
@@ -363,7 +395,9 @@ void AppendJson(const Options& o, const PortDistribution& d,
     absl::StrAppend(out, "],\"robust\":[");
     f2 = true;
     for (const ClientPortRow& p : r.flagged) {
-      if (!p.mad && !p.fanout) continue;
+      if (!p.mad && !p.fanout) {
+        continue;
+      }
       absl::StrAppend(out, f2 ? "" : ",", "{\"client_port\":", p.client_port,
                       ",\"flows\":", p.flows, ",\"band\":\"", analytics::PortBandName(p.band),
                       "\",\"band_reference\":", p.band_reference ? "true" : "false",
@@ -388,7 +422,9 @@ void AppendCsv(const Options& o, const std::vector<ServerPortReport>& reports, s
   for (const ServerPortReport& r : reports) {
     for (int method = 0; method < 2; ++method) {
       for (const ClientPortRow& p : r.flagged) {
-        if (method == 0 ? !p.goldfarb : !(p.mad || p.fanout)) continue;
+        if (method == 0 ? !p.goldfarb : !(p.mad || p.fanout)) {
+          continue;
+        }
         absl::StrAppend(out, r.window_start_us, ",", r.server_port, ",",
                         method == 0 ? "goldfarb" : "robust", ",", p.client_port, ",", p.flows, ",",
                         r.client_ports, ",", Num(r.mean), ",", Num(r.stddev), ",", Num(r.threshold),
@@ -440,7 +476,9 @@ int ParseArgs(std::span<const std::string> args, Options& o, std::FILE* out, std
     } else {
       return Usage(err, a + " needs a value");
     }
-    auto bad = [&](const std::string& why) { return Usage(err, name + " " + value + ": " + why); };
+    auto bad = [&](const std::string& why) {
+      return Usage(err, absl::StrCat(name, " ", value, ": ", why));
+    };
     if (name == "--format" || name == "-f") {
       format_name = value;
     } else if (name == "--window") {
@@ -449,7 +487,9 @@ int ParseArgs(std::span<const std::string> args, Options& o, std::FILE* out, std
       }
     } else if (name == "--server-ports") {
       absl::StatusOr<analytics::PortSet> set = analytics::ParsePortSet(value);
-      if (!set.ok()) return Usage(err, std::string(set.status().message()));
+      if (!set.ok()) {
+        return Usage(err, std::string(set.status().message()));
+      }
       o.counts.server_ports = *set;
     } else if (name == "--protocol") {
       if (value == "tcp" || value == "udp" || value == "both") {
@@ -459,9 +499,13 @@ int ParseArgs(std::span<const std::string> args, Options& o, std::FILE* out, std
         return bad("not tcp, udp or both");
       }
     } else if (name == "--min-client-ports") {
-      if (!ParseUnsigned(value, &o.analysis.min_client_ports)) return bad("not a count");
+      if (!ParseUnsigned(value, &o.analysis.min_client_ports)) {
+        return bad("not a count");
+      }
     } else if (name == "--sigma") {
-      if (!ParseDouble(value, &o.analysis.sigma)) return bad("not a non-negative number");
+      if (!ParseDouble(value, &o.analysis.sigma)) {
+        return bad("not a non-negative number");
+      }
     } else if (name == "--stddev") {
       if (value == "sample") {
         o.analysis.stddev = StddevKind::kSample;
@@ -471,8 +515,9 @@ int ParseArgs(std::span<const std::string> args, Options& o, std::FILE* out, std
         return bad("not sample or population");
       }
     } else if (name == "--robust-threshold") {
-      if (!ParseDouble(value, &o.analysis.robust_threshold))
+      if (!ParseDouble(value, &o.analysis.robust_threshold)) {
         return bad("not a non-negative number");
+      }
     } else if (name == "--mad-floor") {
       if (!ParseDouble(value, &o.analysis.mad_floor) || o.analysis.mad_floor <= 0) {
         return bad("not a positive number");
@@ -482,7 +527,9 @@ int ParseArgs(std::span<const std::string> args, Options& o, std::FILE* out, std
         return bad("not a level in (0, 1]");
       }
     } else if (name == "--fanout-servers") {
-      if (!ParseUnsigned(value, &o.analysis.fanout_servers)) return bad("not a count");
+      if (!ParseUnsigned(value, &o.analysis.fanout_servers)) {
+        return bad("not a count");
+      }
     } else if (name == "--max-cells") {
       if (!ParseUnsigned(value, &o.counts.max_cells) || o.counts.max_cells < 8) {
         return bad("not a count of 8 or more");
@@ -503,7 +550,9 @@ int ParseArgs(std::span<const std::string> args, Options& o, std::FILE* out, std
   if (!format_name.empty()) {
     if (!o.flows.empty()) {
       absl::StatusOr<Format> f = ParseFormat(format_name == "table" ? "classic" : format_name);
-      if (!f.ok()) return Usage(err, "--format for --flows: classic, json or csv");
+      if (!f.ok()) {
+        return Usage(err, "--format for --flows: classic, json or csv");
+      }
       o.record_format = *f;
     } else if (format_name == "table") {
       o.format = ReportFormat::kTable;
@@ -518,7 +567,9 @@ int ParseArgs(std::span<const std::string> args, Options& o, std::FILE* out, std
   if (absl::Status s = PortDistribution::ValidateOptions(o.counts); !s.ok()) {
     return Usage(err, std::string(s.message()));
   }
-  if (o.files.empty()) o.files.push_back("-");
+  if (o.files.empty()) {
+    o.files.push_back("-");
+  }
   return -1;
 }
 
@@ -536,18 +587,24 @@ int Finish(Output& output, std::FILE* err, bool ok) {
 
 int RunReportPorts(std::span<const std::string> args, std::FILE* out, std::FILE* err) {
   Options o;
-  if (int rc = ParseArgs(args, o, out, err); rc >= 0) return rc;
+  if (int rc = ParseArgs(args, o, out, err); rc >= 0) {
+    return rc;
+  }
   Output output(out);
   bool ok = true;
 
   if (!o.flows.empty()) {
     // The follow-up query: the records the report counted for these pairs.
     const PortDistribution filter(o.counts);
-    if (o.record_format == Format::kCsv) AppendCsvHeader(output.buf());
+    if (o.record_format == Format::kCsv) {
+      AppendCsvHeader(output.buf());
+    }
     for (const std::string& path : o.files) {
       ok = ReadStream(path, o.reader, err,
                       [&](const v1::SessionRecord& rec, const session::SessionRecord& r) {
-                        if (!filter.Counts(r)) return true;
+                        if (!filter.Counts(r)) {
+                          return true;
+                        }
                         for (const auto& [sp, cp] : o.flows) {
                           if (r.server_port == sp && r.client_port == cp) {
                             AppendRecord(o.record_format, rec, output.buf());
@@ -558,7 +615,9 @@ int RunReportPorts(std::span<const std::string> args, std::FILE* out, std::FILE*
                         return !output.closed();
                       }) &&
            ok;
-      if (output.closed()) break;
+      if (output.closed()) {
+        break;
+      }
     }
     return Finish(output, err, ok);
   }

@@ -45,7 +45,9 @@ void AddCounts(PortDistribution& d, uint16_t server_port, const std::vector<uint
 
 const ClientPortRow* FindRow(const ServerPortReport& r, uint16_t client_port) {
   for (const ClientPortRow& row : r.flagged) {
-    if (row.client_port == client_port) return &row;
+    if (row.client_port == client_port) {
+      return &row;
+    }
   }
   return nullptr;
 }
@@ -83,10 +85,16 @@ TEST(PortStatistics, NoZScoreExceedsTheShifflerBound) {
                 1e-12);
     // ... and random data never passes it.
     for (int trial = 0; trial < 50; ++trial) {
-      for (double& v : x) v = static_cast<double>(rng() % 1000);
+      for (double& v : x) {
+        v = static_cast<double>(rng() % 1000);
+      }
       const double m = Mean(x), s = StdDev(x, StddevKind::kSample);
-      if (s == 0) continue;
-      for (double v : x) EXPECT_LE((v - m) / s, MaxZScore(n, StddevKind::kSample) + 1e-9);
+      if (s == 0) {
+        continue;
+      }
+      for (double v : x) {
+        EXPECT_LE((v - m) / s, MaxZScore(n, StddevKind::kSample) + 1e-9);
+      }
     }
   }
   // The table of scan_fp.md §4.2: 6-10 client ports can never pass S = 3.
@@ -181,7 +189,9 @@ TEST(PortDistributionRobust, UniformTrafficFlagsNothing) {
   PortDistribution d;
   AddCounts(d, 80, std::vector<uint32_t>(500, 2));
   AddCounts(d, 443, std::vector<uint32_t>(300, 1), 33000);
-  for (const ServerPortReport& r : AnalyzePorts(d, {})) EXPECT_TRUE(r.flagged.empty());
+  for (const ServerPortReport& r : AnalyzePorts(d, {})) {
+    EXPECT_TRUE(r.flagged.empty());
+  }
 }
 
 TEST(PortDistributionRobust, BandsKeepOneOsRangeFromLookingLikeAnOutlier) {
@@ -216,7 +226,9 @@ TEST(PortDistributionRobust, PoissonGateKeepsABusyPortsNaturalTailQuiet) {
   // is no surprise among 2000 ports (gate 0.01 / 2001). 25 flows is.
   PortDistribution d;
   std::vector<uint32_t> counts;
-  for (int i = 0; i < 2000; ++i) counts.push_back(1 + (i * 7) % 5);
+  for (int i = 0; i < 2000; ++i) {
+    counts.push_back(1 + (i * 7) % 5);
+  }
   counts.push_back(9);
   AddCounts(d, 443, counts, 33000);
   const std::vector<ServerPortReport> quiet = AnalyzePorts(d, {});
@@ -241,7 +253,9 @@ TEST(PortDistributionRobust, FixedSourcePortFanOutIsFlaggedWithoutOtherTraffic) 
   // One scanner, source port 40950, 200 servers on port 23; nobody else uses
   // port 23: n = 1, so only the fan-out rule can see it.
   PortDistribution d;
-  for (uint32_t s = 1; s <= 200; ++s) d.Add(Flow(23, 40950, 7, s));
+  for (uint32_t s = 1; s <= 200; ++s) {
+    d.Add(Flow(23, 40950, 7, s));
+  }
   const std::vector<ServerPortReport> r_all = AnalyzePorts(d, {});
   ASSERT_FALSE(r_all.empty());
   const ServerPortReport& r = r_all[0];
@@ -254,7 +268,9 @@ TEST(PortDistributionRobust, FixedSourcePortFanOutIsFlaggedWithoutOtherTraffic) 
   EXPECT_GT(r.flagged[0].distinct_servers, 100u);
   // The same flows from many client hosts (popular port number) are not fan-out.
   PortDistribution many;
-  for (uint32_t s = 1; s <= 200; ++s) many.Add(Flow(23, 40950, s, s));
+  for (uint32_t s = 1; s <= 200; ++s) {
+    many.Add(Flow(23, 40950, s, s));
+  }
   EXPECT_TRUE(AnalyzePorts(many, {})[0].flagged.empty());
   // Off when F = 0.
   PortAnalysisOptions off;
@@ -399,7 +415,9 @@ TEST(PortDistributionMerge, HalvesMergedEqualTheWhole) {
   ExpectSameReports(a, AnalyzePorts(first, {}));
   // The data has something to find (port 40950 is a third of the flows).
   size_t flagged = 0;
-  for (const ServerPortReport& r : a) flagged += r.flagged.size();
+  for (const ServerPortReport& r : a) {
+    flagged += r.flagged.size();
+  }
   EXPECT_GT(flagged, 0u);
 }
 
@@ -421,8 +439,9 @@ TEST(PortDistributionBudget, EvictsTheSmallestCellsOfTheOldestWindowAndCountsThe
   PortDistribution d(o);
   // A hot cell in the newest window, then 1000 singletons in an older one and
   // the newest one.
-  for (int i = 0; i < 50; ++i)
+  for (int i = 0; i < 50; ++i) {
     d.Add(Flow(80, 40950, 1, static_cast<uint32_t>(i), kT0 + 7200 * kSec));
+  }
   for (uint16_t p = 0; p < 500; ++p) {
     d.Add(Flow(80, static_cast<uint16_t>(1024 + p), 1, 1, kT0));
     d.Add(Flow(80, static_cast<uint16_t>(1024 + p), 1, 1, kT0 + 7200 * kSec));
@@ -434,7 +453,9 @@ TEST(PortDistributionBudget, EvictsTheSmallestCellsOfTheOldestWindowAndCountsThe
   bool hot = false;
   for (const auto& [key, cell] : d.cell_map()) {
     kept += cell.flows;
-    if ((key & 0xffff) == 40950) hot = cell.flows == 50;
+    if ((key & 0xffff) == 40950) {
+      hot = cell.flows == 50;
+    }
   }
   EXPECT_EQ(kept + d.stats().evicted_flows, d.stats().flows);
   EXPECT_TRUE(hot);
