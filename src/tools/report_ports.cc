@@ -285,6 +285,11 @@ void AppendTable(const Options& o, const PortDistribution& d,
                   PortSetText(o.counts.server_ports), "; cells ", d.cells(), " (budget ",
                   o.counts.max_cells, "), evicted ", s.evicted_cells, " cells / ", s.evicted_flows,
                   " flows\n");
+  if (s.evicted_cells > 0) {
+    absl::StrAppend(out,
+                    "warning: the cell budget was exceeded; the statistics below leave out the "
+                    "evicted cells (raise --max-cells)\n");
+  }
   absl::StrAppend(out, "goldfarb: server ports with more than ", a.min_client_ports,
                   " client ports, count > mean + ", Num(a.sigma), " * stddev (",
                   StddevName(a.stddev), ")\n");

@@ -121,6 +121,16 @@ def ports_fixed_sport_scan():
         problems.append(f"--flows 445:1 printed {none[:200]!r}")
     report(problems, "--flows follow-up query")
 
+    # A cell budget far below the 181 cells: evictions are counted and the
+    # hot cell survives them (the smallest go first).
+    small = report_json(["--max-cells", "64", stream])
+    p = by_port(small).get(445, {})
+    ok = (small["stats"]["evicted_cells"] > 0 and small["stats"]["cells"] <= 64 and
+          [x["client_port"] for x in p.get("goldfarb", [])] == [40950])
+    report([] if ok else [f"--max-cells 64: {small['stats']} {p}"], "cell budget")
+    table = report_ports(["--max-cells", "64", stream]).stdout
+    expect("warning: the cell budget was exceeded" in table, "no eviction warning in the table")
+
     # Record time, not arrival order: 3 workers give the same report.
     stream3, _ = sensor_stream("ports_fixed_sport_scan", "w3", "ports_fixed_sport_scan",
                                ["--workers", "3"], THREE_WORKER_LCORES)
