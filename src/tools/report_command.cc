@@ -14,6 +14,7 @@
 #include "export/record_encoder.h"
 #include "export/stream_reader.h"
 #include "tools/cat_command.h"
+#include "tools/report_ports.h"
 #include "tools/report_table.h"
 
 namespace flowtrail::tools {
@@ -21,6 +22,7 @@ namespace flowtrail::tools {
 const char kReportHelp[] =
     R"(usage: flowtrail report scans   [options] [FILE...]
        flowtrail report servers [options] [FILE...]
+       flowtrail report ports   [options] [FILE...]  (flowtrail report ports --help)
 
 Analytics over flowtrail record streams (FILE "-", or no FILE, reads stdin;
 several files, e.g. from several sensors, are one data set). Only TCP final
@@ -390,8 +392,11 @@ int RunReport(std::span<const std::string> args, std::FILE* out, std::FILE* err)
     std::fputs(kReportHelp, out);
     return kExitOk;
   }
+  if (o.command == "ports") {
+    return RunReportPorts(args.subspan(1), out, err);
+  }
   if (o.command != "scans" && o.command != "servers") {
-    return Usage(err, "", "unknown report '" + o.command + "' (scans, servers)");
+    return Usage(err, "", "unknown report '" + o.command + "' (scans, servers, ports)");
   }
   if (int rc = ParseArgs(args.subspan(1), &o, out, err); rc >= 0) {
     return rc;

@@ -30,6 +30,10 @@
 //   scan_burst          12000 half-open SYNs expiring in one tick
 //   link_plain          no VLAN/MPLS/non-IP: the base of the link-type variants
 //
+// Client-port distributions (issue 7, flowtrail report ports):
+//   ports_fixed_sport_scan  one source port to 300 servers on 445 among SMB clients
+//   ports_small_sample      6 client ports on 993, one with 200 sessions
+//
 // NAME.pcap and NAME.expected.json go to OUT_DIR. Everything is derived from
 // fixed seeds, so the output is byte-for-byte the same on every run.
 //
@@ -1322,6 +1326,73 @@ void ScanStories(Capture& c) {
   }
   // Every SYN-only attempt expires well before the end.
   Tail(c, t + 60);
+// Client-port distributions (issue 7, `flowtrail report ports`). Both
+// captures fit in one 3600 s window (base times are multiples of 3600 s).
+
+// A scanner keeping one source port (nmap-style, 40950) sends SYNs to 300
+// servers on port 445 (a tenth reject, the rest are silent) among ordinary
+// SMB clients on Windows ephemeral ports (120 client ports, 1 flow each),
+// plus web traffic on port 80: 40950 is flagged on 445 by Goldfarb's rule
+// (n = 121, z about 10.9), the mad rule and the fan-out rule; nothing on 80.
+void PortsFixedSportScan(Capture& c) {
+  Rng rng(0x9057);
+  c.base_us = uint64_t{1'702'000'800} * kSec;
+  c.sensor_args = ArgsWithId(c);
+  std::set<uint16_t> used;
+  for (int i = 0; i < 120; ++i) {
+    uint16_t port = 0;
+    do {
+      port = static_cast<uint16_t>(rng.Range(49152, 65535));
+    } while (!used.insert(port).second);
+    c.Add(Tcp(Numbered("smb", i), Ip4(10, 60, 1, 1 + i / 3), port, "10.60.0.10", 445, rng),
+          10.0 + i * 10.0)
+        .Handshake()
+        .Data(kC, rng.Bytes(120))
+        .Data(kS, rng.Bytes(300))
+        .Close(kC);
+  }
+  for (int i = 0; i < 60; ++i) {
+    c.Add(Tcp(Numbered("web", i), Ip4(10, 60, 2, 1 + i % 20), static_cast<uint16_t>(32768 + 97 * i),
+              "10.60.0.80", 80, rng),
+          15.0 + i * 17.0)
+        .HttpExchange(HttpGet("intranet", "/"), HttpResponse(800, rng));
+  }
+  for (int i = 0; i < 300; ++i) {
+    Conversation& s = c.Add(Tcp(Numbered("scan", i), "10.66.0.5", 40950,
+                                Ip4(10, 61, 1 + i / 200, 1 + i % 200), 445, rng),
+                            100.0 + i * 0.5);
+    s.Syn();
+    if (i % 10 == 0) s.RstRefuse();
+  }
+  Tail(c, 1300);
+}
+
+// Goldfarb's small-sample blind spot: server port 993 has 6 client ports,
+// 5 with one session and one (a client reconnecting from a fixed port 40001
+// to one server) with 200. n = 6 > C = 5 is analysed, but no z-score can
+// exceed 5/sqrt(6) = 2.04 < 3: mean + 3 sigma never alerts; the mad rule
+// (median 1, MAD floored at 1) flags 40001; fan-out does not (one server).
+void PortsSmallSample(Capture& c) {
+  Rng rng(0x5a11);
+  c.base_us = uint64_t{1'702'004'400} * kSec;
+  c.sensor_args = ArgsWithId(c);
+  for (int i = 0; i < 5; ++i) {
+    c.Add(Tcp(Numbered("imap", i), Ip4(10, 70, 1, 1 + i), static_cast<uint16_t>(50001 + i),
+              "10.70.0.20", 993, rng),
+          20.0 + i * 100.0)
+        .Handshake()
+        .Data(kC, rng.Bytes(200))
+        .Data(kS, rng.Bytes(1200))
+        .Close(kC);
+  }
+  for (int i = 0; i < 200; ++i) {
+    c.Add(Tcp(Numbered("retry", i), "10.70.2.9", 40001, "10.70.0.20", 993, rng), 10.0 + i * 5.0)
+        .Handshake()
+        .Data(kC, rng.Bytes(200))
+        .Data(kS, rng.Bytes(40))
+        .Close(kS);
+  }
+  Tail(c, 1100);
 }
 
 int Main(int argc, char** argv) {
@@ -1330,7 +1401,8 @@ int Main(int argc, char** argv) {
                  "usage: generate_captures OUT_DIR [--only NAME[,NAME...]] [--packets N]\n"
                  "  NAME: basic many_sessions large_packets sample live offline_big\n"
                  "        clock_glitch every_protocol time_zero time_high seq_outlier\n"
-                 "        reuse_half_close vlan_key fragments_overlap scan_burst link_plain\n");
+                 "        reuse_half_close vlan_key fragments_overlap scan_burst link_plain\n"
+                 "        ports_fixed_sport_scan ports_small_sample\n");
     return 2;
   }
   const std::string dir = argv[1];
@@ -1348,7 +1420,9 @@ int Main(int argc, char** argv) {
                                 "vlan_key",
                                 "fragments_overlap",
                                 "scan_burst",
-                                "link_plain"};
+                                "link_plain",
+                                "ports_fixed_sport_scan",
+                                "ports_small_sample"};
   uint64_t big_packets = 1'500'000;
   for (int i = 2; i < argc; ++i) {
     const std::string a = argv[i];
@@ -1389,6 +1463,8 @@ int Main(int argc, char** argv) {
       {"scan_burst", ScanBurst},
       {"link_plain", LinkPlain},
       {"scan_stories", ScanStories},
+      {"ports_fixed_sport_scan", PortsFixedSportScan},
+      {"ports_small_sample", PortsSmallSample},
   };
   for (const std::string& name : only) {
     auto c = std::make_unique<Capture>();

@@ -29,6 +29,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import e2e_lib as lib  # noqa: E402
 import pcap_variants as variants  # noqa: E402
 import tshark_oracle as oracle  # noqa: E402
+from e2e_ports import PORTS_CASES  # noqa: E402
 from e2e_lib import Failure, Skip, expect, log, report  # noqa: E402
 
 # 3 workers on this 2-CPU box: main, 3 workers, dispatcher, exporter,
@@ -1430,6 +1431,7 @@ CASES = {
     **ISSUE6_CASES,
     "scan_stories": scan_stories,
     "scan_golden": scan_golden,
+    **PORTS_CASES,
 }
 
 if __name__ == "__main__":

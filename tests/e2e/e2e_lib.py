@@ -31,7 +31,9 @@ CAPTURES = ("basic", "many_sessions", "large_packets", "sample", "live")
 ISSUE6_CAPTURES = ("clock_glitch", "every_protocol", "time_zero", "time_high", "seq_outlier",
                    "reuse_half_close", "vlan_key", "fragments_overlap", "scan_burst",
                    "link_plain")
-ALL_CAPTURES = CAPTURES + ISSUE6_CAPTURES
+# Client-port distributions (issue 7, e2e_ports.py).
+PORTS_CAPTURES = ("ports_fixed_sport_scan", "ports_small_sample")
+ALL_CAPTURES = CAPTURES + ISSUE6_CAPTURES + PORTS_CAPTURES
 
 # Proto enums, by number, in the short form records are compared in.
 ENUMS = {

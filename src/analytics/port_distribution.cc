@@ -1,0 +1,466 @@
+#include "analytics/port_distribution.h"
+
+#include <algorithm>
+#include <array>
+#include <bit>
+#include <charconv>
+#include <cmath>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+
+namespace flowtrail::analytics {
+
+namespace {
+
+constexpr uint8_t kTcp = 6;
+constexpr uint8_t kUdp = 17;
+// 1 / Phi^-1(3/4): MAD * 1.4826 estimates sigma; Iglewicz-Hoaglin write the
+// modified z-score as 0.6745 (x - median) / MAD.
+constexpr double kMadScale = 0.6745;
+
+bool ParsePort(std::string_view s, uint32_t* out) {
+  if (s.empty()) {
+    return false;
+  }
+  const auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), *out);
+  return ec == std::errc() && p == s.data() + s.size() && *out <= 65535;
+}
+
+// Fixed-seed 64-bit mix of the address bytes (splitmix64 finaliser): stable
+// across processes, unlike absl::Hash.
+uint64_t Mix(uint64_t x) {
+  x ^= x >> 30;
+  x *= 0xbf58476d1ce4e5b9ULL;
+  x ^= x >> 27;
+  x *= 0x94d049bb133111ebULL;
+  x ^= x >> 31;
+  return x;
+}
+
+}  // namespace
+
+absl::StatusOr<PortSet> ParsePortSet(std::string_view text) {
+  PortSet set;
+  if (text == "all") {
+    return set.set();
+  }
+  size_t at = 0;
+  while (at <= text.size()) {
+    size_t comma = text.find(',', at);
+    if (comma == std::string_view::npos) {
+      comma = text.size();
+    }
+    const std::string_view item = text.substr(at, comma - at);
+    const size_t dash = item.find('-');
+    uint32_t lo = 0, hi = 0;
+    const bool ok = dash == std::string_view::npos
+                        ? ParsePort(item, &lo) && (hi = lo, true)
+                        : ParsePort(item.substr(0, dash), &lo) &&
+                              ParsePort(item.substr(dash + 1), &hi) && lo <= hi;
+    if (!ok) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "bad port set '", std::string(text), "': '", std::string(item),
+          "' is not a port or range LOW-HIGH within 0-65535 (e.g. 0-1023,8080 or all)"));
+    }
+    for (uint32_t p = lo; p <= hi; ++p) {
+      set.set(p);
+    }
+    at = comma + 1;
+  }
+  return set;
+}
+
+PortSet PortDistributionOptions::DefaultServerPorts() {
+  PortSet s;
+  for (int p = 0; p < 1024; ++p) {
+    s.set(p);
+  }
+  return s;
+}
+
+int HostBit(const IpAddress& address) {
+  uint64_t a, b;
+  std::memcpy(&a, address.bytes.data(), 8);
+  std::memcpy(&b, address.bytes.data() + 8, 8);
+  return static_cast<int>(Mix(a ^ Mix(b + 0x9e3779b97f4a7c15ULL)) >> 58);
+}
+
+uint32_t EstimateDistinct(uint64_t bits) {
+  const int set = std::popcount(bits);
+  if (set == 0) {
+    return 0;
+  }
+  if (set == 64) {
+    return kDistinctSaturated;  // 64 ln 64
+  }
+  return static_cast<uint32_t>(std::lround(-64.0 * std::log(1.0 - set / 64.0)));
+}
+
+PortDistribution::PortDistribution(PortDistributionOptions options) : options_(options) {}
+
+absl::Status PortDistribution::ValidateOptions(const PortDistributionOptions& o) {
+  if (o.window_us < 1'000'000) {
+    return absl::InvalidArgumentError("the window must be at least 1 s");
+  }
+  if (o.max_cells < 8) {
+    return absl::InvalidArgumentError("the cell budget must be at least 8");
+  }
+  if (!o.tcp && !o.udp) {
+    return absl::InvalidArgumentError("neither TCP nor UDP is counted");
+  }
+  return absl::OkStatus();
+}
+
+bool PortDistribution::Counts(const session::SessionRecord& r) const {
+  if (!((r.protocol == kTcp && options_.tcp) || (r.protocol == kUdp && options_.udp))) {
+    return false;
+  }
+  return !r.continuing && options_.server_ports.test(r.server_port);
+}
+
+uint64_t PortDistribution::KeyOf(const session::SessionRecord& r) const {
+  // Record time: the window of the session's first packet. Window indexes
+  // past 2^32 (windows of 1 s beyond the year 2106) saturate.
+  const uint64_t w = r.first_time_us / options_.window_us;
+  return Key(static_cast<uint32_t>(std::min<uint64_t>(w, UINT32_MAX)), r.server_port,
+             r.client_port);
+}
+
+void PortDistribution::Consume(std::span<const session::SessionRecord> records) {
+  constexpr size_t kAhead = 8;
+  for (size_t i = 0; i < records.size(); ++i) {
+    if (i + kAhead < records.size() && Counts(records[i + kAhead])) {
+      cells_.prefetch(KeyOf(records[i + kAhead]));
+    }
+    Add(records[i]);
+  }
+}
+
+void PortDistribution::Add(const session::SessionRecord& r) {
+  ++stats_.records;
+  if (!((r.protocol == kTcp && options_.tcp) || (r.protocol == kUdp && options_.udp))) {
+    ++stats_.other_protocol;
+    return;
+  }
+  if (r.continuing) {
+    ++stats_.interim_skipped;
+    return;
+  }
+  if (!options_.server_ports.test(r.server_port)) {
+    ++stats_.port_excluded;
+    return;
+  }
+  ++stats_.flows;
+  auto [it, inserted] = cells_.try_emplace(KeyOf(r));
+  PortCell& cell = it->second;
+  if (cell.flows != UINT32_MAX) {
+    ++cell.flows;
+  }
+  cell.client_bits |= uint64_t{1} << HostBit(r.client_ip);
+  cell.server_bits |= uint64_t{1} << HostBit(r.server_ip);
+  if (inserted && cells_.size() > options_.max_cells) {
+    Evict();
+  }
+}
+
+void PortDistribution::Evict() {
+  // Priority: window index, then flows; the lowest 1/8 of the budget goes, so
+  // the scan over the table is amortised over max_cells/8 inserts.
+  if (priorities_.capacity() < cells_.size()) {
+    priorities_.reserve(options_.max_cells + 1);
+  }
+  priorities_.clear();
+  for (const auto& [key, cell] : cells_) {
+    priorities_.push_back((key & ~uint64_t{0xffffffff}) | cell.flows);
+  }
+  const size_t batch = std::max<size_t>(1, options_.max_cells / 8);
+  std::nth_element(priorities_.begin(), priorities_.begin() + (batch - 1), priorities_.end());
+  const uint64_t cutoff = priorities_[batch - 1];
+  size_t at_cutoff =
+      batch - static_cast<size_t>(std::count_if(priorities_.begin(), priorities_.begin() + batch,
+                                                [cutoff](uint64_t p) { return p < cutoff; }));
+  for (auto it = cells_.begin(); it != cells_.end();) {
+    const uint64_t p = (it->first & ~uint64_t{0xffffffff}) | it->second.flows;
+    if (p < cutoff || (p == cutoff && at_cutoff > 0)) {
+      if (p == cutoff) {
+        --at_cutoff;
+      }
+      ++stats_.evicted_cells;
+      stats_.evicted_flows += it->second.flows;
+      cells_.erase(it++);
+    } else {
+      ++it;
+    }
+  }
+  ++stats_.eviction_rounds;
+}
+
+absl::Status PortDistribution::Merge(const PortDistribution& other) {
+  const PortDistributionOptions& a = options_;
+  const PortDistributionOptions& b = other.options_;
+  if (a.window_us != b.window_us || a.server_ports != b.server_ports || a.tcp != b.tcp ||
+      a.udp != b.udp) {
+    return absl::InvalidArgumentError(
+        "client-port distributions with different windows, server ports or protocols cannot be "
+        "merged");
+  }
+  for (const auto& [key, cell] : other.cells_) {
+    auto [it, inserted] = cells_.try_emplace(key);
+    PortCell& c = it->second;
+    c.flows = static_cast<uint32_t>(std::min<uint64_t>(uint64_t{c.flows} + cell.flows, UINT32_MAX));
+    c.client_bits |= cell.client_bits;
+    c.server_bits |= cell.server_bits;
+    if (inserted && cells_.size() > options_.max_cells) {
+      Evict();
+    }
+  }
+  const PortDistributionStats& s = other.stats_;
+  stats_.records += s.records;
+  stats_.flows += s.flows;
+  stats_.interim_skipped += s.interim_skipped;
+  stats_.other_protocol += s.other_protocol;
+  stats_.port_excluded += s.port_excluded;
+  stats_.evicted_cells += s.evicted_cells;
+  stats_.evicted_flows += s.evicted_flows;
+  stats_.eviction_rounds += s.eviction_rounds;
+  return absl::OkStatus();
+}
+
+size_t PortDistribution::MemoryBytes() const {
+  return cells_.capacity() * (sizeof(std::pair<const uint64_t, PortCell>) + 1) +
+         priorities_.capacity() * sizeof(uint64_t);
+}
+
+// ---------------------------------------------------------------------------
+// Statistics
+
+double Mean(std::span<const double> x) {
+  if (x.empty()) {
+    return 0;
+  }
+  double sum = 0;
+  for (double v : x) {
+    sum += v;
+  }
+  return sum / static_cast<double>(x.size());
+}
+
+double StdDev(std::span<const double> x, StddevKind kind) {
+  const size_t n = x.size();
+  const size_t divisor = kind == StddevKind::kSample ? n - 1 : n;
+  if (n == 0 || divisor == 0) {
+    return 0;
+  }
+  const double m = Mean(x);
+  double ss = 0;
+  for (double v : x) {
+    ss += (v - m) * (v - m);
+  }
+  return std::sqrt(ss / static_cast<double>(divisor));
+}
+
+double Median(std::vector<double> x) {
+  if (x.empty()) {
+    return 0;
+  }
+  const size_t mid = x.size() / 2;
+  std::nth_element(x.begin(), x.begin() + mid, x.end());
+  const double upper = x[mid];
+  if (x.size() % 2 == 1) {
+    return upper;
+  }
+  const double lower = *std::max_element(x.begin(), x.begin() + mid);
+  return (lower + upper) / 2;
+}
+
+double Mad(std::span<const double> x, double median) {
+  std::vector<double> dev;
+  dev.reserve(x.size());
+  for (double v : x) {
+    dev.push_back(std::fabs(v - median));
+  }
+  return Median(std::move(dev));
+}
+
+double MaxZScore(size_t n, StddevKind kind) {
+  if (n < 2) {
+    return 0;
+  }
+  const double d = static_cast<double>(n);
+  return kind == StddevKind::kSample ? (d - 1) / std::sqrt(d) : std::sqrt(d - 1);
+}
+
+double PoissonUpperTail(double x, double lambda) {
+  if (x <= 0) {
+    return 1;
+  }
+  if (lambda <= 0) {
+    return 0;
+  }
+  const double k0 = std::ceil(x);
+  if (k0 <= lambda) {
+    // Near or below the mean: 1 - P(X < k0) is accurate enough here.
+    double term = std::exp(-lambda), cdf = 0;
+    for (double k = 0; k < k0; ++k) {
+      cdf += term;
+      term *= lambda / (k + 1);
+    }
+    return std::clamp(1 - cdf, 0.0, 1.0);
+  }
+  // Terms fall once k > lambda: sum from k0 until they no longer matter.
+  const double log_first = k0 * std::log(lambda) - lambda - std::lgamma(k0 + 1);
+  double sum = 0, rel = 1;
+  for (double k = k0; rel > 1e-17 * sum && k < k0 + 100000; ++k) {
+    sum += rel;
+    rel *= lambda / (k + 1);
+  }
+  return std::min(1.0, std::exp(log_first) * sum);
+}
+
+int PortBand(uint16_t p) {
+  if (p < 1024) {
+    return 0;
+  }
+  if (p <= 5000) {
+    return 1;
+  }
+  if (p <= 32767) {
+    return 2;
+  }
+  if (p <= 49151) {
+    return 3;
+  }
+  if (p <= 60999) {
+    return 4;
+  }
+  return 5;
+}
+
+const char* PortBandName(int band) {
+  static constexpr const char* kNames[kPortBands] = {"0-1023",      "1024-5000",   "5001-32767",
+                                                     "32768-49151", "49152-60999", "61000-65535"};
+  return band >= 0 && band < kPortBands ? kNames[band] : "?";
+}
+
+size_t ServerPortReport::goldfarb_flags() const {
+  return static_cast<size_t>(std::count_if(flagged.begin(), flagged.end(),
+                                           [](const ClientPortRow& r) { return r.goldfarb; }));
+}
+size_t ServerPortReport::robust_flags() const {
+  return static_cast<size_t>(std::count_if(
+      flagged.begin(), flagged.end(), [](const ClientPortRow& r) { return r.mad || r.fanout; }));
+}
+
+namespace {
+
+struct Group {
+  uint32_t window;
+  uint16_t server_port;
+  std::vector<std::pair<uint16_t, const PortCell*>> ports;  // by client port
+};
+
+ServerPortReport AnalyzeGroup(const Group& g, uint64_t window_us, const PortAnalysisOptions& o) {
+  ServerPortReport rep;
+  rep.window_start_us = uint64_t{g.window} * window_us;
+  rep.server_port = g.server_port;
+  const size_t n = g.ports.size();
+  rep.client_ports = static_cast<uint32_t>(n);
+  std::vector<double> counts;
+  counts.reserve(n);
+  std::array<std::vector<double>, kPortBands> by_band;
+  for (const auto& [port, cell] : g.ports) {
+    counts.push_back(cell->flows);
+    by_band[PortBand(port)].push_back(cell->flows);
+    rep.flows += cell->flows;
+  }
+  rep.mean = Mean(counts);
+  rep.stddev = StdDev(counts, o.stddev);
+  rep.threshold = rep.mean + o.sigma * rep.stddev;
+  rep.goldfarb_eligible = n > o.min_client_ports;
+  rep.max_z = MaxZScore(n, o.stddev);
+  rep.median = Median(counts);
+  rep.mad = Mad(counts, rep.median);
+
+  // The mad rule's reference per band: the band's own ports when there are
+  // more than C of them, else every port of this server port.
+  struct Ref {
+    bool usable = false;
+    bool band = false;
+    double median = 0, mad = 0;
+  };
+  std::array<Ref, kPortBands> refs;
+  const Ref pooled{n > o.min_client_ports, false, rep.median, rep.mad};
+  for (int b = 0; b < kPortBands; ++b) {
+    if (by_band[b].size() > o.min_client_ports) {
+      const double m = Median(by_band[b]);
+      refs[b] = Ref{true, true, m, Mad(by_band[b], m)};
+    } else {
+      refs[b] = pooled;
+    }
+  }
+
+  for (const auto& [port, cell] : g.ports) {
+    ClientPortRow row;
+    row.client_port = port;
+    row.flows = cell->flows;
+    row.distinct_clients = EstimateDistinct(cell->client_bits);
+    row.distinct_servers = EstimateDistinct(cell->server_bits);
+    row.z = rep.stddev > 0 ? (row.flows - rep.mean) / rep.stddev : 0;
+    row.goldfarb = rep.goldfarb_eligible && row.flows > rep.threshold;
+    row.band = PortBand(port);
+    const Ref& ref = refs[row.band];
+    row.band_reference = ref.band;
+    row.ref_median = ref.median;
+    row.ref_mad = ref.mad;
+    if (ref.usable) {
+      row.modified_z = kMadScale * (row.flows - ref.median) / std::max(ref.mad, o.mad_floor);
+      row.p_value = PoissonUpperTail(row.flows, std::max(ref.median, 1e-9));
+      row.mad = row.modified_z > o.robust_threshold &&
+                (o.alpha >= 1 || row.p_value < o.alpha / static_cast<double>(n));
+    }
+    // One client host (the bitmap has a single bit) from one client port to
+    // many servers.
+    row.fanout = o.fanout_servers > 0 && std::popcount(cell->client_bits) == 1 &&
+                 row.distinct_servers >= o.fanout_servers;
+    if (row.goldfarb || row.mad || row.fanout) {
+      rep.flagged.push_back(row);
+    }
+  }
+  return rep;
+}
+
+}  // namespace
+
+std::vector<ServerPortReport> AnalyzePorts(const PortDistribution& counts,
+                                           const PortAnalysisOptions& options) {
+  std::vector<std::pair<uint64_t, const PortCell*>> cells;
+  cells.reserve(counts.cells());
+  for (const auto& [key, cell] : counts.cell_map()) {
+    cells.emplace_back(key, &cell);
+  }
+  std::sort(cells.begin(), cells.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::vector<ServerPortReport> out;
+  Group g;
+  auto flush = [&] {
+    if (!g.ports.empty()) {
+      out.push_back(AnalyzeGroup(g, counts.options().window_us, options));
+    }
+    g.ports.clear();
+  };
+  for (const auto& [key, cell] : cells) {
+    const auto window = static_cast<uint32_t>(key >> 32);
+    const auto server_port = static_cast<uint16_t>(key >> 16);
+    if (g.ports.empty() || window != g.window || server_port != g.server_port) {
+      flush();
+      g.window = window;
+      g.server_port = server_port;
+    }
+    g.ports.emplace_back(static_cast<uint16_t>(key), cell);
+  }
+  flush();
+  return out;
+}
+
+}  // namespace flowtrail::analytics
