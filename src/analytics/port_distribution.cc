@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "common/hash_mix.h"
 
 namespace flowtrail::analytics {
 
@@ -25,17 +26,6 @@ bool ParsePort(std::string_view s, uint32_t* out) {
   }
   const auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), *out);
   return ec == std::errc() && p == s.data() + s.size() && *out <= 65535;
-}
-
-// Fixed-seed 64-bit mix of the address bytes (splitmix64 finaliser): stable
-// across processes, unlike absl::Hash.
-uint64_t Mix(uint64_t x) {
-  x ^= x >> 30;
-  x *= 0xbf58476d1ce4e5b9ULL;
-  x ^= x >> 27;
-  x *= 0x94d049bb133111ebULL;
-  x ^= x >> 31;
-  return x;
 }
 
 }  // namespace
@@ -83,7 +73,7 @@ int HostBit(const IpAddress& address) {
   uint64_t a, b;
   std::memcpy(&a, address.bytes.data(), 8);
   std::memcpy(&b, address.bytes.data() + 8, 8);
-  return static_cast<int>(Mix(a ^ Mix(b + 0x9e3779b97f4a7c15ULL)) >> 58);
+  return static_cast<int>(SplitMix64Mix(a ^ SplitMix64Mix(b + 0x9e3779b97f4a7c15ULL)) >> 58);
 }
 
 uint32_t EstimateDistinct(uint64_t bits) {

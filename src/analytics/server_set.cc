@@ -7,18 +7,10 @@
 #include <limits>
 #include <vector>
 
+#include "common/hash_mix.h"
+
 namespace flowtrail::analytics {
 namespace {
-
-inline uint64_t Mix(uint64_t x) {
-  // murmur3's fmix64.
-  x ^= x >> 33;
-  x *= 0xff51afd7ed558ccdULL;
-  x ^= x >> 33;
-  x *= 0xc4ceb9fe1a85ec53ULL;
-  x ^= x >> 33;
-  return x;
-}
 
 // Ertl 2017, Algorithm 6 helpers.
 double Sigma(double x) {
@@ -62,9 +54,9 @@ uint64_t HashServer(const IpAddress& address, uint8_t ip_version, uint16_t port,
   uint64_t w1 = 0;
   std::memcpy(&w0, address.bytes.data(), 8);
   std::memcpy(&w1, address.bytes.data() + 8, 8);
-  uint64_t h = Mix(key ^ w0);
-  h = Mix(h ^ w1 ^ (key >> 7));
-  h = Mix(h ^ ((uint64_t{port} << 8) | ip_version) ^ (key << 13));
+  uint64_t h = Fmix64(key ^ w0);
+  h = Fmix64(h ^ w1 ^ (key >> 7));
+  h = Fmix64(h ^ ((uint64_t{port} << 8) | ip_version) ^ (key << 13));
   return h;
 }
 

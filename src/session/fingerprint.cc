@@ -4,19 +4,9 @@
 #include <bit>
 #include <cstring>
 
+#include "common/hash_mix.h"
+
 namespace flowtrail::session {
-namespace {
-
-uint64_t Fmix64(uint64_t k) {
-  k ^= k >> 33;
-  k *= 0xff51afd7ed558ccdULL;
-  k ^= k >> 33;
-  k *= 0xc4ceb9fe1a85ec53ULL;
-  k ^= k >> 33;
-  return k;
-}
-
-}  // namespace
 
 uint32_t ScalarFingerprint(const uint8_t* p, uint32_t captured, uint32_t payload_len) {
   if (p == nullptr || captured == 0) return 0;

@@ -7,6 +7,7 @@
 
 #include "absl/strings/match.h"
 #include "export/stream_reader.h"
+#include "tools/output_buffer.h"
 #include "tools/record_format.h"
 
 namespace flowtrail::tools {
@@ -46,40 +47,7 @@ or corrupt, or the output could not be written (disk full ...); 2 bad usage.
 
 namespace {
 
-class Output {
- public:
-  explicit Output(std::FILE* f) : f_(f) {}
-  std::string* buf() { return &buf_; }
-  void MaybeFlush() {
-    if (buf_.size() >= size_t{64} * 1024) Flush();
-  }
-  void Flush() {
-    if (closed_ || failed_) {
-      buf_.clear();
-      return;
-    }
-    errno = 0;
-    bool ok = buf_.empty() || std::fwrite(buf_.data(), 1, buf_.size(), f_) == buf_.size();
-    ok = std::fflush(f_) == 0 && ok;
-    buf_.clear();
-    if (!ok) {
-      // EPIPE (SIGPIPE is ignored, see flowtrail.cc): the reader went away.
-      (errno == EPIPE ? closed_ : failed_) = true;
-      error_ = errno;
-    }
-  }
-  // The reader of the output has gone (`flowtrail cat ... | head`).
-  bool closed() const { return closed_; }
-  bool failed() const { return failed_; }
-  int error() const { return error_; }
-
- private:
-  std::FILE* f_;
-  std::string buf_;
-  bool closed_ = false;
-  bool failed_ = false;
-  int error_ = 0;
-};
+using Output = OutputBuffer;
 
 // Returns false after printing the error.
 bool CatOne(const std::string& path, Format format, bool show_header,

@@ -16,7 +16,9 @@
 #include "export/record_encoder.h"
 #include "export/stream_reader.h"
 #include "tools/cat_command.h"
+#include "tools/output_buffer.h"
 #include "tools/record_format.h"
+#include "tools/report_table.h"
 
 namespace flowtrail::tools {
 
@@ -92,8 +94,6 @@ using analytics::PortDistribution;
 using analytics::PortDistributionOptions;
 using analytics::ServerPortReport;
 using analytics::StddevKind;
-
-enum class ReportFormat { kTable, kJson, kCsv };
 
 struct Options {
   PortDistributionOptions counts;
@@ -200,40 +200,7 @@ std::string Distinct(uint32_t n) {
 
 const char* StddevName(StddevKind k) { return k == StddevKind::kSample ? "sample" : "population"; }
 
-class Output {
- public:
-  explicit Output(std::FILE* f) : f_(f) {}
-  std::string* buf() { return &buf_; }
-  void MaybeFlush() {
-    if (buf_.size() >= size_t{64} * 1024) {
-      Flush();
-    }
-  }
-  void Flush() {
-    if (!closed_ && !failed_ && !buf_.empty()) {
-      errno = 0;
-      const bool ok = std::fwrite(buf_.data(), 1, buf_.size(), f_) == buf_.size();
-      if (!ok || std::fflush(f_) != 0) {
-        (errno == EPIPE ? closed_ : failed_) = true;
-        error_ = errno;
-      }
-    } else if (!closed_ && !failed_ && std::fflush(f_) != 0) {
-      (errno == EPIPE ? closed_ : failed_) = true;
-      error_ = errno;
-    }
-    buf_.clear();
-  }
-  bool closed() const { return closed_; }
-  bool failed() const { return failed_; }
-  int error() const { return error_; }
-
- private:
-  std::FILE* f_;
-  std::string buf_;
-  bool closed_ = false;
-  bool failed_ = false;
-  int error_ = 0;
-};
+using Output = OutputBuffer;
 
 // Reads one stream, calling `each` per valid record. Returns false after
 // printing the error (the records before it were delivered).

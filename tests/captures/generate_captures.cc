@@ -1326,6 +1326,8 @@ void ScanStories(Capture& c) {
   }
   // Every SYN-only attempt expires well before the end.
   Tail(c, t + 60);
+}
+
 // Client-port distributions (issue 7, `flowtrail report ports`). Both
 // captures fit in one 3600 s window (base times are multiples of 3600 s).
 
