@@ -20,7 +20,11 @@ PcapDevargs ParsePcapDevargs(std::string_view args) {
         eq == std::string_view::npos ? std::string_view() : kv.substr(eq + 1);
     if (key == "rx_pcap") {
       d.rx_files.emplace_back(value);
-    } else if (key == "infinite_rx") {
+      d.only_rx_files = d.only_rx_files && !value.empty();
+      continue;
+    }
+    d.only_rx_files = false;
+    if (key == "infinite_rx") {
       d.infinite_rx = value == "1";
     } else if (key == "iface" || key == "rx_iface" || key == "rx_iface_in") {
       d.live_interface = true;
@@ -41,22 +45,12 @@ bool AsFileVdev(std::string_view spec, FileVdev* out) {
   if (name.substr(0, 8) != "net_pcap") {
     return false;
   }
-  FileVdev v;
-  v.name = std::string(name);
-  std::string_view args = spec.substr(comma + 1);
-  while (!args.empty()) {
-    const size_t c = args.find(',');
-    const std::string_view kv = args.substr(0, c);
-    args = c == std::string_view::npos ? std::string_view() : args.substr(c + 1);
-    if (kv.substr(0, 8) != "rx_pcap=" || kv.size() == 8) {
-      return false;
-    }
-    v.files.emplace_back(kv.substr(8));
-  }
-  if (v.files.empty()) {
+  PcapDevargs d = ParsePcapDevargs(spec.substr(comma + 1));
+  if (!d.only_rx_files || d.rx_files.empty()) {
     return false;
   }
-  *out = std::move(v);
+  out->name = std::string(name);
+  out->files = std::move(d.rx_files);
   return true;
 }
 

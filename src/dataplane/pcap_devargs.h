@@ -16,6 +16,7 @@ struct PcapDevargs {
   std::vector<std::string> rx_files;  // rx_pcap=FILE, one RX queue each
   bool infinite_rx = false;           // infinite_rx=1: replay from memory forever
   bool live_interface = false;        // iface= / rx_iface= / rx_iface_in=
+  bool only_rx_files = true;          // every key is rx_pcap= with a file name
 };
 
 PcapDevargs ParsePcapDevargs(std::string_view args);
