@@ -69,21 +69,11 @@ void FileReader::ReadAhead() {
   if (has_ahead_) {
     return;
   }
-  // Where and why the file ended; the reader ends once the frames before
-  // it are placed.
+  // Where and why the file ended (error() is empty at a clean end); the
+  // reader ends once the frames before it are placed.
+  status_.end = st;
   status_.end_offset = file_->offset();
-  switch (st) {
-    case capture::ReadStatus::kTruncated:
-      status_.end = "truncated";
-      status_.error = file_->error();
-      break;
-    case capture::ReadStatus::kCorrupt:
-      status_.end = "corrupt";
-      status_.error = file_->error();
-      break;
-    default:
-      status_.end = "end_of_file";
-  }
+  status_.error = file_->error();
 }
 
 bool FileReader::TakeNext() {
@@ -144,7 +134,7 @@ bool FileReader::Poll(rte_mempool* pool, const RxTimestamp& ts, const CaptureMet
     has_pending_ = false;
     CaptureMeta cm{};
     cm.clock_us = pending_clock_;
-    cm.wire_len = std::max(pending_.wire_len, pending_.caplen);
+    cm.wire_len = pending_.wire_len;  // >= caplen (capture_file.h)
     cm.link_type = pending_.link_type;
     meta.Set(m, cm);
     ts.Set(m, pending_.ts_us);

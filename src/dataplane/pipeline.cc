@@ -512,7 +512,7 @@ int Pipeline::Run() {
   fputs(SummaryText(snap).c_str(), stderr);
   int rc = 0;
   for (const FileInputStatus& in : snap.inputs) {
-    if (in.end == "corrupt") {
+    if (in.end == capture::ReadStatus::kCorrupt) {
       rc = 3;  // the records are complete up to the invalid record; the rest was not read
     }
   }

@@ -79,6 +79,20 @@ uint64_t Snapshot::PortRx() const {
   return n;
 }
 
+std::string_view InputEndName(capture::ReadStatus end) {
+  switch (end) {
+    case capture::ReadStatus::kFrame:
+      return "reading";
+    case capture::ReadStatus::kEnd:
+      return "end_of_file";
+    case capture::ReadStatus::kTruncated:
+      return "truncated";
+    case capture::ReadStatus::kCorrupt:
+      return "corrupt";
+  }
+  return "unknown";
+}
+
 std::string StatusLine(const Snapshot& now, const Snapshot& before) {
   const double dt = now.elapsed_s - before.elapsed_s;
   const uint64_t rx = now.PortRx();
@@ -110,8 +124,8 @@ std::string SummaryText(const Snapshot& s) {
   }
   for (const InputSnapshot& in : s.inputs) {
     absl::StrAppendFormat(&out, "  input %s (%s, link type %s): %d frames, %s", in.path, in.format,
-                          LinkTypesText(in.link_types), in.frames, in.end);
-    if (in.end != "end_of_file" && in.end != "reading") {
+                          LinkTypesText(in.link_types), in.frames, InputEndName(in.end));
+    if (in.end == capture::ReadStatus::kTruncated || in.end == capture::ReadStatus::kCorrupt) {
       absl::StrAppendFormat(&out, " at byte %d: %s", in.end_offset, in.error);
     }
     absl::StrAppendFormat(&out, "; clock outliers=%d backwards=%d jumps=%d\n", in.clock_outliers,
@@ -169,7 +183,7 @@ std::string StatsJson(const Snapshot& s) {
     absl::StrAppend(
         &j, i ? "," : "", "{\"path\":", JsonString(in.path), ",\"format\":", JsonString(in.format),
         ",\"link_types\":[", types, "],\"frames\":", in.frames, ",\"bytes\":", in.bytes,
-        ",\"end\":", JsonString(in.end), ",\"end_offset\":", in.end_offset,
+        ",\"end\":", JsonString(InputEndName(in.end)), ",\"end_offset\":", in.end_offset,
         ",\"error\":", JsonString(in.error), ",\"clock_outliers\":", in.clock_outliers,
         ",\"clock_backwards\":", in.clock_backwards, ",\"clock_jumps\":", in.clock_jumps, "}");
   }

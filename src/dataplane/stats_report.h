@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "capture/capture_file.h"
 #include "packet/parser.h"
 
 namespace flowtrail::dataplane {
@@ -36,9 +37,9 @@ struct InputSnapshot {
   uint64_t clock_outliers = 0;
   uint64_t clock_backwards = 0;
   uint64_t clock_jumps = 0;
-  // "reading", "end_of_file", "truncated" (the file ends inside a record) or
-  // "corrupt" (an invalid record with data after it).
-  std::string end = "reading";
+  // kFrame while reading, then kEnd, kTruncated (the file ends inside a
+  // record) or kCorrupt (an invalid record with data after it).
+  capture::ReadStatus end = capture::ReadStatus::kFrame;
   uint64_t end_offset = 0;  // byte offset where reading stopped
   std::string error;        // why reading stopped early, with the byte offset
 };
@@ -95,6 +96,10 @@ struct Snapshot {
   uint64_t OfClass(packet::ParseClass c) const;  // over the workers
   uint64_t PortRx() const;
 };
+
+// How an input's reading stands, as the summary and --stats-json name it:
+// "reading", "end_of_file", "truncated", "corrupt".
+std::string_view InputEndName(capture::ReadStatus end);
 
 std::string StatusLine(const Snapshot& now, const Snapshot& before);
 std::string SummaryText(const Snapshot& s);

@@ -277,7 +277,7 @@ int Worker::Run() {
     // Expiries deferred for want of ring space go on at the same time.
     if (expiry_pending_) {
       PushRecords();
-      expiry_pending_ = !s_.tracker->Advance(clock_us_, RecordBudget());
+      Advance(clock_us_);
     }
     PushRecords();
     if (!worked || (++iteration & 63) == 0) {

@@ -65,6 +65,24 @@ TEST(StatsReport, SummaryNamesBadPacketReasons) {
   EXPECT_NE(text.find("capture mode"), std::string::npos);
 }
 
+TEST(StatsReport, InputsSayWhereAndWhyReadingStopped) {
+  Snapshot s = Sample();
+  InputSnapshot in;
+  in.path = "x.pcap";
+  in.end = capture::ReadStatus::kCorrupt;
+  in.end_offset = 104;
+  in.error = "byte 104: record caplen 300000 exceeds 262144";
+  s.inputs = {in};
+  EXPECT_NE(SummaryText(s).find("corrupt at byte 104: byte 104: record caplen"), std::string::npos)
+      << SummaryText(s);
+  EXPECT_NE(StatsJson(s).find("\"end\":\"corrupt\",\"end_offset\":104"), std::string::npos);
+  s.inputs[0].end = capture::ReadStatus::kEnd;
+  EXPECT_EQ(SummaryText(s).find("at byte"), std::string::npos);
+  EXPECT_NE(StatsJson(s).find("\"end\":\"end_of_file\""), std::string::npos);
+  EXPECT_EQ(InputEndName(capture::ReadStatus::kFrame), "reading");
+  EXPECT_EQ(InputEndName(capture::ReadStatus::kTruncated), "truncated");
+}
+
 TEST(RecordCounts, CountsByProtocolAndConnState) {
   analytics::RecordCounts c;
   std::vector<session::SessionRecord> recs(3);
