@@ -8,6 +8,7 @@
 
 #include "analytics/scan_table.h"
 #include "export/stream_writer.h"
+#include "scan_records.h"
 #include "tools/report_command.h"
 
 namespace flowtrail::tools {
@@ -17,31 +18,10 @@ namespace fs = std::filesystem;
 using analytics::Outcome;
 using session::SessionRecord;
 
-constexpr uint64_t kS = 1'000'000;
+using analytics::testing::kS;
 
 SessionRecord Tcp(uint32_t client, uint32_t server, uint16_t port, Outcome o, uint64_t t_s) {
-  SessionRecord r;
-  r.protocol = 6;
-  r.ip_version = 4;
-  r.client_ip = IpAddress::FromV4(client);
-  r.server_ip = IpAddress::FromV4(server);
-  r.client_port = 40000;
-  r.server_port = port;
-  r.client_flags = 0x02;
-  r.first_time_us = 1'700'000'000 * kS + t_s * kS;
-  r.last_time_us = r.first_time_us + 1000;
-  if (o == Outcome::kReject) {
-    r.server_flags = 0x14;
-    r.conn_state = session::ConnState::kREJ;
-  } else if (o == Outcome::kSilent) {
-    r.conn_state = session::ConnState::kS0;
-  } else {
-    r.client_flags = 0x1b;
-    r.server_flags = 0x12;
-    r.conn_state = session::ConnState::kSF;
-    r.client_bytes = o == Outcome::kData ? 10 : 0;
-  }
-  return r;
+  return analytics::testing::ScanRecord(client, server, port, o, t_s, /*data_bytes=*/10);
 }
 
 struct Result {

@@ -6,45 +6,19 @@
 #include <random>
 #include <tuple>
 
+#include "scan_records.h"
+
 namespace flowtrail::analytics {
 namespace {
 
 using session::ConnState;
 using session::SessionRecord;
 
-constexpr uint64_t kS = 1'000'000;
-constexpr uint64_t kBase = 1'700'000'000 * kS;
+using testing::kBase;
+using testing::kS;
 
 SessionRecord Tcp(uint32_t client, uint32_t server, uint16_t port, Outcome o, uint64_t t_s) {
-  SessionRecord r;
-  r.protocol = 6;
-  r.ip_version = 4;
-  r.client_ip = IpAddress::FromV4(client);
-  r.server_ip = IpAddress::FromV4(server);
-  r.client_port = 40000;
-  r.server_port = port;
-  r.client_flags = 0x02;
-  r.first_time_us = kBase + t_s * kS;
-  r.last_time_us = r.first_time_us + 1000;
-  switch (o) {
-    case Outcome::kReject:
-      r.server_flags = 0x14;
-      r.conn_state = ConnState::kREJ;
-      break;
-    case Outcome::kSilent:
-      r.conn_state = ConnState::kS0;
-      break;
-    case Outcome::kSuccess:
-    case Outcome::kData:
-      r.client_flags = 0x1b;
-      r.server_flags = 0x12;
-      r.conn_state = ConnState::kSF;
-      r.client_bytes = o == Outcome::kData ? 100 : 0;
-      break;
-    case Outcome::kNone:
-      break;
-  }
-  return r;
+  return testing::ScanRecord(client, server, port, o, t_s, /*data_bytes=*/100);
 }
 
 const ScanRow* Find(const std::vector<ScanRow>& rows, uint32_t client, uint16_t port) {
@@ -264,7 +238,7 @@ void ExpectSameRows(const ScanTable& a, const ScanTable& b) {
   std::sort(rb.begin(), rb.end(), by_key);
   ASSERT_EQ(ra.size(), rb.size());
   for (size_t i = 0; i < ra.size(); ++i) {
-    SCOPED_TRACE(testing::Message() << "row " << i << " port " << ra[i].port);
+    SCOPED_TRACE(::testing::Message() << "row " << i << " port " << ra[i].port);
     for (int k = 1; k < 5; ++k) {
       EXPECT_EQ(ra[i].sessions[k], rb[i].sessions[k]);
       EXPECT_EQ(ra[i].servers[k], rb[i].servers[k]);
