@@ -9,6 +9,8 @@ packages=(
   # libraries
   libdpdk-dev libabsl-dev libprotobuf-dev protobuf-compiler libpcap-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  # Cairo draws `flowtrail report clusters --plot` (its text in DejaVu Sans)
+  libcairo2-dev fonts-dejavu-core
   # DPDK drivers the sensor and tests load (Debian ships each on its own)
   librte-net-pcap23 librte-net-ring23 librte-net-null23
   # dpdk-testpmd (in dpdk-dev) for the line-rate comparison; argus and

@@ -14,6 +14,7 @@
 #include "export/record_encoder.h"
 #include "export/stream_reader.h"
 #include "tools/cat_command.h"
+#include "tools/clusters_command.h"
 #include "tools/report_ports.h"
 #include "tools/report_table.h"
 
@@ -394,6 +395,9 @@ int RunReport(std::span<const std::string> args, std::FILE* out, std::FILE* err)
   }
   if (o.command == "ports") {
     return RunReportPorts(args.subspan(1), out, err);
+  }
+  if (o.command == "clusters") {
+    return RunReportClusters(args.subspan(1), out, err);
   }
   if (o.command != "scans" && o.command != "servers") {
     return Usage(err, "", "unknown report '" + o.command + "' (scans, servers, ports)");

