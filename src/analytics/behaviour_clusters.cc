@@ -582,10 +582,32 @@ ClusterReport BehaviourProfile::Analyse(const ClusterKey& key, const ClusterOpti
       }
     }
   }
+  // An equivalence (a -> b and b -> a, both always) is one fact: keep the
+  // direction whose antecedent comes first in kRuleAttributes.
+  {
+    auto rank = [](A a) {
+      return std::find(std::begin(kRuleAttributes), std::end(kRuleAttributes), a) -
+             std::begin(kRuleAttributes);
+    };
+    absl::flat_hash_map<std::string, size_t> always;  // "A=a>B=b" of 100 % rules
+    auto id = [](A a, const std::string& av, A b, const std::string& bv) {
+      return absl::StrFormat("%d=%s>%d=%s", static_cast<int>(a), av, static_cast<int>(b), bv);
+    };
+    for (const ClusterRule& r : rep.rules) {
+      if (r.support == r.antecedent) {
+        always[id(r.if_attribute, r.if_value, r.then_attribute, r.then_value)] = 1;
+      }
+    }
+    std::erase_if(rep.rules, [&](const ClusterRule& r) {
+      return r.support == r.antecedent &&
+             always.contains(id(r.then_attribute, r.then_value, r.if_attribute, r.if_value)) &&
+             rank(r.then_attribute) < rank(r.if_attribute);
+    });
+  }
   std::sort(rep.rules.begin(), rep.rules.end(), [](const ClusterRule& x, const ClusterRule& y) {
-    return std::forward_as_tuple(-x.confidence, -static_cast<int64_t>(x.support), -x.lift,
+    return std::forward_as_tuple(-x.confidence, -x.lift, -static_cast<int64_t>(x.support),
                                  x.if_attribute, x.if_value, x.then_attribute) <
-           std::forward_as_tuple(-y.confidence, -static_cast<int64_t>(y.support), -y.lift,
+           std::forward_as_tuple(-y.confidence, -y.lift, -static_cast<int64_t>(y.support),
                                  y.if_attribute, y.if_value, y.then_attribute);
   });
   if (rep.rules.size() > o.max_rules) {

@@ -49,8 +49,10 @@
 // a group value with a single member is left to the exact attribute, and
 // "no data" of one side does not predict "no data" of the same side (server
 // bytes 0 and server fingerprint none are one fact).
-// Rules are ranked by confidence, then support n(a, b), then lift; the first
-// `max_rules` are reported.
+// An equivalence (a -> b and b -> a, both at 100 %) is reported once, in the
+// direction whose antecedent comes first in ClusterAttribute order. Rules are
+// ranked by confidence, then lift (how much rarer b is without a: the more
+// telling rule), then support n(a, b); the first `max_rules` are reported.
 #pragma once
 
 #include <cstdint>
@@ -94,7 +96,7 @@ struct ClusterOptions {
   int simhash_distance = 6;
   uint64_t min_support = 3;
   double min_confidence = 0.75;
-  size_t max_rules = 10;
+  size_t max_rules = 20;
   size_t max_vectors = 65536;  // distinct behaviour vectors per key
 };
 

@@ -49,8 +49,9 @@ records with a client SYN (interim records are skipped):
            simhash group are one family): for every a with at least
            --min-support sessions, b is B's most frequent value among them;
            kept when confidence >= --min-confidence and b is not what every
-           session has (lift > 1); ranked by confidence, support, lift; the
-           first --rules K. Printed as the paper's sentences: "when server
+           session has (lift > 1); an equivalence (a -> b and b -> a, both
+           100 %) once; ranked by confidence, lift, support; the first
+           --rules K. Printed as the paper's sentences: "when server
            bytes is 111, client fingerprint group is 3711000-3711164 in 100%
            of sessions (12 of 12)".
 
@@ -63,7 +64,7 @@ options:
   --simhash-distance H      simhash Hamming distance, 0-64 (default 6)
   --min-support N           sessions with A=a for a rule (default 3)
   --min-confidence P        0-1 (default 0.75)
-  --rules K                 rules per key (default 10)
+  --rules K                 rules per key (default 20)
   --max-values N            table format: the N most frequent values per
                             attribute (default 20; 0 all); json/csv: all
                             unless given

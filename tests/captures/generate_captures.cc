@@ -1402,10 +1402,11 @@ void PortsSmallSample(Capture& c) {
 // clusters_polymorph.pcap:
 //   10.80.0.7  an MS-SQL "exploit" on port 1433 to 400 addresses: 40 accept
 //              and get a payload that embeds the target's dotted quad (so
-//              every fingerprint differs a little: accidental polymorphism);
+//              the fingerprints differ a little: accidental polymorphism);
 //              30 of them answer with the same 111-byte banner and the client
-//              closes, 10 say nothing and reset. The rest are silent (3 in 4)
-//              or reject.
+//              closes, 10 say nothing and reset. 40 more accept an 8-byte
+//              probe (always the same) and answer 26 bytes. The rest are
+//              silent (3 in 4) or reject.
 //   10.80.0.9  the control: one identical request on port 80 to 200
 //              addresses; 24 accept, 16 answer a 162-byte page, 8 a 409-byte
 //              one. One exact fingerprint.
@@ -1419,14 +1420,23 @@ void ClustersPolymorph(Capture& c) {
   Rng rng(0xc1a5);
   c.base_us = 1'702'100'000 * kSec;
   c.sensor_args = ArgsWithId(c);
-  const std::string banner = Exactly("MSSQL 8.00.194 ready; " + std::string(200, '.'), 111);
+  // Fixed answers (the same bytes every time), text so that their simhashes
+  // differ.
+  const std::string banner = "MSSQL 8.00.194 ready; " + rng.Text(89);
+  const std::string answer = std::string("\x04\x01\x00\x1a", 4) + rng.Text(22);
+  const std::string page404 = "HTTP/1.0 404 Not Found\r\n\r\n" + rng.Text(136);
+  const std::string page200 = "HTTP/1.0 200 OK\r\n\r\n" + rng.Text(390);
   double t = 1.0;
   for (int i = 0; i < 400; ++i) {
     t += 0.01;
     const std::string dst = Ip4(10, 90, 1 + i / 200, 1 + (i * 7) % 200);
     Conversation& s = c.Add(
         Tcp(Numbered("sql", i), "10.80.0.7", static_cast<uint16_t>(20000 + i), dst, 1433, rng), t);
-    if (i % 10 == 3) {
+    if (i % 10 == 7) {
+      // The scanner's other probe: fixed bytes, a fixed 26-byte answer.
+      s.Handshake().Data(kC, std::string("\x12\x01\x00\x2f\x00\x00\x01\x00", 8));
+      s.Data(kS, answer).Close(kC);
+    } else if (i % 10 == 3) {
       s.Handshake().Data(kC, ClustersExploit(dst));
       if (i % 40 != 13) {
         s.Data(kS, banner).Close(kC);
@@ -1446,8 +1456,7 @@ void ClustersPolymorph(Capture& c) {
     Conversation& s = c.Add(
         Tcp(Numbered("web", i), "10.80.0.9", static_cast<uint16_t>(30000 + i), dst, 80, rng), t);
     if (i % 25 < 3) {
-      s.Handshake().Data(kC, request).Data(kS, Exactly(i % 25 < 2 ? "HTTP/1.0 404" : "HTTP/1.0 200",
-                                                        i % 25 < 2 ? 162 : 409));
+      s.Handshake().Data(kC, request).Data(kS, i % 25 < 2 ? page404 : page200);
       s.Close(kS);
     } else {
       s.Syn();

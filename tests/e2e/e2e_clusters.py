@@ -53,26 +53,33 @@ def clusters_polymorph():
     if got != [("10.80.0.7", 1433, 1), ("10.80.0.9", 80, 2)]:
         problems.append(f"key rows {got}: expected the exploit scanner, then the control")
     sql = "10.80.0.7"
-    # The exploit embeds each target's address: many distinct, close fingerprints ...
-    fps = rows_of(rows, "value", sql, attribute="client_fingerprint")
-    data_fps = [v for v in fps if v["value"] != "none"]
-    if len(data_fps) < 30 or sum(v["sessions"] for v in data_fps) != 40:
-        problems.append(f"{sql}: {len(data_fps)} distinct client fingerprints over "
-                        f"{sum(v['sessions'] for v in data_fps)} sessions (expected >= 30 "
-                        f"distinct values over the 40 data sessions)")
-    # ... in one group of close-but-unequal values.
+    # The exploit embeds each target's address: several distinct but close
+    # fingerprints over its 40 sessions, one group of them; the fixed probe
+    # is one exact value (40 sessions), a group of its own.
     groups = rows_of(rows, "group", sql, attribute="client_fingerprint")
-    big = groups[0] if groups else None
-    if not groups or len(groups) > 2 or big["sessions"] < 36 or big["members"] < 30:
-        problems.append(f"{sql}: client fingerprint groups {groups} (expected one or two, the "
-                        f"first holding >= 36 sessions of >= 30 distinct values)")
-    elif not (0 < int(big["hi"]) - int(big["lo"]) < 4096):
+    multi = [g for g in groups if g["members"] > 1]
+    exact = [g for g in groups if g["members"] == 1]
+    big = multi[0] if len(multi) == 1 else None
+    if len(groups) != 2 or not big or big["sessions"] != 40 or big["members"] < 4 or \
+            not exact or exact[0]["sessions"] != 40:
+        problems.append(f"{sql}: client fingerprint groups {groups} (expected one group of >= 4 "
+                        f"close values over the 40 exploit sessions and the probe's exact value)")
+    elif not (0 < int(big["hi"]) - int(big["lo"]) <= 256):
         problems.append(f"{sql}: group range {big['lo']}-{big['hi']} is not close-but-unequal")
-    # Every accepted session with the 111-byte banner: server bytes 111 ->
-    # that group, 100 %.
+    else:
+        log(f"  exploit group {big['group']}: {big['members']} values, {big['sessions']} sessions")
+    # The simhashes see the address too: (nearly) one value per target, one
+    # group within Hamming distance 6.
+    sims = [g for g in rows_of(rows, "group", sql, attribute="client_simhash")
+            if g["members"] > 1]
+    if len(sims) != 1 or sims[0]["members"] < 30 or sims[0]["sessions"] != 40:
+        problems.append(f"{sql}: client simhash groups {sims} (expected one of >= 30 values "
+                        f"over the 40 exploit sessions)")
+    # Every exploit answered by the 111-byte banner: server bytes 111 -> the
+    # exploit's group, 100 %.
     sb = {v["value"]: v["sessions"] for v in rows_of(rows, "value", sql, attribute="server_bytes")}
-    if sb.get("111") != 30:
-        problems.append(f"{sql}: server_bytes distribution {sb} (expected 30 sessions of 111)")
+    if sb.get("111") != 30 or sb.get("26") != 40:
+        problems.append(f"{sql}: server_bytes distribution {sb} (expected 111 x30, 26 x40)")
     rule = rows_of(rows, "rule", sql, attribute="server_bytes", value="111",
                    then_attribute="client_fingerprint_group")
     if big and (not rule or rule[0]["then_value"] != big["group"] or
@@ -86,9 +93,9 @@ def clusters_polymorph():
           rows_of(rows, "value", sql, attribute="shutdown_initiator")}
     fds = {v["value"]: v["sessions"] for v in
            rows_of(rows, "value", sql, attribute="first_data_sender")}
-    if fds.get("client") != 40 or si.get("server", 0) < 10:
+    if fds.get("client") != 80 or si.get("server", 0) < 10:
         problems.append(f"{sql}: first_data_sender {fds}, shutdown_initiator {si} (expected "
-                        f"40 client-first sessions and >= 10 server resets)")
+                        f"80 client-first sessions and >= 10 server resets)")
     # The control scanner sent one identical request: one exact fingerprint.
     web = "10.80.0.9"
     wfps = [v for v in rows_of(rows, "value", web, attribute="client_fingerprint")

@@ -151,12 +151,21 @@ TEST(BehaviourClusters, ServerBytesPredictTheFingerprintGroupAtFullConfidence) {
     EXPECT_FALSE(x.if_attribute == A::kClientFingerprint && x.if_value != "1347420416")
         << x.Sentence();
   }
-  // Ranked by confidence, then support.
+  // Ranked by confidence, then lift, then support.
   for (size_t i = 1; i < r.rules.size(); ++i) {
-    EXPECT_TRUE(r.rules[i - 1].confidence > r.rules[i].confidence ||
-                (r.rules[i - 1].confidence == r.rules[i].confidence &&
-                 r.rules[i - 1].support >= r.rules[i].support));
+    const ClusterRule& p = r.rules[i - 1];
+    const ClusterRule& q = r.rules[i];
+    EXPECT_TRUE(p.confidence > q.confidence ||
+                (p.confidence == q.confidence &&
+                 (p.lift > q.lift || (p.lift == q.lift && p.support >= q.support))))
+        << p.Sentence() << " before " << q.Sentence();
   }
+  // An equivalence is reported once: 111 server bytes <-> the server's
+  // fingerprint for 111 bytes, in the direction of the earlier attribute.
+  EXPECT_NE(FindRule(r, A::kServerBytes, "111", A::kServerFingerprint), nullptr);
+  EXPECT_EQ(FindRule(r, A::kServerFingerprint, std::to_string(0x48540000 + 111),
+                     A::kServerBytes),
+            nullptr);
 }
 
 TEST(BehaviourClusters, ConstantAttributesAndSameFamilyPairsMakeNoRules) {
