@@ -540,17 +540,26 @@ absl::Status Plot(const ClusterReport& rep, const ClusterOptions& co, const std:
     }
     const bool fingerprint =
         a == ClusterAttribute::kClientFingerprint || a == ClusterAttribute::kServerFingerprint;
+    // Bytes and fingerprints are drawn over the sessions with data, as the
+    // paper's figures: the failed attempts' 0 / none would dwarf them.
+    const bool drop_zero = a == ClusterAttribute::kClientBytes ||
+                           a == ClusterAttribute::kServerBytes || fingerprint;
+    uint64_t zero = 0;
+    size_t distinct = 0;
+    for (const auto& v : d->values) {
+      if (drop_zero && v.value == 0) {
+        zero = v.sessions;
+      } else {
+        ++distinct;
+      }
+    }
     Histogram h;
     h.title = absl::StrFormat("%s port %d: %s", client, rep.key.port,
                               analytics::ClusterAttributePhrase(a));
-    h.subtitle = absl::StrFormat("%d sessions, %d distinct values", rep.sessions, d->values.size());
-    if (fingerprint) {
-      size_t multi = 0;
-      for (const auto& g : rep.groups) {
-        multi += g.attribute == a && g.members.size() > 1;
-      }
-      h.subtitle += absl::StrFormat("; colours: %d groups of values within %d of each other",
-                                    multi, co.fingerprint_distance);
+    h.subtitle = absl::StrFormat("%d sessions, %d distinct values", rep.sessions - zero, distinct);
+    if (drop_zero) {
+      h.subtitle += absl::StrFormat(" (not drawn: %d sessions with %s)", zero,
+                                    fingerprint ? "no data" : "0 bytes");
     }
     h.x_label = absl::StrFormat("%s: one column per distinct value, in value order (not to scale)",
                                 analytics::ClusterAttributePhrase(a));
@@ -558,7 +567,11 @@ absl::Status Plot(const ClusterReport& rep, const ClusterOptions& co, const std:
     int colour = -1;
     std::string last_group;
     for (const auto& v : d->values) {
-      HistogramBar b{v.text, v.sessions, -1};
+      if (drop_zero && v.value == 0) {
+        continue;
+      }
+      // Fingerprints: grey unless in a group of several values.
+      HistogramBar b{v.text, v.sessions, fingerprint ? -1 : 0};
       if (fingerprint && v.group != "none") {
         size_t members = 0;
         for (const auto& g : rep.groups) {
@@ -570,6 +583,10 @@ absl::Status Plot(const ClusterReport& rep, const ClusterOptions& co, const std:
           if (v.group != last_group) {
             ++colour;
             last_group = v.group;
+            h.legend.emplace_back(
+                absl::StrFormat("group %s (%d values within %d)", v.group, members,
+                                co.fingerprint_distance),
+                colour);
           }
           b.cluster = colour;
         }

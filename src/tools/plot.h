@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -26,12 +27,14 @@ struct Histogram {
   std::string x_label;
   std::string y_label = "sessions";
   std::vector<HistogramBar> bars;
+  // Cluster colours explained in a box at the top right: (text, cluster).
+  std::vector<std::pair<std::string, int>> legend;
 };
 
 // Writes `h` as a PNG at `path` (about 1000 x 600 pixels, wider for many
 // columns). Ticks: every column's label when they fit (up to 40 columns),
 // else about 12 evenly spaced ones, and the largest columns annotated with
-// their value above the bar.
+// their value above the bar; up to 40 columns each carry its count on top.
 absl::Status WriteHistogramPng(const Histogram& h, const std::string& path);
 
 }  // namespace flowtrail::tools
