@@ -156,18 +156,24 @@ std::string RawText(A a, uint64_t v) {
 constexpr uint64_t kNoGroup = UINT64_MAX;
 
 constexpr A kBaseAttributes[] = {
-    A::kClientBytes,       A::kServerBytes,       A::kClientFingerprint,
-    A::kClientSimhash,     A::kServerFingerprint, A::kServerSimhash,
-    A::kFirstDataSender,   A::kShutdownInitiator, A::kShutdownKind,
+    A::kClientBytes,     A::kServerBytes,       A::kClientFingerprint,
+    A::kClientSimhash,   A::kServerFingerprint, A::kServerSimhash,
+    A::kFirstDataSender, A::kShutdownInitiator, A::kShutdownKind,
 };
-constexpr A kGroupedAttributes[] = {A::kClientFingerprint, A::kClientSimhash,
-                                    A::kServerFingerprint, A::kServerSimhash};
+constexpr A kGroupedAttributes[] = {A::kClientFingerprint, A::kClientSimhash, A::kServerFingerprint,
+                                    A::kServerSimhash};
 constexpr A kRuleAttributes[] = {
-    A::kClientBytes,       A::kServerBytes,       A::kClientFingerprint,
-    A::kClientFingerprintGroup,                   A::kClientSimhashGroup,
-    A::kServerFingerprint, A::kServerFingerprintGroup,
-    A::kServerSimhashGroup,                       A::kFirstDataSender,
-    A::kShutdownInitiator, A::kShutdownKind,
+    A::kClientBytes,
+    A::kServerBytes,
+    A::kClientFingerprint,
+    A::kClientFingerprintGroup,
+    A::kClientSimhashGroup,
+    A::kServerFingerprint,
+    A::kServerFingerprintGroup,
+    A::kServerSimhashGroup,
+    A::kFirstDataSender,
+    A::kShutdownInitiator,
+    A::kShutdownKind,
 };
 
 A GroupOf(A base) {
@@ -349,8 +355,7 @@ void BehaviourProfile::Add(const session::SessionRecord& r, size_t max_vectors) 
 
 void BehaviourProfile::Merge(const BehaviourProfile& other, size_t max_vectors) {
   // In vector order, so which vectors overflow does not depend on hash order.
-  std::vector<std::pair<Vec, uint64_t>> v(other.impl_->vectors.begin(),
-                                          other.impl_->vectors.end());
+  std::vector<std::pair<Vec, uint64_t>> v(other.impl_->vectors.begin(), other.impl_->vectors.end());
   std::sort(v.begin(), v.end(),
             [](const auto& a, const auto& b) { return a.first.Tie() < b.first.Tie(); });
   for (const auto& [vec, n] : v) {
@@ -366,7 +371,7 @@ namespace {
 
 // The groups of one fingerprint or simhash attribute.
 struct Grouping {
-  std::vector<FingerprintGroup> groups;               // in report order
+  std::vector<FingerprintGroup> groups;              // in report order
   absl::flat_hash_map<uint64_t, uint64_t> group_of;  // value -> index in groups
 };
 
@@ -518,8 +523,7 @@ ClusterReport BehaviourProfile::Analyse(const ClusterKey& key, const ClusterOpti
   // Rules are mined over the sessions that carried data: failed attempts
   // would only add "nothing implies nothing" rules.
   std::erase_if(vecs, [](const auto& v) {
-    return v.first.first_data_sender == 0 && v.first.client_bytes == 0 &&
-           v.first.server_bytes == 0;
+    return v.first.first_data_sender == 0 && v.first.client_bytes == 0 && v.first.server_bytes == 0;
   });
   for (const auto& v : vecs) {
     rep.rule_sessions += v.second;
@@ -560,8 +564,8 @@ ClusterReport BehaviourProfile::Analyse(const ClusterKey& key, const ClusterOpti
       absl::flat_hash_map<uint64_t, std::pair<uint64_t, uint64_t>> best;  // a -> (b, n)
       for (const auto& [ab, n] : joint) {
         auto [it, fresh] = best.try_emplace(ab.first, ab.second, n);
-        if (!fresh && (n > it->second.second ||
-                       (n == it->second.second && ab.second < it->second.first))) {
+        if (!fresh &&
+            (n > it->second.second || (n == it->second.second && ab.second < it->second.first))) {
           it->second = {ab.second, n};
         }
       }

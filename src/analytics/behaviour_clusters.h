@@ -149,9 +149,9 @@ struct ClusterRule {
 
 struct ClusterReport {
   ClusterKey key;
-  uint64_t sessions = 0;  // profiled sessions
-  uint64_t overflow = 0;  // sessions not profiled (max_vectors reached)
-  uint64_t vectors = 0;   // distinct behaviour vectors
+  uint64_t sessions = 0;       // profiled sessions
+  uint64_t overflow = 0;       // sessions not profiled (max_vectors reached)
+  uint64_t vectors = 0;        // distinct behaviour vectors
   uint64_t rule_sessions = 0;  // sessions that carried data (the rules' population)
   // Every attribute except the group ones, in ClusterAttribute order.
   std::vector<ClusterDistribution> distributions;

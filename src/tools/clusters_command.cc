@@ -296,8 +296,8 @@ struct Selected {
 };
 
 std::string Pct(uint64_t part, uint64_t whole) {
-  return whole ? absl::StrFormat("%.1f", 100.0 * static_cast<double>(part) /
-                                             static_cast<double>(whole))
+  return whole ? absl::StrFormat("%.1f",
+                                 100.0 * static_cast<double>(part) / static_cast<double>(whole))
                : "0.0";
 }
 
@@ -345,20 +345,19 @@ struct Row {
 };
 
 const std::vector<std::pair<std::string, bool>> kAllColumns = {
-    {"section", false},       {"client", false},     {"port", true},       {"rank", true},
-    {"count", true},          {"verdict", false},    {"attribute", false}, {"value", false},
-    {"sessions", true},       {"percent", true},     {"group", false},     {"lo", false},
-    {"hi", false},            {"members", true},     {"mode", false},      {"then_attribute", false},
-    {"then_value", false},    {"support", true},     {"confidence", true}, {"lift", true},
+    {"section", false},    {"client", false},  {"port", true},       {"rank", true},
+    {"count", true},       {"verdict", false}, {"attribute", false}, {"value", false},
+    {"sessions", true},    {"percent", true},  {"group", false},     {"lo", false},
+    {"hi", false},         {"members", true},  {"mode", false},      {"then_attribute", false},
+    {"then_value", false}, {"support", true},  {"confidence", true}, {"lift", true},
     {"text", false}};
 
 std::string Field(const Row& r, const std::string& c) {
-  const std::string* f[] = {&r.section,  &r.client,     &r.port,           &r.rank,
-                            &r.count,    &r.verdict,    &r.attribute,      &r.value,
-                            &r.sessions, &r.percent,    &r.group,          &r.lo,
-                            &r.hi,       &r.members,    &r.mode,           &r.then_attribute,
-                            &r.then_value, &r.support,  &r.confidence,     &r.lift,
-                            &r.text};
+  const std::string* f[] = {
+      &r.section,    &r.client,  &r.port,     &r.rank,           &r.count,      &r.verdict,
+      &r.attribute,  &r.value,   &r.sessions, &r.percent,        &r.group,      &r.lo,
+      &r.hi,         &r.members, &r.mode,     &r.then_attribute, &r.then_value, &r.support,
+      &r.confidence, &r.lift,    &r.text};
   for (size_t i = 0; i < kAllColumns.size(); ++i) {
     if (kAllColumns[i].first == c) {
       return *f[i];
@@ -395,16 +394,16 @@ std::string RenderSection(const std::vector<Row>& rows, const std::vector<std::s
   return t.Render(format);
 }
 
-const std::vector<std::string> kKeyCols = {"section", "client",   "port",     "rank",
-                                           "count",   "verdict",  "sessions", "text"};
+const std::vector<std::string> kKeyCols = {"section", "client",  "port",     "rank",
+                                           "count",   "verdict", "sessions", "text"};
 const std::vector<std::string> kValueCols = {"section", "client",   "port",    "attribute",
                                              "value",   "sessions", "percent", "group"};
-const std::vector<std::string> kGroupCols = {"section", "client", "port",    "attribute",
-                                             "group",   "lo",     "hi",      "mode",
+const std::vector<std::string> kGroupCols = {"section", "client",   "port",    "attribute",
+                                             "group",   "lo",       "hi",      "mode",
                                              "members", "sessions", "percent", "text"};
-const std::vector<std::string> kRuleCols = {
-    "section",    "client",  "port",       "attribute", "value", "then_attribute",
-    "then_value", "support", "sessions",   "confidence", "lift", "text"};
+const std::vector<std::string> kRuleCols = {"section",  "client",         "port",       "attribute",
+                                            "value",    "then_attribute", "then_value", "support",
+                                            "sessions", "confidence",     "lift",       "text"};
 
 struct KeyRows {
   Row key;
@@ -429,12 +428,11 @@ KeyRows BuildRows(const ClusterReport& rep, const Selected& sel, int64_t max_val
   if (sel.row != nullptr) {
     out.key.count = std::to_string(sel.row->Count(false));
     out.key.verdict = analytics::VerdictName(sel.row->verdict);
-    out.key.text = absl::StrFormat(
-        "%d rejects, %d silents, %d success, %d data (unique servers); ",
-        sel.row->servers[static_cast<int>(Outcome::kReject)],
-        sel.row->servers[static_cast<int>(Outcome::kSilent)],
-        sel.row->servers[static_cast<int>(Outcome::kSuccess)],
-        sel.row->servers[static_cast<int>(Outcome::kData)]);
+    out.key.text = absl::StrFormat("%d rejects, %d silents, %d success, %d data (unique servers); ",
+                                   sel.row->servers[static_cast<int>(Outcome::kReject)],
+                                   sel.row->servers[static_cast<int>(Outcome::kSilent)],
+                                   sel.row->servers[static_cast<int>(Outcome::kSuccess)],
+                                   sel.row->servers[static_cast<int>(Outcome::kData)]);
   } else {
     out.key.count = "0";
     out.key.verdict = "none";
@@ -528,9 +526,9 @@ void WriteTable(const std::vector<KeyRows>& keys, int64_t max_values, std::strin
 absl::Status Plot(const ClusterReport& rep, const ClusterOptions& co, const std::string& dir,
                   std::vector<std::string>* written) {
   constexpr ClusterAttribute kPlotted[] = {
-      ClusterAttribute::kClientBytes,        ClusterAttribute::kServerBytes,
-      ClusterAttribute::kClientFingerprint,  ClusterAttribute::kServerFingerprint,
-      ClusterAttribute::kFirstDataSender,    ClusterAttribute::kShutdownInitiator,
+      ClusterAttribute::kClientBytes,       ClusterAttribute::kServerBytes,
+      ClusterAttribute::kClientFingerprint, ClusterAttribute::kServerFingerprint,
+      ClusterAttribute::kFirstDataSender,   ClusterAttribute::kShutdownInitiator,
       ClusterAttribute::kShutdownKind};
   const std::string client = FormatIp(rep.key.client, rep.key.ip_version);
   for (ClusterAttribute a : kPlotted) {
@@ -542,8 +540,8 @@ absl::Status Plot(const ClusterReport& rep, const ClusterOptions& co, const std:
         a == ClusterAttribute::kClientFingerprint || a == ClusterAttribute::kServerFingerprint;
     // Bytes and fingerprints are drawn over the sessions with data, as the
     // paper's figures: the failed attempts' 0 / none would dwarf them.
-    const bool drop_zero = a == ClusterAttribute::kClientBytes ||
-                           a == ClusterAttribute::kServerBytes || fingerprint;
+    const bool drop_zero =
+        a == ClusterAttribute::kClientBytes || a == ClusterAttribute::kServerBytes || fingerprint;
     uint64_t zero = 0;
     size_t distinct = 0;
     for (const auto& v : d->values) {
@@ -583,19 +581,17 @@ absl::Status Plot(const ClusterReport& rep, const ClusterOptions& co, const std:
           if (v.group != last_group) {
             ++colour;
             last_group = v.group;
-            h.legend.emplace_back(
-                absl::StrFormat("group %s (%d values within %d)", v.group, members,
-                                co.fingerprint_distance),
-                colour);
+            h.legend.emplace_back(absl::StrFormat("group %s (%d values within %d)", v.group,
+                                                  members, co.fingerprint_distance),
+                                  colour);
           }
           b.cluster = colour;
         }
       }
       h.bars.push_back(std::move(b));
     }
-    const std::string path =
-        absl::StrFormat("%s/%s_%d_%s.png", dir, FileSafe(client), rep.key.port,
-                        analytics::ClusterAttributeName(a));
+    const std::string path = absl::StrFormat("%s/%s_%d_%s.png", dir, FileSafe(client), rep.key.port,
+                                             analytics::ClusterAttributeName(a));
     if (absl::Status st = WriteHistogramPng(h, path); !st.ok()) {
       return st;
     }
@@ -657,8 +653,8 @@ int RunReportClusters(std::span<const std::string> args, std::FILE* out, std::FI
     selected.push_back(sel);
   } else {
     for (size_t i = 0; i < rows.size() && i < o.top; ++i) {
-      selected.push_back({ClusterKey{rows[i].client, rows[i].ip_version, rows[i].port}, i + 1,
-                          &rows[i]});
+      selected.push_back(
+          {ClusterKey{rows[i].client, rows[i].ip_version, rows[i].port}, i + 1, &rows[i]});
     }
   }
 

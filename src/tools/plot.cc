@@ -57,8 +57,7 @@ void Text(cairo_t* cr, double x, double y, const std::string& s, double size, bo
 }
 
 // Text ending at (x, y), rotated by `angle` (radians, counter-clockwise).
-void RotatedText(cairo_t* cr, double x, double y, const std::string& s, double size,
-                 double angle) {
+void RotatedText(cairo_t* cr, double x, double y, const std::string& s, double size, double angle) {
   cairo_save(cr);
   cairo_select_font_face(cr, kFont, CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL);
   cairo_set_font_size(cr, size);
@@ -86,8 +85,8 @@ absl::Status WriteHistogramPng(const Histogram& h, const std::string& path) {
   std::unique_ptr<cairo_surface_t, decltype(&cairo_surface_destroy)> surface(
       cairo_image_surface_create(CAIRO_FORMAT_ARGB32, width, height), cairo_surface_destroy);
   if (cairo_surface_status(surface.get()) != CAIRO_STATUS_SUCCESS) {
-    return absl::InternalError(absl::StrFormat(
-        "cairo: %s", cairo_status_to_string(cairo_surface_status(surface.get()))));
+    return absl::InternalError(
+        absl::StrFormat("cairo: %s", cairo_status_to_string(cairo_surface_status(surface.get()))));
   }
   std::unique_ptr<cairo_t, decltype(&cairo_destroy)> ctx(cairo_create(surface.get()),
                                                          cairo_destroy);
@@ -200,8 +199,7 @@ absl::Status WriteHistogramPng(const Histogram& h, const std::string& path) {
       ++placed;
       cairo_set_source_rgb(cr, 0.1, 0.1, 0.1);
       Text(cr, x, y_of(static_cast<double>(h.bars[i].count)) - 6,
-           Fit(h.bars[i].label, 20) + " (" + std::to_string(h.bars[i].count) + ")", 11, false,
-           0.5);
+           Fit(h.bars[i].label, 20) + " (" + std::to_string(h.bars[i].count) + ")", 11, false, 0.5);
     }
   }
 

@@ -24,6 +24,7 @@ const char kReportHelp[] =
     R"(usage: flowtrail report scans   [options] [FILE...]
        flowtrail report servers [options] [FILE...]
        flowtrail report ports   [options] [FILE...]  (flowtrail report ports --help)
+       flowtrail report clusters [options] [FILE...]  (flowtrail report clusters --help)
 
 Analytics over flowtrail record streams (FILE "-", or no FILE, reads stdin;
 several files, e.g. from several sensors, are one data set). Only TCP final

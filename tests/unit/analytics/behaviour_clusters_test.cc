@@ -11,8 +11,8 @@
 #include <fstream>
 
 #include "export/stream_writer.h"
-#include "session/fingerprint.h"
 #include "scan_records.h"
+#include "session/fingerprint.h"
 #include "tools/report_command.h"
 
 namespace flowtrail::analytics {
@@ -76,9 +76,9 @@ TEST(LinkScalar, GroupsRunsWithoutAGapLargerThanTheDistanceInclusive) {
 
 TEST(LinkSimhash, SingleLinkageChainsNeighboursBeyondTheDistance) {
   const uint64_t a = 0x0123456789abcdefULL;
-  const uint64_t b = a ^ 0x7;          // 3 bits from a
-  const uint64_t c = b ^ (0x7 << 8);   // 3 from b, 6 from a
-  const uint64_t d = ~a;               // 64 from a
+  const uint64_t b = a ^ 0x7;         // 3 bits from a
+  const uint64_t c = b ^ (0x7 << 8);  // 3 from b, 6 from a
+  const uint64_t d = ~a;              // 64 from a
   const std::vector<uint64_t> v = {a, d, b, c};
   EXPECT_EQ(LinkSimhash(v, 3), (std::vector<uint32_t>{0, 1, 0, 0}));
   EXPECT_EQ(LinkSimhash(v, 2), (std::vector<uint32_t>{0, 1, 2, 3}));
@@ -163,8 +163,7 @@ TEST(BehaviourClusters, ServerBytesPredictTheFingerprintGroupAtFullConfidence) {
   // An equivalence is reported once: 111 server bytes <-> the server's
   // fingerprint for 111 bytes, in the direction of the earlier attribute.
   EXPECT_NE(FindRule(r, A::kServerBytes, "111", A::kServerFingerprint), nullptr);
-  EXPECT_EQ(FindRule(r, A::kServerFingerprint, std::to_string(0x48540000 + 111),
-                     A::kServerBytes),
+  EXPECT_EQ(FindRule(r, A::kServerFingerprint, std::to_string(0x48540000 + 111), A::kServerBytes),
             nullptr);
 }
 
@@ -385,16 +384,15 @@ TEST_F(ReportClustersTest, TableAndCsvAndAChosenKey) {
   EXPECT_NE(out.find("== client 10.0.0.1 port 1433: 48 sessions (scan rank 1"), std::string::npos)
       << out;
   EXPECT_NE(out.find("when server bytes is 111, client fingerprint group is"), std::string::npos);
-  ASSERT_EQ(Run({"clusters", "--client", "10.0.0.1", "--port", "1433", "--format", "csv", path},
-                &out),
-            0);
+  ASSERT_EQ(
+      Run({"clusters", "--client", "10.0.0.1", "--port", "1433", "--format", "csv", path}, &out),
+      0);
   EXPECT_EQ(out.substr(0, out.find('\n')),
             "section,client,port,rank,count,verdict,attribute,value,sessions,percent,group,lo,hi,"
             "members,mode,then_attribute,then_value,support,confidence,lift,text");
   // A key without records: a key row with no sessions.
-  ASSERT_EQ(Run({"clusters", "--client", "10.9.9.9", "--port", "1", "--format", "json", path},
-                &out),
-            0);
+  ASSERT_EQ(
+      Run({"clusters", "--client", "10.9.9.9", "--port", "1", "--format", "json", path}, &out), 0);
   EXPECT_NE(out.find(R"("rank":0,"count":0,"verdict":"none","sessions":0)"), std::string::npos)
       << out;
 }

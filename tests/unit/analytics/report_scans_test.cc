@@ -180,7 +180,7 @@ TEST_F(ReportTest, BadUsage) {
   EXPECT_EQ(Run({"scans", "--trw-theta0", "1.5"}).code, 2);
   EXPECT_EQ(Run({"scans", "--trw-theta0", "0.1", "--trw-theta1", "0.2"}).code, 2);
   EXPECT_EQ(Run({"servers", "--data-only"}).code, 2);
-  EXPECT_EQ(Run({"clusters"}).code, 2);
+  EXPECT_EQ(Run({"flows"}).code, 2);  // not a report
   EXPECT_EQ(Run({"scans", "--analytics-memory", "12Q"}).code, 2);
   EXPECT_EQ(Run({"scans", "--hash-key", "xyz"}).code, 2);
   EXPECT_EQ(Run({"scans", "--help"}).code, 0);
