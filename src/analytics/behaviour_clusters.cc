@@ -549,6 +549,37 @@ ClusterReport BehaviourProfile::Analyse(const ClusterKey& key, const ClusterOpti
     }
   }
   const double total = static_cast<double>(rep.rule_sessions);
+  auto joint_of = [&](size_t ia, size_t ib) {
+    absl::flat_hash_map<std::pair<uint64_t, uint64_t>, uint64_t> joint;
+    for (size_t i = 0; i < vecs.size(); ++i) {
+      joint[{vals[i][ia], vals[i][ib]}] += vecs[i].second;
+    }
+    return joint;
+  };
+  // Items (A = a) that hold in exactly the same sessions are one fact
+  // ("client bytes 8" and "server bytes 26" when the probe always gets that
+  // answer): each class is represented by its member of the earliest rule
+  // attribute, and only representatives are antecedents; the other members
+  // appear once, as consequents of their representative.
+  std::vector<absl::flat_hash_map<uint64_t, std::pair<size_t, uint64_t>>> canon(kRuleAttrs);
+  for (size_t ia = 0; ia < kRuleAttrs; ++ia) {
+    for (size_t ib = 0; ib < ia; ++ib) {
+      for (const auto& [ab, n] : joint_of(ia, ib)) {
+        if (n != marginal[ia][ab.first] || n != marginal[ib][ab.second] ||
+            redundant(kRuleAttributes[ib], ab.second)) {
+          continue;
+        }
+        auto [it, fresh] = canon[ia].try_emplace(ab.first, ib, ab.second);
+        if (!fresh && ib < it->second.first) {
+          it->second = {ib, ab.second};
+        }
+      }
+    }
+  }
+  auto representative = [&](size_t k, uint64_t v) {
+    auto it = canon[k].find(v);
+    return it == canon[k].end() ? std::pair<size_t, uint64_t>{k, v} : it->second;
+  };
   for (size_t ia = 0; ia < kRuleAttrs; ++ia) {
     for (size_t ib = 0; ib < kRuleAttrs; ++ib) {
       const A a = kRuleAttributes[ia];
@@ -556,13 +587,9 @@ ClusterReport BehaviourProfile::Analyse(const ClusterKey& key, const ClusterOpti
       if (Family(a) == Family(b)) {
         continue;
       }
-      absl::flat_hash_map<std::pair<uint64_t, uint64_t>, uint64_t> joint;
-      for (size_t i = 0; i < vecs.size(); ++i) {
-        joint[{vals[i][ia], vals[i][ib]}] += vecs[i].second;
-      }
       // Per value of A: its most frequent B (ties: the smaller value).
       absl::flat_hash_map<uint64_t, std::pair<uint64_t, uint64_t>> best;  // a -> (b, n)
-      for (const auto& [ab, n] : joint) {
+      for (const auto& [ab, n] : joint_of(ia, ib)) {
         auto [it, fresh] = best.try_emplace(ab.first, ab.second, n);
         if (!fresh &&
             (n > it->second.second || (n == it->second.second && ab.second < it->second.first))) {
@@ -575,43 +602,29 @@ ClusterReport BehaviourProfile::Analyse(const ClusterKey& key, const ClusterOpti
             tautology(a, av, b, bn.first)) {
           continue;
         }
+        const auto rep_a = representative(ia, av);
+        const auto rep_b = representative(ib, bn.first);
+        if (rep_a != std::pair<size_t, uint64_t>{ia, av} ||
+            (rep_b != std::pair<size_t, uint64_t>{ib, bn.first} && rep_b != rep_a)) {
+          continue;
+        }
         const double conf = static_cast<double>(bn.second) / static_cast<double>(na);
+        const double pa = static_cast<double>(na) / total;
         const double pb = static_cast<double>(marginal[ib][bn.first]) / total;
         const double lift = conf / pb;
         if (conf + 1e-12 < o.min_confidence || !(lift > 1 + 1e-9)) {
           continue;
         }
-        rep.rules.push_back(
-            {a, text_of(a, av), b, text_of(b, bn.first), na, bn.second, conf, lift});
+        ClusterRule r{a, text_of(a, av), b, text_of(b, bn.first), na, bn.second, conf, lift};
+        r.leverage = static_cast<double>(bn.second) / total - pa * pb;
+        rep.rules.push_back(std::move(r));
       }
     }
-  }
-  // An equivalence (a -> b and b -> a, both always) is one fact: keep the
-  // direction whose antecedent comes first in kRuleAttributes.
-  {
-    auto rank = [](A a) {
-      return std::find(std::begin(kRuleAttributes), std::end(kRuleAttributes), a) -
-             std::begin(kRuleAttributes);
-    };
-    absl::flat_hash_map<std::string, size_t> always;  // "A=a>B=b" of 100 % rules
-    auto id = [](A a, const std::string& av, A b, const std::string& bv) {
-      return absl::StrFormat("%d=%s>%d=%s", static_cast<int>(a), av, static_cast<int>(b), bv);
-    };
-    for (const ClusterRule& r : rep.rules) {
-      if (r.support == r.antecedent) {
-        always[id(r.if_attribute, r.if_value, r.then_attribute, r.then_value)] = 1;
-      }
-    }
-    std::erase_if(rep.rules, [&](const ClusterRule& r) {
-      return r.support == r.antecedent &&
-             always.contains(id(r.then_attribute, r.then_value, r.if_attribute, r.if_value)) &&
-             rank(r.then_attribute) < rank(r.if_attribute);
-    });
   }
   std::sort(rep.rules.begin(), rep.rules.end(), [](const ClusterRule& x, const ClusterRule& y) {
-    return std::forward_as_tuple(-x.confidence, -x.lift, -static_cast<int64_t>(x.support),
+    return std::forward_as_tuple(-x.confidence, -x.leverage, -static_cast<int64_t>(x.support),
                                  x.if_attribute, x.if_value, x.then_attribute) <
-           std::forward_as_tuple(-y.confidence, -y.lift, -static_cast<int64_t>(y.support),
+           std::forward_as_tuple(-y.confidence, -y.leverage, -static_cast<int64_t>(y.support),
                                  y.if_attribute, y.if_value, y.then_attribute);
   });
   if (rep.rules.size() > o.max_rules) {

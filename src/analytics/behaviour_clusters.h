@@ -49,10 +49,15 @@
 // a group value with a single member is left to the exact attribute, and
 // "no data" of one side does not predict "no data" of the same side (server
 // bytes 0 and server fingerprint none are one fact).
-// An equivalence (a -> b and b -> a, both at 100 %) is reported once, in the
-// direction whose antecedent comes first in ClusterAttribute order. Rules are
-// ranked by confidence, then lift (how much rarer b is without a: the more
-// telling rule), then support n(a, b); the first `max_rules` are reported.
+// Items that hold in exactly the same sessions (the probe's "client bytes 8"
+// and its answer's "server bytes 26") are one fact: the member of the
+// earliest attribute (ClusterAttribute order) represents the class, only
+// representatives are antecedents, and the other members appear once, as
+// its consequents. Rules are ranked by confidence, then leverage
+// (P(a, b) - P(a) P(b), Piatetsky-Shapiro: the share of sessions the rule
+// explains beyond chance; it favours rules that are both common and telling
+// over lift, which favours rare ones), then support; the first `max_rules`
+// are reported.
 #pragma once
 
 #include <cstdint>
@@ -142,6 +147,7 @@ struct ClusterRule {
   uint64_t support = 0;     // sessions with A = a and B = b
   double confidence = 0;    // support / antecedent
   double lift = 0;          // confidence / P(B = b)
+  double leverage = 0;      // P(a, b) - P(a) P(b): the share of sessions explained
   // "when server bytes are 111, the client fingerprint group is 3711000-3711164
   // in 100% of sessions (12 of 12)"
   std::string Sentence() const;

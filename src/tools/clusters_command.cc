@@ -49,9 +49,10 @@ records with a client SYN (interim records are skipped):
            simhash group are one family): for every a with at least
            --min-support sessions, b is B's most frequent value among them;
            kept when confidence >= --min-confidence and b is not what every
-           session has (lift > 1); an equivalence (a -> b and b -> a, both
-           100 %) once; ranked by confidence, lift, support; the first
-           --rules K. Printed as the paper's sentences: "when server
+           session has (lift > 1); items that hold in exactly the same
+           sessions are one fact (the earliest attribute's item stands for
+           them); ranked by confidence, then leverage (P(a,b) - P(a)P(b)),
+           then support; the first --rules K. Printed as the paper's sentences: "when server
            bytes is 111, client fingerprint group is 3711000-3711164 in 100%
            of sessions (12 of 12)".
 
@@ -341,7 +342,8 @@ std::string Members(const analytics::FingerprintGroup& g) {
 // The columns of every section (csv: all in one header).
 struct Row {
   std::string section, client, port, rank, count, verdict, attribute, value, sessions, percent,
-      group, lo, hi, members, mode, then_attribute, then_value, support, confidence, lift, text;
+      group, lo, hi, members, mode, then_attribute, then_value, support, confidence, lift, leverage,
+      text;
 };
 
 const std::vector<std::pair<std::string, bool>> kAllColumns = {
@@ -350,14 +352,14 @@ const std::vector<std::pair<std::string, bool>> kAllColumns = {
     {"sessions", true},    {"percent", true},  {"group", false},     {"lo", false},
     {"hi", false},         {"members", true},  {"mode", false},      {"then_attribute", false},
     {"then_value", false}, {"support", true},  {"confidence", true}, {"lift", true},
-    {"text", false}};
+    {"leverage", true},    {"text", false}};
 
 std::string Field(const Row& r, const std::string& c) {
-  const std::string* f[] = {
-      &r.section,    &r.client,  &r.port,     &r.rank,           &r.count,      &r.verdict,
-      &r.attribute,  &r.value,   &r.sessions, &r.percent,        &r.group,      &r.lo,
-      &r.hi,         &r.members, &r.mode,     &r.then_attribute, &r.then_value, &r.support,
-      &r.confidence, &r.lift,    &r.text};
+  const std::string* f[] = {&r.section,        &r.client,     &r.port,    &r.rank,       &r.count,
+                            &r.verdict,        &r.attribute,  &r.value,   &r.sessions,   &r.percent,
+                            &r.group,          &r.lo,         &r.hi,      &r.members,    &r.mode,
+                            &r.then_attribute, &r.then_value, &r.support, &r.confidence, &r.lift,
+                            &r.leverage,       &r.text};
   for (size_t i = 0; i < kAllColumns.size(); ++i) {
     if (kAllColumns[i].first == c) {
       return *f[i];
@@ -403,7 +405,8 @@ const std::vector<std::string> kGroupCols = {"section", "client",   "port",    "
                                              "members", "sessions", "percent", "text"};
 const std::vector<std::string> kRuleCols = {"section",  "client",         "port",       "attribute",
                                             "value",    "then_attribute", "then_value", "support",
-                                            "sessions", "confidence",     "lift",       "text"};
+                                            "sessions", "confidence",     "lift",       "leverage",
+                                            "text"};
 
 struct KeyRows {
   Row key;
@@ -484,6 +487,7 @@ KeyRows BuildRows(const ClusterReport& rep, const Selected& sel, int64_t max_val
     r.sessions = std::to_string(rule.antecedent);
     r.confidence = absl::StrFormat("%.1f", 100 * rule.confidence);
     r.lift = absl::StrFormat("%.2f", rule.lift);
+    r.leverage = absl::StrFormat("%.4f", rule.leverage);
     r.text = rule.Sentence();
     out.rules.push_back(std::move(r));
   }

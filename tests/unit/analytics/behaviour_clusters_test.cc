@@ -151,20 +151,24 @@ TEST(BehaviourClusters, ServerBytesPredictTheFingerprintGroupAtFullConfidence) {
     EXPECT_FALSE(x.if_attribute == A::kClientFingerprint && x.if_value != "1347420416")
         << x.Sentence();
   }
-  // Ranked by confidence, then lift, then support.
+  // Ranked by confidence, then leverage, then support.
   for (size_t i = 1; i < r.rules.size(); ++i) {
     const ClusterRule& p = r.rules[i - 1];
     const ClusterRule& q = r.rules[i];
     EXPECT_TRUE(p.confidence > q.confidence ||
                 (p.confidence == q.confidence &&
-                 (p.lift > q.lift || (p.lift == q.lift && p.support >= q.support))))
+                 (p.leverage > q.leverage || (p.leverage == q.leverage && p.support >= q.support))))
         << p.Sentence() << " before " << q.Sentence();
   }
-  // An equivalence is reported once: 111 server bytes <-> the server's
-  // fingerprint for 111 bytes, in the direction of the earlier attribute.
+  EXPECT_DOUBLE_EQ(rule->leverage, 12.0 / 18 - (12.0 / 18) * (12.0 / 18));
+  // Items of the same sessions are one fact: 111 server bytes, the server's
+  // fingerprint of those bytes and the client's group go together, once,
+  // from the earliest attribute; none of the others is an antecedent.
   EXPECT_NE(FindRule(r, A::kServerBytes, "111", A::kServerFingerprint), nullptr);
   EXPECT_EQ(FindRule(r, A::kServerFingerprint, std::to_string(0x48540000 + 111), A::kServerBytes),
             nullptr);
+  EXPECT_EQ(FindRule(r, A::kClientFingerprintGroup, g->label, A::kServerBytes), nullptr);
+  EXPECT_EQ(FindRule(r, A::kClientFingerprintGroup, g->label, A::kServerFingerprint), nullptr);
 }
 
 TEST(BehaviourClusters, ConstantAttributesAndSameFamilyPairsMakeNoRules) {
@@ -389,7 +393,7 @@ TEST_F(ReportClustersTest, TableAndCsvAndAChosenKey) {
       0);
   EXPECT_EQ(out.substr(0, out.find('\n')),
             "section,client,port,rank,count,verdict,attribute,value,sessions,percent,group,lo,hi,"
-            "members,mode,then_attribute,then_value,support,confidence,lift,text");
+            "members,mode,then_attribute,then_value,support,confidence,lift,leverage,text");
   // A key without records: a key row with no sessions.
   ASSERT_EQ(
       Run({"clusters", "--client", "10.9.9.9", "--port", "1", "--format", "json", path}, &out), 0);
