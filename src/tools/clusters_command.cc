@@ -379,15 +379,12 @@ std::string RenderSection(const std::vector<Row>& rows, const std::vector<std::s
         numeric = num;
       }
     }
-    // The member list is a text column.
-    if (c == "values") {
-      numeric = false;
-    }
     rc.push_back({c, numeric});
   }
   ReportTable t(rc);
   for (const Row& r : rows) {
     std::vector<std::string> v;
+    v.reserve(cols.size());
     for (const std::string& c : cols) {
       v.push_back(Field(r, c));
     }
@@ -695,6 +692,7 @@ int RunReportClusters(std::span<const std::string> args, std::FILE* out, std::FI
       all.insert(all.end(), k.rules.begin(), k.rules.end());
     }
     std::vector<std::string> cols;
+    cols.reserve(kAllColumns.size());
     for (const auto& c : kAllColumns) {
       cols.push_back(c.first);
     }

@@ -15,6 +15,10 @@
 #include "session/fingerprint.h"
 #include "tools/report_command.h"
 
+// Fontconfig (under Cairo's text) keeps a process-wide cache of fonts and
+// patterns by design; LeakSanitizer would report it at exit of this binary.
+extern "C" const char* __lsan_default_suppressions() { return "leak:libfontconfig.so\n"; }
+
 namespace flowtrail::analytics {
 namespace {
 
