@@ -136,12 +136,29 @@ uint32_t ContactHash(const session::ContactEvent& e) {
   return v == 0 ? 1 : v;  // 0 marks an empty slot
 }
 
+// Heap order: earliest first_time on top (ties by session id, so the walk is
+// the same whatever the arrival order).
+bool LaterFirst(const session::ContactEvent& a, const session::ContactEvent& b) {
+  return std::tie(a.first_time_us, a.worker_id, a.session_id) >
+         std::tie(b.first_time_us, b.worker_id, b.session_id);
+}
+
 }  // namespace
 
 struct LiveVerdicts::Impl {
   Impl(uint64_t max_clients, uint64_t max_servers) : clients(max_clients), servers(max_servers) {}
+  void Walk(const session::ContactEvent& e, const LiveVerdictOptions& options);
+  void PopWalk(const LiveVerdictOptions& options) {
+    std::pop_heap(held.begin(), held.end(), LaterFirst);
+    const session::ContactEvent e = held.back();
+    held.pop_back();
+    Walk(e, options);
+  }
+
   BoundedTable<ClientKey, ClientEntry> clients;
   BoundedTable<ServerKey, ServerEntry> servers;
+  std::vector<session::ContactEvent> held;  // min-heap by first_time_us
+  uint64_t watermark = 0;
   LiveVerdictStats stats;
   double step_fail = 0, step_success = 0, upper = 0, lower = 0;
 };
@@ -160,6 +177,8 @@ LiveVerdicts::LiveVerdicts(LiveVerdictOptions options) : options_(options) {
   max_clients = std::max<uint64_t>(max_clients, 16);
   max_servers = std::max<uint64_t>(max_servers, 16);
   impl_ = std::make_unique<Impl>(max_clients, max_servers);
+  options_.reorder_capacity = std::max<size_t>(options_.reorder_capacity, 1);
+  impl_->held.reserve(options_.reorder_capacity);
   const TrwOptions& p = options_.trw;
   impl_->step_fail = std::log((1 - p.theta1) / (1 - p.theta0));
   impl_->step_success = std::log(p.theta1 / p.theta0);
@@ -177,8 +196,36 @@ void LiveVerdicts::Consume(std::span<const session::ContactEvent> events) {
 
 void LiveVerdicts::Consume(const session::ContactEvent& e) {
   Impl& m = *impl_;
+  ++m.stats.events;
+  if (m.held.size() == options_.reorder_capacity) {
+    ++m.stats.walked_early;
+    m.PopWalk(options_);
+  }
+  m.held.push_back(e);
+  std::push_heap(m.held.begin(), m.held.end(), LaterFirst);
+  m.watermark = std::max(m.watermark, e.decided_us);
+  Release(options_.reorder_us);
+}
+
+void LiveVerdicts::Advance(uint64_t now_us) {
+  impl_->watermark = std::max(impl_->watermark, now_us);
+  Release(options_.reorder_us);
+}
+
+void LiveVerdicts::Flush() {
+  while (!impl_->held.empty()) impl_->PopWalk(options_);
+}
+
+void LiveVerdicts::Release(uint64_t reorder_us) {
+  Impl& m = *impl_;
+  while (!m.held.empty() && m.held.front().first_time_us + reorder_us <= m.watermark) {
+    m.PopWalk(options_);
+  }
+}
+
+void LiveVerdicts::Impl::Walk(const session::ContactEvent& e, const LiveVerdictOptions& options) {
+  Impl& m = *this;
   LiveVerdictStats& st = m.stats;
-  ++st.events;
   const bool success = e.outcome == session::ContactOutcome::kSuccess;
   const ServerKey sk{e.server_ip, e.server_port, e.ip_version};
   bool active = false;
@@ -190,8 +237,8 @@ void LiveVerdicts::Consume(const session::ContactEvent& e) {
     e.outcome == session::ContactOutcome::kReject ? ++st.reject : ++st.silent;
     const ServerEntry* s = m.servers.Find(sk);
     // Accepted within the horizon before this failure (record time).
-    active = s != nullptr && s->last_accept_us <= e.decided_us + options_.horizon_us &&
-             e.first_time_us <= s->last_accept_us + options_.horizon_us;
+    active = s != nullptr && s->last_accept_us <= e.decided_us + options.horizon_us &&
+             e.first_time_us <= s->last_accept_us + options.horizon_us;
   }
 
   ClientEntry& ce = m.clients.FindOrInsert(ClientKey{e.client_ip, e.ip_version});
@@ -222,14 +269,14 @@ void LiveVerdicts::Consume(const session::ContactEvent& e) {
   ++c.steps;
   if (success) {
     c.log_ratio += m.step_success;
-  } else if (!active || options_.trw.active_failure_counts) {
+  } else if (!active || options.trw.active_failure_counts) {
     c.log_ratio += m.step_fail;
     ++c.blind_failures;
   }
   if (c.verdict == Verdict::kPending && (c.log_ratio >= m.upper || c.log_ratio <= m.lower)) {
     c.verdict = c.log_ratio >= m.upper ? Verdict::kScanner : Verdict::kBenign;
     c.decided_after = c.steps;
-    c.decided_us = e.decided_us;
+    c.decided_us = std::max(e.decided_us, m.watermark);
   }
 }
 
@@ -273,6 +320,7 @@ std::vector<LiveClient> LiveVerdicts::Top(size_t n) const {
 
 LiveVerdictStats LiveVerdicts::Stats() const {
   LiveVerdictStats st = impl_->stats;
+  st.held = impl_->held.size();
   st.clients = impl_->clients.size();
   st.servers = impl_->servers.size();
   st.client_evictions = impl_->clients.evictions();
@@ -290,7 +338,8 @@ LiveVerdictStats LiveVerdicts::Stats() const {
         break;
     }
   }
-  st.memory_bytes = impl_->clients.MemoryBytes() + impl_->servers.MemoryBytes();
+  st.memory_bytes = impl_->clients.MemoryBytes() + impl_->servers.MemoryBytes() +
+                    impl_->held.capacity() * sizeof(session::ContactEvent);
   st.memory_budget = options_.memory_bytes;
   st.max_clients = impl_->clients.limit();
   st.max_servers = impl_->servers.limit();

@@ -15,6 +15,14 @@
 // contacting the same (server, port) again is not a new step, judged against
 // the client's last kRecentContacts distinct (server, port) pairs (bounded
 // per client; a scanner's probes are all distinct anyway).
+// Order: events arrive in decision order (an answer at once, silence only
+// attempt_timeout later), which would walk a scanner's lucky hits before the
+// silent probes sent before them. So events wait in a bounded min-heap by
+// first_time_us and are walked once the latest decided_us seen (the
+// watermark; or Advance()'s clock) is `reorder_us` (the attempt timeout)
+// past their first_time: by then every earlier attempt of the same worker
+// has been decided. The walk is then in SYN order, as the scan table's.
+// A full heap walks its earliest event early (counted); Flush() walks all.
 //
 // Memory: two tables (clients, active servers), each a fixed key limit from
 // its share of `memory_bytes` (or max_clients / max_servers); a new key
@@ -40,6 +48,8 @@ struct LiveVerdictOptions {
   uint64_t memory_bytes = 0;                  // 0: only the key limits
   uint64_t max_clients = 1'000'000;
   uint64_t max_servers = 1'000'000;
+  uint64_t reorder_us = 3'000'000;  // the tracker's attempt timeout; 0 = walk at once
+  size_t reorder_capacity = 65536;  // events held (64 bytes each, reserved up front)
 };
 
 inline constexpr int kRecentContacts = 16;
@@ -55,9 +65,11 @@ struct LiveClient {
   uint64_t silents = 0;
   uint64_t blind_failures = 0;  // first-contact failures that moved the walk
   double log_ratio = 0;
-  uint64_t first_us = 0;    // earliest event's first_time_us (the first SYN)
-  uint64_t decided_us = 0;  // record time of the deciding event (0: pending)
-  uint64_t last_us = 0;     // latest decided_us seen
+  uint64_t first_us = 0;  // earliest event's first_time_us (the first SYN)
+  // Record time the live view reached the verdict (the watermark when the
+  // deciding event was walked; 0: pending).
+  uint64_t decided_us = 0;
+  uint64_t last_us = 0;  // latest decided_us seen
   uint64_t Failures() const { return rejects + silents; }
 };
 
@@ -66,7 +78,9 @@ struct LiveVerdictStats {
   uint64_t success = 0;
   uint64_t reject = 0;
   uint64_t silent = 0;
-  uint64_t repeats = 0;  // events not a first contact of their client
+  uint64_t repeats = 0;       // events not a first contact of their client
+  uint64_t held = 0;          // waiting in the reorder heap
+  uint64_t walked_early = 0;  // the heap was full
   uint64_t clients = 0;
   uint64_t servers = 0;
   uint64_t client_evictions = 0;
@@ -89,6 +103,11 @@ class LiveVerdicts {
 
   void Consume(const session::ContactEvent& e);
   void Consume(std::span<const session::ContactEvent> events);
+  // Moves the watermark to record time `now_us` (live mode: the wall clock,
+  // so held events are walked without new ones arriving).
+  void Advance(uint64_t now_us);
+  // Walks every held event (end of input).
+  void Flush();
 
   // The client's state, or null.
   const LiveClient* Find(const IpAddress& client, uint8_t ip_version) const;
@@ -103,6 +122,7 @@ class LiveVerdicts {
 
  private:
   struct Impl;
+  void Release(uint64_t reorder_us);
   LiveVerdictOptions options_;
   std::unique_ptr<Impl> impl_;
 };

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "dataplane/clock.h"
 #include "dataplane/idle_backoff.h"
 #include "dataplane/record_rings.h"
 
@@ -32,8 +33,10 @@ analytics::PortDistributionOptions PortOptionsFor(const AnalyticsConfig& c) {
   return o;
 }
 
-analytics::LiveVerdictOptions LiveOptionsFor(const AnalyticsConfig& c) {
+analytics::LiveVerdictOptions LiveOptionsFor(const AnalyticsConfig& c,
+                                             uint64_t attempt_timeout_us) {
   analytics::LiveVerdictOptions o;
+  o.reorder_us = attempt_timeout_us;
   o.trw = c.scan.trw;
   o.horizon_us = c.scan.horizon_us;
   o.memory_bytes = c.memory_bytes / 4;
@@ -46,7 +49,7 @@ AnalyticsLcore::AnalyticsLcore(AnalyticsSetup setup)
       contact_batch_(256),
       scan_(ScanOptionsFor(s_.config)),
       ports_(PortOptionsFor(s_.config)),
-      live_(LiveOptionsFor(s_.config)) {
+      live_(LiveOptionsFor(s_.config, s_.attempt_timeout_us)) {
   publish_period_tsc_ = static_cast<uint64_t>(std::max(0.01, s_.config.publish_interval_s) *
                                               static_cast<double>(rte_get_tsc_hz()));
   next_publish_tsc_ = rte_rdtsc() + publish_period_tsc_;
@@ -87,11 +90,15 @@ bool AnalyticsLcore::Poll() {
   Set(s_.counters->records, counts_.records());
   Set(s_.counters->contacts, contacts_);
   const uint64_t now = rte_rdtsc();
+  if (s_.live_clock && !s_.contact_rings.empty() && (++polls_ & 1023) == 0) {
+    live_.Advance(LiveClock().NowUs());
+  }
   if (now >= next_publish_tsc_) {
     next_publish_tsc_ = now + publish_period_tsc_;
     Publish();
   }
   if (moved == 0 && workers_done) {
+    live_.Flush();
     Publish();  // the final state stays readable until the process exits
     done_ = true;
     s_.control->analytics_done.store(true, std::memory_order_release);
@@ -176,6 +183,7 @@ std::string AnalyticsLcore::SummaryJson() const {
                   ",\"memory_bytes\":", ports_.MemoryBytes(), "}");
   absl::StrAppend(&out, ",\"live\":{\"events\":", lv.events, ",\"success\":", lv.success,
                   ",\"reject\":", lv.reject, ",\"silent\":", lv.silent, ",\"repeats\":", lv.repeats,
+                  ",\"held\":", lv.held, ",\"walked_early\":", lv.walked_early,
                   ",\"clients\":", lv.clients, ",\"servers\":", lv.servers,
                   ",\"max_clients\":", lv.max_clients, ",\"max_servers\":", lv.max_servers,
                   ",\"client_evictions\":", lv.client_evictions,

@@ -34,6 +34,12 @@ struct AnalyticsSetup {
   std::vector<rte_ring*> contact_rings;  // first-contact events, one per worker (or none)
   AnalyticsConfig config;
   bool publish = true;  // top rows for telemetry
+  // The tracker's attempt timeout: how long live verdicts hold events to
+  // walk them in first-contact order.
+  uint64_t attempt_timeout_us = 3'000'000;
+  // Live mode: record times are the wall clock, which also moves the live
+  // verdicts' watermark when no event arrives.
+  bool live_clock = false;
   // Called on the analytics lcore at every publish and once at the end, with
   // the tables quiescent: where snapshot frames hook in.
   std::function<void(const AnalyticsLcore&)> on_tables;
@@ -45,7 +51,7 @@ struct AnalyticsSetup {
 // live verdicts 1/4.
 analytics::ScanOptions ScanOptionsFor(const AnalyticsConfig& c);
 analytics::PortDistributionOptions PortOptionsFor(const AnalyticsConfig& c);
-analytics::LiveVerdictOptions LiveOptionsFor(const AnalyticsConfig& c);
+analytics::LiveVerdictOptions LiveOptionsFor(const AnalyticsConfig& c, uint64_t attempt_timeout_us);
 
 class AnalyticsLcore {
  public:
@@ -80,6 +86,7 @@ class AnalyticsLcore {
   analytics::PortDistribution ports_;
   analytics::LiveVerdicts live_;
   uint64_t contacts_ = 0;
+  uint64_t polls_ = 0;
   uint64_t publish_period_tsc_ = 0;
   uint64_t next_publish_tsc_ = 0;
   uint64_t publishes_ = 0;

@@ -350,6 +350,8 @@ absl::StatusOr<std::unique_ptr<Pipeline>> Pipeline::Create(const SensorConfig& c
   as.rings = s->analytics_rings;
   as.contact_rings = s->contact_rings;
   as.config = config.analytics;
+  as.attempt_timeout_us = config.tracker.attempt_timeout_us;
+  as.live_clock = !s->capture;
   as.counters = &s->analytics_counters;
   as.control = &s->control;
   s->analytics = std::make_unique<AnalyticsLcore>(std::move(as));

@@ -88,7 +88,9 @@ void AddString(rte_tel_data* d, const char* name, const std::string& v) {
   rte_tel_data_add_dict_string(d, name, v.c_str());
 }
 
-// One row as a dict container under `key` (containers nest one level only).
+// One row as a dict container under `key` (containers nest one level only;
+// names may hold only letters, digits, '_' and '/': rows are keyed by rank,
+// e.g. live0, row3, and carry their address as a field).
 template <typename Fill>
 int AddRow(rte_tel_data* d, const std::string& key, Fill&& fill) {
   rte_tel_data* c = rte_tel_data_alloc();
@@ -109,8 +111,9 @@ int ScansCommand(const char*, const char*, rte_tel_data* d) {
   AddU64(d, "live_clients", t.live_stats.clients);
   AddU64(d, "live_scanners", t.live_stats.scanners);
   AddU64(d, "scan_rows", t.scan_stats.rows);
-  for (const analytics::LiveClient& c : t.live) {
-    const int rc = AddRow(d, "live " + FormatIp(c.client, c.ip_version), [&](rte_tel_data* r) {
+  for (size_t i = 0; i < t.live.size(); ++i) {
+    const analytics::LiveClient& c = t.live[i];
+    const int rc = AddRow(d, absl::StrCat("live", i), [&](rte_tel_data* r) {
       AddString(r, "kind", "live");
       AddString(r, "client", FormatIp(c.client, c.ip_version));
       AddString(r, "verdict", analytics::VerdictName(c.verdict));
@@ -127,10 +130,11 @@ int ScansCommand(const char*, const char*, rte_tel_data* d) {
     });
     if (rc != 0) return rc;
   }
-  for (const AnalyticsTop::Row& row : t.rows) {
+  for (size_t i = 0; i < t.rows.size(); ++i) {
+    const AnalyticsTop::Row& row = t.rows[i];
     const analytics::ScanRow& r = row.row;
     const std::string client = FormatIp(r.client, r.ip_version);
-    const int rc = AddRow(d, absl::StrCat("row ", client, " ", r.port), [&](rte_tel_data* c) {
+    const int rc = AddRow(d, absl::StrCat("row", i), [&](rte_tel_data* c) {
       AddString(c, "kind", "row");
       AddString(c, "client", client);
       AddU64(c, "port", r.port);
@@ -157,23 +161,22 @@ int PortsCommand(const char*, const char*, rte_tel_data* d) {
   AddU64(d, "cells", t.port_cells);
   AddU64(d, "flows", t.port_stats.flows);
   AddU64(d, "evicted_cells", t.port_stats.evicted_cells);
-  for (const AnalyticsTop::Port& p : t.ports) {
-    const int rc = AddRow(
-        d, absl::StrCat(p.window_start_us / 1'000'000, " ", p.server_port, " ", p.row.client_port),
-        [&](rte_tel_data* c) {
-          AddU64(c, "window_start_us", p.window_start_us);
-          AddU64(c, "server_port", p.server_port);
-          AddU64(c, "client_port", p.row.client_port);
-          AddU64(c, "client_ports", p.client_ports);
-          AddU64(c, "flows", p.row.flows);
-          AddU64(c, "distinct_clients", p.row.distinct_clients);
-          AddU64(c, "distinct_servers", p.row.distinct_servers);
-          AddString(c, "z", absl::StrFormat("%.3f", p.row.z));
-          AddString(c, "modified_z", absl::StrFormat("%.3f", p.row.modified_z));
-          AddU64(c, "goldfarb", p.row.goldfarb);
-          AddU64(c, "mad", p.row.mad);
-          AddU64(c, "fanout", p.row.fanout);
-        });
+  for (size_t i = 0; i < t.ports.size(); ++i) {
+    const AnalyticsTop::Port& p = t.ports[i];
+    const int rc = AddRow(d, absl::StrCat("port", i), [&](rte_tel_data* c) {
+      AddU64(c, "window_start_us", p.window_start_us);
+      AddU64(c, "server_port", p.server_port);
+      AddU64(c, "client_port", p.row.client_port);
+      AddU64(c, "client_ports", p.client_ports);
+      AddU64(c, "flows", p.row.flows);
+      AddU64(c, "distinct_clients", p.row.distinct_clients);
+      AddU64(c, "distinct_servers", p.row.distinct_servers);
+      AddString(c, "z", absl::StrFormat("%.3f", p.row.z));
+      AddString(c, "modified_z", absl::StrFormat("%.3f", p.row.modified_z));
+      AddU64(c, "goldfarb", p.row.goldfarb);
+      AddU64(c, "mad", p.row.mad);
+      AddU64(c, "fanout", p.row.fanout);
+    });
     if (rc != 0) return rc;
   }
   return 0;
@@ -184,9 +187,10 @@ int ServersCommand(const char*, const char*, rte_tel_data* d) {
   const AnalyticsTop& t = g_analytics;
   rte_tel_data_start_dict(d);
   AddU64(d, "servers", t.scan_stats.servers);
-  for (const analytics::ServerRow& s : t.servers) {
+  for (size_t i = 0; i < t.servers.size(); ++i) {
+    const analytics::ServerRow& s = t.servers[i];
     const std::string addr = FormatIp(s.address, s.ip_version);
-    const int rc = AddRow(d, absl::StrCat(addr, " ", s.port), [&](rte_tel_data* c) {
+    const int rc = AddRow(d, absl::StrCat("server", i), [&](rte_tel_data* c) {
       AddString(c, "address", addr);
       AddU64(c, "port", s.port);
       AddU64(c, "accepts", s.accepts);

@@ -30,6 +30,7 @@ import e2e_lib as lib  # noqa: E402
 import pcap_variants as variants  # noqa: E402
 import tshark_oracle as oracle  # noqa: E402
 from e2e_ports import PORTS_CASES  # noqa: E402
+from e2e_live import LIVE_CASES  # noqa: E402
 from e2e_lib import Failure, Skip, expect, log, report  # noqa: E402
 
 # 3 workers on this 2-CPU box: main, 3 workers, dispatcher, exporter,
@@ -1432,6 +1433,7 @@ CASES = {
     "scan_stories": scan_stories,
     "scan_golden": scan_golden,
     **PORTS_CASES,
+    **LIVE_CASES,
 }
 
 if __name__ == "__main__":

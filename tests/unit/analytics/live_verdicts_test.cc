@@ -73,6 +73,7 @@ TEST(LiveVerdicts, SuccessfulClientIsBenign) {
     std::snprintf(server, sizeof(server), "192.0.2.%d", 10 + i);
     lv.Consume(Event("10.0.0.1", server, 443, ContactOutcome::kSuccess, kT0 + i * kSec));
   }
+  lv.Flush();
   const LiveClient* c = lv.Find(V4("10.0.0.1"), 4);
   ASSERT_NE(c, nullptr);
   EXPECT_EQ(c->verdict, Verdict::kBenign);
@@ -90,6 +91,7 @@ TEST(LiveVerdicts, FailureAgainstAnActiveServerIsNeutralUnlessConfigured) {
       lv.Consume(Event("10.0.0.9", "192.0.2.1", port, ContactOutcome::kSuccess, kT0));
       lv.Consume(Event("10.0.0.2", "192.0.2.1", port, ContactOutcome::kReject, kT0 + kSec));
     }
+    lv.Flush();
     const LiveClient* c = lv.Find(V4("10.0.0.2"), 4);
     ASSERT_NE(c, nullptr);
     EXPECT_EQ(c->verdict, counts ? Verdict::kScanner : Verdict::kPending) << counts;
@@ -106,6 +108,7 @@ TEST(LiveVerdicts, ActiveServerOutsideTheHorizonDoesNotShield) {
     lv.Consume(Event("10.0.0.9", "192.0.2.1", port, ContactOutcome::kSuccess, kT0));
     lv.Consume(Event("10.0.0.2", "192.0.2.1", port, ContactOutcome::kReject, kT0 + 60 * kSec));
   }
+  lv.Flush();
   EXPECT_EQ(lv.Find(V4("10.0.0.2"), 4)->verdict, Verdict::kScanner);
 }
 
@@ -114,6 +117,7 @@ TEST(LiveVerdicts, RepeatedContactsToOneServerAreOneStep) {
   for (int i = 0; i < 20; ++i) {
     lv.Consume(Event("10.0.0.3", "192.0.2.50", 80, ContactOutcome::kSilent, kT0 + i * kSec));
   }
+  lv.Flush();
   const LiveClient* c = lv.Find(V4("10.0.0.3"), 4);
   EXPECT_EQ(c->steps, 1u);
   EXPECT_EQ(c->verdict, Verdict::kPending);
@@ -129,6 +133,7 @@ TEST(LiveVerdicts, VerdictSticksOnceDecided) {
     std::snprintf(server, sizeof(server), "192.0.2.%d", 100 + i);
     lv.Consume(Event("203.0.113.6", server, 80, ContactOutcome::kSuccess, kT0 + kSec));
   }
+  lv.Flush();
   EXPECT_EQ(lv.Find(V4("203.0.113.6"), 4)->verdict, Verdict::kScanner);
 }
 
@@ -141,6 +146,7 @@ TEST(LiveVerdicts, ClientTableIsBoundedAndEvictsTheColdest) {
     std::snprintf(client, sizeof(client), "10.1.0.%d", i);
     lv.Consume(Event(client, "192.0.2.1", 80, ContactOutcome::kSilent, kT0 + i * kSec));
   }
+  lv.Flush();
   const LiveVerdictStats st = lv.Stats();
   EXPECT_EQ(st.clients, 16u);
   EXPECT_EQ(st.client_evictions, 84u);
@@ -165,12 +171,74 @@ TEST(LiveVerdicts, TopOrdersByFailuresAndIsBounded) {
   lv.Consume(Sweep("203.0.113.2", 50, kT0, 1000));
   lv.Consume(Sweep("203.0.113.3", 20, kT0, 1000));
   lv.Consume(Event("10.0.0.1", "192.0.2.1", 80, ContactOutcome::kSuccess, kT0));
+  lv.Flush();
   const std::vector<LiveClient> top = lv.Top(2);
   ASSERT_EQ(top.size(), 2u);
   EXPECT_EQ(top[0].client, V4("203.0.113.2"));
   EXPECT_EQ(top[1].client, V4("203.0.113.3"));
   EXPECT_EQ(lv.Top(10).size(), 4u);
   EXPECT_TRUE(lv.Top(0).empty());
+}
+
+// A scanner's lucky hits are answered at once, its silent probes decided only
+// 3 s later: they arrive first but must not be walked first.
+std::vector<ContactEvent> HitsBeforeSilence() {
+  std::vector<ContactEvent> silent = Sweep("203.0.113.9", 4, kT0, 1000);
+  std::vector<ContactEvent> out;
+  for (int i = 0; i < 5; ++i) {
+    char server[32];
+    std::snprintf(server, sizeof(server), "192.0.2.%d", 200 + i);
+    out.push_back(
+        Event("203.0.113.9", server, 22, ContactOutcome::kSuccess, kT0 + kSec + i * 1000));
+  }
+  out.insert(out.end(), silent.begin(), silent.end());  // decided at kT0 + 3 s
+  return out;
+}
+
+TEST(LiveVerdicts, WalksInFirstContactOrderNotArrivalOrder) {
+  LiveVerdicts lv;
+  lv.Consume(HitsBeforeSilence());
+  lv.Flush();
+  const LiveClient* c = lv.Find(V4("203.0.113.9"), 4);
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(c->verdict, Verdict::kScanner);
+  EXPECT_EQ(c->decided_after, 4u);
+  EXPECT_EQ(c->decided_us, kT0 + 3 * kSec + 3000);  // the 4th probe's silence
+}
+
+TEST(LiveVerdicts, WithoutReorderingTheHitsComeFirstAndTheScannerLooksBenign) {
+  LiveVerdictOptions o;
+  o.reorder_us = 0;
+  LiveVerdicts lv(o);
+  lv.Consume(HitsBeforeSilence());
+  EXPECT_EQ(lv.Find(V4("203.0.113.9"), 4)->verdict, Verdict::kBenign);
+}
+
+TEST(LiveVerdicts, AdvanceWalksHeldEventsWithoutNewOnes) {
+  LiveVerdicts lv;
+  lv.Consume(Event("10.0.0.1", "192.0.2.1", 80, ContactOutcome::kSuccess, kT0));
+  EXPECT_EQ(lv.Find(V4("10.0.0.1"), 4), nullptr);  // held: an earlier SYN may still be open
+  EXPECT_EQ(lv.Stats().held, 1u);
+  lv.Advance(kT0 + 3 * kSec - 1);
+  EXPECT_EQ(lv.Find(V4("10.0.0.1"), 4), nullptr);
+  lv.Advance(kT0 + 3 * kSec);
+  ASSERT_NE(lv.Find(V4("10.0.0.1"), 4), nullptr);
+  EXPECT_EQ(lv.Stats().held, 0u);
+}
+
+TEST(LiveVerdicts, FullReorderHeapWalksItsEarliestEarlyAndCountsIt) {
+  LiveVerdictOptions o;
+  o.reorder_capacity = 2;
+  LiveVerdicts lv(o);
+  for (int i = 0; i < 5; ++i) {
+    char server[32];
+    std::snprintf(server, sizeof(server), "192.0.2.%d", 1 + i);
+    lv.Consume(Event("10.0.0.1", server, 80, ContactOutcome::kSuccess, kT0 + i));
+  }
+  const LiveVerdictStats st = lv.Stats();
+  EXPECT_EQ(st.held, 2u);
+  EXPECT_EQ(st.walked_early, 3u);
+  EXPECT_EQ(lv.Find(V4("10.0.0.1"), 4)->steps, 3u);
 }
 
 }  // namespace
