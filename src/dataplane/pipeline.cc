@@ -460,6 +460,9 @@ Snapshot Pipeline::State::TakeSnapshot(const char* end) const {
     w.implausible_sequence = Get(c.implausible_sequence);
     w.records_out = Get(c.records_out);
     w.tracker_records_dropped = Get(c.tracker_records_dropped);
+    w.contacts = Get(c.contacts);
+    w.contacts_dropped = Get(c.contacts_dropped);
+    w.contacts_out = Get(c.contacts_out);
     snap.workers.push_back(w);
   }
   if (dispatcher) {

@@ -155,6 +155,11 @@ void Worker::PushContacts() {
   }
 }
 
+bool Worker::ContactsBackedUp() const {
+  return s_.contacts_to_analytics != nullptr &&
+         s_.tracker->PendingContacts() > s_.tracker_config.contact_capacity / 2;
+}
+
 void Worker::PushAllBlocking() {
   IdleBackoff backoff;
   PushContacts();
@@ -261,9 +266,13 @@ int Worker::Run() {
     }
     bool worked = false;
     // Capture mode: a worker whose output is backed up takes no input, so
-    // backpressure reaches the reader instead of dropping records.
-    if (!PushRecords() && s_.capture) {
-      PushContacts();
+    // backpressure reaches the reader instead of dropping records. Contact
+    // events too (half the tracker's queue as the mark): a replay then gives
+    // the same events however fast the analytics lcore is. Live mode never
+    // waits for them.
+    const bool records_waiting = !PushRecords();
+    PushContacts();
+    if (s_.capture && (records_waiting || ContactsBackedUp())) {
       PublishCounters();
       backoff.Idle();
       continue;

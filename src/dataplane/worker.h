@@ -88,6 +88,9 @@ class Worker {
   // rest wait in the tracker's queue (which counts what it cannot keep).
   // Never waits.
   void PushContacts();
+  // More events wait in the tracker than half its queue (capture mode pauses
+  // input then).
+  bool ContactsBackedUp() const;
   void PushAllBlocking();
   void FlushAtEnd();
   void PublishCounters();

@@ -170,10 +170,16 @@ class Tracker::Impl {
   void UpdateContact(uint32_t idx, Session& s, const packet::ParsedPacket& pkt, uint8_t from,
                      PacketTime t);
   // Silent events for the attempts whose deadline passed by clock `now`.
-  void ExpireAttempts(uint64_t now) {
-    if (attempt_count_ != 0 && attempts_[attempt_head_].deadline <= now) ExpireAttemptsSlow(now);
+  // `bounded` (Advance, FlushSome): stop while the event queue is full and
+  // return false; the due attempts stay and leave on a later call. The packet
+  // path cannot wait (an answer after the deadline must not count): it
+  // decides them anyway and counts what the queue cannot keep.
+  bool ExpireAttempts(uint64_t now, bool bounded = false) {
+    if (attempt_count_ == 0 || attempts_[attempt_head_].deadline > now) return true;
+    return ExpireAttemptsSlow(now, bounded);
   }
-  void ExpireAttemptsSlow(uint64_t now);
+  bool ExpireAttemptsSlow(uint64_t now, bool bounded);
+  bool ContactRoomFor(uint32_t n) const { return contact_count_ + n <= cfg_.contact_capacity; }
   // The session ended (its event left then), or the slot holds another one.
   bool AttemptStale(const Attempt& a) const {
     const Session& s = table_.at(a.idx);
@@ -638,8 +644,9 @@ void Tracker::Impl::UpdateContact(uint32_t idx, Session& s, const packet::Parsed
   ++attempt_count_;
 }
 
-void Tracker::Impl::ExpireAttemptsSlow(uint64_t now) {
+bool Tracker::Impl::ExpireAttemptsSlow(uint64_t now, bool bounded) {
   while (attempt_count_ != 0 && attempts_[attempt_head_].deadline <= now) {
+    if (bounded && !ContactRoomFor(1)) return false;
     const Attempt a = attempts_[attempt_head_];
     attempt_head_ = attempt_head_ + 1 == cfg_.capacity ? 0 : attempt_head_ + 1;
     --attempt_count_;
@@ -648,6 +655,7 @@ void Tracker::Impl::ExpireAttemptsSlow(uint64_t now) {
     s.side[a.side].contact = kContactDecided;
     EmitContact(s, a.side, ContactOutcome::kSilent, s.first_time_us + cfg_.attempt_timeout_us);
   }
+  return true;
 }
 
 void Tracker::Impl::EmitContact(const Session& s, uint8_t client, ContactOutcome outcome,
@@ -695,9 +703,10 @@ size_t Tracker::Impl::DrainContacts(std::span<ContactEvent> out) {
 }
 
 bool Tracker::Impl::Advance(uint64_t now, size_t max_records) {
-  if (contacts_on_) ExpireAttempts(now);
+  const bool attempts_done = !contacts_on_ || ExpireAttempts(now, /*bounded=*/true);
   advance_budget_ = max_records;
-  return wheel_.Advance(now, [this, now](uint32_t idx) { return Fire(idx, now); });
+  const bool wheel_done = wheel_.Advance(now, [this, now](uint32_t idx) { return Fire(idx, now); });
+  return attempts_done && wheel_done;
 }
 
 void Tracker::Impl::EvictStalest() {
@@ -746,13 +755,20 @@ void Tracker::Impl::End(uint32_t idx, EndReason reason) {
 }
 
 bool Tracker::Impl::FlushSome(EndReason reason, uint64_t now) {
-  if (contacts_on_) ExpireAttempts(now);
+  if (contacts_on_ && !ExpireAttempts(now, /*bounded=*/true)) return false;
   const uint32_t cap = table_.capacity();
   while (table_.size() > 0) {
     if (OutputFull()) return false;
     if (flush_cursor_ >= cap) flush_cursor_ = 0;
-    const uint32_t idx = flush_cursor_++;
+    const uint32_t idx = flush_cursor_;
     const Session& s = table_.at(idx);
+    // Its silent events (one per side still waiting) need room too.
+    if (contacts_on_ && s.live &&
+        !ContactRoomFor((s.side[0].contact == kContactPending) +
+                        (s.side[1].contact == kContactPending))) {
+      return false;
+    }
+    ++flush_cursor_;
     // Due but not yet fired (the wheel is up to a tick late): its own reason.
     if (s.live) End(idx, Expired(s, now) ? ExpiryReason(s) : reason);
   }

@@ -157,15 +157,17 @@ class Tracker {
   // the output queue's free room. Sessions not reached stay in the table and
   // are expired by a later call: nothing is lost or emitted twice. Returns
   // true when nothing due by `clock_us` is left (to wheel-tick precision);
-  // false means call again (after Drain()) at the same clock.
+  // false means call again (after Drain() / DrainContacts()) at the same
+  // clock. Silent attempts also wait for room in the contact queue here.
   // O(expired) amortised.
   bool Advance(uint64_t clock_us, size_t max_records);
   bool Advance(uint64_t clock_us) { return Advance(clock_us, SIZE_MAX); }
 
   // Ends every live session (shutdown, end of input): with its expiry reason
   // (closed, reset, idle) if its idle timeout had passed by clock `clock_us`,
-  // else with `reason`. Emits at most the free room of the output queue per
-  // call; returns true once the table is empty. Call Drain() between calls.
+  // else with `reason`. Emits at most the free room of the output queue (and
+  // of the contact queue) per call; returns true once the table is empty.
+  // Call Drain() and DrainContacts() between calls.
   bool FlushSome(EndReason reason, uint64_t clock_us);
 
   // Moves up to out.size() finished records to `out`; returns how many.

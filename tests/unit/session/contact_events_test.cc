@@ -205,9 +205,44 @@ TEST(ContactEvents, FullEventQueueDropsAndCountsButRecordsStillLeave) {
   EXPECT_EQ((*t)->PendingContacts(), 2u);
   EXPECT_EQ((*t)->counters().contacts_dropped, 3u);
   EXPECT_EQ((*t)->counters().contacts_reject, 5u);
-  while (!(*t)->FlushSome(EndReason::kEndOfInput, kT0 + 2)) {
-  }
+  EXPECT_TRUE((*t)->FlushSome(EndReason::kEndOfInput, kT0 + 2));  // decided: no event to wait for
   EXPECT_EQ((*t)->PendingOutput(), 5u);
+}
+
+TEST(ContactEvents, AdvanceAndFlushWaitForRoomInsteadOfDroppingSilentEvents) {
+  TrackerConfig c = SmallConfig();
+  c.contact_capacity = 2;
+  PacketMaker m;
+  auto t = Tracker::Create(c);
+  ASSERT_TRUE(t.ok());
+  for (uint16_t i = 0; i < 5; ++i) {
+    (*t)->Process(m.Tcp(kC, static_cast<uint16_t>(40000 + i), kSrv, 80, kS, 100), kT0 + i, 0);
+  }
+  for (uint16_t i = 5; i < 8; ++i) {  // still waiting at the flush
+    (*t)->Process(m.Tcp(kC, static_cast<uint16_t>(40000 + i), kSrv, 80, kS, 100), kT0 + kSec, 0);
+  }
+  ContactEvent ev[8];
+  size_t got = 0;
+  int calls = 0;
+  while (!(*t)->Advance(kT0 + 3 * kSec + 10)) {
+    got += (*t)->DrainContacts(std::span(ev + got, 8 - got));
+    ASSERT_LT(++calls, 10);
+  }
+  got += (*t)->DrainContacts(std::span(ev + got, 8 - got));
+  EXPECT_EQ(got, 5u);
+  EXPECT_GT(calls, 0);
+  calls = 0;
+  while (!(*t)->FlushSome(EndReason::kEndOfInput, kT0 + 3 * kSec + 10)) {
+    got += (*t)->DrainContacts(std::span(ev + got, 8 - got));
+    SessionRecord r[8];
+    while ((*t)->Drain(r)) {
+    }
+    ASSERT_LT(++calls, 10);
+  }
+  got += (*t)->DrainContacts(std::span(ev + got, 8 - got));
+  EXPECT_EQ(got, 8u);
+  EXPECT_EQ((*t)->counters().contacts_dropped, 0u);
+  EXPECT_EQ((*t)->counters().contacts_silent, 8u);
 }
 
 TEST(ContactEvents, AttemptTimeoutZeroEmitsNothing) {
