@@ -158,7 +158,17 @@ struct LiveVerdicts::Impl {
   BoundedTable<ClientKey, ClientEntry> clients;
   BoundedTable<ServerKey, ServerEntry> servers;
   std::vector<session::ContactEvent> held;  // min-heap by first_time_us
-  uint64_t watermark = 0;
+  // Per worker (ContactEvent::worker_id): the latest decided_us it sent, or
+  // its clock (Advance); events are released against the smallest.
+  std::vector<uint64_t> worker_marks;
+  uint64_t watermark = 0;  // min of worker_marks
+  void Raise(uint16_t worker, uint64_t t) {
+    if (worker >= worker_marks.size()) worker_marks.resize(worker + 1, 0);
+    if (t <= worker_marks[worker]) return;
+    const bool was_min = worker_marks[worker] == watermark;
+    worker_marks[worker] = t;
+    if (was_min) watermark = *std::min_element(worker_marks.begin(), worker_marks.end());
+  }
   LiveVerdictStats stats;
   double step_fail = 0, step_success = 0, upper = 0, lower = 0;
 };
@@ -179,6 +189,7 @@ LiveVerdicts::LiveVerdicts(LiveVerdictOptions options) : options_(options) {
   impl_ = std::make_unique<Impl>(max_clients, max_servers);
   options_.reorder_capacity = std::max<size_t>(options_.reorder_capacity, 1);
   impl_->held.reserve(options_.reorder_capacity);
+  impl_->worker_marks.assign(std::max<uint32_t>(options_.workers, 1), 0);
   const TrwOptions& p = options_.trw;
   impl_->step_fail = std::log((1 - p.theta1) / (1 - p.theta0));
   impl_->step_success = std::log(p.theta1 / p.theta0);
@@ -203,12 +214,17 @@ void LiveVerdicts::Consume(const session::ContactEvent& e) {
   }
   m.held.push_back(e);
   std::push_heap(m.held.begin(), m.held.end(), LaterFirst);
-  m.watermark = std::max(m.watermark, e.decided_us);
+  m.Raise(e.worker_id, e.decided_us);
   Release(options_.reorder_us);
 }
 
 void LiveVerdicts::Advance(uint64_t now_us) {
-  impl_->watermark = std::max(impl_->watermark, now_us);
+  for (uint16_t w = 0; w < impl_->worker_marks.size(); ++w) impl_->Raise(w, now_us);
+  Release(options_.reorder_us);
+}
+
+void LiveVerdicts::Advance(uint16_t worker, uint64_t now_us) {
+  impl_->Raise(worker, now_us);
   Release(options_.reorder_us);
 }
 

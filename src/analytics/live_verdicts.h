@@ -18,10 +18,13 @@
 // Order: events arrive in decision order (an answer at once, silence only
 // attempt_timeout later), which would walk a scanner's lucky hits before the
 // silent probes sent before them. So events wait in a bounded min-heap by
-// first_time_us and are walked once the latest decided_us seen (the
-// watermark; or Advance()'s clock) is `reorder_us` (the attempt timeout)
-// past their first_time: by then every earlier attempt of the same worker
-// has been decided. The walk is then in SYN order, as the scan table's.
+// first_time_us and are walked once the watermark is `reorder_us` (the
+// attempt timeout) past their first_time. A worker sends its events in
+// decision order, so once it sent one decided at t (or its clock, given to
+// Advance(worker, t), reached t) every attempt it will still decide has
+// first_time > t - reorder_us; the watermark is the smallest such t over
+// the `workers`. The walk is then in SYN order, as the scan table's, with
+// any number of workers.
 // A full heap walks its earliest event early (counted); Flush() walks all.
 //
 // Memory: two tables (clients, active servers), each a fixed key limit from
@@ -50,6 +53,7 @@ struct LiveVerdictOptions {
   uint64_t max_servers = 1'000'000;
   uint64_t reorder_us = 3'000'000;  // the tracker's attempt timeout; 0 = walk at once
   size_t reorder_capacity = 65536;  // events held (64 bytes each, reserved up front)
+  uint32_t workers = 1;             // worker ids 0..workers-1 (more are added as seen)
 };
 
 inline constexpr int kRecentContacts = 16;
@@ -103,9 +107,12 @@ class LiveVerdicts {
 
   void Consume(const session::ContactEvent& e);
   void Consume(std::span<const session::ContactEvent> events);
-  // Moves the watermark to record time `now_us` (live mode: the wall clock,
-  // so held events are walked without new ones arriving).
+  // Moves every worker's mark to record time `now_us` (live mode: the wall
+  // clock, so held events are walked without new ones arriving).
   void Advance(uint64_t now_us);
+  // One worker's clock reached `now_us` (capture mode: its tracker clock, so
+  // an idle worker does not hold everything back).
+  void Advance(uint16_t worker, uint64_t now_us);
   // Walks every held event (end of input).
   void Flush();
 

@@ -33,10 +33,11 @@ analytics::PortDistributionOptions PortOptionsFor(const AnalyticsConfig& c) {
   return o;
 }
 
-analytics::LiveVerdictOptions LiveOptionsFor(const AnalyticsConfig& c,
-                                             uint64_t attempt_timeout_us) {
+analytics::LiveVerdictOptions LiveOptionsFor(const AnalyticsConfig& c, uint64_t attempt_timeout_us,
+                                             uint32_t workers) {
   analytics::LiveVerdictOptions o;
   o.reorder_us = attempt_timeout_us;
+  o.workers = workers;
   o.trw = c.scan.trw;
   o.horizon_us = c.scan.horizon_us;
   o.memory_bytes = c.memory_bytes / 4;
@@ -49,7 +50,8 @@ AnalyticsLcore::AnalyticsLcore(AnalyticsSetup setup)
       contact_batch_(256),
       scan_(ScanOptionsFor(s_.config)),
       ports_(PortOptionsFor(s_.config)),
-      live_(LiveOptionsFor(s_.config, s_.attempt_timeout_us)) {
+      live_(LiveOptionsFor(s_.config, s_.attempt_timeout_us,
+                           static_cast<uint32_t>(s_.rings.size()))) {
   publish_period_tsc_ = static_cast<uint64_t>(std::max(0.01, s_.config.publish_interval_s) *
                                               static_cast<double>(rte_get_tsc_hz()));
   next_publish_tsc_ = rte_rdtsc() + publish_period_tsc_;
@@ -90,8 +92,14 @@ bool AnalyticsLcore::Poll() {
   Set(s_.counters->records, counts_.records());
   Set(s_.counters->contacts, contacts_);
   const uint64_t now = rte_rdtsc();
-  if (s_.live_clock && !s_.contact_rings.empty() && (++polls_ & 1023) == 0) {
-    live_.Advance(LiveClock().NowUs());
+  if (!s_.contact_rings.empty() && (++polls_ & 255) == 0) {
+    if (s_.live_clock) {
+      live_.Advance(LiveClock().NowUs());
+    } else {
+      for (size_t w = 0; w < s_.worker_counters.size(); ++w) {
+        live_.Advance(static_cast<uint16_t>(w), Get(s_.worker_counters[w].clock_us));
+      }
+    }
   }
   if (now >= next_publish_tsc_) {
     next_publish_tsc_ = now + publish_period_tsc_;

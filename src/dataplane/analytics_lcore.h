@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -40,6 +41,9 @@ struct AnalyticsSetup {
   // Live mode: record times are the wall clock, which also moves the live
   // verdicts' watermark when no event arrives.
   bool live_clock = false;
+  // The workers' counters (their tracker clocks move the live verdicts'
+  // per-worker marks in capture mode); empty = none.
+  std::span<const WorkerCounters> worker_counters;
   // Called on the analytics lcore at every publish and once at the end, with
   // the tables quiescent: where snapshot frames hook in.
   std::function<void(const AnalyticsLcore&)> on_tables;
@@ -51,7 +55,8 @@ struct AnalyticsSetup {
 // live verdicts 1/4.
 analytics::ScanOptions ScanOptionsFor(const AnalyticsConfig& c);
 analytics::PortDistributionOptions PortOptionsFor(const AnalyticsConfig& c);
-analytics::LiveVerdictOptions LiveOptionsFor(const AnalyticsConfig& c, uint64_t attempt_timeout_us);
+analytics::LiveVerdictOptions LiveOptionsFor(const AnalyticsConfig& c, uint64_t attempt_timeout_us,
+                                             uint32_t workers);
 
 class AnalyticsLcore {
  public:

@@ -352,6 +352,7 @@ absl::StatusOr<std::unique_ptr<Pipeline>> Pipeline::Create(const SensorConfig& c
   as.config = config.analytics;
   as.attempt_timeout_us = config.tracker.attempt_timeout_us;
   as.live_clock = !s->capture;
+  as.worker_counters = std::span<const WorkerCounters>(s->worker_counters);
   as.counters = &s->analytics_counters;
   as.control = &s->control;
   s->analytics = std::make_unique<AnalyticsLcore>(std::move(as));

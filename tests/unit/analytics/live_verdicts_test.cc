@@ -241,5 +241,29 @@ TEST(LiveVerdicts, FullReorderHeapWalksItsEarliestEarlyAndCountsIt) {
   EXPECT_EQ(lv.Find(V4("10.0.0.1"), 4)->steps, 3u);
 }
 
+TEST(LiveVerdicts, EachWorkerHoldsTheWatermarkUntilItsEventsAreIn) {
+  // Worker 0 decides four silent probes; worker 1 is behind and only then
+  // hands over five earlier successes of the same client. The walk must
+  // still be in first-contact order: benign.
+  LiveVerdictOptions o;
+  o.workers = 2;
+  LiveVerdicts lv(o);
+  std::vector<ContactEvent> silent = Sweep("203.0.113.7", 4, kT0 + kSec, 1000);
+  lv.Consume(silent);
+  EXPECT_EQ(lv.Find(V4("203.0.113.7"), 4), nullptr);  // held for worker 1
+  for (int i = 0; i < 5; ++i) {
+    char server[32];
+    std::snprintf(server, sizeof(server), "192.0.2.%d", 10 + i);
+    ContactEvent e = Event("203.0.113.7", server, 22, ContactOutcome::kSuccess, kT0 + i);
+    e.worker_id = 1;
+    lv.Consume(e);
+  }
+  lv.Advance(1, kT0 + 10 * kSec);  // worker 1's clock
+  const LiveClient* c = lv.Find(V4("203.0.113.7"), 4);
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(c->verdict, Verdict::kBenign);
+  EXPECT_EQ(lv.Stats().held, 0u);
+}
+
 }  // namespace
 }  // namespace flowtrail::analytics
