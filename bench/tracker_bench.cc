@@ -40,9 +40,11 @@ struct Bench {
   std::vector<SessionRecord> sink = std::vector<SessionRecord>(256);
   uint64_t now = kT0;
 
-  explicit Bench(uint32_t capacity, uint32_t live = kLive) {
+  explicit Bench(uint32_t capacity, uint32_t live = kLive,
+                 uint64_t attempt_timeout_us = TrackerConfig().attempt_timeout_us) {
     TrackerConfig c;
     c.capacity = capacity;
+    c.attempt_timeout_us = attempt_timeout_us;
     tracker = std::move(*Tracker::Create(c));
     for (uint32_t i = 0; i < live; ++i) Step(TcpPacket(i), i);
   }
@@ -52,8 +54,11 @@ struct Bench {
       tracker->Advance(now);
       while (tracker->Drain(sink)) {
       }
+      while (tracker->DrainContacts(contacts)) {
+      }
     }
   }
+  std::vector<ContactEvent> contacts = std::vector<ContactEvent>(256);
 };
 
 // Arg: live sessions (1 M is the figure that matters; 1 K shows the cost
@@ -123,6 +128,46 @@ BENCHMARK(BM_TrackerNewSessionEvictingFromFullTable)
     ->Iterations(kLive)
     ->Unit(benchmark::kNanosecond);
 
+}  // namespace
+}  // namespace flowtrail::session
+
+// A scan: 3 of 4 packets are a new session's SYN, the 4th the SYN-ACK of the
+// SYN before it; the other SYNs are silent, decided by the attempt timeout.
+// Arg: attempt timeout in us of the bench clock (1 us per packet, so 3000
+// keeps ~2000 attempts waiting and decides silence within the run); 0 =
+// first-contact events off. What the events cost on the path they touch most.
+namespace flowtrail::session {
+namespace {
+void BM_TrackerScanSynWithContactEvents(benchmark::State& state) {
+  const uint64_t attempt_us = static_cast<uint64_t>(state.range(0));
+  Bench b(2 * kLive, 0, attempt_us);
+  uint32_t n = 0;
+  uint64_t i = 0;
+  for (auto _ : state) {
+    packet::ParsedPacket p = TcpPacket(n);
+    p.tcp_flags = packet::kTcpSyn;
+    p.payload_len = 0;
+    if ((i & 3) == 1) {
+      // The SYN-ACK of the SYN sent one step before.
+      p = TcpPacket(n - 1);
+      std::swap(p.src, p.dst);
+      std::swap(p.src_port, p.dst_port);
+      p.tcp_flags = packet::kTcpSyn | packet::kTcpAck;
+      p.payload_len = 0;
+    } else {
+      ++n;
+    }
+    b.Step(p, i++);
+  }
+  state.counters["contacts"] = static_cast<double>(b.tracker->counters().contacts_success +
+                                                   b.tracker->counters().contacts_silent);
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_TrackerScanSynWithContactEvents)
+    ->Arg(0)
+    ->Arg(3000)
+    ->Iterations(kLive)
+    ->Unit(benchmark::kNanosecond);
 }  // namespace
 }  // namespace flowtrail::session
 

@@ -233,11 +233,39 @@ Sessions
   Seconds may be fractional, down to 0.000001 (1 microsecond); a shorter
   non-zero value is refused (times are kept in whole microseconds).
 
+Live analytics (the analytics lcore; SPEC §5)
+  --attempt-timeout S      a client SYN without SYN-ACK or RST for S seconds of
+                           capture/clock time is a silent first contact, told
+                           to the analytics lcore at once (the session's record
+                           waits for its idle timeout); 0 = no first-contact
+                           events, no live verdicts (default 3)
+  --analytics-memory BYTES memory of the scan table, the client-port
+                           distribution and the live verdicts together (k/M/G
+                           suffix; split 1/2, 1/4, 1/4); 0 = only each table's
+                           key limits (default 256M)
+  --scan-horizon S         an (address, port) that accepted within S seconds
+                           of a failure is an active server (default 1800)
+  --trw-theta0 P, --trw-theta1 P, --trw-alpha P, --trw-beta P
+  --trw THETA0,THETA1,ALPHA,BETA
+                           the Threshold Random Walk of `flowtrail report scans`
+                           and of the live verdicts (default 0.8,0.2,0.01,0.99)
+  --trw-active-failure neutral|failure
+                           a failure on an active server (default neutral)
+  --window S               client-port distribution window, as `flowtrail report
+                           ports` (default 3600)
+  --server-ports SET       server ports of the distribution, e.g. 0-1023 (the
+                           default), "22,80,8000-8999" or all
+  --telemetry-top N        rows of /flowtrail/scans, /flowtrail/ports and
+                           /flowtrail/servers, at most 20 (default 10)
+
   --help                   this text
 
 Live counters: the periodic status line, and the DPDK telemetry commands
-/flowtrail/stats and /flowtrail/workers (dpdk-telemetry.py -f FILE_PREFIX)
-unless the EAL runs with --no-telemetry.
+/flowtrail/stats and /flowtrail/workers, with the analytics lcore's top rows
+in /flowtrail/scans (live TRW verdicts and scan-table rows), /flowtrail/ports
+(flagged client ports) and /flowtrail/servers (active servers), published
+once a second (dpdk-telemetry.py -f FILE_PREFIX) unless the EAL runs with
+--no-telemetry.
 
 Exit status: 0 done (end of capture, SIGINT/SIGTERM or --duration); 1 EAL,
 port or lcore set-up failed (e.g. too few lcores for --workers), or the run
@@ -254,6 +282,48 @@ copied) is not an error: it ends there, with a warning in the summary, exit 0.
 )");
 }
 
+namespace {
+
+// Bytes with an optional k/M/G suffix (powers of 1024), as `flowtrail report`.
+absl::StatusOr<uint64_t> ParseBytes(std::string_view option, std::string_view value) {
+  uint64_t mul = 1;
+  std::string_view digits = value;
+  if (!digits.empty()) {
+    switch (digits.back()) {
+      case 'k':
+      case 'K':
+        mul = uint64_t{1} << 10;
+        break;
+      case 'm':
+      case 'M':
+        mul = uint64_t{1} << 20;
+        break;
+      case 'g':
+      case 'G':
+        mul = uint64_t{1} << 30;
+        break;
+      default:
+        break;
+    }
+    if (mul != 1) digits.remove_suffix(1);
+  }
+  uint64_t v = 0;
+  if (!absl::SimpleAtoi(A(digits), &v) || v > (uint64_t{1} << 50) / mul) {
+    return Bad(option, value, "expected bytes, with an optional k, M or G suffix");
+  }
+  return v * mul;
+}
+
+absl::StatusOr<double> ParseProbability(std::string_view option, std::string_view value) {
+  double v = 0;
+  if (!absl::SimpleAtod(A(value), &v) || !(v > 0 && v < 1)) {
+    return Bad(option, value, "expected a probability strictly between 0 and 1");
+  }
+  return v;
+}
+
+}  // namespace
+
 absl::StatusOr<ParsedOptions> ParseOptions(const std::vector<std::string_view>& args,
                                            const Environment& env) {
   ParsedOptions parsed;
@@ -262,6 +332,17 @@ absl::StatusOr<ParsedOptions> ParseOptions(const std::vector<std::string_view>& 
   bool have_output = false;
 
   using Setter = std::function<absl::Status(std::string_view option, std::string_view v)>;
+  dataplane::AnalyticsConfig& an = c.analytics;
+  auto probability = [](double* field) -> Setter {
+    return [field](std::string_view o, std::string_view v) -> absl::Status {
+      absl::StatusOr<double> p = ParseProbability(o, v);
+      if (!p.ok()) {
+        return p.status();
+      }
+      *field = *p;
+      return absl::OkStatus();
+    };
+  };
   auto timeout = [](uint64_t* field, bool allow_zero) -> Setter {
     return [field, allow_zero](std::string_view o, std::string_view v) -> absl::Status {
       absl::StatusOr<double> s = ParseSeconds(o, v, allow_zero);
@@ -406,6 +487,74 @@ absl::StatusOr<ParsedOptions> ParseOptions(const std::vector<std::string_view>& 
          c.stats_json = std::string(v);
          return absl::OkStatus();
        }},
+      {"--attempt-timeout", timeout(&t.attempt_timeout_us, true)},
+      {"--scan-horizon", timeout(&an.scan.horizon_us, true)},
+      {"--analytics-memory",
+       [&](std::string_view o, std::string_view v) -> absl::Status {
+         absl::StatusOr<uint64_t> n = ParseBytes(o, v);
+         if (!n.ok()) {
+           return n.status();
+         }
+         an.memory_bytes = *n;
+         return absl::OkStatus();
+       }},
+      {"--trw-theta0", probability(&an.scan.trw.theta0)},
+      {"--trw-theta1", probability(&an.scan.trw.theta1)},
+      {"--trw-alpha", probability(&an.scan.trw.alpha)},
+      {"--trw-beta", probability(&an.scan.trw.beta)},
+      {"--trw",
+       [&](std::string_view o, std::string_view v) -> absl::Status {
+         std::vector<std::string> parts = absl::StrSplit(A(v), ',');
+         if (parts.size() != 4) {
+           return Bad(o, v, "expected THETA0,THETA1,ALPHA,BETA");
+         }
+         double* fields[] = {&an.scan.trw.theta0, &an.scan.trw.theta1, &an.scan.trw.alpha,
+                             &an.scan.trw.beta};
+         for (size_t i = 0; i < 4; ++i) {
+           absl::StatusOr<double> p = ParseProbability(o, parts[i]);
+           if (!p.ok()) {
+             return p.status();
+           }
+           *fields[i] = *p;
+         }
+         return absl::OkStatus();
+       }},
+      {"--trw-active-failure",
+       [&](std::string_view o, std::string_view v) -> absl::Status {
+         if (v != "neutral" && v != "failure") {
+           return Bad(o, v, "expected neutral or failure");
+         }
+         an.scan.trw.active_failure_counts = v == "failure";
+         return absl::OkStatus();
+       }},
+      {"--window",
+       [&](std::string_view o, std::string_view v) -> absl::Status {
+         absl::StatusOr<uint64_t> n = ParseCount(o, v, 1, 100ull * 365 * 86400);
+         if (!n.ok()) {
+           return n.status();
+         }
+         an.ports.window_us = *n * 1'000'000;
+         return absl::OkStatus();
+       }},
+      {"--server-ports",
+       [&](std::string_view o, std::string_view v) -> absl::Status {
+         absl::StatusOr<analytics::PortSet> set = analytics::ParsePortSet(v);
+         if (!set.ok()) {
+           return Bad(o, v, std::string(set.status().message()));
+         }
+         an.ports.server_ports = *set;
+         return absl::OkStatus();
+       }},
+      {"--telemetry-top",
+       [&](std::string_view o, std::string_view v) -> absl::Status {
+         // The telemetry socket answers in at most 16 KiB.
+         absl::StatusOr<uint64_t> n = ParseCount(o, v, 1, 20);
+         if (!n.ok()) {
+           return n.status();
+         }
+         an.telemetry_top = static_cast<uint32_t>(*n);
+         return absl::OkStatus();
+       }},
   };
 
   for (size_t i = 0; i < args.size(); ++i) {
@@ -445,6 +594,12 @@ absl::StatusOr<ParsedOptions> ParseOptions(const std::vector<std::string_view>& 
   }
   if (!have_output) {
     return absl::InvalidArgumentError("--output FILE is required (\"-\" for stdout)");
+  }
+  if (!(an.scan.trw.theta0 > an.scan.trw.theta1)) {
+    return absl::InvalidArgumentError("--trw-theta0 must exceed --trw-theta1");
+  }
+  if (!(an.scan.trw.beta > an.scan.trw.alpha)) {
+    return absl::InvalidArgumentError("--trw-beta must exceed --trw-alpha");
   }
   if (c.sensor_id.empty()) {
     c.sensor_id = Hostname();

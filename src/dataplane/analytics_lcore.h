@@ -1,23 +1,62 @@
-// The analytics lcore: drains every worker's analytics ring and feeds the
-// records to the analytics consumers (today analytics::RecordCounts; the scan
-// table and client-port distributions of SPEC §5 slot in beside it).
+// The analytics lcore: drains every worker's analytics ring (finished records)
+// and contact ring (first-contact events, session/contact_event.h) and feeds
+//   records  -> analytics::RecordCounts, ScanTable, PortDistribution (batched)
+//   contacts -> analytics::LiveVerdicts (the early per-client TRW view)
+// and, at a fixed wall-clock cadence, publishes their top rows for the
+// telemetry commands (telemetry.h) under a mutex only the control path takes.
+// The tables belong to this lcore; other threads read them only after Done(),
+// or inside the on_tables hook, which runs on this lcore (the seam for the
+// stream's snapshot frames).
 #pragma once
 
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <string>
 #include <vector>
 
 #include <rte_ring.h>
 
+#include "analytics/live_verdicts.h"
+#include "analytics/port_distribution.h"
 #include "analytics/record_counts.h"
+#include "analytics/scan_table.h"
+#include "dataplane/config.h"
 #include "dataplane/control.h"
 #include "dataplane/counters.h"
+#include "dataplane/telemetry.h"
 
 namespace flowtrail::dataplane {
 
+class AnalyticsLcore;
+
 struct AnalyticsSetup {
-  std::vector<rte_ring*> rings;  // one per worker
+  std::vector<rte_ring*> rings;          // records, one per worker
+  std::vector<rte_ring*> contact_rings;  // first-contact events, one per worker (or none)
+  AnalyticsConfig config;
+  bool publish = true;  // top rows for telemetry
+  // The tracker's attempt timeout: how long live verdicts hold events to
+  // walk them in first-contact order.
+  uint64_t attempt_timeout_us = 3'000'000;
+  // Live mode: record times are the wall clock, which also moves the live
+  // verdicts' watermark when no event arrives.
+  bool live_clock = false;
+  // The workers' counters (their tracker clocks move the live verdicts'
+  // per-worker marks in capture mode); empty = none.
+  std::span<const WorkerCounters> worker_counters;
+  // Called on the analytics lcore at every publish and once at the end, with
+  // the tables quiescent: where snapshot frames hook in.
+  std::function<void(const AnalyticsLcore&)> on_tables;
   AnalyticsCounters* counters = nullptr;
   Control* control = nullptr;
 };
+
+// How the memory budget is split: scan table 1/2, port distribution 1/4,
+// live verdicts 1/4.
+analytics::ScanOptions ScanOptionsFor(const AnalyticsConfig& c);
+analytics::PortDistributionOptions PortOptionsFor(const AnalyticsConfig& c);
+analytics::LiveVerdictOptions LiveOptionsFor(const AnalyticsConfig& c, uint64_t attempt_timeout_us,
+                                             uint32_t workers);
 
 class AnalyticsLcore {
  public:
@@ -25,16 +64,38 @@ class AnalyticsLcore {
 
   bool Poll();
   bool Done() const { return done_; }
-  // Read only after Done() (owned by the analytics lcore until then).
+  // Read only after Done() or from on_tables (owned by the analytics lcore).
   const analytics::RecordCounts& counts() const { return counts_; }
+  const analytics::ScanTable& scan_table() const { return scan_; }
+  const analytics::PortDistribution& ports() const { return ports_; }
+  const analytics::LiveVerdicts& live() const { return live_; }
+
+  // The top rows (n of each) as telemetry shows them.
+  AnalyticsTop Top(size_t n) const;
+  // The summary object of --stats-json ("analytics"): record counts, then
+  // scan_table, ports, live (keys, memory, evictions, verdict counts) and
+  // live_scanners (the top scanners with their decision times).
+  std::string SummaryJson() const;
 
   static int LcoreMain(void* self);
   int Run();
 
  private:
+  void Publish();
+
   AnalyticsSetup s_;
   std::vector<session::SessionRecord> batch_;
+  std::vector<session::ContactEvent> contact_batch_;
   analytics::RecordCounts counts_;
+  analytics::ScanTable scan_;
+  analytics::PortDistribution ports_;
+  analytics::LiveVerdicts live_;
+  uint64_t contacts_ = 0;
+  uint64_t polls_ = 0;
+  uint64_t publish_period_tsc_ = 0;
+  uint64_t next_publish_tsc_ = 0;
+  uint64_t publishes_ = 0;
+  uint64_t publish_max_us_ = 0;  // longest Top() + publish, wall clock
   bool done_ = false;
 };
 

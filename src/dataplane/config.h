@@ -8,10 +8,24 @@
 #include <string>
 #include <vector>
 
+#include "analytics/live_verdicts.h"
+#include "analytics/port_distribution.h"
+#include "analytics/scan_table.h"
 #include "dataplane/pcap_devargs.h"
 #include "session/tracker.h"
 
 namespace flowtrail::dataplane {
+
+// The analytics lcore's tables (SPEC §5) and what it publishes.
+struct AnalyticsConfig {
+  // Split between the scan table, the port distribution and the live
+  // verdicts (analytics_lcore.cc); 0 = each table's own key limits.
+  uint64_t memory_bytes = 256ull << 20;
+  analytics::ScanOptions scan;               // horizon, TRW (shared with live)
+  analytics::PortDistributionOptions ports;  // window, server ports
+  uint32_t telemetry_top = 10;               // rows per /flowtrail/{scans,ports,servers}
+  double publish_interval_s = 1;             // wall clock between published top rows
+};
 
 struct SensorConfig {
   std::string output;     // record stream file, "-" = stdout
@@ -22,10 +36,10 @@ struct SensorConfig {
   std::optional<bool> capture;
   // Tracker settings shared by every worker (worker_id is set per worker).
   session::TrackerConfig tracker;
-  double status_interval_s = 10;  // 0 = no periodic status line
-  std::string stats_json;         // final counters as JSON ("" = none)
-  double duration_s = 0;          // stop after this long (0 = never), for benchmarks
-  uint32_t mbufs = 0;             // mbuf pool size (0 = derived from rings and queues)
+  double status_interval_s = 10;     // 0 = no periodic status line
+  std::string stats_json;            // final counters as JSON ("" = none)
+  double duration_s = 0;             // stop after this long (0 = never), for benchmarks
+  uint32_t mbufs = 0;                // mbuf pool size (0 = derived from rings and queues)
   uint32_t record_ring_size = 4096;  // per worker and consumer, a power of two
   // Capture mode's clock: a packet more than this far ahead of the clock moves
   // it only when the next packet confirms the jump (session/capture_clock.h).
@@ -33,6 +47,7 @@ struct SensorConfig {
   // Capture files flowtrail reads itself (taken from the EAL's --vdev
   // arguments before rte_eal_init; see file_input.h).
   std::vector<FileVdev> file_inputs;
+  AnalyticsConfig analytics;
 };
 
 }  // namespace flowtrail::dataplane

@@ -36,8 +36,11 @@ struct alignas(64) WorkerCounters {
   Counter implausible_sequence{0};          // TCP segments/ACKs beyond any plausible window
   Counter tracker_records_dropped{0};       // tracker output queue full
   Counter records_out{0};                   // records handed to the exporter ring
-  Counter max_time_us{0};                   // latest capture time read (direct readers)
-  Counter clock_us{0};                      // the tracker's clock
+  Counter contacts{0};                      // first-contact events the tracker decided
+  Counter contacts_dropped{0};  // lost: tracker queue full (ring backed up) or FIFO full
+  Counter contacts_out{0};      // handed to the analytics lcore's contact ring
+  Counter max_time_us{0};       // latest capture time read (direct readers)
+  Counter clock_us{0};          // the tracker's clock
 };
 
 struct alignas(64) DispatcherCounters {
@@ -57,6 +60,8 @@ struct alignas(64) ExporterCounters {
 
 struct alignas(64) AnalyticsCounters {
   Counter records{0};
+  Counter contacts{0};  // first-contact events consumed
+  Counter live_scanners{0};
 };
 
 }  // namespace flowtrail::dataplane

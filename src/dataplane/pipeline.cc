@@ -65,6 +65,7 @@ struct Pipeline::State {
   std::vector<rte_ring*> packet_rings;
   std::vector<rte_ring*> export_rings;
   std::vector<rte_ring*> analytics_rings;
+  std::vector<rte_ring*> contact_rings;  // empty when first-contact events are off
   std::vector<std::unique_ptr<Worker>> workers;
   std::unique_ptr<Dispatcher> dispatcher;
   std::unique_ptr<Exporter> exporter;
@@ -85,6 +86,9 @@ struct Pipeline::State {
       rte_ring_free(r);
     }
     for (rte_ring* r : analytics_rings) {
+      rte_ring_free(r);
+    }
+    for (rte_ring* r : contact_rings) {
       rte_ring_free(r);
     }
     rte_mempool_free(pool);
@@ -240,6 +244,14 @@ absl::StatusOr<std::unique_ptr<Pipeline>> Pipeline::Create(const SensorConfig& c
       return ar.status();
     }
     s->analytics_rings.push_back(*ar);
+    if (config.tracker.attempt_timeout_us != 0) {
+      // As many events as records: a burst of decided SYNs fits.
+      auto cr = CreateContactRing("ft_con", w, config.record_ring_size, socket);
+      if (!cr.ok()) {
+        return cr.status();
+      }
+      s->contact_rings.push_back(*cr);
+    }
     if (need_dispatcher) {
       auto pr = CreatePacketRing("ft_pkt", w, kPacketRingSize, socket);
       if (!pr.ok()) {
@@ -272,6 +284,9 @@ absl::StatusOr<std::unique_ptr<Pipeline>> Pipeline::Create(const SensorConfig& c
     }
     ws.to_exporter = s->export_rings[w];
     ws.to_analytics = s->analytics_rings[w];
+    if (!s->contact_rings.empty()) {
+      ws.contacts_to_analytics = s->contact_rings[w];
+    }
     ws.pool = s->pool;
     ws.capture = s->capture;
     ws.rx_timestamp = s->rx_timestamp;
@@ -333,6 +348,11 @@ absl::StatusOr<std::unique_ptr<Pipeline>> Pipeline::Create(const SensorConfig& c
   s->exporter = std::make_unique<Exporter>(std::move(es));
   AnalyticsSetup as;
   as.rings = s->analytics_rings;
+  as.contact_rings = s->contact_rings;
+  as.config = config.analytics;
+  as.attempt_timeout_us = config.tracker.attempt_timeout_us;
+  as.live_clock = !s->capture;
+  as.worker_counters = std::span<const WorkerCounters>(s->worker_counters);
   as.counters = &s->analytics_counters;
   as.control = &s->control;
   s->analytics = std::make_unique<AnalyticsLcore>(std::move(as));
@@ -441,6 +461,9 @@ Snapshot Pipeline::State::TakeSnapshot(const char* end) const {
     w.implausible_sequence = Get(c.implausible_sequence);
     w.records_out = Get(c.records_out);
     w.tracker_records_dropped = Get(c.tracker_records_dropped);
+    w.contacts = Get(c.contacts);
+    w.contacts_dropped = Get(c.contacts_dropped);
+    w.contacts_out = Get(c.contacts_out);
     snap.workers.push_back(w);
   }
   if (dispatcher) {
@@ -459,7 +482,7 @@ Snapshot Pipeline::State::TakeSnapshot(const char* end) const {
   snap.write_errors = Get(exporter_counters.write_errors);
   snap.analytics_records = Get(analytics_counters.records);
   if (control.analytics_done.load(std::memory_order_acquire)) {
-    snap.analytics_json = analytics->counts().ToJson();
+    snap.analytics_json = analytics->SummaryJson();
   }
   return snap;
 }

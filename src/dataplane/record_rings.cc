@@ -27,6 +27,11 @@ absl::StatusOr<rte_ring*> CreateRecordRing(const std::string& prefix, unsigned i
   return Create(prefix, index, size, sizeof(session::SessionRecord), socket);
 }
 
+absl::StatusOr<rte_ring*> CreateContactRing(const std::string& prefix, unsigned index,
+                                            unsigned size, int socket) {
+  return Create(prefix, index, size, sizeof(session::ContactEvent), socket);
+}
+
 absl::StatusOr<rte_ring*> CreatePacketRing(const std::string& prefix, unsigned index, unsigned size,
                                            int socket) {
   return Create(prefix, index, size, sizeof(void*), socket);

@@ -11,6 +11,7 @@
 #include <rte_ring_elem.h>
 
 #include "absl/status/statusor.h"
+#include "session/contact_event.h"
 #include "session/session_record.h"
 
 namespace flowtrail::dataplane {
@@ -20,6 +21,9 @@ inline constexpr unsigned kPacketRingSize = 1024;  // dispatcher → worker, mbu
 // SP/SC ring of SessionRecord elements named "<prefix><index>".
 absl::StatusOr<rte_ring*> CreateRecordRing(const std::string& prefix, unsigned index, unsigned size,
                                            int socket);
+// SP/SC ring of ContactEvent elements (worker → analytics lcore).
+absl::StatusOr<rte_ring*> CreateContactRing(const std::string& prefix, unsigned index,
+                                            unsigned size, int socket);
 // SP/SC ring of mbuf pointers.
 absl::StatusOr<rte_ring*> CreatePacketRing(const std::string& prefix, unsigned index, unsigned size,
                                            int socket);
@@ -31,6 +35,16 @@ inline unsigned EnqueueRecords(rte_ring* r, std::span<const session::SessionReco
 
 inline unsigned DequeueRecords(rte_ring* r, std::span<session::SessionRecord> out) {
   return rte_ring_sc_dequeue_burst_elem(r, out.data(), sizeof(session::SessionRecord),
+                                        static_cast<unsigned>(out.size()), nullptr);
+}
+
+inline unsigned EnqueueContacts(rte_ring* r, std::span<const session::ContactEvent> ev) {
+  return rte_ring_sp_enqueue_burst_elem(r, ev.data(), sizeof(session::ContactEvent),
+                                        static_cast<unsigned>(ev.size()), nullptr);
+}
+
+inline unsigned DequeueContacts(rte_ring* r, std::span<session::ContactEvent> out) {
+  return rte_ring_sc_dequeue_burst_elem(r, out.data(), sizeof(session::ContactEvent),
                                         static_cast<unsigned>(out.size()), nullptr);
 }
 

@@ -232,7 +232,8 @@ std::string StatsJson(const Snapshot& s) {
         ",\"later_fragments_unattributed\":", w.later_fragments_unattributed,
         ",\"fragment_overlap_bytes\":", w.fragment_overlap_bytes,
         ",\"implausible_sequence\":", w.implausible_sequence, ",\"records_out\":", w.records_out,
-        ",\"tracker_records_dropped\":", w.tracker_records_dropped, "}");
+        ",\"tracker_records_dropped\":", w.tracker_records_dropped, ",\"contacts\":", w.contacts,
+        ",\"contacts_dropped\":", w.contacts_dropped, ",\"contacts_out\":", w.contacts_out, "}");
   }
   absl::StrAppend(&j, "]");
   if (s.dispatcher) {

@@ -62,6 +62,11 @@ struct WorkerSnapshot {
   uint64_t implausible_sequence = 0;
   uint64_t records_out = 0;
   uint64_t tracker_records_dropped = 0;
+  // First-contact events: decided, lost (queue or deadline FIFO full), and
+  // handed to the analytics lcore.
+  uint64_t contacts = 0;
+  uint64_t contacts_dropped = 0;
+  uint64_t contacts_out = 0;
 };
 
 struct DispatcherSnapshot {

@@ -139,9 +139,32 @@ bool Worker::PushRecords() {
   }
 }
 
+void Worker::PushContacts() {
+  if (s_.contacts_to_analytics == nullptr) {
+    return;
+  }
+  session::ContactEvent buf[64];
+  for (;;) {
+    const size_t room =
+        std::min<size_t>(rte_ring_free_count(s_.contacts_to_analytics), std::size(buf));
+    if (room == 0 || s_.tracker->PendingContacts() == 0) {
+      return;
+    }
+    const size_t n = s_.tracker->DrainContacts(std::span(buf, room));
+    contacts_out_ += EnqueueContacts(s_.contacts_to_analytics, std::span(buf, n));
+  }
+}
+
+bool Worker::ContactsBackedUp() const {
+  return s_.contacts_to_analytics != nullptr &&
+         s_.tracker->PendingContacts() > s_.tracker_config.contact_capacity / 2;
+}
+
 void Worker::PushAllBlocking() {
   IdleBackoff backoff;
+  PushContacts();
   while (!PushRecords()) {
+    PushContacts();
     PublishCounters();
     backoff.Idle();
   }
@@ -165,6 +188,9 @@ void Worker::PublishCounters() {
   Set(c.implausible_sequence, t.implausible_sequence);
   Set(c.tracker_records_dropped, t.records_dropped);
   Set(c.records_out, records_out_);
+  Set(c.contacts, t.contacts_success + t.contacts_reject + t.contacts_silent);
+  Set(c.contacts_dropped, t.contacts_dropped + t.contacts_untracked);
+  Set(c.contacts_out, contacts_out_);
   Set(c.snapped, snapped_);
   Set(c.max_time_us, max_time_us_);
   Set(c.clock_us, clock_us_);
@@ -207,6 +233,13 @@ void Worker::FlushAtEnd() {
       break;
     }
   }
+  // The last events wait for room: the analytics lcore drains until every
+  // worker is done.
+  IdleBackoff backoff;
+  while (s_.contacts_to_analytics != nullptr && s_.tracker->PendingContacts() > 0) {
+    PushContacts();
+    backoff.Idle();
+  }
   PublishCounters();
   s_.control->workers_done.fetch_add(1, std::memory_order_release);
 }
@@ -233,8 +266,13 @@ int Worker::Run() {
     }
     bool worked = false;
     // Capture mode: a worker whose output is backed up takes no input, so
-    // backpressure reaches the reader instead of dropping records.
-    if (!PushRecords() && s_.capture) {
+    // backpressure reaches the reader instead of dropping records. Contact
+    // events too (half the tracker's queue as the mark): a replay then gives
+    // the same events however fast the analytics lcore is. Live mode never
+    // waits for them.
+    const bool records_waiting = !PushRecords();
+    PushContacts();
+    if (s_.capture && (records_waiting || ContactsBackedUp())) {
       PublishCounters();
       backoff.Idle();
       continue;
@@ -280,6 +318,7 @@ int Worker::Run() {
       Advance(clock_us_);
     }
     PushRecords();
+    PushContacts();
     if (!worked || (++iteration & 63) == 0) {
       PublishCounters();
     }

@@ -44,6 +44,8 @@ struct WorkerSetup {
   const Watermark* watermark = nullptr;
   rte_ring* to_exporter = nullptr;
   rte_ring* to_analytics = nullptr;
+  // First-contact events to the analytics lcore; null = not sent.
+  rte_ring* contacts_to_analytics = nullptr;
   rte_mempool* pool = nullptr;
   bool capture = false;
   RxTimestamp rx_timestamp;
@@ -82,6 +84,13 @@ class Worker {
   // Moves finished records to the rings. Returns false if some are still
   // waiting for room (they stay staged; nothing is dropped here).
   bool PushRecords();
+  // Moves first-contact events to their ring, as many as it has room for; the
+  // rest wait in the tracker's queue (which counts what it cannot keep).
+  // Never waits.
+  void PushContacts();
+  // More events wait in the tracker than half its queue (capture mode pauses
+  // input then).
+  bool ContactsBackedUp() const;
   void PushAllBlocking();
   void FlushAtEnd();
   void PublishCounters();
@@ -93,6 +102,7 @@ class Worker {
   uint64_t clock_us_ = 0;     // tracker clock (µs)
   uint64_t max_time_us_ = 0;  // latest capture time read directly
   uint64_t records_out_ = 0;
+  uint64_t contacts_out_ = 0;
   uint64_t snapped_ = 0;
   bool expiry_pending_ = false;  // due sessions left in the table for want of ring room
   std::vector<session::SessionRecord> staging_;

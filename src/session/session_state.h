@@ -46,6 +46,10 @@ inline Confidence ConfidenceOf(RoleSource s) {
   }
 }
 
+// A side's first contact (tracker.h, contact_event.h): none (no SYN from it),
+// waiting for the peer's answer, or its event emitted.
+enum ContactState : uint8_t { kContactNone = 0, kContactPending = 1, kContactDecided = 2 };
+
 struct SideState {
   uint64_t packets = 0;
   uint64_t payload_bytes = 0;
@@ -70,6 +74,9 @@ struct SideState {
   uint16_t max_window = 0;
   uint16_t syn_window = 0;
   uint8_t wscale = packet::kNoWindowScale;
+  // This side's first contact as a client (its SYN): ContactState. Lives in
+  // the struct's tail padding, so the session does not grow.
+  uint8_t contact = 0;
 };
 
 static_assert(sizeof(SideState) == 80);

@@ -100,6 +100,13 @@ class Tracker::Impl {
 
   absl::Status Init() {
     if (absl::Status s = table_.Init(cfg_.capacity); !s.ok()) return s;
+    if (contacts_on_) {
+      attempts_.reset(new (std::nothrow) Attempt[cfg_.capacity]);
+      contacts_.reset(new (std::nothrow) ContactEvent[cfg_.contact_capacity]);
+      if (!attempts_ || !contacts_) {
+        return absl::ResourceExhaustedError("cannot allocate the tracker's contact queues");
+      }
+    }
     if (!wheel_.Init(cfg_.capacity, kWheelSlots, kTickUs)) {
       return absl::ResourceExhaustedError("cannot allocate the session timer wheel");
     }
@@ -116,9 +123,21 @@ class Tracker::Impl {
   bool FlushSome(EndReason reason, uint64_t now);
   size_t Drain(std::span<SessionRecord> out);
   size_t PendingOutput() const { return out_count_; }
+  size_t DrainContacts(std::span<ContactEvent> out);
+  size_t PendingContacts() const { return contact_count_; }
   const TrackerCounters& counters() const { return counters_; }
 
  private:
+  // One client SYN waiting for its answer. The session id is the generation:
+  // a slot reused by another session no longer matches.
+  struct Attempt {
+    uint64_t session_id;
+    uint64_t deadline;  // clock
+    uint32_t idx;
+    uint8_t side;
+  };
+  static_assert(sizeof(Attempt) == 24);  // MemoryBytes()
+
   bool OutputFull() const { return out_count_ == cfg_.output_capacity; }
   const IpAddress& Addr(const Session& s, uint8_t side) const {
     return side == 0 ? s.key.lo_addr : s.key.hi_addr;
@@ -148,6 +167,25 @@ class Tracker::Impl {
   void Emit(const Session& s, EndReason reason, bool continuing);
   void End(uint32_t idx, EndReason reason);
   SessionRecord BuildRecord(const Session& s, EndReason reason, bool continuing) const;
+  void UpdateContact(uint32_t idx, Session& s, const packet::ParsedPacket& pkt, uint8_t from,
+                     PacketTime t);
+  // Silent events for the attempts whose deadline passed by clock `now`.
+  // `bounded` (Advance, FlushSome): stop while the event queue is full and
+  // return false; the due attempts stay and leave on a later call. The packet
+  // path cannot wait (an answer after the deadline must not count): it
+  // decides them anyway and counts what the queue cannot keep.
+  bool ExpireAttempts(uint64_t now, bool bounded = false) {
+    if (attempt_count_ == 0 || attempts_[attempt_head_].deadline > now) return true;
+    return ExpireAttemptsSlow(now, bounded);
+  }
+  bool ExpireAttemptsSlow(uint64_t now, bool bounded);
+  bool ContactRoomFor(uint32_t n) const { return contact_count_ + n <= cfg_.contact_capacity; }
+  // The session ended (its event left then), or the slot holds another one.
+  bool AttemptStale(const Attempt& a) const {
+    const Session& s = table_.at(a.idx);
+    return !s.live || s.session_id != a.session_id || s.side[a.side].contact != kContactPending;
+  }
+  void EmitContact(const Session& s, uint8_t client, ContactOutcome outcome, uint64_t decided_us);
 
   TrackerConfig cfg_;
   SessionTable table_;
@@ -162,7 +200,27 @@ class Tracker::Impl {
   uint32_t evict_cursor_ = 0;
   uint32_t flush_cursor_ = 0;
   size_t advance_budget_ = 0;  // records Advance() may still emit
+
+  const bool contacts_on_ = cfg_.attempt_timeout_us != 0;
+  std::unique_ptr<Attempt[]> attempts_;  // FIFO, deadline order (one timeout length)
+  uint32_t attempt_head_ = 0;
+  uint32_t attempt_count_ = 0;
+  std::unique_ptr<ContactEvent[]> contacts_;
+  uint32_t contact_head_ = 0;
+  uint32_t contact_count_ = 0;
 };
+
+const char* ContactOutcomeName(ContactOutcome o) {
+  switch (o) {
+    case ContactOutcome::kSuccess:
+      return "success";
+    case ContactOutcome::kReject:
+      return "reject";
+    case ContactOutcome::kSilent:
+      return "silent";
+  }
+  return "unknown";
+}
 
 void Tracker::Impl::Process(const packet::ParsedPacket& pkt, PacketTime t, uint16_t input_port) {
   SessionKey key;
@@ -199,6 +257,9 @@ void Tracker::Impl::ProcessKeyed(const packet::ParsedPacket& pkt, const SessionK
   const uint64_t now = t.clock_us;
   ++counters_.packets;
   wheel_.Start(now);
+  // Before the lookup: an answer at or after the deadline comes too late,
+  // however often Advance() ran.
+  if (contacts_on_) ExpireAttempts(now);
   uint32_t idx = table_.Find(key, hash);
   if (idx != SessionTable::kNone && !OutputFull()) {
     // Timed out but not yet fired (the wheel fires up to one tick late, or
@@ -251,6 +312,7 @@ void Tracker::Impl::ProcessKeyed(const packet::ParsedPacket& pkt, const SessionK
   if (tcp) {
     UpdateTcp(s, pkt, from);
     seg_start = me.seq.Unwrap(pkt.seq);
+    if (contacts_on_) UpdateContact(idx, s, pkt, from, t);
   } else if (IsIcmp(pkt.protocol)) {
     const int dir = IcmpRequestDirection(pkt.protocol, pkt.icmp_type);
     if (dir > 0) SetRoles(s, from, RoleSource::kRequest);
@@ -538,9 +600,113 @@ bool Tracker::Impl::Fire(uint32_t idx, uint64_t now) {
   return true;
 }
 
+// A client SYN starts an attempt; the peer's SYN-ACK or RST decides it. The
+// attempt belongs to the SYN's sender, whatever the roles say later.
+void Tracker::Impl::UpdateContact(uint32_t idx, Session& s, const packet::ParsedPacket& pkt,
+                                  uint8_t from, PacketTime t) {
+  const uint8_t f = pkt.tcp_flags;
+  SideState& me = s.side[from];
+  SideState& peer = s.side[1 - from];
+  if (peer.contact == kContactPending) {
+    if (f & packet::kTcpRst) {
+      peer.contact = kContactDecided;
+      EmitContact(s, 1 - from, ContactOutcome::kReject, t.capture_us);
+    } else if ((f & (packet::kTcpSyn | packet::kTcpAck)) == (packet::kTcpSyn | packet::kTcpAck)) {
+      peer.contact = kContactDecided;
+      EmitContact(s, 1 - from, ContactOutcome::kSuccess, t.capture_us);
+    }
+  }
+  if (me.contact != kContactNone ||
+      (f & (packet::kTcpSyn | packet::kTcpAck | packet::kTcpRst)) != packet::kTcpSyn) {
+    return;
+  }
+  // The peer answered before our SYN was seen (reordered capture): decided.
+  if ((peer.flags & (packet::kTcpSyn | packet::kTcpAck)) == (packet::kTcpSyn | packet::kTcpAck)) {
+    me.contact = kContactDecided;
+    EmitContact(s, from, ContactOutcome::kSuccess, t.capture_us);
+    return;
+  }
+  // Full: entries of sessions that already ended (eviction churn) go first.
+  while (attempt_count_ == cfg_.capacity && AttemptStale(attempts_[attempt_head_])) {
+    attempt_head_ = attempt_head_ + 1 == cfg_.capacity ? 0 : attempt_head_ + 1;
+    --attempt_count_;
+  }
+  if (attempt_count_ == cfg_.capacity) {
+    ++counters_.contacts_untracked;
+    return;
+  }
+  me.contact = kContactPending;
+  Attempt& a = attempts_[(attempt_head_ + attempt_count_) % cfg_.capacity];
+  a.session_id = s.session_id;
+  a.deadline = t.clock_us + cfg_.attempt_timeout_us;
+  a.idx = idx;
+  a.side = from;
+  ++attempt_count_;
+}
+
+bool Tracker::Impl::ExpireAttemptsSlow(uint64_t now, bool bounded) {
+  while (attempt_count_ != 0 && attempts_[attempt_head_].deadline <= now) {
+    if (bounded && !ContactRoomFor(1)) return false;
+    const Attempt a = attempts_[attempt_head_];
+    attempt_head_ = attempt_head_ + 1 == cfg_.capacity ? 0 : attempt_head_ + 1;
+    --attempt_count_;
+    if (AttemptStale(a)) continue;
+    Session& s = table_.at(a.idx);
+    s.side[a.side].contact = kContactDecided;
+    EmitContact(s, a.side, ContactOutcome::kSilent, s.first_time_us + cfg_.attempt_timeout_us);
+  }
+  return true;
+}
+
+void Tracker::Impl::EmitContact(const Session& s, uint8_t client, ContactOutcome outcome,
+                                uint64_t decided_us) {
+  switch (outcome) {
+    case ContactOutcome::kSuccess:
+      ++counters_.contacts_success;
+      break;
+    case ContactOutcome::kReject:
+      ++counters_.contacts_reject;
+      break;
+    case ContactOutcome::kSilent:
+      ++counters_.contacts_silent;
+      break;
+  }
+  if (contact_count_ == cfg_.contact_capacity) {
+    ++counters_.contacts_dropped;
+    return;
+  }
+  ContactEvent& e = contacts_[(contact_head_ + contact_count_) % cfg_.contact_capacity];
+  ++contact_count_;
+  e = ContactEvent{};
+  e.session_id = s.session_id;
+  e.client_ip = Addr(s, client);
+  e.server_ip = Addr(s, 1 - client);
+  e.first_time_us = s.first_time_us;
+  e.decided_us = decided_us;
+  e.client_port = Port(s, client);
+  e.server_port = Port(s, 1 - client);
+  e.vlan_outer = s.key.vlan_outer;
+  e.vlan_inner = s.key.vlan_inner;
+  e.worker_id = cfg_.worker_id;
+  e.ip_version = s.key.ip_version;
+  e.outcome = outcome;
+}
+
+size_t Tracker::Impl::DrainContacts(std::span<ContactEvent> out) {
+  const size_t n = std::min<size_t>(out.size(), contact_count_);
+  for (size_t i = 0; i < n; ++i) {
+    out[i] = contacts_[contact_head_];
+    contact_head_ = contact_head_ + 1 == cfg_.contact_capacity ? 0 : contact_head_ + 1;
+  }
+  contact_count_ -= static_cast<uint32_t>(n);
+  return n;
+}
+
 bool Tracker::Impl::Advance(uint64_t now, size_t max_records) {
+  const bool attempts_done = !contacts_on_ || ExpireAttempts(now, /*bounded=*/true);
   advance_budget_ = max_records;
-  return wheel_.Advance(now, [this, now](uint32_t idx) { return Fire(idx, now); });
+  const bool wheel_done = wheel_.Advance(now, [this, now](uint32_t idx) { return Fire(idx, now); });
+  return attempts_done && wheel_done;
 }
 
 void Tracker::Impl::EvictStalest() {
@@ -572,7 +738,16 @@ void Tracker::Impl::Emit(const Session& s, EndReason reason, bool continuing) {
 }
 
 void Tracker::Impl::End(uint32_t idx, EndReason reason) {
-  Emit(table_.at(idx), reason, /*continuing=*/false);
+  Session& s = table_.at(idx);
+  // An attempt still waiting when its session ends was never answered.
+  for (uint8_t side = 0; side < 2 && contacts_on_; ++side) {
+    if (s.side[side].contact == kContactPending) {
+      s.side[side].contact = kContactDecided;
+      EmitContact(s, side, ContactOutcome::kSilent,
+                  std::min(s.last_time_us, s.first_time_us + cfg_.attempt_timeout_us));
+    }
+  }
+  Emit(s, reason, /*continuing=*/false);
   wheel_.Cancel(idx);
   table_.Erase(idx);
   ++counters_.sessions_ended;
@@ -580,12 +755,20 @@ void Tracker::Impl::End(uint32_t idx, EndReason reason) {
 }
 
 bool Tracker::Impl::FlushSome(EndReason reason, uint64_t now) {
+  if (contacts_on_ && !ExpireAttempts(now, /*bounded=*/true)) return false;
   const uint32_t cap = table_.capacity();
   while (table_.size() > 0) {
     if (OutputFull()) return false;
     if (flush_cursor_ >= cap) flush_cursor_ = 0;
-    const uint32_t idx = flush_cursor_++;
+    const uint32_t idx = flush_cursor_;
     const Session& s = table_.at(idx);
+    // Its silent events (one per side still waiting) need room too.
+    if (contacts_on_ && s.live &&
+        !ContactRoomFor((s.side[0].contact == kContactPending) +
+                        (s.side[1].contact == kContactPending))) {
+      return false;
+    }
+    ++flush_cursor_;
     // Due but not yet fired (the wheel is up to a tick late): its own reason.
     if (s.live) End(idx, Expired(s, now) ? ExpiryReason(s) : reason);
   }
@@ -720,8 +903,15 @@ absl::StatusOr<std::unique_ptr<Tracker>> Tracker::Create(const TrackerConfig& co
           absl::StrCat(t.name, " must be positive and below 2^50 us, got ", t.value, " us"));
     }
   }
-  if (config.tcp_linger_us > kMaxTimeoutUs || config.active_timeout_us > kMaxTimeoutUs) {
-    return absl::InvalidArgumentError("TCP linger and active timeout must be below 2^50 us");
+  if (config.tcp_linger_us > kMaxTimeoutUs || config.active_timeout_us > kMaxTimeoutUs ||
+      config.attempt_timeout_us > kMaxTimeoutUs) {
+    return absl::InvalidArgumentError(
+        "TCP linger, active and attempt timeouts must be below 2^50 us");
+  }
+  if (config.attempt_timeout_us != 0 &&
+      (config.contact_capacity == 0 || config.contact_capacity > (1u << 24))) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "contact queue capacity must be in [1, 16777216] events, got ", config.contact_capacity));
   }
   auto impl = std::make_unique<Impl>(config);
   if (absl::Status s = impl->Init(); !s.ok()) return s;
@@ -730,8 +920,13 @@ absl::StatusOr<std::unique_ptr<Tracker>> Tracker::Create(const TrackerConfig& co
 
 uint64_t Tracker::MemoryBytes(const TrackerConfig& config) {
   const uint64_t wheel_nodes = uint64_t{config.capacity} + kWheelSlots + 1;  // timer_wheel.h
+  uint64_t contacts = 0;
+  if (config.attempt_timeout_us != 0) {
+    contacts = uint64_t{config.capacity} * 24 /* Attempt */ +
+               uint64_t{config.contact_capacity} * sizeof(ContactEvent);
+  }
   return SessionTable::BytesFor(config.capacity) + 2 * wheel_nodes * sizeof(uint32_t) +
-         uint64_t{config.output_capacity} * sizeof(SessionRecord);
+         uint64_t{config.output_capacity} * sizeof(SessionRecord) + contacts;
 }
 
 Tracker::Tracker(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -766,6 +961,8 @@ bool Tracker::FlushSome(EndReason reason, uint64_t now_us) {
 }
 size_t Tracker::Drain(std::span<SessionRecord> out) { return impl_->Drain(out); }
 size_t Tracker::PendingOutput() const { return impl_->PendingOutput(); }
+size_t Tracker::DrainContacts(std::span<ContactEvent> out) { return impl_->DrainContacts(out); }
+size_t Tracker::PendingContacts() const { return impl_->PendingContacts(); }
 const TrackerCounters& Tracker::counters() const { return impl_->counters(); }
 
 }  // namespace flowtrail::session

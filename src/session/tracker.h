@@ -29,6 +29,16 @@
 //   address pair), first sender = client (LOW confidence), conn_state OTH.
 // - `sessions_ended` counts every session that ended (interim records
 //   excluded), whether or not its record found room in the output queue.
+// - First contacts (contact_event.h): with attempt_timeout_us > 0, every TCP
+//   session whose client SYN was seen yields exactly one ContactEvent, on the
+//   server's SYN-ACK or RST, when attempt_timeout_us of clock passed without
+//   either, or (silent) when the session ends first. Deadlines all have the
+//   same length, so one FIFO of (session, generation, deadline) replaces a
+//   per-session timer; it is checked per packet (one compare) and in
+//   Advance()/FlushSome(), so events depend on the clock only, never on the
+//   Advance() cadence. Events wait in their own bounded queue
+//   (DrainContacts); a full queue drops and counts them, records never wait
+//   for it.
 #pragma once
 
 #include <cstddef>
@@ -39,6 +49,7 @@
 
 #include "absl/status/statusor.h"
 #include "packet/parsed_packet.h"
+#include "session/contact_event.h"
 #include "session/networks.h"
 #include "session/session_key.h"
 #include "session/session_record.h"
@@ -61,6 +72,11 @@ struct TrackerConfig {
   uint64_t icmp_timeout_us = 30'000'000;
   uint64_t other_timeout_us = 60'000'000;      // other IP protocols (GRE, ESP, SCTP...)
   uint64_t active_timeout_us = 1'800'000'000;  // interim record; 0 = never
+  // First-contact events: an unanswered client SYN is silent after this much
+  // clock; 0 = no contact events at all (nothing allocated, no per-packet
+  // work beyond one branch).
+  uint64_t attempt_timeout_us = 3'000'000;
+  uint32_t contact_capacity = 8192;  // events buffered until DrainContacts()
 
   Networks protected_networks;  // for the inbound flag
   FullAnalysisPolicy full_analysis = FullAnalysisPolicy::kAll;
@@ -83,6 +99,12 @@ struct TrackerCounters {
   uint64_t fragment_overlap_bytes = 0;
   // TCP segments / ACKs beyond any plausible window: not counted into bytes.
   uint64_t implausible_sequence = 0;
+  // First contacts, by outcome (emitted or dropped), and what was lost.
+  uint64_t contacts_success = 0;
+  uint64_t contacts_reject = 0;
+  uint64_t contacts_silent = 0;
+  uint64_t contacts_dropped = 0;    // event queue full
+  uint64_t contacts_untracked = 0;  // deadline FIFO full: no event for that session
 };
 
 // One packet's two times, microseconds: `capture_us` as the capture wrote it
@@ -135,20 +157,26 @@ class Tracker {
   // the output queue's free room. Sessions not reached stay in the table and
   // are expired by a later call: nothing is lost or emitted twice. Returns
   // true when nothing due by `clock_us` is left (to wheel-tick precision);
-  // false means call again (after Drain()) at the same clock.
+  // false means call again (after Drain() / DrainContacts()) at the same
+  // clock. Silent attempts also wait for room in the contact queue here.
   // O(expired) amortised.
   bool Advance(uint64_t clock_us, size_t max_records);
   bool Advance(uint64_t clock_us) { return Advance(clock_us, SIZE_MAX); }
 
   // Ends every live session (shutdown, end of input): with its expiry reason
   // (closed, reset, idle) if its idle timeout had passed by clock `clock_us`,
-  // else with `reason`. Emits at most the free room of the output queue per
-  // call; returns true once the table is empty. Call Drain() between calls.
+  // else with `reason`. Emits at most the free room of the output queue (and
+  // of the contact queue) per call; returns true once the table is empty.
+  // Call Drain() and DrainContacts() between calls.
   bool FlushSome(EndReason reason, uint64_t clock_us);
 
   // Moves up to out.size() finished records to `out`; returns how many.
   size_t Drain(std::span<SessionRecord> out);
   size_t PendingOutput() const;
+
+  // Moves up to out.size() first-contact events to `out`; returns how many.
+  size_t DrainContacts(std::span<ContactEvent> out);
+  size_t PendingContacts() const;
 
   const TrackerCounters& counters() const;
 

@@ -31,6 +31,7 @@ import pcap_variants as variants  # noqa: E402
 import tshark_oracle as oracle  # noqa: E402
 from e2e_ports import PORTS_CASES  # noqa: E402
 from e2e_clusters import CLUSTERS_CASES  # noqa: E402
+from e2e_live import LIVE_CASES  # noqa: E402
 from e2e_lib import Failure, Skip, expect, log, report  # noqa: E402
 
 # 3 workers on this 2-CPU box: main, 3 workers, dispatcher, exporter,
@@ -1434,6 +1435,7 @@ CASES = {
     "scan_golden": scan_golden,
     **PORTS_CASES,
     **CLUSTERS_CASES,
+    **LIVE_CASES,
 }
 
 if __name__ == "__main__":

@@ -129,14 +129,16 @@ class Run:
             if os.path.exists(p):
                 os.remove(p)
 
-    def eal_args(self, vdev, lcores=None, memory=512):
-        args = ["--no-huge", "-m", str(memory), "--no-pci", "--no-shconf", "--no-telemetry",
-                f"--file-prefix={self.prefix}", "--log-level=*:warning"]
+    def eal_args(self, vdev, lcores=None, memory=512, telemetry=False):
+        args = ["--no-huge", "-m", str(memory), "--no-pci", "--no-shconf"]
+        args += [] if telemetry else ["--no-telemetry"]
+        args += [f"--file-prefix={self.prefix}", "--log-level=*:warning"]
         args += [f"--lcores={lcores}"] if lcores else ["-l", "0-1"]
         return args + [f"--vdev={vdev}"]
 
-    def command(self, vdev, app_args, lcores=None, memory=512, output=True, stats=True):
-        cmd = [SENSOR] + self.eal_args(vdev, lcores, memory) + ["--"]
+    def command(self, vdev, app_args, lcores=None, memory=512, output=True, stats=True,
+                telemetry=False):
+        cmd = [SENSOR] + self.eal_args(vdev, lcores, memory, telemetry) + ["--"]
         if output:
             cmd += ["--output", self.output]
         if stats:

@@ -160,7 +160,19 @@ TEST(SensorOptions, UsageDocumentsEveryOption) {
                         "--no-capture",
                         "--vlan-key",
                         "--other-timeout",
-                        "--clock-jump"}) {
+                        "--clock-jump",
+                        "--attempt-timeout",
+                        "--analytics-memory",
+                        "--scan-horizon",
+                        "--trw-theta0",
+                        "--trw-theta1",
+                        "--trw-alpha",
+                        "--trw-beta",
+                        "--trw ",
+                        "--trw-active-failure",
+                        "--window",
+                        "--server-ports",
+                        "--telemetry-top"}) {
     EXPECT_NE(u.find(o), std::string::npos) << o;
   }
 }
@@ -333,6 +345,60 @@ TEST(SensorOptions, RecordRingSizeIsAPowerOfTwoInRange) {
     p = ParseOptions(V{"--output", "o", "--record-ring-size", bad});
     ASSERT_FALSE(p.ok()) << bad;
     EXPECT_NE(p.status().message().find("--record-ring-size"), absl::string_view::npos);
+  }
+}
+
+// --- Live analytics (issue 7). ---
+
+TEST(SensorOptions, AnalyticsDefaults) {
+  auto p = ParseOptions(V{"--output", "o.ftr"});
+  ASSERT_TRUE(p.ok()) << p.status();
+  const dataplane::AnalyticsConfig& a = p->config.analytics;
+  EXPECT_EQ(p->config.tracker.attempt_timeout_us, 3'000'000u);
+  EXPECT_EQ(a.memory_bytes, 256ull << 20);
+  EXPECT_EQ(a.scan.horizon_us, 1800ull * 1'000'000);
+  EXPECT_EQ(a.scan.trw.theta0, 0.8);
+  EXPECT_EQ(a.ports.window_us, 3600ull * 1'000'000);
+  EXPECT_EQ(a.telemetry_top, 10u);
+}
+
+TEST(SensorOptions, AnalyticsValuesParsed) {
+  auto p = ParseOptions(V{"--output", "o.ftr", "--attempt-timeout", "1.5", "--analytics-memory",
+                          "64M", "--scan-horizon=600", "--trw", "0.9,0.1,0.001,0.999",
+                          "--trw-alpha", "0.02", "--trw-active-failure", "failure", "--window",
+                          "60", "--server-ports", "22,80", "--telemetry-top", "5"});
+  ASSERT_TRUE(p.ok()) << p.status();
+  const dataplane::AnalyticsConfig& a = p->config.analytics;
+  EXPECT_EQ(p->config.tracker.attempt_timeout_us, 1'500'000u);
+  EXPECT_EQ(a.memory_bytes, 64ull << 20);
+  EXPECT_EQ(a.scan.horizon_us, 600'000'000u);
+  EXPECT_EQ(a.scan.trw.theta0, 0.9);
+  EXPECT_EQ(a.scan.trw.theta1, 0.1);
+  EXPECT_EQ(a.scan.trw.alpha, 0.02);  // the later option wins
+  EXPECT_EQ(a.scan.trw.beta, 0.999);
+  EXPECT_TRUE(a.scan.trw.active_failure_counts);
+  EXPECT_EQ(a.ports.window_us, 60'000'000u);
+  EXPECT_TRUE(a.ports.server_ports.test(22));
+  EXPECT_FALSE(a.ports.server_ports.test(23));
+  EXPECT_EQ(a.telemetry_top, 5u);
+  auto off = ParseOptions(V{"--output", "o.ftr", "--attempt-timeout", "0"});
+  ASSERT_TRUE(off.ok()) << off.status();
+  EXPECT_EQ(off->config.tracker.attempt_timeout_us, 0u);
+}
+
+TEST(SensorOptions, BadAnalyticsValuesAreRefusedNamingTheOption) {
+  for (const V& args : {V{"--trw-theta0", "1"}, V{"--trw", "0.8,0.2,0.01"},
+                        V{"--trw-theta0", "0.1"},  // below theta1
+                        V{"--trw-beta", "0.005"},  // below alpha
+                        V{"--analytics-memory", "12X"}, V{"--window", "0"},
+                        V{"--server-ports", "70000"}, V{"--telemetry-top", "21"},
+                        V{"--trw-active-failure", "maybe"}, V{"--attempt-timeout", "-1"}}) {
+    V full{"--output", "o.ftr"};
+    full.insert(full.end(), args.begin(), args.end());
+    auto p = ParseOptions(full);
+    ASSERT_FALSE(p.ok()) << args[0];
+    const std::string_view name = args[0].substr(0, 10);
+    EXPECT_NE(p.status().message().find(std::string(name)), absl::string_view::npos) << p.status();
   }
 }
 

@@ -126,6 +126,8 @@ class Harness {
   void Collect() {
     SessionRecord buf[64];
     while (size_t n = tracker->Drain(buf)) records.insert(records.end(), buf, buf + n);
+    ContactEvent ev[64];
+    while (size_t n = tracker->DrainContacts(ev)) contacts.insert(contacts.end(), ev, ev + n);
   }
   // The only record, after flushing everything.
   SessionRecord Only() {
@@ -136,6 +138,7 @@ class Harness {
 
   std::unique_ptr<Tracker> tracker;
   std::vector<SessionRecord> records;
+  std::vector<ContactEvent> contacts;
 };
 
 }  // namespace flowtrail::session::testing
