@@ -27,10 +27,11 @@ const char kReportHelp[] =
 Analytics over flowtrail record streams (FILE "-", or no FILE, reads stdin;
 several files, e.g. from several sensors, are one data set). Only TCP final
 records whose client sent a SYN count; interim records (continuing) are
-skipped so that each session counts once, by its final record. Records are
-put in first_time order before they are counted, so the result does not
-depend on how workers or files interleave them. All windows run on record
-time.
+skipped so that each session counts once, by its final record. The result
+does not depend on the order of the records (how workers or files interleave
+them): blindness and the TRW walk are judged after all records are in, and
+several files give the same report as one file holding all their records.
+All windows run on record time.
 
 scans: one row per (client, server port), the paper's Table 5 columns:
   Rejects  the server answered the SYN with RST
@@ -39,8 +40,10 @@ scans: one row per (client, server port), the paper's Table 5 columns:
   Data     success and the client sent data
   Count    Rejects + Silents
   disjoint unique servers that failed and never accepted this client
-  blind    failures against an (address, port) with no acceptance within the
-           horizon (an active server)
+  blind    failures outside the active window of their (address, port): from
+           its first acceptance minus the horizon to its last acceptance
+           plus the horizon (a lower bound when one server failed more than
+           twice, and estimated on est rows)
   verdict  the client's Threshold Random Walk (Jung et al. 2004) over its
            first contacts: scanner, benign or pending; after = first contacts
            until it decided
@@ -190,11 +193,6 @@ bool ReadRecords(const Options& o, std::vector<session::SessionRecord>* records,
     }
   }
   return ok;
-}
-
-auto OrderKey(const session::SessionRecord& r) {
-  return std::tie(r.first_time_us, r.last_time_us, r.client_ip, r.server_ip, r.client_port,
-                  r.server_port, r.session_id, r.worker_id);
 }
 
 std::string Address(const IpAddress& a, uint8_t v) { return FormatIp(a, v); }
@@ -406,9 +404,6 @@ int RunReport(std::span<const std::string> args, std::FILE* out, std::FILE* err)
   uint64_t other = 0;
   std::vector<std::string> errors;
   const bool ok = ReadRecords(o, &records, &other, &errors);
-  // Workers and files interleave records: count them in record-time order.
-  std::sort(records.begin(), records.end(),
-            [](const auto& a, const auto& b) { return OrderKey(a) < OrderKey(b); });
   ScanTable table(o.scan);
   table.Consume(std::span<const session::SessionRecord>(records));
 
