@@ -996,6 +996,10 @@ absl::StatusOr<ScanTable> ScanTable::Load(const v1::ScanTableState& state,
     return absl::InvalidArgumentError(
         absl::StrCat("scan snapshot: ", what, " ", i, ": ", s.message()));
   };
+  // Sketch memory is charged after every key is in: charged as they come, a
+  // budget that the writer's table met could make this one evict.
+  uint64_t server_heap = 0;
+  uint64_t row_heap = 0;
   for (int i = 0; i < state.servers_size(); ++i) {
     const v1::ScanServerState& p = state.servers(i);
     IpAddress a;
@@ -1025,7 +1029,7 @@ absl::StatusOr<ScanTable> ScanTable::Load(const v1::ScanTableState& state,
         return bad("server", i, s);
       }
       d.clients = ServerSet::FromSketch(h);
-      m.servers.AddHeap(static_cast<int64_t>(d.HeapBytes()));
+      server_heap += d.HeapBytes();
     } else {
       for (uint64_t h : p.clients()) {
         d.clients.Insert(h);
@@ -1069,7 +1073,7 @@ absl::StatusOr<ScanTable> ScanTable::Load(const v1::ScanTableState& state,
           return bad("row", i, s);
         }
       }
-      m.rows.AddHeap(static_cast<int64_t>(d.HeapBytes()));
+      row_heap += d.HeapBytes();
     } else {
       for (const v1::ScanRowServer& sv : p.servers()) {
         const uint64_t flags = sv.id_flags() & kFlagMask;
@@ -1105,6 +1109,13 @@ absl::StatusOr<ScanTable> ScanTable::Load(const v1::ScanTableState& state,
       }
       d.Add(c.target(), c.time_us() << 2 | (c.failure() ? kContactFailure : kContactSuccess));
     }
+  }
+  m.servers.AddHeap(static_cast<int64_t>(server_heap));
+  m.rows.AddHeap(static_cast<int64_t>(row_heap));
+  // Loading must not evict: a snapshot that does not fit its own budget was
+  // not written by a table with that budget.
+  if (m.rows.evictions() != 0 || m.clients.evictions() != 0 || m.servers.evictions() != 0) {
+    return absl::InvalidArgumentError("scan snapshot: does not fit its own memory budget");
   }
   const v1::ScanStatsState& ps = state.stats();
   m.stats.records = ps.records();
