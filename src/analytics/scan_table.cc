@@ -219,6 +219,20 @@ struct RowSketches {
   std::array<std::unique_ptr<Hll>, kFlagCount> sets;  // by flag bit
 };
 
+// The failures of an exact row's servers, out of line: made at the row's
+// first failure, so rows of successes only stay small (the update path's
+// cache footprint).
+struct RowFails {
+  RowFails() {
+    min.fill(UINT64_MAX);
+    max.fill(0);
+    n.fill(0);
+  }
+  std::array<uint64_t, kRowInline> min;
+  std::array<uint64_t, kRowInline> max;
+  std::array<uint32_t, kRowInline> n;
+};
+
 struct RowState {
   uint64_t sessions[5] = {};
   uint64_t first_time_us = UINT64_MAX;
@@ -226,15 +240,17 @@ struct RowState {
   uint64_t fail_min_us = UINT64_MAX;  // over all the row's failures
   uint64_t fail_max_us = 0;
   std::array<uint64_t, kRowInline> servers{};  // id (hash & ~kFlagMask) | flags
-  std::array<uint64_t, kRowInline> fail_min{};
-  std::array<uint64_t, kRowInline> fail_max{};
-  std::array<uint32_t, kRowInline> fails{};
   uint32_t n = 0;
+  std::unique_ptr<RowFails> failures;  // exact regime, once a server failed
   std::unique_ptr<RowSketches> sketch;
+
+  uint32_t Fails(uint32_t i) const { return failures ? failures->n[i] : 0; }
+  uint64_t FailMin(uint32_t i) const { return failures ? failures->min[i] : UINT64_MAX; }
+  uint64_t FailMax(uint32_t i) const { return failures ? failures->max[i] : 0; }
 
   size_t HeapBytes() const {
     if (!sketch) {
-      return 0;
+      return failures ? sizeof(RowFails) : 0;
     }
     size_t b = sizeof(RowSketches);
     for (const auto& h : sketch->sets) {
@@ -260,6 +276,7 @@ struct RowState {
       InsertSketch(servers[i] & ~kFlagMask, servers[i] & kFlagMask);
     }
     n = 0;
+    failures.reset();
   }
   // `fails` failures between fmin and fmax (none when fails is 0).
   void Insert(uint64_t hash, uint64_t flags, uint64_t fmin, uint64_t fmax, uint32_t nfail) {
@@ -277,10 +294,7 @@ struct RowState {
         }
       }
       if (n < kRowInline) {
-        servers[n] = id | flags;
-        fail_min[n] = UINT64_MAX;
-        fail_max[n] = 0;
-        fails[n] = 0;
+        servers[n] = id | flags;  // failures->* of slots >= n are at their defaults
         AddFailures(n++, fmin, fmax, nfail);
         return;
       }
@@ -292,16 +306,20 @@ struct RowState {
     if (nfail == 0) {
       return;
     }
-    fail_min[i] = std::min(fail_min[i], fmin);
-    fail_max[i] = std::max(fail_max[i], fmax);
-    fails[i] = static_cast<uint32_t>(std::min<uint64_t>(UINT32_MAX, uint64_t{fails[i]} + nfail));
+    if (!failures) {
+      failures = std::make_unique<RowFails>();
+    }
+    RowFails& f = *failures;
+    f.min[i] = std::min(f.min[i], fmin);
+    f.max[i] = std::max(f.max[i], fmax);
+    f.n[i] = static_cast<uint32_t>(std::min<uint64_t>(UINT32_MAX, uint64_t{f.n[i]} + nfail));
   }
   void Merge(const RowState& o) {
     fail_min_us = std::min(fail_min_us, o.fail_min_us);
     fail_max_us = std::max(fail_max_us, o.fail_max_us);
     if (!o.sketch) {
       for (uint32_t i = 0; i < o.n; ++i) {
-        Insert(o.servers[i], o.servers[i] & kFlagMask, o.fail_min[i], o.fail_max[i], o.fails[i]);
+        Insert(o.servers[i], o.servers[i] & kFlagMask, o.FailMin(i), o.FailMax(i), o.Fails(i));
       }
       return;
     }
@@ -525,18 +543,21 @@ struct ScanTable::Impl {
              ScanRow* row) const {
     if (!s.sketch) {
       for (uint32_t i = 0; i < s.n; ++i) {
-        if (s.fails[i] == 0) {
+        const uint32_t fails = s.Fails(i);
+        if (fails == 0) {
           continue;
         }
+        const uint64_t fmin = s.FailMin(i);
+        const uint64_t fmax = s.FailMax(i);
         const Window w = WindowOf(s.servers[i] & ~kFlagMask, horizon);
-        const bool first_blind = !w.Contains(s.fail_min[i]);
-        const bool last_blind = !w.Contains(s.fail_max[i]);
+        const bool first_blind = !w.Contains(fmin);
+        const bool last_blind = !w.Contains(fmax);
         if (first_blind && last_blind) {
           // Both ends on one side of the (interval) window: every failure
           // is outside it. A window strictly between them: the failures in
           // between are unknown, count the two ends (a lower bound).
-          const bool straddle = s.fail_min[i] < w.lo && s.fail_max[i] > w.hi && w.lo <= w.hi;
-          row->blind_sessions += straddle ? std::min<uint32_t>(2, s.fails[i]) : s.fails[i];
+          const bool straddle = fmin < w.lo && fmax > w.hi && w.lo <= w.hi;
+          row->blind_sessions += straddle ? std::min<uint32_t>(2, fails) : fails;
           ++row->blind_servers;
         } else if (first_blind || last_blind) {
           ++row->blind_sessions;  // at least the end outside; exact for <= 2 failures
@@ -905,9 +926,9 @@ absl::Status ScanTable::Save(v1::ScanTableState* state) const {
       for (uint32_t i = 0; i < r.n; ++i) {
         v1::ScanRowServer* sv = p->add_servers();
         sv->set_id_flags(r.servers[i]);
-        sv->set_fail_min_us(r.fail_min[i]);
-        sv->set_fail_max_us(r.fail_max[i]);
-        sv->set_fails(r.fails[i]);
+        sv->set_fail_min_us(r.FailMin(i));
+        sv->set_fail_max_us(r.FailMax(i));
+        sv->set_fails(r.Fails(i));
       }
     }
   }
@@ -1073,7 +1094,6 @@ absl::StatusOr<ScanTable> ScanTable::Load(const v1::ScanTableState& state,
           return bad("row", i, s);
         }
       }
-      row_heap += d.HeapBytes();
     } else {
       for (const v1::ScanRowServer& sv : p.servers()) {
         const uint64_t flags = sv.id_flags() & kFlagMask;
@@ -1089,6 +1109,7 @@ absl::StatusOr<ScanTable> ScanTable::Load(const v1::ScanTableState& state,
         }
       }
     }
+    row_heap += d.HeapBytes();
   }
   for (int i = 0; i < state.clients_size(); ++i) {
     const v1::ScanClientState& p = state.clients(i);
