@@ -148,8 +148,8 @@ TEST(StreamWriter, FramesAreDelimitedWithConsecutiveSequenceNumbers) {
 
 TEST(StreamWriter, SnapshotFramesTakeTheirSequenceAndAreCountedApartFromRecords) {
   std::string bytes;
-  auto writer = MustCreate(std::make_unique<MemorySink>(&bytes),
-                           {.sensor_id = "s", .snapshots = true});
+  auto writer =
+      MustCreate(std::make_unique<MemorySink>(&bytes), {.sensor_id = "s", .snapshots = true});
   const session::SessionRecord recs[] = {flowtrail::testing::FullRecord(4),
                                          flowtrail::testing::FullRecord(6)};
   ASSERT_TRUE(writer->Append(recs).ok());
