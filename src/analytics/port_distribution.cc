@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/hash_mix.h"
+#include "flowtrail/v1/session.pb.h"
 
 namespace flowtrail::analytics {
 
@@ -451,6 +452,98 @@ std::vector<ServerPortReport> AnalyzePorts(const PortDistribution& counts,
   }
   flush();
   return out;
+}
+
+}  // namespace flowtrail::analytics
+
+namespace flowtrail::analytics {
+
+void PortDistribution::Save(v1::PortDistributionState* state) const {
+  state->Clear();
+  state->set_window_us(options_.window_us);
+  std::string ports(8192, '\0');
+  for (size_t p = 0; p < 65536; ++p) {
+    if (options_.server_ports.test(p)) {
+      ports[p / 8] = static_cast<char>(static_cast<uint8_t>(ports[p / 8]) | (1u << (p % 8)));
+    }
+  }
+  state->set_server_ports(std::move(ports));
+  state->set_tcp(options_.tcp);
+  state->set_udp(options_.udp);
+  state->set_max_cells(options_.max_cells);
+  // Sorted by key, so equal states give equal bytes.
+  std::vector<std::pair<uint64_t, PortCell>> cells(cells_.begin(), cells_.end());
+  std::sort(cells.begin(), cells.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+  for (const auto& [k, c] : cells) {
+    v1::PortCellState* p = state->add_cells();
+    p->set_key(k);
+    p->set_flows(c.flows);
+    p->set_client_bits(c.client_bits);
+    p->set_server_bits(c.server_bits);
+  }
+  state->set_records(stats_.records);
+  state->set_flows(stats_.flows);
+  state->set_interim_skipped(stats_.interim_skipped);
+  state->set_other_protocol(stats_.other_protocol);
+  state->set_port_excluded(stats_.port_excluded);
+  state->set_evicted_cells(stats_.evicted_cells);
+  state->set_evicted_flows(stats_.evicted_flows);
+  state->set_eviction_rounds(stats_.eviction_rounds);
+}
+
+absl::StatusOr<PortDistribution> PortDistribution::Load(const v1::PortDistributionState& state,
+                                                        uint64_t max_cells_limit) {
+  PortDistributionOptions o;
+  o.window_us = state.window_us();
+  if (state.server_ports().size() != 8192) {
+    return absl::InvalidArgumentError("port snapshot: the server port set is not 8192 bytes");
+  }
+  o.server_ports.reset();
+  for (size_t p = 0; p < 65536; ++p) {
+    if ((static_cast<uint8_t>(state.server_ports()[p / 8]) >> (p % 8)) & 1) {
+      o.server_ports.set(p);
+    }
+  }
+  o.tcp = state.tcp();
+  o.udp = state.udp();
+  if (state.max_cells() > max_cells_limit) {
+    return absl::InvalidArgumentError(absl::StrCat("port snapshot: cell budget ", state.max_cells(),
+                                                   " exceeds the limit ", max_cells_limit));
+  }
+  o.max_cells = static_cast<size_t>(state.max_cells());
+  if (absl::Status s = ValidateOptions(o); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("port snapshot: ", s.message()));
+  }
+  if (static_cast<uint64_t>(state.cells_size()) > o.max_cells) {
+    return absl::InvalidArgumentError("port snapshot: more cells than its budget");
+  }
+  PortDistribution d(o);
+  d.cells_.reserve(static_cast<size_t>(state.cells_size()));
+  uint64_t flows = 0;
+  for (const v1::PortCellState& c : state.cells()) {
+    const uint16_t server_port = static_cast<uint16_t>(c.key() >> 16);
+    if (c.flows() == 0 || c.client_bits() == 0 || c.server_bits() == 0 ||
+        !o.server_ports.test(server_port)) {
+      return absl::InvalidArgumentError(absl::StrCat("port snapshot: bad cell ", c.key()));
+    }
+    if (!d.cells_.emplace(c.key(), PortCell{c.flows(), c.client_bits(), c.server_bits()}).second) {
+      return absl::InvalidArgumentError(absl::StrCat("port snapshot: duplicate cell ", c.key()));
+    }
+    flows += c.flows();
+  }
+  d.stats_.records = state.records();
+  d.stats_.flows = state.flows();
+  d.stats_.interim_skipped = state.interim_skipped();
+  d.stats_.other_protocol = state.other_protocol();
+  d.stats_.port_excluded = state.port_excluded();
+  d.stats_.evicted_cells = state.evicted_cells();
+  d.stats_.evicted_flows = state.evicted_flows();
+  d.stats_.eviction_rounds = state.eviction_rounds();
+  if (flows > d.stats_.flows) {  // cells saturate, so only an upper bound holds
+    return absl::InvalidArgumentError("port snapshot: cells hold more flows than it counted");
+  }
+  return d;
 }
 
 }  // namespace flowtrail::analytics

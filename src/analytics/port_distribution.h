@@ -61,6 +61,10 @@
 #include "absl/status/statusor.h"
 #include "session/session_record.h"
 
+namespace flowtrail::v1 {
+class PortDistributionState;
+}
+
 namespace flowtrail::analytics {
 
 using PortSet = std::bitset<65536>;
@@ -111,6 +115,14 @@ class PortDistribution {
   // Adds other's cells and counters. Fails (changing nothing) unless both have
   // the same window, server port set and protocols.
   absl::Status Merge(const PortDistribution& other);
+
+  // The whole state (PortDistributionState in session.proto) and back. Load
+  // validates everything (untrusted input): options, at most max_cells cells
+  // and at most `max_cells_limit` as the budget, keys of counted server ports
+  // and windows, no duplicates, no empty cells.
+  void Save(v1::PortDistributionState* state) const;
+  static absl::StatusOr<PortDistribution> Load(const v1::PortDistributionState& state,
+                                               uint64_t max_cells_limit = 16'000'000);
 
   const PortDistributionOptions& options() const { return options_; }
   const PortDistributionStats& stats() const { return stats_; }

@@ -8,7 +8,10 @@
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/hash/hash.h"
+#include "absl/strings/str_cat.h"
+#include "flowtrail/v1/session.pb.h"
 
 namespace flowtrail::analytics {
 
@@ -110,6 +113,7 @@ class BoundedTable {
   size_t size() const { return slots_.size(); }
   const std::vector<std::pair<Key, Value>>& slots() const { return slots_; }
   void AddEvictions(uint64_t n) { evictions_ += n; }
+  uint64_t max_keys() const { return max_keys_; }
 
  private:
   uint64_t NextRandom() {
@@ -192,41 +196,61 @@ struct ClientKey {
   }
 };
 
-// The row's servers: one exact list of up to kRowInline distinct server
-// addresses, each with the outcomes it had, in the low bits of its hash (one
-// list instead of a ServerSet per outcome: half the memory per key, exact up
-// to 16 servers, and the disjoint count exact while small). Beyond, one
-// HyperLogLog per outcome, allocated when the outcome first occurs.
+// The row's servers: one exact list of up to kRowInline distinct servers (a
+// masked hash of address and port, the same key as the active-server table),
+// each with the outcomes it had in the low bits and, when it failed, its
+// earliest and latest failure time and failure count (what the order-free
+// blind judgement of Rows() needs; one list instead of a ServerSet per
+// outcome: exact up to 16 servers, the disjoint count exact while small).
+// Beyond, one HyperLogLog per outcome, allocated when the outcome first
+// occurs, and only the row's failure time range is kept.
 enum ServerFlag : uint64_t {
   kFlagReject = 1,
   kFlagSilent = 2,
   kFlagSuccess = 4,
   kFlagData = 8,
-  kFlagBlind = 16,
 };
-constexpr int kFlagCount = 5;
+constexpr int kFlagCount = 4;
 constexpr uint64_t kFlagMask = 31;
+constexpr uint64_t kFailFlags = kFlagReject | kFlagSilent;
 constexpr int kRowInline = 16;
 
 struct RowSketches {
   std::array<std::unique_ptr<Hll>, kFlagCount> sets;  // by flag bit
-  std::unique_ptr<Hll> Copy(int i) const {
-    return sets[i] ? std::make_unique<Hll>(*sets[i]) : nullptr;
+};
+
+// The failures of an exact row's servers, out of line: made at the row's
+// first failure, so rows of successes only stay small (the update path's
+// cache footprint).
+struct RowFails {
+  RowFails() {
+    min.fill(UINT64_MAX);
+    max.fill(0);
+    n.fill(0);
   }
+  std::array<uint64_t, kRowInline> min;
+  std::array<uint64_t, kRowInline> max;
+  std::array<uint32_t, kRowInline> n;
 };
 
 struct RowState {
   uint64_t sessions[5] = {};
-  uint64_t blind_sessions = 0;
   uint64_t first_time_us = UINT64_MAX;
   uint64_t last_time_us = 0;
+  uint64_t fail_min_us = UINT64_MAX;  // over all the row's failures
+  uint64_t fail_max_us = 0;
   std::array<uint64_t, kRowInline> servers{};  // id (hash & ~kFlagMask) | flags
   uint32_t n = 0;
+  std::unique_ptr<RowFails> failures;  // exact regime, once a server failed
   std::unique_ptr<RowSketches> sketch;
+
+  uint32_t Fails(uint32_t i) const { return failures ? failures->n[i] : 0; }
+  uint64_t FailMin(uint32_t i) const { return failures ? failures->min[i] : UINT64_MAX; }
+  uint64_t FailMax(uint32_t i) const { return failures ? failures->max[i] : 0; }
 
   size_t HeapBytes() const {
     if (!sketch) {
-      return 0;
+      return failures ? sizeof(RowFails) : 0;
     }
     size_t b = sizeof(RowSketches);
     for (const auto& h : sketch->sets) {
@@ -252,28 +276,50 @@ struct RowState {
       InsertSketch(servers[i] & ~kFlagMask, servers[i] & kFlagMask);
     }
     n = 0;
+    failures.reset();
   }
-  void Insert(uint64_t hash, uint64_t flags) {
+  // `fails` failures between fmin and fmax (none when fails is 0).
+  void Insert(uint64_t hash, uint64_t flags, uint64_t fmin, uint64_t fmax, uint32_t nfail) {
     const uint64_t id = hash & ~kFlagMask;
+    if (nfail != 0) {
+      fail_min_us = std::min(fail_min_us, fmin);
+      fail_max_us = std::max(fail_max_us, fmax);
+    }
     if (!sketch) {
       for (uint32_t i = 0; i < n; ++i) {
         if ((servers[i] & ~kFlagMask) == id) {
           servers[i] |= flags;
+          AddFailures(i, fmin, fmax, nfail);
           return;
         }
       }
       if (n < kRowInline) {
-        servers[n++] = id | flags;
+        servers[n] = id | flags;  // failures->* of slots >= n are at their defaults
+        AddFailures(n++, fmin, fmax, nfail);
         return;
       }
       Promote();
     }
     InsertSketch(id, flags);
   }
+  void AddFailures(uint32_t i, uint64_t fmin, uint64_t fmax, uint32_t nfail) {
+    if (nfail == 0) {
+      return;
+    }
+    if (!failures) {
+      failures = std::make_unique<RowFails>();
+    }
+    RowFails& f = *failures;
+    f.min[i] = std::min(f.min[i], fmin);
+    f.max[i] = std::max(f.max[i], fmax);
+    f.n[i] = static_cast<uint32_t>(std::min<uint64_t>(UINT32_MAX, uint64_t{f.n[i]} + nfail));
+  }
   void Merge(const RowState& o) {
+    fail_min_us = std::min(fail_min_us, o.fail_min_us);
+    fail_max_us = std::max(fail_max_us, o.fail_max_us);
     if (!o.sketch) {
       for (uint32_t i = 0; i < o.n; ++i) {
-        Insert(o.servers[i], o.servers[i] & kFlagMask);
+        Insert(o.servers[i], o.servers[i] & kFlagMask, o.FailMin(i), o.FailMax(i), o.Fails(i));
       }
       return;
     }
@@ -301,23 +347,32 @@ struct RowState {
     }
     return c;
   }
+  // The union of the failure sketches (sketch regime only).
+  Hll Failed() const {
+    Hll f;
+    for (uint64_t flag : {kFlagReject, kFlagSilent}) {
+      const auto& h = sketch->sets[std::countr_zero(flag)];
+      if (h) {
+        f.Merge(*h);
+      }
+    }
+    return f;
+  }
   // Servers that failed and never accepted.
   uint64_t Disjoint() const {
     if (!sketch) {
       uint64_t c = 0;
       for (uint32_t i = 0; i < n; ++i) {
         const uint64_t f = servers[i];
-        c += (f & (kFlagReject | kFlagSilent)) && !(f & kFlagSuccess) ? 1 : 0;
+        c += (f & kFailFlags) && !(f & kFlagSuccess) ? 1 : 0;
       }
       return c;
     }
     // |failed u accepted| - |accepted| on the sketches.
-    Hll all;
-    for (uint64_t flag : {kFlagReject, kFlagSilent, kFlagSuccess}) {
-      const auto& h = sketch->sets[std::countr_zero(flag)];
-      if (h) {
-        all.Merge(*h);
-      }
+    Hll all = Failed();
+    const auto& s = sketch->sets[std::countr_zero(uint64_t{kFlagSuccess})];
+    if (s) {
+      all.Merge(*s);
     }
     const uint64_t u = static_cast<uint64_t>(std::llround(all.Estimate()));
     const uint64_t a = Count(kFlagSuccess);
@@ -326,12 +381,9 @@ struct RowState {
 };
 
 // A first contact packed in 16 bytes: time << 2 | kind, so that ordering by
-// the packed word orders by time, then success before failure.
-enum ContactKind : uint8_t {
-  kContactSuccess = 0,
-  kContactBlindFailure = 1,
-  kContactActiveFailure = 2
-};
+// the packed word orders by time, then success before failure. Whether a
+// failure was blind is judged at Verdicts() time (order-free).
+enum ContactKind : uint8_t { kContactSuccess = 0, kContactFailure = 1 };
 struct FirstContact {
   uint64_t target = 0;
   uint64_t time_kind = 0;
@@ -451,12 +503,106 @@ struct ScanTable::Impl {
   BoundedTable<uint64_t, ServerState> servers;
   ScanStats stats;
 
-  bool Active(uint64_t target, uint64_t t, uint64_t horizon) const {
-    const ServerState* s = servers.Find(target);
-    if (s == nullptr || s->accepts == 0) {
-      return false;
+  // The active window of a server: [first acceptance - horizon, last
+  // acceptance + horizon]; empty (lo > hi) for a server that never accepted.
+  struct Window {
+    uint64_t lo = 1;
+    uint64_t hi = 0;
+    bool Contains(uint64_t t) const { return lo <= t && t <= hi; }
+    bool Overlaps(uint64_t a, uint64_t b) const { return lo <= b && a <= hi && lo <= hi; }
+  };
+  static Window WindowOf(const ServerState& s, uint64_t horizon) {
+    if (s.accepts == 0) {
+      return {};
     }
-    return s->last_accept_us + horizon >= t && s->first_accept_us <= t + horizon;
+    return {s.first_accept_us > horizon ? s.first_accept_us - horizon : 0,
+            s.last_accept_us > UINT64_MAX - horizon ? UINT64_MAX : s.last_accept_us + horizon};
+  }
+  Window WindowOf(uint64_t target, uint64_t horizon) const {
+    const ServerState* s = servers.Find(target);
+    return s == nullptr ? Window{} : WindowOf(*s, horizon);
+  }
+
+  // The servers that accepted, by (port, ip version): the active side of the
+  // sketch rows' inclusion-exclusion. Built once per Rows() when needed.
+  using PortIndex =
+      absl::flat_hash_map<uint32_t, std::vector<const std::pair<uint64_t, ServerState>*>>;
+  PortIndex IndexServers() const {
+    PortIndex index;
+    for (const auto& slot : servers.slots()) {
+      if (slot.second.accepts != 0) {
+        index[uint32_t{slot.second.port} << 8 | slot.second.ip_version].push_back(&slot);
+      }
+    }
+    return index;
+  }
+
+  // Blind sessions and servers of a row, judged now against the final
+  // active-server table (so the result is order-free, see the header).
+  void Blind(const RowState& s, const RowKey& k, const PortIndex* index, uint64_t horizon,
+             ScanRow* row) const {
+    if (!s.sketch) {
+      for (uint32_t i = 0; i < s.n; ++i) {
+        const uint32_t fails = s.Fails(i);
+        if (fails == 0) {
+          continue;
+        }
+        const uint64_t fmin = s.FailMin(i);
+        const uint64_t fmax = s.FailMax(i);
+        const Window w = WindowOf(s.servers[i] & ~kFlagMask, horizon);
+        const bool first_blind = !w.Contains(fmin);
+        const bool last_blind = !w.Contains(fmax);
+        if (first_blind && last_blind) {
+          // Both ends on one side of the (interval) window: every failure
+          // is outside it. A window strictly between them: the failures in
+          // between are unknown, count the two ends (a lower bound).
+          const bool straddle = fmin < w.lo && fmax > w.hi && w.lo <= w.hi;
+          row->blind_sessions += straddle ? std::min<uint32_t>(2, fails) : fails;
+          ++row->blind_servers;
+        } else if (first_blind || last_blind) {
+          ++row->blind_sessions;  // at least the end outside; exact for <= 2 failures
+          ++row->blind_servers;
+        }
+      }
+      return;
+    }
+    // Sketch regime: blind servers = |failed \ active|, where active = the
+    // port's servers whose window overlaps the row's failure time range;
+    // |F \ A| = |F u A| - |A| on HyperLogLogs.
+    row->estimated = true;
+    const uint64_t failed_sessions = s.sessions[static_cast<int>(Outcome::kReject)] +
+                                     s.sessions[static_cast<int>(Outcome::kSilent)];
+    if (failed_sessions == 0) {
+      return;
+    }
+    Hll failed = s.Failed();
+    const uint64_t f = static_cast<uint64_t>(std::llround(failed.Estimate()));
+    Hll active;
+    bool any = false;
+    if (index != nullptr) {
+      auto it = index->find(uint32_t{k.port} << 8 | k.ip_version);
+      if (it != index->end()) {
+        for (const auto* slot : it->second) {
+          if (WindowOf(slot->second, horizon).Overlaps(s.fail_min_us, s.fail_max_us)) {
+            active.Insert(slot->first);
+            any = true;
+          }
+        }
+      }
+    }
+    uint64_t blind = f;
+    if (any) {
+      const uint64_t a = static_cast<uint64_t>(std::llround(active.Estimate()));
+      failed.Merge(active);
+      const uint64_t u = static_cast<uint64_t>(std::llround(failed.Estimate()));
+      blind = std::min(f, u > a ? u - a : 0);
+    }
+    row->blind_servers = blind;
+    row->blind_sessions = f == 0 ? 0
+                                 : static_cast<uint64_t>(std::llround(
+                                       static_cast<double>(failed_sessions) *
+                                       static_cast<double>(blind) / static_cast<double>(f)));
+    row->blind_sessions = std::min(row->blind_sessions, failed_sessions);
   }
 };
 
@@ -482,10 +628,9 @@ void ScanTable::Consume(const SessionRecord& r) {
   const uint64_t t = r.first_time_us;
   m.stats.max_time_us = std::max(m.stats.max_time_us, t);
   const uint64_t key = options_.hash_key;
-  const uint64_t target = HashServer(r.server_ip, r.ip_version, r.server_port, key);
-  const uint64_t address = HashServer(r.server_ip, r.ip_version, 0, key);
+  // Masked like the rows' ids, so the rows look servers up by their id.
+  const uint64_t target = HashServer(r.server_ip, r.ip_version, r.server_port, key) & ~kFlagMask;
   const bool success = o == Outcome::kSuccess || o == Outcome::kData;
-  bool blind = false;
   if (success) {
     ServerState& s = m.servers.FindOrInsert(target);
     const size_t before = s.HeapBytes();
@@ -500,8 +645,6 @@ void ScanTable::Consume(const SessionRecord& r) {
     s.last_time_us = s.last_accept_us;
     s.clients.Insert(HashServer(r.client_ip, r.ip_version, 0, key));
     ChargeHeap(m.servers, s, before);
-  } else {
-    blind = !m.Active(target, t, options_.horizon_us);
   }
 
   RowState& row = m.rows.FindOrInsert(RowKey{r.client_ip, r.server_port, r.ip_version});
@@ -512,19 +655,13 @@ void ScanTable::Consume(const SessionRecord& r) {
     ++row.sessions[Idx(Outcome::kSuccess)];
     flags |= kFlagSuccess;
   }
-  if (!success && blind) {
-    ++row.blind_sessions;
-    flags |= kFlagBlind;
-  }
-  row.Insert(address, flags);
+  row.Insert(target, flags, t, t, success ? 0 : 1);
   row.first_time_us = std::min(row.first_time_us, t);
   row.last_time_us = std::max(row.last_time_us, r.last_time_us);
   ChargeHeap(m.rows, row, before);
 
   ClientState& c = m.clients.FindOrInsert(ClientKey{r.client_ip, r.ip_version});
-  const uint8_t kind = success ? kContactSuccess
-                       : blind ? kContactBlindFailure
-                               : kContactActiveFailure;
+  const uint8_t kind = success ? kContactSuccess : kContactFailure;
   c.Add(target, (t << 2) | kind);
   c.last_time_us = std::max(c.last_time_us, r.last_time_us);
   m.rows.Trim();
@@ -573,7 +710,6 @@ void ScanTable::Merge(const ScanTable& other) {
       d.sessions[i] += s.sessions[i];
     }
     d.Merge(s);
-    d.blind_sessions += s.blind_sessions;
     d.first_time_us = std::min(d.first_time_us, s.first_time_us);
     d.last_time_us = std::max(d.last_time_us, s.last_time_us);
     ChargeHeap(m.rows, d, before);
@@ -613,10 +749,12 @@ std::vector<ClientVerdict> ScanTable::Verdicts() const {
     v.first_contacts = c.n;
     double llr = 0;
     for (uint32_t i = 0; i < c.n; ++i) {
-      const auto kind = static_cast<ContactKind>(c.contacts[i].time_kind & 3);
+      const FirstContact& fc = c.contacts[i];
+      const auto kind = static_cast<ContactKind>(fc.time_kind & 3);
       if (kind == kContactSuccess) {
         llr += step_success;
-      } else if (kind == kContactBlindFailure || p.active_failure_counts) {
+      } else if (p.active_failure_counts ||
+                 !impl_->WindowOf(fc.target, options_.horizon_us).Contains(fc.time_kind >> 2)) {
         llr += step_fail;
       }
       if (llr >= upper || llr <= lower) {
@@ -636,6 +774,13 @@ std::vector<ScanRow> ScanTable::Rows() const {
   for (const ClientVerdict& v : Verdicts()) {
     verdicts[ClientKey{v.client, v.ip_version}] = v;
   }
+  std::unique_ptr<Impl::PortIndex> index;
+  for (const auto& slot : impl_->rows.slots()) {
+    if (slot.second.sketch) {
+      index = std::make_unique<Impl::PortIndex>(impl_->IndexServers());
+      break;
+    }
+  }
   std::vector<ScanRow> out;
   out.reserve(impl_->rows.size());
   for (const auto& [k, s] : impl_->rows.slots()) {
@@ -649,8 +794,7 @@ std::vector<ScanRow> ScanTable::Rows() const {
     }
     row.estimated = s.sketch != nullptr;
     row.disjoint = s.Disjoint();
-    row.blind_sessions = s.blind_sessions;
-    row.blind_servers = s.Count(kFlagBlind);
+    impl_->Blind(s, k, index.get(), options_.horizon_us, &row);  // after `estimated`
     row.first_time_us = s.first_time_us;
     row.last_time_us = s.last_time_us;
     auto it = verdicts.find(ClientKey{k.client, k.ip_version});
@@ -697,6 +841,313 @@ ScanStats ScanTable::Stats() const {
       impl_->rows.MemoryBytes() + impl_->clients.MemoryBytes() + impl_->servers.MemoryBytes();
   s.memory_budget = options_.memory_bytes;
   return s;
+}
+
+}  // namespace flowtrail::analytics
+
+namespace flowtrail::analytics {
+namespace {
+
+std::string AddressBytes(const IpAddress& a) {
+  return std::string(reinterpret_cast<const char*>(a.bytes.data()), a.bytes.size());
+}
+
+absl::Status ParseAddress(const std::string& bytes, uint32_t version, IpAddress* out) {
+  if (bytes.size() != out->bytes.size()) {
+    return absl::InvalidArgumentError(absl::StrCat("address of ", bytes.size(), " bytes, not 16"));
+  }
+  if (version != 4 && version != 6) {
+    return absl::InvalidArgumentError(absl::StrCat("ip_version ", version));
+  }
+  std::memcpy(out->bytes.data(), bytes.data(), bytes.size());
+  return absl::OkStatus();
+}
+
+std::string HllBytes(const Hll& h) {
+  return std::string(reinterpret_cast<const char*>(h.registers().data()), h.registers().size());
+}
+
+absl::Status ParseHll(const std::string& bytes, Hll* h) {
+  if (!h->SetRegisters(
+          std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()))) {
+    return absl::InvalidArgumentError("bad HyperLogLog registers");
+  }
+  return absl::OkStatus();
+}
+
+bool Probability(double p) { return p > 0 && p < 1; }
+
+}  // namespace
+
+absl::Status ScanTable::Mergeable(const ScanOptions& a, const ScanOptions& b) {
+  if (a.horizon_us != b.horizon_us || a.hash_key != b.hash_key || a.trw.theta0 != b.trw.theta0 ||
+      a.trw.theta1 != b.trw.theta1 || a.trw.alpha != b.trw.alpha || a.trw.beta != b.trw.beta ||
+      a.trw.active_failure_counts != b.trw.active_failure_counts) {
+    return absl::FailedPreconditionError(
+        "scan tables differ in horizon, TRW parameters or hash key: not mergeable");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ScanTable::Save(v1::ScanTableState* state) const {
+  state->Clear();
+  v1::ScanOptionsState* o = state->mutable_options();
+  o->set_horizon_us(options_.horizon_us);
+  o->set_trw_theta0(options_.trw.theta0);
+  o->set_trw_theta1(options_.trw.theta1);
+  o->set_trw_alpha(options_.trw.alpha);
+  o->set_trw_beta(options_.trw.beta);
+  o->set_trw_active_failure_counts(options_.trw.active_failure_counts);
+  o->set_memory_bytes(options_.memory_bytes);
+  o->set_max_rows(options_.max_rows);
+  o->set_max_clients(options_.max_clients);
+  o->set_max_servers(options_.max_servers);
+  o->set_hash_key(options_.hash_key);
+  const Impl& m = *impl_;
+  for (const auto& [k, r] : m.rows.slots()) {
+    v1::ScanRowState* p = state->add_rows();
+    p->set_client(AddressBytes(k.client));
+    p->set_ip_version(k.ip_version);
+    p->set_port(k.port);
+    p->set_rejects(r.sessions[Idx(Outcome::kReject)]);
+    p->set_silents(r.sessions[Idx(Outcome::kSilent)]);
+    p->set_successes(r.sessions[Idx(Outcome::kSuccess)]);
+    p->set_data(r.sessions[Idx(Outcome::kData)]);
+    p->set_first_time_us(r.first_time_us);
+    p->set_last_time_us(r.last_time_us);
+    p->set_fail_min_us(r.fail_min_us);
+    p->set_fail_max_us(r.fail_max_us);
+    if (r.sketch) {
+      p->set_sketched(true);
+      for (const auto& h : r.sketch->sets) {
+        p->add_sketches(h ? HllBytes(*h) : std::string());
+      }
+    } else {
+      for (uint32_t i = 0; i < r.n; ++i) {
+        v1::ScanRowServer* sv = p->add_servers();
+        sv->set_id_flags(r.servers[i]);
+        sv->set_fail_min_us(r.FailMin(i));
+        sv->set_fail_max_us(r.FailMax(i));
+        sv->set_fails(r.Fails(i));
+      }
+    }
+  }
+  for (const auto& [k, c] : m.clients.slots()) {
+    v1::ScanClientState* p = state->add_clients();
+    p->set_client(AddressBytes(k.client));
+    p->set_ip_version(k.ip_version);
+    p->set_last_time_us(c.last_time_us);
+    for (uint32_t i = 0; i < c.n; ++i) {
+      v1::TrwContact* t = p->add_contacts();
+      t->set_target(c.contacts[i].target);
+      t->set_time_us(c.contacts[i].time_kind >> 2);
+      t->set_failure((c.contacts[i].time_kind & 3) == kContactFailure);
+    }
+  }
+  for (const auto& [k, sv] : m.servers.slots()) {
+    v1::ScanServerState* p = state->add_servers();
+    p->set_key(k);
+    p->set_address(AddressBytes(sv.address));
+    p->set_ip_version(sv.ip_version);
+    p->set_port(sv.port);
+    p->set_accepts(sv.accepts);
+    p->set_first_accept_us(sv.first_accept_us);
+    p->set_last_accept_us(sv.last_accept_us);
+    if (sv.clients.exact()) {
+      for (uint64_t h : sv.clients.items()) {
+        p->add_clients(h);
+      }
+    } else {
+      p->set_clients_sketch(HllBytes(*sv.clients.sketch()));
+    }
+  }
+  const ScanStats st = Stats();
+  v1::ScanStatsState* ps = state->mutable_stats();
+  ps->set_records(st.records);
+  ps->set_counted(st.counted);
+  ps->set_skipped_interim(st.skipped_interim);
+  ps->set_skipped_other(st.skipped_other);
+  ps->set_row_evictions(st.row_evictions);
+  ps->set_client_evictions(st.client_evictions);
+  ps->set_server_evictions(st.server_evictions);
+  ps->set_max_time_us(st.max_time_us);
+  ps->set_memory_bytes(st.memory_bytes);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<ScanTable> ScanTable::Load(const v1::ScanTableState& state,
+                                          uint64_t max_memory_bytes) {
+  const v1::ScanOptionsState& po = state.options();
+  ScanOptions o;
+  o.horizon_us = po.horizon_us();
+  o.trw.theta0 = po.trw_theta0();
+  o.trw.theta1 = po.trw_theta1();
+  o.trw.alpha = po.trw_alpha();
+  o.trw.beta = po.trw_beta();
+  o.trw.active_failure_counts = po.trw_active_failure_counts();
+  o.memory_bytes = po.memory_bytes();
+  o.max_rows = po.max_rows();
+  o.max_clients = po.max_clients();
+  o.max_servers = po.max_servers();
+  o.hash_key = po.hash_key();
+  if (!Probability(o.trw.theta0) || !Probability(o.trw.theta1) || !Probability(o.trw.alpha) ||
+      !Probability(o.trw.beta) || o.trw.theta0 <= o.trw.theta1 || o.trw.beta <= o.trw.alpha) {
+    return absl::InvalidArgumentError("scan snapshot: bad TRW parameters");
+  }
+  if (o.memory_bytes > max_memory_bytes) {
+    return absl::InvalidArgumentError(absl::StrCat("scan snapshot: memory budget ", o.memory_bytes,
+                                                   " exceeds the limit ", max_memory_bytes));
+  }
+  if (o.max_rows == 0 || o.max_clients == 0 || o.max_servers == 0) {
+    return absl::InvalidArgumentError("scan snapshot: a key limit is 0");
+  }
+  if (static_cast<uint64_t>(state.rows_size()) > o.max_rows ||
+      static_cast<uint64_t>(state.clients_size()) > o.max_clients ||
+      static_cast<uint64_t>(state.servers_size()) > o.max_servers) {
+    return absl::InvalidArgumentError("scan snapshot: more keys than its limits");
+  }
+  ScanTable t(o);
+  Impl& m = *t.impl_;
+  if (static_cast<uint64_t>(state.rows_size()) > m.rows.max_keys() ||
+      static_cast<uint64_t>(state.clients_size()) > m.clients.max_keys() ||
+      static_cast<uint64_t>(state.servers_size()) > m.servers.max_keys()) {
+    return absl::InvalidArgumentError("scan snapshot: more keys than its memory budget holds");
+  }
+  auto bad = [](const char* what, int i, const absl::Status& s) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("scan snapshot: ", what, " ", i, ": ", s.message()));
+  };
+  // Sketch memory is charged after every key is in: charged as they come, a
+  // budget that the writer's table met could make this one evict.
+  uint64_t server_heap = 0;
+  uint64_t row_heap = 0;
+  for (int i = 0; i < state.servers_size(); ++i) {
+    const v1::ScanServerState& p = state.servers(i);
+    IpAddress a;
+    if (absl::Status s = ParseAddress(p.address(), p.ip_version(), &a); !s.ok()) {
+      return bad("server", i, s);
+    }
+    if (p.port() > 65535 || p.accepts() == 0 || p.first_accept_us() > p.last_accept_us() ||
+        (p.key() & kFlagMask) != 0 || p.clients_size() > ServerSet::kInline ||
+        (p.clients_size() > 0 && !p.clients_sketch().empty()) ||
+        (p.clients_size() == 0 && p.clients_sketch().empty())) {
+      return bad("server", i, absl::InvalidArgumentError("bad fields"));
+    }
+    if (m.servers.Find(p.key()) != nullptr) {
+      return bad("server", i, absl::InvalidArgumentError("duplicate key"));
+    }
+    ServerState& d = m.servers.FindOrInsert(p.key());
+    d.address = a;
+    d.ip_version = static_cast<uint8_t>(p.ip_version());
+    d.port = static_cast<uint16_t>(p.port());
+    d.accepts = p.accepts();
+    d.first_accept_us = p.first_accept_us();
+    d.last_accept_us = p.last_accept_us();
+    d.last_time_us = d.last_accept_us;
+    if (!p.clients_sketch().empty()) {
+      Hll h;
+      if (absl::Status s = ParseHll(p.clients_sketch(), &h); !s.ok()) {
+        return bad("server", i, s);
+      }
+      d.clients = ServerSet::FromSketch(h);
+      server_heap += d.HeapBytes();
+    } else {
+      for (uint64_t h : p.clients()) {
+        d.clients.Insert(h);
+      }
+    }
+  }
+  for (int i = 0; i < state.rows_size(); ++i) {
+    const v1::ScanRowState& p = state.rows(i);
+    RowKey k;
+    if (absl::Status s = ParseAddress(p.client(), p.ip_version(), &k.client); !s.ok()) {
+      return bad("row", i, s);
+    }
+    k.ip_version = static_cast<uint8_t>(p.ip_version());
+    if (p.port() > 65535 || p.first_time_us() > p.last_time_us() || p.servers_size() > kRowInline ||
+        (p.sketched() && p.servers_size() != 0) ||
+        (p.sketched() && p.sketches_size() != kFlagCount) ||
+        (!p.sketched() && p.sketches_size() != 0) || p.successes() < p.data()) {
+      return bad("row", i, absl::InvalidArgumentError("bad fields"));
+    }
+    k.port = static_cast<uint16_t>(p.port());
+    if (m.rows.Find(k) != nullptr) {
+      return bad("row", i, absl::InvalidArgumentError("duplicate key"));
+    }
+    RowState& d = m.rows.FindOrInsert(k);
+    d.sessions[Idx(Outcome::kReject)] = p.rejects();
+    d.sessions[Idx(Outcome::kSilent)] = p.silents();
+    d.sessions[Idx(Outcome::kSuccess)] = p.successes();
+    d.sessions[Idx(Outcome::kData)] = p.data();
+    d.first_time_us = p.first_time_us();
+    d.last_time_us = p.last_time_us();
+    d.fail_min_us = p.fail_min_us();
+    d.fail_max_us = p.fail_max_us();
+    if (p.sketched()) {
+      d.sketch = std::make_unique<RowSketches>();
+      for (int j = 0; j < kFlagCount; ++j) {
+        if (p.sketches(j).empty()) {
+          continue;
+        }
+        d.sketch->sets[j] = std::make_unique<Hll>();
+        if (absl::Status s = ParseHll(p.sketches(j), d.sketch->sets[j].get()); !s.ok()) {
+          return bad("row", i, s);
+        }
+      }
+    } else {
+      for (const v1::ScanRowServer& sv : p.servers()) {
+        const uint64_t flags = sv.id_flags() & kFlagMask;
+        const bool failed = (flags & kFailFlags) != 0;
+        if (flags == 0 || flags > 15 || failed != (sv.fails() != 0) ||
+            (failed && sv.fail_min_us() > sv.fail_max_us())) {
+          return bad("row", i, absl::InvalidArgumentError("bad server entry"));
+        }
+        const uint32_t before = d.n;
+        d.Insert(sv.id_flags(), flags, sv.fail_min_us(), sv.fail_max_us(), sv.fails());
+        if (d.n == before) {
+          return bad("row", i, absl::InvalidArgumentError("duplicate server"));
+        }
+      }
+    }
+    row_heap += d.HeapBytes();
+  }
+  for (int i = 0; i < state.clients_size(); ++i) {
+    const v1::ScanClientState& p = state.clients(i);
+    ClientKey k;
+    if (absl::Status s = ParseAddress(p.client(), p.ip_version(), &k.client); !s.ok()) {
+      return bad("client", i, s);
+    }
+    k.ip_version = static_cast<uint8_t>(p.ip_version());
+    if (p.contacts_size() > kTrwContacts || m.clients.Find(k) != nullptr) {
+      return bad("client", i, absl::InvalidArgumentError("bad fields or duplicate"));
+    }
+    ClientState& d = m.clients.FindOrInsert(k);
+    d.last_time_us = p.last_time_us();
+    absl::flat_hash_set<uint64_t> targets;
+    for (const v1::TrwContact& c : p.contacts()) {
+      if (c.time_us() > (UINT64_MAX >> 2) || !targets.insert(c.target()).second) {
+        return bad("client", i, absl::InvalidArgumentError("bad or duplicate contact"));
+      }
+      d.Add(c.target(), c.time_us() << 2 | (c.failure() ? kContactFailure : kContactSuccess));
+    }
+  }
+  m.servers.AddHeap(static_cast<int64_t>(server_heap));
+  m.rows.AddHeap(static_cast<int64_t>(row_heap));
+  // Loading must not evict: a snapshot that does not fit its own budget was
+  // not written by a table with that budget.
+  if (m.rows.evictions() != 0 || m.clients.evictions() != 0 || m.servers.evictions() != 0) {
+    return absl::InvalidArgumentError("scan snapshot: does not fit its own memory budget");
+  }
+  const v1::ScanStatsState& ps = state.stats();
+  m.stats.records = ps.records();
+  m.stats.counted = ps.counted();
+  m.stats.skipped_interim = ps.skipped_interim();
+  m.stats.skipped_other = ps.skipped_other();
+  m.stats.max_time_us = ps.max_time_us();
+  m.rows.AddEvictions(ps.row_evictions());
+  m.clients.AddEvictions(ps.client_evictions());
+  m.servers.AddEvictions(ps.server_evictions());
+  return t;
 }
 
 }  // namespace flowtrail::analytics

@@ -17,23 +17,38 @@
 //
 // Time is record time (first_time_us), never the wall clock.
 //
-// Active servers: an (address, port) that answered with a SYN-ACK. A failure
-// at time t is *blind* unless the table holds an acceptance of that
-// (address, port) within `horizon` of t. Blindness is judged when the failure
-// is added, against the acceptances added before it: feed records in
-// first_time order (the report tool sorts them; records from several workers
-// or files interleave otherwise) and the result does not depend on the order
-// of the input. Merge() keeps each side's judgement, so merged blind counts
-// equal one pass when each side saw the acceptances within the horizon of its
-// own failures (the usual case: a live server accepts all the time); a failure
-// judged blind by one part whose server accepted only in another part stays
-// blind.
+// Active servers: an (address, port) that answered with a SYN-ACK. Its
+// active window is [first acceptance - horizon, last acceptance + horizon]
+// (approximation: a server is taken as accepting throughout the span of its
+// acceptances, so a silent gap longer than the horizon inside that span still
+// counts as active; what it buys is a state of two times per server, exactly
+// mergeable by min/max). A failure at time t is *blind* unless t lies in the
+// window of its (address, port). Blindness is judged when results are asked
+// for (Rows(), Verdicts()), against the final active-server table, never when
+// a record is added: every result except memory is independent of the order
+// of Consume() calls, and Merge() of two tables equals one pass over both
+// inputs while nothing was evicted (records from several workers or files may
+// arrive in any order). Per row and server the table keeps the earliest and
+// latest failure time and the failure count:
+//  - blind servers: a server is blind when its earliest or latest failure
+//    lies outside its window (exact: the window is an interval).
+//  - blind sessions: all its failures when both ends lie outside on one side
+//    (exact); when only one end is outside, 1; when the window lies strictly
+//    between the two ends, min(2, failures): lower bounds, exact for servers
+//    with at most two failures (the scan case).
+//  - past 16 servers (the sketch regime, `estimated`): blind servers =
+//    |F \ A| = |F u A| - |A| on HyperLogLogs, F the failed servers of the row,
+//    A the servers of that port whose window overlaps the row's failure time
+//    range (so a server active at any time of that range counts as active:
+//    a lower bound); blind sessions = failed sessions * blind servers /
+//    failed servers, rounded.
 //
 // TRW: per client, its first contacts: for each (server address, port) the
-// client's earliest record (by first_time, ties by outcome). The client keeps
+// client's earliest record (by first_time, ties: success first). The client keeps
 // its kTrwContacts earliest first contacts; the walk runs over them in time
-// order at Snapshot(), so it is order-free and exactly mergeable (merge = the
-// earliest kTrwContacts of the union). Per step: a success multiplies the
+// order at Verdicts(), so it is order-free and exactly mergeable (merge = the
+// earliest kTrwContacts of the union); whether a failure contact was blind is
+// judged then, by the window rule above. Per step: a success multiplies the
 // likelihood ratio by θ1/θ0, a blind failure by (1-θ1)/(1-θ0); a failure
 // against an active server is neutral by default (rwscan's and STRW's rule:
 // a dead port on a live host is what benign clients see too), or a full
@@ -42,7 +57,7 @@
 // kTrwContacts first contacts did not decide).
 //
 // Unique servers: a row keeps one exact list of up to 16 server addresses,
-// each with the outcomes it had (reject, silent, success, data, blind); past
+// each with the outcomes it had (reject, silent, success, data); past
 // 16, one HyperLogLog (server_set.h) per outcome, made when the outcome first
 // occurs. Disjoint = |failed \ accepted|, exact on the list, by
 // inclusion-exclusion on the sketches. A server's clients are a ServerSet.
@@ -59,9 +74,15 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "analytics/server_set.h"
 #include "common/ip_address.h"
 #include "session/session_record.h"
+
+namespace flowtrail::v1 {
+class ScanTableState;
+}
 
 namespace flowtrail::analytics {
 
@@ -169,6 +190,18 @@ class ScanTable {
   // Union with another table built with the same options (hash key above
   // all). Key limits and the memory budget apply to the result.
   void Merge(const ScanTable& other);
+
+  // The whole state (proto/flowtrail/v1/session.proto ScanTableState), and
+  // back. Load validates everything (a snapshot is untrusted): options in
+  // range, memory_bytes at most `max_memory_bytes` (it is reserved up front),
+  // key counts within the limits, addresses, versions, sketch registers,
+  // sorted unique contacts; any problem is an error, never a crash.
+  // Load(Save(t)) gives the same Rows/Servers/Verdicts/Stats (but memory).
+  absl::Status Save(v1::ScanTableState* state) const;
+  static absl::StatusOr<ScanTable> Load(const v1::ScanTableState& state,
+                                        uint64_t max_memory_bytes = uint64_t{4} << 30);
+  // OK if both tables may be merged (same horizon, TRW parameters, hash key).
+  static absl::Status Mergeable(const ScanOptions& a, const ScanOptions& b);
 
   std::vector<ScanRow> Rows() const;
   // Servers that accepted within the horizon of the latest record time, or

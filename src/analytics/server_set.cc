@@ -73,6 +73,25 @@ void Hll::Insert(uint64_t hash) {
   }
 }
 
+bool Hll::SetRegisters(std::span<const uint8_t> registers) {
+  if (registers.size() != kRegisters) {
+    return false;
+  }
+  for (uint8_t r : registers) {
+    if (r > 64 - kP + 1) {
+      return false;
+    }
+  }
+  std::copy(registers.begin(), registers.end(), registers_.begin());
+  return true;
+}
+
+ServerSet ServerSet::FromSketch(const Hll& sketch) {
+  ServerSet s;
+  s.hll_ = std::make_unique<Hll>(sketch);
+  return s;
+}
+
 void Hll::Merge(const Hll& other) {
   for (size_t i = 0; i < kRegisters; ++i) {
     registers_[i] = std::max(registers_[i], other.registers_[i]);

@@ -34,6 +34,10 @@ class Hll {
   void Merge(const Hll& other);
   double Estimate() const;
   bool operator==(const Hll& other) const { return registers_ == other.registers_; }
+  std::span<const uint8_t> registers() const { return registers_; }
+  // From saved registers (a snapshot): false unless there are kRegisters,
+  // each at most the largest rank (64 - kP + 1).
+  bool SetRegisters(std::span<const uint8_t> registers);
 
  private:
   std::array<uint8_t, kRegisters> registers_{};
@@ -62,6 +66,8 @@ class ServerSet {
   // Heap memory beyond sizeof(ServerSet) (the sketch).
   size_t HeapBytes() const { return hll_ ? sizeof(Hll) : 0; }
   const Hll* sketch() const { return hll_.get(); }
+  // A set holding a sketch (a snapshot's).
+  static ServerSet FromSketch(const Hll& sketch);
   // Union of several sets' estimates (for inclusion-exclusion).
   static uint64_t UnionCount(std::span<const ServerSet* const> sets);
 

@@ -10,6 +10,14 @@ namespace flowtrail::exporter {
 // Largest frame body a reader accepts. Real frames are a few hundred bytes;
 // the cap stops a corrupt length from making a reader allocate gigabytes.
 inline constexpr size_t kMaxFrameBytes = 1 << 20;
+// Analytics snapshot frames (AnalyticsSnapshot) may be larger, up to this; a
+// reader grows its buffer only as the bytes arrive, so a corrupt length costs
+// at most twice the bytes actually present.
+inline constexpr size_t kMaxSnapshotFrameBytes = size_t{64} << 20;
+
+// StreamHeader.schema_revision: 1 records only, 2 snapshot frames may appear.
+inline constexpr uint32_t kSchemaRevisionRecords = 1;
+inline constexpr uint32_t kSchemaRevisionSnapshots = 2;
 
 // The writer encodes into blocks of this size and hands whole blocks (always
 // whole frames) to its ByteSink.

@@ -57,6 +57,8 @@ const char* BodyName(v1::Frame::BodyCase body) {
       return "record";
     case v1::Frame::kTrailer:
       return "trailer";
+    case v1::Frame::kSnapshot:
+      return "snapshot";
     case v1::Frame::BODY_NOT_SET:
       break;
   }
@@ -101,7 +103,11 @@ absl::StatusOr<size_t> StreamReader::Ensure(size_t n) {
       std::memmove(buf_.data(), buf_.data() + begin_, end_ - begin_);
       end_ -= begin_;
       begin_ = 0;
-      if (buf_.size() < n) buf_.resize(std::max(n, 2 * buf_.size()));
+      // Grow only as bytes arrive (at most doubling), so a frame length
+      // larger than the input costs no more than twice the input.
+      if (buf_.size() < n && end_ == buf_.size()) {
+        buf_.resize(std::min(n, std::max(kBlockBytes, 2 * buf_.size())));
+      }
     }
     absl::StatusOr<size_t> got = source_->Read(std::span<uint8_t>(buf_).subspan(end_));
     if (!got.ok()) return got.status();
@@ -161,9 +167,10 @@ absl::StatusOr<const v1::SessionRecord*> StreamReader::ReadFrame() {
     if (prefix == kMaxVarintBytes && p[prefix - 1] > 1) {
       return Fail(start, "malformed frame length: varint overflows 64 bits");
     }
-    if (len > options_.max_frame_bytes) {
-      return Fail(start, absl::StrCat("frame length ", len, " exceeds the limit of ",
-                                      options_.max_frame_bytes, " bytes"));
+    const size_t max_len = std::max(options_.max_frame_bytes, options_.max_snapshot_frame_bytes);
+    if (len > max_len) {
+      return Fail(start,
+                  absl::StrCat("frame length ", len, " exceeds the limit of ", max_len, " bytes"));
     }
     const size_t total = prefix + static_cast<size_t>(len);
     avail = Ensure(total);
@@ -180,10 +187,30 @@ absl::StatusOr<const v1::SessionRecord*> StreamReader::ReadFrame() {
 
     const uint64_t seq = frame_.sequence();
     const v1::Frame::BodyCase body = frame_.body_case();
-    if (body == v1::Frame::BODY_NOT_SET) {
-      return Fail(start, absl::StrCat("frame (sequence ", seq,
-                                      ") has no body: empty, or of a type this reader "
-                                      "does not know"));
+    const bool unknown_body = body == v1::Frame::BODY_NOT_SET &&
+                              frame_.GetReflection()->GetUnknownFields(frame_).field_count() > 0;
+    if (body == v1::Frame::BODY_NOT_SET && !unknown_body) {
+      return Fail(start, absl::StrCat("frame (sequence ", seq, ") has no body"));
+    }
+    if (len > options_.max_frame_bytes && body != v1::Frame::kSnapshot) {
+      return Fail(start, absl::StrCat("frame length ", len, " exceeds the limit of ",
+                                      options_.max_frame_bytes, " bytes"));
+    }
+    if (unknown_body && has_header_) {
+      if (seq != next_sequence_) {
+        return Fail(start, absl::StrCat("frame sequence ", seq, ", expected ", next_sequence_,
+                                        " (frames lost, duplicated or reordered)"));
+      }
+      begin_ += total;
+      offset_ += total;
+      ++next_sequence_;
+      ++frames_skipped_;
+      continue;
+    }
+    if (unknown_body) {
+      return Fail(start,
+                  "stream starts with a frame of a type this reader does not know, "
+                  "not a stream header");
     }
     if (!has_header_) {
       if (body != v1::Frame::kHeader) {
@@ -213,9 +240,15 @@ absl::StatusOr<const v1::SessionRecord*> StreamReader::ReadFrame() {
         if (absl::Status s = ValidateRecord(frame_.record()); !s.ok()) {
           return Fail(start, absl::StrCat("record (sequence ", seq, "): ", s.message()));
         }
-      } else if (frame_.trailer().records() != records_read_) {
-        return Fail(start, absl::StrCat("trailer counts ", frame_.trailer().records(),
-                                        " records, the stream has ", records_read_));
+      } else if (body == v1::Frame::kTrailer) {
+        if (frame_.trailer().records() != records_read_) {
+          return Fail(start, absl::StrCat("trailer counts ", frame_.trailer().records(),
+                                          " records, the stream has ", records_read_));
+        }
+        if (frame_.trailer().snapshots() != snapshots_read_) {
+          return Fail(start, absl::StrCat("trailer counts ", frame_.trailer().snapshots(),
+                                          " snapshots, the stream has ", snapshots_read_));
+        }
       }
     }
 
@@ -226,6 +259,11 @@ absl::StatusOr<const v1::SessionRecord*> StreamReader::ReadFrame() {
     if (body == v1::Frame::kTrailer) {
       trailer_.Swap(frame_.mutable_trailer());
       has_trailer_ = true;
+      continue;
+    }
+    if (body == v1::Frame::kSnapshot) {
+      last_snapshot_.Swap(frame_.mutable_snapshot());
+      ++snapshots_read_;
       continue;
     }
     ++records_read_;

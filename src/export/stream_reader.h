@@ -7,6 +7,14 @@
 // record_encoder.h).
 // The first problem ends the stream with an error that names the byte offset
 // where the bad frame starts; every good record before it has been returned.
+//
+// Versioning: a frame whose body this reader does not know (a Frame with
+// unknown fields and none of the known bodies, from a newer writer) is
+// skipped and counted in frames_skipped(); it still takes its sequence
+// number. A frame with no body at all is an error. Snapshot frames
+// (schema_revision 2) are not returned by Next(): each is validated as a
+// message, counted, and kept as last_snapshot() (the last one of a stream is
+// the most complete). The trailer must count them (`snapshots`).
 #pragma once
 
 #include <cstdint>
@@ -37,6 +45,9 @@ std::unique_ptr<ByteSource> MemorySource(std::span<const uint8_t> bytes);
 
 struct ReaderOptions {
   size_t max_frame_bytes = kMaxFrameBytes;
+  // Snapshot frames may be this large (any other frame is held to the limit
+  // above).
+  size_t max_snapshot_frame_bytes = kMaxSnapshotFrameBytes;
   // A stream that stops after a whole frame but before the trailer (a sensor
   // still writing, or killed) is an error unless this is false.
   bool require_trailer = true;
@@ -59,6 +70,12 @@ class StreamReader {
   const v1::StreamHeader* header() const { return has_header_ ? &header_ : nullptr; }
   const v1::StreamTrailer* trailer() const { return has_trailer_ ? &trailer_ : nullptr; }
   uint64_t records_read() const { return records_read_; }
+  uint64_t frames_skipped() const { return frames_skipped_; }
+  uint64_t snapshots_read() const { return snapshots_read_; }
+  // The last snapshot frame read so far, null if none.
+  const v1::AnalyticsSnapshot* last_snapshot() const {
+    return snapshots_read_ != 0 ? &last_snapshot_ : nullptr;
+  }
   // Byte offset of the frame the error is about (meaningful after an error).
   uint64_t error_offset() const { return error_offset_; }
 
@@ -85,6 +102,9 @@ class StreamReader {
   bool done_ = false;
   uint64_t next_sequence_ = 0;
   uint64_t records_read_ = 0;
+  uint64_t frames_skipped_ = 0;
+  uint64_t snapshots_read_ = 0;
+  v1::AnalyticsSnapshot last_snapshot_;
   uint64_t error_offset_ = 0;
   absl::Status status_;
 };

@@ -140,6 +140,8 @@ class StreamWriter::Encoder {
   uint64_t records_encoded_ = 0;   // record frames encoded (the trailer's count)
   uint64_t next_sequence_ = 0;
   uint64_t records_rejected_ = 0;
+  uint64_t snapshots_ = 0;
+  bool snapshots_announced_ = false;
   absl::Status status_;
   bool closed_ = false;
 };
@@ -167,6 +169,8 @@ absl::StatusOr<std::unique_ptr<StreamWriter>> StreamWriter::Create(std::unique_p
   frame.set_sequence(0);
   v1::StreamHeader* h = frame.mutable_header();
   h->set_schema_version(v1::SCHEMA_VERSION_1);
+  h->set_schema_revision(info.snapshots ? kSchemaRevisionSnapshots : kSchemaRevisionRecords);
+  writer->encoder_->snapshots_announced_ = info.snapshots;
   h->set_sensor_id(info.sensor_id);
   h->set_start_time_us(info.start_time_us);
   h->set_software_version(FLOWTRAIL_VERSION);
@@ -230,6 +234,49 @@ absl::Status StreamWriter::Append(std::span<const session::SessionRecord> record
 }
 
 uint64_t StreamWriter::records_rejected() const { return encoder_->records_rejected_; }
+uint64_t StreamWriter::snapshots_written() const { return encoder_->snapshots_; }
+
+absl::Status StreamWriter::WriteSnapshot(const v1::AnalyticsSnapshot& snapshot) {
+  Encoder& e = *encoder_;
+  if (!e.status_.ok()) return e.status_;
+  if (e.closed_) return absl::FailedPreconditionError("WriteSnapshot on a closed StreamWriter");
+  if (!e.snapshots_announced_) {
+    return absl::FailedPreconditionError(
+        "WriteSnapshot on a stream whose header does not announce snapshots "
+        "(StreamInfo::snapshots)");
+  }
+  v1::Frame frame;
+  frame.set_sequence(e.next_sequence_);
+  *frame.mutable_snapshot() = snapshot;
+  const size_t size = frame.ByteSizeLong();
+  if (size > kMaxSnapshotFrameBytes) {
+    return absl::InvalidArgumentError(absl::StrCat("snapshot frame would be ", size,
+                                                   " bytes, more than the limit of ",
+                                                   kMaxSnapshotFrameBytes));
+  }
+  // Always on its own write, after the block: the block then holds record
+  // frames only (RecordsBefore stays exact).
+  {
+    if (absl::Status s = Flush(/*flush_sink=*/false); !s.ok()) return s;
+    std::string bytes;
+    frame.SerializeToString(&bytes);
+    uint8_t prefix[kMaxVarintBytes];
+    const uint8_t* end =
+        CodedOutputStream::WriteVarint32ToArray(static_cast<uint32_t>(size), prefix);
+    for (std::span<const uint8_t> part :
+         {std::span<const uint8_t>(prefix, end),
+          std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(bytes.data()), size)}) {
+      if (absl::Status s = sink_->Write(part); !s.ok()) {
+        e.status_ = s;
+        return s;
+      }
+      bytes_written_ += part.size();
+    }
+  }
+  ++e.next_sequence_;
+  ++e.snapshots_;
+  return absl::OkStatus();
+}
 
 absl::Status StreamWriter::Flush() {
   if (!encoder_->status_.ok()) return encoder_->status_;
@@ -278,6 +325,7 @@ absl::Status StreamWriter::Close(uint64_t records_dropped, uint64_t end_time_us)
   t->set_records(e.records_encoded_);
   t->set_end_time_us(end_time_us);
   t->set_records_dropped(records_dropped + e.records_rejected_);
+  t->set_snapshots(e.snapshots_);
   const size_t size = frame.ByteSizeLong();
   absl::Status s;
   if (!e.TryAppend(frame, size)) {

@@ -14,6 +14,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "flowtrail/v1/session.pb.h"
 #include "session/session_record.h"
 
 namespace flowtrail::exporter {
@@ -22,6 +23,8 @@ struct StreamInfo {
   std::string sensor_id;
   uint64_t start_time_us = 0;
   std::vector<std::string> inputs;
+  // Announce snapshot frames (schema_revision 2); WriteSnapshot needs it.
+  bool snapshots = false;
 };
 
 // Where encoded bytes go. One implementation per destination (file today;
@@ -65,6 +68,13 @@ class StreamWriter {
   // whose ip_version is neither 4 nor 6 is not written but counted in
   // records_rejected() (and in the trailer's records_dropped).
   absl::Status Append(std::span<const session::SessionRecord> records);
+  // Writes one snapshot frame after the records appended so far (the
+  // buffered block is handed to the sink first, then the frame in its own
+  // write: it may be larger than a block, up to kMaxSnapshotFrameBytes). Needs a
+  // writer created with StreamInfo::snapshots. Counted in the trailer's
+  // `snapshots`, not in its records.
+  absl::Status WriteSnapshot(const v1::AnalyticsSnapshot& snapshot);
+  uint64_t snapshots_written() const;
   // Hands buffered bytes to the sink and flushes it (call periodically).
   absl::Status Flush();
   // Writes the trailer (records_dropped plus records_rejected()), flushes

@@ -84,6 +84,13 @@ bool CatOne(const std::string& path, Format format, bool show_header,
     std::fprintf(err, "%s: trailer: %s\n", name.c_str(),
                  (*reader)->trailer()->ShortDebugString().c_str());
   }
+  // Snapshot frames and frames of unknown types are not records: cat skips
+  // them, and says so with --header.
+  if (show_header && ((*reader)->snapshots_read() != 0 || (*reader)->frames_skipped() != 0)) {
+    std::fprintf(err, "%s: %llu snapshot frames, %llu frames of unknown types skipped\n",
+                 name.c_str(), static_cast<unsigned long long>((*reader)->snapshots_read()),
+                 static_cast<unsigned long long>((*reader)->frames_skipped()));
+  }
   if (!status.ok()) {
     std::fprintf(err, "flowtrail cat: %s: %s (after %llu good records)\n", name.c_str(),
                  std::string(status.message()).c_str(),

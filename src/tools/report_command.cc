@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cinttypes>
 #include <cmath>
+#include <optional>
 #include <string_view>
 #include <tuple>
 #include <vector>
@@ -11,8 +12,10 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_format.h"
 #include "analytics/scan_table.h"
+#include "analytics/snapshot.h"
 #include "export/record_encoder.h"
 #include "export/stream_reader.h"
+#include "export/stream_writer.h"
 #include "tools/cat_command.h"
 #include "tools/clusters_command.h"
 #include "tools/report_ports.h"
@@ -21,18 +24,20 @@
 namespace flowtrail::tools {
 
 const char kReportHelp[] =
-    R"(usage: flowtrail report scans   [options] [FILE...]
-       flowtrail report servers [options] [FILE...]
-       flowtrail report ports   [options] [FILE...]  (flowtrail report ports --help)
+    R"(usage: flowtrail report scans    [options] [FILE...]
+       flowtrail report servers  [options] [FILE...]
+       flowtrail report ports    [options] [FILE...]  (flowtrail report ports --help)
        flowtrail report clusters [options] [FILE...]  (flowtrail report clusters --help)
+       flowtrail report snapshot [options] -o OUT [FILE...]
 
 Analytics over flowtrail record streams (FILE "-", or no FILE, reads stdin;
 several files, e.g. from several sensors, are one data set). Only TCP final
 records whose client sent a SYN count; interim records (continuing) are
-skipped so that each session counts once, by its final record. Records are
-put in first_time order before they are counted, so the result does not
-depend on how workers or files interleave them. All windows run on record
-time.
+skipped so that each session counts once, by its final record. The result
+does not depend on the order of the records (how workers or files interleave
+them): blindness and the TRW walk are judged after all records are in, and
+several files give the same report as one file holding all their records.
+All windows run on record time.
 
 scans: one row per (client, server port), the paper's Table 5 columns:
   Rejects  the server answered the SYN with RST
@@ -41,8 +46,10 @@ scans: one row per (client, server port), the paper's Table 5 columns:
   Data     success and the client sent data
   Count    Rejects + Silents
   disjoint unique servers that failed and never accepted this client
-  blind    failures against an (address, port) with no acceptance within the
-           horizon (an active server)
+  blind    failures outside the active window of their (address, port): from
+           its first acceptance minus the horizon to its last acceptance
+           plus the horizon (a lower bound when one server failed more than
+           twice, and estimated on est rows)
   verdict  the client's Threshold Random Walk (Jung et al. 2004) over its
            first contacts: scanner, benign or pending; after = first contacts
            until it decided
@@ -56,6 +63,23 @@ scans: one row per (client, server port), the paper's Table 5 columns:
 servers: the active servers: (address, port) that accepted a connection
   within the horizon of the latest record time; sorted by accepted sessions.
   --all             every server that ever accepted
+
+snapshot: writes OUT, a stream (schema revision 2) holding no records and one
+  analytics snapshot frame: the scan table (with the scan options below) and
+  the client-port distribution (the defaults of `report ports`: 3600 s
+  windows, server ports 0-1023) of all the inputs' records. Snapshots of
+  parts merge into the report of the whole (`--from snapshots`).
+  -o, --output OUT          the stream to write ("-" = stdout)
+
+  --from records|snapshots  (scans, servers) records (default): count the
+                            inputs' records; snapshots: merge the LAST
+                            snapshot frame of each input (the most complete
+                            one; several sensors or files) and report from
+                            that state. The tables' options are then the
+                            snapshots' (they must agree on horizon, TRW
+                            parameters and hash key); --horizon, --trw-*,
+                            --hash-key, --max-keys and --analytics-memory
+                            are ignored.
 
 common options:
   --format table|json|csv   (default table) json: one object per row
@@ -99,6 +123,8 @@ struct Options {
   bool data_only = false;
   bool all = false;
   uint64_t top = 0;  // 0: all
+  bool from_snapshots = false;
+  std::string output;  // snapshot
   ScanOptions scan;
   exporter::ReaderOptions reader;
   std::vector<std::string> files;
@@ -153,6 +179,130 @@ bool ParseProbability(const std::string& v, double* out) {
 
 std::string Time(uint64_t us) { return absl::StrFormat("%d.%06d", us / 1'000'000, us % 1'000'000); }
 
+// Merges the last snapshot frame of every file into *merged. Returns false
+// if some file was bad or held no snapshot (the error is printed after the
+// report; the report covers the good files).
+bool ReadSnapshots(const Options& o, std::optional<analytics::Analytics>* merged,
+                   std::vector<std::string>* errors) {
+  bool ok = true;
+  for (const std::string& path : o.files) {
+    const std::string name = path == "-" ? "<stdin>" : path;
+    auto reader = exporter::StreamReader::OpenFile(path, o.reader);
+    if (!reader.ok()) {
+      errors->push_back(std::string(reader.status().message()));
+      ok = false;
+      continue;
+    }
+    absl::Status status;
+    for (;;) {
+      absl::StatusOr<const v1::SessionRecord*> r = (*reader)->Next();
+      if (!r.ok()) {
+        status = r.status();
+        break;
+      }
+      if (*r == nullptr) {
+        break;
+      }
+    }
+    if (!status.ok()) {
+      errors->push_back(name + ": " + std::string(status.message()));
+      ok = false;
+      continue;  // a damaged stream's snapshots are not trusted either
+    }
+    const v1::AnalyticsSnapshot* snap = (*reader)->last_snapshot();
+    if (snap == nullptr) {
+      errors->push_back(name + ": no snapshot frame (make one with flowtrail report snapshot)");
+      ok = false;
+      continue;
+    }
+    absl::StatusOr<analytics::Analytics> a = analytics::LoadSnapshot(*snap);
+    if (!a.ok()) {
+      errors->push_back(name + ": bad snapshot: " + std::string(a.status().message()));
+      ok = false;
+      continue;
+    }
+    if (!merged->has_value()) {
+      merged->emplace(*std::move(a));
+    } else if (absl::Status s = analytics::MergeSnapshot(**merged, *a); !s.ok()) {
+      errors->push_back(name + ": " + std::string(s.message()));
+      ok = false;
+    }
+  }
+  return ok;
+}
+
+// `report snapshot`: every record of the inputs into one snapshot frame.
+int RunSnapshot(const Options& o, std::FILE* err) {
+  if (o.output.empty()) {
+    return Usage(err, "snapshot", "needs -o OUT");
+  }
+  analytics::Analytics a{ScanTable(o.scan), analytics::PortDistribution()};
+  std::vector<std::string> errors;
+  bool ok = true;
+  for (const std::string& path : o.files) {
+    const std::string name = path == "-" ? "<stdin>" : path;
+    auto reader = exporter::StreamReader::OpenFile(path, o.reader);
+    if (!reader.ok()) {
+      errors.push_back(std::string(reader.status().message()));
+      ok = false;
+      continue;
+    }
+    for (;;) {
+      absl::StatusOr<const v1::SessionRecord*> r = (*reader)->Next();
+      if (!r.ok()) {
+        errors.push_back(name + ": " + std::string(r.status().message()));
+        ok = false;
+        break;
+      }
+      if (*r == nullptr) {
+        break;
+      }
+      absl::StatusOr<session::SessionRecord> rec = exporter::DecodeRecord(**r);
+      if (!rec.ok()) {
+        errors.push_back(name + ": " + std::string(rec.status().message()));
+        ok = false;
+        break;
+      }
+      a.scans.Consume(*rec);
+      a.ports.Add(*rec);
+      a.first_record_time_us = a.records == 0
+                                   ? rec->first_time_us
+                                   : std::min(a.first_record_time_us, rec->first_time_us);
+      a.last_record_time_us = std::max(a.last_record_time_us, rec->first_time_us);
+      ++a.records;
+    }
+  }
+  v1::AnalyticsSnapshot snap;
+  absl::Status s = analytics::SaveSnapshot(a, &snap);
+  absl::StatusOr<std::unique_ptr<exporter::ByteSink>> sink = exporter::OpenFileSink(o.output);
+  if (s.ok() && !sink.ok()) {
+    s = sink.status();
+  }
+  if (s.ok()) {
+    exporter::StreamInfo info;
+    info.sensor_id = "flowtrail-report";
+    info.inputs = o.files;
+    info.snapshots = true;
+    absl::StatusOr<std::unique_ptr<exporter::StreamWriter>> w =
+        exporter::StreamWriter::Create(*std::move(sink), info);
+    s = w.ok() ? (*w)->WriteSnapshot(snap) : w.status();
+    if (s.ok()) {
+      s = (*w)->Close(0, a.last_record_time_us);
+    }
+  }
+  if (!s.ok()) {
+    std::fprintf(err, "flowtrail report snapshot: %s: %s\n", o.output.c_str(),
+                 std::string(s.message()).c_str());
+    return kExitBadStream;
+  }
+  std::fprintf(err, "flowtrail report snapshot: %" PRIu64 " records, %zu bytes of snapshot in %s\n",
+               a.records, snap.ByteSizeLong(), o.output.c_str());
+  for (const std::string& e : errors) {
+    std::fprintf(err, "flowtrail report: %s\n", e.c_str());
+  }
+  return ok ? kExitOk : kExitBadStream;
+}
+
 // Reads every file's good records (those the scan table counts), in order.
 // Returns false if some file was bad; the error is printed after the report.
 bool ReadRecords(const Options& o, std::vector<session::SessionRecord>* records,
@@ -192,11 +342,6 @@ bool ReadRecords(const Options& o, std::vector<session::SessionRecord>* records,
     }
   }
   return ok;
-}
-
-auto OrderKey(const session::SessionRecord& r) {
-  return std::tie(r.first_time_us, r.last_time_us, r.client_ip, r.server_ip, r.client_port,
-                  r.server_port, r.session_id, r.worker_id);
 }
 
 std::string Address(const IpAddress& a, uint8_t v) { return FormatIp(a, v); }
@@ -300,6 +445,10 @@ int ParseArgs(std::span<const std::string> args, Options* o, std::FILE* out, std
       o->all = true;
       continue;
     }
+    if (a == "-o" && cmd == "snapshot" && i + 1 < args.size()) {
+      o->output = args[++i];
+      continue;
+    }
     if (a == "--allow-unfinished") {
       o->reader.require_trailer = false;
       continue;
@@ -317,7 +466,14 @@ int ParseArgs(std::span<const std::string> args, Options* o, std::FILE* out, std
     }
     double d = 0;
     uint64_t n = 0;
-    if (name == "--format") {
+    if (name == "--output" && cmd == "snapshot") {
+      o->output = value;
+    } else if (name == "--from" && cmd != "snapshot") {
+      if (value != "records" && value != "snapshots") {
+        return Usage(err, cmd, "--from must be records or snapshots, not '" + value + "'");
+      }
+      o->from_snapshots = value == "snapshots";
+    } else if (name == "--format") {
       if (!ParseReportFormat(value, &o->format)) {
         return Usage(err, cmd, "--format must be table, json or csv, not '" + value + "'");
       }
@@ -400,22 +556,33 @@ int RunReport(std::span<const std::string> args, std::FILE* out, std::FILE* err)
   if (o.command == "clusters") {
     return RunReportClusters(args.subspan(1), out, err);
   }
-  if (o.command != "scans" && o.command != "servers") {
-    return Usage(err, "", "unknown report '" + o.command + "' (scans, servers, ports)");
+  if (o.command != "scans" && o.command != "servers" && o.command != "snapshot") {
+    return Usage(err, "",
+                 "unknown report '" + o.command + "' (scans, servers, ports, clusters, snapshot)");
   }
   if (int rc = ParseArgs(args.subspan(1), &o, out, err); rc >= 0) {
     return rc;
   }
+  if (o.command == "snapshot") {
+    return RunSnapshot(o, err);
+  }
 
-  std::vector<session::SessionRecord> records;
   uint64_t other = 0;
   std::vector<std::string> errors;
-  const bool ok = ReadRecords(o, &records, &other, &errors);
-  // Workers and files interleave records: count them in record-time order.
-  std::sort(records.begin(), records.end(),
-            [](const auto& a, const auto& b) { return OrderKey(a) < OrderKey(b); });
+  bool ok = true;
   ScanTable table(o.scan);
-  table.Consume(std::span<const session::SessionRecord>(records));
+  if (o.from_snapshots) {
+    std::optional<analytics::Analytics> merged;
+    ok = ReadSnapshots(o, &merged, &errors);
+    if (merged.has_value()) {
+      table = std::move(merged->scans);
+      other = table.Stats().records - table.Stats().counted;
+    }
+  } else {
+    std::vector<session::SessionRecord> records;
+    ok = ReadRecords(o, &records, &other, &errors);
+    table.Consume(std::span<const session::SessionRecord>(records));
+  }
 
   if (o.command == "scans") {
     WriteScans(o, table, out);

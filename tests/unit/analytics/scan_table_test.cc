@@ -284,8 +284,7 @@ TEST(ScanTableMergeTest, TwoHalvesEqualTheWhole) {
   EXPECT_TRUE(any_estimated);
 }
 
-// Split in time: blindness needs no acceptance from the other half here
-// (see scan_table.h on what Merge keeps of each side's judgement).
+// Split in time.
 TEST(ScanTableMergeTest, FirstAndSecondHalfInTimeEqualTheWhole) {
   const auto recs = Mixed(20000, 8);
   ScanTable whole, a, b;
@@ -307,6 +306,133 @@ TEST(ScanTableMergeTest, InputOrderDoesNotMatterForCountsAndVerdicts) {
   for (const auto& r : recs) shuffled.Consume(r);
   // Failures only reach servers that never accept: blind in any order.
   ExpectSameRows(sorted, shuffled);
+}
+
+// A story where blindness depends on acceptances that may arrive after the
+// failure: servers 1000..1039 accept during their own period only; clients
+// fail against them inside and outside those periods (the horizon is 10 s),
+// and scanner clients reach hundreds of servers (the sketch regime).
+std::vector<SessionRecord> ActiveServerStory(int n, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::vector<SessionRecord> v;
+  for (int i = 0; i < n; ++i) {
+    const uint32_t server = 1000 + rng() % 40;
+    const uint64_t start = (server - 1000) * 25;  // the server's period: [start, start + 60)
+    const uint16_t port = static_cast<uint16_t>(rng() % 3 == 0 ? 443 : 80);
+    const uint32_t kind = rng() % 4;
+    if (kind == 0) {
+      v.push_back(Tcp(100 + rng() % 30, server, port, Outcome::kSuccess, start + rng() % 60));
+    } else if (kind == 1) {
+      // A scanner sweeping addresses, most never answer.
+      const uint32_t target = rng() % 4 == 0 ? server : 20000 + rng() % 3000;
+      v.push_back(Tcp(7 + rng() % 2, target, port, Outcome::kSilent, rng() % 1100));
+    } else {
+      v.push_back(Tcp(100 + rng() % 30, server, port,
+                      rng() % 2 ? Outcome::kReject : Outcome::kSilent, rng() % 1100));
+    }
+  }
+  return v;
+}
+
+ScanOptions ShortHorizon() {
+  ScanOptions o;
+  o.horizon_us = 10 * kS;
+  return o;
+}
+
+void ExpectSameVerdicts(const ScanTable& a, const ScanTable& b) {
+  auto va = a.Verdicts();
+  auto vb = b.Verdicts();
+  auto by_client = [](const ClientVerdict& x, const ClientVerdict& y) {
+    return x.client < y.client;
+  };
+  std::sort(va.begin(), va.end(), by_client);
+  std::sort(vb.begin(), vb.end(), by_client);
+  ASSERT_EQ(va.size(), vb.size());
+  for (size_t i = 0; i < va.size(); ++i) {
+    EXPECT_EQ(va[i].verdict, vb[i].verdict);
+    EXPECT_EQ(va[i].decided_after, vb[i].decided_after);
+    EXPECT_EQ(va[i].first_contacts, vb[i].first_contacts);
+    EXPECT_EQ(va[i].log_ratio, vb[i].log_ratio);
+  }
+}
+
+TEST(ScanTableOrderTest, AnAcceptanceArrivingAfterTheFailureStillMakesItActive) {
+  // The failure at 100 s is within the 10 s horizon of the acceptance at
+  // 105 s, whichever record the table sees first.
+  for (bool acceptance_first : {false, true}) {
+    ScanTable t(ShortHorizon());
+    const SessionRecord fail = Tcp(1, 50, 80, Outcome::kReject, 100);
+    const SessionRecord ok = Tcp(2, 50, 80, Outcome::kSuccess, 105);
+    t.Consume(acceptance_first ? ok : fail);
+    t.Consume(acceptance_first ? fail : ok);
+    t.Consume(Tcp(1, 50, 80, Outcome::kSilent, 200));  // outside the window: blind
+    const auto rows = t.Rows();
+    const ScanRow* r = Find(rows, 1, 80);
+    ASSERT_NE(r, nullptr);
+    EXPECT_EQ(r->blind_sessions, 1u) << acceptance_first;
+    EXPECT_EQ(r->blind_servers, 1u) << acceptance_first;
+    ScanTable only_fail(ShortHorizon());
+    only_fail.Consume(fail);
+    const auto alone = only_fail.Rows();
+    EXPECT_EQ(Find(alone, 1, 80)->blind_sessions, 1u);
+  }
+}
+
+TEST(ScanTableOrderTest, ShuffledRecordsGiveIdenticalRowsServersAndVerdicts) {
+  const auto recs = ActiveServerStory(20000, 21);
+  ScanTable reference(ShortHorizon());
+  reference.Consume(std::span<const SessionRecord>(recs));
+  // The story is not degenerate: some failures are active, some blind, some
+  // rows are sketches, and TRW decides both ways.
+  uint64_t blind = 0, failed = 0;
+  bool estimated = false;
+  for (const ScanRow& r : reference.Rows()) {
+    blind += r.blind_sessions;
+    failed += r.sessions[1] + r.sessions[2];
+    estimated = estimated || r.estimated;
+  }
+  EXPECT_GT(blind, 0u);
+  EXPECT_LT(blind, failed);
+  EXPECT_TRUE(estimated);
+  int scanners = 0, benign = 0;
+  for (const ClientVerdict& v : reference.Verdicts()) {
+    scanners += v.verdict == Verdict::kScanner;
+    benign += v.verdict == Verdict::kBenign;
+  }
+  EXPECT_GT(scanners, 0);
+  EXPECT_GT(benign + scanners, 2);
+  for (uint64_t seed : {1, 2, 3, 4, 5}) {
+    SCOPED_TRACE(seed);
+    auto shuffled = recs;
+    std::mt19937_64 rng(seed);
+    std::shuffle(shuffled.begin(), shuffled.end(), rng);
+    ScanTable t(ShortHorizon());
+    t.Consume(std::span<const SessionRecord>(shuffled));
+    ExpectSameRows(reference, t);
+    ExpectSameVerdicts(reference, t);
+  }
+}
+
+TEST(ScanTableOrderTest, MergeOfHalvesSplitInTimeOrAtRandomEqualsOnePass) {
+  auto recs = ActiveServerStory(20000, 22);
+  std::sort(recs.begin(), recs.end(),
+            [](const auto& a, const auto& b) { return a.first_time_us < b.first_time_us; });
+  ScanTable whole(ShortHorizon());
+  whole.Consume(std::span<const SessionRecord>(recs));
+  std::mt19937_64 rng(5);
+  for (bool by_time : {true, false}) {
+    SCOPED_TRACE(by_time);
+    ScanTable a(ShortHorizon()), b(ShortHorizon());
+    for (size_t i = 0; i < recs.size(); ++i) {
+      const bool first = by_time ? i < recs.size() / 2 : rng() % 2 == 0;
+      (first ? a : b).Consume(recs[i]);
+    }
+    b.Merge(a);
+    ExpectSameRows(whole, b);
+    ExpectSameVerdicts(whole, b);
+    EXPECT_EQ(b.Stats().counted, whole.Stats().counted);
+  }
 }
 
 TEST(ScanTableTest, BatchConsumeEqualsOneByOne) {

@@ -124,6 +124,75 @@ TEST(StreamReader, FrameWithoutBodyIsAnError) {
   ExpectError(s, 2, at, "has no body");
 }
 
+TEST(StreamReader, FrameOfAnUnknownFutureTypeIsSkippedAndCounted) {
+  std::string s;
+  GoodStart(&s);  // header, records 1 and 2
+  // A Frame with sequence 3 and a body field this reader does not know
+  // (field 99, length-delimited): what a newer writer's frame type looks like.
+  std::string raw;
+  raw.push_back(0x08);  // field 1 (sequence), varint
+  raw.push_back(3);
+  AppendVarint((99 << 3) | 2, &raw);
+  raw.push_back(4);
+  raw.append("abcd");
+  AppendVarint(raw.size(), &s);
+  s.append(raw);
+  AppendFrame(RecordFrame(4), &s);
+  v1::Frame t = TrailerFrame(5, 3);
+  AppendFrame(t, &s);
+  auto reader = StreamReader::FromBytes(Bytes(s));
+  StreamContents c = ReadAll(*reader);
+  ASSERT_TRUE(c.status.ok()) << c.status;
+  ASSERT_EQ(c.records.size(), 3u);
+  EXPECT_EQ(c.records[2].session_id(), 4u);
+  EXPECT_EQ(reader->frames_skipped(), 1u);
+}
+
+TEST(StreamReader, UnknownFrameStillTakesItsSequenceNumber) {
+  std::string s;
+  const size_t at = GoodStart(&s);
+  std::string raw;
+  raw.push_back(0x08);
+  raw.push_back(4);  // should be 3
+  AppendVarint((99 << 3) | 0, &raw);
+  raw.push_back(1);
+  AppendVarint(raw.size(), &s);
+  s.append(raw);
+  ExpectError(s, 2, at, "frame sequence 4, expected 3");
+}
+
+TEST(StreamReader, SnapshotFramesAreKeptNotReturnedAndCountedByTheTrailer) {
+  std::string s;
+  GoodStart(&s);
+  v1::Frame snap;
+  snap.set_sequence(3);
+  snap.mutable_snapshot()->set_records(2);
+  AppendFrame(snap, &s);
+  snap.set_sequence(4);
+  snap.mutable_snapshot()->set_records(7);
+  AppendFrame(snap, &s);
+  AppendFrame(RecordFrame(5), &s);
+  v1::Frame t = TrailerFrame(6, 3);
+  t.mutable_trailer()->set_snapshots(2);
+  AppendFrame(t, &s);
+  auto reader = StreamReader::FromBytes(Bytes(s));
+  StreamContents c = ReadAll(*reader);
+  ASSERT_TRUE(c.status.ok()) << c.status;
+  EXPECT_EQ(c.records.size(), 3u);
+  EXPECT_EQ(reader->snapshots_read(), 2u);
+  ASSERT_NE(reader->last_snapshot(), nullptr);
+  EXPECT_EQ(reader->last_snapshot()->records(), 7u);
+
+  // A trailer that does not count them is an error.
+  std::string bad;
+  GoodStart(&bad);
+  snap.set_sequence(3);
+  AppendFrame(snap, &bad);
+  const size_t at = bad.size();
+  AppendFrame(TrailerFrame(4, 2), &bad);
+  ExpectError(bad, 2, at, "trailer counts 0 snapshots, the stream has 1");
+}
+
 TEST(StreamReader, ZeroLengthFrameIsAnError) {
   std::string s;
   const size_t at = GoodStart(&s);
@@ -153,9 +222,31 @@ TEST(StreamReader, RecordWithAFieldOutOfRangeIsAnError) {
 TEST(StreamReader, FrameLongerThanTheCapIsAnError) {
   std::string s;
   const size_t at = GoodStart(&s);
-  AppendVarint(kMaxFrameBytes + 1, &s);
+  AppendVarint(kMaxSnapshotFrameBytes + 1, &s);
   s.append(100, 'x');
-  ExpectError(s, 2, at, absl::StrCat("frame length ", kMaxFrameBytes + 1, " exceeds the limit"));
+  ExpectError(s, 2, at,
+              absl::StrCat("frame length ", kMaxSnapshotFrameBytes + 1, " exceeds the limit"));
+}
+
+TEST(StreamReader, OnlySnapshotFramesMayExceedTheFrameCap) {
+  v1::Frame big = RecordFrame(3);
+  big.mutable_record()->set_sensor_id(std::string(kMaxFrameBytes, 'a'));
+  std::string s;
+  const size_t at = GoodStart(&s);
+  AppendFrame(big, &s);
+  ExpectError(s, 2, at, absl::StrCat(" exceeds the limit of ", kMaxFrameBytes, " bytes"));
+
+  v1::Frame snap;
+  snap.set_sequence(3);
+  snap.mutable_snapshot()->mutable_ports()->set_server_ports(std::string(kMaxFrameBytes, 'a'));
+  std::string ok;
+  GoodStart(&ok);
+  AppendFrame(snap, &ok);
+  v1::Frame t = TrailerFrame(4, 2);
+  t.mutable_trailer()->set_snapshots(1);
+  AppendFrame(t, &ok);
+  StreamContents c = ReadStreamBytes(Bytes(ok));
+  EXPECT_TRUE(c.status.ok()) << c.status;
 }
 
 TEST(StreamReader, CapIsConfigurable) {

@@ -146,6 +146,51 @@ TEST(StreamWriter, FramesAreDelimitedWithConsecutiveSequenceNumbers) {
   EXPECT_EQ(frames[3].record().client_ip().size(), 4u);
 }
 
+TEST(StreamWriter, SnapshotFramesTakeTheirSequenceAndAreCountedApartFromRecords) {
+  std::string bytes;
+  auto writer =
+      MustCreate(std::make_unique<MemorySink>(&bytes), {.sensor_id = "s", .snapshots = true});
+  const session::SessionRecord recs[] = {flowtrail::testing::FullRecord(4),
+                                         flowtrail::testing::FullRecord(6)};
+  ASSERT_TRUE(writer->Append(recs).ok());
+  v1::AnalyticsSnapshot small;
+  small.set_records(2);
+  ASSERT_TRUE(writer->WriteSnapshot(small).ok());
+  ASSERT_TRUE(writer->Append(recs).ok());
+  // Larger than a 64 KiB block: written on its own.
+  v1::AnalyticsSnapshot big;
+  big.set_records(4);
+  big.mutable_ports()->set_server_ports(std::string(3 * kBlockBytes, 'x'));
+  ASSERT_TRUE(writer->WriteSnapshot(big).ok());
+  ASSERT_TRUE(writer->Close(0, 1).ok());
+  EXPECT_EQ(writer->records_written(), 4u);
+  EXPECT_EQ(writer->snapshots_written(), 2u);
+  EXPECT_EQ(writer->bytes_written(), bytes.size());
+  const std::vector<v1::Frame> frames = ParseFrames(bytes);
+  ASSERT_EQ(frames.size(), 8u);
+  for (size_t i = 0; i < frames.size(); ++i) EXPECT_EQ(frames[i].sequence(), i);
+  EXPECT_TRUE(frames[3].has_snapshot());
+  EXPECT_TRUE(frames[6].has_snapshot());
+  EXPECT_EQ(frames[0].header().schema_revision(), kSchemaRevisionSnapshots);
+
+  auto reader = StreamReader::FromBytes(Bytes(bytes));
+  StreamContents c = ReadAll(*reader);
+  ASSERT_TRUE(c.status.ok()) << c.status;
+  EXPECT_EQ(c.records.size(), 4u);
+  EXPECT_EQ(c.trailer->records(), 4u);
+  EXPECT_EQ(c.trailer->snapshots(), 2u);
+  ASSERT_NE(reader->last_snapshot(), nullptr);
+  EXPECT_EQ(reader->last_snapshot()->records(), 4u);
+}
+
+TEST(StreamWriter, SnapshotsNeedAHeaderThatAnnouncesThem) {
+  std::string bytes;
+  auto writer = MustCreate(std::make_unique<MemorySink>(&bytes), {.sensor_id = "s"});
+  EXPECT_FALSE(writer->WriteSnapshot(v1::AnalyticsSnapshot()).ok());
+  ASSERT_TRUE(writer->Close(0, 1).ok());
+  EXPECT_EQ(ParseFrames(bytes)[0].header().schema_revision(), kSchemaRevisionRecords);
+}
+
 TEST(StreamWriter, EmptyStreamIsHeaderAndTrailer) {
   std::string bytes;
   auto writer = MustCreate(std::make_unique<MemorySink>(&bytes));
