@@ -257,6 +257,13 @@ Live analytics (the analytics lcore; SPEC §5)
                            default), "22,80,8000-8999" or all
   --telemetry-top N        rows of /flowtrail/scans, /flowtrail/ports and
                            /flowtrail/servers, at most 20 (default 10)
+  --snapshot-interval S    write an analytics snapshot frame (scan table and
+                           client-port distribution, mergeable: `flowtrail
+                           report --from snapshots`) into the record stream
+                           whenever the latest record time passes another
+                           multiple of S seconds, and a final one at the end;
+                           0 = only the final one (default 60)
+  --no-snapshots           records only, no snapshot frames
 
   --help                   this text
 
@@ -545,6 +552,15 @@ absl::StatusOr<ParsedOptions> ParseOptions(const std::vector<std::string_view>& 
          an.ports.server_ports = *set;
          return absl::OkStatus();
        }},
+      {"--snapshot-interval",
+       [&](std::string_view o, std::string_view v) -> absl::Status {
+         absl::StatusOr<uint64_t> n = ParseCount(o, v, 0, 100ull * 365 * 86400);
+         if (!n.ok()) {
+           return n.status();
+         }
+         an.snapshot_interval_us = *n * 1'000'000;
+         return absl::OkStatus();
+       }},
       {"--telemetry-top",
        [&](std::string_view o, std::string_view v) -> absl::Status {
          // The telemetry socket answers in at most 16 KiB.
@@ -569,6 +585,10 @@ absl::StatusOr<ParsedOptions> ParseOptions(const std::vector<std::string_view>& 
     }
     if (arg == "--no-capture") {
       c.capture = false;
+      continue;
+    }
+    if (arg == "--no-snapshots") {
+      an.snapshots = false;
       continue;
     }
     std::string_view name = arg;

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "analytics/snapshot.h"
 #include "dataplane/clock.h"
 #include "dataplane/idle_backoff.h"
 #include "dataplane/record_rings.h"
@@ -88,6 +89,7 @@ bool AnalyticsLcore::Poll() {
     counts_.Consume(recs);
     scan_.Consume(recs);
     ports_.Consume(recs);
+    NoteRecordTimes(recs);
   });
   Set(s_.counters->records, counts_.records());
   Set(s_.counters->contacts, contacts_);
@@ -105,13 +107,66 @@ bool AnalyticsLcore::Poll() {
     next_publish_tsc_ = now + publish_period_tsc_;
     Publish();
   }
+  if (s_.snapshot_ring != nullptr && s_.config.snapshot_interval_us != 0 &&
+      next_snapshot_us_ != 0 && last_record_us_ >= next_snapshot_us_) {
+    OfferSnapshot(false);
+    next_snapshot_us_ =
+        (last_record_us_ / s_.config.snapshot_interval_us + 1) * s_.config.snapshot_interval_us;
+  }
   if (moved == 0 && workers_done) {
+    // The final snapshot holds every record; the exporter waits for it
+    // (analytics_done) before it writes the trailer.
+    if (s_.snapshot_ring != nullptr && !OfferSnapshot(true)) {
+      return false;  // the exporter is draining the ring: offer it again
+    }
     live_.Flush();
     Publish();  // the final state stays readable until the process exits
     done_ = true;
     s_.control->analytics_done.store(true, std::memory_order_release);
   }
   return moved > 0;
+}
+
+void AnalyticsLcore::NoteRecordTimes(std::span<const session::SessionRecord> recs) {
+  for (const session::SessionRecord& r : recs) {
+    first_record_us_ = std::min(first_record_us_, r.first_time_us);
+    last_record_us_ = std::max(last_record_us_, r.first_time_us);
+  }
+  if (next_snapshot_us_ == 0 && s_.config.snapshot_interval_us != 0 && !recs.empty()) {
+    next_snapshot_us_ =
+        (last_record_us_ / s_.config.snapshot_interval_us + 1) * s_.config.snapshot_interval_us;
+  }
+}
+
+bool AnalyticsLcore::OfferSnapshot(bool final) {
+  if (final && final_offered_) {
+    return true;
+  }
+  std::unique_ptr<v1::AnalyticsSnapshot> snap = std::move(pending_final_);
+  if (snap == nullptr) {
+    snap = std::make_unique<v1::AnalyticsSnapshot>();
+    if (absl::Status st = analytics::SaveSnapshot(scan_, ports_, snap.get()); !st.ok()) {
+      Bump(s_.counters->snapshot_errors);
+      fprintf(stderr, "flowtrail: analytics: snapshot not saved: %s\n", st.ToString().c_str());
+      final_offered_ = final_offered_ || final;
+      return true;
+    }
+    snap->set_first_record_time_us(counts_.records() == 0 ? 0 : first_record_us_);
+    snap->set_last_record_time_us(last_record_us_);
+    snap->set_records(counts_.records());
+  }
+  if (rte_ring_sp_enqueue(s_.snapshot_ring, snap.get()) != 0) {
+    if (final) {
+      pending_final_ = std::move(snap);
+      return false;
+    }
+    Bump(s_.counters->snapshots_dropped);  // the exporter is behind: skip one interval
+    return true;
+  }
+  snap.release();  // the exporter owns it now
+  Bump(s_.counters->snapshots);
+  final_offered_ = final_offered_ || final;
+  return true;
 }
 
 void AnalyticsLcore::Publish() {

@@ -4,6 +4,10 @@
 //   contacts -> analytics::LiveVerdicts (the early per-client TRW view)
 // and, at a fixed wall-clock cadence, publishes their top rows for the
 // telemetry commands (telemetry.h) under a mutex only the control path takes.
+// Every snapshot interval of record time, and once at the end, it saves the
+// scan table and port distribution as an AnalyticsSnapshot and hands it to
+// the exporter over the snapshot ring (a control-path allocation per
+// interval, never per record), which writes it as a stream frame.
 // The tables belong to this lcore; other threads read them only after Done(),
 // or inside the on_tables hook, which runs on this lcore (the seam for the
 // stream's snapshot frames).
@@ -11,6 +15,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <span>
 #include <string>
 #include <vector>
@@ -21,6 +26,7 @@
 #include "analytics/port_distribution.h"
 #include "analytics/record_counts.h"
 #include "analytics/scan_table.h"
+#include "flowtrail/v1/session.pb.h"
 #include "dataplane/config.h"
 #include "dataplane/control.h"
 #include "dataplane/counters.h"
@@ -47,6 +53,9 @@ struct AnalyticsSetup {
   // Called on the analytics lcore at every publish and once at the end, with
   // the tables quiescent: where snapshot frames hook in.
   std::function<void(const AnalyticsLcore&)> on_tables;
+  // To the exporter: v1::AnalyticsSnapshot* (the exporter deletes them);
+  // null = no snapshot frames.
+  rte_ring* snapshot_ring = nullptr;
   AnalyticsCounters* counters = nullptr;
   Control* control = nullptr;
 };
@@ -82,6 +91,10 @@ class AnalyticsLcore {
 
  private:
   void Publish();
+  void NoteRecordTimes(std::span<const session::SessionRecord> recs);
+  // Saves the tables and offers the snapshot to the exporter; false when the
+  // ring is full (`final` snapshots are kept and offered again).
+  bool OfferSnapshot(bool final);
 
   AnalyticsSetup s_;
   std::vector<session::SessionRecord> batch_;
@@ -96,6 +109,12 @@ class AnalyticsLcore {
   uint64_t next_publish_tsc_ = 0;
   uint64_t publishes_ = 0;
   uint64_t publish_max_us_ = 0;  // longest Top() + publish, wall clock
+  // Record time covered (first_time of the records), for the snapshots.
+  uint64_t first_record_us_ = UINT64_MAX;
+  uint64_t last_record_us_ = 0;
+  uint64_t next_snapshot_us_ = 0;  // 0: set from the first record
+  std::unique_ptr<v1::AnalyticsSnapshot> pending_final_;
+  bool final_offered_ = false;
   bool done_ = false;
 };
 

@@ -25,6 +25,11 @@ struct AnalyticsConfig {
   analytics::PortDistributionOptions ports;  // window, server ports
   uint32_t telemetry_top = 10;               // rows per /flowtrail/{scans,ports,servers}
   double publish_interval_s = 1;             // wall clock between published top rows
+  // Analytics snapshot frames in the record stream (AnalyticsSnapshot): one
+  // whenever the latest record time passes another multiple of this interval,
+  // and a final one at the end; 0 = only the final one.
+  uint64_t snapshot_interval_us = 60'000'000;
+  bool snapshots = true;  // --no-snapshots: records only (schema revision 1)
 };
 
 struct SensorConfig {

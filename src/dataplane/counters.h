@@ -56,12 +56,16 @@ struct alignas(64) ExporterCounters {
   Counter records_written{0};
   Counter bytes_written{0};
   Counter write_errors{0};
+  Counter snapshots_written{0};
 };
 
 struct alignas(64) AnalyticsCounters {
   Counter records{0};
   Counter contacts{0};  // first-contact events consumed
   Counter live_scanners{0};
+  Counter snapshots{0};          // snapshot frames handed to the exporter
+  Counter snapshots_dropped{0};  // interval snapshots skipped: the exporter's ring was full
+  Counter snapshot_errors{0};    // tables that could not be saved
 };
 
 }  // namespace flowtrail::dataplane

@@ -46,12 +46,15 @@ bool Exporter::Poll() {
   // seen empty, nothing more can arrive.
   const bool workers_done =
       s_.control->workers_done.load(std::memory_order_acquire) == s_.rings.size();
-  const size_t moved =
+  const bool analytics_done = s_.snapshot_ring == nullptr ||
+                              s_.control->analytics_done.load(std::memory_order_acquire);
+  size_t moved =
       DequeueFromEachRing(s_.rings, batch_, [&](std::span<const session::SessionRecord> recs) {
         // After a write error the records are drained and dropped, so the
         // workers never block on a dead output.
         if (write_errors_ == 0) Report(s_.writer->Append(recs), "append");
       });
+  moved += WriteSnapshots();
   const uint64_t now = rte_rdtsc();
   if (write_errors_ == 0 && now - last_flush_tsc_ >= flush_period_tsc_) {
     Report(s_.writer->Flush(), "flush");
@@ -59,7 +62,7 @@ bool Exporter::Poll() {
   }
   Set(s_.counters->records_written, s_.writer->records_written());
   Set(s_.counters->bytes_written, s_.writer->bytes_written());
-  if (moved == 0 && workers_done) {
+  if (moved == 0 && workers_done && analytics_done) {
     uint64_t dropped = 0;
     for (const WorkerCounters& w : s_.worker_counters) {
       dropped += Get(w.tracker_records_dropped);
@@ -73,6 +76,22 @@ bool Exporter::Poll() {
     s_.control->exporter_done.store(true, std::memory_order_release);
   }
   return moved > 0;
+}
+
+size_t Exporter::WriteSnapshots() {
+  if (s_.snapshot_ring == nullptr) {
+    return 0;
+  }
+  void* ptrs[4];
+  const unsigned n = rte_ring_sc_dequeue_burst(s_.snapshot_ring, ptrs, 4, nullptr);
+  for (unsigned i = 0; i < n; ++i) {
+    std::unique_ptr<v1::AnalyticsSnapshot> snap(static_cast<v1::AnalyticsSnapshot*>(ptrs[i]));
+    if (write_errors_ == 0) {
+      Report(s_.writer->WriteSnapshot(*snap), "snapshot");
+    }
+  }
+  Set(s_.counters->snapshots_written, s_.writer->snapshots_written());
+  return n;
 }
 
 }  // namespace flowtrail::dataplane

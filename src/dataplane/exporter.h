@@ -1,7 +1,9 @@
 // The exporter lcore: round-robin bursts from every worker's record ring →
 // StreamWriter (protobuf encoding into a flat buffer, one write per block) →
-// flush every ~100 ms. Once every worker has finished and the rings are empty
-// it writes the trailer and closes the stream.
+// flush every ~100 ms. Analytics snapshots arrive over their own ring and are
+// written as snapshot frames between record blocks. Once every worker has
+// finished, the analytics lcore has handed over its final snapshot and the
+// rings are empty, it writes the trailer and closes the stream.
 //
 // It does file I/O on an lcore, acceptable while the sink is a local file;
 // TCP collectors and spill (SPEC §6) should move the blocking writes to a
@@ -24,6 +26,9 @@ namespace flowtrail::dataplane {
 struct ExporterSetup {
   std::vector<rte_ring*> rings;  // one per worker
   std::unique_ptr<exporter::StreamWriter> writer;
+  // From the analytics lcore: v1::AnalyticsSnapshot* to write and delete;
+  // null = no snapshot frames (the stream's header says so).
+  rte_ring* snapshot_ring = nullptr;
   std::span<WorkerCounters> worker_counters;  // for the trailer's drop count
   ExporterCounters* counters = nullptr;
   Control* control = nullptr;
@@ -43,6 +48,7 @@ class Exporter {
 
  private:
   void Report(const absl::Status& s, const char* what);
+  size_t WriteSnapshots();
 
   ExporterSetup s_;
   LiveClock clock_;

@@ -66,6 +66,7 @@ struct Pipeline::State {
   std::vector<rte_ring*> export_rings;
   std::vector<rte_ring*> analytics_rings;
   std::vector<rte_ring*> contact_rings;  // empty when first-contact events are off
+  rte_ring* snapshot_ring = nullptr;     // analytics -> exporter; null with --no-snapshots
   std::vector<std::unique_ptr<Worker>> workers;
   std::unique_ptr<Dispatcher> dispatcher;
   std::unique_ptr<Exporter> exporter;
@@ -90,6 +91,14 @@ struct Pipeline::State {
     }
     for (rte_ring* r : contact_rings) {
       rte_ring_free(r);
+    }
+    if (snapshot_ring != nullptr) {
+      // Snapshots the exporter never took (it stopped early) are still owned.
+      void* p = nullptr;
+      while (rte_ring_sc_dequeue(snapshot_ring, &p) == 0) {
+        delete static_cast<v1::AnalyticsSnapshot*>(p);
+      }
+      rte_ring_free(snapshot_ring);
     }
     rte_mempool_free(pool);
   }
@@ -323,6 +332,16 @@ absl::StatusOr<std::unique_ptr<Pipeline>> Pipeline::Create(const SensorConfig& c
   }
   exporter::StreamInfo info;
   info.sensor_id = config.sensor_id;
+  info.snapshots = config.analytics.snapshots;
+  if (config.analytics.snapshots) {
+    // A few intervals of slack; the analytics lcore skips (and counts) an
+    // interval's snapshot rather than wait for a slow exporter.
+    s->snapshot_ring = rte_ring_create("ft_snap", 8, socket, RING_F_SP_ENQ | RING_F_SC_DEQ);
+    if (s->snapshot_ring == nullptr) {
+      return absl::ResourceExhaustedError(absl::StrCat(
+          "cannot create the snapshot ring: ", rte_strerror(rte_errno)));
+    }
+  }
   info.start_time_us = LiveClock().NowUs();
   for (const Port& p : s->ports) {
     const std::vector<std::string>& files = p.is_file ? p.files : p.pcap.rx_files;
@@ -342,6 +361,7 @@ absl::StatusOr<std::unique_ptr<Pipeline>> Pipeline::Create(const SensorConfig& c
   ExporterSetup es;
   es.rings = s->export_rings;
   es.writer = *std::move(writer);
+  es.snapshot_ring = s->snapshot_ring;
   es.worker_counters = std::span<WorkerCounters>(s->worker_counters);
   es.counters = &s->exporter_counters;
   es.control = &s->control;
@@ -355,6 +375,7 @@ absl::StatusOr<std::unique_ptr<Pipeline>> Pipeline::Create(const SensorConfig& c
   as.worker_counters = std::span<const WorkerCounters>(s->worker_counters);
   as.counters = &s->analytics_counters;
   as.control = &s->control;
+  as.snapshot_ring = s->snapshot_ring;
   s->analytics = std::make_unique<AnalyticsLcore>(std::move(as));
 
   return std::unique_ptr<Pipeline>(new Pipeline(std::move(s)));
@@ -481,6 +502,8 @@ Snapshot Pipeline::State::TakeSnapshot(const char* end) const {
   snap.bytes_written = Get(exporter_counters.bytes_written);
   snap.write_errors = Get(exporter_counters.write_errors);
   snap.analytics_records = Get(analytics_counters.records);
+  snap.snapshots_written = Get(exporter_counters.snapshots_written);
+  snap.snapshots_dropped = Get(analytics_counters.snapshots_dropped);
   if (control.analytics_done.load(std::memory_order_acquire)) {
     snap.analytics_json = analytics->SummaryJson();
   }

@@ -246,6 +246,8 @@ std::string StatsJson(const Snapshot& s) {
   absl::StrAppend(&j, ",\"ring_drops\":", s.RingDrops(), ",\"records_written\":", s.records_written,
                   ",\"bytes_written\":", s.bytes_written, ",\"write_errors\":", s.write_errors,
                   ",\"analytics_records\":", s.analytics_records,
+                  ",\"snapshots_written\":", s.snapshots_written,
+                  ",\"snapshots_dropped\":", s.snapshots_dropped,
                   ",\"analytics\":", s.analytics_json, "}\n");
   return j;
 }

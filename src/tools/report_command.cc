@@ -20,6 +20,7 @@
 #include "tools/clusters_command.h"
 #include "tools/report_ports.h"
 #include "tools/report_table.h"
+#include "tools/snapshot_inputs.h"
 
 namespace flowtrail::tools {
 
@@ -178,58 +179,6 @@ bool ParseProbability(const std::string& v, double* out) {
 }
 
 std::string Time(uint64_t us) { return absl::StrFormat("%d.%06d", us / 1'000'000, us % 1'000'000); }
-
-// Merges the last snapshot frame of every file into *merged. Returns false
-// if some file was bad or held no snapshot (the error is printed after the
-// report; the report covers the good files).
-bool ReadSnapshots(const Options& o, std::optional<analytics::Analytics>* merged,
-                   std::vector<std::string>* errors) {
-  bool ok = true;
-  for (const std::string& path : o.files) {
-    const std::string name = path == "-" ? "<stdin>" : path;
-    auto reader = exporter::StreamReader::OpenFile(path, o.reader);
-    if (!reader.ok()) {
-      errors->push_back(std::string(reader.status().message()));
-      ok = false;
-      continue;
-    }
-    absl::Status status;
-    for (;;) {
-      absl::StatusOr<const v1::SessionRecord*> r = (*reader)->Next();
-      if (!r.ok()) {
-        status = r.status();
-        break;
-      }
-      if (*r == nullptr) {
-        break;
-      }
-    }
-    if (!status.ok()) {
-      errors->push_back(name + ": " + std::string(status.message()));
-      ok = false;
-      continue;  // a damaged stream's snapshots are not trusted either
-    }
-    const v1::AnalyticsSnapshot* snap = (*reader)->last_snapshot();
-    if (snap == nullptr) {
-      errors->push_back(name + ": no snapshot frame (make one with flowtrail report snapshot)");
-      ok = false;
-      continue;
-    }
-    absl::StatusOr<analytics::Analytics> a = analytics::LoadSnapshot(*snap);
-    if (!a.ok()) {
-      errors->push_back(name + ": bad snapshot: " + std::string(a.status().message()));
-      ok = false;
-      continue;
-    }
-    if (!merged->has_value()) {
-      merged->emplace(*std::move(a));
-    } else if (absl::Status s = analytics::MergeSnapshot(**merged, *a); !s.ok()) {
-      errors->push_back(name + ": " + std::string(s.message()));
-      ok = false;
-    }
-  }
-  return ok;
-}
 
 // `report snapshot`: every record of the inputs into one snapshot frame.
 int RunSnapshot(const Options& o, std::FILE* err) {
@@ -573,7 +522,7 @@ int RunReport(std::span<const std::string> args, std::FILE* out, std::FILE* err)
   ScanTable table(o.scan);
   if (o.from_snapshots) {
     std::optional<analytics::Analytics> merged;
-    ok = ReadSnapshots(o, &merged, &errors);
+    ok = ReadSnapshots(o.files, o.reader, &merged, &errors);
     if (merged.has_value()) {
       table = std::move(merged->scans);
       other = table.Stats().records - table.Stats().counted;

@@ -15,6 +15,7 @@
 #include "analytics/port_distribution.h"
 #include "export/record_encoder.h"
 #include "export/stream_reader.h"
+#include "tools/snapshot_inputs.h"
 #include "tools/cat_command.h"
 #include "tools/output_buffer.h"
 #include "tools/record_format.h"
@@ -52,6 +53,12 @@ skipped). Two methods, both reported and labelled:
             Distinct hosts are estimated (64-bit linear counting per cell).
 
 options:
+  --from records|snapshots
+                          count the streams' records (default), or merge the
+                          last analytics snapshot frame of each stream (a
+                          sensor's, or `flowtrail report snapshot`'s); with
+                          snapshots the window, server ports and protocol are
+                          the snapshots' own
   --window SECONDS        window length (default 3600)
   --server-ports SET      server ports analysed: 0-1023 (default), a list of
                           ports and ranges (22,80,8000-8999), or all
@@ -101,6 +108,7 @@ struct Options {
   ReportFormat format = ReportFormat::kTable;
   Format record_format = Format::kClassic;
   bool all = false;
+  bool from_snapshots = false;
   std::vector<std::pair<uint16_t, uint16_t>> flows;
   exporter::ReaderOptions reader;
   std::vector<std::string> files;
@@ -453,6 +461,11 @@ int ParseArgs(std::span<const std::string> args, Options& o, std::FILE* out, std
     };
     if (name == "--format" || name == "-f") {
       format_name = value;
+    } else if (name == "--from") {
+      if (value != "records" && value != "snapshots") {
+        return bad("must be records or snapshots");
+      }
+      o.from_snapshots = value == "snapshots";
     } else if (name == "--window") {
       if (!ParseUnsigned(value, &window_s) || window_s == 0 || window_s > 100ULL * 365 * 86400) {
         return bad("not a number of seconds (1 or more)");
@@ -597,17 +610,30 @@ int RunReportPorts(std::span<const std::string> args, std::FILE* out, std::FILE*
   // One accumulator per file, merged: how snapshots of several sensors
   // combine (the same result as one pass over all records).
   PortDistribution total(o.counts);
-  for (const std::string& path : o.files) {
-    PortDistribution one(o.counts);
-    ok = ReadStream(path, o.reader, err,
-                    [&](const v1::SessionRecord&, const session::SessionRecord& r) {
-                      one.Add(r);
-                      return true;
-                    }) &&
-         ok;
-    if (absl::Status s = total.Merge(one); !s.ok()) {
-      std::fprintf(err, "flowtrail report ports: %s\n", std::string(s.message()).c_str());
+  if (o.from_snapshots) {
+    std::optional<analytics::Analytics> merged;
+    std::vector<std::string> errors;
+    ok = ReadSnapshots(o.files, o.reader, &merged, &errors);
+    for (const std::string& e : errors) {
+      std::fprintf(err, "flowtrail report ports: %s\n", e.c_str());
+    }
+    if (!merged.has_value()) {
       return kExitBadStream;
+    }
+    total = std::move(merged->ports);
+  } else {
+    for (const std::string& path : o.files) {
+      PortDistribution one(o.counts);
+      ok = ReadStream(path, o.reader, err,
+                      [&](const v1::SessionRecord&, const session::SessionRecord& r) {
+                        one.Add(r);
+                        return true;
+                      }) &&
+           ok;
+      if (absl::Status s = total.Merge(one); !s.ok()) {
+        std::fprintf(err, "flowtrail report ports: %s\n", std::string(s.message()).c_str());
+        return kExitBadStream;
+      }
     }
   }
   const std::vector<ServerPortReport> reports = analytics::AnalyzePorts(total, o.analysis);
