@@ -12,7 +12,7 @@
 namespace flowtrail::analytics {
 namespace {
 
-using session::SessionRecord;
+using record::SessionRecord;
 
 // `clients` clients, each with `servers` servers on 443 and 80 (more than 16
 // makes their rows sketches); one client in 64 scans port 22.

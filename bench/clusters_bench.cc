@@ -12,7 +12,7 @@
 namespace flowtrail::analytics {
 namespace {
 
-using session::SessionRecord;
+using record::SessionRecord;
 
 // Records of 64 scanners on port 1433 (8 of them selected) and of other
 // clients; a selected key's sessions take one of `distinct` behaviours.
@@ -35,9 +35,9 @@ std::vector<SessionRecord> Records(size_t n, uint32_t distinct, uint64_t seed) {
     r.client_simhash = 0x0c8801c4ee88386aULL ^ (uint64_t{1} << (b % 64)) ^ (uint64_t{b} << 40);
     r.server_fingerprint = r.server_bytes == 111 ? 1297314588 : 67195616;
     r.server_simhash = r.server_fingerprint * 0x9e3779b97f4a7c15ULL;
-    r.first_data_sender = session::Side::kClient;
-    r.shutdown_initiator = b % 4 ? session::Side::kClient : session::Side::kServer;
-    r.shutdown_kind = b % 4 ? session::ShutdownKind::kFin : session::ShutdownKind::kRst;
+    r.first_data_sender = record::Side::kClient;
+    r.shutdown_initiator = b % 4 ? record::Side::kClient : record::Side::kServer;
+    r.shutdown_kind = b % 4 ? record::ShutdownKind::kFin : record::ShutdownKind::kRst;
   }
   return v;
 }

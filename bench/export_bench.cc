@@ -20,8 +20,8 @@ constexpr size_t kBatch = 256;  // records per ring dequeue on the exporter
 
 // Typical sessions: mostly IPv4 TCP, counters of a few packets and bytes,
 // current timestamps.
-session::SessionRecord TypicalRecord(std::mt19937_64& rng) {
-  session::SessionRecord r = testing::FullRecord(rng() % 8 == 0 ? 6 : 4);
+record::SessionRecord TypicalRecord(std::mt19937_64& rng) {
+  record::SessionRecord r = testing::FullRecord(rng() % 8 == 0 ? 6 : 4);
   r.session_id = rng() % 1'000'000'000;
   r.client_port = static_cast<uint16_t>(1024 + rng() % 60000);
   r.client_payload_bytes = rng() % 2000;
@@ -46,17 +46,17 @@ session::SessionRecord TypicalRecord(std::mt19937_64& rng) {
 
 // Arg 0: random records with every field set and 64-bit extremes (worst
 // case); arg 1: typical records.
-const std::vector<session::SessionRecord>& Records(int64_t kind) {
-  static const std::vector<session::SessionRecord> records[2] = {
+const std::vector<record::SessionRecord>& Records(int64_t kind) {
+  static const std::vector<record::SessionRecord> records[2] = {
       [] {
         std::mt19937_64 rng(1);
-        std::vector<session::SessionRecord> v(16 * kBatch);
+        std::vector<record::SessionRecord> v(16 * kBatch);
         for (auto& r : v) r = testing::RandomRecord(rng);
         return v;
       }(),
       [] {
         std::mt19937_64 rng(2);
-        std::vector<session::SessionRecord> v(16 * kBatch);
+        std::vector<record::SessionRecord> v(16 * kBatch);
         for (auto& r : v) r = TypicalRecord(rng);
         return v;
       }()};
@@ -93,7 +93,7 @@ void BM_StreamWriterAppend(benchmark::State& state) {
   const auto& recs = Records(state.range(0));
   size_t i = 0;
   for (auto _ : state) {
-    auto batch = std::span<const session::SessionRecord>(recs).subspan(i, kBatch);
+    auto batch = std::span<const record::SessionRecord>(recs).subspan(i, kBatch);
     if (!writer->Append(batch).ok()) state.SkipWithError("append failed");
     i = (i + kBatch) % recs.size();
   }

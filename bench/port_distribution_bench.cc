@@ -16,10 +16,10 @@ namespace {
 
 constexpr uint64_t kT0 = 1'700'000'000'000'000;
 
-std::vector<session::SessionRecord> Records(size_t n, uint32_t cells, uint64_t seed) {
+std::vector<record::SessionRecord> Records(size_t n, uint32_t cells, uint64_t seed) {
   std::mt19937_64 rng(seed);
-  std::vector<session::SessionRecord> out(n);
-  for (session::SessionRecord& r : out) {
+  std::vector<record::SessionRecord> out(n);
+  for (record::SessionRecord& r : out) {
     const auto c = static_cast<uint32_t>(rng() % cells);
     r.protocol = 6;
     r.ip_version = 4;
@@ -34,7 +34,7 @@ std::vector<session::SessionRecord> Records(size_t n, uint32_t cells, uint64_t s
 
 void BM_AddExistingCells(benchmark::State& state) {
   const auto cells = static_cast<uint32_t>(state.range(0));
-  const std::vector<session::SessionRecord> records = Records(1 << 20, cells, 1);
+  const std::vector<record::SessionRecord> records = Records(1 << 20, cells, 1);
   PortDistribution d;
   d.Consume(records);  // warm: every cell exists
   size_t i = 0;
@@ -53,7 +53,7 @@ BENCHMARK(BM_AddExistingCells)->Arg(1 << 10)->Arg(1 << 18)->Arg(1 << 20);
 // which prefetches the cells 8 records ahead. Time per record.
 void BM_ConsumeBursts(benchmark::State& state) {
   const auto cells = static_cast<uint32_t>(state.range(0));
-  const std::vector<session::SessionRecord> records = Records(1 << 20, cells, 1);
+  const std::vector<record::SessionRecord> records = Records(1 << 20, cells, 1);
   PortDistribution d;
   d.Consume(records);
   size_t i = 0;
@@ -75,7 +75,7 @@ void BM_AddOverBudget(benchmark::State& state) {
   o.max_cells = 1 << 16;
   o.server_ports.set();
   PortDistribution d(o);
-  std::vector<session::SessionRecord> records = Records(1 << 20, 1 << 24, 2);
+  std::vector<record::SessionRecord> records = Records(1 << 20, 1 << 24, 2);
   for (size_t k = 0; k < records.size(); ++k) {
     records[k].server_port = static_cast<uint16_t>(k * 40503u);
   }

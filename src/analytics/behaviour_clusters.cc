@@ -9,7 +9,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_format.h"
 #include "analytics/scan_table.h"
-#include "session/fingerprint.h"
+#include "record/session_record.h"
 
 namespace flowtrail::analytics {
 
@@ -43,7 +43,7 @@ struct Vec {
   }
 };
 
-Vec VecOf(const session::SessionRecord& r) {
+Vec VecOf(const record::SessionRecord& r) {
   Vec v;
   v.client_bytes = r.client_bytes;
   v.server_bytes = r.server_bytes;
@@ -308,7 +308,7 @@ std::vector<uint32_t> LinkSimhash(std::span<const uint64_t> values, int distance
   };
   for (size_t i = 0; i < values.size(); ++i) {
     for (size_t j = i + 1; j < values.size(); ++j) {
-      if (session::HammingDistance(values[i], values[j]) <= distance) {
+      if (record::SimHashDistance(values[i], values[j]) <= distance) {
         const uint32_t a = find(static_cast<uint32_t>(i));
         const uint32_t b = find(static_cast<uint32_t>(j));
         // The smaller index is the root, so roots are each group's first member.
@@ -349,7 +349,7 @@ BehaviourProfile::~BehaviourProfile() = default;
 BehaviourProfile::BehaviourProfile(BehaviourProfile&&) noexcept = default;
 BehaviourProfile& BehaviourProfile::operator=(BehaviourProfile&&) noexcept = default;
 
-void BehaviourProfile::Add(const session::SessionRecord& r, size_t max_vectors) {
+void BehaviourProfile::Add(const record::SessionRecord& r, size_t max_vectors) {
   impl_->AddVec(VecOf(r), 1, max_vectors);
 }
 
@@ -652,7 +652,7 @@ void BehaviourClusters::Select(const ClusterKey& key) {
   }
 }
 
-void BehaviourClusters::Consume(const session::SessionRecord& r) {
+void BehaviourClusters::Consume(const record::SessionRecord& r) {
   if (ClassifyRecord(r) == Outcome::kNone) {
     return;
   }
@@ -663,8 +663,8 @@ void BehaviourClusters::Consume(const session::SessionRecord& r) {
   impl_->profiles[it->second].second.Add(r, options_.max_vectors);
 }
 
-void BehaviourClusters::Consume(std::span<const session::SessionRecord> records) {
-  for (const session::SessionRecord& r : records) {
+void BehaviourClusters::Consume(std::span<const record::SessionRecord> records) {
+  for (const record::SessionRecord& r : records) {
     Consume(r);
   }
 }

@@ -67,7 +67,7 @@
 #include <vector>
 
 #include "common/ip_address.h"
-#include "session/session_record.h"
+#include "record/session_record.h"
 
 namespace flowtrail::analytics {
 
@@ -177,7 +177,7 @@ class BehaviourProfile {
   BehaviourProfile& operator=(BehaviourProfile&&) noexcept;
 
   // `r` must be a counted record of this key (the caller filters).
-  void Add(const session::SessionRecord& r, size_t max_vectors);
+  void Add(const record::SessionRecord& r, size_t max_vectors);
   void Merge(const BehaviourProfile& other, size_t max_vectors);
   uint64_t sessions() const;
   uint64_t overflow() const;
@@ -198,8 +198,8 @@ class BehaviourClusters {
   BehaviourClusters& operator=(BehaviourClusters&&) noexcept;
 
   void Select(const ClusterKey& key);
-  void Consume(const session::SessionRecord& r);
-  void Consume(std::span<const session::SessionRecord> records);
+  void Consume(const record::SessionRecord& r);
+  void Consume(std::span<const record::SessionRecord> records);
   void Merge(const BehaviourClusters& other);
   // One report per selected key, in the order they were selected.
   std::vector<ClusterReport> Reports() const;

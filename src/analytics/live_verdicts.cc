@@ -127,7 +127,7 @@ constexpr size_t PerKeyBytes() {
   return sizeof(Entry) + (sizeof(std::pair<const Key, uint32_t>) + 1) * 8 / 7;
 }
 
-uint32_t ContactHash(const session::ContactEvent& e) {
+uint32_t ContactHash(const record::ContactEvent& e) {
   uint64_t a, b;
   std::memcpy(&a, e.server_ip.bytes.data(), 8);
   std::memcpy(&b, e.server_ip.bytes.data() + 8, 8);
@@ -138,7 +138,7 @@ uint32_t ContactHash(const session::ContactEvent& e) {
 
 // Heap order: earliest first_time on top (ties by session id, so the walk is
 // the same whatever the arrival order).
-bool LaterFirst(const session::ContactEvent& a, const session::ContactEvent& b) {
+bool LaterFirst(const record::ContactEvent& a, const record::ContactEvent& b) {
   return std::tie(a.first_time_us, a.worker_id, a.session_id) >
          std::tie(b.first_time_us, b.worker_id, b.session_id);
 }
@@ -147,17 +147,17 @@ bool LaterFirst(const session::ContactEvent& a, const session::ContactEvent& b) 
 
 struct LiveVerdicts::Impl {
   Impl(uint64_t max_clients, uint64_t max_servers) : clients(max_clients), servers(max_servers) {}
-  void Walk(const session::ContactEvent& e, const LiveVerdictOptions& options);
+  void Walk(const record::ContactEvent& e, const LiveVerdictOptions& options);
   void PopWalk(const LiveVerdictOptions& options) {
     std::pop_heap(held.begin(), held.end(), LaterFirst);
-    const session::ContactEvent e = held.back();
+    const record::ContactEvent e = held.back();
     held.pop_back();
     Walk(e, options);
   }
 
   BoundedTable<ClientKey, ClientEntry> clients;
   BoundedTable<ServerKey, ServerEntry> servers;
-  std::vector<session::ContactEvent> held;  // min-heap by first_time_us
+  std::vector<record::ContactEvent> held;  // min-heap by first_time_us
   // Per worker (ContactEvent::worker_id): the latest decided_us it sent, or
   // its clock (Advance); events are released against the smallest.
   std::vector<uint64_t> worker_marks;
@@ -201,11 +201,11 @@ LiveVerdicts::~LiveVerdicts() = default;
 LiveVerdicts::LiveVerdicts(LiveVerdicts&&) noexcept = default;
 LiveVerdicts& LiveVerdicts::operator=(LiveVerdicts&&) noexcept = default;
 
-void LiveVerdicts::Consume(std::span<const session::ContactEvent> events) {
-  for (const session::ContactEvent& e : events) Consume(e);
+void LiveVerdicts::Consume(std::span<const record::ContactEvent> events) {
+  for (const record::ContactEvent& e : events) Consume(e);
 }
 
-void LiveVerdicts::Consume(const session::ContactEvent& e) {
+void LiveVerdicts::Consume(const record::ContactEvent& e) {
   Impl& m = *impl_;
   ++m.stats.events;
   if (m.held.size() == options_.reorder_capacity) {
@@ -239,10 +239,10 @@ void LiveVerdicts::Release(uint64_t reorder_us) {
   }
 }
 
-void LiveVerdicts::Impl::Walk(const session::ContactEvent& e, const LiveVerdictOptions& options) {
+void LiveVerdicts::Impl::Walk(const record::ContactEvent& e, const LiveVerdictOptions& options) {
   Impl& m = *this;
   LiveVerdictStats& st = m.stats;
-  const bool success = e.outcome == session::ContactOutcome::kSuccess;
+  const bool success = e.outcome == record::ContactOutcome::kSuccess;
   const ServerKey sk{e.server_ip, e.server_port, e.ip_version};
   bool active = false;
   if (success) {
@@ -250,7 +250,7 @@ void LiveVerdicts::Impl::Walk(const session::ContactEvent& e, const LiveVerdictO
     ServerEntry& s = m.servers.FindOrInsert(sk);
     s.last_accept_us = std::max(s.last_accept_us, e.decided_us);
   } else {
-    e.outcome == session::ContactOutcome::kReject ? ++st.reject : ++st.silent;
+    e.outcome == record::ContactOutcome::kReject ? ++st.reject : ++st.silent;
     const ServerEntry* s = m.servers.Find(sk);
     // Accepted within the horizon before this failure (record time).
     active = s != nullptr && s->last_accept_us <= e.decided_us + options.horizon_us &&
@@ -268,7 +268,7 @@ void LiveVerdicts::Impl::Walk(const session::ContactEvent& e, const LiveVerdictO
   c.last_us = std::max(c.last_us, e.decided_us);
   if (success) {
     ++c.successes;
-  } else if (e.outcome == session::ContactOutcome::kReject) {
+  } else if (e.outcome == record::ContactOutcome::kReject) {
     ++c.rejects;
   } else {
     ++c.silents;
@@ -355,7 +355,7 @@ LiveVerdictStats LiveVerdicts::Stats() const {
     }
   }
   st.memory_bytes = impl_->clients.MemoryBytes() + impl_->servers.MemoryBytes() +
-                    impl_->held.capacity() * sizeof(session::ContactEvent);
+                    impl_->held.capacity() * sizeof(record::ContactEvent);
   st.memory_budget = options_.memory_bytes;
   st.max_clients = impl_->clients.limit();
   st.max_servers = impl_->servers.limit();

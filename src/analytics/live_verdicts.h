@@ -1,4 +1,4 @@
-// Live TRW verdicts over first-contact events (session/contact_event.h): the
+// Live TRW verdicts over first-contact events (record/contact_event.h): the
 // early view of a scanner, seconds after its first probes, while the scan
 // table (scan_table.h) still waits for the sessions' records (a lone SYN's
 // record leaves on the 30 s SYN timeout). The order-free, mergeable tables
@@ -41,7 +41,7 @@
 
 #include "analytics/scan_table.h"
 #include "common/ip_address.h"
-#include "session/contact_event.h"
+#include "record/contact_event.h"
 
 namespace flowtrail::analytics {
 
@@ -105,8 +105,8 @@ class LiveVerdicts {
   LiveVerdicts(LiveVerdicts&&) noexcept;
   LiveVerdicts& operator=(LiveVerdicts&&) noexcept;
 
-  void Consume(const session::ContactEvent& e);
-  void Consume(std::span<const session::ContactEvent> events);
+  void Consume(const record::ContactEvent& e);
+  void Consume(std::span<const record::ContactEvent> events);
   // Moves every worker's mark to record time `now_us` (live mode: the wall
   // clock, so held events are walked without new ones arriving).
   void Advance(uint64_t now_us);

@@ -103,14 +103,14 @@ absl::Status PortDistribution::ValidateOptions(const PortDistributionOptions& o)
   return absl::OkStatus();
 }
 
-bool PortDistribution::Counts(const session::SessionRecord& r) const {
+bool PortDistribution::Counts(const record::SessionRecord& r) const {
   if (!((r.protocol == kTcp && options_.tcp) || (r.protocol == kUdp && options_.udp))) {
     return false;
   }
   return !r.continuing && options_.server_ports.test(r.server_port);
 }
 
-uint64_t PortDistribution::KeyOf(const session::SessionRecord& r) const {
+uint64_t PortDistribution::KeyOf(const record::SessionRecord& r) const {
   // Record time: the window of the session's first packet. Window indexes
   // past 2^32 (windows of 1 s beyond the year 2106) saturate.
   const uint64_t w = r.first_time_us / options_.window_us;
@@ -118,7 +118,7 @@ uint64_t PortDistribution::KeyOf(const session::SessionRecord& r) const {
              r.client_port);
 }
 
-void PortDistribution::Consume(std::span<const session::SessionRecord> records) {
+void PortDistribution::Consume(std::span<const record::SessionRecord> records) {
   constexpr size_t kAhead = 8;
   for (size_t i = 0; i < records.size(); ++i) {
     if (i + kAhead < records.size() && Counts(records[i + kAhead])) {
@@ -128,7 +128,7 @@ void PortDistribution::Consume(std::span<const session::SessionRecord> records) 
   }
 }
 
-void PortDistribution::Add(const session::SessionRecord& r) {
+void PortDistribution::Add(const record::SessionRecord& r) {
   ++stats_.records;
   if (!((r.protocol == kTcp && options_.tcp) || (r.protocol == kUdp && options_.udp))) {
     ++stats_.other_protocol;

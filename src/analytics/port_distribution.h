@@ -59,7 +59,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "session/session_record.h"
+#include "record/session_record.h"
 
 namespace flowtrail::v1 {
 class PortDistributionState;
@@ -108,10 +108,10 @@ class PortDistribution {
 
   static absl::Status ValidateOptions(const PortDistributionOptions& options);
 
-  void Add(const session::SessionRecord& record);
+  void Add(const record::SessionRecord& record);
   // Add for a batch (the analytics lcore's burst): prefetches the cells of
   // the records a few places ahead, so table misses overlap.
-  void Consume(std::span<const session::SessionRecord> records);
+  void Consume(std::span<const record::SessionRecord> records);
   // Adds other's cells and counters. Fails (changing nothing) unless both have
   // the same window, server port set and protocols.
   absl::Status Merge(const PortDistribution& other);
@@ -137,9 +137,9 @@ class PortDistribution {
   const absl::flat_hash_map<uint64_t, PortCell>& cell_map() const { return cells_; }
   // Whether this record is one Add counts (TCP/UDP per options, final record,
   // server port in the set): also the filter of the follow-up query.
-  bool Counts(const session::SessionRecord& record) const;
+  bool Counts(const record::SessionRecord& record) const;
   // The record's cell key (window of first_time_us, ports).
-  uint64_t KeyOf(const session::SessionRecord& record) const;
+  uint64_t KeyOf(const record::SessionRecord& record) const;
 
  private:
   void Evict();

@@ -2,11 +2,12 @@
 
 #include "absl/strings/str_cat.h"
 #include "packet/parsed_packet.h"
+#include "record/record_names.h"
 
 namespace flowtrail::analytics {
 
-void RecordCounts::Consume(std::span<const session::SessionRecord> records) {
-  for (const session::SessionRecord& r : records) {
+void RecordCounts::Consume(std::span<const record::SessionRecord> records) {
+  for (const record::SessionRecord& r : records) {
     ++by_protocol_[r.protocol];
     ++by_conn_state_[static_cast<uint8_t>(r.conn_state) % kConnStates];
   }
@@ -28,13 +29,6 @@ std::string ProtocolName(uint8_t protocol) {
   }
 }
 
-std::string_view ConnStateName(session::ConnState s) {
-  static constexpr std::string_view kNames[RecordCounts::kConnStates] = {
-      "UNSPECIFIED", "S0",   "S1",     "SF",    "REJ", "S2",  "S3",
-      "RSTO",        "RSTR", "RSTOS0", "RSTRH", "SH",  "SHR", "OTH"};
-  return kNames[static_cast<uint8_t>(s) % RecordCounts::kConnStates];
-}
-
 std::string RecordCounts::ToJson() const {
   std::string s = absl::StrCat("{\"records\":", records_, ",\"by_protocol\":{");
   const char* sep = "";
@@ -51,7 +45,7 @@ std::string RecordCounts::ToJson() const {
     if (by_conn_state_[c] == 0) {
       continue;
     }
-    const std::string_view name = ConnStateName(static_cast<session::ConnState>(c));
+    const std::string_view name = record::ConnStateName(static_cast<record::ConnState>(c));
     absl::StrAppend(&s, sep, "\"", absl::string_view(name.data(), name.size()),
                     "\":", by_conn_state_[c]);
     sep = ",";

@@ -11,17 +11,17 @@
 #include <string>
 #include <string_view>
 
-#include "session/session_record.h"
+#include "record/session_record.h"
 
 namespace flowtrail::analytics {
 
 class RecordCounts {
  public:
-  void Consume(std::span<const session::SessionRecord> records);
+  void Consume(std::span<const record::SessionRecord> records);
 
   uint64_t records() const { return records_; }
   uint64_t by_protocol(uint8_t protocol) const { return by_protocol_[protocol]; }
-  uint64_t by_conn_state(session::ConnState s) const {
+  uint64_t by_conn_state(record::ConnState s) const {
     return by_conn_state_[static_cast<uint8_t>(s) % kConnStates];
   }
   // {"records":N,"by_protocol":{"tcp":N,...},"by_conn_state":{"SF":N,...}};
@@ -38,7 +38,5 @@ class RecordCounts {
 
 // "tcp", "udp", "icmp", "icmpv6", or the number.
 std::string ProtocolName(uint8_t protocol);
-// The proto's ConnState names: "S0", "SF", ..., "UNSPECIFIED".
-std::string_view ConnStateName(session::ConnState s);
 
 }  // namespace flowtrail::analytics

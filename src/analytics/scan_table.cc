@@ -15,7 +15,7 @@
 
 namespace flowtrail::analytics {
 
-using session::SessionRecord;
+using record::SessionRecord;
 
 namespace {
 
@@ -458,7 +458,7 @@ Outcome ClassifyRecord(const SessionRecord& r) {
   if ((r.server_flags & kTcpSyn) != 0) {
     return r.client_bytes > 0 ? Outcome::kData : Outcome::kSuccess;
   }
-  if ((r.server_flags & kTcpRst) != 0 || r.conn_state == session::ConnState::kREJ) {
+  if ((r.server_flags & kTcpRst) != 0 || r.conn_state == record::ConnState::kREJ) {
     return Outcome::kReject;
   }
   return Outcome::kSilent;

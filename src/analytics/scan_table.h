@@ -78,7 +78,7 @@
 #include "absl/status/statusor.h"
 #include "analytics/server_set.h"
 #include "common/ip_address.h"
-#include "session/session_record.h"
+#include "record/session_record.h"
 
 namespace flowtrail::v1 {
 class ScanTableState;
@@ -88,7 +88,7 @@ namespace flowtrail::analytics {
 
 enum class Outcome : uint8_t { kNone = 0, kReject, kSilent, kSuccess, kData };
 // kNone: not a record of the scan table (not TCP, interim, no client SYN).
-Outcome ClassifyRecord(const session::SessionRecord& r);
+Outcome ClassifyRecord(const record::SessionRecord& r);
 const char* OutcomeName(Outcome o);
 
 enum class Verdict : uint8_t { kPending = 0, kBenign, kScanner };
@@ -183,10 +183,10 @@ class ScanTable {
   ScanTable(ScanTable&&) noexcept;
   ScanTable& operator=(ScanTable&&) noexcept;
 
-  void Consume(const session::SessionRecord& r);
+  void Consume(const record::SessionRecord& r);
   // The same, record by record, with the table lookups of later records
   // prefetched (what the analytics lcore's batches should use).
-  void Consume(std::span<const session::SessionRecord> records);
+  void Consume(std::span<const record::SessionRecord> records);
   // Union with another table built with the same options (hash key above
   // all). Key limits and the memory budget apply to the result.
   void Merge(const ScanTable& other);

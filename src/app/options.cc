@@ -17,8 +17,8 @@
 #include "dataplane/rx_queue.h"
 #include "export/stream_format.h"
 #include "export/stream_writer.h"
+#include "record/session_record.h"
 #include "session/networks.h"
-#include "session/session_record.h"
 #include "session/session_state.h"
 
 namespace flowtrail::app {

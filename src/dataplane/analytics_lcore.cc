@@ -82,10 +82,10 @@ bool AnalyticsLcore::Poll() {
     if (n != 0) {
       moved += n;
       contacts_ += n;
-      live_.Consume(std::span<const session::ContactEvent>(contact_batch_.data(), n));
+      live_.Consume(std::span<const record::ContactEvent>(contact_batch_.data(), n));
     }
   }
-  moved += DequeueFromEachRing(s_.rings, batch_, [&](std::span<const session::SessionRecord> recs) {
+  moved += DequeueFromEachRing(s_.rings, batch_, [&](std::span<const record::SessionRecord> recs) {
     counts_.Consume(recs);
     scan_.Consume(recs);
     ports_.Consume(recs);
@@ -127,8 +127,8 @@ bool AnalyticsLcore::Poll() {
   return moved > 0;
 }
 
-void AnalyticsLcore::NoteRecordTimes(std::span<const session::SessionRecord> recs) {
-  for (const session::SessionRecord& r : recs) {
+void AnalyticsLcore::NoteRecordTimes(std::span<const record::SessionRecord> recs) {
+  for (const record::SessionRecord& r : recs) {
     first_record_us_ = std::min(first_record_us_, r.first_time_us);
     last_record_us_ = std::max(last_record_us_, r.first_time_us);
   }

@@ -1,5 +1,5 @@
 // The analytics lcore: drains every worker's analytics ring (finished records)
-// and contact ring (first-contact events, session/contact_event.h) and feeds
+// and contact ring (first-contact events, record/contact_event.h) and feeds
 //   records  -> analytics::RecordCounts, ScanTable, PortDistribution (batched)
 //   contacts -> analytics::LiveVerdicts (the early per-client TRW view)
 // and, at a fixed wall-clock cadence, publishes their top rows for the
@@ -26,11 +26,11 @@
 #include "analytics/port_distribution.h"
 #include "analytics/record_counts.h"
 #include "analytics/scan_table.h"
-#include "flowtrail/v1/session.pb.h"
 #include "dataplane/config.h"
 #include "dataplane/control.h"
 #include "dataplane/counters.h"
 #include "dataplane/telemetry.h"
+#include "flowtrail/v1/session.pb.h"
 
 namespace flowtrail::dataplane {
 
@@ -91,14 +91,14 @@ class AnalyticsLcore {
 
  private:
   void Publish();
-  void NoteRecordTimes(std::span<const session::SessionRecord> recs);
+  void NoteRecordTimes(std::span<const record::SessionRecord> recs);
   // Saves the tables and offers the snapshot to the exporter; false when the
   // ring is full (`final` snapshots are kept and offered again).
   bool OfferSnapshot(bool final);
 
   AnalyticsSetup s_;
-  std::vector<session::SessionRecord> batch_;
-  std::vector<session::ContactEvent> contact_batch_;
+  std::vector<record::SessionRecord> batch_;
+  std::vector<record::ContactEvent> contact_batch_;
   analytics::RecordCounts counts_;
   analytics::ScanTable scan_;
   analytics::PortDistribution ports_;

@@ -11,7 +11,7 @@
 #include <atomic>
 #include <cstdint>
 
-#include "session/session_record.h"
+#include "record/session_record.h"
 
 namespace flowtrail::dataplane {
 
@@ -19,7 +19,7 @@ struct alignas(64) Control {
   std::atomic<bool> stop_input{false};
   std::atomic<bool> flush{false};
   uint64_t flush_time_us = 0;  // capture mode: last capture time; live: 0 = worker's clock
-  session::EndReason flush_reason = session::EndReason::kShutdown;
+  record::EndReason flush_reason = record::EndReason::kShutdown;
   std::atomic<uint32_t> workers_done{0};
   std::atomic<bool> exporter_done{false};
   std::atomic<bool> analytics_done{false};

@@ -46,10 +46,10 @@ bool Exporter::Poll() {
   // seen empty, nothing more can arrive.
   const bool workers_done =
       s_.control->workers_done.load(std::memory_order_acquire) == s_.rings.size();
-  const bool analytics_done = s_.snapshot_ring == nullptr ||
-                              s_.control->analytics_done.load(std::memory_order_acquire);
+  const bool analytics_done =
+      s_.snapshot_ring == nullptr || s_.control->analytics_done.load(std::memory_order_acquire);
   size_t moved =
-      DequeueFromEachRing(s_.rings, batch_, [&](std::span<const session::SessionRecord> recs) {
+      DequeueFromEachRing(s_.rings, batch_, [&](std::span<const record::SessionRecord> recs) {
         // After a write error the records are drained and dropped, so the
         // workers never block on a dead output.
         if (write_errors_ == 0) Report(s_.writer->Append(recs), "append");

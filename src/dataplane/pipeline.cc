@@ -338,8 +338,8 @@ absl::StatusOr<std::unique_ptr<Pipeline>> Pipeline::Create(const SensorConfig& c
     // interval's snapshot rather than wait for a slow exporter.
     s->snapshot_ring = rte_ring_create("ft_snap", 8, socket, RING_F_SP_ENQ | RING_F_SC_DEQ);
     if (s->snapshot_ring == nullptr) {
-      return absl::ResourceExhaustedError(absl::StrCat(
-          "cannot create the snapshot ring: ", rte_strerror(rte_errno)));
+      return absl::ResourceExhaustedError(
+          absl::StrCat("cannot create the snapshot ring: ", rte_strerror(rte_errno)));
     }
   }
   info.start_time_us = LiveClock().NowUs();
@@ -553,7 +553,7 @@ int Pipeline::Run() {
   s.RunMainLoop();
   rte_eal_mp_wait_lcore();
 
-  const bool end_of_input = s.control.flush_reason == session::EndReason::kEndOfInput;
+  const bool end_of_input = s.control.flush_reason == record::EndReason::kEndOfInput;
   const Snapshot snap = s.TakeSnapshot(end_of_input ? "end_of_input" : "shutdown");
   fputs(SummaryText(snap).c_str(), stderr);
   int rc = 0;
@@ -620,7 +620,7 @@ void Pipeline::State::RunMainLoop() {
         const bool eof = !stop && capture && !file_ports.empty() && FilesConsumed();
         if (stop || eof) {
           control.flush_reason =
-              eof ? session::EndReason::kEndOfInput : session::EndReason::kShutdown;
+              eof ? record::EndReason::kEndOfInput : record::EndReason::kShutdown;
           control.stop_input.store(true, std::memory_order_release);
           phase = Phase::kStopping;
         }

@@ -24,12 +24,12 @@ absl::StatusOr<rte_ring*> Create(const std::string& prefix, unsigned index, unsi
 
 absl::StatusOr<rte_ring*> CreateRecordRing(const std::string& prefix, unsigned index, unsigned size,
                                            int socket) {
-  return Create(prefix, index, size, sizeof(session::SessionRecord), socket);
+  return Create(prefix, index, size, sizeof(record::SessionRecord), socket);
 }
 
 absl::StatusOr<rte_ring*> CreateContactRing(const std::string& prefix, unsigned index,
                                             unsigned size, int socket) {
-  return Create(prefix, index, size, sizeof(session::ContactEvent), socket);
+  return Create(prefix, index, size, sizeof(record::ContactEvent), socket);
 }
 
 absl::StatusOr<rte_ring*> CreatePacketRing(const std::string& prefix, unsigned index, unsigned size,

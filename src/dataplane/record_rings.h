@@ -11,8 +11,8 @@
 #include <rte_ring_elem.h>
 
 #include "absl/status/statusor.h"
-#include "session/contact_event.h"
-#include "session/session_record.h"
+#include "record/contact_event.h"
+#include "record/session_record.h"
 
 namespace flowtrail::dataplane {
 
@@ -28,37 +28,37 @@ absl::StatusOr<rte_ring*> CreateContactRing(const std::string& prefix, unsigned 
 absl::StatusOr<rte_ring*> CreatePacketRing(const std::string& prefix, unsigned index, unsigned size,
                                            int socket);
 
-inline unsigned EnqueueRecords(rte_ring* r, std::span<const session::SessionRecord> recs) {
-  return rte_ring_sp_enqueue_burst_elem(r, recs.data(), sizeof(session::SessionRecord),
+inline unsigned EnqueueRecords(rte_ring* r, std::span<const record::SessionRecord> recs) {
+  return rte_ring_sp_enqueue_burst_elem(r, recs.data(), sizeof(record::SessionRecord),
                                         static_cast<unsigned>(recs.size()), nullptr);
 }
 
-inline unsigned DequeueRecords(rte_ring* r, std::span<session::SessionRecord> out) {
-  return rte_ring_sc_dequeue_burst_elem(r, out.data(), sizeof(session::SessionRecord),
+inline unsigned DequeueRecords(rte_ring* r, std::span<record::SessionRecord> out) {
+  return rte_ring_sc_dequeue_burst_elem(r, out.data(), sizeof(record::SessionRecord),
                                         static_cast<unsigned>(out.size()), nullptr);
 }
 
-inline unsigned EnqueueContacts(rte_ring* r, std::span<const session::ContactEvent> ev) {
-  return rte_ring_sp_enqueue_burst_elem(r, ev.data(), sizeof(session::ContactEvent),
+inline unsigned EnqueueContacts(rte_ring* r, std::span<const record::ContactEvent> ev) {
+  return rte_ring_sp_enqueue_burst_elem(r, ev.data(), sizeof(record::ContactEvent),
                                         static_cast<unsigned>(ev.size()), nullptr);
 }
 
-inline unsigned DequeueContacts(rte_ring* r, std::span<session::ContactEvent> out) {
-  return rte_ring_sc_dequeue_burst_elem(r, out.data(), sizeof(session::ContactEvent),
+inline unsigned DequeueContacts(rte_ring* r, std::span<record::ContactEvent> out) {
+  return rte_ring_sc_dequeue_burst_elem(r, out.data(), sizeof(record::ContactEvent),
                                         static_cast<unsigned>(out.size()), nullptr);
 }
 
 // One consumer pass over its rings (one per worker): each non-empty burst goes
 // to `consume`. Returns how many records moved.
 template <typename Consume>
-size_t DequeueFromEachRing(std::span<rte_ring* const> rings,
-                           std::span<session::SessionRecord> batch, Consume&& consume) {
+size_t DequeueFromEachRing(std::span<rte_ring* const> rings, std::span<record::SessionRecord> batch,
+                           Consume&& consume) {
   size_t moved = 0;
   for (rte_ring* r : rings) {
     const unsigned n = DequeueRecords(r, batch);
     if (n != 0) {
       moved += n;
-      consume(std::span<const session::SessionRecord>(batch.data(), n));
+      consume(std::span<const record::SessionRecord>(batch.data(), n));
     }
   }
   return moved;

@@ -121,13 +121,13 @@ bool Worker::PushRecords() {
     if (export_pos_ < staged_) {
       const unsigned k = EnqueueRecords(
           s_.to_exporter,
-          std::span<const session::SessionRecord>(&staging_[export_pos_], staged_ - export_pos_));
+          std::span<const record::SessionRecord>(&staging_[export_pos_], staged_ - export_pos_));
       export_pos_ += k;
       records_out_ += k;
     }
     if (analytics_pos_ < staged_) {
       analytics_pos_ +=
-          EnqueueRecords(s_.to_analytics, std::span<const session::SessionRecord>(
+          EnqueueRecords(s_.to_analytics, std::span<const record::SessionRecord>(
                                               &staging_[analytics_pos_], staged_ - analytics_pos_));
     }
     if (export_pos_ < staged_ || analytics_pos_ < staged_) {
@@ -143,7 +143,7 @@ void Worker::PushContacts() {
   if (s_.contacts_to_analytics == nullptr) {
     return;
   }
-  session::ContactEvent buf[64];
+  record::ContactEvent buf[64];
   for (;;) {
     const size_t room =
         std::min<size_t>(rte_ring_free_count(s_.contacts_to_analytics), std::size(buf));

@@ -105,7 +105,7 @@ class Worker {
   uint64_t contacts_out_ = 0;
   uint64_t snapped_ = 0;
   bool expiry_pending_ = false;  // due sessions left in the table for want of ring room
-  std::vector<session::SessionRecord> staging_;
+  std::vector<record::SessionRecord> staging_;
   size_t staged_ = 0;
   size_t export_pos_ = 0;
   size_t analytics_pos_ = 0;

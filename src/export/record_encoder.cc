@@ -13,11 +13,11 @@ size_t AddressBytes(uint8_t ip_version) { return ip_version == 6 ? 16 : 4; }
 
 // The plain record's enums carry the proto values (session_record.h): the
 // proto's last value bounds both.
-static_assert(static_cast<int>(session::Confidence::kHigh) == v1::ServerConfidence_MAX);
-static_assert(static_cast<int>(session::Side::kServer) == v1::Side_MAX);
-static_assert(static_cast<int>(session::ShutdownKind::kRst) == v1::ShutdownKind_MAX);
-static_assert(static_cast<int>(session::EndReason::kReplaced) == v1::EndReason_MAX);
-static_assert(static_cast<int>(session::ConnState::kOTH) == v1::ConnState_MAX);
+static_assert(static_cast<int>(record::Confidence::kHigh) == v1::ServerConfidence_MAX);
+static_assert(static_cast<int>(record::Side::kServer) == v1::Side_MAX);
+static_assert(static_cast<int>(record::ShutdownKind::kRst) == v1::ShutdownKind_MAX);
+static_assert(static_cast<int>(record::EndReason::kReplaced) == v1::EndReason_MAX);
+static_assert(static_cast<int>(record::ConnState::kOTH) == v1::ConnState_MAX);
 
 // Range-checked narrowing: the range is the plain record's field type, or
 // `max` when the field means less (a 12-bit VLAN id).
@@ -43,7 +43,7 @@ absl::Status NarrowEnum(int value, bool (*is_valid)(int), const char* field, E* 
 
 // Every check of ValidateRecord, filling `r` on the way (DecodeRecord's
 // result); stops at the first bad field.
-absl::Status Convert(const v1::SessionRecord& in, session::SessionRecord* r) {
+absl::Status Convert(const v1::SessionRecord& in, record::SessionRecord* r) {
   if (in.ip_version() != 4 && in.ip_version() != 6) {
     return absl::InvalidArgumentError(
         absl::StrCat("ip_version = ", in.ip_version(), " is not 4 or 6"));
@@ -119,7 +119,7 @@ absl::Status Convert(const v1::SessionRecord& in, session::SessionRecord* r) {
 
 }  // namespace
 
-void EncodeRecord(const session::SessionRecord& in, v1::SessionRecord* out) {
+void EncodeRecord(const record::SessionRecord& in, v1::SessionRecord* out) {
   const size_t ip_len = AddressBytes(in.ip_version);
   out->set_session_id(in.session_id);
   out->set_server_confidence(static_cast<v1::ServerConfidence>(in.confidence));
@@ -176,12 +176,12 @@ void EncodeRecord(const session::SessionRecord& in, v1::SessionRecord* out) {
 }
 
 absl::Status ValidateRecord(const v1::SessionRecord& record) {
-  session::SessionRecord scratch;
+  record::SessionRecord scratch;
   return Convert(record, &scratch);
 }
 
-absl::StatusOr<session::SessionRecord> DecodeRecord(const v1::SessionRecord& in) {
-  session::SessionRecord r;
+absl::StatusOr<record::SessionRecord> DecodeRecord(const v1::SessionRecord& in) {
+  record::SessionRecord r;
   if (absl::Status s = Convert(in, &r); !s.ok()) return s;
   return r;
 }

@@ -1,5 +1,5 @@
 // The one mapping between the plain record the workers produce
-// (session::SessionRecord) and the protobuf record of the stream
+// (record::SessionRecord) and the protobuf record of the stream
 // (flowtrail::v1::SessionRecord).
 #pragma once
 
@@ -9,14 +9,14 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "flowtrail/v1/session.pb.h"
-#include "session/session_record.h"
+#include "record/session_record.h"
 
 namespace flowtrail::exporter {
 
 // Assigns every field of `out` from `in` except sensor_id (set once per
 // stream by the writer), so a reused message needs no Clear(). IP addresses
 // are 16 bytes when ip_version is 6, otherwise 4.
-void EncodeRecord(const session::SessionRecord& in, v1::SessionRecord* out);
+void EncodeRecord(const record::SessionRecord& in, v1::SessionRecord* out);
 
 // Largest 802.1Q / 802.1ad VLAN id: the VID is 12 bits.
 inline constexpr uint32_t kMaxVlanId = 4095;
@@ -33,6 +33,6 @@ absl::Status ValidateRecord(const v1::SessionRecord& record);
 
 // The reverse of EncodeRecord, for tools and offline analytics: fails as
 // ValidateRecord does. sensor_id is dropped.
-absl::StatusOr<session::SessionRecord> DecodeRecord(const v1::SessionRecord& in);
+absl::StatusOr<record::SessionRecord> DecodeRecord(const v1::SessionRecord& in);
 
 }  // namespace flowtrail::exporter

@@ -205,13 +205,13 @@ absl::StatusOr<std::unique_ptr<StreamWriter>> StreamWriter::Create(std::unique_p
   return writer;
 }
 
-absl::Status StreamWriter::Append(std::span<const session::SessionRecord> records) {
+absl::Status StreamWriter::Append(std::span<const record::SessionRecord> records) {
   Encoder& e = *encoder_;
   if (!e.status_.ok()) return e.status_;
   if (e.closed_) return absl::FailedPreconditionError("Append on a closed StreamWriter");
   v1::Frame& frame = e.record_frame_;
   v1::SessionRecord* out = frame.mutable_record();
-  for (const session::SessionRecord& r : records) {
+  for (const record::SessionRecord& r : records) {
     if (r.ip_version != 4 && r.ip_version != 6) [[unlikely]] {
       // Readers reject such a record as corrupt (and stop there): count it
       // instead of writing it.

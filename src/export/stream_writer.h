@@ -15,7 +15,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "flowtrail/v1/session.pb.h"
-#include "session/session_record.h"
+#include "record/session_record.h"
 
 namespace flowtrail::exporter {
 
@@ -67,7 +67,7 @@ class StreamWriter {
   // the writer is stuck and every later call returns that error. A record
   // whose ip_version is neither 4 nor 6 is not written but counted in
   // records_rejected() (and in the trailer's records_dropped).
-  absl::Status Append(std::span<const session::SessionRecord> records);
+  absl::Status Append(std::span<const record::SessionRecord> records);
   // Writes one snapshot frame after the records appended so far (the
   // buffered block is handed to the sink first, then the frame in its own
   // write: it may be larger than a block, up to kMaxSnapshotFrameBytes). Needs a

@@ -5,7 +5,7 @@
 
 #include <cstdint>
 
-#include "session/session_record.h"
+#include "session/record_types.h"
 #include "session/session_state.h"
 
 namespace flowtrail::session {

@@ -40,6 +40,4 @@ inline constexpr uint32_t kFingerprintMaxBytes = 256;
 uint32_t ScalarFingerprint(const uint8_t* p, uint32_t captured, uint32_t payload_len);
 uint64_t SimHash64(const uint8_t* p, uint32_t captured);
 
-inline int HammingDistance(uint64_t a, uint64_t b) { return __builtin_popcountll(a ^ b); }
-
 }  // namespace flowtrail::session

@@ -8,8 +8,8 @@
 #include <cstdint>
 
 #include "packet/parsed_packet.h"
+#include "session/record_types.h"
 #include "session/session_key.h"
-#include "session/session_record.h"
 #include "session/tcp_sequence.h"
 
 namespace flowtrail::session {

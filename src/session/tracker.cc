@@ -210,18 +210,6 @@ class Tracker::Impl {
   uint32_t contact_count_ = 0;
 };
 
-const char* ContactOutcomeName(ContactOutcome o) {
-  switch (o) {
-    case ContactOutcome::kSuccess:
-      return "success";
-    case ContactOutcome::kReject:
-      return "reject";
-    case ContactOutcome::kSilent:
-      return "silent";
-  }
-  return "unknown";
-}
-
 void Tracker::Impl::Process(const packet::ParsedPacket& pkt, PacketTime t, uint16_t input_port) {
   SessionKey key;
   const uint8_t from = MakeSessionKey(pkt, &key, cfg_.vlan_key) ? 0 : 1;

@@ -49,10 +49,9 @@
 
 #include "absl/status/statusor.h"
 #include "packet/parsed_packet.h"
-#include "session/contact_event.h"
 #include "session/networks.h"
+#include "session/record_types.h"
 #include "session/session_key.h"
-#include "session/session_record.h"
 
 namespace flowtrail::session {
 

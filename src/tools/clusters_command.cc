@@ -252,7 +252,7 @@ int ParseArgs(std::span<const std::string> args, Options* o, std::FILE* out, std
 
 // Every file's records that the scan table counts. False when a file was
 // bad (the errors are printed after the report).
-bool ReadRecords(const Options& o, std::vector<session::SessionRecord>* records,
+bool ReadRecords(const Options& o, std::vector<record::SessionRecord>* records,
                  std::vector<std::string>* errors) {
   bool ok = true;
   for (const std::string& path : o.files) {
@@ -275,7 +275,7 @@ bool ReadRecords(const Options& o, std::vector<session::SessionRecord>* records,
       if (*r == nullptr) {
         break;
       }
-      absl::StatusOr<session::SessionRecord> rec = exporter::DecodeRecord(**r);
+      absl::StatusOr<record::SessionRecord> rec = exporter::DecodeRecord(**r);
       if (!rec.ok()) {
         errors->push_back(name + ": " + std::string(rec.status().message()));
         ok = false;
@@ -613,7 +613,7 @@ int RunReportClusters(std::span<const std::string> args, std::FILE* out, std::FI
                  std::strerror(errno));
     return kExitBadStream;
   }
-  std::vector<session::SessionRecord> records;
+  std::vector<record::SessionRecord> records;
   std::vector<std::string> errors;
   bool ok = ReadRecords(o, &records, &errors);
 
@@ -625,7 +625,7 @@ int RunReportClusters(std::span<const std::string> args, std::FILE* out, std::FI
                     b.server_port, b.session_id, b.worker_id);
   });
   ScanTable table;
-  table.Consume(std::span<const session::SessionRecord>(records));
+  table.Consume(std::span<const record::SessionRecord>(records));
   std::vector<ScanRow> rows = table.Rows();
   if (o.data_only) {
     std::erase_if(
@@ -663,7 +663,7 @@ int RunReportClusters(std::span<const std::string> args, std::FILE* out, std::FI
   for (const Selected& sel : selected) {
     clusters.Select(sel.key);
   }
-  clusters.Consume(std::span<const session::SessionRecord>(records));
+  clusters.Consume(std::span<const record::SessionRecord>(records));
   const std::vector<ClusterReport> reports = clusters.Reports();
 
   const int64_t max_values =

@@ -7,34 +7,18 @@
 #include <span>
 
 #include "absl/strings/str_cat.h"
+#include "record/record_names.h"
 
 namespace flowtrail::tools {
 namespace {
 
 // Value names of the proto enums, indexed by value (tests check them against
 // the descriptors).
-constexpr std::string_view kConfidenceNames[] = {"CONFIDENCE_LOW", "CONFIDENCE_MEDIUM",
-                                                 "CONFIDENCE_HIGH"};
-constexpr std::string_view kSideNames[] = {"SIDE_NONE", "SIDE_CLIENT", "SIDE_SERVER"};
-constexpr std::string_view kShutdownNames[] = {"SHUTDOWN_NONE", "SHUTDOWN_FIN", "SHUTDOWN_RST"};
-constexpr std::string_view kEndReasonNames[] = {
-    "END_REASON_UNSPECIFIED",  "END_REASON_CLOSED",         "END_REASON_RESET",
-    "END_REASON_IDLE_TIMEOUT", "END_REASON_ACTIVE_TIMEOUT", "END_REASON_EVICTED",
-    "END_REASON_SHUTDOWN",     "END_REASON_END_OF_INPUT",   "END_REASON_REPLACED"};
-constexpr std::string_view kConnStateNames[] = {"CONN_STATE_UNSPECIFIED",
-                                                "S0",
-                                                "S1",
-                                                "SF",
-                                                "REJ",
-                                                "S2",
-                                                "S3",
-                                                "RSTO",
-                                                "RSTR",
-                                                "RSTOS0",
-                                                "RSTRH",
-                                                "SH",
-                                                "SHR",
-                                                "OTH"};
+using record::kConfidenceNames;
+using record::kConnStateNames;
+using record::kEndReasonNames;
+using record::kShutdownKindNames;
+using record::kSideNames;
 
 // Formatting writes into small stack buffers through a char pointer and
 // appends each finished piece once: far fewer string operations than
@@ -212,7 +196,7 @@ void VisitFields(const v1::SessionRecord& r, Emitter& e) {
   e.Number("server_bytes", r.server_bytes());
   e.Enum("first_data_sender", kSideNames, r.first_data_sender());
   e.Enum("shutdown_initiator", kSideNames, r.shutdown_initiator());
-  e.Enum("shutdown_kind", kShutdownNames, r.shutdown_kind());
+  e.Enum("shutdown_kind", kShutdownKindNames, r.shutdown_kind());
   e.Enum("end_reason", kEndReasonNames, r.end_reason());
   e.Enum("conn_state", kConnStateNames, r.conn_state());
   e.Number("protocol", r.protocol());
@@ -458,7 +442,7 @@ std::string IpText(std::string_view bytes) {
 
 std::string ServerConfidenceName(int v) { return EnumString(kConfidenceNames, v); }
 std::string SideName(int v) { return EnumString(kSideNames, v); }
-std::string ShutdownKindName(int v) { return EnumString(kShutdownNames, v); }
+std::string ShutdownKindName(int v) { return EnumString(kShutdownKindNames, v); }
 std::string EndReasonName(int v) { return EnumString(kEndReasonNames, v); }
 std::string ConnStateName(int v) { return EnumString(kConnStateNames, v); }
 

@@ -206,7 +206,7 @@ int RunSnapshot(const Options& o, std::FILE* err) {
       if (*r == nullptr) {
         break;
       }
-      absl::StatusOr<session::SessionRecord> rec = exporter::DecodeRecord(**r);
+      absl::StatusOr<record::SessionRecord> rec = exporter::DecodeRecord(**r);
       if (!rec.ok()) {
         errors.push_back(name + ": " + std::string(rec.status().message()));
         ok = false;
@@ -254,7 +254,7 @@ int RunSnapshot(const Options& o, std::FILE* err) {
 
 // Reads every file's good records (those the scan table counts), in order.
 // Returns false if some file was bad; the error is printed after the report.
-bool ReadRecords(const Options& o, std::vector<session::SessionRecord>* records,
+bool ReadRecords(const Options& o, std::vector<record::SessionRecord>* records,
                  uint64_t* other_records, std::vector<std::string>* errors) {
   bool ok = true;
   for (const std::string& path : o.files) {
@@ -277,7 +277,7 @@ bool ReadRecords(const Options& o, std::vector<session::SessionRecord>* records,
       if (*r == nullptr) {
         break;
       }
-      absl::StatusOr<session::SessionRecord> rec = exporter::DecodeRecord(**r);
+      absl::StatusOr<record::SessionRecord> rec = exporter::DecodeRecord(**r);
       if (!rec.ok()) {  // the reader validated it; cannot happen
         errors->push_back(name + ": " + std::string(rec.status().message()));
         ok = false;
@@ -528,9 +528,9 @@ int RunReport(std::span<const std::string> args, std::FILE* out, std::FILE* err)
       other = table.Stats().records - table.Stats().counted;
     }
   } else {
-    std::vector<session::SessionRecord> records;
+    std::vector<record::SessionRecord> records;
     ok = ReadRecords(o, &records, &other, &errors);
-    table.Consume(std::span<const session::SessionRecord>(records));
+    table.Consume(std::span<const record::SessionRecord>(records));
   }
 
   if (o.command == "scans") {

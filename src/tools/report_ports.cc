@@ -15,11 +15,11 @@
 #include "analytics/port_distribution.h"
 #include "export/record_encoder.h"
 #include "export/stream_reader.h"
-#include "tools/snapshot_inputs.h"
 #include "tools/cat_command.h"
 #include "tools/output_buffer.h"
 #include "tools/record_format.h"
 #include "tools/report_table.h"
+#include "tools/snapshot_inputs.h"
 
 namespace flowtrail::tools {
 
@@ -235,7 +235,7 @@ bool ReadStream(const std::string& path, const exporter::ReaderOptions& options,
       return true;
     }
     // The reader validated the record, so decoding cannot fail.
-    absl::StatusOr<session::SessionRecord> plain = exporter::DecodeRecord(**record);
+    absl::StatusOr<record::SessionRecord> plain = exporter::DecodeRecord(**record);
     if (!plain.ok()) {
       continue;
     }
@@ -586,7 +586,7 @@ int RunReportPorts(std::span<const std::string> args, std::FILE* out, std::FILE*
     }
     for (const std::string& path : o.files) {
       ok = ReadStream(path, o.reader, err,
-                      [&](const v1::SessionRecord& rec, const session::SessionRecord& r) {
+                      [&](const v1::SessionRecord& rec, const record::SessionRecord& r) {
                         if (!filter.Counts(r)) {
                           return true;
                         }
@@ -625,7 +625,7 @@ int RunReportPorts(std::span<const std::string> args, std::FILE* out, std::FILE*
     for (const std::string& path : o.files) {
       PortDistribution one(o.counts);
       ok = ReadStream(path, o.reader, err,
-                      [&](const v1::SessionRecord&, const session::SessionRecord& r) {
+                      [&](const v1::SessionRecord&, const record::SessionRecord& r) {
                         one.Add(r);
                         return true;
                       }) &&

@@ -19,8 +19,8 @@ void Check(bool ok) {
   if (!ok) __builtin_trap();
 }
 
-session::SessionRecord Record(uint32_t client, uint32_t server, bool accepted, uint64_t t) {
-  session::SessionRecord r;
+record::SessionRecord Record(uint32_t client, uint32_t server, bool accepted, uint64_t t) {
+  record::SessionRecord r;
   r.protocol = 6;
   r.ip_version = 4;
   r.client_ip = IpAddress::FromV4(client);

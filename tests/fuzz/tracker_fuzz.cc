@@ -20,10 +20,10 @@
 
 namespace {
 
+using flowtrail::record::EndReason;
+using flowtrail::record::SessionRecord;
 using flowtrail::session::CaptureClock;
-using flowtrail::session::EndReason;
 using flowtrail::session::PacketTime;
-using flowtrail::session::SessionRecord;
 using flowtrail::session::Tracker;
 using flowtrail::session::TrackerConfig;
 

@@ -5,11 +5,11 @@
 #include <cstdint>
 #include <random>
 
-#include "session/session_record.h"
+#include "record/session_record.h"
 
 namespace flowtrail::testing {
 
-inline session::SessionRecord RandomRecord(std::mt19937_64& rng) {
+inline record::SessionRecord RandomRecord(std::mt19937_64& rng) {
   auto u = [&rng](uint64_t max) { return std::uniform_int_distribution<uint64_t>(0, max)(rng); };
   auto any64 = [&rng] { return static_cast<uint64_t>(rng()); };
   auto big = [&](void) -> uint64_t {
@@ -25,7 +25,7 @@ inline session::SessionRecord RandomRecord(std::mt19937_64& rng) {
         return UINT64_MAX;
     }
   };
-  session::SessionRecord r;
+  record::SessionRecord r;
   r.session_id = any64();
   r.ip_version = u(1) ? 6 : 4;
   for (size_t i = 0; i < (r.ip_version == 6 ? 16u : 4u); ++i) {
@@ -35,7 +35,7 @@ inline session::SessionRecord RandomRecord(std::mt19937_64& rng) {
   r.client_port = static_cast<uint16_t>(u(65535));
   r.server_port = static_cast<uint16_t>(u(65535));
   r.protocol = static_cast<uint8_t>(u(255));
-  r.confidence = static_cast<session::Confidence>(u(2));
+  r.confidence = static_cast<record::Confidence>(u(2));
   r.transient_server = u(1);
   r.inbound = u(1);
   r.full_analysis = u(1);
@@ -45,11 +45,11 @@ inline session::SessionRecord RandomRecord(std::mt19937_64& rng) {
   r.server_first_flags = static_cast<uint8_t>(u(255));
   r.client_flags = static_cast<uint8_t>(u(255));
   r.server_flags = static_cast<uint8_t>(u(255));
-  r.first_data_sender = static_cast<session::Side>(u(2));
-  r.shutdown_initiator = static_cast<session::Side>(u(2));
-  r.shutdown_kind = static_cast<session::ShutdownKind>(u(2));
-  r.end_reason = static_cast<session::EndReason>(u(8));
-  r.conn_state = static_cast<session::ConnState>(u(13));
+  r.first_data_sender = static_cast<record::Side>(u(2));
+  r.shutdown_initiator = static_cast<record::Side>(u(2));
+  r.shutdown_kind = static_cast<record::ShutdownKind>(u(2));
+  r.end_reason = static_cast<record::EndReason>(u(8));
+  r.conn_state = static_cast<record::ConnState>(u(13));
   r.vlan_count = static_cast<uint8_t>(u(3));
   r.vlan_outer = static_cast<uint16_t>(u(4095));
   r.vlan_inner = static_cast<uint16_t>(u(4095));
@@ -79,8 +79,8 @@ inline session::SessionRecord RandomRecord(std::mt19937_64& rng) {
 }
 
 // A record with every field non-zero (so an encoder that forgets one is seen).
-inline session::SessionRecord FullRecord(uint8_t ip_version) {
-  session::SessionRecord r;
+inline record::SessionRecord FullRecord(uint8_t ip_version) {
+  record::SessionRecord r;
   r.session_id = 0x0100000000000007;
   r.ip_version = ip_version;
   for (size_t i = 0; i < 16; ++i) {
@@ -93,17 +93,17 @@ inline session::SessionRecord FullRecord(uint8_t ip_version) {
   r.client_port = 40000;
   r.server_port = 443;
   r.protocol = 6;
-  r.confidence = session::Confidence::kHigh;
+  r.confidence = record::Confidence::kHigh;
   r.transient_server = r.inbound = r.full_analysis = r.continuing = r.server_isn_changed = true;
   r.client_first_flags = 0x02;
   r.server_first_flags = 0x12;
   r.client_flags = 0x1b;
   r.server_flags = 0x1f;
-  r.first_data_sender = session::Side::kClient;
-  r.shutdown_initiator = session::Side::kServer;
-  r.shutdown_kind = session::ShutdownKind::kRst;
-  r.end_reason = session::EndReason::kReplaced;
-  r.conn_state = session::ConnState::kOTH;
+  r.first_data_sender = record::Side::kClient;
+  r.shutdown_initiator = record::Side::kServer;
+  r.shutdown_kind = record::ShutdownKind::kRst;
+  r.end_reason = record::EndReason::kReplaced;
+  r.conn_state = record::ConnState::kOTH;
   r.vlan_count = 2;
   r.vlan_outer = 100;
   r.vlan_inner = 200;

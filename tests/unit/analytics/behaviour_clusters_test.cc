@@ -11,8 +11,8 @@
 #include <fstream>
 
 #include "export/stream_writer.h"
+#include "record/session_record.h"
 #include "scan_records.h"
-#include "session/fingerprint.h"
 #include "tools/report_command.h"
 
 // Fontconfig (under Cairo's text) keeps a process-wide cache of fonts and
@@ -23,7 +23,7 @@ namespace flowtrail::analytics {
 namespace {
 
 namespace fs = std::filesystem;
-using session::SessionRecord;
+using record::SessionRecord;
 using A = ClusterAttribute;
 
 constexpr uint32_t kClient = 0x0a000001;
@@ -36,9 +36,9 @@ SessionRecord Session(uint32_t server, uint32_t cfp, uint64_t sb, uint64_t t_s =
   r.client_simhash = 0xf0f0f0f0f0f0f0f0ULL ^ cfp;
   r.server_bytes = sb;
   r.server_fingerprint = sb ? 0x48540000 + static_cast<uint32_t>(sb) : 0;
-  r.first_data_sender = session::Side::kClient;
-  r.shutdown_initiator = session::Side::kClient;
-  r.shutdown_kind = session::ShutdownKind::kFin;
+  r.first_data_sender = record::Side::kClient;
+  r.shutdown_initiator = record::Side::kClient;
+  r.shutdown_kind = record::ShutdownKind::kFin;
   return r;
 }
 
@@ -251,7 +251,7 @@ TEST(BehaviourClusters, SimhashGroupsUseHammingDistance) {
   EXPECT_GT(g->members.size(), 1u);
   EXPECT_EQ(g->label[0], '~');
   for (const auto& m : g->members) {
-    EXPECT_LE(session::HammingDistance(m.value, g->mode), 2 * 6) << m.text;
+    EXPECT_LE(record::SimHashDistance(m.value, g->mode), 2 * 6) << m.text;
   }
 }
 

@@ -10,8 +10,8 @@
 namespace flowtrail::analytics {
 namespace {
 
-using session::ContactEvent;
-using session::ContactOutcome;
+using record::ContactEvent;
+using record::ContactOutcome;
 
 constexpr uint64_t kSec = 1'000'000;
 constexpr uint64_t kT0 = 1'700'000'000 * kSec;

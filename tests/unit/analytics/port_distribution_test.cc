@@ -16,9 +16,9 @@ namespace {
 constexpr uint64_t kSec = 1'000'000;
 constexpr uint64_t kT0 = uint64_t{1'700'000'000} * kSec;
 
-session::SessionRecord Flow(uint16_t server_port, uint16_t client_port, uint32_t client = 1,
-                            uint32_t server = 1, uint64_t t_us = kT0, uint8_t protocol = 6) {
-  session::SessionRecord r;
+record::SessionRecord Flow(uint16_t server_port, uint16_t client_port, uint32_t client = 1,
+                           uint32_t server = 1, uint64_t t_us = kT0, uint8_t protocol = 6) {
+  record::SessionRecord r;
   r.protocol = protocol;
   r.ip_version = 4;
   r.client_ip = IpAddress::FromV4(0x0a000000u + client);
@@ -280,7 +280,7 @@ TEST(PortDistributionRobust, FixedSourcePortFanOutIsFlaggedWithoutOtherTraffic) 
 
 TEST(PortDistributionCounting, InterimRecordsAreNotCountedTwice) {
   PortDistribution d;
-  session::SessionRecord r = Flow(22, 50000);
+  record::SessionRecord r = Flow(22, 50000);
   r.continuing = true;
   d.Add(r);
   d.Add(r);
@@ -356,9 +356,9 @@ TEST(PortDistributionSketch, DistinctEstimatesAndStableBits) {
   EXPECT_GT(bits.size(), 20u);
 }
 
-std::vector<session::SessionRecord> RandomFlows(size_t n, uint64_t seed) {
+std::vector<record::SessionRecord> RandomFlows(size_t n, uint64_t seed) {
   std::mt19937_64 rng(seed);
-  std::vector<session::SessionRecord> out;
+  std::vector<record::SessionRecord> out;
   for (size_t i = 0; i < n; ++i) {
     const auto sp = static_cast<uint16_t>(rng() % 4 == 0 ? 445 : rng() % 8);
     const auto cp = static_cast<uint16_t>(rng() % 3 == 0 ? 40950 : 49152 + rng() % 300);
@@ -394,7 +394,7 @@ void ExpectSameReports(const std::vector<ServerPortReport>& a,
 }
 
 TEST(PortDistributionMerge, HalvesMergedEqualTheWhole) {
-  const std::vector<session::SessionRecord> flows = RandomFlows(20000, 11);
+  const std::vector<record::SessionRecord> flows = RandomFlows(20000, 11);
   PortDistribution whole, first, second;
   whole.Consume(flows);
   first.Consume(std::span(flows).first(flows.size() / 3));

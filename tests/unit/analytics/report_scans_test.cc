@@ -16,7 +16,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using analytics::Outcome;
-using session::SessionRecord;
+using record::SessionRecord;
 
 using analytics::testing::kS;
 

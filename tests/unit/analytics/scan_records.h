@@ -4,7 +4,7 @@
 #include <cstdint>
 
 #include "analytics/scan_table.h"
-#include "session/session_record.h"
+#include "record/session_record.h"
 
 namespace flowtrail::analytics::testing {
 
@@ -13,9 +13,9 @@ inline constexpr uint64_t kBase = 1'700'000'000 * kS;
 
 // A TCP record from `client` to `server`:`port` with outcome `o`, starting
 // `t_s` seconds after kBase; a kData session's client sent `data_bytes`.
-inline session::SessionRecord ScanRecord(uint32_t client, uint32_t server, uint16_t port, Outcome o,
-                                         uint64_t t_s, uint64_t data_bytes) {
-  session::SessionRecord r;
+inline record::SessionRecord ScanRecord(uint32_t client, uint32_t server, uint16_t port, Outcome o,
+                                        uint64_t t_s, uint64_t data_bytes) {
+  record::SessionRecord r;
   r.protocol = 6;
   r.ip_version = 4;
   r.client_ip = IpAddress::FromV4(client);
@@ -28,16 +28,16 @@ inline session::SessionRecord ScanRecord(uint32_t client, uint32_t server, uint1
   switch (o) {
     case Outcome::kReject:
       r.server_flags = 0x14;
-      r.conn_state = session::ConnState::kREJ;
+      r.conn_state = record::ConnState::kREJ;
       break;
     case Outcome::kSilent:
-      r.conn_state = session::ConnState::kS0;
+      r.conn_state = record::ConnState::kS0;
       break;
     case Outcome::kSuccess:
     case Outcome::kData:
       r.client_flags = 0x1b;
       r.server_flags = 0x12;
-      r.conn_state = session::ConnState::kSF;
+      r.conn_state = record::ConnState::kSF;
       r.client_bytes = o == Outcome::kData ? data_bytes : 0;
       break;
     case Outcome::kNone:

@@ -11,8 +11,8 @@
 namespace flowtrail::analytics {
 namespace {
 
-using session::ConnState;
-using session::SessionRecord;
+using record::ConnState;
+using record::SessionRecord;
 
 using testing::kBase;
 using testing::kS;

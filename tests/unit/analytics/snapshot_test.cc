@@ -16,7 +16,7 @@
 namespace flowtrail::analytics {
 namespace {
 
-using session::SessionRecord;
+using record::SessionRecord;
 using testing::kS;
 using testing::ScanRecord;
 

@@ -85,19 +85,19 @@ TEST(StatsReport, InputsSayWhereAndWhyReadingStopped) {
 
 TEST(RecordCounts, CountsByProtocolAndConnState) {
   analytics::RecordCounts c;
-  std::vector<session::SessionRecord> recs(3);
+  std::vector<record::SessionRecord> recs(3);
   recs[0].protocol = packet::kProtoTcp;
-  recs[0].conn_state = session::ConnState::kSF;
+  recs[0].conn_state = record::ConnState::kSF;
   recs[1].protocol = packet::kProtoTcp;
-  recs[1].conn_state = session::ConnState::kREJ;
+  recs[1].conn_state = record::ConnState::kREJ;
   recs[2].protocol = packet::kProtoUdp;
   c.Consume(recs);
   EXPECT_EQ(c.records(), 3u);
   EXPECT_EQ(c.by_protocol(packet::kProtoTcp), 2u);
-  EXPECT_EQ(c.by_conn_state(session::ConnState::kSF), 1u);
+  EXPECT_EQ(c.by_conn_state(record::ConnState::kSF), 1u);
   EXPECT_EQ(c.ToJson(),
             "{\"records\":3,\"by_protocol\":{\"tcp\":2,\"udp\":1},"
-            "\"by_conn_state\":{\"UNSPECIFIED\":1,\"SF\":1,\"REJ\":1}}");
+            "\"by_conn_state\":{\"CONN_STATE_UNSPECIFIED\":1,\"SF\":1,\"REJ\":1}}");
 }
 
 }  // namespace

@@ -29,7 +29,7 @@ TEST(FileSink, StreamWrittenToAFileReadsBack) {
     ASSERT_TRUE(sink.ok()) << sink.status();
     auto w = StreamWriter::Create(*std::move(sink), {.sensor_id = "f"});
     ASSERT_TRUE(w.ok());
-    std::vector<session::SessionRecord> recs(5000, flowtrail::testing::FullRecord(6));
+    std::vector<record::SessionRecord> recs(5000, flowtrail::testing::FullRecord(6));
     ASSERT_TRUE((*w)->Append(recs).ok());
     ASSERT_TRUE((*w)->Close(0, 0).ok());
     EXPECT_EQ((*w)->bytes_written(), std::filesystem::file_size(path));
@@ -78,7 +78,7 @@ TEST(FileSink, ShortWriteBeforeAnErrorCountsOnlyTheRecordsInTheFile) {
     ASSERT_TRUE(sink.ok());
     auto w = StreamWriter::Create(*std::move(sink), {.sensor_id = "f"});
     ASSERT_TRUE(w.ok());
-    std::vector<session::SessionRecord> recs(500, flowtrail::testing::FullRecord(4));
+    std::vector<record::SessionRecord> recs(500, flowtrail::testing::FullRecord(4));
     s = (*w)->Append(recs);
     if (s.ok()) s = (*w)->Close(0, 0);
     written = (*w)->records_written();

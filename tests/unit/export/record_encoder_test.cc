@@ -28,7 +28,7 @@ TEST_P(RecordEncoderTest, EncodesEveryFieldButSensorId) {
 }
 
 TEST_P(RecordEncoderTest, AddressesHaveTheLengthOfTheirVersion) {
-  const session::SessionRecord r = flowtrail::testing::FullRecord(GetParam());
+  const record::SessionRecord r = flowtrail::testing::FullRecord(GetParam());
   v1::SessionRecord proto;
   EncodeRecord(r, &proto);
   const size_t len = GetParam() == 6 ? 16 : 4;
@@ -42,7 +42,7 @@ TEST_P(RecordEncoderTest, AddressesHaveTheLengthOfTheirVersion) {
 TEST_P(RecordEncoderTest, DecodeInvertsEncodeForEveryField) {
   v1::SessionRecord proto;
   EncodeRecord(flowtrail::testing::FullRecord(GetParam()), &proto);
-  absl::StatusOr<session::SessionRecord> decoded = DecodeRecord(proto);
+  absl::StatusOr<record::SessionRecord> decoded = DecodeRecord(proto);
   ASSERT_TRUE(decoded.ok()) << decoded.status();
   v1::SessionRecord again;
   EncodeRecord(*decoded, &again);
@@ -55,7 +55,7 @@ INSTANTIATE_TEST_SUITE_P(V4AndV6, RecordEncoderTest, ::testing::Values(4, 6));
 TEST(RecordEncoder, ReusedMessageKeepsNothingFromThePreviousRecord) {
   v1::SessionRecord reused;
   EncodeRecord(flowtrail::testing::FullRecord(6), &reused);
-  session::SessionRecord zero;
+  record::SessionRecord zero;
   zero.ip_version = 4;
   EncodeRecord(zero, &reused);
   v1::SessionRecord fresh;
@@ -68,7 +68,7 @@ TEST(RecordEncoder, RandomRecordsSurviveEncodeDecode) {
   for (int i = 0; i < 2000; ++i) {
     v1::SessionRecord proto;
     EncodeRecord(flowtrail::testing::RandomRecord(rng), &proto);
-    absl::StatusOr<session::SessionRecord> decoded = DecodeRecord(proto);
+    absl::StatusOr<record::SessionRecord> decoded = DecodeRecord(proto);
     ASSERT_TRUE(decoded.ok()) << decoded.status();
     v1::SessionRecord again;
     EncodeRecord(*decoded, &again);
@@ -80,7 +80,7 @@ TEST(RecordEncoder, DecodeNamesTheFieldThatDoesNotFit) {
   v1::SessionRecord proto;
   EncodeRecord(flowtrail::testing::FullRecord(4), &proto);
   proto.set_server_port(70000);
-  absl::StatusOr<session::SessionRecord> d = DecodeRecord(proto);
+  absl::StatusOr<record::SessionRecord> d = DecodeRecord(proto);
   ASSERT_FALSE(d.ok());
   EXPECT_NE(d.status().message().find("server_port = 70000"), absl::string_view::npos)
       << d.status();

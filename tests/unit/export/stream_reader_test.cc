@@ -334,7 +334,7 @@ std::string WrittenStream(int records, std::vector<size_t>* frame_ends) {
   EXPECT_TRUE((*w)->Flush().ok());
   frame_ends->push_back(bytes.size());
   for (int i = 0; i < records; ++i) {
-    const session::SessionRecord r = flowtrail::testing::RandomRecord(rng);
+    const record::SessionRecord r = flowtrail::testing::RandomRecord(rng);
     EXPECT_TRUE((*w)->Append({&r, 1}).ok());
     EXPECT_TRUE((*w)->Flush().ok());
     frame_ends->push_back(bytes.size());

@@ -78,7 +78,7 @@ class RecordingSink final : public ByteSink {
   Log* log_;
 };
 
-v1::SessionRecord Expected(const session::SessionRecord& r, const std::string& sensor_id) {
+v1::SessionRecord Expected(const record::SessionRecord& r, const std::string& sensor_id) {
   v1::SessionRecord p;
   EncodeRecord(r, &p);
   p.set_sensor_id(sensor_id);
@@ -90,9 +90,9 @@ TEST(StreamWriter, RandomRecordsRoundTripThroughTheReaderAcrossManyBlocks) {
   std::string bytes;
   StreamInfo info{.sensor_id = "sensor-a", .start_time_us = 123, .inputs = {"p0", "p1"}};
   auto writer = MustCreate(std::make_unique<MemorySink>(&bytes), info);
-  std::vector<session::SessionRecord> all;
+  std::vector<record::SessionRecord> all;
   while (all.size() < 5000) {
-    std::vector<session::SessionRecord> batch(std::uniform_int_distribution<size_t>(0, 64)(rng));
+    std::vector<record::SessionRecord> batch(std::uniform_int_distribution<size_t>(0, 64)(rng));
     for (auto& r : batch) r = flowtrail::testing::RandomRecord(rng);
     ASSERT_TRUE(writer->Append(batch).ok());
     all.insert(all.end(), batch.begin(), batch.end());
@@ -109,7 +109,7 @@ TEST(StreamWriter, RandomRecordsRoundTripThroughTheReaderAcrossManyBlocks) {
   for (size_t i = 0; i < all.size(); ++i) {
     ASSERT_TRUE(MessageDifferencer::Equals(c.records[i], Expected(all[i], "sensor-a")))
         << "record " << i;
-    absl::StatusOr<session::SessionRecord> back = DecodeRecord(c.records[i]);
+    absl::StatusOr<record::SessionRecord> back = DecodeRecord(c.records[i]);
     ASSERT_TRUE(back.ok()) << back.status();
     v6 += back->ip_version == 6;
   }
@@ -130,9 +130,9 @@ TEST(StreamWriter, RandomRecordsRoundTripThroughTheReaderAcrossManyBlocks) {
 TEST(StreamWriter, FramesAreDelimitedWithConsecutiveSequenceNumbers) {
   std::string bytes;
   auto writer = MustCreate(std::make_unique<MemorySink>(&bytes), {.sensor_id = "s"});
-  const session::SessionRecord recs[] = {flowtrail::testing::FullRecord(4),
-                                         flowtrail::testing::FullRecord(6),
-                                         flowtrail::testing::FullRecord(4)};
+  const record::SessionRecord recs[] = {flowtrail::testing::FullRecord(4),
+                                        flowtrail::testing::FullRecord(6),
+                                        flowtrail::testing::FullRecord(4)};
   ASSERT_TRUE(writer->Append(recs).ok());
   ASSERT_TRUE(writer->Close(0, 1).ok());
   const std::vector<v1::Frame> frames = ParseFrames(bytes);
@@ -150,8 +150,8 @@ TEST(StreamWriter, SnapshotFramesTakeTheirSequenceAndAreCountedApartFromRecords)
   std::string bytes;
   auto writer =
       MustCreate(std::make_unique<MemorySink>(&bytes), {.sensor_id = "s", .snapshots = true});
-  const session::SessionRecord recs[] = {flowtrail::testing::FullRecord(4),
-                                         flowtrail::testing::FullRecord(6)};
+  const record::SessionRecord recs[] = {flowtrail::testing::FullRecord(4),
+                                        flowtrail::testing::FullRecord(6)};
   ASSERT_TRUE(writer->Append(recs).ok());
   v1::AnalyticsSnapshot small;
   small.set_records(2);
@@ -205,7 +205,7 @@ TEST(StreamWriter, EmptyStreamIsHeaderAndTrailer) {
 TEST(StreamWriter, HandsTheSinkWholeFramesInBlocksNotPerRecord) {
   RecordingSink::Log log;
   auto writer = MustCreate(std::make_unique<RecordingSink>(&log));
-  std::vector<session::SessionRecord> recs(100, flowtrail::testing::FullRecord(6));
+  std::vector<record::SessionRecord> recs(100, flowtrail::testing::FullRecord(6));
   ASSERT_TRUE(writer->Append(recs).ok());
   EXPECT_TRUE(log.writes.empty()) << "100 records do not fill a block";
   ASSERT_TRUE(writer->Flush().ok());
@@ -233,7 +233,7 @@ TEST(StreamWriter, ReturnsTheSinkWriteErrorAndStaysFailed) {
   RecordingSink::Log log;
   log.fail_write_at = 1;  // the second block
   auto writer = MustCreate(std::make_unique<RecordingSink>(&log));
-  std::vector<session::SessionRecord> recs(2000, flowtrail::testing::FullRecord(4));
+  std::vector<record::SessionRecord> recs(2000, flowtrail::testing::FullRecord(4));
   absl::Status s;
   for (int i = 0; i < 10 && s.ok(); ++i) s = writer->Append(recs);
   ASSERT_FALSE(s.ok());
@@ -276,7 +276,7 @@ class PartialSink final : public ByteSink {
 // failed (in whole or in part).
 TEST(StreamWriter, AfterAWriteErrorRecordsWrittenCountsOnlyWhatReachedTheSink) {
   std::mt19937_64 rng(7);
-  std::vector<session::SessionRecord> recs(3000);
+  std::vector<record::SessionRecord> recs(3000);
   for (auto& r : recs) r = flowtrail::testing::RandomRecord(rng);
   std::string whole;
   {
@@ -303,7 +303,7 @@ TEST(StreamWriter, AWriteThatFailsWholeCountsNoneOfItsRecords) {
   RecordingSink::Log log;
   log.fail_write_at = 1;  // the second block
   auto writer = MustCreate(std::make_unique<RecordingSink>(&log));
-  std::vector<session::SessionRecord> recs(2000, flowtrail::testing::FullRecord(4));
+  std::vector<record::SessionRecord> recs(2000, flowtrail::testing::FullRecord(4));
   absl::Status s;
   for (int i = 0; i < 10 && s.ok(); ++i) s = writer->Append(recs);
   ASSERT_FALSE(s.ok());
@@ -327,7 +327,7 @@ TEST(StreamWriter, ReturnsTheErrorWhenTheTrailerCannotBeWritten) {
   RecordingSink::Log log;
   log.fail_write_at = 0;
   auto writer = MustCreate(std::make_unique<RecordingSink>(&log));
-  const session::SessionRecord r = flowtrail::testing::FullRecord(4);
+  const record::SessionRecord r = flowtrail::testing::FullRecord(4);
   ASSERT_TRUE(writer->Append({&r, 1}).ok());
   absl::Status s = writer->Close(0, 0);
   EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable);
@@ -336,7 +336,7 @@ TEST(StreamWriter, ReturnsTheErrorWhenTheTrailerCannotBeWritten) {
 TEST(StreamWriter, RecordsWithoutAnIpVersionAreCountedNotWritten) {
   std::string bytes;
   auto writer = MustCreate(std::make_unique<MemorySink>(&bytes));
-  std::vector<session::SessionRecord> recs(3, flowtrail::testing::FullRecord(4));
+  std::vector<record::SessionRecord> recs(3, flowtrail::testing::FullRecord(4));
   recs[1].ip_version = 0;
   ASSERT_TRUE(writer->Append(recs).ok());
   ASSERT_TRUE(writer->Flush().ok());  // written = handed to the sink
@@ -353,7 +353,7 @@ TEST(StreamWriter, RefusesUseAfterClose) {
   std::string bytes;
   auto writer = MustCreate(std::make_unique<MemorySink>(&bytes));
   ASSERT_TRUE(writer->Close(0, 0).ok());
-  const session::SessionRecord r{};
+  const record::SessionRecord r{};
   EXPECT_EQ(writer->Append({&r, 1}).code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(writer->Close(0, 0).code(), absl::StatusCode::kFailedPrecondition);
 }
@@ -387,7 +387,7 @@ TEST(StreamWriter, HeaderLargerThanABlockIsWrittenWhole) {
   StreamInfo info{.sensor_id = "s"};
   for (int i = 0; i < 3000; ++i) info.inputs.push_back(std::string(60, 'a' + i % 26));
   auto writer = MustCreate(std::make_unique<MemorySink>(&bytes), info);
-  const session::SessionRecord r = flowtrail::testing::FullRecord(4);
+  const record::SessionRecord r = flowtrail::testing::FullRecord(4);
   ASSERT_TRUE(writer->Append({&r, 1}).ok());
   ASSERT_TRUE(writer->Close(0, 0).ok());
   StreamContents c = ReadStreamBytes(Bytes(bytes));
@@ -400,7 +400,7 @@ TEST(StreamWriter, DestroyedWithoutCloseKeepsRecordsButWritesNoTrailer) {
   std::string bytes;
   {
     auto writer = MustCreate(std::make_unique<MemorySink>(&bytes));
-    const session::SessionRecord r = flowtrail::testing::FullRecord(4);
+    const record::SessionRecord r = flowtrail::testing::FullRecord(4);
     ASSERT_TRUE(writer->Append({&r, 1}).ok());
   }
   StreamContents c = ReadStreamBytes(Bytes(bytes));

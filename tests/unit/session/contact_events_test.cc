@@ -7,7 +7,7 @@
 
 #include "gtest/gtest.h"
 #include "packet_helpers.h"
-#include "session/contact_event.h"
+#include "record/contact_event.h"
 #include "session/tracker.h"
 
 namespace flowtrail::session {

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "record/session_record.h"
 
 namespace flowtrail::session {
 namespace {
@@ -77,8 +78,8 @@ TEST(Fingerprint, AChangedEmbeddedAddressOrCounterMovesTheValuesLittle) {
     EXPECT_LT(Dist(Fp(base), Fp(v)), 64) << i;  // out of 2^32
     // Up to 4 changed bytes touch up to 16 of ~115 shingles; unrelated
     // payloads are ~32 bits apart.
-    EXPECT_LE(HammingDistance(Sh(base), Sh(v)), 20) << i;
-    total_hamming += HammingDistance(Sh(base), Sh(v));
+    EXPECT_LE(record::SimHashDistance(Sh(base), Sh(v)), 20) << i;
+    total_hamming += record::SimHashDistance(Sh(base), Sh(v));
   }
   EXPECT_LT(total_hamming / 200, 14);
 }
@@ -93,7 +94,7 @@ TEST(Fingerprint, AFewChangedBytesInABinaryPayloadMoveTheValuesLittle) {
     const size_t at = 2 + rng() % (a.size() - 6);
     for (size_t k = 0; k < 4; ++k) b[at + k] = static_cast<uint8_t>(rng());
     EXPECT_LT(Dist(Fp(a), Fp(b)), 1 << 8);
-    total_hamming += HammingDistance(Sh(a), Sh(b));
+    total_hamming += record::SimHashDistance(Sh(a), Sh(b));
   }
   // Unrelated payloads differ in ~32 bits; 4 changed bytes in >= 200 flip few.
   EXPECT_LT(total_hamming / kTrials, 8);
@@ -124,7 +125,7 @@ TEST(Fingerprint, UnrelatedRandomPayloadsAreSpreadOut) {
   double num = 0, ham = 0;
   for (int i = 1; i < kN; ++i) {
     num += static_cast<double>(Dist(fps[i], fps[i - 1]));
-    ham += HammingDistance(shs[i], shs[i - 1]);
+    ham += record::SimHashDistance(shs[i], shs[i - 1]);
   }
   num /= kN - 1;
   ham /= kN - 1;
@@ -140,9 +141,9 @@ TEST(Fingerprint, DifferentProtocolsAreFarApart) {
   const uint32_t tls = Fp({0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03});
   EXPECT_GT(Dist(http, ssh), 1 << 24);
   EXPECT_GT(Dist(http, tls), 1 << 24);
-  EXPECT_GT(
-      HammingDistance(Sh(Bytes("GET / HTTP/1.1\r\n\r\n")), Sh(Bytes("SSH-2.0-OpenSSH_9.2\r\n"))),
-      16);
+  EXPECT_GT(record::SimHashDistance(Sh(Bytes("GET / HTTP/1.1\r\n\r\n")),
+                                    Sh(Bytes("SSH-2.0-OpenSSH_9.2\r\n"))),
+            16);
 }
 
 }  // namespace

@@ -68,7 +68,7 @@ class FlowtrailCatTest : public ::testing::Test {
     auto w = exporter::StreamWriter::Create(*std::move(sink), {.sensor_id = "cat-test"});
     EXPECT_TRUE(w.ok());
     for (int i = 0; i < n; ++i) {
-      session::SessionRecord r = flowtrail::testing::FullRecord(i % 2 ? 6 : 4);
+      record::SessionRecord r = flowtrail::testing::FullRecord(i % 2 ? 6 : 4);
       r.session_id = static_cast<uint64_t>(i + 1);
       EXPECT_TRUE((*w)->Append({&r, 1}).ok());
       records_.emplace_back();
@@ -165,7 +165,7 @@ TEST_F(FlowtrailCatTest, StreamWithoutTrailerFailsUnlessAllowedUnfinished) {
     ASSERT_TRUE(sink.ok());
     auto w = exporter::StreamWriter::Create(*std::move(sink), {.sensor_id = "cat-test"});
     ASSERT_TRUE(w.ok());
-    session::SessionRecord r = flowtrail::testing::FullRecord(4);
+    record::SessionRecord r = flowtrail::testing::FullRecord(4);
     ASSERT_TRUE((*w)->Append({&r, 1}).ok());
     ASSERT_TRUE((*w)->Flush().ok());
     records_.emplace_back();

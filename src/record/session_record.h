@@ -8,7 +8,7 @@
 
 #include "common/ip_address.h"
 
-namespace flowtrail::session {
+namespace flowtrail::record {
 
 // Values equal the proto enums of the same name.
 enum class Confidence : uint8_t { kLow = 0, kMedium = 1, kHigh = 2 };
@@ -95,8 +95,12 @@ struct SessionRecord {
   uint16_t server_first_data_len = 0;
 };
 
+// The distance of two SimHash fields (client_simhash, server_simhash): the
+// number of differing bits; similarity is 64 minus it.
+inline int SimHashDistance(uint64_t a, uint64_t b) { return __builtin_popcountll(a ^ b); }
+
 static_assert(std::is_trivially_copyable_v<SessionRecord>);
 // rte_ring_create_elem needs a size that is a multiple of 4.
 static_assert(sizeof(SessionRecord) % 8 == 0);
 
-}  // namespace flowtrail::session
+}  // namespace flowtrail::record

@@ -11,10 +11,9 @@
 
 #include "common/ip_address.h"
 
-namespace flowtrail::session {
+namespace flowtrail::record {
 
 enum class ContactOutcome : uint8_t { kSuccess = 1, kReject = 2, kSilent = 3 };
-const char* ContactOutcomeName(ContactOutcome o);
 
 struct ContactEvent {
   uint64_t session_id = 0;
@@ -41,4 +40,4 @@ static_assert(std::is_trivially_copyable_v<ContactEvent>);
 // rte_ring_create_elem needs a size that is a multiple of 4.
 static_assert(sizeof(ContactEvent) % 8 == 0);
 
-}  // namespace flowtrail::session
+}  // namespace flowtrail::record
