@@ -1,12 +1,17 @@
 // The analytics update path (ScanTable::Consume, what the analytics lcore runs
-// per finished record) on one core, the memory per tracked (client, port)
-// key, and 10 M distinct keys under a memory budget.
+// per finished record) on one core, the whole live per-record path (record
+// counts + scan table + port distribution, as AnalyticsLcore::Poll calls them),
+// the memory per tracked (client, port) key, and 10 M distinct keys under a
+// memory budget.
 //   build/bench/analytics_bench --benchmark_counters_tabular=true
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <random>
 #include <vector>
 
+#include "analytics/port_distribution.h"
+#include "analytics/record_counts.h"
 #include "analytics/scan_table.h"
 
 namespace flowtrail::analytics {
@@ -70,6 +75,106 @@ BENCHMARK(BM_ScanTableConsume)
     ->Args({4096, 64})
     ->Args({65536, 8})
     ->ArgNames({"clients", "servers"});
+
+// A live mix: `clients` clients, most of them talking to a few servers each
+// (443, 80, DNS over UDP; 2 % of their sessions unanswered), and one client in
+// 1024 (at least one) a scanner that sends 5 % of the records to random
+// addresses and ports below 1024, 90 % of them failing.
+std::vector<SessionRecord> LiveRecords(size_t n, uint32_t clients, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::vector<SessionRecord> v(n);
+  const uint32_t scanners = std::max<uint32_t>(1, clients / 1024);
+  const uint32_t pool = clients / 16 + 64;  // the servers normal clients use
+  uint64_t t = 1'700'000'000ULL * 1'000'000;
+  for (size_t i = 0; i < n; ++i) {
+    SessionRecord& r = v[i];
+    r.ip_version = 4;
+    r.client_port = static_cast<uint16_t>(32768 + rng() % 28232);
+    t += rng() % 4;
+    r.first_time_us = t;
+    r.last_time_us = t + 2000;
+    r.protocol = 6;
+    r.client_flags = 0x1b;
+    if (rng() % 20 == 0) {
+      const uint32_t s = static_cast<uint32_t>(rng() % scanners);
+      r.client_ip = IpAddress::FromV4(0x0a000000 | (s * 1024));
+      r.server_ip = IpAddress::FromV4(static_cast<uint32_t>(rng()));
+      r.server_port = static_cast<uint16_t>(rng() % 1024);
+      r.client_flags = 0x02;
+      const uint64_t o = rng() % 20;
+      if (o < 2) {
+        r.client_flags = 0x16;
+        r.server_flags = 0x12;
+        r.conn_state = record::ConnState::kRSTO;
+      } else if (o < 11) {
+        r.server_flags = 0x14;
+        r.conn_state = record::ConnState::kREJ;
+      } else {
+        r.conn_state = record::ConnState::kS0;
+      }
+      continue;
+    }
+    uint32_t c = static_cast<uint32_t>(rng() % clients);
+    c += c % 1024 == 0 ? 1 : 0;  // scanners' addresses are theirs alone
+    r.client_ip = IpAddress::FromV4(0x0a000000 | c);
+    const uint64_t k = rng() % 4;  // one of the client's four servers
+    r.server_ip = IpAddress::FromV4(0xc0a80000 |
+                                    static_cast<uint32_t>((c * 2654435761u + k * 40503u) % pool));
+    const uint64_t p = rng() % 10;
+    r.server_port = p < 7 ? 443 : p < 9 ? 80 : 53;
+    if (p == 9) {
+      r.protocol = 17;
+      r.client_flags = 0;
+      r.conn_state = record::ConnState::kSF;
+      continue;
+    }
+    if (rng() % 50 == 0) {
+      r.client_flags = 0x02;
+      r.conn_state = record::ConnState::kS0;
+    } else {
+      r.server_flags = 0x1b;
+      r.client_bytes = 300 + rng() % 2000;
+      r.conn_state = record::ConnState::kSF;
+    }
+  }
+  return v;
+}
+
+// What AnalyticsLcore::Poll runs per dequeued burst of finished records
+// (bursts of 256), warmed so that every key exists. Key limits are raised so
+// that 1 M clients measure the update path, not eviction.
+void BM_LiveUpdatePath(benchmark::State& state) {
+  const auto clients = static_cast<uint32_t>(state.range(0));
+  const size_t n = std::clamp<size_t>(size_t{clients} * 2, size_t{1} << 18, size_t{1} << 21);
+  const std::vector<SessionRecord> recs = LiveRecords(n, clients, 7);
+  ScanOptions so;
+  so.max_rows = so.max_clients = so.max_servers = uint64_t{1} << 22;
+  ScanTable scan(so);
+  PortDistribution ports;
+  RecordCounts counts;
+  constexpr size_t kBatch = 256;
+  auto burst = [&](std::span<const SessionRecord> b) {
+    counts.Consume(b);
+    scan.Consume(b);
+    ports.Consume(b);
+  };
+  for (size_t i = 0; i + kBatch <= recs.size(); i += kBatch) {
+    burst(std::span<const SessionRecord>(recs.data() + i, kBatch));
+  }
+  size_t i = 0;
+  for (auto _ : state) {
+    burst(std::span<const SessionRecord>(recs.data() + i, kBatch));
+    i += kBatch;
+    if (i + kBatch > recs.size()) i = 0;
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * kBatch));
+  const ScanStats s = scan.Stats();
+  state.counters["rows"] = static_cast<double>(s.rows);
+  state.counters["clients"] = static_cast<double>(s.clients);
+  state.counters["cells"] = static_cast<double>(ports.cells());
+  state.counters["MiB"] = static_cast<double>(s.memory_bytes + ports.MemoryBytes()) / (1 << 20);
+}
+BENCHMARK(BM_LiveUpdatePath)->Arg(4096)->Arg(65536)->Arg(1 << 20)->ArgName("clients");
 
 // Memory per tracked (client, port) key: distinct keys of one record each.
 void BM_MemoryPerKey(benchmark::State& state) {
