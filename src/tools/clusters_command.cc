@@ -15,12 +15,12 @@
 #include "absl/strings/str_format.h"
 #include "analytics/behaviour_clusters.h"
 #include "analytics/scan_table.h"
-#include "export/record_encoder.h"
 #include "export/stream_reader.h"
 #include "tools/cat_command.h"
 #include "tools/output_buffer.h"
 #include "tools/plot.h"
 #include "tools/report_table.h"
+#include "tools/stream_inputs.h"
 
 namespace flowtrail::tools {
 
@@ -256,34 +256,18 @@ bool ReadRecords(const Options& o, std::vector<record::SessionRecord>* records,
                  std::vector<std::string>* errors) {
   bool ok = true;
   for (const std::string& path : o.files) {
-    const std::string name = path == "-" ? "<stdin>" : path;
-    auto reader = exporter::StreamReader::OpenFile(path, o.reader);
-    if (!reader.ok()) {
-      errors->push_back(std::string(reader.status().message()));
+    std::string error;
+    if (!ForEachRecord(
+            path, o.reader,
+            [&](const v1::SessionRecord&, const record::SessionRecord& rec) {
+              if (analytics::ClassifyRecord(rec) != Outcome::kNone) {
+                records->push_back(rec);
+              }
+              return true;
+            },
+            &error)) {
+      errors->push_back(error);
       ok = false;
-      continue;
-    }
-    for (;;) {
-      absl::StatusOr<const v1::SessionRecord*> r = (*reader)->Next();
-      if (!r.ok()) {
-        errors->push_back(absl::StrFormat("%s: %s (after %d good records)", name,
-                                          std::string(r.status().message()),
-                                          (*reader)->records_read()));
-        ok = false;
-        break;
-      }
-      if (*r == nullptr) {
-        break;
-      }
-      absl::StatusOr<record::SessionRecord> rec = exporter::DecodeRecord(**r);
-      if (!rec.ok()) {
-        errors->push_back(name + ": " + std::string(rec.status().message()));
-        ok = false;
-        break;
-      }
-      if (analytics::ClassifyRecord(*rec) != Outcome::kNone) {
-        records->push_back(*rec);
-      }
     }
   }
   return ok;

@@ -13,14 +13,13 @@
 #include "absl/strings/str_format.h"
 #include "analytics/scan_table.h"
 #include "analytics/snapshot.h"
-#include "export/record_encoder.h"
 #include "export/stream_reader.h"
 #include "export/stream_writer.h"
 #include "tools/cat_command.h"
 #include "tools/clusters_command.h"
 #include "tools/report_ports.h"
 #include "tools/report_table.h"
-#include "tools/snapshot_inputs.h"
+#include "tools/stream_inputs.h"
 
 namespace flowtrail::tools {
 
@@ -189,36 +188,22 @@ int RunSnapshot(const Options& o, std::FILE* err) {
   std::vector<std::string> errors;
   bool ok = true;
   for (const std::string& path : o.files) {
-    const std::string name = path == "-" ? "<stdin>" : path;
-    auto reader = exporter::StreamReader::OpenFile(path, o.reader);
-    if (!reader.ok()) {
-      errors.push_back(std::string(reader.status().message()));
+    std::string error;
+    if (!ForEachRecord(
+            path, o.reader,
+            [&](const v1::SessionRecord&, const record::SessionRecord& rec) {
+              a.scans.Consume(rec);
+              a.ports.Add(rec);
+              a.first_record_time_us = a.records == 0
+                                           ? rec.first_time_us
+                                           : std::min(a.first_record_time_us, rec.first_time_us);
+              a.last_record_time_us = std::max(a.last_record_time_us, rec.first_time_us);
+              ++a.records;
+              return true;
+            },
+            &error)) {
+      errors.push_back(error);
       ok = false;
-      continue;
-    }
-    for (;;) {
-      absl::StatusOr<const v1::SessionRecord*> r = (*reader)->Next();
-      if (!r.ok()) {
-        errors.push_back(name + ": " + std::string(r.status().message()));
-        ok = false;
-        break;
-      }
-      if (*r == nullptr) {
-        break;
-      }
-      absl::StatusOr<record::SessionRecord> rec = exporter::DecodeRecord(**r);
-      if (!rec.ok()) {
-        errors.push_back(name + ": " + std::string(rec.status().message()));
-        ok = false;
-        break;
-      }
-      a.scans.Consume(*rec);
-      a.ports.Add(*rec);
-      a.first_record_time_us = a.records == 0
-                                   ? rec->first_time_us
-                                   : std::min(a.first_record_time_us, rec->first_time_us);
-      a.last_record_time_us = std::max(a.last_record_time_us, rec->first_time_us);
-      ++a.records;
     }
   }
   v1::AnalyticsSnapshot snap;
@@ -258,36 +243,20 @@ bool ReadRecords(const Options& o, std::vector<record::SessionRecord>* records,
                  uint64_t* other_records, std::vector<std::string>* errors) {
   bool ok = true;
   for (const std::string& path : o.files) {
-    const std::string name = path == "-" ? "<stdin>" : path;
-    auto reader = exporter::StreamReader::OpenFile(path, o.reader);
-    if (!reader.ok()) {
-      errors->push_back(std::string(reader.status().message()));
+    std::string error;
+    if (!ForEachRecord(
+            path, o.reader,
+            [&](const v1::SessionRecord&, const record::SessionRecord& rec) {
+              if (analytics::ClassifyRecord(rec) == Outcome::kNone) {
+                ++*other_records;
+              } else {
+                records->push_back(rec);
+              }
+              return true;
+            },
+            &error)) {
+      errors->push_back(error);
       ok = false;
-      continue;
-    }
-    for (;;) {
-      absl::StatusOr<const v1::SessionRecord*> r = (*reader)->Next();
-      if (!r.ok()) {
-        errors->push_back(absl::StrFormat("%s: %s (after %d good records)", name,
-                                          std::string(r.status().message()),
-                                          (*reader)->records_read()));
-        ok = false;
-        break;
-      }
-      if (*r == nullptr) {
-        break;
-      }
-      absl::StatusOr<record::SessionRecord> rec = exporter::DecodeRecord(**r);
-      if (!rec.ok()) {  // the reader validated it; cannot happen
-        errors->push_back(name + ": " + std::string(rec.status().message()));
-        ok = false;
-        break;
-      }
-      if (analytics::ClassifyRecord(*rec) == Outcome::kNone) {
-        ++*other_records;
-        continue;
-      }
-      records->push_back(*rec);
     }
   }
   return ok;

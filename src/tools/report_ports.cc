@@ -13,13 +13,12 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "analytics/port_distribution.h"
-#include "export/record_encoder.h"
 #include "export/stream_reader.h"
 #include "tools/cat_command.h"
 #include "tools/output_buffer.h"
 #include "tools/record_format.h"
 #include "tools/report_table.h"
-#include "tools/snapshot_inputs.h"
+#include "tools/stream_inputs.h"
 
 namespace flowtrail::tools {
 
@@ -215,34 +214,12 @@ using Output = OutputBuffer;
 template <typename Each>
 bool ReadStream(const std::string& path, const exporter::ReaderOptions& options, std::FILE* err,
                 Each&& each) {
-  const std::string name = path == "-" ? "<stdin>" : path;
-  absl::StatusOr<std::unique_ptr<exporter::StreamReader>> reader =
-      exporter::StreamReader::OpenFile(path, options);
-  if (!reader.ok()) {
-    std::fprintf(err, "flowtrail report ports: %s\n",
-                 std::string(reader.status().message()).c_str());
+  std::string error;
+  if (!ForEachRecord(path, options, each, &error)) {
+    std::fprintf(err, "flowtrail report ports: %s\n", error.c_str());
     return false;
   }
-  for (;;) {
-    absl::StatusOr<const v1::SessionRecord*> record = (*reader)->Next();
-    if (!record.ok()) {
-      std::fprintf(err, "flowtrail report ports: %s: %s (after %llu good records)\n", name.c_str(),
-                   std::string(record.status().message()).c_str(),
-                   static_cast<unsigned long long>((*reader)->records_read()));
-      return false;
-    }
-    if (*record == nullptr) {
-      return true;
-    }
-    // The reader validated the record, so decoding cannot fail.
-    absl::StatusOr<record::SessionRecord> plain = exporter::DecodeRecord(**record);
-    if (!plain.ok()) {
-      continue;
-    }
-    if (!each(**record, *plain)) {
-      return true;
-    }
-  }
+  return true;
 }
 
 void AppendTable(const Options& o, const PortDistribution& d,
