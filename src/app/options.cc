@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "common/byte_size.h"
 #include "dataplane/pcap_devargs.h"
 #include "dataplane/rx_queue.h"
 #include "export/stream_format.h"
@@ -291,34 +292,13 @@ copied) is not an error: it ends there, with a warning in the summary, exit 0.
 
 namespace {
 
-// Bytes with an optional k/M/G suffix (powers of 1024), as `flowtrail report`.
+// Bytes with an optional k/M/G suffix (common/byte_size.h), at most 2^50.
 absl::StatusOr<uint64_t> ParseBytes(std::string_view option, std::string_view value) {
-  uint64_t mul = 1;
-  std::string_view digits = value;
-  if (!digits.empty()) {
-    switch (digits.back()) {
-      case 'k':
-      case 'K':
-        mul = uint64_t{1} << 10;
-        break;
-      case 'm':
-      case 'M':
-        mul = uint64_t{1} << 20;
-        break;
-      case 'g':
-      case 'G':
-        mul = uint64_t{1} << 30;
-        break;
-      default:
-        break;
-    }
-    if (mul != 1) digits.remove_suffix(1);
-  }
   uint64_t v = 0;
-  if (!absl::SimpleAtoi(A(digits), &v) || v > (uint64_t{1} << 50) / mul) {
+  if (!ParseByteSize(value, &v) || v > (uint64_t{1} << 50)) {
     return Bad(option, value, "expected bytes, with an optional k, M or G suffix");
   }
-  return v * mul;
+  return v;
 }
 
 absl::StatusOr<double> ParseProbability(std::string_view option, std::string_view value) {

@@ -13,6 +13,7 @@
 #include "absl/strings/str_format.h"
 #include "analytics/scan_table.h"
 #include "analytics/snapshot.h"
+#include "common/byte_size.h"
 #include "export/stream_reader.h"
 #include "export/stream_writer.h"
 #include "tools/cat_command.h"
@@ -134,38 +135,6 @@ int Usage(std::FILE* err, const std::string& command, const std::string& message
   std::fprintf(err, "flowtrail report%s%s: %s\nRun 'flowtrail report --help' for usage.\n",
                command.empty() ? "" : " ", command.c_str(), message.c_str());
   return kExitUsage;
-}
-
-bool ParseBytes(const std::string& v, uint64_t* out) {
-  uint64_t mul = 1;
-  std::string digits = v;
-  if (!digits.empty()) {
-    switch (digits.back()) {
-      case 'k':
-      case 'K':
-        mul = uint64_t{1} << 10;
-        break;
-      case 'm':
-      case 'M':
-        mul = uint64_t{1} << 20;
-        break;
-      case 'g':
-      case 'G':
-        mul = uint64_t{1} << 30;
-        break;
-      default:
-        break;
-    }
-    if (mul != 1) {
-      digits.pop_back();
-    }
-  }
-  uint64_t n = 0;
-  if (!absl::SimpleAtoi(digits, &n) || n > UINT64_MAX / mul) {
-    return false;
-  }
-  *out = n * mul;
-  return true;
 }
 
 bool ParseProbability(const std::string& v, double* out) {
@@ -425,7 +394,7 @@ int ParseArgs(std::span<const std::string> args, Options* o, std::FILE* out, std
       }
       o->scan.trw.active_failure_counts = value == "failure";
     } else if (name == "--analytics-memory") {
-      if (!ParseBytes(value, &n) || n == 0) {
+      if (!ParseByteSize(value, &n) || n == 0) {
         return Usage(err, cmd, "bad --analytics-memory '" + value + "' (bytes, k/M/G suffix)");
       }
       o->scan.memory_bytes = n;
