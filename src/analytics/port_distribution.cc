@@ -119,12 +119,67 @@ uint64_t PortDistribution::KeyOf(const record::SessionRecord& r) const {
 }
 
 void PortDistribution::Consume(std::span<const record::SessionRecord> records) {
-  constexpr size_t kAhead = 8;
-  for (size_t i = 0; i < records.size(); ++i) {
-    if (i + kAhead < records.size() && Counts(records[i + kAhead])) {
-      cells_.prefetch(KeyOf(records[i + kAhead]));
+  // Two stages ahead: at i + kIndexAhead the record's key is made (one
+  // division per window change, not per record) and its control bytes
+  // prefetched; at i + kCellAhead the (now cached) group is searched and the
+  // cell itself prefetched (a group's 16 slots span 8 lines); at i it is added
+  // with the key of the first stage.
+  constexpr size_t kIndexAhead = 16;
+  constexpr size_t kCellAhead = 8;
+  constexpr size_t kRing = 32;
+  static_assert(kRing > kIndexAhead && (kRing & (kRing - 1)) == 0);
+  std::array<uint64_t, kRing> keys;
+  std::array<bool, kRing> counts;
+  uint64_t lo = 1;
+  uint64_t hi = 0;  // [lo, hi): the cached window's record times
+  uint64_t window_key = 0;
+  auto stage_index = [&](size_t j) {
+    const record::SessionRecord& a = records[j];
+    counts[j % kRing] = Counts(a);
+    if (!counts[j % kRing]) {
+      return;
     }
-    Add(records[i]);
+    const uint64_t t = a.first_time_us;
+    if (t < lo || t >= hi) {
+      const uint64_t w = t / options_.window_us;
+      window_key = Key(static_cast<uint32_t>(std::min<uint64_t>(w, UINT32_MAX)), 0, 0);
+      lo = w * options_.window_us;
+      hi = w >= UINT32_MAX || UINT64_MAX - lo < options_.window_us ? UINT64_MAX
+                                                                   : lo + options_.window_us;
+    }
+    const uint64_t key = window_key | (uint64_t{a.server_port} << 16) | a.client_port;
+    keys[j % kRing] = key;
+    cells_.prefetch(key);
+  };
+  auto stage_cell = [&](size_t j) {
+    if (!counts[j % kRing]) {
+      return;
+    }
+    auto it = cells_.find(keys[j % kRing]);
+    if (it != cells_.end()) {
+      __builtin_prefetch(&*it);
+    }
+  };
+  const size_t n = records.size();
+  for (size_t j = 0; j < std::min(n, kIndexAhead); ++j) {
+    stage_index(j);
+  }
+  for (size_t j = 0; j < std::min(n, kCellAhead); ++j) {
+    stage_cell(j);
+  }
+  for (size_t i = 0; i < n; ++i) {
+    if (i + kIndexAhead < n) {
+      stage_index(i + kIndexAhead);
+    }
+    if (i + kCellAhead < n) {
+      stage_cell(i + kCellAhead);
+    }
+    if (!counts[i % kRing]) {
+      Add(records[i]);  // counts why it is not counted
+    } else {
+      ++stats_.records;
+      AddCounted(records[i], keys[i % kRing]);
+    }
   }
 }
 
@@ -142,8 +197,12 @@ void PortDistribution::Add(const record::SessionRecord& r) {
     ++stats_.port_excluded;
     return;
   }
+  AddCounted(r, KeyOf(r));
+}
+
+void PortDistribution::AddCounted(const record::SessionRecord& r, uint64_t key) {
   ++stats_.flows;
-  auto [it, inserted] = cells_.try_emplace(KeyOf(r));
+  auto [it, inserted] = cells_.try_emplace(key);
   PortCell& cell = it->second;
   if (cell.flows != UINT32_MAX) {
     ++cell.flows;

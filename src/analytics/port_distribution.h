@@ -142,6 +142,8 @@ class PortDistribution {
   uint64_t KeyOf(const record::SessionRecord& record) const;
 
  private:
+  // Add of a record that Counts, `key` its KeyOf.
+  void AddCounted(const session::SessionRecord& r, uint64_t key);
   void Evict();
 
   PortDistributionOptions options_;

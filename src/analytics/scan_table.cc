@@ -4,6 +4,7 @@
 #include <array>
 #include <bit>
 #include <cmath>
+#include <cstddef>
 #include <cstring>
 #include <utility>
 
@@ -24,11 +25,36 @@ constexpr uint8_t kTcpRst = 0x04;
 
 int Idx(Outcome o) { return static_cast<int>(o); }
 
+// One 64x64->128 multiply folded (wyhash's mum): the tables' index hash.
+inline uint64_t MulFold(uint64_t a, uint64_t b) {
+  const unsigned __int128 m = static_cast<unsigned __int128>(a) * b;
+  return static_cast<uint64_t>(m) ^ static_cast<uint64_t>(m >> 64);
+}
+
+// The per-process seed of the index hashes (absl::Hash's, which follows
+// ASLR), so an attacker who knows the snapshot hash key still cannot aim
+// addresses at one probe sequence.
+uint64_t ProcessSeed() {
+  static const uint64_t seed = absl::Hash<uint64_t>{}(0x243f6a8885a308d3ULL) | 1;
+  return seed;
+}
+
+// The index hash of the tables: two multiplies over the key's words instead
+// of absl::Hash's byte-wise combine (it is computed up to three times per
+// record and table by the batch pipeline of Consume).
+struct IndexHash {
+  uint64_t seed = ProcessSeed();
+  uint64_t Words(uint64_t w0, uint64_t w1, uint64_t extra) const {
+    return MulFold(MulFold(w0 ^ seed, w1 ^ 0x9e3779b97f4a7c15ULL) ^ extra,
+                   seed ^ 0xa0761d6478bd642fULL);
+  }
+};
+
 // ---------------------------------------------------------------------------
 // A table with a key limit and a memory share. Values sit in a dense vector
-// (so a random slot can be sampled in O(1)) indexed by a flat_hash_map; the
-// table itself is keyed with absl::Hash, which is seeded per process.
-template <class Key, class Value>
+// (so a random slot can be sampled in O(1)) indexed by a flat_hash_map keyed
+// with a seeded IndexHash (Hash is the key's hasher).
+template <class Key, class Value, class Hash>
 class BoundedTable {
  public:
   BoundedTable(uint64_t max_keys, uint64_t budget_bytes) {
@@ -43,7 +69,7 @@ class BoundedTable {
       max_keys_ = std::max<uint64_t>(1, std::min<uint64_t>(max_keys_, fixed_budget / KeyBytes()));
       for (int tries = 0; tries < 8; ++tries) {
         slots_ = std::vector<std::pair<Key, Value>>();
-        index_ = absl::flat_hash_map<Key, uint32_t>();
+        index_ = Index();
         slots_.reserve(max_keys_);
         index_.reserve(max_keys_);
         const uint64_t fixed = MemoryBytes();
@@ -99,6 +125,21 @@ class BoundedTable {
   // costs ~30 % in cache, and halves the time once the tables outgrow it;
   // prefetching the value too needed a second lookup and was a net loss).
   void PrefetchIndex(const Key& k) const { index_.prefetch(k); }
+  // The key's value if there (Find), for a late prefetch stage.
+  const Value* Peek(const Key& k) const { return Find(k); }
+  // The second stage, once the index is in cache: the first `bytes` of the
+  // key's value, if the key is there (the part the update path touches).
+  void PrefetchValue(const Key& k, size_t bytes) const {
+    auto it = index_.find(k);
+    if (it == index_.end()) {
+      return;
+    }
+    const uintptr_t p = reinterpret_cast<uintptr_t>(&slots_[it->second]);
+    const uintptr_t end = p + std::min(bytes, sizeof(std::pair<Key, Value>));
+    for (uintptr_t a = p & ~uintptr_t{63}; a < end; a += 64) {
+      __builtin_prefetch(reinterpret_cast<const void*>(a));
+    }
+  }
 
   // Callers report a value's heap growth (a set promoted to a sketch).
   void AddHeap(int64_t delta) {
@@ -153,8 +194,9 @@ class BoundedTable {
     return slots_[a].second.last_time_us < slots_[b].second.last_time_us;
   }
 
+  using Index = absl::flat_hash_map<Key, uint32_t, Hash>;
   std::vector<std::pair<Key, Value>> slots_;
-  absl::flat_hash_map<Key, uint32_t> index_;
+  Index index_;
   uint64_t max_keys_ = 1;
   uint64_t budget_ = 0;
   uint64_t heap_bytes_ = 0;
@@ -178,10 +220,13 @@ struct RowKey {
   friend bool operator==(const RowKey& a, const RowKey& b) {
     return a.port == b.port && a.ip_version == b.ip_version && SameAddress(a.client, b.client);
   }
-  template <typename H>
-  friend H AbslHashValue(H h, const RowKey& k) {
-    return H::combine(std::move(h), k.client.bytes, k.port, k.ip_version);
-  }
+  struct Hash : IndexHash {
+    size_t operator()(const RowKey& k) const {
+      uint64_t w[2];
+      std::memcpy(w, k.client.bytes.data(), 16);
+      return Words(w[0], w[1], uint64_t{k.port} << 8 | k.ip_version);
+    }
+  };
 };
 
 struct ClientKey {
@@ -190,10 +235,20 @@ struct ClientKey {
   friend bool operator==(const ClientKey& a, const ClientKey& b) {
     return a.ip_version == b.ip_version && SameAddress(a.client, b.client);
   }
-  template <typename H>
-  friend H AbslHashValue(H h, const ClientKey& k) {
-    return H::combine(std::move(h), k.client.bytes, k.ip_version);
-  }
+  struct Hash : IndexHash {
+    size_t operator()(const ClientKey& k) const {
+      uint64_t w[2];
+      std::memcpy(w, k.client.bytes.data(), 16);
+      return Words(w[0], w[1], uint64_t{0x10000} | k.ip_version);
+    }
+  };
+};
+
+// Server keys are HashServer values already, but keyed with the snapshot
+// key (public by default) and with the low bits masked off (absl takes its
+// in-group tag from the low 7 bits): one seeded multiply.
+struct ServerKeyHash : IndexHash {
+  size_t operator()(uint64_t k) const { return MulFold(k ^ seed, 0xe7037ed1a0b428dbULL); }
 };
 
 // The row's servers: one exact list of up to kRowInline distinct servers (a
@@ -233,16 +288,18 @@ struct RowFails {
   std::array<uint32_t, kRowInline> n;
 };
 
+// Hot fields first and the server list last: an update touches the header
+// and the list's first entries, which the batch pipeline prefetches.
 struct RowState {
-  uint64_t sessions[5] = {};
+  uint32_t n = 0;
+  std::unique_ptr<RowFails> failures;  // exact regime, once a server failed
+  std::unique_ptr<RowSketches> sketch;
   uint64_t first_time_us = UINT64_MAX;
   uint64_t last_time_us = 0;
   uint64_t fail_min_us = UINT64_MAX;  // over all the row's failures
   uint64_t fail_max_us = 0;
+  uint64_t sessions[5] = {};
   std::array<uint64_t, kRowInline> servers{};  // id (hash & ~kFlagMask) | flags
-  uint32_t n = 0;
-  std::unique_ptr<RowFails> failures;  // exact regime, once a server failed
-  std::unique_ptr<RowSketches> sketch;
 
   uint32_t Fails(uint32_t i) const { return failures ? failures->n[i] : 0; }
   uint64_t FailMin(uint32_t i) const { return failures ? failures->min[i] : UINT64_MAX; }
@@ -390,9 +447,9 @@ struct FirstContact {
 };
 
 struct ClientState {
-  std::array<FirstContact, kTrwContacts> contacts{};
   uint32_t n = 0;
   uint64_t last_time_us = 0;
+  std::array<FirstContact, kTrwContacts> contacts{};  // last: its tail is cold
 
   size_t HeapBytes() const { return 0; }
 
@@ -440,6 +497,10 @@ struct ServerState {
 
   size_t HeapBytes() const { return clients.HeapBytes(); }
 };
+
+using RowTable = BoundedTable<RowKey, RowState, RowKey::Hash>;
+using ClientTable = BoundedTable<ClientKey, ClientState, ClientKey::Hash>;
+using ServerTable = BoundedTable<uint64_t, ServerState, ServerKeyHash>;
 
 template <class Table, class Value>
 void ChargeHeap(Table& t, const Value& v, size_t before) {
@@ -498,9 +559,9 @@ struct ScanTable::Impl {
         clients(o.max_clients, o.memory_bytes / 4),
         servers(o.max_servers, o.memory_bytes - o.memory_bytes * 6 / 10 - o.memory_bytes / 4) {}
 
-  BoundedTable<RowKey, RowState> rows;
-  BoundedTable<ClientKey, ClientState> clients;
-  BoundedTable<uint64_t, ServerState> servers;
+  RowTable rows;
+  ClientTable clients;
+  ServerTable servers;
   ScanStats stats;
 
   // The active window of a server: [first acceptance - horizon, last
@@ -612,24 +673,41 @@ ScanTable::~ScanTable() = default;
 ScanTable::ScanTable(ScanTable&&) noexcept = default;
 ScanTable& ScanTable::operator=(ScanTable&&) noexcept = default;
 
-size_t ScanTable::RowBytes() { return BoundedTable<RowKey, RowState>::KeyBytes(); }
-size_t ScanTable::ClientBytes() { return BoundedTable<ClientKey, ClientState>::KeyBytes(); }
-size_t ScanTable::ServerBytes() { return BoundedTable<uint64_t, ServerState>::KeyBytes(); }
+size_t ScanTable::RowBytes() { return RowTable::KeyBytes(); }
+size_t ScanTable::ClientBytes() { return ClientTable::KeyBytes(); }
+size_t ScanTable::ServerBytes() { return ServerTable::KeyBytes(); }
+
+namespace {
+
+// Masked like the rows' ids, so the rows look servers up by their id.
+uint64_t TargetOf(const SessionRecord& r, uint64_t key) {
+  return HashServer(r.server_ip, r.ip_version, r.server_port, key) & ~kFlagMask;
+}
+// A client in a server's set of clients.
+uint64_t ClientHashOf(const SessionRecord& r, uint64_t key) {
+  return HashServer(r.client_ip, r.ip_version, 0, key);
+}
+
+}  // namespace
 
 void ScanTable::Consume(const SessionRecord& r) {
   Impl& m = *impl_;
-  ++m.stats.records;
   const Outcome o = ClassifyRecord(r);
   if (o == Outcome::kNone) {
+    ++m.stats.records;
     ++(r.protocol == 6 && r.continuing ? m.stats.skipped_interim : m.stats.skipped_other);
     return;
   }
+  Add(r, o, TargetOf(r, options_.hash_key),
+      o >= Outcome::kSuccess ? ClientHashOf(r, options_.hash_key) : 0);
+}
+
+void ScanTable::Add(const SessionRecord& r, Outcome o, uint64_t target, uint64_t client_hash) {
+  Impl& m = *impl_;
+  ++m.stats.records;
   ++m.stats.counted;
   const uint64_t t = r.first_time_us;
   m.stats.max_time_us = std::max(m.stats.max_time_us, t);
-  const uint64_t key = options_.hash_key;
-  // Masked like the rows' ids, so the rows look servers up by their id.
-  const uint64_t target = HashServer(r.server_ip, r.ip_version, r.server_port, key) & ~kFlagMask;
   const bool success = o == Outcome::kSuccess || o == Outcome::kData;
   if (success) {
     ServerState& s = m.servers.FindOrInsert(target);
@@ -643,7 +721,7 @@ void ScanTable::Consume(const SessionRecord& r) {
     s.first_accept_us = std::min(s.first_accept_us, t);
     s.last_accept_us = std::max(s.last_accept_us, t);
     s.last_time_us = s.last_accept_us;
-    s.clients.Insert(HashServer(r.client_ip, r.ip_version, 0, key));
+    s.clients.Insert(client_hash);
     ChargeHeap(m.servers, s, before);
   }
 
@@ -669,19 +747,90 @@ void ScanTable::Consume(const SessionRecord& r) {
 }
 
 void ScanTable::Consume(std::span<const SessionRecord> records) {
-  constexpr size_t kIndexAhead = 8;
+  // A pipeline over the batch: record i + kIndexAhead is classified, its
+  // hashes computed, and the index groups of its row, client and server
+  // prefetched; at i + kValueAhead the (now cached) indexes are looked up and
+  // the values' hot bytes prefetched; at i + kSketchAhead a success's server
+  // (now cached) prefetches the register its client goes to when its client
+  // set is a sketch (popular servers: a random 2 KiB access per record); at
+  // i it is added. Out of cache, the misses of ~8 records overlap.
+  constexpr size_t kIndexAhead = 16;
+  constexpr size_t kValueAhead = 8;
+  constexpr size_t kSketchAhead = 3;
+  constexpr size_t kRing = 32;  // > kIndexAhead, a power of two
+  static_assert(kRing > kIndexAhead && (kRing & (kRing - 1)) == 0);
   Impl& m = *impl_;
-  auto row_key = [](const SessionRecord& r) {
-    return RowKey{r.client_ip, r.server_port, r.ip_version};
-  };
-  auto client_key = [](const SessionRecord& r) { return ClientKey{r.client_ip, r.ip_version}; };
-  for (size_t i = 0; i < records.size(); ++i) {
-    if (i + kIndexAhead < records.size()) {
-      const SessionRecord& a = records[i + kIndexAhead];
-      m.rows.PrefetchIndex(row_key(a));
-      m.clients.PrefetchIndex(client_key(a));
+  const uint64_t key = options_.hash_key;
+  std::array<Outcome, kRing> outcome;
+  std::array<uint64_t, kRing> target;
+  std::array<uint64_t, kRing> client_hash;
+  auto stage_index = [&](size_t j) {
+    const SessionRecord& a = records[j];
+    const Outcome o = ClassifyRecord(a);
+    outcome[j % kRing] = o;
+    if (o == Outcome::kNone) {
+      return;
     }
-    Consume(records[i]);
+    const uint64_t tg = TargetOf(a, key);
+    target[j % kRing] = tg;
+    m.rows.PrefetchIndex(RowKey{a.client_ip, a.server_port, a.ip_version});
+    m.clients.PrefetchIndex(ClientKey{a.client_ip, a.ip_version});
+    if (o >= Outcome::kSuccess) {
+      client_hash[j % kRing] = ClientHashOf(a, key);
+      m.servers.PrefetchIndex(tg);
+    }
+  };
+  auto stage_value = [&](size_t j) {
+    const Outcome o = outcome[j % kRing];
+    if (o == Outcome::kNone) {
+      return;
+    }
+    const SessionRecord& a = records[j];
+    // The row's header and first five servers; the client's header and
+    // first eight contacts; the whole server.
+    m.rows.PrefetchValue(RowKey{a.client_ip, a.server_port, a.ip_version},
+                         offsetof(RowState, servers) + 5 * sizeof(uint64_t) + 24);
+    m.clients.PrefetchValue(ClientKey{a.client_ip, a.ip_version},
+                            offsetof(ClientState, contacts) + 8 * sizeof(FirstContact) + 24);
+    if (o >= Outcome::kSuccess) {
+      m.servers.PrefetchValue(target[j % kRing], sizeof(std::pair<uint64_t, ServerState>));
+    }
+  };
+  auto stage_sketch = [&](size_t j) {
+    if (outcome[j % kRing] >= Outcome::kSuccess) {
+      if (const ServerState* s = m.servers.Peek(target[j % kRing])) {
+        s->clients.Prefetch(client_hash[j % kRing]);
+      }
+    }
+  };
+  const size_t n = records.size();
+  for (size_t j = 0; j < std::min(n, kIndexAhead); ++j) {
+    stage_index(j);
+  }
+  for (size_t j = 0; j < std::min(n, kValueAhead); ++j) {
+    stage_value(j);
+  }
+  for (size_t j = 0; j < std::min(n, kSketchAhead); ++j) {
+    stage_sketch(j);
+  }
+  for (size_t i = 0; i < n; ++i) {
+    if (i + kIndexAhead < n) {
+      stage_index(i + kIndexAhead);
+    }
+    if (i + kValueAhead < n) {
+      stage_value(i + kValueAhead);
+    }
+    if (i + kSketchAhead < n) {
+      stage_sketch(i + kSketchAhead);
+    }
+    const Outcome o = outcome[i % kRing];
+    if (o == Outcome::kNone) {
+      const SessionRecord& r = records[i];
+      ++m.stats.records;
+      ++(r.protocol == 6 && r.continuing ? m.stats.skipped_interim : m.stats.skipped_other);
+      continue;
+    }
+    Add(records[i], o, target[i % kRing], o >= Outcome::kSuccess ? client_hash[i % kRing] : 0);
   }
 }
 
@@ -770,7 +919,7 @@ std::vector<ClientVerdict> ScanTable::Verdicts() const {
 }
 
 std::vector<ScanRow> ScanTable::Rows() const {
-  absl::flat_hash_map<ClientKey, ClientVerdict> verdicts;
+  absl::flat_hash_map<ClientKey, ClientVerdict, ClientKey::Hash> verdicts;
   for (const ClientVerdict& v : Verdicts()) {
     verdicts[ClientKey{v.client, v.ip_version}] = v;
   }

@@ -219,6 +219,10 @@ class ScanTable {
 
  private:
   struct Impl;
+  // A classified record of the table (o != kNone), `target` its server hash,
+  // `client_hash` (successes only) the client's in the server's set.
+  void Add(const session::SessionRecord& r, Outcome o, uint64_t target, uint64_t client_hash);
+
   ScanOptions options_;
   std::unique_ptr<Impl> impl_;
 };

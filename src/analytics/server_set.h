@@ -31,6 +31,7 @@ class Hll {
   static double RelativeStandardError();
 
   void Insert(uint64_t hash);
+  void Prefetch(uint64_t hash) const { __builtin_prefetch(&registers_[hash >> (64 - kP)]); }
   void Merge(const Hll& other);
   double Estimate() const;
   bool operator==(const Hll& other) const { return registers_ == other.registers_; }
@@ -59,6 +60,13 @@ class ServerSet {
   void Insert(uint64_t hash);
   void Merge(const ServerSet& other);
   bool exact() const { return hll_ == nullptr; }
+  // Prefetches what Insert(hash) will touch in a sketch (one register line;
+  // nothing while exact: the items are inline).
+  void Prefetch(uint64_t hash) const {
+    if (hll_ != nullptr) {
+      hll_->Prefetch(hash);
+    }
+  }
   bool Contains(uint64_t hash) const;  // meaningful only while exact()
   std::span<const uint64_t> items() const { return {items_.data(), exact() ? size_ : 0}; }
   // Exact size while exact, else the sketch's estimate rounded.

@@ -393,6 +393,66 @@ void ExpectSameReports(const std::vector<ServerPortReport>& a,
   }
 }
 
+TEST(PortDistributionConsume, BurstsEqualAddOneByOneAcrossWindowsAndSkips) {
+  // Consume's pipeline caches the window and keys: records in random order
+  // over two windows, interim, UDP, ICMP, excluded server ports and window
+  // indexes past 2^32 (1 s windows, saturated) must count exactly as Add.
+  std::vector<session::SessionRecord> flows = RandomFlows(20000, 12);
+  std::mt19937_64 rng(3);
+  for (int i = 0; i < 2000; ++i) {
+    session::SessionRecord r = flows[rng() % flows.size()];
+    switch (i % 4) {
+      case 0:
+        r.server_port = static_cast<uint16_t>(2000 + rng() % 100);  // not in the set
+        break;
+      case 1:
+        r.protocol = 1;
+        break;
+      case 2:
+        r.first_time_us = UINT64_MAX - rng() % (10 * kSec);
+        break;
+      default:
+        r.first_time_us = (uint64_t{UINT32_MAX} - 2 + rng() % 4) * kSec + rng() % kSec;
+        break;
+    }
+    flows.insert(flows.begin() + static_cast<ptrdiff_t>(rng() % flows.size()), r);
+  }
+  PortDistributionOptions o;
+  o.window_us = kSec;
+  for (uint64_t window : {uint64_t{3600} * kSec, kSec}) {
+    SCOPED_TRACE(window);
+    o.window_us = window;
+    PortDistribution one(o);
+    for (const auto& r : flows) {
+      one.Add(r);
+    }
+    for (size_t burst : {size_t{1}, size_t{7}, size_t{33}, size_t{256}}) {
+      SCOPED_TRACE(burst);
+      PortDistribution batch(o);
+      for (size_t i = 0; i < flows.size(); i += burst) {
+        batch.Consume(std::span(flows).subspan(i, std::min(burst, flows.size() - i)));
+      }
+      ASSERT_EQ(batch.cells(), one.cells());
+      for (const auto& [key, cell] : one.cell_map()) {
+        auto it = batch.cell_map().find(key);
+        ASSERT_NE(it, batch.cell_map().end());
+        EXPECT_EQ(it->second.flows, cell.flows);
+        EXPECT_EQ(it->second.client_bits, cell.client_bits);
+        EXPECT_EQ(it->second.server_bits, cell.server_bits);
+      }
+      const PortDistributionStats &a = one.stats(), &b = batch.stats();
+      EXPECT_EQ(b.records, a.records);
+      EXPECT_EQ(b.flows, a.flows);
+      EXPECT_EQ(b.interim_skipped, a.interim_skipped);
+      EXPECT_EQ(b.other_protocol, a.other_protocol);
+      EXPECT_EQ(b.port_excluded, a.port_excluded);
+    }
+    EXPECT_GT(one.stats().port_excluded, 0u);
+    EXPECT_GT(one.stats().other_protocol, 0u);
+    EXPECT_GT(one.stats().interim_skipped, 0u);
+  }
+}
+
 TEST(PortDistributionMerge, HalvesMergedEqualTheWhole) {
   const std::vector<record::SessionRecord> flows = RandomFlows(20000, 11);
   PortDistribution whole, first, second;
