@@ -5,8 +5,14 @@
 #include <bit>
 #include <cmath>
 #include <cstddef>
+#include <cstdlib>
 #include <cstring>
+#include <memory>
+#include <new>
 #include <utility>
+#ifdef __linux__
+#include <sys/mman.h>
+#endif
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
@@ -24,6 +30,48 @@ constexpr uint8_t kTcpSyn = 0x02;
 constexpr uint8_t kTcpRst = 0x04;
 
 int Idx(Outcome o) { return static_cast<int>(o); }
+
+// Storage of 2 MiB and more on transparent huge pages where the kernel
+// offers them (madvise mode, Debian's default): the tables are read at random
+// and at 4 KiB pages nearly every access of a table past ~8 MiB also misses
+// the TLB, which costs a page walk and makes the pipeline's prefetches
+// (dropped or late on a TLB miss) ineffective.
+template <class T>
+struct HugePageAllocator {
+  using value_type = T;
+  static constexpr size_t kHuge = size_t{2} << 20;
+  HugePageAllocator() = default;
+  template <class U>
+  HugePageAllocator(const HugePageAllocator<U>&) {}  // NOLINT: rebinding
+  T* allocate(size_t n) {
+    const size_t bytes = n * sizeof(T);
+    if (bytes < kHuge) {
+      return std::allocator<T>().allocate(n);
+    }
+    const size_t rounded = (bytes + kHuge - 1) / kHuge * kHuge;
+    void* p = std::aligned_alloc(kHuge, rounded);
+    if (p == nullptr) {
+      throw std::bad_alloc();
+    }
+#ifdef MADV_HUGEPAGE
+    madvise(p, rounded, MADV_HUGEPAGE);  // advice only: failure is fine
+#endif
+    return static_cast<T*>(p);
+  }
+  void deallocate(T* p, size_t n) {
+    if (n * sizeof(T) < kHuge) {
+      std::allocator<T>().deallocate(p, n);
+    } else {
+      std::free(p);
+    }
+  }
+  template <class U>
+  bool operator==(const HugePageAllocator<U>&) const {
+    return true;
+  }
+};
+template <class T>
+using HugeVector = std::vector<T, HugePageAllocator<T>>;
 
 // One 64x64->128 multiply folded (wyhash's mum): the tables' index hash.
 inline uint64_t MulFold(uint64_t a, uint64_t b) {
@@ -52,8 +100,15 @@ struct IndexHash {
 
 // ---------------------------------------------------------------------------
 // A table with a key limit and a memory share. Values sit in a dense vector
-// (so a random slot can be sampled in O(1)) indexed by a flat_hash_map keyed
-// with a seeded IndexHash (Hash is the key's hasher).
+// (so a random slot can be sampled in O(1)) indexed by an open-addressing
+// table of 8-byte entries (32 bits of the key's hash, the value's slot),
+// linear probing from the hash's home entry, load at most 3/4. Why not
+// absl::flat_hash_map<Key, slot>: its entry holds the key (24 bytes here),
+// so a group's 16 entries span 6 lines and the line of the match cannot be
+// prefetched before the control bytes are read; here the home line is known
+// from the hash, so Consume's pipeline prefetches exactly it, and the index
+// takes 11-21 bytes a key instead of 29-57. Hash is the key's (seeded)
+// hasher; deletion shifts the probe run back (no tombstones).
 template <class Key, class Value, class Hash>
 class BoundedTable {
  public:
@@ -68,10 +123,9 @@ class BoundedTable {
       const uint64_t fixed_budget = budget_ / 4 * 3;
       max_keys_ = std::max<uint64_t>(1, std::min<uint64_t>(max_keys_, fixed_budget / KeyBytes()));
       for (int tries = 0; tries < 8; ++tries) {
-        slots_ = std::vector<std::pair<Key, Value>>();
-        index_ = Index();
+        slots_ = HugeVector<std::pair<Key, Value>>();
         slots_.reserve(max_keys_);
-        index_.reserve(max_keys_);
+        Rebuild(IndexCapacity(max_keys_));
         const uint64_t fixed = MemoryBytes();
         if (fixed <= fixed_budget || max_keys_ == 1) {
           break;
@@ -85,30 +139,34 @@ class BoundedTable {
   }
 
   static size_t KeyBytes() {
-    // A flat_hash_map slot per key at its 7/8 maximum load, plus a control byte.
-    return sizeof(std::pair<Key, Value>) + (sizeof(Key) + sizeof(uint32_t) + 1) * 8 / 7 + 1;
+    // An index entry per key at its 3/4 maximum load.
+    return sizeof(std::pair<Key, Value>) + sizeof(Entry) * 4 / 3 + 1;
   }
 
   Value* Find(const Key& k) {
-    auto it = index_.find(k);
-    return it == index_.end() ? nullptr : &slots_[it->second].second;
+    const size_t e = Lookup(k, hash_(k));
+    return e == kNotFound ? nullptr : &slots_[index_[e].slot].second;
   }
   const Value* Find(const Key& k) const {
-    auto it = index_.find(k);
-    return it == index_.end() ? nullptr : &slots_[it->second].second;
+    const size_t e = Lookup(k, hash_(k));
+    return e == kNotFound ? nullptr : &slots_[index_[e].slot].second;
   }
 
   // The key's value, inserted (evicting cold keys first) if new.
   Value& FindOrInsert(const Key& k) {
-    auto it = index_.find(k);
-    if (it != index_.end()) {
-      return slots_[it->second].second;
+    const uint64_t h = hash_(k);
+    const size_t e = Lookup(k, h);
+    if (e != kNotFound) {
+      return slots_[index_[e].slot].second;
     }
     while (!slots_.empty() &&
            (slots_.size() >= max_keys_ || (budget_ != 0 && MemoryBytes() + KeyBytes() > budget_))) {
       EvictColdest();
     }
-    index_.emplace(k, static_cast<uint32_t>(slots_.size()));
+    if ((slots_.size() + 1) * 4 > index_.size() * 3) {
+      Rebuild(IndexCapacity(slots_.size() + 1));  // unbudgeted growth only
+    }
+    Place(h, static_cast<uint32_t>(slots_.size()));
     slots_.emplace_back(k, Value{});
     return slots_.back().second;
   }
@@ -124,17 +182,17 @@ class BoundedTable {
   // For batches: the index's slot group of a later record (hashing twice
   // costs ~30 % in cache, and halves the time once the tables outgrow it;
   // prefetching the value too needed a second lookup and was a net loss).
-  void PrefetchIndex(const Key& k) const { index_.prefetch(k); }
+  void PrefetchIndex(const Key& k) const { __builtin_prefetch(&index_[hash_(k) & mask_]); }
   // The key's value if there (Find), for a late prefetch stage.
   const Value* Peek(const Key& k) const { return Find(k); }
   // The second stage, once the index is in cache: the first `bytes` of the
   // key's value, if the key is there (the part the update path touches).
   void PrefetchValue(const Key& k, size_t bytes) const {
-    auto it = index_.find(k);
-    if (it == index_.end()) {
+    const size_t e = Lookup(k, hash_(k));
+    if (e == kNotFound) {
       return;
     }
-    const uintptr_t p = reinterpret_cast<uintptr_t>(&slots_[it->second]);
+    const uintptr_t p = reinterpret_cast<uintptr_t>(&slots_[index_[e].slot]);
     const uintptr_t end = p + std::min(bytes, sizeof(std::pair<Key, Value>));
     for (uintptr_t a = p & ~uintptr_t{63}; a < end; a += 64) {
       __builtin_prefetch(reinterpret_cast<const void*>(a));
@@ -147,12 +205,12 @@ class BoundedTable {
   }
 
   uint64_t MemoryBytes() const {
-    return slots_.capacity() * sizeof(std::pair<Key, Value>) +
-           index_.capacity() * (sizeof(Key) + sizeof(uint32_t) + 1) + heap_bytes_;
+    return slots_.capacity() * sizeof(std::pair<Key, Value>) + index_.capacity() * sizeof(Entry) +
+           heap_bytes_;
   }
   uint64_t evictions() const { return evictions_; }
   size_t size() const { return slots_.size(); }
-  const std::vector<std::pair<Key, Value>>& slots() const { return slots_; }
+  const HugeVector<std::pair<Key, Value>>& slots() const { return slots_; }
   void AddEvictions(uint64_t n) { evictions_ += n; }
   uint64_t max_keys() const { return max_keys_; }
 
@@ -182,10 +240,11 @@ class BoundedTable {
       }
     }
     heap_bytes_ -= slots_[victim].second.HeapBytes();
-    index_.erase(slots_[victim].first);
+    Erase(Lookup(slots_[victim].first, hash_(slots_[victim].first)));
     if (victim + 1 != slots_.size()) {
       slots_[victim] = std::move(slots_.back());
-      index_[slots_[victim].first] = static_cast<uint32_t>(victim);
+      index_[Lookup(slots_[victim].first, hash_(slots_[victim].first))].slot =
+          static_cast<uint32_t>(victim);
     }
     slots_.pop_back();
     ++evictions_;
@@ -194,9 +253,66 @@ class BoundedTable {
     return slots_[a].second.last_time_us < slots_[b].second.last_time_us;
   }
 
-  using Index = absl::flat_hash_map<Key, uint32_t, Hash>;
-  std::vector<std::pair<Key, Value>> slots_;
-  Index index_;
+  struct Entry {
+    uint32_t tag = 0;  // the hash's high half
+    uint32_t slot = kEmpty;
+  };
+  static constexpr uint32_t kEmpty = UINT32_MAX;
+  static constexpr size_t kNotFound = SIZE_MAX;
+
+  static size_t IndexCapacity(uint64_t keys) {
+    return std::bit_ceil(std::max<uint64_t>(16, (keys * 4 + 2) / 3));
+  }
+  static uint32_t Tag(uint64_t h) { return static_cast<uint32_t>(h >> 32); }
+
+  // The entry of k, or kNotFound.
+  size_t Lookup(const Key& k, uint64_t h) const {
+    const uint32_t tag = Tag(h);
+    for (size_t i = h & mask_;; i = (i + 1) & mask_) {
+      const Entry& e = index_[i];
+      if (e.slot == kEmpty) {
+        return kNotFound;
+      }
+      if (e.tag == tag && slots_[e.slot].first == k) {
+        return i;
+      }
+    }
+  }
+  void Place(uint64_t h, uint32_t slot) {
+    size_t i = h & mask_;
+    while (index_[i].slot != kEmpty) {
+      i = (i + 1) & mask_;
+    }
+    index_[i] = {Tag(h), slot};
+  }
+  // Removes entry i, moving later entries of the probe run back into the
+  // hole when their home allows (Knuth's algorithm R).
+  void Erase(size_t i) {
+    size_t hole = i;
+    for (size_t j = (i + 1) & mask_; index_[j].slot != kEmpty; j = (j + 1) & mask_) {
+      const size_t home = hash_(slots_[index_[j].slot].first) & mask_;
+      // j may move to the hole unless its home lies cyclically in (hole, j].
+      const bool stays = hole <= j ? (hole < home && home <= j) : (hole < home || home <= j);
+      if (!stays) {
+        index_[hole] = index_[j];
+        hole = j;
+      }
+    }
+    index_[hole] = Entry{};
+  }
+  void Rebuild(size_t capacity) {
+    index_.assign(capacity, Entry{});
+    index_.shrink_to_fit();
+    mask_ = capacity - 1;
+    for (size_t s = 0; s < slots_.size(); ++s) {
+      Place(hash_(slots_[s].first), static_cast<uint32_t>(s));
+    }
+  }
+
+  Hash hash_;
+  HugeVector<std::pair<Key, Value>> slots_;
+  HugeVector<Entry> index_ = HugeVector<Entry>(16);
+  size_t mask_ = 15;
   uint64_t max_keys_ = 1;
   uint64_t budget_ = 0;
   uint64_t heap_bytes_ = 0;

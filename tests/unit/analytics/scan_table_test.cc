@@ -492,6 +492,34 @@ TEST(ScanTableTest, BatchPipelineEqualsOneByOneWithSkippedRecordsAndAnyBurst) {
   }
 }
 
+TEST(ScanTableEvictionTest, KeysKeptThroughHeavyEvictionAreStillFound) {
+  // Eviction removes keys from the table's open-addressing index and moves
+  // the last value into the hole: after thousands of evictions every kept
+  // key must still be found (a record of it adds to its row, evicting
+  // nothing).
+  ScanOptions o;
+  o.max_rows = o.max_clients = o.max_servers = 97;
+  ScanTable t(o);
+  for (uint32_t c = 0; c < 5000; ++c) {
+    t.Consume(Tcp(c, 7, 80, Outcome::kReject, c));
+  }
+  const ScanStats before = t.Stats();
+  ASSERT_EQ(before.rows, 97u);
+  EXPECT_EQ(before.row_evictions, 5000u - 97u);
+  const std::vector<ScanRow> kept = t.Rows();
+  for (const ScanRow& r : kept) {
+    SessionRecord again = Tcp(0, 7, 80, Outcome::kReject, r.last_time_us / kS - kBase / kS + 1);
+    again.client_ip = r.client;
+    t.Consume(again);
+  }
+  const ScanStats after = t.Stats();
+  EXPECT_EQ(after.rows, 97u);
+  EXPECT_EQ(after.row_evictions, before.row_evictions);
+  for (const ScanRow& r : t.Rows()) {
+    EXPECT_EQ(r.sessions[static_cast<int>(Outcome::kReject)], 2u);
+  }
+}
+
 TEST(ScanTableEvictionTest, KeyLimitEvictsTheColdestAndCounts) {
   ScanOptions o;
   o.max_rows = 4;
