@@ -176,6 +176,36 @@ void BM_LiveUpdatePath(benchmark::State& state) {
 }
 BENCHMARK(BM_LiveUpdatePath)->Arg(4096)->Arg(65536)->Arg(1 << 20)->ArgName("clients");
 
+// One part of the live path alone (0 counts, 1 scan table, 2 ports), same mix.
+void BM_LivePart(benchmark::State& state) {
+  const auto clients = static_cast<uint32_t>(state.range(0));
+  const int part = static_cast<int>(state.range(1));
+  const size_t n = std::clamp<size_t>(size_t{clients} * 2, size_t{1} << 18, size_t{1} << 21);
+  const std::vector<SessionRecord> recs = LiveRecords(n, clients, 7);
+  ScanOptions so;
+  so.max_rows = so.max_clients = so.max_servers = uint64_t{1} << 22;
+  ScanTable scan(so);
+  PortDistribution ports;
+  RecordCounts counts;
+  constexpr size_t kBatch = 256;
+  auto burst = [&](std::span<const SessionRecord> b) {
+    if (part == 0) counts.Consume(b);
+    if (part == 1) scan.Consume(b);
+    if (part == 2) ports.Consume(b);
+  };
+  for (size_t i = 0; i + kBatch <= recs.size(); i += kBatch) {
+    burst(std::span<const SessionRecord>(recs.data() + i, kBatch));
+  }
+  size_t i = 0;
+  for (auto _ : state) {
+    burst(std::span<const SessionRecord>(recs.data() + i, kBatch));
+    i += kBatch;
+    if (i + kBatch > recs.size()) i = 0;
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * kBatch));
+}
+BENCHMARK(BM_LivePart)->ArgsProduct({{4096, 65536}, {0, 1, 2}})->ArgNames({"clients", "part"});
+
 // Memory per tracked (client, port) key: distinct keys of one record each.
 void BM_MemoryPerKey(benchmark::State& state) {
   for (auto _ : state) {

@@ -143,7 +143,7 @@ class PortDistribution {
 
  private:
   // Add of a record that Counts, `key` its KeyOf.
-  void AddCounted(const session::SessionRecord& r, uint64_t key);
+  void AddCounted(const record::SessionRecord& r, uint64_t key);
   void Evict();
 
   PortDistributionOptions options_;

@@ -221,7 +221,7 @@ class ScanTable {
   struct Impl;
   // A classified record of the table (o != kNone), `target` its server hash,
   // `client_hash` (successes only) the client's in the server's set.
-  void Add(const session::SessionRecord& r, Outcome o, uint64_t target, uint64_t client_hash);
+  void Add(const record::SessionRecord& r, Outcome o, uint64_t target, uint64_t client_hash);
 
   ScanOptions options_;
   std::unique_ptr<Impl> impl_;

@@ -397,10 +397,10 @@ TEST(PortDistributionConsume, BurstsEqualAddOneByOneAcrossWindowsAndSkips) {
   // Consume's pipeline caches the window and keys: records in random order
   // over two windows, interim, UDP, ICMP, excluded server ports and window
   // indexes past 2^32 (1 s windows, saturated) must count exactly as Add.
-  std::vector<session::SessionRecord> flows = RandomFlows(20000, 12);
+  std::vector<record::SessionRecord> flows = RandomFlows(20000, 12);
   std::mt19937_64 rng(3);
   for (int i = 0; i < 2000; ++i) {
-    session::SessionRecord r = flows[rng() % flows.size()];
+    record::SessionRecord r = flows[rng() % flows.size()];
     switch (i % 4) {
       case 0:
         r.server_port = static_cast<uint16_t>(2000 + rng() % 100);  // not in the set
