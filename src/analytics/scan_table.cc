@@ -153,8 +153,13 @@ class BoundedTable {
   }
 
   // The key's value, inserted (evicting cold keys first) if new.
-  Value& FindOrInsert(const Key& k) {
-    const uint64_t h = hash_(k);
+  Value& FindOrInsert(const Key& k) { return FindOrInsert(k, hash_(k), kEmpty); }
+  // The same with the key's hash known and a slot that may hold it (found
+  // earlier by SlotOf; checked here, since an eviction may have moved it).
+  Value& FindOrInsert(const Key& k, uint64_t h, uint32_t hint) {
+    if (hint < slots_.size() && slots_[hint].first == k) {
+      return slots_[hint].second;
+    }
     const size_t e = Lookup(k, h);
     if (e != kNotFound) {
       return slots_[index_[e].slot].second;
@@ -179,25 +184,30 @@ class BoundedTable {
     }
   }
 
-  // For batches: the index's slot group of a later record (hashing twice
-  // costs ~30 % in cache, and halves the time once the tables outgrow it;
-  // prefetching the value too needed a second lookup and was a net loss).
-  void PrefetchIndex(const Key& k) const { __builtin_prefetch(&index_[hash_(k) & mask_]); }
-  // The key's value if there (Find), for a late prefetch stage.
-  const Value* Peek(const Key& k) const { return Find(k); }
-  // The second stage, once the index is in cache: the first `bytes` of the
-  // key's value, if the key is there (the part the update path touches).
-  void PrefetchValue(const Key& k, size_t bytes) const {
-    const size_t e = Lookup(k, hash_(k));
-    if (e == kNotFound) {
+  // For batches, stage by stage: the key's index hash; its home index line;
+  // once that is cached, the key's slot (kEmpty if absent); the first
+  // `bytes` of that slot (the part the update path touches); its value.
+  uint64_t HashOf(const Key& k) const { return hash_(k); }
+  void PrefetchHome(uint64_t h) const { __builtin_prefetch(&index_[h & mask_]); }
+  uint32_t SlotOf(const Key& k, uint64_t h) const {
+    const size_t e = Lookup(k, h);
+    return e == kNotFound ? kEmpty : index_[e].slot;
+  }
+  void PrefetchSlot(uint32_t slot, size_t bytes) const {
+    if (slot >= slots_.size()) {
       return;
     }
-    const uintptr_t p = reinterpret_cast<uintptr_t>(&slots_[index_[e].slot]);
+    const uintptr_t p = reinterpret_cast<uintptr_t>(&slots_[slot]);
     const uintptr_t end = p + std::min(bytes, sizeof(std::pair<Key, Value>));
     for (uintptr_t a = p & ~uintptr_t{63}; a < end; a += 64) {
       __builtin_prefetch(reinterpret_cast<const void*>(a));
     }
   }
+  // The value of a slot from SlotOf if it still holds k, else null.
+  const Value* AtSlot(uint32_t slot, const Key& k) const {
+    return slot < slots_.size() && slots_[slot].first == k ? &slots_[slot].second : nullptr;
+  }
+  static constexpr uint32_t kNoSlot = UINT32_MAX;
 
   // Callers report a value's heap growth (a set promoted to a sketch).
   void AddHeap(int64_t delta) {
@@ -571,6 +581,9 @@ struct ClientState {
 
   // Keeps the kTrwContacts earliest first contacts, sorted.
   void Add(uint64_t target, uint64_t time_kind) {
+    if (n == kTrwContacts && time_kind >= contacts[n - 1].time_kind) {
+      return;  // full, and no later than every kept contact: changes nothing
+    }
     for (uint32_t i = 0; i < n; ++i) {
       if (contacts[i].target == target) {
         if (time_kind >= contacts[i].time_kind) {
@@ -818,7 +831,8 @@ void ScanTable::Consume(const SessionRecord& r) {
       o >= Outcome::kSuccess ? ClientHashOf(r, options_.hash_key) : 0);
 }
 
-void ScanTable::Add(const SessionRecord& r, Outcome o, uint64_t target, uint64_t client_hash) {
+void ScanTable::Add(const SessionRecord& r, Outcome o, uint64_t target, uint64_t client_hash,
+                    const Hints* hints) {
   Impl& m = *impl_;
   ++m.stats.records;
   ++m.stats.counted;
@@ -826,7 +840,8 @@ void ScanTable::Add(const SessionRecord& r, Outcome o, uint64_t target, uint64_t
   m.stats.max_time_us = std::max(m.stats.max_time_us, t);
   const bool success = o == Outcome::kSuccess || o == Outcome::kData;
   if (success) {
-    ServerState& s = m.servers.FindOrInsert(target);
+    ServerState& s = hints ? m.servers.FindOrInsert(target, hints->server_hash, hints->server_slot)
+                           : m.servers.FindOrInsert(target);
     const size_t before = s.HeapBytes();
     if (s.accepts == 0) {
       s.address = r.server_ip;
@@ -841,7 +856,9 @@ void ScanTable::Add(const SessionRecord& r, Outcome o, uint64_t target, uint64_t
     ChargeHeap(m.servers, s, before);
   }
 
-  RowState& row = m.rows.FindOrInsert(RowKey{r.client_ip, r.server_port, r.ip_version});
+  const RowKey rk{r.client_ip, r.server_port, r.ip_version};
+  RowState& row =
+      hints ? m.rows.FindOrInsert(rk, hints->row_hash, hints->row_slot) : m.rows.FindOrInsert(rk);
   const size_t before = row.HeapBytes();
   ++row.sessions[Idx(o)];
   uint64_t flags = uint64_t{1} << (Idx(o) - 1);
@@ -854,7 +871,9 @@ void ScanTable::Add(const SessionRecord& r, Outcome o, uint64_t target, uint64_t
   row.last_time_us = std::max(row.last_time_us, r.last_time_us);
   ChargeHeap(m.rows, row, before);
 
-  ClientState& c = m.clients.FindOrInsert(ClientKey{r.client_ip, r.ip_version});
+  const ClientKey ck{r.client_ip, r.ip_version};
+  ClientState& c = hints ? m.clients.FindOrInsert(ck, hints->client_hash, hints->client_slot)
+                         : m.clients.FindOrInsert(ck);
   const uint8_t kind = success ? kContactSuccess : kContactFailure;
   c.Add(target, (t << 2) | kind);
   c.last_time_us = std::max(c.last_time_us, r.last_time_us);
@@ -864,15 +883,16 @@ void ScanTable::Add(const SessionRecord& r, Outcome o, uint64_t target, uint64_t
 
 void ScanTable::Consume(std::span<const SessionRecord> records) {
   // A pipeline over the batch: record i + kIndexAhead is classified, its
-  // hashes computed, and the index groups of its row, client and server
-  // prefetched; at i + kValueAhead the (now cached) indexes are looked up and
-  // the values' hot bytes prefetched; at i + kSketchAhead a success's server
+  // hashes computed, and the home index lines of its row, client and server
+  // prefetched; at i + kValueAhead the (now cached) indexes give the slots,
+  // whose hot bytes are prefetched; at i + kSketchAhead a success's server
   // (now cached) prefetches the register its client goes to when its client
   // set is a sketch (popular servers: a random 2 KiB access per record); at
-  // i it is added. Out of cache, the misses of ~8 records overlap.
+  // i it is added, with the hashes and slots found (each computed once).
+  // Out of cache, the misses of ~8 records overlap.
   constexpr size_t kIndexAhead = 16;
   constexpr size_t kValueAhead = 8;
-  constexpr size_t kSketchAhead = 3;
+  constexpr size_t kSketchAhead = 4;
   constexpr size_t kRing = 32;  // > kIndexAhead, a power of two
   static_assert(kRing > kIndexAhead && (kRing & (kRing - 1)) == 0);
   Impl& m = *impl_;
@@ -880,6 +900,7 @@ void ScanTable::Consume(std::span<const SessionRecord> records) {
   std::array<Outcome, kRing> outcome;
   std::array<uint64_t, kRing> target;
   std::array<uint64_t, kRing> client_hash;
+  std::array<Hints, kRing> hints;
   auto stage_index = [&](size_t j) {
     const SessionRecord& a = records[j];
     const Outcome o = ClassifyRecord(a);
@@ -887,13 +908,18 @@ void ScanTable::Consume(std::span<const SessionRecord> records) {
     if (o == Outcome::kNone) {
       return;
     }
+    Hints& h = hints[j % kRing];
     const uint64_t tg = TargetOf(a, key);
     target[j % kRing] = tg;
-    m.rows.PrefetchIndex(RowKey{a.client_ip, a.server_port, a.ip_version});
-    m.clients.PrefetchIndex(ClientKey{a.client_ip, a.ip_version});
+    h.row_hash = m.rows.HashOf(RowKey{a.client_ip, a.server_port, a.ip_version});
+    h.client_hash = m.clients.HashOf(ClientKey{a.client_ip, a.ip_version});
+    m.rows.PrefetchHome(h.row_hash);
+    m.clients.PrefetchHome(h.client_hash);
+    h.server_slot = ServerTable::kNoSlot;
     if (o >= Outcome::kSuccess) {
       client_hash[j % kRing] = ClientHashOf(a, key);
-      m.servers.PrefetchIndex(tg);
+      h.server_hash = m.servers.HashOf(tg);
+      m.servers.PrefetchHome(h.server_hash);
     }
   };
   auto stage_value = [&](size_t j) {
@@ -902,19 +928,23 @@ void ScanTable::Consume(std::span<const SessionRecord> records) {
       return;
     }
     const SessionRecord& a = records[j];
+    Hints& h = hints[j % kRing];
     // The row's header and first five servers; the client's header and
     // first eight contacts; the whole server.
-    m.rows.PrefetchValue(RowKey{a.client_ip, a.server_port, a.ip_version},
-                         offsetof(RowState, servers) + 5 * sizeof(uint64_t) + 24);
-    m.clients.PrefetchValue(ClientKey{a.client_ip, a.ip_version},
-                            offsetof(ClientState, contacts) + 8 * sizeof(FirstContact) + 24);
+    h.row_slot = m.rows.SlotOf(RowKey{a.client_ip, a.server_port, a.ip_version}, h.row_hash);
+    m.rows.PrefetchSlot(h.row_slot, offsetof(RowState, servers) + 5 * sizeof(uint64_t) + 24);
+    h.client_slot = m.clients.SlotOf(ClientKey{a.client_ip, a.ip_version}, h.client_hash);
+    m.clients.PrefetchSlot(h.client_slot,
+                           offsetof(ClientState, contacts) + 8 * sizeof(FirstContact) + 24);
     if (o >= Outcome::kSuccess) {
-      m.servers.PrefetchValue(target[j % kRing], sizeof(std::pair<uint64_t, ServerState>));
+      h.server_slot = m.servers.SlotOf(target[j % kRing], h.server_hash);
+      m.servers.PrefetchSlot(h.server_slot, sizeof(std::pair<uint64_t, ServerState>));
     }
   };
   auto stage_sketch = [&](size_t j) {
     if (outcome[j % kRing] >= Outcome::kSuccess) {
-      if (const ServerState* s = m.servers.Peek(target[j % kRing])) {
+      if (const ServerState* s =
+              m.servers.AtSlot(hints[j % kRing].server_slot, target[j % kRing])) {
         s->clients.Prefetch(client_hash[j % kRing]);
       }
     }
@@ -946,7 +976,8 @@ void ScanTable::Consume(std::span<const SessionRecord> records) {
       ++(r.protocol == 6 && r.continuing ? m.stats.skipped_interim : m.stats.skipped_other);
       continue;
     }
-    Add(records[i], o, target[i % kRing], o >= Outcome::kSuccess ? client_hash[i % kRing] : 0);
+    Add(records[i], o, target[i % kRing], o >= Outcome::kSuccess ? client_hash[i % kRing] : 0,
+        &hints[i % kRing]);
   }
 }
 

@@ -221,7 +221,15 @@ class ScanTable {
   struct Impl;
   // A classified record of the table (o != kNone), `target` its server hash,
   // `client_hash` (successes only) the client's in the server's set.
-  void Add(const record::SessionRecord& r, Outcome o, uint64_t target, uint64_t client_hash);
+  // `hints` (may be null): the index hashes of the record's row, client and
+  // server, and their slots as found by a prefetch stage (stale slots are
+  // detected by their key, so eviction in between is harmless).
+  struct Hints {
+    uint64_t row_hash, client_hash, server_hash;
+    uint32_t row_slot, client_slot, server_slot;
+  };
+  void Add(const record::SessionRecord& r, Outcome o, uint64_t target, uint64_t client_hash,
+           const Hints* hints = nullptr);
 
   ScanOptions options_;
   std::unique_ptr<Impl> impl_;
