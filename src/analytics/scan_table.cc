@@ -900,7 +900,7 @@ void ScanTable::Consume(std::span<const SessionRecord> records) {
   // Out of cache, the misses of ~8 records overlap.
   constexpr size_t kIndexAhead = 16;
   constexpr size_t kValueAhead = 8;
-  constexpr size_t kSketchAhead = 4;
+  constexpr size_t kSketchAhead = 6;
   constexpr size_t kRing = 32;  // > kIndexAhead, a power of two
   static_assert(kRing > kIndexAhead && (kRing & (kRing - 1)) == 0);
   Impl& m = *impl_;
@@ -939,10 +939,10 @@ void ScanTable::Consume(std::span<const SessionRecord> records) {
     // The row's header and first five servers; the client's header and
     // first eight contacts; the whole server.
     h.row_slot = m.rows.SlotOf(h.row_hash);
-    m.rows.PrefetchSlot(h.row_slot, offsetof(RowState, servers) + 5 * sizeof(uint64_t) + 24);
+    m.rows.PrefetchSlot(h.row_slot, offsetof(RowState, servers) + 4 * sizeof(uint64_t) + 24);
     h.client_slot = m.clients.SlotOf(h.client_hash);
     m.clients.PrefetchSlot(h.client_slot,
-                           offsetof(ClientState, contacts) + 8 * sizeof(FirstContact) + 24);
+                           offsetof(ClientState, contacts) + 4 * sizeof(FirstContact) + 24);
     if (o >= Outcome::kSuccess) {
       h.server_slot = m.servers.SlotOf(h.server_hash);
       m.servers.PrefetchSlot(h.server_slot, sizeof(std::pair<uint64_t, ServerState>));
