@@ -13,6 +13,7 @@
 #include "analytics/port_distribution.h"
 #include "analytics/record_counts.h"
 #include "analytics/scan_table.h"
+#include "analytics/snapshot.h"
 
 namespace flowtrail::analytics {
 namespace {
@@ -205,6 +206,40 @@ void BM_LivePart(benchmark::State& state) {
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * kBatch));
 }
 BENCHMARK(BM_LivePart)->ArgsProduct({{4096, 65536}, {0, 1, 2}})->ArgNames({"clients", "part"});
+
+// What the analytics lcore's telemetry publish costs once a second over the
+// tables of the live mix (0: TopRows(10), 1: TopServers(10), 2: AnalyzePorts,
+// 3: Rows() as it was published before TopRows; 4: a snapshot, as the lcore
+// saves one every --snapshot-interval).
+void BM_TelemetryTop(benchmark::State& state) {
+  const auto clients = static_cast<uint32_t>(state.range(0));
+  const int what = static_cast<int>(state.range(1));
+  const std::vector<SessionRecord> recs = LiveRecords(size_t{clients} * 2, clients, 7);
+  ScanOptions so;
+  so.max_rows = so.max_clients = so.max_servers = uint64_t{1} << 22;
+  ScanTable scan(so);
+  PortDistribution ports;
+  scan.Consume(recs);
+  ports.Consume(recs);
+  for (auto _ : state) {
+    size_t n = 0;
+    if (what == 0) n = scan.TopRows(10).size();
+    if (what == 1) n = scan.TopServers(10).size();
+    if (what == 2) n = AnalyzePorts(ports, PortAnalysisOptions{}).size();
+    if (what == 3) n = scan.Rows().size();
+    if (what == 4) {
+      v1::AnalyticsSnapshot snap;
+      if (!SaveSnapshot(scan, ports, &snap).ok()) state.SkipWithError("SaveSnapshot");
+      n = snap.ByteSizeLong();
+    }
+    benchmark::DoNotOptimize(n);
+  }
+  state.counters["rows"] = static_cast<double>(scan.Stats().rows);
+}
+BENCHMARK(BM_TelemetryTop)
+    ->ArgsProduct({{65536, 1 << 20}, {0, 1, 2, 3, 4}})
+    ->ArgNames({"clients", "what"})
+    ->Unit(benchmark::kMillisecond);
 
 // Memory per tracked (client, port) key: distinct keys of one record each.
 void BM_MemoryPerKey(benchmark::State& state) {

@@ -690,6 +690,33 @@ const char* VerdictName(Verdict v) {
   return "pending";
 }
 
+namespace {
+
+struct TrwSteps {
+  explicit TrwSteps(const TrwOptions& p)
+      : fail(std::log((1 - p.theta1) / (1 - p.theta0))),
+        success(std::log(p.theta1 / p.theta0)),
+        upper(std::log(p.beta / p.alpha)),
+        lower(std::log((1 - p.beta) / (1 - p.alpha))) {}
+  double fail, success, upper, lower;
+};
+
+bool RowBefore(const ScanRow& a, const ScanRow& b, bool by_sessions) {
+  if (a.Count(by_sessions) != b.Count(by_sessions)) {
+    return a.Count(by_sessions) > b.Count(by_sessions);
+  }
+  return std::tie(a.ip_version, a.client, a.port) < std::tie(b.ip_version, b.client, b.port);
+}
+
+bool ServerBefore(const ServerRow& a, const ServerRow& b) {
+  if (a.accepts != b.accepts) {
+    return a.accepts > b.accepts;
+  }
+  return std::tie(a.ip_version, a.address, a.port) < std::tie(b.ip_version, b.address, b.port);
+}
+
+}  // namespace
+
 struct ScanTable::Impl {
   explicit Impl(const ScanOptions& o)
       : rows(o.max_rows, o.memory_bytes * 6 / 10),
@@ -733,6 +760,23 @@ struct ScanTable::Impl {
       }
     }
     return index;
+  }
+
+  ScanRow MakeRow(const RowKey& k, const RowState& s, const PortIndex* index,
+                  uint64_t horizon) const;
+  ClientVerdict VerdictOf(const ScanOptions& o, const ClientKey& k, const ClientState& c,
+                          const TrwSteps& st) const;
+  static ServerRow MakeServer(const ServerState& s) {
+    ServerRow row;
+    row.address = s.address;
+    row.ip_version = s.ip_version;
+    row.port = s.port;
+    row.accepts = s.accepts;
+    row.clients = s.clients.Count();
+    row.estimated = !s.clients.exact();
+    row.first_accept_us = s.first_accept_us;
+    row.last_accept_us = s.last_accept_us;
+    return row;
   }
 
   // Blind sessions and servers of a row, judged now against the final
@@ -1037,39 +1081,65 @@ void ScanTable::Merge(const ScanTable& other) {
   m.servers.AddEvictions(o.servers.evictions());
 }
 
+// The TRW over one client's first contacts (Verdicts() and TopRows()).
+ClientVerdict ScanTable::Impl::VerdictOf(const ScanOptions& o, const ClientKey& k,
+                                         const ClientState& c, const TrwSteps& st) const {
+  ClientVerdict v;
+  v.client = k.client;
+  v.ip_version = k.ip_version;
+  v.first_contacts = c.n;
+  double llr = 0;
+  for (uint32_t i = 0; i < c.n; ++i) {
+    const FirstContact& fc = c.contacts[i];
+    const auto kind = static_cast<ContactKind>(fc.time_kind & 3);
+    if (kind == kContactSuccess) {
+      llr += st.success;
+    } else if (o.trw.active_failure_counts ||
+               !WindowOf(fc.target, o.horizon_us).Contains(fc.time_kind >> 2)) {
+      llr += st.fail;
+    }
+    if (llr >= st.upper || llr <= st.lower) {
+      v.verdict = llr >= st.upper ? Verdict::kScanner : Verdict::kBenign;
+      v.decided_after = i + 1;
+      break;
+    }
+  }
+  v.log_ratio = llr;
+  return v;
+}
+
 std::vector<ClientVerdict> ScanTable::Verdicts() const {
-  const TrwOptions& p = options_.trw;
-  const double step_fail = std::log((1 - p.theta1) / (1 - p.theta0));
-  const double step_success = std::log(p.theta1 / p.theta0);
-  const double upper = std::log(p.beta / p.alpha);
-  const double lower = std::log((1 - p.beta) / (1 - p.alpha));
+  const TrwSteps st(options_.trw);
   std::vector<ClientVerdict> out;
   out.reserve(impl_->clients.size());
   for (const auto& [k, c] : impl_->clients.slots()) {
-    ClientVerdict v;
-    v.client = k.client;
-    v.ip_version = k.ip_version;
-    v.first_contacts = c.n;
-    double llr = 0;
-    for (uint32_t i = 0; i < c.n; ++i) {
-      const FirstContact& fc = c.contacts[i];
-      const auto kind = static_cast<ContactKind>(fc.time_kind & 3);
-      if (kind == kContactSuccess) {
-        llr += step_success;
-      } else if (p.active_failure_counts ||
-                 !impl_->WindowOf(fc.target, options_.horizon_us).Contains(fc.time_kind >> 2)) {
-        llr += step_fail;
-      }
-      if (llr >= upper || llr <= lower) {
-        v.verdict = llr >= upper ? Verdict::kScanner : Verdict::kBenign;
-        v.decided_after = i + 1;
-        break;
-      }
-    }
-    v.log_ratio = llr;
-    out.push_back(v);
+    out.push_back(impl_->VerdictOf(options_, k, c, st));
   }
   return out;
+}
+
+ScanRow ScanTable::Impl::MakeRow(const RowKey& k, const RowState& s, const PortIndex* index,
+                                 uint64_t horizon) const {
+  ScanRow row;
+  row.client = k.client;
+  row.ip_version = k.ip_version;
+  row.port = k.port;
+  for (int i = 1; i < 5; ++i) {
+    row.sessions[i] = s.sessions[i];
+    row.servers[i] = s.Count(uint64_t{1} << (i - 1));
+  }
+  row.estimated = s.sketch != nullptr;
+  row.disjoint = s.Disjoint();
+  Blind(s, k, index, horizon, &row);  // after `estimated`
+  row.first_time_us = s.first_time_us;
+  row.last_time_us = s.last_time_us;
+  return row;
+}
+
+static void SetVerdict(const ClientVerdict& v, ScanRow* row) {
+  row->verdict = v.verdict;
+  row->decided_after = v.decided_after;
+  row->first_contacts = v.first_contacts;
 }
 
 std::vector<ScanRow> ScanTable::Rows() const {
@@ -1087,27 +1157,77 @@ std::vector<ScanRow> ScanTable::Rows() const {
   std::vector<ScanRow> out;
   out.reserve(impl_->rows.size());
   for (const auto& [k, s] : impl_->rows.slots()) {
-    ScanRow row;
-    row.client = k.client;
-    row.ip_version = k.ip_version;
-    row.port = k.port;
-    for (int i = 1; i < 5; ++i) {
-      row.sessions[i] = s.sessions[i];
-      row.servers[i] = s.Count(uint64_t{1} << (i - 1));
-    }
-    row.estimated = s.sketch != nullptr;
-    row.disjoint = s.Disjoint();
-    impl_->Blind(s, k, index.get(), options_.horizon_us, &row);  // after `estimated`
-    row.first_time_us = s.first_time_us;
-    row.last_time_us = s.last_time_us;
+    ScanRow row = impl_->MakeRow(k, s, index.get(), options_.horizon_us);
     auto it = verdicts.find(ClientKey{k.client, k.ip_version});
     if (it != verdicts.end()) {
-      row.verdict = it->second.verdict;
-      row.decided_after = it->second.decided_after;
-      row.first_contacts = it->second.first_contacts;
+      SetVerdict(it->second, &row);
     }
     out.push_back(row);
   }
+  return out;
+}
+
+std::vector<ScanRow> ScanTable::TopRows(size_t n, bool by_sessions) const {
+  if (n == 0) {
+    return {};
+  }
+  // Pass 1: a heap of the n best (count, key) without judging anything; the
+  // heap's top is the worst kept.
+  struct Candidate {
+    ScanRow row;  // only the key and the counts are filled
+    size_t slot;
+  };
+  auto worse = [by_sessions](const Candidate& a, const Candidate& b) {
+    return RowBefore(a.row, b.row, by_sessions);
+  };
+  std::vector<Candidate> heap;
+  heap.reserve(std::min(n, impl_->rows.size()) + 1);
+  const auto& slots = impl_->rows.slots();
+  for (size_t i = 0; i < slots.size(); ++i) {
+    const auto& [k, s] = slots[i];
+    Candidate c{ScanRow{}, i};
+    c.row.client = k.client;
+    c.row.ip_version = k.ip_version;
+    c.row.port = k.port;
+    for (int o : {Idx(Outcome::kReject), Idx(Outcome::kSilent)}) {
+      c.row.sessions[o] = s.sessions[o];
+      if (!by_sessions) {
+        c.row.servers[o] = s.Count(uint64_t{1} << (o - 1));
+      }
+    }
+    if (heap.size() == n && !RowBefore(c.row, heap.front().row, by_sessions)) {
+      continue;
+    }
+    heap.push_back(c);
+    std::push_heap(heap.begin(), heap.end(), worse);
+    if (heap.size() > n) {
+      std::pop_heap(heap.begin(), heap.end(), worse);
+      heap.pop_back();
+    }
+  }
+  // Pass 2: judge the kept rows as Rows() does.
+  std::unique_ptr<Impl::PortIndex> index;
+  for (const Candidate& c : heap) {
+    if (slots[c.slot].second.sketch) {
+      index = std::make_unique<Impl::PortIndex>(impl_->IndexServers());
+      break;
+    }
+  }
+  const TrwSteps st(options_.trw);
+  std::vector<ScanRow> out;
+  out.reserve(heap.size());
+  for (const Candidate& c : heap) {
+    const auto& [k, s] = slots[c.slot];
+    ScanRow row = impl_->MakeRow(k, s, index.get(), options_.horizon_us);
+    const ClientKey ck{k.client, k.ip_version};
+    if (const ClientState* cs = impl_->clients.Find(ck)) {
+      SetVerdict(impl_->VerdictOf(options_, ck, *cs, st), &row);
+    }
+    out.push_back(row);
+  }
+  std::sort(out.begin(), out.end(), [by_sessions](const ScanRow& a, const ScanRow& b) {
+    return RowBefore(a, b, by_sessions);
+  });
   return out;
 }
 
@@ -1118,17 +1238,47 @@ std::vector<ServerRow> ScanTable::Servers(bool all) const {
     if (!all && s.last_accept_us + options_.horizon_us < end) {
       continue;
     }
-    ServerRow row;
-    row.address = s.address;
-    row.ip_version = s.ip_version;
-    row.port = s.port;
-    row.accepts = s.accepts;
-    row.clients = s.clients.Count();
-    row.estimated = !s.clients.exact();
-    row.first_accept_us = s.first_accept_us;
-    row.last_accept_us = s.last_accept_us;
-    out.push_back(row);
+    out.push_back(impl_->MakeServer(s));
   }
+  return out;
+}
+
+std::vector<ServerRow> ScanTable::TopServers(size_t n) const {
+  if (n == 0) {
+    return {};
+  }
+  struct Candidate {
+    ServerRow row;  // key and accepts only
+    const ServerState* s;
+  };
+  auto worse = [](const Candidate& a, const Candidate& b) { return ServerBefore(a.row, b.row); };
+  std::vector<Candidate> heap;
+  const uint64_t end = impl_->stats.max_time_us;
+  for (const auto& [k, s] : impl_->servers.slots()) {
+    if (s.last_accept_us + options_.horizon_us < end) {
+      continue;
+    }
+    Candidate c{ServerRow{}, &s};
+    c.row.address = s.address;
+    c.row.ip_version = s.ip_version;
+    c.row.port = s.port;
+    c.row.accepts = s.accepts;
+    if (heap.size() == n && !ServerBefore(c.row, heap.front().row)) {
+      continue;
+    }
+    heap.push_back(c);
+    std::push_heap(heap.begin(), heap.end(), worse);
+    if (heap.size() > n) {
+      std::pop_heap(heap.begin(), heap.end(), worse);
+      heap.pop_back();
+    }
+  }
+  std::vector<ServerRow> out;
+  out.reserve(heap.size());
+  for (const Candidate& c : heap) {
+    out.push_back(impl_->MakeServer(*c.s));
+  }
+  std::sort(out.begin(), out.end(), ServerBefore);
   return out;
 }
 

@@ -208,6 +208,14 @@ class ScanTable {
   // every server ever seen when `all`.
   std::vector<ServerRow> Servers(bool all) const;
   std::vector<ClientVerdict> Verdicts() const;
+  // The n rows of largest Count(by_sessions) (ties: ip version, client,
+  // port ascending), in that order; each equal to its row in Rows(). Only
+  // those n rows are judged (blind, verdict), so the live telemetry costs one
+  // pass over the table, not a Rows() of a million rows every second.
+  std::vector<ScanRow> TopRows(size_t n, bool by_sessions = false) const;
+  // The n active servers (Servers(false)) of most accepts (ties: ip version,
+  // address, port ascending), in that order.
+  std::vector<ServerRow> TopServers(size_t n) const;
   ScanStats Stats() const;
   const ScanOptions& options() const { return options_; }
 

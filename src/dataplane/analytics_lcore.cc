@@ -190,30 +190,13 @@ AnalyticsTop AnalyticsLcore::Top(size_t n) const {
   top.scan_stats = scan_.Stats();
   top.port_stats = ports_.stats();
   top.port_cells = ports_.cells();
-  // The scan table hands out all its rows (bounded by its key limit); keep n.
-  std::vector<analytics::ScanRow> rows = scan_.Rows();
-  const size_t k = std::min(n, rows.size());
-  std::partial_sort(rows.begin(), rows.begin() + k, rows.end(),
-                    [](const analytics::ScanRow& a, const analytics::ScanRow& b) {
-                      if (a.Count(false) != b.Count(false)) return a.Count(false) > b.Count(false);
-                      return std::tie(a.ip_version, a.client, a.port) <
-                             std::tie(b.ip_version, b.client, b.port);
-                    });
-  rows.resize(k);
-  for (const analytics::ScanRow& r : rows) {
+  // One pass over the tables, judging only the n kept rows: a Rows() of a
+  // million rows every publish period would stall the consuming loop.
+  for (const analytics::ScanRow& r : scan_.TopRows(n)) {
     const analytics::LiveClient* c = live_.Find(r.client, r.ip_version);
     top.rows.push_back({r, c != nullptr ? c->verdict : analytics::Verdict::kPending});
   }
-  std::vector<analytics::ServerRow> servers = scan_.Servers(/*all=*/false);
-  const size_t ks = std::min(n, servers.size());
-  std::partial_sort(servers.begin(), servers.begin() + ks, servers.end(),
-                    [](const analytics::ServerRow& a, const analytics::ServerRow& b) {
-                      if (a.accepts != b.accepts) return a.accepts > b.accepts;
-                      return std::tie(a.ip_version, a.address, a.port) <
-                             std::tie(b.ip_version, b.address, b.port);
-                    });
-  servers.resize(ks);
-  top.servers = std::move(servers);
+  top.servers = scan_.TopServers(n);
   // Flagged client ports, latest windows first.
   const std::vector<analytics::ServerPortReport> reports =
       analytics::AnalyzePorts(ports_, analytics::PortAnalysisOptions{});

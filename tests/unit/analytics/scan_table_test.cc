@@ -561,3 +561,72 @@ TEST(ScanTableEvictionTest, MemoryBudgetIsHonoured) {
 
 }  // namespace
 }  // namespace flowtrail::analytics
+
+namespace flowtrail::analytics {
+namespace {
+
+// The telemetry's top rows: the first n of Rows() in count order, judged
+// the same (blind, disjoint, verdict), with sketch rows among them.
+TEST(ScanTableTopTest, TopRowsAreTheFirstRowsInCountOrder) {
+  ScanTable t;
+  t.Consume(Mixed(6000, 41));
+  for (bool by_sessions : {false, true}) {
+    std::vector<ScanRow> all = t.Rows();
+    std::sort(all.begin(), all.end(), [&](const ScanRow& a, const ScanRow& b) {
+      if (a.Count(by_sessions) != b.Count(by_sessions)) {
+        return a.Count(by_sessions) > b.Count(by_sessions);
+      }
+      return std::tie(a.ip_version, a.client, a.port) < std::tie(b.ip_version, b.client, b.port);
+    });
+    ASSERT_TRUE(
+        std::any_of(all.begin(), all.begin() + 3, [](const ScanRow& r) { return r.estimated; }));
+    for (size_t n : {size_t{0}, size_t{1}, size_t{3}, size_t{17}, all.size() + 5}) {
+      SCOPED_TRACE(::testing::Message() << "n " << n << " by_sessions " << by_sessions);
+      const std::vector<ScanRow> top = t.TopRows(n, by_sessions);
+      ASSERT_EQ(top.size(), std::min(n, all.size()));
+      for (size_t i = 0; i < top.size(); ++i) {
+        EXPECT_EQ(top[i].client, all[i].client);
+        EXPECT_EQ(top[i].port, all[i].port);
+        for (int k = 1; k < 5; ++k) {
+          EXPECT_EQ(top[i].sessions[k], all[i].sessions[k]);
+          EXPECT_EQ(top[i].servers[k], all[i].servers[k]);
+        }
+        EXPECT_EQ(top[i].estimated, all[i].estimated);
+        EXPECT_EQ(top[i].disjoint, all[i].disjoint);
+        EXPECT_EQ(top[i].blind_sessions, all[i].blind_sessions);
+        EXPECT_EQ(top[i].blind_servers, all[i].blind_servers);
+        EXPECT_EQ(top[i].verdict, all[i].verdict);
+        EXPECT_EQ(top[i].decided_after, all[i].decided_after);
+        EXPECT_EQ(top[i].first_contacts, all[i].first_contacts);
+      }
+    }
+  }
+}
+
+TEST(ScanTableTopTest, TopServersAreTheActiveServersOfMostAccepts) {
+  ScanOptions o;
+  o.horizon_us = 300 * kS;  // the servers of the last ~300 s of the story
+  ScanTable t(o);
+  t.Consume(ActiveServerStory(4000, 5));
+  std::vector<ServerRow> all = t.Servers(false);
+  ASSERT_GT(all.size(), 3u);
+  ASSERT_LT(all.size(), t.Servers(true).size());  // the horizon drops some
+  std::sort(all.begin(), all.end(), [](const ServerRow& a, const ServerRow& b) {
+    if (a.accepts != b.accepts) return a.accepts > b.accepts;
+    return std::tie(a.ip_version, a.address, a.port) < std::tie(b.ip_version, b.address, b.port);
+  });
+  for (size_t n : {size_t{1}, size_t{3}, all.size() + 1}) {
+    const std::vector<ServerRow> top = t.TopServers(n);
+    ASSERT_EQ(top.size(), std::min(n, all.size()));
+    for (size_t i = 0; i < top.size(); ++i) {
+      EXPECT_EQ(top[i].address, all[i].address);
+      EXPECT_EQ(top[i].port, all[i].port);
+      EXPECT_EQ(top[i].accepts, all[i].accepts);
+      EXPECT_EQ(top[i].clients, all[i].clients);
+      EXPECT_EQ(top[i].first_accept_us, all[i].first_accept_us);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace flowtrail::analytics
