@@ -66,30 +66,16 @@ inline uint32_t TotalWeight(uint32_t shingles) {
   return shingles + std::min(shingles, kHeavyShingles);
 }
 
-// Bit-sliced x + y (planes, least significant first; `bits` planes each)
-// into bits + 1 planes of `out`.
-inline void AddSliced(const uint64_t* x, const uint64_t* y, int bits, uint64_t* out) {
-  uint64_t carry = 0;
-  for (int k = 0; k < bits; ++k) {
-    const uint64_t u = x[k] ^ y[k];
-    out[k] = u ^ carry;
-    carry = (x[k] & y[k]) | (u & carry);
-  }
-  out[bits] = carry;
-}
-
 // Bit b of the result is set when count_b (bit-sliced, kCountBits planes)
 // exceeds half the total weight, i.e. when 2 * count_b > weight.
 inline uint64_t Majority(const uint64_t* count, uint32_t weight) {
   const uint32_t threshold = weight / 2;
   uint64_t greater = 0, equal = ~uint64_t{0};
   for (int k = kCountBits - 1; k >= 0; --k) {
-    if ((threshold >> k) & 1) {
-      equal &= count[k];
-    } else {
-      greater |= equal & count[k];
-      equal &= ~count[k];
-    }
+    // Branch-free: the threshold differs per payload length.
+    const uint64_t t = -static_cast<uint64_t>((threshold >> k) & 1);
+    greater |= equal & count[k] & ~t;
+    equal &= ~(count[k] ^ t);
   }
   return greater == 0 ? 1 : greater;
 }
@@ -162,7 +148,7 @@ FT_AVX2 void Csa(__m256i& h, __m256i& l, __m256i a, __m256i b, __m256i c) {
 
 // Per 64-bit lane, per bit position: a count of the hashes with the bit
 // set, as bit planes (Harley-Seal: ones/twos/fours run, eights ripple up).
-// A lane sees at most 64 + 8 hashes (eight blocks and the heavy lanes), so planes 1..64 suffice.
+// A lane sees at most 64 + 4 hashes (eight blocks and the heavy ones), so planes 1..64 suffice.
 struct Avx2Counter {
   // Named planes, weights 1, 2, 4, ..., 64 (an array would live on the
   // stack instead of in registers).
@@ -180,6 +166,17 @@ struct Avx2Counter {
     Csa(twos_b, ones, ones, w[6], w[7]);
     Csa(fours_b, twos, twos, twos_a, twos_b);
     Csa(carry, fours, fours, fours_a, fours_b);
+    Ripple(eights, carry);
+    Ripple(sixteens, carry);
+    Ripple(thirtytwos, carry);
+    sixtyfours = _mm256_xor_si256(sixtyfours, carry);
+  }
+  FT_AVX2 void Add4(const __m256i* w) {
+    __m256i twos_a, twos_b, carry;
+    Csa(twos_a, ones, ones, w[0], w[1]);
+    Csa(twos_b, ones, ones, w[2], w[3]);
+    Csa(carry, twos, twos, twos_a, twos_b);
+    Ripple(fours, carry);
     Ripple(eights, carry);
     Ripple(sixteens, carry);
     Ripple(thirtytwos, carry);
@@ -227,10 +224,11 @@ FT_AVX2 void HashBlock(const uint8_t* src, uint32_t skip, uint32_t limit, __m256
 // Shingles 0..15 vote twice: they are lanes 0..3 of the first block, the
 // low 128 bits of its words.
 FT_AVX2 void AddHeavy(Avx2Counter& counter, const __m256i* w) {
-  const __m256i low = _mm256_setr_epi64x(-1, -1, 0, 0);
-  __m256i heavy[8];
-  for (int k = 0; k < 8; ++k) heavy[k] = _mm256_and_si256(w[k], low);
-  counter.Add8(heavy);
+  // Which lane counts a hash does not matter (the lanes are summed), so the
+  // low halves of two words make one word.
+  __m256i heavy[4];
+  for (int k = 0; k < 4; ++k) heavy[k] = _mm256_permute2x128_si256(w[2 * k], w[2 * k + 1], 0x20);
+  counter.Add4(heavy);
 }
 
 // n in 4..34 bytes, by overlapping fixed-size copies (a variable memcpy or
@@ -284,23 +282,30 @@ __attribute__((target("avx2"))) uint64_t SimHash64Avx2(const uint8_t* p, uint32_
       counter.Add8(words);
     }
   }
-  alignas(32) uint64_t lanes[7][4];
+  // The four lanes' counts summed, bit-sliced: the 128-bit halves, then
+  // the 64-bit halves (no store and reload; the carry chains overlap).
   const __m256i planes[7] = {counter.ones,      counter.twos,     counter.fours,
                              counter.eights,    counter.sixteens, counter.thirtytwos,
                              counter.sixtyfours};
+  __m128i halves[8], carry = _mm_setzero_si128();
   for (int k = 0; k < 7; ++k) {
-    _mm256_store_si256(reinterpret_cast<__m256i*>(lanes[k]), planes[k]);
+    const __m128i x = _mm256_castsi256_si128(planes[k]);
+    const __m128i y = _mm256_extracti128_si256(planes[k], 1);
+    const __m128i u = _mm_xor_si128(x, y);
+    halves[k] = _mm_xor_si128(u, carry);
+    carry = _mm_or_si128(_mm_and_si128(x, y), _mm_and_si128(u, carry));
   }
-  uint64_t a[7], b[7], c[7], d[7], ab[8], cd[8], total[kCountBits];
-  for (int k = 0; k < 7; ++k) {
-    a[k] = lanes[k][0];
-    b[k] = lanes[k][1];
-    c[k] = lanes[k][2];
-    d[k] = lanes[k][3];
+  halves[7] = carry;
+  uint64_t total[kCountBits];
+  carry = _mm_setzero_si128();
+  for (int k = 0; k < 8; ++k) {
+    const __m128i x = halves[k];
+    const __m128i y = _mm_unpackhi_epi64(x, x);
+    const __m128i u = _mm_xor_si128(x, y);
+    total[k] = static_cast<uint64_t>(_mm_cvtsi128_si64(_mm_xor_si128(u, carry)));
+    carry = _mm_or_si128(_mm_and_si128(x, y), _mm_and_si128(u, carry));
   }
-  AddSliced(a, b, 7, ab);
-  AddSliced(c, d, 7, cd);
-  AddSliced(ab, cd, 8, total);
+  total[8] = static_cast<uint64_t>(_mm_cvtsi128_si64(carry));
   return Majority(total, TotalWeight(shingles));
 }
 
