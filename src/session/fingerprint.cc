@@ -147,7 +147,7 @@ FT_AVX2 void Csa(__m256i& h, __m256i& l, __m256i a, __m256i b, __m256i c) {
 }
 
 // Per 64-bit lane, per bit position: a count of the hashes with the bit
-// set, as bit planes (Harley-Seal: ones/twos/fours run, eights ripple up).
+// set, as bit planes (Harley-Seal: ones/twos/fours run, eights ripple up; see CountBlock).
 // A lane sees at most 64 + 4 hashes (eight blocks and the heavy ones), so planes 1..64 suffice.
 struct Avx2Counter {
   // Named planes, weights 1, 2, 4, ..., 64 (an array would live on the
@@ -156,20 +156,6 @@ struct Avx2Counter {
 
   FT_AVX2 void Zero() {
     ones = twos = fours = eights = sixteens = thirtytwos = sixtyfours = _mm256_setzero_si256();
-  }
-  FT_AVX2 void Add8(const __m256i* w) {
-    __m256i twos_a, twos_b, fours_a, fours_b, carry;
-    Csa(twos_a, ones, ones, w[0], w[1]);
-    Csa(twos_b, ones, ones, w[2], w[3]);
-    Csa(fours_a, twos, twos, twos_a, twos_b);
-    Csa(twos_a, ones, ones, w[4], w[5]);
-    Csa(twos_b, ones, ones, w[6], w[7]);
-    Csa(fours_b, twos, twos, twos_a, twos_b);
-    Csa(carry, fours, fours, fours_a, fours_b);
-    Ripple(eights, carry);
-    Ripple(sixteens, carry);
-    Ripple(thirtytwos, carry);
-    sixtyfours = _mm256_xor_si256(sixtyfours, carry);
   }
   FT_AVX2 void Add4(const __m256i* w) {
     __m256i twos_a, twos_b, carry;
@@ -189,46 +175,63 @@ struct Avx2Counter {
   }
 };
 
-// The hashes of the 32 shingles starting at src[0..31] (lane k of load j is
-// shingle 4k + j), lanes outside [skip, limit) zeroed, as 8 words of four
-// 64-bit hashes. Reads src[0..34].
+// The hashes of shingles 4k + j (k = 0..7) starting at src, lanes outside
+// [skip, limit) zeroed, as two words of four 64-bit hashes (lo | hi << 32).
+// Reads src[j..j+34].
 template <bool kMasked>
-FT_AVX2 void HashBlock(const uint8_t* src, uint32_t skip, uint32_t limit, __m256i* out) {
-  const __m256i seed = _mm256_set1_epi32(static_cast<int>(kSeed));
-  const __m256i m1 = _mm256_set1_epi32(static_cast<int>(kM1));
-  const __m256i m2 = _mm256_set1_epi32(static_cast<int>(kM2));
-  const __m256i m3 = _mm256_set1_epi32(static_cast<int>(kM3));
-  const __m256i lane4 = _mm256_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28);
-  const __m256i lo_edge = _mm256_set1_epi32(static_cast<int>(skip) - 1);
-  const __m256i hi_edge = _mm256_set1_epi32(static_cast<int>(limit));
-  for (int j = 0; j < 4; ++j) {
-    const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + j));
-    __m256i x = _mm256_mullo_epi32(_mm256_xor_si256(v, seed), m1);
-    x = _mm256_xor_si256(x, _mm256_srli_epi32(x, 15));
-    __m256i lo = _mm256_mullo_epi32(x, m2);
-    lo = _mm256_xor_si256(lo, _mm256_srli_epi32(lo, 13));
-    __m256i hi = _mm256_mullo_epi32(x, m3);
-    hi = _mm256_xor_si256(hi, _mm256_srli_epi32(hi, 16));
-    if constexpr (kMasked) {
-      const __m256i index = _mm256_add_epi32(lane4, _mm256_set1_epi32(j));
-      const __m256i valid =
-          _mm256_and_si256(_mm256_cmpgt_epi32(index, lo_edge), _mm256_cmpgt_epi32(hi_edge, index));
-      lo = _mm256_and_si256(lo, valid);
-      hi = _mm256_and_si256(hi, valid);
-    }
-    out[2 * j] = _mm256_unpacklo_epi32(lo, hi);
-    out[2 * j + 1] = _mm256_unpackhi_epi32(lo, hi);
+FT_AVX2 void HashLanes(const uint8_t* src, int j, uint32_t skip, uint32_t limit, __m256i& w0,
+                       __m256i& w1) {
+  const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + j));
+  __m256i x = _mm256_mullo_epi32(_mm256_xor_si256(v, _mm256_set1_epi32(static_cast<int>(kSeed))),
+                                 _mm256_set1_epi32(static_cast<int>(kM1)));
+  x = _mm256_xor_si256(x, _mm256_srli_epi32(x, 15));
+  __m256i lo = _mm256_mullo_epi32(x, _mm256_set1_epi32(static_cast<int>(kM2)));
+  lo = _mm256_xor_si256(lo, _mm256_srli_epi32(lo, 13));
+  __m256i hi = _mm256_mullo_epi32(x, _mm256_set1_epi32(static_cast<int>(kM3)));
+  hi = _mm256_xor_si256(hi, _mm256_srli_epi32(hi, 16));
+  if constexpr (kMasked) {
+    const __m256i index =
+        _mm256_add_epi32(_mm256_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28), _mm256_set1_epi32(j));
+    const __m256i valid =
+        _mm256_and_si256(_mm256_cmpgt_epi32(index, _mm256_set1_epi32(static_cast<int>(skip) - 1)),
+                         _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(limit)), index));
+    lo = _mm256_and_si256(lo, valid);
+    hi = _mm256_and_si256(hi, valid);
   }
+  w0 = _mm256_unpacklo_epi32(lo, hi);
+  w1 = _mm256_unpackhi_epi32(lo, hi);
 }
 
-// Shingles 0..15 vote twice: they are lanes 0..3 of the first block, the
-// low 128 bits of its words.
-FT_AVX2 void AddHeavy(Avx2Counter& counter, const __m256i* w) {
-  // Which lane counts a hash does not matter (the lanes are summed), so the
-  // low halves of two words make one word.
+// Counts the 32 shingles starting at src[0..31] (reads src[0..34]): each
+// pair of words goes into the carry-save tree as soon as it is hashed, so
+// few words are live at once. kHeavy: the first block, whose lanes 0..3
+// (shingles 0..15, the low 128 bits of each word) count twice; which lane
+// counts a hash does not matter (the lanes are summed), so the low halves
+// of two words make one word.
+template <bool kMasked, bool kHeavy>
+FT_AVX2 void CountBlock(const uint8_t* src, uint32_t skip, uint32_t limit, Avx2Counter& c) {
+  __m256i a, b, twos_a, twos_b, fours_a, fours_b, carry;
   __m256i heavy[4];
-  for (int k = 0; k < 4; ++k) heavy[k] = _mm256_permute2x128_si256(w[2 * k], w[2 * k + 1], 0x20);
-  counter.Add4(heavy);
+  HashLanes<kMasked>(src, 0, skip, limit, a, b);
+  if constexpr (kHeavy) heavy[0] = _mm256_permute2x128_si256(a, b, 0x20);
+  Csa(twos_a, c.ones, c.ones, a, b);
+  HashLanes<kMasked>(src, 1, skip, limit, a, b);
+  if constexpr (kHeavy) heavy[1] = _mm256_permute2x128_si256(a, b, 0x20);
+  Csa(twos_b, c.ones, c.ones, a, b);
+  Csa(fours_a, c.twos, c.twos, twos_a, twos_b);
+  HashLanes<kMasked>(src, 2, skip, limit, a, b);
+  if constexpr (kHeavy) heavy[2] = _mm256_permute2x128_si256(a, b, 0x20);
+  Csa(twos_a, c.ones, c.ones, a, b);
+  HashLanes<kMasked>(src, 3, skip, limit, a, b);
+  if constexpr (kHeavy) heavy[3] = _mm256_permute2x128_si256(a, b, 0x20);
+  Csa(twos_b, c.ones, c.ones, a, b);
+  Csa(fours_b, c.twos, c.twos, twos_a, twos_b);
+  Csa(carry, c.fours, c.fours, fours_a, fours_b);
+  Avx2Counter::Ripple(c.eights, carry);
+  Avx2Counter::Ripple(c.sixteens, carry);
+  Avx2Counter::Ripple(c.thirtytwos, carry);
+  c.sixtyfours = _mm256_xor_si256(c.sixtyfours, carry);
+  if constexpr (kHeavy) c.Add4(heavy);
 }
 
 // n in 4..34 bytes, by overlapping fixed-size copies (a variable memcpy or
@@ -257,29 +260,22 @@ __attribute__((target("avx2"))) uint64_t SimHash64Avx2(const uint8_t* p, uint32_
   const uint32_t shingles = n - 3;
   Avx2Counter counter;
   counter.Zero();
-  __m256i words[8];
   if (n < 35) {
     // One block over a zero-padded copy, so no read passes the payload.
     alignas(32) uint8_t padded[64];
     _mm256_store_si256(reinterpret_cast<__m256i*>(padded), _mm256_setzero_si256());
     _mm256_store_si256(reinterpret_cast<__m256i*>(padded + 32), _mm256_setzero_si256());
     CopySmall(padded, p, n);
-    HashBlock<true>(padded, 0, shingles, words);
-    counter.Add8(words);
-    AddHeavy(counter, words);
+    CountBlock<true, true>(padded, 0, shingles, counter);
   } else {
-    uint32_t i = 0;
-    for (; i + 32 <= shingles; i += 32) {
-      HashBlock<false>(p + i, 0, 32, words);
-      counter.Add8(words);
-      if (i == 0) AddHeavy(counter, words);
-    }
+    CountBlock<false, true>(p, 0, 32, counter);
+    uint32_t i = 32;
+    for (; i + 32 <= shingles; i += 32) CountBlock<false, false>(p + i, 0, 32, counter);
     if (i < shingles) {
       // The last 32 shingles, without those already counted: reads end at
       // the payload's last byte.
       const uint32_t base = shingles - 32;
-      HashBlock<true>(p + base, i - base, 32, words);
-      counter.Add8(words);
+      CountBlock<true, false>(p + base, i - base, 32, counter);
     }
   }
   // The four lanes' counts summed, bit-sliced: the 128-bit halves, then
