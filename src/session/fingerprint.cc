@@ -28,7 +28,6 @@ uint32_t ScalarFingerprint(const uint8_t* p, uint32_t captured, uint32_t payload
 namespace fingerprint_internal {
 namespace {
 
-constexpr uint32_t kSeed = 0x6a09e667u;
 constexpr uint32_t kM1 = 0x9e3779b1u;
 constexpr uint32_t kM2 = 0x85ebca6bu;
 constexpr uint32_t kM3 = 0xc2b2ae35u;
@@ -39,7 +38,7 @@ constexpr int kCountBits = 9;
 // The shingle hash of the header's definition, in 32-bit lanes so that
 // SIMD computes it lane for lane.
 inline uint64_t ShingleHash(uint32_t v) {
-  uint32_t x = (v ^ kSeed) * kM1;
+  uint32_t x = v * kM1;
   x ^= x >> 15;
   uint32_t lo = x * kM2;
   lo ^= lo >> 13;
@@ -182,8 +181,7 @@ template <bool kMasked>
 FT_AVX2 void HashLanes(const uint8_t* src, int j, uint32_t skip, uint32_t limit, __m256i& w0,
                        __m256i& w1) {
   const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + j));
-  __m256i x = _mm256_mullo_epi32(_mm256_xor_si256(v, _mm256_set1_epi32(static_cast<int>(kSeed))),
-                                 _mm256_set1_epi32(static_cast<int>(kM1)));
+  __m256i x = _mm256_mullo_epi32(v, _mm256_set1_epi32(static_cast<int>(kM1)));
   x = _mm256_xor_si256(x, _mm256_srli_epi32(x, 15));
   __m256i lo = _mm256_mullo_epi32(x, _mm256_set1_epi32(static_cast<int>(kM2)));
   lo = _mm256_xor_si256(lo, _mm256_srli_epi32(lo, 13));

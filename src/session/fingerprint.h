@@ -26,13 +26,15 @@
 //             i..i+3, i = 0..m-1); below 4 bytes one feature,
 //             v = bytes | n << 24;
 //   hash      per feature, in 32-bit arithmetic (mod 2^32):
-//               x  = (v ^ 0x6a09e667) * 0x9e3779b1;  x ^= x >> 15;
+//               x  = v * 0x9e3779b1;  x ^= x >> 15;
 //               lo = x * 0x85ebca6b;  lo ^= lo >> 13;
 //               hi = x * 0xc2b2ae35;  hi ^= hi >> 16;
 //               h  = hi << 32 | lo;
 //   vote      weight w = 2 for shingles 0..15, else 1; W = the sum of the
 //             weights; bit b is set when the weight of the features with
 //             bit b set in h is more than W / 2 (2 * count > W).
+//             (h(0) = 0: a zero shingle votes 0 on every bit, like any
+//             fixed value would; an all-zero payload gives 0, stored as 1.)
 // Similarity is 64 minus the Hamming distance (popcount of XOR); a few bytes
 // changed in a payload of a hundred or more bytes flips only a few bits,
 // unrelated payloads differ in about 32.

@@ -153,7 +153,7 @@ uint64_t DefinitionSimHash64(const uint8_t* p, uint32_t captured) {
   if (captured == 0) return 0;
   const uint32_t n = std::min<uint32_t>(captured, 256);
   auto hash = [](uint32_t v) {
-    uint32_t x = (v ^ 0x6a09e667u) * 0x9e3779b1u;
+    uint32_t x = v * 0x9e3779b1u;
     x ^= x >> 15;
     uint32_t lo = x * 0x85ebca6bu;
     lo ^= lo >> 13;
@@ -210,6 +210,13 @@ TEST(SimHash64, EveryImplementationGivesTheDefinitionsValueAtEveryLength) {
       }
     }
   }
+}
+
+TEST(SimHash64, AnAllZeroPayloadIsDataNotNoData) {
+  // Every shingle hashes to 0 and votes 0 on every bit; 0 means "no data".
+  const std::vector<uint8_t> zeros(100, 0);
+  EXPECT_EQ(Sh(zeros), 1u);
+  EXPECT_EQ(fingerprint_internal::SimHash64Portable(zeros.data(), 100), 1u);
 }
 
 TEST(SimHash64, OnlyTheFirst256BytesCount) {
