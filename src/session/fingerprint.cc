@@ -17,8 +17,15 @@ uint32_t ScalarFingerprint(const uint8_t* p, uint32_t captured, uint32_t payload
   const uint32_t n = std::min(captured, kFingerprintMaxBytes);
   uint32_t mean16 = 0;
   if (n > 2) {
-    uint32_t sum = 0;
-    for (uint32_t i = 2; i < n; ++i) sum += p[i];
+    // The byte sum 16 at a time (SSE2's psadbw: baseline on x86-64).
+    uint32_t sum = 0, i = 2;
+    __m128i acc = _mm_setzero_si128();
+    for (; i + 16 <= n; i += 16) {
+      const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i));
+      acc = _mm_add_epi64(acc, _mm_sad_epu8(v, _mm_setzero_si128()));
+    }
+    sum = static_cast<uint32_t>(_mm_cvtsi128_si32(acc) + _mm_extract_epi16(acc, 4));
+    for (; i < n; ++i) sum += p[i];
     mean16 = sum * 16 / (n - 2);
   }
   const uint32_t fp = (b0 << 24) | (b1 << 16) | (len_class << 12) | mean16;

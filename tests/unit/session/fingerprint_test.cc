@@ -4,6 +4,7 @@
 #include "session/fingerprint.h"
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <random>
 #include <set>
@@ -209,6 +210,21 @@ TEST(SimHash64, EveryImplementationGivesTheDefinitionsValueAtEveryLength) {
         ASSERT_EQ(fingerprint_internal::SimHash64Avx2(p, n), want) << n << " " << kind;
       }
     }
+  }
+}
+
+TEST(Fingerprint, ScalarFingerprintIsTheHeadersDefinitionAtEveryLength) {
+  std::mt19937 rng(41);
+  for (uint32_t n = 1; n <= 1500; ++n) {
+    const std::vector<uint8_t> v = Mixed(rng, n, static_cast<int>(n % 3));
+    const uint32_t sent = n + static_cast<uint32_t>(rng() % 3) * 700;  // a snap length
+    const uint32_t m = std::min<uint32_t>(n, 256);
+    uint32_t sum = 0;
+    for (uint32_t i = 2; i < m; ++i) sum += v[i];
+    const uint32_t want = (uint32_t{v[0]} << 24) | (n > 1 ? uint32_t{v[1]} << 16 : 0) |
+                          (std::min<uint32_t>(15, std::bit_width(sent)) << 12) |
+                          (m > 2 ? sum * 16 / (m - 2) : 0);
+    ASSERT_EQ(ScalarFingerprint(v.data(), n, sent), want == 0 ? 1 : want) << n;
   }
 }
 
