@@ -153,8 +153,8 @@ FT_AVX2 void Csa(__m256i& h, __m256i& l, __m256i a, __m256i b, __m256i c) {
 }
 
 // Per 64-bit lane, per bit position: a count of the hashes with the bit
-// set, as bit planes (Harley-Seal: ones/twos/fours run, eights ripple up; see CountBlock).
-// A lane sees at most 64 + 4 hashes (eight blocks and the heavy ones), so planes 1..64 suffice.
+// set, as bit planes (Harley-Seal, see CountBlock). A lane sees at most
+// 64 + 4 hashes (eight blocks and the heavy ones): planes 1..64 suffice.
 struct Avx2Counter {
   // Named planes, weights 1, 2, 4, ..., 64 (an array would live on the
   // stack instead of in registers).
@@ -183,7 +183,7 @@ struct Avx2Counter {
 
 // The hashes of shingles 4k + j (k = 0..7) starting at src, lanes outside
 // [skip, limit) zeroed, as two words of four 64-bit hashes (lo | hi << 32).
-// Reads src[j..j+34].
+// Reads src[j..j+31].
 template <bool kMasked>
 FT_AVX2 void HashLanes(const uint8_t* src, int j, uint32_t skip, uint32_t limit, __m256i& w0,
                        __m256i& w1) {
@@ -257,6 +257,8 @@ FT_AVX2 void CopySmall(uint8_t* dst, const uint8_t* src, uint32_t n) {
 }
 
 }  // namespace
+
+#undef FT_AVX2
 
 __attribute__((target("avx2"))) uint64_t SimHash64Avx2(const uint8_t* p, uint32_t captured) {
   if (p == nullptr || captured == 0) return 0;
