@@ -15,6 +15,8 @@ import fcntl
 import hashlib
 import json
 import os
+import shutil
+import signal
 import subprocess
 import time
 
@@ -53,18 +55,21 @@ def lab_output():
             t = time.monotonic()
             cmd = [os.path.join(lab_source(), "lab.py"), out]
             log("$ " + " ".join(cmd))
+            p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                 text=True, errors="replace")
             try:
-                p = subprocess.run(cmd, capture_output=True, text=True, errors="replace",
-                                   timeout=LAB_TIMEOUT + 60)
+                text = p.communicate(timeout=LAB_TIMEOUT + 60)[0]
             except subprocess.TimeoutExpired:
+                p.terminate()  # SIGTERM: the lab removes its namespaces and processes
+                p.communicate(timeout=60)
                 raise Failure(f"the lab did not finish within {LAB_TIMEOUT + 60} s")
             with open(os.path.join(out, "lab.log"), "w") as f:
-                f.write(p.stdout + p.stderr)
+                f.write(text)
             if p.returncode == lib.SKIP:
-                raise Skip(p.stdout.strip().splitlines()[-1] if p.stdout.strip() else
+                raise Skip(text.strip().splitlines()[-1] if text.strip() else
                            "the lab cannot run here")
             if p.returncode != 0:
-                raise Failure(f"the lab exited {p.returncode}:\n{lib.tail(p.stdout + p.stderr)}")
+                raise Failure(f"the lab exited {p.returncode}:\n{lib.tail(text)}")
             log(f"  lab ran {time.monotonic() - t:.1f} s (log: {out}/lab.log)")
             with open(stamp, "w") as f:
                 f.write(stamp_text)
@@ -310,29 +315,48 @@ def check_detection(streams, truths, what):
 # Cases
 
 
+def check_live_verdicts(stats, truth):
+    """The sensor's own sequential test (first-contact events on its
+    analytics lcore, the stats JSON's live_scanners): every scanner, and
+    no other client."""
+    live = {x["client"]: x for x in stats.get("analytics", {}).get("live_scanners", [])
+            if x.get("verdict") == "scanner"}
+    problems = []
+    for a in truth["scanners"]:
+        if a not in live:
+            problems.append(f"{truth['scenario']}: scanner {a} has no live scanner verdict "
+                            f"(live_scanners {sorted(live)})")
+    for a in sorted(set(live) - set(truth["scanners"])):
+        problems.append(f"{truth['scenario']}: live scanner verdict for {a}, not a scanner")
+    return problems
+
+
 def lab_streams(case):
     out = lab_output()
-    streams, truths = [], []
+    runs, truths = [], []
     for s in SCENARIOS:
         truth = load_truth(os.path.join(out, f"{s}.truth.json"))
         r, records = sensor_records(case, s, os.path.join(out, f"{s}.pcap"))
-        streams.append(r.output)
+        runs.append(r)
         truths.append((truth, records))
-    return out, streams, truths
+    return out, runs, truths
 
 
 def lab_records():
     """Records of every lab capture against the scenario's ground truth;
     the lab's wall time within the issue's 5 minutes."""
-    out, streams, truths = lab_streams("lab_records")
+    out, runs, truths = lab_streams("lab_records")
     with open(os.path.join(out, "lab.json")) as f:
         timings = json.load(f)["timings"]
     log(f"  lab timings (s): {timings}")
     problems = []
     if timings.get("total_s", 0) > LAB_TIMEOUT:
         problems.append(f"the lab took {timings['total_s']} s, more than {LAB_TIMEOUT}")
-    for (truth, records), stream in zip(truths, streams):
+    for (truth, records), r in zip(truths, runs):
         p = check_records(records, truth)
+        rx = lib.port_counter(r.stats(), "rx")
+        if rx != truth["capture"]["packets"]:
+            p.append(f"the sensor read {rx} frames, tcpdump wrote {truth['capture']['packets']}")
         log(f"  {truth['scenario']}: {len(records)} records, {len(tcp_final(records))} TCP; "
             f"{len(truth['sessions'])} sessions, {len(truth['attempts'])} attempt groups, "
             f"{len(truth['probes'])} probes in the truth: {len(p)} problem(s)")
@@ -341,12 +365,15 @@ def lab_records():
 
 
 def lab_detection():
-    """Verdicts, ranking, client-port flags and vertical scans per scenario,
-    and over all the lab's streams as one data set."""
-    _, streams, truths = lab_streams("lab_detection")
+    """Verdicts (report scans, and the sensor's live ones), ranking,
+    client-port flags and vertical scans per scenario, and over all the
+    lab's streams as one data set."""
+    _, runs, truths = lab_streams("lab_detection")
+    streams = [r.output for r in runs]
     problems = []
-    for stream, (truth, _) in zip(streams, truths):
-        problems += check_detection([stream], [truth], truth["scenario"])
+    for r, (truth, _) in zip(runs, truths):
+        problems += check_detection([r.output], [truth], truth["scenario"])
+        problems += check_live_verdicts(r.stats(), truth)
     problems += check_detection(streams, [t for t, _ in truths], "all scenarios")
     report(problems, "lab detection")
 
@@ -358,11 +385,59 @@ def check_shipped_sample(case):
     truth = load_truth(os.path.join(data, "sample.truth.json"))
     r, records = sensor_records(case, "w1", pcap)
     report(check_records(records, truth), f"{len(records)} records vs sample.truth.json")
-    report(check_detection([r.output], [truth], "sample"), "sample: report scans and ports")
+    report(check_detection([r.output], [truth], "sample") + check_live_verdicts(r.stats(), truth),
+           "sample: report scans and ports, live verdicts")
     return r, records
 
 
+def lab_cleanup():
+    """SIGTERM, then SIGINT, in the middle of a scenario: the lab exits with
+    128 + the signal and leaves no namespace and no process behind (its
+    services, tcpdump and tools all carry its output dir in their command
+    lines)."""
+    problems = []
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        out = os.path.join(lib.WORK_DIR, "lab_cleanup", sig.name)
+        shutil.rmtree(out, ignore_errors=True)
+        os.makedirs(out)
+        cmd = [os.path.join(lab_source(), "lab.py"), out, "--scenarios", "relay,p2p"]
+        log("$ " + " ".join(cmd) + f"  (then {sig.name})")
+        with open(os.path.join(out, "..", f"{sig.name}.log"), "w") as f:
+            p = subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT)
+        started = os.path.join(out, "logs", "tcpdump-relay.err")
+        deadline = time.monotonic() + 60
+        while not os.path.exists(started) and p.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if p.poll() == lib.SKIP:
+            raise Skip(open(os.path.join(out, "..", f"{sig.name}.log")).read().strip()
+                       or "the lab cannot run here")
+        time.sleep(1.0)  # inside the relay's retries
+        p.send_signal(sig)
+        try:
+            rc = p.wait(60)
+        except subprocess.TimeoutExpired:
+            lib.kill_group(p)
+            raise Failure(f"the lab did not exit within 60 s of {sig.name}")
+        names = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+        left = [n.split()[0] for n in names.splitlines() if n.startswith(f"ftl{p.pid}-")]
+        procs = []
+        for pid in os.listdir("/proc"):
+            try:
+                with open(f"/proc/{pid}/cmdline", "rb") as f:
+                    if out.encode() in f.read():
+                        procs.append(pid)
+            except OSError:
+                pass
+        log(f"  {sig.name}: exit {rc}, namespaces left {left}, processes left {procs}")
+        if rc != 128 + sig:
+            problems.append(f"{sig.name}: the lab exited {rc}, expected {128 + sig}")
+        if left or procs:
+            problems.append(f"{sig.name}: left namespaces {left} and processes {procs}")
+    report(problems, "clean-up on SIGTERM and SIGINT")
+
+
 LAB_CASES = {
+    "lab_cleanup": lab_cleanup,
     "lab_records": lab_records,
     "lab_detection": lab_detection,
 }

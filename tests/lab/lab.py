@@ -143,6 +143,9 @@ class Lab:
                 p.wait()
 
     def cleanup(self):
+        # A second Ctrl-C must not cut the clean-up short.
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, signal.SIG_IGN)
         for p in reversed(self.procs):
             try:
                 self.stop(p, signal.SIGKILL, 5)
