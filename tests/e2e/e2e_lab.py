@@ -170,6 +170,9 @@ def check_records(records, truth):
     # counts are exact), in the state the tool reported.
     want_state = {"closed": "REJ", "filtered": "S0"}
     for p in truth["probes"]:
+        if p.get("protocol", 6) == 17:
+            problems += check_udp_probe(records, p)
+            continue
         key = (p["client_ip"], p["server_ip"], p["server_port"])
         found = [i for i in by3.get(key, []) if "client_port" not in p or
                  num(recs[i], "client_port") == p["client_port"]]
@@ -198,6 +201,31 @@ def check_records(records, truth):
         problems.append(f"a record the tools did not make: {describe(r)}")
     if len(left) > 10:
         problems.append(f"... {len(left) - 10} more records the tools did not make")
+    return problems
+
+
+def check_udp_probe(records, p):
+    """A UDP probe: its session S0 whatever the port's state (no UDP came
+    back); a closed port's ICMP port unreachable is its own record, from the
+    probed host to the scanner (ICMP type 3 code 3 as client and server
+    port)."""
+    name = f"{p['tool']} udp {p['server_ip']}:{p['server_port']} ({p['state']})"
+    udp = [r for r in records if int(r.get("protocol", 0)) == 17 and
+           (ip(r, "client_ip"), ip(r, "server_ip"), num(r, "server_port")) ==
+           (p["client_ip"], p["server_ip"], p["server_port"])]
+    problems = []
+    if not udp:
+        problems.append(f"{name}: no UDP record")
+    for r in udp:
+        if state(r) != "S0" or num(r, "server_packets"):
+            problems.append(f"{name}: {describe(r)}, {num(r, 'server_packets')} server packets; "
+                            f"expected S0")
+    icmp = [r for r in records if int(r.get("protocol", 0)) == 1 and
+            (ip(r, "client_ip"), ip(r, "server_ip"), num(r, "client_port"),
+             num(r, "server_port")) == (p["server_ip"], p["client_ip"], 3, 3)]
+    if (p["state"] == "closed") != bool(icmp):
+        problems.append(f"{name}: {len(icmp)} ICMP port unreachable records from "
+                        f"{p['server_ip']}")
     return problems
 
 
@@ -390,6 +418,36 @@ def check_shipped_sample(case):
     return r, records
 
 
+THREE_WORKER_LCORES = "0@0,1@1,2@0,3@1,4@0,5@1,6@0"
+
+
+def lab_workers_1_vs_3():
+    """Each lab capture with 3 workers: the same records as with one (ids
+    aside), the ground truth still holds, the same scan and port reports."""
+    out = lab_output()
+    problems = []
+    for s in SCENARIOS:
+        pcap = os.path.join(out, f"{s}.pcap")
+        truth = load_truth(os.path.join(out, f"{s}.truth.json"))
+        r1 = lib.run_sensor("lab_workers_1_vs_3", f"{s}-w1", pcap, [])
+        r3 = lib.run_sensor("lab_workers_1_vs_3", f"{s}-w3", pcap, ["--workers", "3"],
+                            THREE_WORKER_LCORES, memory=768)
+        one, three = lib.cat_json(r1.output), lib.cat_json(r3.output)
+        a = collections.Counter(lib.norm_record(r) for r in one)
+        b = collections.Counter(lib.norm_record(r) for r in three)
+        for rec, n in list((a - b).items())[:3]:
+            problems.append(f"{s}: only with 1 worker (x{n}): {dict(rec)}")
+        for rec, n in list((b - a).items())[:3]:
+            problems.append(f"{s}: only with 3 workers (x{n}): {dict(rec)}")
+        problems += [f"{s}, 3 workers: {x}" for x in check_records(three, truth)]
+        for kind in ("scans", "ports"):
+            if report_json(kind, [r1.output]) != report_json(kind, [r3.output]):
+                problems.append(f"{s}: report {kind} differs between 1 and 3 workers")
+        workers = collections.Counter(int(r.get("worker_id", 0) or 0) for r in three)
+        log(f"  {s}: {len(one)} records; with 3 workers per worker {dict(sorted(workers.items()))}")
+    report(problems, "lab captures: 1 vs 3 workers")
+
+
 def lab_cleanup():
     """SIGTERM, then SIGINT, in the middle of a scenario: the lab exits with
     128 + the signal and leaves no namespace and no process behind (its
@@ -438,6 +496,7 @@ def lab_cleanup():
 
 LAB_CASES = {
     "lab_cleanup": lab_cleanup,
+    "lab_workers_1_vs_3": lab_workers_1_vs_3,
     "lab_records": lab_records,
     "lab_detection": lab_detection,
 }

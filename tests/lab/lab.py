@@ -307,7 +307,7 @@ class Lab:
                 "server_bytes": t["size_header"] + t["size_download"],
                 "conn_state": state})
 
-    def nmap(self, truth, host, args, tag):
+    def nmap(self, truth, host, args, tag, protocol=6):
         xml = os.path.join(self.logs, f"nmap{re.sub(r'[^a-zA-Z0-9]+', '-', tag)}.xml")
         cmd = ["nmap", "-n", "-Pn", "--send-ip", "-T5", "--max-retries", "1",
                "--max-rtt-timeout", "200ms", "-oX", xml] + args
@@ -320,7 +320,8 @@ class Lab:
             for p in h.iter("port"):
                 st = p.find("state")
                 truth["probes"].append({"tool": f"nmap {tag}", "client_ip": client,
-                                        "server_ip": addr, "server_port": int(p.get("portid")),
+                                        "protocol": protocol, "server_ip": addr,
+                                        "server_port": int(p.get("portid")),
                                         "state": st.get("state"), "reason": st.get("reason")})
                 n += 1
             # Ports nmap folds into <extraports> (the "Not shown: 990 closed"):
@@ -333,7 +334,8 @@ class Lab:
                                            f"list (nmap older than 7.80?)")
                     for port in expand_ports(ports):
                         truth["probes"].append({"tool": f"nmap {tag}", "client_ip": client,
-                                                "server_ip": addr, "server_port": port,
+                                                "protocol": protocol, "server_ip": addr,
+                                                "server_port": port,
                                                 "state": ep.get("state"),
                                                 "reason": er.get("reason")})
                         n += 1
@@ -546,10 +548,13 @@ def horizontal_targets():
 def nmap_syn(lab, truth):
     """nmap -sS: horizontal (5 ports of 13 addresses: the server, the
     dropping and rejecting hosts, 10 dead addresses) and vertical (ports
-    1-1024 of the server)."""
+    1-1024 of the server); nmap -sU on 5 ports of 3 addresses."""
     lab.nmap(truth, "nmaps", ["-sS", "-v", "--reason", "-p", "21,22,25,80,445"] +
              horizontal_targets(), "-sS horizontal")
     lab.nmap(truth, "nmaps", ["-sS", "-v", "--reason", "-p", "1-1024", SRV], "-sS vertical")
+    # UDP: closed ports answer ICMP port unreachable, the others nothing.
+    lab.nmap(truth, "nmaps", ["-sU", "-v", "--reason", "-p", "53,69,123,161,500",
+                              REJ, DROP, DEAD[0]], "-sU", protocol=17)
     truth["scanners"].append(HOSTS["nmaps"][0][0])
     truth["vertical"].append({"client_ip": HOSTS["nmaps"][0][0], "server_ip": SRV,
                               "min_ports": 1024})
@@ -668,7 +673,7 @@ SCENARIOS = {
     "relay": (relay, "a mail relay retrying one dead MX 12 times between deliveries"),
     "busy": (busy, "a busy client: 300 HTTP connections to three server addresses"),
     "p2p": (p2p, "a P2P-like node: 40 peers, 4 failures"),
-    "nmap_syn": (nmap_syn, "nmap -sS horizontal and vertical"),
+    "nmap_syn": (nmap_syn, "nmap -sS horizontal and vertical, nmap -sU"),
     "nmap_connect": (nmap_connect, "nmap -sT horizontal and vertical"),
     "masscan": (masscan, "masscan from source port 40000 beside 30 web downloads"),
     "hping": (hping, "hping3 SYN probes: vertical on the rejecting host, dead addresses"),
