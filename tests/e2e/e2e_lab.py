@@ -106,6 +106,10 @@ def state(r):
     return lib.norm_enum("conn_state", r.get("conn_state"))
 
 
+def sender(r):
+    return lib.norm_enum("first_data_sender", r.get("first_data_sender"))
+
+
 def num(r, field):
     return int(r.get(field, 0) or 0)
 
@@ -147,6 +151,9 @@ def check_records(records, truth):
                 problems.append(f"{name}: {field} {num(r, field)}, the tools say {s[field]}")
         if s.get("conn_state") and state(r) != s["conn_state"]:
             problems.append(f"{name}: conn_state {state(r)}, expected {s['conn_state']}")
+        if s.get("first_data_sender") and sender(r) != s["first_data_sender"]:
+            problems.append(f"{name}: first data sender {sender(r)}, expected "
+                            f"{s['first_data_sender']}")
         if r.get("transient_server"):
             problems.append(f"{name}: flagged transient")
 
@@ -245,8 +252,9 @@ def check_ftp(recs, ftp, claimed):
             continue
         r = recs[found[0]]
         if r.get("transient_server") or state(r) != "SF" or not num(r, "client_bytes") or \
-                not num(r, "server_bytes"):
-            problems.append(f"FTP control: {describe(r)}, expected SF, bytes both ways, not "
+                not num(r, "server_bytes") or sender(r) != "SERVER":
+            problems.append(f"FTP control: {describe(r)}, first data sender {sender(r)}; "
+                            f"expected SF, bytes both ways, the server first (220), not "
                             f"transient")
     data = [i for i, r in enumerate(recs) if i not in claimed and
             {ip(r, "client_ip"), ip(r, "server_ip")} == {c, s}]
@@ -266,8 +274,10 @@ def check_ftp(recs, ftp, claimed):
         r = recs[i]
         if not r.get("transient_server"):
             problems.append(f"FTP data session not flagged transient: {describe(r)}")
-        if state(r) != "SF":
-            problems.append(f"FTP data session: {describe(r)}, expected SF")
+        want_sender = "CLIENT" if num(r, "client_bytes") else "SERVER"
+        if state(r) != "SF" or sender(r) != want_sender:
+            problems.append(f"FTP data session: {describe(r)}, first data sender {sender(r)}; "
+                            f"expected SF, {want_sender}")
     return problems
 
 

@@ -240,6 +240,11 @@ class Lab:
         self.spawn([py, "-u", SERVICES, "peer", "6881", self.log_path("peer.jsonl")], "peers",
                    "peer", ready=("stdout", "ready"))
 
+    def shown(self, cmd):
+        """A command for the truth file, the output dir written OUT (so a
+        committed truth file does not name a scratch dir)."""
+        return " ".join(cmd).replace(self.out, "OUT")
+
     def log_path(self, name):
         return os.path.join(self.logs, name)
 
@@ -293,6 +298,7 @@ class Lab:
         return [json.loads(line) for line in p.stdout.splitlines() if line.startswith("{")]
 
     def curl_sessions(self, truth, host, transfers, tool="curl", state="SF"):
+        """HTTP transfers as sessions: the client speaks first."""
         for t in transfers:
             if not t.get("local_port"):
                 raise RuntimeError(f"curl transfer without a connection: {t}")
@@ -305,7 +311,7 @@ class Lab:
                 "server_ip": t["remote_ip"], "server_port": t["remote_port"],
                 "client_bytes": t["size_request"] + t["size_upload"],
                 "server_bytes": t["size_header"] + t["size_download"],
-                "conn_state": state})
+                "conn_state": state, "first_data_sender": "CLIENT"})
 
     def nmap(self, truth, host, args, tag, protocol=6):
         xml = os.path.join(self.logs, f"nmap{re.sub(r'[^a-zA-Z0-9]+', '-', tag)}.xml")
@@ -341,7 +347,7 @@ class Lab:
                         n += 1
         if n == 0:
             raise RuntimeError(f"nmap {tag} scanned nothing; see {xml}")
-        truth["tools"][f"nmap {tag}"] = {"command": " ".join(cmd), "probes": n}
+        truth["tools"][f"nmap {tag}"] = {"command": self.shown(cmd), "probes": n}
 
 
 def expand_ports(text):
@@ -470,7 +476,8 @@ def relay(lab, truth, retries=12):
             "tool": "curl smtp", "what": "delivery", "protocol": 6, "client_ip": client,
             "client_port": t["local_port"], "server_ip": SRV, "server_port": 25,
             "client_bytes": e["server_received"], "server_bytes": e["server_sent"],
-            "conn_state": "SF", "curl_size_upload": t["size_upload"]})
+            "conn_state": "SF", "first_data_sender": "SERVER",  # the 220 greeting
+            "curl_size_upload": t["size_upload"]})
     truth["attempts"].append({"tool": "curl smtp", "client_ip": client, "server_ip": dead,
                               "server_port": 25, "count": retries, "conn_state": "S0"})
     truth["benign"].append(client)
@@ -526,7 +533,8 @@ def p2p(lab, truth):
                 "tool": "p2p node", "what": "peer", "protocol": 6, "client_ip": client,
                 "client_port": a["client_port"], "server_ip": a["server_ip"],
                 "server_port": 6881, "client_bytes": e["server_received"],
-                "server_bytes": e["server_sent"], "conn_state": "SF"})
+                "server_bytes": e["server_sent"], "conn_state": "SF",
+                "first_data_sender": "CLIENT"})
         else:
             want = {"refused": "REJ", "timeout": "S0"}.get(a["result"])
             if want is None or (a["server_ip"] == REJ) != (want == "REJ"):
@@ -606,7 +614,7 @@ def masscan(lab, truth):
     truth["benign"].append(HOSTS["web"][0][0])
     truth["fixed_ports"] = [{"client_ip": client, "client_port": 40000, "server_port": p}
                             for p in (80, 445)]
-    truth["tools"]["masscan"] = {"command": " ".join(cmd), "open": sorted(open_)}
+    truth["tools"]["masscan"] = {"command": lab.shown(cmd), "open": sorted(open_)}
 
 
 def hping(lab, truth):
