@@ -675,6 +675,37 @@ def sample(lab, truth):
                             for p in (80, 445)]
 
 
+def ftp_firewalled(lab, truth):
+    """An FTP client (Python's ftplib) whose firewall drops inbound
+    connections asks for 6 active-mode transfers, one per control
+    connection: the server's 6 data connections (transient, to the 6
+    announced ports) go unanswered. A benign server, not a scanner."""
+    client = HOSTS["ftpc"][0][0]
+    lab.run(["nft", "-f", "-"], "ftpc", stdin=(
+        "table inet fw {\n chain in {\n  type filter hook input priority 0; policy drop;\n"
+        "  ct state established,related accept\n  iif lo accept\n }\n}\n"))
+    log = lab.log_path("ftp-active.jsonl")
+    try:
+        lab.run([sys.executable, SERVICES, "ftp-active", log, SRV, "6"], "ftpc", timeout=60)
+    finally:
+        lab.run(["nft", "delete", "table", "inet", "fw"], "ftpc")
+    with open(log) as f:
+        tries = [json.loads(line) for line in f]
+    if len(tries) != 6 or any(t["result"] == "ok" or not t["data_port"] for t in tries):
+        raise RuntimeError(f"ftp_firewalled: {tries}")
+    truth["attempts"].append({"tool": "ftplib control", "client_ip": client, "server_ip": SRV,
+                              "server_port": 21, "count": len(tries), "conn_state": "SF"})
+    for t in tries:
+        # The server's data connection to the announced port: SYNs only.
+        truth["attempts"].append({"tool": "pyftpdlib active data", "client_ip": SRV,
+                                  "server_ip": client, "server_port": t["data_port"],
+                                  "count": 1, "conn_state": "S0", "transient": True})
+    truth["benign"].append(client)
+    # The server only answered its clients: no scanner verdict is right.
+    # e2e_lab_transient_not_scanner checks that (see tests/e2e/e2e_lab.py).
+    truth["transient_only"] = [SRV]
+
+
 SCENARIOS = {
     "web": (web, "curl and wget downloads over IPv4 and IPv6"),
     "ftp": (ftp, "lftp passive and active get and put against pyftpdlib"),
@@ -685,6 +716,7 @@ SCENARIOS = {
     "nmap_connect": (nmap_connect, "nmap -sT horizontal and vertical"),
     "masscan": (masscan, "masscan from source port 40000 beside 30 web downloads"),
     "hping": (hping, "hping3 SYN probes: vertical on the rejecting host, dead addresses"),
+    "ftp_firewalled": (ftp_firewalled, "active FTP to a client that drops inbound connections"),
     "sample": (sample, "the README's capture: web, FTP, relay retries, nmap -sS -g 40001"),
 }
 

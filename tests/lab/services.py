@@ -8,6 +8,7 @@ pyftpdlib (Debian's python3-pyftpdlib).
     services.py peer PORT LOG            P2P-like peer (a BitTorrent-like handshake)
     services.py ftp PORT ROOT LOG        pyftpdlib, active and passive (30000-30009)
     services.py p2p LOG PEER...          the P2P-like node: one connection per peer
+    services.py ftp-active LOG SERVER N  N active-mode RETRs whose data never connects
 
 Servers log one JSON line per connection with the application bytes they
 sent and received (what went into and came out of the socket is the TCP
@@ -197,6 +198,41 @@ def p2p(log_path, peers):
                   result=result, client_sent=c.sent, client_received=c.received)
 
 
+def ftp_active(log_path, server, tries):
+    """An FTP client behind a firewall that drops inbound connections:
+    `tries` active-mode RETRs (PORT, then RETR), each waiting 1 s for the
+    server's data connection, which never arrives; each on its own control
+    connection (the server drops a pending data connection when its control
+    connection goes)."""
+    import ftplib
+
+    class Client(ftplib.FTP):
+        # The port the PORT command announces (pyftpdlib connects before it
+        # answers the PORT, so the command itself times out here).
+        def sendport(self, host, port):
+            self.data_port = port
+            return super().sendport(host, port)
+
+    log = Log(log_path)
+    for _ in range(tries):
+        f = Client()
+        f.connect(server, 21, timeout=1.0)
+        f.login("lab", "lab")
+        f.set_pasv(False)
+        control_port = f.sock.getsockname()[1]
+        result = "ok"
+        try:
+            f.retrbinary("RETR ftp3.bin", lambda b: None)
+        except (OSError, ftplib.Error) as e:
+            result = f"failed: {e}"
+        try:
+            f.close()
+        except OSError:
+            pass
+        log.write(kind="ftp_active", control_port=control_port,
+                  data_port=getattr(f, "data_port", 0), result=result)
+
+
 def ftp(port, root, log_path):
     import logging
 
@@ -229,6 +265,8 @@ def main(argv):
         ftp(int(argv[2]), argv[3], argv[4])
     elif what == "p2p":
         p2p(argv[2], argv[3:])
+    elif what == "ftp-active":
+        ftp_active(argv[2], argv[3], int(argv[4]))
     else:
         print(__doc__, file=sys.stderr)
         return 2
