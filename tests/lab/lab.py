@@ -579,18 +579,17 @@ def nmap_connect(lab, truth):
                               "min_ports": 1024})
 
 
-def masscan(lab, truth):
-    """masscan from one source port (40000) over ports 80 and 445 of
-    10.77.0.10-59, through the router (masscan sends every frame to one
-    MAC); 30 curl downloads from the web client to port 80 beside it."""
+def run_masscan(lab, truth, ports, sport, tag):
+    """masscan over `ports` of 10.77.0.10-59 from source port `sport`,
+    through the router (masscan sends every frame to one MAC); probes in the
+    truth from its JSON (open) and what the lab built (closed, filtered)."""
     client = HOSTS["masscan"][0][0]
-    out = os.path.join(lab.logs, "masscan.json")
-    cmd = ["masscan", f"{NET4}.10-{NET4}.59", "-p", "80,445", "--source-port", "40000",
-           "--rate", "2000", "--wait", "1", "-e", "eth0", "--adapter-ip", client,
-           "--router-mac", mac_of(f"{NET4}.1"), "--seed", "7", "-oJ", out]
+    out = os.path.join(lab.logs, f"masscan-{tag}.json")
+    cmd = ["masscan", f"{NET4}.10-{NET4}.59", "-p", ",".join(map(str, ports)),
+           "--source-port", str(sport), "--rate", "2000", "--wait", "1", "-e", "eth0",
+           "--adapter-ip", client, "--router-mac", mac_of(f"{NET4}.1"), "--seed", "7",
+           "-oJ", out]
     lab.run(cmd, "masscan", timeout=60)
-    lab.curl_sessions(truth, "web", lab.curl("web", [f"http://{SRV}/f[1-30].html"],
-                                             outputs=os.path.join(lab.tmp, "m#1.html")))
     with open(out) as f:
         text = f.read().strip().rstrip(",")
     found = json.loads(text if text.startswith("[") else "[" + text + "]") if text else []
@@ -599,22 +598,44 @@ def masscan(lab, truth):
     live = set(HOSTS["srv"][0]) | {REJ}
     for last in range(10, 60):
         ip = f"{NET4}.{last}"
-        for port in (80, 445):
+        for port in ports:
             if (ip, port) in open_:
                 state = "open"
             elif ip in live:
                 state = "closed"
             else:
                 state = "filtered"
-            truth["probes"].append({"tool": "masscan", "client_ip": client, "client_port": 40000,
+            truth["probes"].append({"tool": "masscan", "client_ip": client, "client_port": sport,
                                     "server_ip": ip, "server_port": port, "state": state})
-    if open_ != {(SRV, 80), (SRV2, 80)}:
-        raise RuntimeError(f"masscan found {sorted(open_)}, expected ports 80 of the server")
+    want = {(a, 80) for a in HOSTS["srv"][0]} if 80 in ports else set()
+    if open_ != want:
+        raise RuntimeError(f"masscan found {sorted(open_)}, expected {sorted(want)}")
     truth["scanners"].append(client)
+    truth["fixed_ports"] += [{"client_ip": client, "client_port": sport, "server_port": p}
+                             for p in ports]
+    truth["tools"][f"masscan {tag}"] = {"command": lab.shown(cmd), "open": sorted(open_)}
+
+
+def masscan(lab, truth):
+    """masscan from one source port (40000) over ports 80 and 445 of
+    10.77.0.10-59; 30 curl downloads from the web client to port 80 beside
+    it."""
+    run_masscan(lab, truth, (80, 445), 40000, "40000")
+    lab.curl_sessions(truth, "web", lab.curl("web", [f"http://{SRV}/f[1-30].html"],
+                                             outputs=os.path.join(lab.tmp, "m#1.html")))
     truth["benign"].append(HOSTS["web"][0][0])
-    truth["fixed_ports"] = [{"client_ip": client, "client_port": 40000, "server_port": p}
-                            for p in (80, 445)]
-    truth["tools"]["masscan"] = {"command": lab.shown(cmd), "open": sorted(open_)}
+
+
+def shared_sport(lab, truth):
+    """Two scanner hosts, one source port: masscan (--source-port 40002)
+    over port 445 of 10.77.0.10-59 and nmap -sS -g 40002 over port 445 of
+    24 addresses. Each fans out from that port to 24 servers or more."""
+    run_masscan(lab, truth, (445,), 40002, "40002")
+    lab.nmap(truth, "nmaps", ["-sS", "-v", "--reason", "-g", "40002", "-p", "445", SRV2] +
+             horizontal_targets() + DEAD[10:], "-sS -g 40002")
+    scanner = HOSTS["nmaps"][0][0]
+    truth["scanners"].append(scanner)
+    truth["fixed_ports"].append({"client_ip": scanner, "client_port": 40002, "server_port": 445})
 
 
 def hping(lab, truth):
@@ -716,6 +737,7 @@ SCENARIOS = {
     "nmap_connect": (nmap_connect, "nmap -sT horizontal and vertical"),
     "masscan": (masscan, "masscan from source port 40000 beside 30 web downloads"),
     "hping": (hping, "hping3 SYN probes: vertical on the rejecting host, dead addresses"),
+    "shared_sport": (shared_sport, "masscan and nmap -sS from one source port, two hosts"),
     "ftp_firewalled": (ftp_firewalled, "active FTP to a client that drops inbound connections"),
     "sample": (sample, "the README's capture: web, FTP, relay retries, nmap -sS -g 40001"),
 }
