@@ -331,8 +331,24 @@ def check_detection(streams, truths, what):
         f"{top_other}")
 
     fixed = [f for t in truths for f in t["fixed_ports"]]
+    doc = report_json("ports", streams)
+    # Any other flagged (server port, client port) holds only scanners'
+    # flows (nmap keeps one source port per scan round: with enough other
+    # client ports on the port it stands out, rightly); never the busy
+    # client's, the P2P node's or another benign client's.
+    flagged_pairs = {(p["server_port"], x["client_port"]) for p in doc["server_ports"]
+                     for x in p["goldfarb"] + p["robust"]}
+    extra = flagged_pairs - {(f["server_port"], f["client_port"]) for f in fixed}
+    for sp, cp in sorted(extra):
+        cmd = [lib.CLI, "report", "ports", "--flows", f"{sp}:{cp}", "--format", "json"] + streams
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=120).stdout
+        clients = {lib.norm_ip(json.loads(x)["client_ip"]) for x in out.splitlines() if x.strip()}
+        if not clients or not clients <= scanners:
+            problems.append(f"{what}: report ports flags {sp}:{cp}, flows of "
+                            f"{sorted(clients - scanners)} (not scanners)")
+        else:
+            log(f"  {what}: also flagged {sp}:{cp}, scanners {sorted(clients)}")
     if fixed:
-        doc = report_json("ports", streams)
         for f in fixed:
             flagged = []
             for p in doc["server_ports"]:
