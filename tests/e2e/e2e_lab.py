@@ -332,22 +332,32 @@ def check_detection(streams, truths, what):
 
     fixed = [f for t in truths for f in t["fixed_ports"]]
     doc = report_json("ports", streams)
-    # Any other flagged (server port, client port) holds only scanners'
-    # flows (nmap keeps one source port per scan round: with enough other
-    # client ports on the port it stands out, rightly); never the busy
-    # client's, the P2P node's or another benign client's.
-    flagged_pairs = {(p["server_port"], x["client_port"]) for p in doc["server_ports"]
-                     for x in p["goldfarb"] + p["robust"]}
-    extra = flagged_pairs - {(f["server_port"], f["client_port"]) for f in fixed}
-    for sp, cp in sorted(extra):
+    # Any other pair the robust rules flag holds only scanners' flows (nmap
+    # keeps one source port per scan round: with enough other client ports
+    # on the port it stands out, rightly); never the busy client's, the P2P
+    # node's or another benign client's. The paper's mean + 3 sd is only
+    # logged: it flags ordinary reuse (the busy client's 300 connections
+    # from 295 ports: a port used twice is above 1.40), its known weakness
+    # that the robust rules answer.
+    want = {(f["server_port"], f["client_port"]) for f in fixed}
+    robust = {(p["server_port"], x["client_port"]) for p in doc["server_ports"]
+              for x in p["robust"]} - want
+    paper = {(p["server_port"], x["client_port"]) for p in doc["server_ports"]
+             for x in p["goldfarb"]} - want
+    for sp, cp in sorted(robust | paper):
         cmd = [lib.CLI, "report", "ports", "--flows", f"{sp}:{cp}", "--format", "json"] + streams
         out = subprocess.run(cmd, capture_output=True, text=True, timeout=120).stdout
         clients = {lib.norm_ip(json.loads(x)["client_ip"]) for x in out.splitlines() if x.strip()}
-        if not clients or not clients <= scanners:
-            problems.append(f"{what}: report ports flags {sp}:{cp}, flows of "
+        rules = ("robust " if (sp, cp) in robust else "") + \
+            ("goldfarb" if (sp, cp) in paper else "")
+        if clients and clients <= scanners:
+            log(f"  {what}: also flagged {sp}:{cp} ({rules}), scanners {sorted(clients)}")
+        elif (sp, cp) in robust:
+            problems.append(f"{what}: report ports flags {sp}:{cp} ({rules}), flows of "
                             f"{sorted(clients - scanners)} (not scanners)")
         else:
-            log(f"  {what}: also flagged {sp}:{cp}, scanners {sorted(clients)}")
+            log(f"  {what}: goldfarb (mean + 3 sd) alone flags {sp}:{cp}, flows of "
+                f"{sorted(clients)} (not scanners)")
     if fixed:
         for f in fixed:
             flagged = []

@@ -20,14 +20,13 @@ Per scenario, tcpdump on the bridge writes OUTDIR/NAME.pcap and the lab
 writes OUTDIR/NAME.truth.json from the tools' own output: curl's -w JSON
 (ports, bytes), nmap's -oX, masscan's -oJ, hping3's replies, the servers'
 logs (pyftpdlib's transfers, the services' per-connection byte counts), and
-which hosts are scanners (lab/truth.md documents the format). OUTDIR/lab.json
+which hosts are scanners (tests/lab/README.md documents the format). OUTDIR/lab.json
 holds the timings. Exit 0, 1 on failure, 77 (and one line) when the machine
 cannot run it (not root, no `ip netns`, a tool missing). Every namespace and
 process it made is removed on exit, failure, SIGINT or SIGTERM.
 """
 
 import argparse
-import ipaddress
 import json
 import os
 import re

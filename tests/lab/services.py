@@ -17,7 +17,6 @@ truth of those sessions. Servers print "ready" on stdout once listening.
 """
 
 import json
-import os
 import socket
 import sys
 import threading
