@@ -19,6 +19,10 @@ packages=(
   # tshark: the independent reading of TCP sessions in the conformance test
   # (noninteractive: debconf keeps the default "no" to setuid dumpcap)
   tshark
+  # the traffic lab (tests/lab/lab.py, e2e_lab_*): namespaces and capture,
+  # the servers and the clients and scanners it runs
+  iproute2 ethtool nftables tcpdump python3-pyftpdlib curl wget lftp
+  nmap masscan hping3
 )
 
 missing=()
