@@ -469,10 +469,10 @@ ServerPortReport AnalyzeGroup(const Group& g, uint64_t window_us, const PortAnal
       row.mad = row.modified_z > o.robust_threshold &&
                 (o.alpha >= 1 || row.p_value < o.alpha / static_cast<double>(n));
     }
-    // One client host (the bitmap has a single bit) from one client port to
-    // many servers.
-    row.fanout = o.fanout_servers > 0 && std::popcount(cell->client_bits) == 1 &&
-                 row.distinct_servers >= o.fanout_servers;
+    // The cell's client hosts from one client port to many servers each.
+    row.fanout =
+        o.fanout_servers > 0 &&
+        row.distinct_servers >= uint64_t{o.fanout_servers} * std::max(1u, row.distinct_clients);
     if (row.goldfarb || row.mad || row.fanout) {
       rep.flagged.push_back(row);
     }

@@ -42,10 +42,14 @@
 //      over the server port's n client ports, alpha 0.01). Overdispersed
 //      traffic (bursty reuse) is not modelled: a negative binomial would be
 //      the next step.
-//    - fanout: one client host (bitmap estimate 1) reached at least F
-//      distinct servers (16 by default) from one client port on one server
-//      port: a fixed-source-port scan. No minimum n: it fires on a server
-//      port nobody else uses.
+//    - fanout: the cell's client hosts (bitmap estimate c) reached at least
+//      F * c distinct servers (F = 16 by default) from one client port on one
+//      server port: a fixed-source-port scan, by one host or by several
+//      sharing the port (masscan and nmap -g runs often do). No minimum n: it
+//      fires on a server port nobody else uses. A popular client port number
+//      reused by many hosts, each to a server or two, stays far below F per
+//      host. The 64-bit bitmaps saturate near 250 distinct hosts, so more
+//      than ~15 hosts sharing a port cannot reach F * c.
 // DPDK-free; one owner thread.
 #pragma once
 
@@ -170,7 +174,7 @@ struct PortAnalysisOptions {
   double robust_threshold = 3.5;  // modified z-score (Iglewicz-Hoaglin)
   double mad_floor = 1.0;         // flows
   double alpha = 0.01;            // the gate's family-wise level per server port; 1 = off
-  uint32_t fanout_servers = 16;   // F; 0 switches the fan-out rule off
+  uint32_t fanout_servers = 16;   // F per client host; 0 switches the fan-out rule off
 };
 
 // Ephemeral-port bands of the mad rule.

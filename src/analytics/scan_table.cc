@@ -650,7 +650,7 @@ void ChargeHeap(Table& t, const Value& v, size_t before) {
 }  // namespace
 
 Outcome ClassifyRecord(const SessionRecord& r) {
-  if (r.protocol != 6 || r.continuing || (r.client_flags & kTcpSyn) == 0) {
+  if (r.protocol != 6 || r.continuing || (r.client_flags & kTcpSyn) == 0 || r.transient_server) {
     return Outcome::kNone;
   }
   if ((r.server_flags & kTcpSyn) != 0) {

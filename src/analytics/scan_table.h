@@ -3,8 +3,10 @@
 // analytics lcore and `flowtrail report scans|servers` run this same code.
 //
 // Input: finished session records. Only TCP records whose client sent a SYN
-// count; interim records (`continuing`, emitted by the active timeout) are
-// skipped, so each session counts once, by its final record (records are
+// count, except announced FTP data connections (transient_server: expected,
+// not first contacts; an active-mode server whose connections a client's
+// firewall drops would otherwise look like a scanner); interim records (`continuing`, emitted by
+// the active timeout) are skipped, so each session counts once, by its final record (records are
 // cumulative, the final one holds everything). Decision: a session without a
 // final record (sensor killed) is not counted; in exchange counting needs no
 // per-session state and merging files that hold interim and final records of
@@ -87,7 +89,8 @@ class ScanTableState;
 namespace flowtrail::analytics {
 
 enum class Outcome : uint8_t { kNone = 0, kReject, kSilent, kSuccess, kData };
-// kNone: not a record of the scan table (not TCP, interim, no client SYN).
+// kNone: not a record of the scan table (not TCP, interim, no client SYN,
+// transient).
 Outcome ClassifyRecord(const record::SessionRecord& r);
 const char* OutcomeName(Outcome o);
 
@@ -164,7 +167,7 @@ struct ScanStats {
   uint64_t records = 0;  // records consumed
   uint64_t counted = 0;  // TCP final records with a client SYN
   uint64_t skipped_interim = 0;
-  uint64_t skipped_other = 0;  // not TCP, or no client SYN (mid-stream pickup)
+  uint64_t skipped_other = 0;  // not TCP, no client SYN (mid-stream pickup), transient
   uint64_t row_evictions = 0;
   uint64_t client_evictions = 0;
   uint64_t server_evictions = 0;

@@ -592,6 +592,10 @@ bool Tracker::Impl::Fire(uint32_t idx, uint64_t now) {
 // attempt belongs to the SYN's sender, whatever the roles say later.
 void Tracker::Impl::UpdateContact(uint32_t idx, Session& s, const packet::ParsedPacket& pkt,
                                   uint8_t from, PacketTime t) {
+  // An announced FTP data connection (transient_server) was expected by both
+  // ends: no first contact, so a server whose active-mode connections a
+  // client's firewall drops is not walked towards a scanner verdict.
+  if (s.transient_side != 2) return;
   const uint8_t f = pkt.tcp_flags;
   SideState& me = s.side[from];
   SideState& peer = s.side[1 - from];

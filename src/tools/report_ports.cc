@@ -47,8 +47,9 @@ skipped). Two methods, both reported and labelled:
             and P(X >= count) < alpha / n for X ~ Poisson(that median), so
             a busy port's natural tail over thousands of client ports is
             not flagged.
-            fanout: one client host reached >= F distinct servers from one
-            client port (a fixed-source-port scan), whatever n is.
+            fanout: the client hosts of one client port reached >= F
+            distinct servers each (a fixed-source-port scan, by one host or
+            several sharing the port), whatever n is.
             Distinct hosts are estimated (64-bit linear counting per cell).
 
 options:
@@ -70,7 +71,8 @@ options:
   --mad-floor N           smallest MAD used, in flows (default 1)
   --robust-alpha A        mad rule's Poisson gate, family-wise per server
                           port (default 0.01; 1 switches it off)
-  --fanout-servers F      fanout rule's distinct servers (default 16; 0 off)
+  --fanout-servers F      fanout rule's distinct servers per client host
+                          (default 16; 0 off)
   --max-cells N           memory budget in (window, server port, client port)
                           cells (default 900000, about 34 MiB); beyond it the oldest
                           window's smallest cells are evicted and counted

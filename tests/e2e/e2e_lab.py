@@ -57,7 +57,7 @@ def lab_output():
             if os.path.exists(stamp):
                 os.remove(stamp)
             t = time.monotonic()
-            cmd = [os.path.join(lab_source(), "lab.py"), out]
+            cmd = [os.path.join(lab_source(), "lab.py"), out, "--no-install"]
             log("$ " + " ".join(cmd))
             p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                  text=True, errors="replace")
@@ -461,34 +461,21 @@ def check_shipped_sample(case):
     return r, records
 
 
-def finding_scenario(case, scenario):
-    """Runs the sensor on a finding's scenario and checks its records. Any
-    failure here is not the finding: it exits 0 (None is returned), which
-    meson reports as an unexpected pass, a failure, never as the expected
-    one."""
-    try:
-        _, runs, truths = lab_streams(case, (scenario,))
-        (truth, records), r = truths[0], runs[0]
-        report(check_records(records, truth), f"{scenario} records")
-        return truth, r
-    except Failure as e:
-        log(f"FAIL (not the finding; reported as an unexpected pass): {e}")
-        return None
+def scenario_run(case, scenario):
+    """Runs the sensor on one scenario and checks its records first."""
+    _, runs, truths = lab_streams(case, (scenario,))
+    (truth, records), r = truths[0], runs[0]
+    report(check_records(records, truth), f"{scenario} records")
+    return truth, r
 
 
 def lab_transient_not_scanner():
-    """FINDING (issue 10): an FTP server whose active-mode data connections
-    to a firewalled client go unanswered is called a scanner, by `report
-    scans` and by the sensor's live TRW, after 4 of them: the records flag
-    those sessions transient_server (checked here and in lab_records), but
-    the scan table and the first-contact events count them as the server's
-    first contacts (blind silent failures to never-active (client, port)
-    pairs). meson.build registers this case with should_fail until the
-    analytics skip transient sessions; then drop should_fail."""
-    got = finding_scenario("lab_transient_not_scanner", "ftp_firewalled")
-    if got is None:
-        return 0
-    truth, r = got
+    """An FTP server whose active-mode data connections to a firewalled
+    client go unanswered is no scanner, for `report scans` nor for the
+    sensor's live TRW: the records flag those sessions transient_server
+    (checked here and in lab_records), and neither the scan table nor the
+    first-contact events count them (an issue 10 finding, fixed)."""
+    truth, r = scenario_run("lab_transient_not_scanner", "ftp_firewalled")
     rows = report_json("scans", [r.output])
     problems = []
     for a in truth["transient_only"]:
@@ -506,17 +493,11 @@ def lab_transient_not_scanner():
 
 
 def lab_shared_source_port_flagged():
-    """FINDING (issue 10): two scanner hosts with one source port (masscan
-    --source-port 40002 to 50 addresses, nmap -g 40002 to 24, port 445) are
-    flagged by no rule of `report ports`: the fan-out rule wants one client
-    host per (server port, client port) cell, and goldfarb and mad need more
-    than 5 client ports on the server port. Scanners sharing a fixed port
-    (53, 80, 88 ...) are common. Expected to fail (meson.build) until the
-    fan-out rule looks at servers per client host; then drop should_fail."""
-    got = finding_scenario("lab_shared_source_port_flagged", "shared_sport")
-    if got is None:
-        return 0
-    truth, r = got
+    """Two scanner hosts with one source port (masscan --source-port 40002
+    to 50 addresses, nmap -g 40002 to 24, port 445) are flagged by the
+    fan-out rule of `report ports`, which counts servers per client host of
+    the cell (an issue 10 finding, fixed: it wanted one client host)."""
+    truth, r = scenario_run("lab_shared_source_port_flagged", "shared_sport")
     report(check_detection([r.output], [truth], "shared_sport") +
            check_live_verdicts(r.stats(), truth), "shared source port: verdicts and port flags")
 
@@ -561,7 +542,8 @@ def lab_cleanup():
         out = os.path.join(lib.WORK_DIR, "lab_cleanup", sig.name)
         shutil.rmtree(out, ignore_errors=True)
         os.makedirs(out)
-        cmd = [os.path.join(lab_source(), "lab.py"), out, "--scenarios", "relay,p2p"]
+        cmd = [os.path.join(lab_source(), "lab.py"), out, "--no-install", "--scenarios",
+               "relay,p2p"]
         log("$ " + " ".join(cmd) + f"  (then {sig.name})")
         with open(os.path.join(out, "..", f"{sig.name}.log"), "w") as f:
             p = subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT)

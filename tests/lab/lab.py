@@ -742,13 +742,38 @@ SCENARIOS = {
 }
 
 
-def check_machine():
+def missing_tools():
+    missing = [t for t in TOOLS if shutil.which(t) is None]
+    try:
+        ftp_python()
+    except Unavailable:
+        missing.append("pyftpdlib")
+    return missing
+
+
+def install_missing(missing):
+    """Every lab tool is a Debian package that scripts/install-deps.sh lists
+    (it installs only what is missing); --no-install leaves the machine as
+    it is."""
+    deps = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts",
+                        "install-deps.sh")
+    print(f"lab: installing the missing {' '.join(missing)} with scripts/install-deps.sh",
+          flush=True)
+    p = subprocess.run(["bash", deps], capture_output=True, text=True)
+    if p.returncode != 0:
+        raise Unavailable(f"missing tools: {' '.join(missing)}; scripts/install-deps.sh failed: "
+                          f"{(p.stderr or p.stdout).strip()[-300:]}")
+
+
+def check_machine(install):
     if os.geteuid() != 0:
         raise Unavailable("needs root (network namespaces)")
-    missing = [t for t in TOOLS if shutil.which(t) is None]
+    missing = missing_tools()
+    if missing and install:
+        install_missing(missing)
+        missing = missing_tools()
     if missing:
         raise Unavailable(f"missing tools: {' '.join(missing)} (scripts/install-deps.sh)")
-    ftp_python()
     name = f"ftl{os.getpid()}-probe"
     p = subprocess.run(["ip", "netns", "add", name], capture_output=True, text=True)
     if p.returncode != 0:
@@ -758,21 +783,25 @@ def check_machine():
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("out")
+    ap.add_argument("out", nargs="?")
     ap.add_argument("--scenarios", default=",".join(SCENARIOS))
+    ap.add_argument("--no-install", action="store_true",
+                    help="skip (exit 77) instead of installing missing Debian packages")
     ap.add_argument("--list", action="store_true")
     args = ap.parse_args()
     if args.list:
         for k, (_, d) in SCENARIOS.items():
             print(f"{k:14} {d}")
         return 0
+    if not args.out:
+        ap.error("OUT (the directory for captures and truth files) is required")
     names = [s for s in args.scenarios.split(",") if s]
     unknown = [s for s in names if s not in SCENARIOS]
     if unknown:
         print(f"lab: unknown scenarios {unknown}; --list names them", file=sys.stderr)
         return 2
     try:
-        check_machine()
+        check_machine(install=not args.no_install)
     except Unavailable as e:
         print(f"lab: cannot run here: {e}", flush=True)
         return SKIP

@@ -272,6 +272,22 @@ TEST(PortDistributionRobust, FixedSourcePortFanOutIsFlaggedWithoutOtherTraffic) 
     many.Add(Flow(23, 40950, s, s));
   }
   EXPECT_TRUE(AnalyzePorts(many, {})[0].flagged.empty());
+  // Two scanners sharing the source port, 100 servers each: 2 hosts, ~200
+  // servers, >= 16 per host.
+  PortDistribution shared;
+  for (uint32_t s = 1; s <= 200; ++s) {
+    shared.Add(Flow(23, 40950, s % 2 == 0 ? 7 : 8, s));
+  }
+  const std::vector<ServerPortReport> rs = AnalyzePorts(shared, {});
+  ASSERT_EQ(rs[0].flagged.size(), 1u);
+  EXPECT_TRUE(rs[0].flagged[0].fanout);
+  EXPECT_EQ(rs[0].flagged[0].distinct_clients, 2u);
+  // Two hosts with 20 servers between them: 10 per host, below F.
+  PortDistribution few;
+  for (uint32_t s = 1; s <= 20; ++s) {
+    few.Add(Flow(23, 40950, s % 2 == 0 ? 7 : 8, s));
+  }
+  EXPECT_TRUE(AnalyzePorts(few, {})[0].flagged.empty());
   // Off when F = 0.
   PortAnalysisOptions off;
   off.fanout_servers = 0;

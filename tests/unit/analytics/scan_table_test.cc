@@ -46,6 +46,24 @@ TEST(ClassifyTest, EachRecordHasOneOutcome) {
   rstos0.client_flags = 0x06;  // the client gave up with a RST: still no answer
   rstos0.conn_state = ConnState::kRSTOS0;
   EXPECT_EQ(ClassifyRecord(rstos0), Outcome::kSilent);
+  // An announced FTP data connection is expected, not a contact.
+  SessionRecord transient = Tcp(1, 2, 33582, Outcome::kSilent, 0);
+  transient.transient_server = true;
+  EXPECT_EQ(ClassifyRecord(transient), Outcome::kNone);
+}
+
+TEST(ScanTableTest, UnansweredFtpDataConnectionsMakeNoScanner) {
+  // An FTP server in active mode whose client's firewall drops every data
+  // connection (the lab's ftp_firewalled): silent, but announced.
+  ScanTable t;
+  for (uint32_t i = 0; i < 8; ++i) {
+    SessionRecord r = Tcp(10, 20 + i, static_cast<uint16_t>(40000 + i), Outcome::kSilent, i);
+    r.transient_server = true;
+    t.Consume(r);
+  }
+  EXPECT_TRUE(t.Rows().empty());
+  EXPECT_TRUE(t.Verdicts().empty());
+  EXPECT_EQ(t.Stats().skipped_other, 8u);
 }
 
 TEST(ScanTableTest, SessionsAndUniqueServersOfARetryingRelay) {

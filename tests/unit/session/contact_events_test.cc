@@ -17,6 +17,7 @@ using testing::Harness;
 using testing::Ip;
 using testing::kA;
 using testing::kF;
+using testing::kPA;
 using testing::kR;
 using testing::kRA;
 using testing::kS;
@@ -51,6 +52,22 @@ TEST(ContactEvents, SynAckGivesSuccessAtTheSynAckTimeBeforeAnyRecord) {
   EXPECT_EQ(h.records[0].session_id, e.session_id);
   EXPECT_EQ(h.contacts.size(), 1u);  // exactly once
   EXPECT_EQ(h.tracker->counters().contacts_success, 1u);
+}
+
+TEST(ContactEvents, AnnouncedFtpDataConnectionsAreNoFirstContacts) {
+  PacketMaker m;
+  Harness h;
+  h.Send(m.Tcp(kC, 50003, kSrv, 21, kS, 1), kT0);
+  h.Send(m.Tcp(kSrv, 21, kC, 50003, kSA, 500, 2), kT0 + 1);
+  ASSERT_EQ(h.contacts.size(), 1u);  // the control connection's
+  h.Send(m.Tcp(kC, 50003, kSrv, 21, kPA, 2, 501, "PORT 10,0,0,1,131,46\r\n"), kT0 + 2);
+  // The server connects back to the announced 10.0.0.1:33582 and nobody answers.
+  h.Send(m.Tcp(kSrv, 20, kC, 33582, kS, 1000), kT0 + 3);
+  h.Advance(kT0 + 10 * kSec);
+  h.Flush();
+  EXPECT_EQ(h.contacts.size(), 1u);
+  ASSERT_EQ(h.records.size(), 2u);
+  EXPECT_TRUE(h.records[0].transient_server || h.records[1].transient_server);
 }
 
 TEST(ContactEvents, ServerRstGivesReject) {
