@@ -95,8 +95,12 @@ bool AnalyticsLcore::Poll() {
   Set(s_.counters->contacts, contacts_);
   const uint64_t now = rte_rdtsc();
   if (!s_.contact_rings.empty() && (++polls_ & 255) == 0) {
-    if (s_.live_clock) {
-      live_.Advance(LiveClock().NowUs());
+    // Each worker's published tracker clock, in live mode too (its clock
+    // follows the wall clock even when idle): a worker the OS stalls holds
+    // the watermark back, where the analytics lcore's own clock would walk
+    // past the silent contacts that worker has yet to decide.
+    if (s_.worker_counters.empty()) {
+      if (s_.live_clock) live_.Advance(LiveClock().NowUs());
     } else {
       for (size_t w = 0; w < s_.worker_counters.size(); ++w) {
         live_.Advance(static_cast<uint16_t>(w), Get(s_.worker_counters[w].clock_us));

@@ -44,11 +44,11 @@ struct AnalyticsSetup {
   // The tracker's attempt timeout: how long live verdicts hold events to
   // walk them in first-contact order.
   uint64_t attempt_timeout_us = 3'000'000;
-  // Live mode: record times are the wall clock, which also moves the live
-  // verdicts' watermark when no event arrives.
+  // Live mode: record times are the wall clock, which moves the live
+  // verdicts' watermark when there are no worker counters.
   bool live_clock = false;
   // The workers' counters (their tracker clocks move the live verdicts'
-  // per-worker marks in capture mode); empty = none.
+  // per-worker marks, in both modes); empty = none.
   std::span<const WorkerCounters> worker_counters;
   // Called on the analytics lcore at every publish and once at the end, with
   // the tables quiescent: where snapshot frames hook in.
