@@ -251,8 +251,8 @@ void AppendTable(const Options& o, const PortDistribution& d,
                   " against the band's (else the port's) median/MAD, MAD floor ", Num(a.mad_floor),
                   ", Poisson p < ", Num(a.alpha), "/n");
   if (a.fanout_servers > 0) {
-    absl::StrAppend(out, "; fanout = one client host to >= ", a.fanout_servers,
-                    " servers from one client port");
+    absl::StrAppend(out, "; fanout = >= ", a.fanout_servers,
+                    " servers per client host from one client port");
   }
   absl::StrAppend(out, "\n");
   uint64_t window = UINT64_MAX;

@@ -128,7 +128,9 @@ TEST(TrackerClock, OneFrameFarAheadDoesNotMakeSessionsAppearTwice) {
   EXPECT_EQ(w.h.records.size(), 41u);  // 40 connections + the outlier's flow
   EXPECT_EQ(w.clock.counters().outliers, 1u);
   for (const SessionRecord& r : w.h.records) {
-    if (r.protocol == packet::kProtoTcp) EXPECT_EQ(r.client_packets + r.server_packets, 14u);
+    if (r.protocol == packet::kProtoTcp) {
+      EXPECT_EQ(r.client_packets + r.server_packets, 14u);
+    }
   }
 }
 
@@ -276,7 +278,9 @@ TEST(TrackerBatches, ThousandsOfHalfOpenSessionsExpireInBatchesExactlyOnce) {
     SessionRecord buf[128];
     const size_t n = h.tracker->Drain(buf);
     EXPECT_LE(n, 64u);
-    if (!done) EXPECT_EQ(n, 64u);
+    if (!done) {
+      EXPECT_EQ(n, 64u);
+    }
     for (size_t i = 0; i < n; ++i) ++seen[buf[i].session_id];
     ASSERT_LT(++calls, 1000);
   }
