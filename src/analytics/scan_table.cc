@@ -715,6 +715,21 @@ bool ServerBefore(const ServerRow& a, const ServerRow& b) {
   return std::tie(a.ip_version, a.address, a.port) < std::tie(b.ip_version, b.address, b.port);
 }
 
+// Keeps the n best of a stream in `heap` (a max-heap on `worse`, so its
+// front is the worst kept): TopRows and TopServers.
+template <class T, class Worse>
+void KeepTop(std::vector<T>& heap, size_t n, T candidate, Worse worse) {
+  if (heap.size() == n && !worse(candidate, heap.front())) {
+    return;
+  }
+  heap.push_back(std::move(candidate));
+  std::push_heap(heap.begin(), heap.end(), worse);
+  if (heap.size() > n) {
+    std::pop_heap(heap.begin(), heap.end(), worse);
+    heap.pop_back();
+  }
+}
+
 }  // namespace
 
 struct ScanTable::Impl {
@@ -1195,15 +1210,7 @@ std::vector<ScanRow> ScanTable::TopRows(size_t n, bool by_sessions) const {
         c.row.servers[o] = s.Count(uint64_t{1} << (o - 1));
       }
     }
-    if (heap.size() == n && !RowBefore(c.row, heap.front().row, by_sessions)) {
-      continue;
-    }
-    heap.push_back(c);
-    std::push_heap(heap.begin(), heap.end(), worse);
-    if (heap.size() > n) {
-      std::pop_heap(heap.begin(), heap.end(), worse);
-      heap.pop_back();
-    }
+    KeepTop(heap, n, c, worse);
   }
   // Pass 2: judge the kept rows as Rows() does.
   std::unique_ptr<Impl::PortIndex> index;
@@ -1263,15 +1270,7 @@ std::vector<ServerRow> ScanTable::TopServers(size_t n) const {
     c.row.ip_version = s.ip_version;
     c.row.port = s.port;
     c.row.accepts = s.accepts;
-    if (heap.size() == n && !ServerBefore(c.row, heap.front().row)) {
-      continue;
-    }
-    heap.push_back(c);
-    std::push_heap(heap.begin(), heap.end(), worse);
-    if (heap.size() > n) {
-      std::pop_heap(heap.begin(), heap.end(), worse);
-      heap.pop_back();
-    }
+    KeepTop(heap, n, c, worse);
   }
   std::vector<ServerRow> out;
   out.reserve(heap.size());
