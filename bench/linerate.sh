@@ -2,15 +2,19 @@
 # Packets per second per worker when a capture is replayed from memory
 # (net_pcap with infinite_rx=1): flowtrail-sensor beside dpdk-testpmd
 # --forward-mode=rxonly on the same capture, in the same run (alternating),
-# REPEATS times. Prints every run, the medians and the ratio sensor/testpmd
-# (testpmd rxonly is the ceiling of the input path on this machine).
+# REPEATS times. Prints, for every run and as medians over runs: testpmd's
+# Rx packets/s (the ceiling of the input path on this machine), the sensor's
+# packets/s per worker core, their ratio, cycles per packet, new sessions/s
+# and records/s; then the memory per session of the sensor's tables.
 #
 #   bench/linerate.sh [BUILD_DIR] [PCAP]
 #
 # BUILD_DIR defaults to build; PCAP to the generated many_sessions.pcap (20k
-# sessions, ~150k packets). Environment: RUN_SECONDS (measured seconds per run,
-# default 10), WARMUP (seconds dropped at the start of each run, default 5: the
-# sensor's first pass touches its session table), REPEATS (default 3),
+# sessions, ~150k packets); bench/gen_bench_captures writes the others (1 M
+# established flows of 60-byte ACKs, a realistic mix, a SYN flood, 1 M
+# concurrent sessions). Environment: RUN_SECONDS (measured seconds per run,
+# default 10), WARMUP (seconds dropped at the start of each run, default 5:
+# the sensor's first pass touches its session table), REPEATS (default 3),
 # WORKERS (sensor workers, default 1; more than 1 adds the software dispatcher
 # on this single-queue port and needs more lcores than -l 0-1 gives).
 set -euo pipefail
@@ -37,20 +41,30 @@ if [[ -z $pcap ]]; then
   [[ -f $pcap ]] || "$generator" "$work" --only many_sessions >/dev/null
 fi
 pcap=$(readlink -f "$pcap")
-read -r packets captured < <(python3 bench/pcap_info.py "$pcap")
+read -r packets captured longest < <(python3 bench/pcap_info.py "$pcap")
 
-# infinite_rx holds the whole file in mbufs (2.3 KiB each, budget 4 KiB with
-# the pool's overheads under --no-huge); the sensor rounds its pool up to 2^n-1
-# and keeps a session table per worker.
-pool=1
-while ((pool <= packets + 16384)); do pool=$((pool * 2)); done
-sensor_mem=$((pool * 4 / 1024 + 512 + 512 * workers))
+# infinite_rx holds the whole file in mbufs. Both programs size their mbufs
+# for the longest frame (the sensor does so itself when every port replays
+# files; testpmd is told with --mbuf-size): headroom 128 + the frame rounded
+# up to 64, plus the mbuf header (128) and the pool's per-object overhead.
+room=$((128 + (longest + 63) / 64 * 64))
+per_mbuf=$((room + 128 + 128))
+pool=$((packets + 16384))
+sensor_mem=$((pool * per_mbuf / 1048576 * 5 / 4 + 512 + 512 * workers))
 testpmd_mbufs=$((packets + 16384))
-testpmd_mem=$((testpmd_mbufs * 4 / 1024 + 256))
+testpmd_mem=$((testpmd_mbufs * per_mbuf / 1048576 * 5 / 4 + 256))
 lcores="0-1"
 if ((workers > 1)); then
   lcores=$(python3 -c "n=$workers+4; print(','.join(f'{i}@{i%2}' for i in range(n)))")
 fi
+
+# Hugepages when enough are free (the sensor decides the same way by itself).
+free_huge_mb=0
+if grep -qs hugetlbfs /proc/mounts; then
+  free_huge_mb=$(awk '/^HugePages_Free/ {f=$2} /^Hugepagesize/ {s=$2} END {print int(f * s / 1024)}' /proc/meminfo)
+fi
+huge_opt=(--no-huge)
+((free_huge_mb >= testpmd_mem)) && huge_opt=()
 
 median() { sort -g | awk '{v[NR]=$1} END {if (NR==0) {print 0; exit} if (NR%2) print v[(NR+1)/2]; else print (v[NR/2]+v[NR/2+1])/2}'; }
 
@@ -58,9 +72,10 @@ median() { sort -g | awk '{v[NR]=$1} END {if (NR==0) {print 0; exit} if (NR%2) p
 # Rx-pps samples after the warm-up.
 run_testpmd() {
   local log=$work/linerate-testpmd-$1.log
-  local cmd=(dpdk-testpmd --no-huge -m "$testpmd_mem" --no-pci --no-shconf --no-telemetry
+  local cmd=(dpdk-testpmd "${huge_opt[@]}" -m "$testpmd_mem" --no-pci --no-shconf --no-telemetry
     "--file-prefix=ft-bench-testpmd-$$" -l 0-1 "--vdev=net_pcap0,rx_pcap=$pcap,infinite_rx=1"
-    -- --forward-mode=rxonly --no-flush-rx --stats-period=1 "--total-num-mbufs=$testpmd_mbufs")
+    -- --forward-mode=rxonly --no-flush-rx --stats-period=1 "--total-num-mbufs=$testpmd_mbufs"
+    "--mbuf-size=$room")
   [[ $1 == 1 ]] && echo "  testpmd: ${cmd[*]}" >&2
   stdbuf -oL "${cmd[@]}" </dev/null >"$log" 2>&1 &
   local pid=$! waited=0
@@ -80,51 +95,66 @@ run_testpmd() {
 }
 
 # Runs the sensor for warmup+run_s seconds (--duration) with a status line per
-# second; prints packets/s per worker of the seconds after the warm-up.
+# second. Prints "PPS_PER_WORKER NEW_SESSIONS_PER_S RECORDS_PER_S": the median
+# of the per-second packet rates after the warm-up, and the session and record
+# rates over the same seconds (from the status lines' cumulative counts).
 run_sensor() {
   local log=$work/linerate-sensor-$1.log
-  local cmd=("$sensor" --no-huge -m "$sensor_mem" --no-pci --no-shconf --no-telemetry
+  local cmd=("$sensor" -m "$sensor_mem" --no-pci --no-shconf --no-telemetry
     "--file-prefix=ft-bench-sensor-$$" "--lcores=$lcores" "--vdev=net_pcap0,rx_pcap=$pcap,infinite_rx=1"
     -- --output /dev/null --stats-json "$work/linerate-sensor-$1.json" --workers "$workers"
     --duration $((warmup + run_s)) --status-interval 1)
   [[ $1 == 1 ]] && echo "  sensor:  ${cmd[*]}" >&2
   "${cmd[@]}" >/dev/null 2>"$log" || { echo "sensor failed, see $log" >&2; tail -5 "$log" >&2; exit 1; }
-  # "flowtrail: 6.0s rx=2726496 (1089026 pps) ..."
-  sed -n 's/^flowtrail: \([0-9.]*\)s rx=[0-9]* (\([0-9.]*\) pps).*/\1 \2/p' "$log" |
-    awk -v w="$warmup" -v n="$workers" '$1 > w {printf "%.0f\n", $2 / n}'
+  # "flowtrail: 6.0s rx=2726496 (1089026 pps) ... created=20480 ended=0 evicted=0 records=0 ..."
+  local pps
+  pps=$(sed -n 's/^flowtrail: \([0-9.]*\)s rx=[0-9]* (\([0-9.]*\) pps).*/\1 \2/p' "$log" |
+    awk -v w="$warmup" -v n="$workers" '$1 > w {printf "%.0f\n", $2 / n}' | median)
+  sed -n 's/^flowtrail: \([0-9.]*\)s rx=.* created=\([0-9]*\) .* records=\([0-9]*\) .*/\1 \2 \3/p' "$log" |
+    awk -v w="$warmup" -v p="$pps" '
+      $1 <= w {t0 = $1; c0 = $2; r0 = $3}
+      $1 > w {t1 = $1; c1 = $2; r1 = $3}
+      END {d = t1 - t0; if (d <= 0) d = 1; printf "%s %.0f %.0f\n", p, (c1 - c0) / d, (r1 - r0) / d}'
 }
 
-echo "capture: $pcap ($packets packets, $((captured / packets)) bytes/frame on average)"
-echo "runs: $repeats x (testpmd, sensor), $warmup s warm-up + $run_s s measured each; sensor workers: $workers"
-printf '%-5s %18s %26s %8s\n' run "testpmd rx pps" "sensor pps per worker" ratio
-tp_all=() se_all=() ratio_all=()
+# Cycles per packet: the CPU clock (the TSC rate the kernel measured at boot,
+# "tsc: Refined TSC clocksource calibration" or /proc/cpuinfo's "cpu MHz" on a
+# VM) over the packets per second of one polling worker, which is always busy.
+mhz=$(awk -F: '/^cpu MHz/ {print $2; exit}' /proc/cpuinfo)
+mhz=${mhz:-0}
+
+echo "capture: $pcap ($packets packets, $((captured / packets)) bytes/frame on average, longest $longest)"
+echo "runs: $repeats x (testpmd, sensor), $warmup s warm-up + $run_s s measured each; sensor workers: $workers; memory: ${huge_opt[*]:-hugepages}"
+printf '%-6s %14s %14s %7s %10s %14s %12s\n' run "testpmd pps" "sensor pps/w" ratio cyc/pkt "new sess/s" "records/s"
+tp_all=() se_all=() ratio_all=() cyc_all=() new_all=() rec_all=()
 for i in $(seq 1 "$repeats"); do
-  run_testpmd "$i" >"$work/linerate-testpmd-$i.pps"
-  run_sensor "$i" >"$work/linerate-sensor-$i.pps"
-  tp=$(median <"$work/linerate-testpmd-$i.pps")
-  se=$(median <"$work/linerate-sensor-$i.pps")
-  tp_all+=("$tp")
-  se_all+=("$se")
+  tp=$(run_testpmd "$i" | median)
+  read -r se new rec < <(run_sensor "$i")
   ratio=$(awk -v a="$se" -v b="$tp" 'BEGIN {print (b > 0 ? a / b : 0)}')
-  ratio_all+=("$ratio")
-  printf '%-5s %18.0f %26.0f %8.3f\n' "$i" "$tp" "$se" "$ratio"
+  cyc=$(awk -v m="$mhz" -v p="$se" 'BEGIN {print (p > 0 ? m * 1e6 / p : 0)}')
+  tp_all+=("$tp") se_all+=("$se") ratio_all+=("$ratio") cyc_all+=("$cyc") new_all+=("$new") rec_all+=("$rec")
+  printf '%-6s %14.0f %14.0f %7.3f %10.0f %14.0f %12.0f\n' "$i" "$tp" "$se" "$ratio" "$cyc" "$new" "$rec"
 done
-tp_med=$(printf '%s\n' "${tp_all[@]}" | median)
-se_med=$(printf '%s\n' "${se_all[@]}" | median)
-# The ratio row is the median of the per-run ratios (each run pairs the two
-# under the same machine load).
-printf '%-5s %18.0f %26.0f %8.3f\n' median "$tp_med" "$se_med" "$(printf '%s\n' "${ratio_all[@]}" | median)"
-ghz=$(awk -F: '/^cpu MHz/ {print $2 / 1000; exit}' /proc/cpuinfo)
-if [[ -n $ghz ]]; then
-  awk -v g="$ghz" -v p="$se_med" 'BEGIN {if (p > 0) printf "sensor: ~%.0f cycles per packet per worker at %.2f GHz (a polling worker is always busy)\n", g * 1e9 / p, g}'
-fi
+med() { printf '%s\n' "$@" | median; }
+# Each column's median over runs; the ratio is the median of the per-run
+# ratios (each run pairs the two under the same machine load).
+printf '%-6s %14.0f %14.0f %7.3f %10.0f %14.0f %12.0f\n' median "$(med "${tp_all[@]}")" \
+  "$(med "${se_all[@]}")" "$(med "${ratio_all[@]}")" "$(med "${cyc_all[@]}")" \
+  "$(med "${new_all[@]}")" "$(med "${rec_all[@]}")"
+echo "cycles per packet: ${mhz} MHz (/proc/cpuinfo) / sensor packets/s per worker"
+log=$work/linerate-sensor-$repeats.log
+# "flowtrail: session tables: 1 x 1048576 sessions, 280.0 MiB each (280 bytes per session)"
+sed -n 's/^flowtrail: session tables: \(.*\)/memory per session: \1 (Tracker::MemoryBytes \/ capacity)/p' "$log"
+sed -n 's/^flowtrail: \(first packet .*\)/sensor start-up, last run: \1/p' "$log"
 json=$work/linerate-sensor-$repeats.json
 python3 - "$json" <<'EOF'
 import json, sys
 s = json.load(open(sys.argv[1]))
 t = s.get("elapsed_s") or 1
 created = sum(w.get("sessions_created", 0) for w in s.get("workers", []))
-print(f"sensor, last run: {created} sessions created, {s.get('records_written', 0)} records "
-      f"in {t:.1f} s (a replay repeats the same sessions: a repeated SYN with the same ISN "
-      f"is a retransmission, so sessions are new on the first pass only)")
+evicted = sum(w.get("sessions_evicted", 0) for w in s.get("workers", []))
+print(f"sensor, last run: {created} sessions created ({evicted} evicted), "
+      f"{s.get('records_written', 0)} records in {t:.1f} s (a replay repeats the same sessions: "
+      f"a repeated SYN with the same ISN is a retransmission, so sessions are new on the first "
+      f"pass only, unless the table evicted them)")
 EOF

@@ -1,11 +1,14 @@
 // ParseFrame cost per packet: single hot frames of the common shapes, and a
 // burst of mixed frames (encapsulations, protocols and a few bad ones) as a
-// worker sees them. Run: <build>/bench/parser_bench
+// worker sees them. Beside it, the software dispatcher's key and hash per
+// frame: DispatchKeyOf (the address-pair extractor it uses) and the full
+// parse + SymmetricFlowHash it used before. Run: <build>/bench/parser_bench
 #include <benchmark/benchmark.h>
 
 #include <cstdint>
 #include <vector>
 
+#include "dataplane/flow_hash.h"
 #include "frame_builder.h"
 #include "packet/parser.h"
 
@@ -137,6 +140,50 @@ void BM_ParseMixedBurst(benchmark::State& state) {
       benchmark::Counter::kIsRate | benchmark::Counter::kInvert, benchmark::Counter::kIs1000);
 }
 BENCHMARK(BM_ParseMixedBurst);
+
+// The dispatcher's per-frame work: key = 0 the extractor (DispatchKeyOf),
+// 1 the full parse + hash it replaced.
+uint32_t DispatchKey(int mode, const std::vector<uint8_t>& f, ParsedPacket* pkt) {
+  const auto len = static_cast<uint32_t>(f.size());
+  if (mode == 0) {
+    const flowtrail::dataplane::DispatchKey k =
+        flowtrail::dataplane::DispatchKeyOf(LinkType::kEthernet, f.data(), len, len);
+    return k.has_addresses ? k.hash : 0;
+  }
+  const ParseResult r = ParseFrame(LinkType::kEthernet, f.data(), len, len, pkt);
+  return flowtrail::packet::HasAddresses(r)
+             ? flowtrail::dataplane::SymmetricFlowHash(pkt->src, pkt->dst)
+             : 0;
+}
+
+void KeyOne(benchmark::State& state, const std::vector<uint8_t>& frame) {
+  ParsedPacket pkt;
+  const int mode = static_cast<int>(state.range(0));
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(frame.data());
+    benchmark::DoNotOptimize(DispatchKey(mode, frame, &pkt));
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+
+void BM_DispatchKeyTcpIpv4(benchmark::State& state) { KeyOne(state, BuildFrame(TcpV4())); }
+BENCHMARK(BM_DispatchKeyTcpIpv4)->ArgName("full_parse")->Arg(0)->Arg(1);
+
+void BM_DispatchKeyVlanTcpIpv6(benchmark::State& state) { KeyOne(state, BuildFrame(VlanTcpV6())); }
+BENCHMARK(BM_DispatchKeyVlanTcpIpv6)->ArgName("full_parse")->Arg(0)->Arg(1);
+
+void BM_DispatchKeyMixedBurst(benchmark::State& state) {
+  const std::vector<std::vector<uint8_t>> burst = MixedBurst();
+  ParsedPacket pkt;
+  const int mode = static_cast<int>(state.range(0));
+  for (auto _ : state) {
+    for (const std::vector<uint8_t>& f : burst) {
+      benchmark::DoNotOptimize(DispatchKey(mode, f, &pkt));
+    }
+  }
+  state.SetItemsProcessed(state.iterations() * static_cast<int64_t>(burst.size()));
+}
+BENCHMARK(BM_DispatchKeyMixedBurst)->ArgName("full_parse")->Arg(0)->Arg(1);
 
 }  // namespace
 

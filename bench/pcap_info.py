@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Prints "PACKETS BYTES" of a classic pcap file (either byte order, micro- or
-nanosecond magic): the frame count and captured bytes, for the bench scripts."""
+"""Prints "PACKETS BYTES MAX_CAPLEN" of a classic pcap file (either byte order,
+micro- or nanosecond magic): the frame count, captured bytes and the longest
+captured frame, for the bench scripts."""
 
 import struct
 import sys
@@ -18,7 +19,7 @@ def main(path):
             order = ">"
         else:
             sys.exit(f"{path}: not a classic pcap file (pcapng is not supported by net_pcap)")
-        packets = captured = 0
+        packets = captured = longest = 0
         while True:
             rec = f.read(16)
             if len(rec) < 16:
@@ -27,7 +28,8 @@ def main(path):
             f.seek(caplen, 1)
             packets += 1
             captured += caplen
-    print(packets, captured)
+            longest = max(longest, caplen)
+    print(packets, captured, longest)
 
 
 if __name__ == "__main__":

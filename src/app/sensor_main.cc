@@ -4,9 +4,13 @@
 // incomplete output (write errors), 2 bad options or an unreadable or
 // unsupported capture file, 3 a capture file was corrupt (reading stopped at
 // the invalid record; the records before it are complete).
+#include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -14,6 +18,7 @@
 #include <rte_eal.h>
 #include <rte_errno.h>
 
+#include "absl/strings/str_format.h"
 #include "app/options.h"
 #include "dataplane/pipeline.h"
 
@@ -23,9 +28,77 @@ void OnSignal(int sig) {
   flowtrail::dataplane::Pipeline::stop_signal.store(sig, std::memory_order_relaxed);
 }
 
+bool HasArg(const std::vector<std::string>& args, std::string_view name) {
+  for (const std::string& a : args) {
+    if (a == name ||
+        (a.size() > name.size() && a.compare(0, name.size(), name) == 0 && a[name.size()] == '=')) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// Bytes of free hugepages of every size, 0 when no hugetlbfs is mounted (the
+// EAL needs a mount to map them).
+uint64_t FreeHugepageBytes() {
+  std::ifstream mounts("/proc/mounts");
+  std::string dev, dir, type;
+  bool mounted = false;
+  while (mounts >> dev >> dir >> type) {
+    mounted = mounted || type == "hugetlbfs";
+    mounts.ignore(1 << 16, '\n');
+  }
+  if (!mounted) {
+    return 0;
+  }
+  uint64_t bytes = 0;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator("/sys/kernel/mm/hugepages", ec)) {
+    // hugepages-2048kB/free_hugepages
+    const std::string name = e.path().filename().string();
+    const uint64_t kb = std::strtoull(name.c_str() + std::strlen("hugepages-"), nullptr, 10);
+    std::ifstream in(e.path() / "free_hugepages");
+    uint64_t free_pages = 0;
+    if (in >> free_pages) {
+      bytes += free_pages * kb * 1024;
+    }
+  }
+  return bytes;
+}
+
+// Hugepages when the machine has them: without any (none reserved, or no
+// hugetlbfs mounted) or fewer than -m asks for, the EAL is given --no-huge
+// (4 KiB pages) instead of failing. An explicit --no-huge, --in-memory or
+// --socket-mem is left to the EAL.
+void ChooseEalMemory(std::vector<std::string>* eal_args) {
+  if (HasArg(*eal_args, "--no-huge") || HasArg(*eal_args, "--socket-mem")) {
+    return;
+  }
+  uint64_t want_mb = 0;
+  for (size_t i = 0; i + 1 < eal_args->size(); ++i) {
+    if ((*eal_args)[i] == "-m") {
+      want_mb = std::strtoull((*eal_args)[i + 1].c_str(), nullptr, 10);
+    }
+  }
+  const uint64_t free_bytes = FreeHugepageBytes();
+  if (free_bytes > 0 && free_bytes >= want_mb << 20) {
+    fprintf(stderr, "flowtrail-sensor: hugepages: %llu MiB free\n",
+            static_cast<unsigned long long>(free_bytes >> 20));
+    return;
+  }
+  const std::string short_of =
+      free_bytes > 0 ? absl::StrFormat(" of the %d MiB -m asks for", want_mb) : "";
+  fprintf(stderr,
+          "flowtrail-sensor: hugepages: %llu MiB free%s, running with --no-huge (4 KiB pages)\n",
+          static_cast<unsigned long long>(free_bytes >> 20), short_of.c_str());
+  eal_args->insert(eal_args->begin() + 1, "--no-huge");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  flowtrail::dataplane::Pipeline::StartTimes start;
+  start.process = std::chrono::steady_clock::now();
   // Application options are what follows the first "--".
   int dashdash = -1;
   for (int i = 1; i < argc; ++i) {
@@ -81,6 +154,7 @@ int main(int argc, char** argv) {
       }
     }
   }
+  ChooseEalMemory(&eal_args);
   std::vector<char*> eal_argv;
   eal_argv.reserve(eal_args.size() + 1);
   for (std::string& a : eal_args) {
@@ -91,13 +165,14 @@ int main(int argc, char** argv) {
     fprintf(stderr, "flowtrail-sensor: EAL initialisation failed: %s\n", rte_strerror(rte_errno));
     return 1;
   }
+  start.eal_ready = std::chrono::steady_clock::now();
   std::signal(SIGINT, OnSignal);
   std::signal(SIGTERM, OnSignal);
 
   int rc = 1;
   {
     absl::StatusOr<std::unique_ptr<flowtrail::dataplane::Pipeline>> pipeline =
-        flowtrail::dataplane::Pipeline::Create(opts->config);
+        flowtrail::dataplane::Pipeline::Create(opts->config, start);
     if (!pipeline.ok()) {
       fprintf(stderr, "flowtrail-sensor: %s\n", pipeline.status().ToString().c_str());
     } else {

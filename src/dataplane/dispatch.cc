@@ -7,7 +7,6 @@
 
 #include "dataplane/flow_hash.h"
 #include "dataplane/idle_backoff.h"
-#include "packet/parser.h"
 
 namespace flowtrail::dataplane {
 
@@ -89,7 +88,6 @@ bool Dispatcher::Poll() {
   const uint32_t workers = static_cast<uint32_t>(held_.size());
   bool worked = false;
   rte_mbuf* pkts[kRxBurst];
-  packet::ParsedPacket pp;
   for (size_t k = 0; k < s_.queues.size(); ++k) {
     const RxQueueRef& q = s_.queues[next_queue_];
     next_queue_ = (next_queue_ + 1) % s_.queues.size();
@@ -121,15 +119,14 @@ bool Dispatcher::Poll() {
       // Frames without usable addresses go to worker 0, which counts them by
       // class and reason; later fragments follow their addresses like the
       // first one.
+      // The worker parses the frame; here only its address pair is read.
       uint32_t w = 0;
       const FrameRef f = s_.meta.FrameOf(m);
-      const packet::ParseResult r = packet::ParseFrame(f.link, f.data, f.caplen, f.wire_len, &pp);
-      if (packet::HasAddresses(r)) {
-        w = WorkerForHash(SymmetricFlowHash(pp.src, pp.dst), workers);
+      const DispatchKey key = DispatchKeyOf(f.link, f.data, f.caplen, f.wire_len);
+      if (key.has_addresses) {
+        w = WorkerForHash(key.hash, workers);
       }
-      if (r != packet::ParseResult::kOk) {
-        ++unparsed_;
-      }
+      unparsed_ += !key.ok;
       Held& h = held_[w];
       h.pkts[h.count++] = m;
     }

@@ -1,7 +1,7 @@
 // Software symmetric dispatch for ports without usable RSS (net_pcap, single
-// queue NICs): rx burst → minimal parse → symmetric CRC32C of the endpoints
-// (flow_hash.h) → one SP/SC ring per worker. Both directions of a session land
-// on the same worker.
+// queue NICs): rx burst → the address pair (DispatchKeyOf; the worker does
+// the one full parse) → symmetric CRC32C of the endpoints (flow_hash.h) → one
+// SP/SC ring per worker. Both directions of a session land on the same worker.
 //
 // Live mode: a full worker ring is a counted drop (the mbuf is freed).
 // Capture mode: lossless — the dispatcher holds the rest of the burst and

@@ -9,9 +9,11 @@
 #include <rte_mbuf.h>
 #include <rte_mbuf_dyn.h>
 
+#include <pcap/pcap.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <optional>
@@ -37,6 +39,30 @@ namespace flowtrail::dataplane {
 std::atomic<int> Pipeline::stop_signal{0};
 
 namespace {
+
+struct PcapShape {
+  uint64_t packets = 0;
+  uint32_t max_caplen = 0;
+};
+
+// Frames in a pcap file and the longest one, as net_pcap will read them (it
+// reads with pcap_next(), which stops at the first error too).
+absl::StatusOr<PcapShape> ReadPcapShape(const std::string& path) {
+  char err[PCAP_ERRBUF_SIZE] = {};
+  pcap_t* p = pcap_open_offline(path.c_str(), err);
+  if (p == nullptr) {
+    return absl::NotFoundError(absl::StrCat("cannot open ", path, ": ", err));
+  }
+  PcapShape shape;
+  pcap_pkthdr* hdr = nullptr;
+  const u_char* data = nullptr;
+  while (pcap_next_ex(p, &hdr, &data) == 1) {
+    ++shape.packets;
+    shape.max_caplen = std::max<uint32_t>(shape.max_caplen, hdr->caplen);
+  }
+  pcap_close(p);
+  return shape;
+}
 
 uint32_t PoolSize(uint64_t wanted) {
   // Not rounded up to 2^k - 1: with infinite_rx a whole file sits in the
@@ -73,6 +99,11 @@ struct Pipeline::State {
   std::unique_ptr<AnalyticsLcore> analytics;
   bool ports_started = false;
   uint64_t start_tsc = 0;
+  Pipeline::StartTimes start_times;
+  // Seconds from process start to the first packet a port delivered; < 0
+  // until then (the main loop looks once per control period, 1 ms).
+  double first_packet_s = -1;
+  std::chrono::steady_clock::time_point running;  // workers ready, input starts
 
   ~State() {
     if (ports_started) {
@@ -108,6 +139,8 @@ struct Pipeline::State {
   bool ReadersIdle() const;
   uint64_t LastCaptureTime() const;
   bool PollFiles();
+  // Notes (and logs) when the ports delivered their first packet.
+  void CheckFirstPacket();
   // Every file ended and the ports have handed on every frame read from them.
   bool FilesConsumed() const;
   std::vector<FileInputStatus> FileStatuses() const;
@@ -117,9 +150,11 @@ Pipeline::Pipeline(std::unique_ptr<State> state) : s_(std::move(state)) {}
 
 Pipeline::~Pipeline() = default;
 
-absl::StatusOr<std::unique_ptr<Pipeline>> Pipeline::Create(const SensorConfig& config) {
+absl::StatusOr<std::unique_ptr<Pipeline>> Pipeline::Create(const SensorConfig& config,
+                                                           StartTimes start) {
   auto s = std::make_unique<State>();
   s->config = config;
+  s->start_times = start;
   const uint32_t nw = config.workers;
 
   // Capture files flowtrail reads itself become ring ports (file_input.h),
@@ -162,20 +197,32 @@ absl::StatusOr<std::unique_ptr<Pipeline>> Pipeline::Create(const SensorConfig& c
   }
   s->capture = config.capture.value_or(all_files);
 
-  // infinite_rx (net_pcap) holds its whole file in mbufs.
+  // infinite_rx (net_pcap) holds its whole file in mbufs. When every port
+  // replays files so, no other frame can arrive: mbufs are sized for the
+  // longest frame in them (60-byte frames then take ~450 bytes each, not
+  // ~2.4 KiB, so a 4 M-frame replay fits in 2 GiB).
   uint64_t infinite_packets = 0;
+  uint32_t infinite_max_frame = 0;
+  bool all_infinite = !s->ports.empty();
   for (Port& p : s->ports) {
     if (!p.is_pcap || !p.pcap.infinite_rx) {
+      all_infinite = false;
       continue;
     }
     for (const std::string& f : p.pcap.rx_files) {
-      absl::StatusOr<uint64_t> n = CountPcapPackets(f);
-      if (!n.ok()) {
-        return n.status();
+      absl::StatusOr<PcapShape> shape = ReadPcapShape(f);
+      if (!shape.ok()) {
+        return shape.status();
       }
-      p.capture_packets += *n;
+      p.capture_packets += shape->packets;
+      infinite_max_frame = std::max(infinite_max_frame, shape->max_caplen);
     }
     infinite_packets += p.capture_packets;
+  }
+  uint32_t data_room = RTE_MBUF_DEFAULT_BUF_SIZE;
+  if (all_infinite && infinite_max_frame > 0) {
+    data_room = std::min<uint32_t>(
+        data_room, RTE_PKTMBUF_HEADROOM + RTE_ALIGN_CEIL(infinite_max_frame, RTE_CACHE_LINE_SIZE));
   }
 
   bool need_dispatcher = false;
@@ -211,8 +258,9 @@ absl::StatusOr<std::unique_ptr<Pipeline>> Pipeline::Create(const SensorConfig& c
     return absl::InvalidArgumentError(absl::StrCat(
         "--mbufs ", pool_size, " is too small for capture mode (at least ", kMinCaptureMbufs, ")"));
   }
-  s->pool = rte_pktmbuf_pool_create("ft_mbufs", pool_size, cache, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
-                                    static_cast<int>(rte_socket_id()));
+  s->pool =
+      rte_pktmbuf_pool_create("ft_mbufs", pool_size, cache, 0, static_cast<uint16_t>(data_room),
+                              static_cast<int>(rte_socket_id()));
   if (s->pool == nullptr) {
     return absl::ResourceExhaustedError(absl::StrFormat(
         "cannot create a pool of %u mbufs (%s): give the EAL more memory (-m) or fewer --mbufs",
@@ -393,6 +441,26 @@ bool Pipeline::State::ReadersIdle() const {
   return true;
 }
 
+void Pipeline::State::CheckFirstPacket() {
+  if (first_packet_s >= 0) {
+    return;
+  }
+  for (const Port& p : ports) {
+    rte_eth_stats st{};
+    if (rte_eth_stats_get(p.id, &st) == 0 && st.ipackets > 0) {
+      using Seconds = std::chrono::duration<double>;
+      const auto now = std::chrono::steady_clock::now();
+      first_packet_s = Seconds(now - start_times.process).count();
+      fprintf(stderr,
+              "flowtrail: first packet %.3f s after start (EAL %.3f s, set-up and session "
+              "tables %.3f s, then %.3f s to the first packet)\n",
+              first_packet_s, Seconds(start_times.eal_ready - start_times.process).count(),
+              Seconds(running - start_times.eal_ready).count(), Seconds(now - running).count());
+      return;
+    }
+  }
+}
+
 bool Pipeline::State::PollFiles() {
   bool worked = false;
   for (auto& fp : file_ports) {
@@ -440,6 +508,7 @@ Snapshot Pipeline::State::TakeSnapshot(const char* end) const {
   snap.lcore_plan = plan.Describe();
   snap.end = end;
   snap.elapsed_s = static_cast<double>(rte_rdtsc() - start_tsc) / rte_get_tsc_hz();
+  snap.first_packet_s = first_packet_s;
   for (const FileInputStatus& st : FileStatuses()) {
     snap.capture_packets_expected += st.frames;
     snap.inputs.push_back(st);
@@ -541,6 +610,14 @@ int Pipeline::Run() {
     return 1;
   }
   s.start_tsc = rte_rdtsc();
+  s.running = std::chrono::steady_clock::now();
+  // The table sizing, for memory per session (bench/linerate.sh reads it).
+  const uint64_t table_bytes = session::Tracker::MemoryBytes(s.config.tracker);
+  fprintf(stderr,
+          "flowtrail: session tables: %zu x %u sessions, %.1f MiB each (%.0f bytes per "
+          "session)\n",
+          s.workers.size(), s.config.tracker.capacity, static_cast<double>(table_bytes) / (1 << 20),
+          static_cast<double>(table_bytes) / std::max(1u, s.config.tracker.capacity));
   if (s.dispatcher && !plan.DispatcherOnMain()) {
     rte_eal_remote_launch(&Dispatcher::LcoreMain, s.dispatcher.get(), plan.dispatcher);
   }
@@ -612,6 +689,7 @@ void Pipeline::State::RunMainLoop() {
     const uint64_t now = rte_rdtsc();
     if (now >= next_control) {
       next_control = now + control_period;
+      CheckFirstPacket();
       if (phase == Phase::kRunning) {
         const int sig = stop_signal.load(std::memory_order_relaxed);
         bool stop = sig != 0 || (duration_tsc != 0 && now - start_tsc >= duration_tsc);

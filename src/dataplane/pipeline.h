@@ -5,6 +5,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <memory>
 
 #include "absl/status/statusor.h"
@@ -18,7 +19,15 @@ class Pipeline {
   // session is flushed with end reason SHUTDOWN.
   static std::atomic<int> stop_signal;
 
-  static absl::StatusOr<std::unique_ptr<Pipeline>> Create(const SensorConfig& config);
+  // When the process started and when rte_eal_init returned (steady clock),
+  // for the start-up report: time to the first packet, and where it went.
+  struct StartTimes {
+    std::chrono::steady_clock::time_point process;
+    std::chrono::steady_clock::time_point eal_ready;
+  };
+
+  static absl::StatusOr<std::unique_ptr<Pipeline>> Create(const SensorConfig& config,
+                                                          StartTimes start = {});
   ~Pipeline();
 
   // Runs until the capture ends, a signal or --duration; returns the exit code.

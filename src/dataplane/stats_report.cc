@@ -172,6 +172,7 @@ std::string StatsJson(const Snapshot& s) {
   std::string j = absl::StrCat(
       "{\"sensor_id\":", JsonString(s.sensor_id), ",\"capture\":", s.capture ? "true" : "false",
       ",\"end\":", JsonString(s.end), ",\"elapsed_s\":", absl::StrFormat("%.6f", s.elapsed_s),
+      ",\"first_packet_s\":", absl::StrFormat("%.6f", s.first_packet_s),
       ",\"lcores\":", JsonString(s.lcore_plan),
       ",\"capture_packets_expected\":", s.capture_packets_expected, ",\"inputs\":[");
   for (size_t i = 0; i < s.inputs.size(); ++i) {

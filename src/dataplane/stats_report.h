@@ -85,6 +85,7 @@ struct Snapshot {
   bool capture = false;
   std::string lcore_plan;
   double elapsed_s = 0;
+  double first_packet_s = -1;  // process start to the first packet received; < 0: none yet
   uint64_t capture_packets_expected = 0;  // capture mode: frames read from the files
   std::vector<InputSnapshot> inputs;
   std::vector<PortSnapshot> ports;
@@ -94,8 +95,8 @@ struct Snapshot {
   uint64_t bytes_written = 0;
   uint64_t write_errors = 0;
   uint64_t analytics_records = 0;
-  uint64_t snapshots_written = 0;  // analytics snapshot frames in the stream
-  uint64_t snapshots_dropped = 0;  // interval snapshots skipped (exporter behind)
+  uint64_t snapshots_written = 0;     // analytics snapshot frames in the stream
+  uint64_t snapshots_dropped = 0;     // interval snapshots skipped (exporter behind)
   std::string analytics_json = "{}";  // the analytics consumers' own object
   std::string end = "running";        // end_of_input | shutdown | running
 
