@@ -16,7 +16,9 @@
 # default 10), WARMUP (seconds dropped at the start of each run, default 5:
 # the sensor's first pass touches its session table), REPEATS (default 3),
 # WORKERS (sensor workers, default 1; more than 1 adds the software dispatcher
-# on this single-queue port and needs more lcores than -l 0-1 gives).
+# on this single-queue port and needs more lcores than -l 0-1 gives),
+# SENSOR_ARGS (more sensor options, e.g. --no-snapshots for the SYN flood,
+# whose 1 M-client analytics snapshot exceeds the 64 MiB frame limit).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
@@ -25,6 +27,7 @@ run_s=${RUN_SECONDS:-10}
 warmup=${WARMUP:-5}
 repeats=${REPEATS:-3}
 workers=${WORKERS:-1}
+read -r -a sensor_args <<<"${SENSOR_ARGS:-}"
 
 sensor=$build/src/app/flowtrail-sensor
 generator=$build/tests/captures/generate_captures
@@ -103,17 +106,19 @@ run_sensor() {
   local cmd=("$sensor" -m "$sensor_mem" --no-pci --no-shconf --no-telemetry
     "--file-prefix=ft-bench-sensor-$$" "--lcores=$lcores" "--vdev=net_pcap0,rx_pcap=$pcap,infinite_rx=1"
     -- --output /dev/null --stats-json "$work/linerate-sensor-$1.json" --workers "$workers"
-    --duration $((warmup + run_s)) --status-interval 1)
+    --duration $((warmup + run_s)) --status-interval 1 "${sensor_args[@]}")
   [[ $1 == 1 ]] && echo "  sensor:  ${cmd[*]}" >&2
   "${cmd[@]}" >/dev/null 2>"$log" || { echo "sensor failed, see $log" >&2; tail -5 "$log" >&2; exit 1; }
   # "flowtrail: 6.0s rx=2726496 (1089026 pps) ... created=20480 ended=0 evicted=0 records=0 ..."
   local pps
+  # Lines after --duration are the flush at the end (no input): not counted.
+  local end=$((warmup + run_s))
   pps=$(sed -n 's/^flowtrail: \([0-9.]*\)s rx=[0-9]* (\([0-9.]*\) pps).*/\1 \2/p' "$log" |
-    awk -v w="$warmup" -v n="$workers" '$1 > w {printf "%.0f\n", $2 / n}' | median)
+    awk -v w="$warmup" -v e="$end" -v n="$workers" '$1 > w && $1 <= e + 0.5 {printf "%.0f\n", $2 / n}' | median)
   sed -n 's/^flowtrail: \([0-9.]*\)s rx=.* created=\([0-9]*\) .* records=\([0-9]*\) .*/\1 \2 \3/p' "$log" |
-    awk -v w="$warmup" -v p="$pps" '
+    awk -v w="$warmup" -v e="$end" -v p="$pps" '
       $1 <= w {t0 = $1; c0 = $2; r0 = $3}
-      $1 > w {t1 = $1; c1 = $2; r1 = $3}
+      $1 > w && $1 <= e + 0.5 {t1 = $1; c1 = $2; r1 = $3}
       END {d = t1 - t0; if (d <= 0) d = 1; printf "%s %.0f %.0f\n", p, (c1 - c0) / d, (r1 - r0) / d}'
 }
 

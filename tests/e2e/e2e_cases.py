@@ -781,6 +781,35 @@ def sample_capture():
     report(check_classic_and_csv(stream, records), "classic and csv formats")
 
 
+def startup_memory_choice():
+    """Issue 8: without --no-huge the sensor takes hugepages when enough are
+    free and runs with --no-huge (4 KiB pages) otherwise, saying which; it
+    reports the time from start to the first packet (log and stats JSON);
+    the records are basic.pcap's all the same."""
+    pcap, exp = lib.capture("basic")
+    r = lib.Run("startup_memory_choice", "auto")
+    cmd = [a for a in r.command(f"net_pcap0,rx_pcap={pcap}", list(exp["sensor_args"]))
+           if a != "--no-huge"]
+    r.run(cmd, timeout=120)
+    if r.returncode != 0:
+        raise Failure(f"sensor exited {r.returncode} without --no-huge; stderr:\n"
+                      f"{lib.tail(r.stderr)}")
+    problems = []
+    huge = [line for line in r.stderr.splitlines() if "hugepages:" in line]
+    if not huge:
+        problems.append("no line says whether hugepages are used")
+    elif " 0 MiB free" in huge[0] and "--no-huge" not in huge[0]:
+        problems.append(f"no free hugepages but no fall-back to --no-huge: {huge[0]!r}")
+    if not any("first packet" in line for line in r.stderr.splitlines()):
+        problems.append("no start-up line with the time to the first packet")
+    stats = r.stats()
+    if not 0 <= stats.get("first_packet_s", -1) <= stats["elapsed_s"] + 3600:
+        problems.append(f"stats: first_packet_s = {stats.get('first_packet_s')}")
+    records = lib.cat_json(r.output)
+    problems += lib.compare_records(records, exp["sessions"], sensor_id="e2e-basic")
+    report(problems, f"{len(records)} records vs basic.expected.json, start-up report")
+
+
 # ---------------------------------------------------------------------------
 # 8. Issue 6: records exactly right on real-world captures. The tshark
 # conformance test, snap-length and link-type variants, 1 vs 3 workers on all
@@ -1529,6 +1558,7 @@ CASES = {
     "write_errors": write_errors,
     "sigterm_live": sigterm_live,
     "sample_capture": sample_capture,
+    "startup_memory_choice": startup_memory_choice,
     **ISSUE6_CASES,
     "scan_stories": scan_stories,
     "scan_halves": scan_halves,
