@@ -62,8 +62,28 @@ struct Bench {
       }
     }
   }
+  // One worker burst: ProcessBurst() at 1 us per packet, then Advance() and
+  // the drains.
+  void Burst(std::span<const packet::ParsedPacket> pkts) {
+    times.resize(pkts.size());
+    for (auto& t : times) t = PacketTime{++now, now};
+    tracker->ProcessBurst(pkts, times, 0);
+    tracker->Advance(now);
+    while (tracker->Drain(sink)) {
+    }
+    while (tracker->DrainContacts(contacts)) {
+    }
+  }
   std::vector<ContactEvent> contacts = std::vector<ContactEvent>(256);
+  std::vector<PacketTime> times;
 };
+
+// items/s and its inverse for `items` processed.
+void SetPerItem(benchmark::State& state, uint64_t items, const char* name) {
+  state.SetItemsProcessed(static_cast<int64_t>(items));
+  state.counters[name] = benchmark::Counter(
+      static_cast<double>(items), benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+}
 
 // Arg: live sessions (1 M is the figure that matters; 1 K shows the cost
 // without cache misses).
@@ -91,19 +111,12 @@ void BM_TrackerUpdateExistingSessionBurst32(benchmark::State& state) {
   std::mt19937 rng(1);
   std::vector<packet::ParsedPacket> pkts;
   for (int i = 0; i < (1 << 16); ++i) pkts.push_back(TcpPacket(rng() % live));
-  std::vector<PacketTime> times(32);
   uint64_t i = 0;
   for (auto _ : state) {
-    for (auto& t : times) t = PacketTime{++b.now, b.now};
-    b.tracker->ProcessBurst(std::span(pkts).subspan((i * 32) & 0xffff, 32), times, 0);
-    b.tracker->Advance(b.now);
-    while (b.tracker->Drain(b.sink)) {
-    }
+    b.Burst(std::span(pkts).subspan((i * 32) & 0xffff, 32));
     ++i;
   }
-  state.SetItemsProcessed(state.iterations() * 32);
-  state.counters["ns_per_packet"] = benchmark::Counter(
-      state.iterations() * 32, benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+  SetPerItem(state, state.iterations() * 32, "ns_per_packet");
 }
 BENCHMARK(BM_TrackerUpdateExistingSessionBurst32)
     ->Arg(kLive)
@@ -186,19 +199,12 @@ void BM_TrackerLookupUpdateRandomBurst32(benchmark::State& state) {
   std::mt19937 rng(7);
   std::vector<packet::ParsedPacket> pkts;
   for (int i = 0; i < (1 << 18); ++i) pkts.push_back(TcpPacket(rng() % live));
-  std::vector<PacketTime> times(32);
   uint64_t i = 0;
   for (auto _ : state) {
-    for (auto& t : times) t = PacketTime{++b.now, b.now};
-    b.tracker->ProcessBurst(std::span(pkts).subspan((i * 32) & 0x3ffff, 32), times, 0);
-    b.tracker->Advance(b.now);
-    while (b.tracker->Drain(b.sink)) {
-    }
+    b.Burst(std::span(pkts).subspan((i * 32) & 0x3ffff, 32));
     ++i;
   }
-  state.SetItemsProcessed(state.iterations() * 32);
-  state.counters["ns_per_packet"] = benchmark::Counter(
-      state.iterations() * 32, benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+  SetPerItem(state, state.iterations() * 32, "ns_per_packet");
   state.counters["created"] = static_cast<double>(b.tracker->counters().sessions_created);
   state.counters["table_bytes_per_session"] =
       static_cast<double>(SessionTable::BytesFor(live)) / live;
@@ -216,21 +222,12 @@ void BM_TrackerInsertBurst32(benchmark::State& state) {
   constexpr uint32_t kNew = 1 << 20;
   Bench b(live + kNew, live);
   std::vector<packet::ParsedPacket> pkts(32);
-  std::vector<PacketTime> times(32);
   uint32_t n = live;
   for (auto _ : state) {
     for (auto& p : pkts) p = TcpPacket(n++);
-    for (auto& t : times) t = PacketTime{++b.now, b.now};
-    b.tracker->ProcessBurst(pkts, times, 0);
-    b.tracker->Advance(b.now);
-    while (b.tracker->Drain(b.sink)) {
-    }
-    while (b.tracker->DrainContacts(b.contacts)) {
-    }
+    b.Burst(pkts);
   }
-  state.SetItemsProcessed(state.iterations() * 32);
-  state.counters["ns_per_packet"] = benchmark::Counter(
-      state.iterations() * 32, benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+  SetPerItem(state, state.iterations() * 32, "ns_per_packet");
 }
 BENCHMARK(BM_TrackerInsertBurst32)
     ->Arg(1'000'000)
@@ -245,7 +242,6 @@ void BM_TrackerSynFloodFullTableBurst32(benchmark::State& state) {
   constexpr uint32_t kCap = 1'000'000;
   Bench b(kCap, kCap);
   std::vector<packet::ParsedPacket> pkts(32);
-  std::vector<PacketTime> times(32);
   uint32_t n = kCap;
   for (auto _ : state) {
     for (auto& p : pkts) {
@@ -254,18 +250,10 @@ void BM_TrackerSynFloodFullTableBurst32(benchmark::State& state) {
       p.payload_len = 0;
       p.frame_len = 60;
     }
-    for (auto& t : times) t = PacketTime{++b.now, b.now};
-    b.tracker->ProcessBurst(pkts, times, 0);
-    b.tracker->Advance(b.now);
-    while (b.tracker->Drain(b.sink)) {
-    }
-    while (b.tracker->DrainContacts(b.contacts)) {
-    }
+    b.Burst(pkts);
   }
-  state.SetItemsProcessed(state.iterations() * 32);
   state.counters["evicted"] = static_cast<double>(b.tracker->counters().sessions_evicted);
-  state.counters["ns_per_session"] = benchmark::Counter(
-      state.iterations() * 32, benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+  SetPerItem(state, state.iterations() * 32, "ns_per_session");
 }
 BENCHMARK(BM_TrackerSynFloodFullTableBurst32)
     ->Iterations((1 << 21) / 32)

@@ -91,17 +91,19 @@ struct alignas(64) Session {
   bool fin[2] = {false, false};
   bool rst = false;
   bool full_analysis = false;
-  // Capture times as written (records), and the clock time idle decisions use.
+  // The clock time idle decisions use (in the first line, with the key and
+  // `live`: the lookup's expiry check and eviction's sampling read one line),
+  // and the capture times as written (records).
+  uint64_t last_clock_us = 0;
   uint64_t first_time_us = 0;
   uint64_t last_time_us = 0;
-  uint64_t last_clock_us = 0;
   SideState side[2];
 
   bool Closed() const { return rst || (fin[0] && fin[1]); }
 };
-// Three cache lines; key, flags and first_time_us fill the first.
+// Three cache lines; key, flags and last_clock_us fill the first.
 static_assert(sizeof(Session) == 192);
-static_assert(offsetof(Session, last_time_us) == 64);
+static_assert(offsetof(Session, last_clock_us) == 56 && offsetof(Session, first_time_us) == 64);
 
 // The cold side of one endpoint: first packet and first data only.
 struct ColdSide {

@@ -227,7 +227,7 @@ void Tracker::Impl::Process(const packet::ParsedPacket& pkt, PacketTime t, uint1
 void Tracker::Impl::ProcessBurst(std::span<const packet::ParsedPacket> pkts,
                                  std::span<const PacketTime> times, uint16_t input_port) {
   constexpr size_t kChunk = 64;
-  constexpr size_t kAhead = 4;
+  constexpr size_t kAhead = 8;
   SessionKey keys[kChunk];
   uint32_t hashes[kChunk];
   uint8_t from[kChunk];
@@ -732,6 +732,11 @@ bool Tracker::Impl::Advance(uint64_t now, size_t max_records) {
 void Tracker::Impl::EvictStalest() {
   const uint32_t cap = table_.capacity();
   const uint32_t n = std::min(cap, kEvictionSample);
+  // The next eviction samples the following window: its first lines (live,
+  // last_clock_us) come in while this one ends its victim.
+  for (uint32_t i = 0, at = evict_cursor_ + n; i < n && cap > 2 * n; ++i, ++at) {
+    __builtin_prefetch(&table_.at(at >= cap ? at - cap : at));
+  }
   uint32_t victim = SessionTable::kNone;
   uint64_t oldest = UINT64_MAX;
   for (uint32_t i = 0; i < n; ++i) {
