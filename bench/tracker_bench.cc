@@ -2,7 +2,10 @@
 // existing session, and the creation of a new one (with free room, and with
 // a full table where every new session evicts the stalest). Timestamps advance
 // 1 us per packet and Advance() runs once per 32-packet burst, as a worker
-// does; records are drained as they appear.
+// does; records are drained as they appear. Then the same at 20 k, 1 M and
+// 10 M live sessions (lookup + update in random order, insert), a SYN flood
+// into a full table, and Tracker::Create() (start-up) at 1 M and 10 M. The
+// 10 M cases need about 4 GB.
 #include <benchmark/benchmark.h>
 
 #include <memory>
@@ -11,6 +14,7 @@
 #include <vector>
 
 #include "packet/parsed_packet.h"
+#include "session/session_table.h"
 #include "session/tracker.h"
 
 namespace flowtrail::session {
@@ -58,8 +62,28 @@ struct Bench {
       }
     }
   }
+  // One worker burst: ProcessBurst() at 1 us per packet, then Advance() and
+  // the drains.
+  void Burst(std::span<const packet::ParsedPacket> pkts) {
+    times.resize(pkts.size());
+    for (auto& t : times) t = PacketTime{++now, now};
+    tracker->ProcessBurst(pkts, times, 0);
+    tracker->Advance(now);
+    while (tracker->Drain(sink)) {
+    }
+    while (tracker->DrainContacts(contacts)) {
+    }
+  }
   std::vector<ContactEvent> contacts = std::vector<ContactEvent>(256);
+  std::vector<PacketTime> times;
 };
+
+// items/s and its inverse for `items` processed.
+void SetPerItem(benchmark::State& state, uint64_t items, const char* name) {
+  state.SetItemsProcessed(static_cast<int64_t>(items));
+  state.counters[name] = benchmark::Counter(
+      static_cast<double>(items), benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+}
 
 // Arg: live sessions (1 M is the figure that matters; 1 K shows the cost
 // without cache misses).
@@ -87,19 +111,12 @@ void BM_TrackerUpdateExistingSessionBurst32(benchmark::State& state) {
   std::mt19937 rng(1);
   std::vector<packet::ParsedPacket> pkts;
   for (int i = 0; i < (1 << 16); ++i) pkts.push_back(TcpPacket(rng() % live));
-  std::vector<PacketTime> times(32);
   uint64_t i = 0;
   for (auto _ : state) {
-    for (auto& t : times) t = PacketTime{++b.now, b.now};
-    b.tracker->ProcessBurst(std::span(pkts).subspan((i * 32) & 0xffff, 32), times, 0);
-    b.tracker->Advance(b.now);
-    while (b.tracker->Drain(b.sink)) {
-    }
+    b.Burst(std::span(pkts).subspan((i * 32) & 0xffff, 32));
     ++i;
   }
-  state.SetItemsProcessed(state.iterations() * 32);
-  state.counters["ns_per_packet"] = benchmark::Counter(
-      state.iterations() * 32, benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+  SetPerItem(state, state.iterations() * 32, "ns_per_packet");
 }
 BENCHMARK(BM_TrackerUpdateExistingSessionBurst32)
     ->Arg(kLive)
@@ -168,6 +185,91 @@ BENCHMARK(BM_TrackerScanSynWithContactEvents)
     ->Arg(3000)
     ->Iterations(kLive)
     ->Unit(benchmark::kNanosecond);
+}  // namespace
+}  // namespace flowtrail::session
+
+// Lookup + update of existing sessions in random order, in the worker's
+// burst shape, by live sessions (the table holds exactly those: capacity =
+// live). What MLP buys: 1 M and 10 M should cost about what 20 k does.
+namespace flowtrail::session {
+namespace {
+void BM_TrackerLookupUpdateRandomBurst32(benchmark::State& state) {
+  const auto live = static_cast<uint32_t>(state.range(0));
+  Bench b(live, live);
+  std::mt19937 rng(7);
+  std::vector<packet::ParsedPacket> pkts;
+  for (int i = 0; i < (1 << 18); ++i) pkts.push_back(TcpPacket(rng() % live));
+  uint64_t i = 0;
+  for (auto _ : state) {
+    b.Burst(std::span(pkts).subspan((i * 32) & 0x3ffff, 32));
+    ++i;
+  }
+  SetPerItem(state, state.iterations() * 32, "ns_per_packet");
+  state.counters["created"] = static_cast<double>(b.tracker->counters().sessions_created);
+  state.counters["table_bytes_per_session"] =
+      static_cast<double>(SessionTable::BytesFor(live)) / live;
+}
+BENCHMARK(BM_TrackerLookupUpdateRandomBurst32)
+    ->Arg(20'000)
+    ->Arg(1'000'000)
+    ->Arg(10'000'000)
+    ->Unit(benchmark::kNanosecond);
+
+// Insert: new sessions (one ACK each) into a table already holding `live`,
+// with room for all of them, in bursts of 32.
+void BM_TrackerInsertBurst32(benchmark::State& state) {
+  const auto live = static_cast<uint32_t>(state.range(0));
+  constexpr uint32_t kNew = 1 << 20;
+  Bench b(live + kNew, live);
+  std::vector<packet::ParsedPacket> pkts(32);
+  uint32_t n = live;
+  for (auto _ : state) {
+    for (auto& p : pkts) p = TcpPacket(n++);
+    b.Burst(pkts);
+  }
+  SetPerItem(state, state.iterations() * 32, "ns_per_packet");
+}
+BENCHMARK(BM_TrackerInsertBurst32)
+    ->Arg(1'000'000)
+    ->Arg(10'000'000)
+    ->Iterations((1 << 20) / 32)
+    ->Unit(benchmark::kNanosecond);
+
+// A SYN flood of distinct new sessions into a full table of 1 M (each SYN
+// evicts the stalest session and starts a first-contact attempt), in bursts
+// of 32: items/s is new sessions/s per worker.
+void BM_TrackerSynFloodFullTableBurst32(benchmark::State& state) {
+  constexpr uint32_t kCap = 1'000'000;
+  Bench b(kCap, kCap);
+  std::vector<packet::ParsedPacket> pkts(32);
+  uint32_t n = kCap;
+  for (auto _ : state) {
+    for (auto& p : pkts) {
+      p = TcpPacket(n++);
+      p.tcp_flags = packet::kTcpSyn;
+      p.payload_len = 0;
+      p.frame_len = 60;
+    }
+    b.Burst(pkts);
+  }
+  state.counters["evicted"] = static_cast<double>(b.tracker->counters().sessions_evicted);
+  SetPerItem(state, state.iterations() * 32, "ns_per_session");
+}
+BENCHMARK(BM_TrackerSynFloodFullTableBurst32)
+    ->Iterations((1 << 21) / 32)
+    ->Unit(benchmark::kNanosecond);
+
+// Start-up: Tracker::Create() (table, wheel, queues) and its destruction, by
+// capacity: what a worker spends before its first packet.
+void BM_TrackerCreate(benchmark::State& state) {
+  TrackerConfig c;
+  c.capacity = static_cast<uint32_t>(state.range(0));
+  for (auto _ : state) {
+    auto t = Tracker::Create(c);
+    benchmark::DoNotOptimize(t);
+  }
+}
+BENCHMARK(BM_TrackerCreate)->Arg(1 << 20)->Arg(10'000'000)->Unit(benchmark::kMillisecond);
 }  // namespace
 }  // namespace flowtrail::session
 

@@ -2,24 +2,58 @@
 
 #include <sys/mman.h>
 
-#include <cstring>
-#include <new>
+#include <cstdint>
 
 #include "absl/strings/str_cat.h"
 
 namespace flowtrail::session {
 
-void* AllocateHuge(size_t bytes) {
+void UnmapDeleter::operator()(void* p) const {
+  if (p != nullptr) munmap(p, bytes);
+}
+
+void* AllocateHuge(size_t bytes, size_t* mapped, PageKind* kind) {
   constexpr size_t kHuge = size_t{2} << 20;
-  const bool huge = bytes >= kHuge;
-  const size_t align = huge ? kHuge : 64;
-  const size_t rounded = (bytes + align - 1) / align * align;
-  void* p = std::aligned_alloc(align, rounded);
-  if (p == nullptr) return nullptr;
-#ifdef MADV_HUGEPAGE
-  if (huge) madvise(p, rounded, MADV_HUGEPAGE);  // advisory: failure is harmless
+  if (bytes == 0) bytes = 1;
+  const size_t rounded = (bytes + kHuge - 1) / kHuge * kHuge;
+  constexpr int kFlags = MAP_PRIVATE | MAP_ANONYMOUS;
+#ifdef MAP_HUGETLB
+  // Reserved at mmap time: fails at once (and we fall back) when the pool
+  // has too few free pages.
+  if (bytes >= kHuge) {
+    void* p = mmap(nullptr, rounded, PROT_READ | PROT_WRITE, kFlags | MAP_HUGETLB, -1, 0);
+    if (p != MAP_FAILED) {
+      *mapped = rounded;
+      if (kind != nullptr) *kind = PageKind::kHugeTlb;
+      return p;
+    }
+  }
 #endif
-  std::memset(p, 0, rounded);
+  if (bytes < kHuge) {
+    void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, kFlags, -1, 0);
+    if (p == MAP_FAILED) return nullptr;
+    *mapped = bytes;
+    if (kind != nullptr) *kind = PageKind::kNormal;
+    return p;
+  }
+  // 2 MiB aligned, so every stretch can be a transparent huge page: map one
+  // huge page more and trim both ends.
+  void* raw = mmap(nullptr, rounded + kHuge, PROT_READ | PROT_WRITE, kFlags, -1, 0);
+  if (raw == MAP_FAILED) return nullptr;
+  const uintptr_t start = reinterpret_cast<uintptr_t>(raw);
+  const uintptr_t aligned = (start + kHuge - 1) & ~uintptr_t{kHuge - 1};
+  if (aligned > start) munmap(raw, aligned - start);
+  const size_t tail = kHuge - (aligned - start);
+  if (tail > 0) munmap(reinterpret_cast<void*>(aligned + rounded), tail);
+  void* p = reinterpret_cast<void*>(aligned);
+  *mapped = rounded;
+  if (kind != nullptr) *kind = PageKind::kNormal;
+#ifdef MADV_HUGEPAGE
+  // Advisory: failure (THP off) is harmless.
+  if (madvise(p, rounded, MADV_HUGEPAGE) == 0 && kind != nullptr) {
+    *kind = PageKind::kTransparentHuge;
+  }
+#endif
   return p;
 }
 
@@ -32,8 +66,7 @@ uint64_t IndexSlots(uint64_t capacity) {
 }  // namespace
 
 uint64_t SessionTable::BytesFor(uint64_t capacity) {
-  return capacity * sizeof(Session) + IndexSlots(capacity) * sizeof(Slot) +
-         capacity * sizeof(uint32_t);
+  return capacity * (sizeof(Session) + sizeof(SessionCold)) + IndexSlots(capacity) * sizeof(Slot);
 }
 
 absl::Status SessionTable::Init(uint32_t capacity) {
@@ -42,18 +75,16 @@ absl::Status SessionTable::Init(uint32_t capacity) {
         absl::StrCat("session table capacity must be in [1, ", kMaxCapacity, "], got ", capacity));
   }
   const uint64_t nslots = IndexSlots(capacity);
-  entries_.reset(static_cast<Session*>(AllocateHuge(sizeof(Session) * capacity)));
-  slots_.reset(static_cast<Slot*>(AllocateHuge(sizeof(Slot) * nslots)));
-  free_.reset(new (std::nothrow) uint32_t[capacity]);
-  if (!entries_ || !slots_ || !free_) {
+  entries_ = MapZeroed<Session>(capacity, &page_kind_);
+  cold_ = MapZeroed<SessionCold>(capacity);
+  slots_ = MapZeroed<Slot>(nslots);
+  if (!entries_ || !cold_ || !slots_) {
     return absl::ResourceExhaustedError(absl::StrCat("cannot allocate a session table of ",
                                                      capacity, " sessions; lower the table size"));
   }
-  for (uint32_t i = 0; i < capacity; ++i) new (&entries_[i]) Session();
-  for (uint64_t i = 0; i < nslots; ++i) slots_[i] = Slot{0, kNone};
-  // Pop order 0, 1, 2...: new sessions fill the array from the front.
-  for (uint32_t i = 0; i < capacity; ++i) free_[i] = capacity - 1 - i;
-  free_top_ = capacity;
+  // Zeroed memory: no entry live, every slot empty.
+  free_head_ = kNone;
+  fresh_ = 0;
   capacity_ = capacity;
   size_ = 0;
   mask_ = static_cast<uint32_t>(nslots - 1);
@@ -61,26 +92,35 @@ absl::Status SessionTable::Init(uint32_t capacity) {
 }
 
 uint32_t SessionTable::Insert(const SessionKey& key, uint32_t hash) {
-  const uint32_t idx = free_[--free_top_];
+  // The most recently erased entry first, then fresh ones in order 0, 1, 2...
+  uint32_t idx = fresh_;
+  if (free_head_ != kNone) {
+    idx = free_head_;
+    free_head_ = cold_[idx].hash;
+  } else {
+    ++fresh_;
+  }
   Session& s = entries_[idx];
   s = Session();
   s.key = key;
-  s.hash = hash;
   s.live = true;
+  SessionCold& c = cold_[idx];
+  c = SessionCold();
+  c.hash = hash;
   uint32_t pos = hash & mask_;
-  while (slots_[pos].entry != kNone) pos = (pos + 1) & mask_;
-  slots_[pos] = Slot{hash, idx};
+  while (slots_[pos].ref != 0) pos = (pos + 1) & mask_;
+  slots_[pos] = Slot{hash, idx + 1};
   ++size_;
   return idx;
 }
 
 void SessionTable::Erase(uint32_t idx) {
-  Session& s = entries_[idx];
-  uint32_t i = s.hash & mask_;
-  while (slots_[i].entry != idx) i = (i + 1) & mask_;
+  const uint32_t ref = idx + 1;
+  uint32_t i = cold_[idx].hash & mask_;
+  while (slots_[i].ref != ref) i = (i + 1) & mask_;
   // Backward shift: pull later members of the probe run into the hole unless
   // their home position lies cyclically in (hole, j].
-  for (uint32_t j = (i + 1) & mask_; slots_[j].entry != kNone; j = (j + 1) & mask_) {
+  for (uint32_t j = (i + 1) & mask_; slots_[j].ref != 0; j = (j + 1) & mask_) {
     const uint32_t home = slots_[j].hash & mask_;
     const bool stays = (i < j) ? (home > i && home <= j) : (home > i || home <= j);
     if (!stays) {
@@ -88,9 +128,10 @@ void SessionTable::Erase(uint32_t idx) {
       i = j;
     }
   }
-  slots_[i] = Slot{0, kNone};
-  s.live = false;
-  free_[free_top_++] = idx;
+  slots_[i] = Slot{0, 0};
+  entries_[idx].live = false;
+  cold_[idx].hash = free_head_;
+  free_head_ = idx;
   --size_;
 }
 

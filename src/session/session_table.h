@@ -1,13 +1,16 @@
-// Fixed-capacity session table: an entry array (key inside each entry) plus
-// an open-addressing index of {hash, entry index} slots with linear probing
-// and backward-shift deletion (no tombstones, so no rehash pauses). Entries
-// are addressed by u32 indices. Everything is allocated in Init(); Insert()
-// never allocates and fails only when every entry is in use, in which case
-// the owner evicts one first.
+// Fixed-capacity session table: a hot entry array (key inside each entry), a
+// parallel cold array under the same u32 index (session_state.h), and an
+// open-addressing index of {hash, entry index + 1} slots with linear probing
+// and backward-shift deletion (no tombstones, so no rehash pauses).
+// Everything is mapped in Init() but nothing is written there: the OS hands
+// out zeroed pages on first touch, and zero bytes are a valid empty table
+// (empty slots, entries not live; fresh entries come from a high-water mark,
+// erased ones from a free list threaded through their cold parts). Insert() never allocates and
+// fails only when every entry is in use, in which case the owner evicts one first.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
-#include <cstdlib>
 #include <memory>
 #include <type_traits>
 
@@ -17,15 +20,33 @@
 
 namespace flowtrail::session {
 
-// Frees arrays from AllocateHuge().
-struct FreeDeleter {
-  void operator()(void* p) const { std::free(p); }
+// Unmaps memory from AllocateHuge().
+struct UnmapDeleter {
+  size_t bytes = 0;
+  void operator()(void* p) const;
 };
 
-// `bytes` of zeroed memory, 2 MiB aligned and advised as transparent huge
-// pages when large (fewer TLB misses with millions of entries); nullptr if
-// memory is short. Control path only.
-void* AllocateHuge(size_t bytes);
+// How AllocateHuge() got its pages.
+enum class PageKind : uint8_t { kHugeTlb, kTransparentHuge, kNormal };
+
+// `bytes` of zeroed, untouched anonymous memory (pages appear on first
+// touch): hugetlb pages when the system has them free, else pages advised as
+// transparent huge pages when large (fewer TLB misses with millions of
+// entries), else normal pages. nullptr if memory is short; *mapped gets the
+// length to unmap. Control path only.
+void* AllocateHuge(size_t bytes, size_t* mapped, PageKind* kind = nullptr);
+
+template <typename T>
+using MappedArray = std::unique_ptr<T[], UnmapDeleter>;
+
+// A zeroed array of n T (T valid when zero-filled); empty on failure.
+template <typename T>
+MappedArray<T> MapZeroed(uint64_t n, PageKind* kind = nullptr) {
+  static_assert(std::is_trivially_destructible_v<T>);
+  size_t mapped = 0;
+  T* p = static_cast<T*>(AllocateHuge(sizeof(T) * n, &mapped, kind));
+  return MappedArray<T>(p, UnmapDeleter{mapped});
+}
 
 class SessionTable {
  public:
@@ -34,53 +55,70 @@ class SessionTable {
   static constexpr uint32_t kMaxCapacity = uint32_t{1} << 30;
 
   absl::Status Init(uint32_t capacity);
-  // What Init(capacity) allocates, in bytes (entries, index, free list).
+  // What Init(capacity) maps, in bytes (hot and cold entries, index; the
+  // free list costs nothing more).
   static uint64_t BytesFor(uint64_t capacity);
 
   uint32_t capacity() const { return capacity_; }
   uint32_t size() const { return size_; }
-  bool full() const { return free_top_ == 0; }
+  bool full() const { return size_ == capacity_; }
+  PageKind page_kind() const { return page_kind_; }
 
   Session& at(uint32_t idx) { return entries_[idx]; }
   const Session& at(uint32_t idx) const { return entries_[idx]; }
+  SessionCold& cold(uint32_t idx) { return cold_[idx]; }
+  const SessionCold& cold(uint32_t idx) const { return cold_[idx]; }
+  // The cold part of an entry of this table.
+  SessionCold& cold(const Session& s) { return cold_[&s - entries_.get()]; }
+  const SessionCold& cold(const Session& s) const { return cold_[&s - entries_.get()]; }
+  uint32_t index_of(const Session& s) const { return static_cast<uint32_t>(&s - entries_.get()); }
 
   void Prefetch(uint32_t hash) const { __builtin_prefetch(&slots_[hash & mask_]); }
-  // After Prefetch(): pulls in the entry the home slot points at (the match,
-  // most of the time, at load <= 0.5).
+  // After Prefetch() (long enough before, or this stalls on the slot): pulls
+  // in the hot entry the home slot points at (the match, most of the time,
+  // at load <= 0.5).
   void PrefetchEntry(uint32_t hash) const {
     const Slot& s = slots_[hash & mask_];
-    if (s.entry == kNone) return;
-    const char* e = reinterpret_cast<const char*>(&entries_[s.entry]);
-    for (size_t off = 0; off < sizeof(Session); off += 64) __builtin_prefetch(e + off);
+    if (s.ref == 0) return;
+    const char* e = reinterpret_cast<const char*>(&entries_[s.ref - 1]);
+    static_assert(sizeof(Session) == 3 * 64);
+    __builtin_prefetch(e);
+    __builtin_prefetch(e + 64);
+    __builtin_prefetch(e + 128);
   }
 
   uint32_t Find(const SessionKey& key, uint32_t hash) const {
     for (uint32_t pos = hash & mask_;; pos = (pos + 1) & mask_) {
       const Slot& s = slots_[pos];
-      if (s.entry == kNone) return kNone;
-      if (s.hash == hash && entries_[s.entry].key == key) return s.entry;
+      if (s.ref == 0) return kNone;
+      if (s.hash == hash && entries_[s.ref - 1].key == key) return s.ref - 1;
     }
   }
 
   // Requires !full() and that `key` is absent. The entry is reset to a fresh
-  // Session carrying key and hash, marked live.
+  // Session (and SessionCold) carrying key and hash, marked live.
   uint32_t Insert(const SessionKey& key, uint32_t hash);
   void Erase(uint32_t idx);
 
  private:
+  // Zero = empty, so fresh zeroed pages are an empty index.
   struct Slot {
     uint32_t hash;
-    uint32_t entry;  // kNone = empty
+    uint32_t ref;  // entry index + 1; 0 = empty
   };
 
   static_assert(std::is_trivially_destructible_v<Session>);
-  std::unique_ptr<Session[], FreeDeleter> entries_;
-  std::unique_ptr<Slot[], FreeDeleter> slots_;
-  std::unique_ptr<uint32_t[]> free_;  // stack of free entry indices
-  uint32_t free_top_ = 0;
+  static_assert(std::is_trivially_destructible_v<SessionCold>);
+  MappedArray<Session> entries_;
+  MappedArray<SessionCold> cold_;
+  MappedArray<Slot> slots_;
+  // Erased entries, most recent first, linked through SessionCold::hash.
+  uint32_t free_head_ = kNone;
+  uint32_t fresh_ = 0;  // entries [fresh_, capacity) were never used
   uint32_t capacity_ = 0;
   uint32_t size_ = 0;
   uint32_t mask_ = 0;
+  PageKind page_kind_ = PageKind::kNormal;
 };
 
 }  // namespace flowtrail::session

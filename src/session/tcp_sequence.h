@@ -26,9 +26,9 @@ class TcpSequence {
  public:
   static constexpr uint64_t kMaxJump = uint64_t{1} << 30;
 
-  bool anchored() const { return anchored_; }
-  bool syn_seen() const { return syn_; }
-  bool fin_seen() const { return fin_; }
+  bool anchored() const { return highest_ != 0; }
+  bool syn_seen() const { return bits_ & kSyn; }
+  bool fin_seen() const { return bits_ & kFin; }
   // Lowest start position seen; its low 32 bits are the sequence number.
   uint64_t lowest() const { return lowest_; }
   uint64_t highest() const { return highest_; }
@@ -41,8 +41,7 @@ class TcpSequence {
   uint64_t OnSegment(uint32_t seq, uint32_t payload_len, bool syn, bool fin,
                      uint64_t max_jump = kMaxJump) {
     uint64_t start;
-    if (!anchored_) {
-      anchored_ = true;
+    if (!anchored()) {
       start = (uint64_t{1} << 32) + seq;
       lowest_ = highest_ = start;
     } else {
@@ -52,15 +51,14 @@ class TcpSequence {
     const uint64_t end = start + payload_len + (syn ? 1 : 0) + (fin ? 1 : 0);
     lowest_ = std::min(lowest_, start);
     highest_ = std::max(highest_, end);
-    syn_ |= syn;
-    fin_ |= fin;
+    bits_ |= (syn ? kSyn : 0) | (fin ? kFin : 0);
     return start;
   }
 
   // The peer acknowledged everything before `ack`. Returns false if the ACK
   // lay implausibly far ahead (ignored).
   bool OnPeerAck(uint32_t ack, uint64_t max_jump = kMaxJump) {
-    if (!anchored_) return true;
+    if (!anchored()) return true;
     const uint64_t a = Unwrap(ack);
     if (a <= highest_) return true;
     if (a > highest_ + max_jump) return false;
@@ -75,19 +73,23 @@ class TcpSequence {
 
   // Application bytes: see the file comment.
   uint64_t Bytes() const {
-    if (!anchored_) return 0;
+    if (!anchored()) return 0;
     uint64_t size = highest_ - lowest_;
-    if (syn_ && size) --size;
-    if (fin_ && size) --size;
+    if (syn_seen() && size) --size;
+    if (fin_seen() && size) --size;
     return size;
   }
 
  private:
+  static constexpr uint8_t kSyn = 1, kFin = 2;
+
+  // 16 bytes per endpoint (session_state.h): anchored is highest_ != 0 (an
+  // anchored position is at least 2^31), and the SYN/FIN flags take the top
+  // two bits of highest_'s word (positions stay below 2^62: 2^33 + bytes).
   uint64_t lowest_ = 0;
-  uint64_t highest_ = 0;
-  bool anchored_ = false;
-  bool syn_ = false;
-  bool fin_ = false;
+  uint64_t highest_ : 62 = 0;
+  uint64_t bits_ : 2 = 0;
 };
+static_assert(sizeof(TcpSequence) == 16);
 
 }  // namespace flowtrail::session

@@ -5,12 +5,15 @@
 // beyond one rotation simply come round again. Each entry is in at most one
 // slot: circular doubly linked lists through two u32 arrays, with one sentinel
 // per slot (indices capacity..capacity+slots), so scheduling and cancelling
-// are O(1) and nothing is allocated after Init().
+// are O(1) and nothing is allocated after Init(). Links are stored XORed with
+// the node's own index, so the zeroed pages Init() maps are every node
+// self-linked (unlinked, empty slots) without a pass over them.
 #pragma once
 
 #include <cstdint>
 #include <memory>
-#include <new>
+
+#include "session/session_table.h"
 
 namespace flowtrail::session {
 
@@ -22,11 +25,8 @@ class TimerWheel {
     mask_ = slots - 1;
     tick_us_ = tick_us;
     const uint64_t nodes = uint64_t{capacity} + slots + 1;  // +1: list being processed
-    next_.reset(new (std::nothrow) uint32_t[nodes]);
-    prev_.reset(new (std::nothrow) uint32_t[nodes]);
-    if (!next_ || !prev_) return false;
-    for (uint64_t i = 0; i < nodes; ++i) next_[i] = prev_[i] = static_cast<uint32_t>(i);
-    return true;
+    links_ = MapZeroed<Link>(nodes);
+    return links_ != nullptr;
   }
 
   uint64_t tick_us() const { return tick_us_; }
@@ -38,7 +38,7 @@ class TimerWheel {
     next_tick_ = now_us / tick_us_;
   }
 
-  bool Linked(uint32_t idx) const { return next_[idx] != idx; }
+  bool Linked(uint32_t idx) const { return links_[idx].next != 0; }
 
   // (Re)schedules `idx` to be checked once `deadline_us` has passed. A deadline
   // already past is checked at the next tick.
@@ -50,10 +50,11 @@ class TimerWheel {
   }
 
   void Cancel(uint32_t idx) {
-    const uint32_t n = next_[idx], p = prev_[idx];
-    next_[p] = n;
-    prev_[n] = p;
-    next_[idx] = prev_[idx] = idx;
+    const uint32_t n = Next(idx), p = Prev(idx);
+    SetNext(p, n);
+    SetPrev(n, p);
+    SetNext(idx, idx);
+    SetPrev(idx, idx);
   }
 
   // Fires every slot whose tick lies wholly before `now_us` (so an entry fires
@@ -74,8 +75,8 @@ class TimerWheel {
     while (next_tick_ < now_tick) {
       const uint32_t slot = Sentinel(static_cast<uint32_t>(next_tick_ & mask_));
       Splice(slot, work);
-      while (next_[work] != work) {
-        const uint32_t idx = next_[work];
+      while (Next(work) != work) {
+        const uint32_t idx = Next(work);
         Cancel(idx);
         if (!fire(idx)) {
           LinkAfter(slot, idx);
@@ -93,27 +94,36 @@ class TimerWheel {
   uint32_t Processing() const { return capacity_ + mask_ + 1; }
 
   void LinkAfter(uint32_t at, uint32_t idx) {
-    const uint32_t n = next_[at];
-    next_[idx] = n;
-    prev_[idx] = at;
-    prev_[n] = idx;
-    next_[at] = idx;
+    const uint32_t n = Next(at);
+    SetNext(idx, n);
+    SetPrev(idx, at);
+    SetPrev(n, idx);
+    SetNext(at, idx);
   }
 
   // Moves every entry of list `from` to the end of list `to`.
   void Splice(uint32_t from, uint32_t to) {
-    if (next_[from] == from) return;
-    const uint32_t first = next_[from], last = prev_[from];
-    const uint32_t tail = prev_[to];
-    next_[tail] = first;
-    prev_[first] = tail;
-    next_[last] = to;
-    prev_[to] = last;
-    next_[from] = prev_[from] = from;
+    if (Next(from) == from) return;
+    const uint32_t first = Next(from), last = Prev(from);
+    const uint32_t tail = Prev(to);
+    SetNext(tail, first);
+    SetPrev(first, tail);
+    SetNext(last, to);
+    SetPrev(to, last);
+    SetNext(from, from);
+    SetPrev(from, from);
   }
 
-  std::unique_ptr<uint32_t[]> next_;
-  std::unique_ptr<uint32_t[]> prev_;
+  struct Link {
+    uint32_t next;  // XOR the node's index: 0 = self
+    uint32_t prev;
+  };
+  uint32_t Next(uint32_t i) const { return links_[i].next ^ i; }
+  uint32_t Prev(uint32_t i) const { return links_[i].prev ^ i; }
+  void SetNext(uint32_t i, uint32_t v) { links_[i].next = v ^ i; }
+  void SetPrev(uint32_t i, uint32_t v) { links_[i].prev = v ^ i; }
+
+  MappedArray<Link> links_;
   uint32_t capacity_ = 0;
   uint32_t mask_ = 0;
   uint64_t tick_us_ = 1;

@@ -183,7 +183,8 @@ class Tracker::Impl {
   // The session ended (its event left then), or the slot holds another one.
   bool AttemptStale(const Attempt& a) const {
     const Session& s = table_.at(a.idx);
-    return !s.live || s.session_id != a.session_id || s.side[a.side].contact != kContactPending;
+    return !s.live || table_.cold(a.idx).session_id != a.session_id ||
+           s.side[a.side].contact != kContactPending;
   }
   void EmitContact(const Session& s, uint8_t client, ContactOutcome outcome, uint64_t decided_us);
 
@@ -216,12 +217,17 @@ void Tracker::Impl::Process(const packet::ParsedPacket& pkt, PacketTime t, uint1
   ProcessKeyed(pkt, key, HashSessionKey(key), from, t, input_port);
 }
 
-// Three passes over a burst so the DRAM misses overlap (notes/dpdk_design.md
-// §2.6): hash every key and prefetch its index slot; read the slots and
-// prefetch the entries they point at; then process in order.
+// A software pipeline over the burst so the DRAM misses overlap
+// (notes/dpdk_design.md §2.6): keys and hashes first (packet data is in
+// cache), then while packet i is processed, the hot entry of packet i + kAhead
+// (whose index slot came in meanwhile) and the slot of packet i + 2 kAhead are
+// prefetched. A handful of misses stay in flight at any time, about what the
+// core's fill buffers hold, instead of a whole burst's worth queueing up at
+// once (prefetches beyond that are dropped or stall).
 void Tracker::Impl::ProcessBurst(std::span<const packet::ParsedPacket> pkts,
                                  std::span<const PacketTime> times, uint16_t input_port) {
-  constexpr size_t kChunk = 32;
+  constexpr size_t kChunk = 64;
+  constexpr size_t kAhead = 8;
   SessionKey keys[kChunk];
   uint32_t hashes[kChunk];
   uint8_t from[kChunk];
@@ -231,10 +237,12 @@ void Tracker::Impl::ProcessBurst(std::span<const packet::ParsedPacket> pkts,
     for (size_t i = 0; i < n; ++i) {
       from[i] = MakeSessionKey(pkts[base + i], &keys[i], cfg_.vlan_key) ? 0 : 1;
       hashes[i] = HashSessionKey(keys[i]);
-      table_.Prefetch(hashes[i]);
+      if (i < 2 * kAhead) table_.Prefetch(hashes[i]);
     }
-    for (size_t i = 0; i < n; ++i) table_.PrefetchEntry(hashes[i]);
+    for (size_t i = 0; i < std::min(n, kAhead); ++i) table_.PrefetchEntry(hashes[i]);
     for (size_t i = 0; i < n; ++i) {
+      if (i + 2 * kAhead < n) table_.Prefetch(hashes[i + 2 * kAhead]);
+      if (i + kAhead < n) table_.PrefetchEntry(hashes[i + kAhead]);
       ProcessKeyed(pkts[base + i], keys[i], hashes[i], from[i], times[base + i], input_port);
     }
   }
@@ -268,12 +276,22 @@ void Tracker::Impl::ProcessKeyed(const packet::ParsedPacket& pkt, const SessionK
     // conversations); the old one leaves first.
     const Session& old = table_.at(idx);
     const SideState& me = old.side[from];
-    if ((old.Closed() || old.fin[0] || old.fin[1]) && !(me.isn_seen && me.first_seq == pkt.seq)) {
+    if ((old.Closed() || old.fin[0] || old.fin[1]) &&
+        !(me.isn_seen && table_.cold(idx).side[from].first_seq == pkt.seq)) {
       End(idx, EndReason::kReplaced);
       idx = SessionTable::kNone;
     }
   }
-  if (idx == SessionTable::kNone) idx = Create(key, hash, pkt, from, t, input_port);
+  // The wheel needs a look only when the deadline may have moved earlier:
+  // a new session, or a packet that shrank the idle timeout (FIN, RST...).
+  // Otherwise the deadline only grew (the clock never goes back), and the
+  // scheduled one, never later than it, stays valid (ScheduleIfEarlier).
+  uint64_t timeout_before = 0;
+  if (idx == SessionTable::kNone) {
+    idx = Create(key, hash, pkt, from, t, input_port);
+  } else {
+    timeout_before = IdleTimeout(table_.at(idx));
+  }
   Session& s = table_.at(idx);
 
   s.first_time_us = std::min(s.first_time_us, t.capture_us);
@@ -281,19 +299,21 @@ void Tracker::Impl::ProcessKeyed(const packet::ParsedPacket& pkt, const SessionK
   s.last_clock_us = std::max(s.last_clock_us, now);
   uint32_t new_payload = pkt.payload_len;
   if (pkt.first_fragment) {
-    ++s.fragments;
+    SessionCold& c = table_.cold(idx);
+    ++c.fragments;
     ++counters_.fragments;
     new_payload =
-        fragments_.RememberFirst(pkt, key.vlan_outer, key.vlan_inner, idx, s.session_id, now);
+        fragments_.RememberFirst(pkt, key.vlan_outer, key.vlan_inner, idx, c.session_id, now);
     counters_.fragment_overlap_bytes += pkt.payload_len - new_payload;
   }
   SideState& me = s.side[from];
   ++me.packets;
   me.payload_bytes += new_payload;
   if (me.packets == 1) {
-    me.first_flags = tcp ? pkt.tcp_flags : 0;
-    me.icmp_first_type = pkt.icmp_type;
-    me.icmp_first_code = pkt.icmp_code;
+    SessionCold& c = table_.cold(idx);
+    c.first_flags[from] = tcp ? pkt.tcp_flags : 0;
+    c.icmp_first_type[from] = pkt.icmp_type;
+    c.icmp_first_code[from] = pkt.icmp_code;
   }
 
   uint64_t seg_start = 0;
@@ -322,15 +342,16 @@ void Tracker::Impl::ProcessKeyed(const packet::ParsedPacket& pkt, const SessionK
       me.first_data_len = static_cast<uint16_t>(std::min<uint32_t>(pkt.payload_len, 65535));
       me.fp_seq = pkt.seq;
       if (s.full_analysis && pkt.captured_payload_len > 0 && pkt.payload != nullptr) {
-        me.fingerprint = ScalarFingerprint(pkt.payload, pkt.captured_payload_len, pkt.payload_len);
-        me.simhash = SimHash64(pkt.payload, pkt.captured_payload_len);
+        ColdSide& cs = table_.cold(idx).side[from];
+        cs.fingerprint = ScalarFingerprint(pkt.payload, pkt.captured_payload_len, pkt.payload_len);
+        cs.simhash = SimHash64(pkt.payload, pkt.captured_payload_len);
       }
     }
     if (tcp && pkt.captured_payload_len > 0 && (pkt.src_port == 21 || pkt.dst_port == 21)) {
       UpdateFtp(pkt, now);
     }
   }
-  ScheduleIfEarlier(idx, s);
+  if (timeout_before == 0 || IdleTimeout(s) < timeout_before) ScheduleIfEarlier(idx, s);
 }
 
 void Tracker::Impl::ProcessFragment(const packet::ParsedPacket& pkt, PacketTime t) {
@@ -341,7 +362,7 @@ void Tracker::Impl::ProcessFragment(const packet::ParsedPacket& pkt, PacketTime 
   uint16_t vo, vi;
   KeyVlans(pkt, cfg_.vlan_key, &vo, &vi);
   if (!fragments_.FindLater(pkt, vo, vi, t.clock_us, &idx, &id, &new_bytes) ||
-      !table_.at(idx).live || table_.at(idx).session_id != id) {
+      !table_.at(idx).live || table_.cold(idx).session_id != id) {
     ++counters_.later_fragments_unattributed;
     return;
   }
@@ -352,7 +373,7 @@ void Tracker::Impl::ProcessFragment(const packet::ParsedPacket& pkt, PacketTime 
   ++me.packets;
   me.payload_bytes += new_bytes;  // the first fragment's L4 length covered only its share
   counters_.fragment_overlap_bytes += pkt.payload_len - new_bytes;
-  ++s.fragments;
+  ++table_.cold(idx).fragments;
   s.first_time_us = std::min(s.first_time_us, t.capture_us);
   s.last_time_us = std::max(s.last_time_us, t.capture_us);
   s.last_clock_us = std::max(s.last_clock_us, t.clock_us);
@@ -365,13 +386,14 @@ uint32_t Tracker::Impl::Create(const SessionKey& key, uint32_t hash,
   if (table_.full()) EvictStalest();
   const uint32_t idx = table_.Insert(key, hash);
   Session& s = table_.at(idx);
-  s.session_id = (uint64_t{cfg_.worker_id} << 56) | (++next_counter_ & kCounterMask);
+  SessionCold& c = table_.cold(idx);
+  c.session_id = (uint64_t{cfg_.worker_id} << 56) | (++next_counter_ & kCounterMask);
   s.first_time_us = s.last_time_us = t.capture_us;
-  s.last_clock_us = s.active_start_us = now;
-  s.vlan_count = pkt.vlan_count;
-  s.vlan_outer = pkt.vlan_outer;
-  s.vlan_inner = pkt.vlan_inner;
-  s.input_port = input_port;
+  s.last_clock_us = c.active_start_us = now;
+  c.vlan_count = pkt.vlan_count;
+  c.vlan_outer = pkt.vlan_outer;
+  c.vlan_inner = pkt.vlan_inner;
+  c.input_port = input_port;
   // Announced FTP data endpoints are ports: TCP (and UDP, harmlessly) only.
   if (pkt.protocol == packet::kProtoTcp || pkt.protocol == packet::kProtoUdp) {
     for (uint8_t side = 0; side < 2; ++side) {
@@ -411,14 +433,15 @@ void Tracker::Impl::SetRoles(Session& s, uint8_t client_side, RoleSource source)
   s.role_source = source;
   const uint8_t v = s.key.ip_version;
   const Networks& nets = cfg_.protected_networks;
-  s.inbound = !nets.empty() && !nets.Contains(Addr(s, client_side), v) &&
-              nets.Contains(Addr(s, 1 - client_side), v);
+  const bool inbound = !nets.empty() && !nets.Contains(Addr(s, client_side), v) &&
+                       nets.Contains(Addr(s, 1 - client_side), v);
+  table_.cold(s).inbound = inbound;
   switch (cfg_.full_analysis) {
     case FullAnalysisPolicy::kAll:
       s.full_analysis = true;
       break;
     case FullAnalysisPolicy::kInboundOnly:
-      s.full_analysis = s.inbound;
+      s.full_analysis = inbound;
       break;
     case FullAnalysisPolicy::kNone:
       s.full_analysis = false;
@@ -434,7 +457,8 @@ void Tracker::Impl::UpdateTcp(Session& s, const packet::ParsedPacket& pkt, uint8
   const bool fin = f & packet::kTcpFin, rst = f & packet::kTcpRst;
   me.flags |= f;
   me.last_seq = pkt.seq;
-  if (me.packets == 1) me.first_seq = pkt.seq;
+  uint32_t& first_seq = table_.cold(s).side[from].first_seq;  // touched on SYNs and first packets
+  if (me.packets == 1) first_seq = pkt.seq;
   if (syn) {
     me.syn_window = std::max(me.syn_window, pkt.window);
     if (!me.isn_seen) me.wscale = pkt.tcp_window_scale;
@@ -449,13 +473,13 @@ void Tracker::Impl::UpdateTcp(Session& s, const packet::ParsedPacket& pkt, uint8
       // The ISN is the first sequence number even if other packets of this
       // side were seen before the SYN (reordering).
       me.isn_seen = true;
-      me.first_seq = pkt.seq;
-    } else if (pkt.seq != me.first_seq && me.seq.Bytes() == 0 && !me.seq.fin_seen()) {
+      first_seq = pkt.seq;
+    } else if (pkt.seq != first_seq && me.seq.Bytes() == 0 && !me.seq.fin_seen()) {
       // Retransmitted SYN(-ACK) with a new ISN before any data (Zeek #3313):
       // re-anchor rather than count 2^32-scale garbage.
       me.seq.Reset();
-      me.first_seq = pkt.seq;
-      if (ack) s.server_isn_changed = true;
+      first_seq = pkt.seq;
+      if (ack) table_.cold(s).server_isn_changed = true;
     }
   }
   // Segments and ACKs beyond the receiver's plausible window are not trusted
@@ -546,7 +570,9 @@ EndReason Tracker::Impl::ExpiryReason(const Session& s) const {
 
 uint64_t Tracker::Impl::Deadline(const Session& s) const {
   uint64_t d = s.last_clock_us + IdleTimeout(s);
-  if (cfg_.active_timeout_us != 0) d = std::min(d, s.active_start_us + cfg_.active_timeout_us);
+  if (cfg_.active_timeout_us != 0) {
+    d = std::min(d, table_.cold(s).active_start_us + cfg_.active_timeout_us);
+  }
   return d;
 }
 
@@ -556,9 +582,10 @@ uint64_t Tracker::Impl::Deadline(const Session& s) const {
 // slot fires, so this reads nothing outside the session.
 void Tracker::Impl::ScheduleIfEarlier(uint32_t idx, Session& s) {
   const uint64_t d = Deadline(s);
-  if (s.scheduled_us == 0 || d < s.scheduled_us) {
+  SessionCold& c = table_.cold(idx);
+  if (c.scheduled_us == 0 || d < c.scheduled_us) {
     wheel_.Schedule(idx, d);
-    s.scheduled_us = d;
+    c.scheduled_us = d;
   }
 }
 
@@ -570,7 +597,8 @@ bool Tracker::Impl::Fire(uint32_t idx, uint64_t now) {
     End(idx, ExpiryReason(s));
     return true;
   }
-  if (cfg_.active_timeout_us != 0 && now >= s.active_start_us + cfg_.active_timeout_us) {
+  SessionCold& c = table_.cold(idx);
+  if (cfg_.active_timeout_us != 0 && now >= c.active_start_us + cfg_.active_timeout_us) {
     if (OutputFull() || advance_budget_ == 0) return false;
     --advance_budget_;
     // Interim record: counters stay cumulative from the session's start; the
@@ -579,12 +607,12 @@ bool Tracker::Impl::Fire(uint32_t idx, uint64_t now) {
     ++counters_.interim_records;
     // Periods stay active_timeout apart even when Advance() runs late; after
     // a long stall (capture gap) the next period starts now.
-    s.active_start_us += cfg_.active_timeout_us;
-    if (now >= s.active_start_us + cfg_.active_timeout_us) s.active_start_us = now;
+    c.active_start_us += cfg_.active_timeout_us;
+    if (now >= c.active_start_us + cfg_.active_timeout_us) c.active_start_us = now;
   }
   const uint64_t d = Deadline(s);
   wheel_.Schedule(idx, d);
-  s.scheduled_us = d;
+  c.scheduled_us = d;
   return true;
 }
 
@@ -629,7 +657,7 @@ void Tracker::Impl::UpdateContact(uint32_t idx, Session& s, const packet::Parsed
   }
   me.contact = kContactPending;
   Attempt& a = attempts_[(attempt_head_ + attempt_count_) % cfg_.capacity];
-  a.session_id = s.session_id;
+  a.session_id = table_.cold(idx).session_id;
   a.deadline = t.clock_us + cfg_.attempt_timeout_us;
   a.idx = idx;
   a.side = from;
@@ -670,7 +698,7 @@ void Tracker::Impl::EmitContact(const Session& s, uint8_t client, ContactOutcome
   ContactEvent& e = contacts_[(contact_head_ + contact_count_) % cfg_.contact_capacity];
   ++contact_count_;
   e = ContactEvent{};
-  e.session_id = s.session_id;
+  e.session_id = table_.cold(s).session_id;
   e.client_ip = Addr(s, client);
   e.server_ip = Addr(s, 1 - client);
   e.first_time_us = s.first_time_us;
@@ -704,6 +732,11 @@ bool Tracker::Impl::Advance(uint64_t now, size_t max_records) {
 void Tracker::Impl::EvictStalest() {
   const uint32_t cap = table_.capacity();
   const uint32_t n = std::min(cap, kEvictionSample);
+  // The next eviction samples the following window: its first lines (live,
+  // last_clock_us) come in while this one ends its victim.
+  for (uint32_t i = 0, at = evict_cursor_ + n; i < n && cap > 2 * n; ++i, ++at) {
+    __builtin_prefetch(&table_.at(at >= cap ? at - cap : at));
+  }
   uint32_t victim = SessionTable::kNone;
   uint64_t oldest = UINT64_MAX;
   for (uint32_t i = 0; i < n; ++i) {
@@ -783,19 +816,20 @@ SessionRecord Tracker::Impl::BuildRecord(const Session& s, EndReason reason,
   const uint8_t c = s.client_side, v = 1 - c;
   const SideState& cs = s.side[c];
   const SideState& ss = s.side[v];
+  const SessionCold& cold = table_.cold(s);
   const bool tcp = s.key.protocol == packet::kProtoTcp;
   const bool icmp = IsIcmp(s.key.protocol);
   SessionRecord r;
   // Zeroed padding too: records are copied through rings and compared bytewise.
   std::memset(static_cast<void*>(&r), 0, sizeof(r));
-  r.session_id = s.session_id;
+  r.session_id = cold.session_id;
   r.client_ip = Addr(s, c);
   r.server_ip = Addr(s, v);
   if (icmp) {
     // The client's first message; a reply-only conversation reports the
     // request type its replies answer.
-    r.client_port = cs.packets ? cs.icmp_first_type : s.key.lo_port;
-    r.server_port = cs.packets ? cs.icmp_first_code : ss.icmp_first_code;
+    r.client_port = cs.packets ? cold.icmp_first_type[c] : s.key.lo_port;
+    r.server_port = cs.packets ? cold.icmp_first_code[c] : cold.icmp_first_code[v];
     r.icmp_id = s.key.hi_port;
   } else {
     r.client_port = Port(s, c);
@@ -805,12 +839,12 @@ SessionRecord Tracker::Impl::BuildRecord(const Session& s, EndReason reason,
   r.ip_version = s.key.ip_version;
   r.confidence = ConfidenceOf(s.role_source);
   r.transient_server = s.transient_side == v;
-  r.inbound = s.inbound;
+  r.inbound = cold.inbound;
   r.full_analysis = s.full_analysis;
   r.continuing = continuing;
-  r.server_isn_changed = s.server_isn_changed;
-  r.client_first_flags = cs.first_flags;
-  r.server_first_flags = ss.first_flags;
+  r.server_isn_changed = cold.server_isn_changed;
+  r.client_first_flags = cold.first_flags[c];
+  r.server_first_flags = cold.first_flags[v];
   r.client_flags = cs.flags;
   r.server_flags = ss.flags;
   r.first_data_sender = SideOf(s.first_data_side, c);
@@ -825,24 +859,25 @@ SessionRecord Tracker::Impl::BuildRecord(const Session& s, EndReason reason,
   in.orig_bytes = cs.seq.Bytes();
   in.resp_bytes = ss.seq.Bytes();
   in.orig_syn_then_rst =
-      (cs.first_flags & (packet::kTcpSyn | packet::kTcpAck)) == packet::kTcpSyn && !cs.acked_or_fin;
+      (cold.first_flags[c] & (packet::kTcpSyn | packet::kTcpAck)) == packet::kTcpSyn &&
+      !cs.acked_or_fin;
   in.orig_packets = cs.packets;
   in.resp_packets = ss.packets;
   r.conn_state = ComputeConnState(in);
 
-  r.vlan_count = s.vlan_count;
-  r.vlan_outer = s.vlan_outer;
-  r.vlan_inner = s.vlan_inner;
-  r.input_port = s.input_port;
+  r.vlan_count = cold.vlan_count;
+  r.vlan_outer = cold.vlan_outer;
+  r.vlan_inner = cold.vlan_inner;
+  r.input_port = cold.input_port;
   r.worker_id = cfg_.worker_id;
-  r.fragments = s.fragments;
+  r.fragments = cold.fragments;
   r.client_payload_bytes = cs.payload_bytes;
   r.server_payload_bytes = ss.payload_bytes;
   r.client_packets = cs.packets;
   r.server_packets = ss.packets;
   if (tcp) {
-    r.client_first_seq = cs.first_seq;
-    r.server_first_seq = ss.first_seq;
+    r.client_first_seq = cold.side[c].first_seq;
+    r.server_first_seq = cold.side[v].first_seq;
     r.client_last_seq = cs.last_seq;
     r.server_last_seq = ss.last_seq;
     r.client_bytes = in.orig_bytes;
@@ -851,10 +886,10 @@ SessionRecord Tracker::Impl::BuildRecord(const Session& s, EndReason reason,
   r.first_time_us = s.first_time_us;
   r.last_time_us = s.last_time_us;
   if (s.full_analysis) {
-    r.client_fingerprint = cs.fingerprint;
-    r.server_fingerprint = ss.fingerprint;
-    r.client_simhash = cs.simhash;
-    r.server_simhash = ss.simhash;
+    r.client_fingerprint = cold.side[c].fingerprint;
+    r.server_fingerprint = cold.side[v].fingerprint;
+    r.client_simhash = cold.side[c].simhash;
+    r.server_simhash = cold.side[v].simhash;
   }
   r.client_first_data_len = cs.first_data_len;
   r.server_first_data_len = ss.first_data_len;

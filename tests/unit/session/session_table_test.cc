@@ -77,5 +77,94 @@ TEST(SessionTable, MatchesAModelUnderRandomOperationsWithCollidingHashes) {
   for (const auto& [n, idx] : model) EXPECT_EQ(t.Find(KeyOf(n), n % 37), idx);
 }
 
+// Fresh entries come from a high-water mark in index order; an erased entry
+// is reused first (most recent first), as the old explicit free list did:
+// eviction and flush walk indices, so the order is part of the behaviour.
+TEST(SessionTable, FreshEntriesInOrderThenErasedOnesMostRecentFirst) {
+  SessionTable t;
+  ASSERT_TRUE(t.Init(8).ok());
+  uint32_t idx[5];
+  for (uint32_t i = 0; i < 5; ++i) {
+    idx[i] = t.Insert(KeyOf(i), HashSessionKey(KeyOf(i)));
+    EXPECT_EQ(idx[i], i);
+  }
+  t.Erase(idx[1]);
+  t.Erase(idx[3]);
+  EXPECT_EQ(t.Insert(KeyOf(10), HashSessionKey(KeyOf(10))), 3u);
+  EXPECT_EQ(t.Insert(KeyOf(11), HashSessionKey(KeyOf(11))), 1u);
+  EXPECT_EQ(t.Insert(KeyOf(12), HashSessionKey(KeyOf(12))), 5u);
+  EXPECT_EQ(t.Find(KeyOf(11), HashSessionKey(KeyOf(11))), 1u);
+  EXPECT_EQ(t.Find(KeyOf(1), HashSessionKey(KeyOf(1))), SessionTable::kNone);
+}
+
+// A reused entry starts from defaults in both parts, whatever the previous
+// session left there.
+TEST(SessionTable, InsertResetsTheHotAndColdParts) {
+  SessionTable t;
+  ASSERT_TRUE(t.Init(2).ok());
+  const SessionKey a = KeyOf(1), b = KeyOf(2);
+  const uint32_t ia = t.Insert(a, 1234);
+  Session& s = t.at(ia);
+  EXPECT_EQ(&t.cold(s), &t.cold(ia));
+  EXPECT_EQ(t.index_of(s), ia);
+  EXPECT_EQ(t.cold(ia).hash, 1234u);
+  s.first_data_side = 0;
+  s.side[1].wscale = 3;
+  s.side[1].packets = 99;
+  s.side[0].seq.OnSegment(5, 10, true, true);
+  t.cold(ia).session_id = 77;
+  t.cold(ia).side[0].simhash = 5;
+  t.Erase(ia);
+  const uint32_t ib = t.Insert(b, 99);
+  ASSERT_EQ(ib, ia);
+  const Session& f = t.at(ib);
+  EXPECT_TRUE(f.live);
+  EXPECT_TRUE(f.key == b);
+  EXPECT_EQ(f.first_data_side, 2);
+  EXPECT_EQ(f.side[1].wscale, packet::kNoWindowScale);
+  EXPECT_EQ(f.side[1].packets, 0u);
+  EXPECT_FALSE(f.side[0].seq.anchored());
+  EXPECT_EQ(t.cold(ib).session_id, 0u);
+  EXPECT_EQ(t.cold(ib).side[0].simhash, 0u);
+  EXPECT_EQ(t.cold(ib).hash, 99u);
+  EXPECT_EQ(t.Find(b, 99), ib);
+}
+
+// Init writes nothing: a large table reads as empty from untouched pages.
+TEST(SessionTable, ALargeFreshTableIsEmptyEverywhere) {
+  SessionTable t;
+  constexpr uint32_t kCap = 1 << 16;
+  ASSERT_TRUE(t.Init(kCap).ok());
+  EXPECT_EQ(t.size(), 0u);
+  EXPECT_FALSE(t.full());
+  for (uint32_t i = 0; i < kCap; i += 97) {
+    EXPECT_FALSE(t.at(i).live);
+    EXPECT_EQ(t.Find(KeyOf(i), HashSessionKey(KeyOf(i))), SessionTable::kNone);
+  }
+  for (uint32_t i = 0; i < kCap; ++i) ASSERT_EQ(t.Insert(KeyOf(i), HashSessionKey(KeyOf(i))), i);
+  EXPECT_TRUE(t.full());
+  for (uint32_t i = 0; i < kCap; i += 97) EXPECT_EQ(t.Find(KeyOf(i), HashSessionKey(KeyOf(i))), i);
+}
+
+TEST(SessionTable, AllocateHugeMapsZeroedWritableMemory) {
+  for (size_t bytes : {size_t{1}, size_t{4096}, size_t{3} << 20}) {
+    size_t mapped = 0;
+    PageKind kind;
+    auto* p = static_cast<unsigned char*>(AllocateHuge(bytes, &mapped, &kind));
+    ASSERT_NE(p, nullptr);
+    EXPECT_GE(mapped, bytes);
+    EXPECT_EQ(p[0], 0);
+    EXPECT_EQ(p[bytes - 1], 0);
+    p[bytes - 1] = 1;
+    UnmapDeleter{mapped}(p);
+  }
+}
+
+TEST(SessionTable, BytesPerSessionCountsHotColdAndIndex) {
+  EXPECT_EQ(
+      SessionTable::BytesFor(1 << 20),
+      (uint64_t{1} << 20) * (sizeof(Session) + sizeof(SessionCold)) + (uint64_t{2} << 20) * 8);
+}
+
 }  // namespace
 }  // namespace flowtrail::session

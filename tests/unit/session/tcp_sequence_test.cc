@@ -88,5 +88,33 @@ TEST(TcpSequence, CountIsIndependentOfOrderAndRetransmissions) {
   }
 }
 
+// The SYN/FIN flags share a word with the highest position (16 bytes per
+// endpoint): far beyond 4 GiB, with the sequence number 0 as anchor (the
+// lowest possible position), neither disturbs the other.
+TEST(TcpSequence, FlagsAndPositionsStayApartBeyondFourGibibytes) {
+  TcpSequence s;
+  EXPECT_FALSE(s.anchored());
+  s.OnSegment(0, 0, true, false);
+  EXPECT_TRUE(s.anchored());
+  EXPECT_TRUE(s.syn_seen());
+  EXPECT_FALSE(s.fin_seen());
+  uint32_t seq = 1;
+  constexpr uint64_t kTotal = (uint64_t{5} << 32) + 12345;
+  for (uint64_t sent = 0; sent < kTotal;) {
+    const uint32_t n = static_cast<uint32_t>(std::min<uint64_t>(kTotal - sent, 1u << 29));
+    ASSERT_NE(s.OnSegment(seq, n, false, false), 0u);
+    seq += n;
+    sent += n;
+  }
+  EXPECT_EQ(s.Bytes(), kTotal);
+  EXPECT_FALSE(s.fin_seen());
+  s.OnSegment(seq, 0, false, true);
+  EXPECT_TRUE(s.syn_seen());
+  EXPECT_TRUE(s.fin_seen());
+  EXPECT_EQ(s.Bytes(), kTotal);
+  EXPECT_EQ(s.highest() - s.lowest(), kTotal + 2);
+  static_assert(sizeof(TcpSequence) == 16);
+}
+
 }  // namespace
 }  // namespace flowtrail::session
