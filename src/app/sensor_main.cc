@@ -68,8 +68,8 @@ uint64_t FreeHugepageBytes() {
 
 // Hugepages when the machine has them: without any (none reserved, or no
 // hugetlbfs mounted) or fewer than -m asks for, the EAL is given --no-huge
-// (4 KiB pages) instead of failing. An explicit --no-huge, --in-memory or
-// --socket-mem is left to the EAL.
+// (4 KiB pages) instead of failing. An explicit --no-huge or --socket-mem is
+// left to the EAL.
 void ChooseEalMemory(std::vector<std::string>* eal_args) {
   if (HasArg(*eal_args, "--no-huge") || HasArg(*eal_args, "--socket-mem")) {
     return;
@@ -84,6 +84,11 @@ void ChooseEalMemory(std::vector<std::string>* eal_args) {
   if (free_bytes > 0 && free_bytes >= want_mb << 20) {
     fprintf(stderr, "flowtrail-sensor: hugepages: %llu MiB free\n",
             static_cast<unsigned long long>(free_bytes >> 20));
+    // Without --in-memory the EAL leaves its hugepage files behind after exit,
+    // so every run with a new --file-prefix would leak the pages it used.
+    if (!HasArg(*eal_args, "--in-memory")) {
+      eal_args->insert(eal_args->begin() + 1, "--in-memory");
+    }
     return;
   }
   const std::string short_of =
