@@ -120,34 +120,20 @@ absl::Status Convert(const v1::SessionRecord& in, record::SessionRecord* r) {
 
 // Protobuf wire primitives for EncodeRecordWire. A tag is a varint of
 // (field << 3 | wire type): one byte below field 16, two up to field 2047.
-// They are branch-free on the field's value (zero or not, its varint length
-// vary from record to record): each stores a whole 8-byte word past `p`
-// whatever the length and then advances `p` by what counts, so the output
-// needs kWireSlackBytes of room past the end (kMaxRecordWireBytes has it).
 enum WireType : uint32_t { kVarint = 0, kFixed64 = 1, kLengthDelimited = 2 };
 
 template <uint32_t kField, WireType kWire>
-constexpr uint32_t kTag = kField << 3 | kWire;
-template <uint32_t kField, WireType kWire>
-constexpr size_t kTagBytes = kTag<kField, kWire> < 0x80 ? 1 : 2;
-
-// Stores the tag (two bytes, the second one garbage for a one-byte tag).
-template <uint32_t kField, WireType kWire>
-inline void StoreTag(uint8_t* p) {
-  constexpr uint32_t t = kTag<kField, kWire>;
-  static_assert(t < 0x4000);
-  p[0] = static_cast<uint8_t>(t < 0x80 ? t : (t | 0x80));
-  p[1] = static_cast<uint8_t>(t >> 7);
-}
-
-inline void Store64(uint64_t v, uint8_t* p) {
-  if constexpr (std::endian::native != std::endian::little) v = __builtin_bswap64(v);
-  std::memcpy(p, &v, 8);
-}
-
-// Bytes of the minimal varint of v (what protobuf writes).
-inline size_t VarintBytes(uint64_t v) {
-  return static_cast<size_t>((64 - std::countl_zero(v | 1)) * 9 + 64) / 64;
+inline uint8_t* PutTag(uint8_t* p) {
+  constexpr uint32_t kTag = kField << 3 | kWire;
+  static_assert(kTag < 0x4000);
+  if constexpr (kTag < 0x80) {
+    *p = static_cast<uint8_t>(kTag);
+    return p + 1;
+  } else {
+    p[0] = static_cast<uint8_t>(kTag | 0x80);
+    p[1] = static_cast<uint8_t>(kTag >> 7);
+    return p + 2;
+  }
 }
 
 inline uint8_t* PutVarint(uint64_t v, uint8_t* p) {
@@ -159,68 +145,37 @@ inline uint8_t* PutVarint(uint64_t v, uint8_t* p) {
   return p;
 }
 
-// The varint of v < 2^min(kBits, 56) (at most 8 bytes) with one store: the
-// 7-bit groups spread to bytes (as many as kBits needs), the continuation
-// bit on all but the last. Returns its length.
-template <int kBits>
-inline size_t StoreVarint56(uint64_t v, uint8_t* p) {
-  constexpr int kGroups = ((kBits < 56 ? kBits : 56) + 6) / 7;
-  const size_t n = VarintBytes(v);
-  uint64_t groups = v & 0x7f;
-  if constexpr (kGroups > 1) groups |= (v << 1) & 0x7f00;
-  if constexpr (kGroups > 2) groups |= (v << 2) & 0x7f0000;
-  if constexpr (kGroups > 3) groups |= (v << 3) & 0x7f000000;
-  if constexpr (kGroups > 4) groups |= (v << 4) & 0x7f00000000;
-  if constexpr (kGroups > 5) groups |= (v << 5) & 0x7f0000000000;
-  if constexpr (kGroups > 6) groups |= (v << 6) & 0x7f000000000000;
-  if constexpr (kGroups > 7) groups |= (v << 7) & 0x7f00000000000000;
-  const uint64_t more = 0x0080808080808080ull >> (8 * (8 - n));
-  Store64(groups | more, p);
-  return n;
-}
-
 // Proto3 implicit presence: a zero value is not written (nor false, nor an
-// enum's 0). Enums are written as their (non-negative) int32 value. kBits:
-// how wide the field's C++ type is (8-bit flags and enums, 16-bit ports...);
-// 64-bit values of 2^56 and more (session ids carry the worker in their top
-// byte) take the loop.
-template <uint32_t kField, int kBits>
+// enum's 0). Enums are written as their (non-negative) int32 value.
+template <uint32_t kField>
 inline uint8_t* Varint(uint64_t v, uint8_t* p) {
-  constexpr size_t t = kTagBytes<kField, kVarint>;
-  StoreTag<kField, kVarint>(p);
-  if constexpr (kBits > 56) {
-    if (v >= uint64_t{1} << 56) [[unlikely]]
-      return PutVarint(v, p + t);
-  }
-  const size_t n = StoreVarint56<kBits>(v, p + t);
-  return p + (v != 0 ? t + n : 0);
+  return v == 0 ? p : PutVarint(v, PutTag<kField, kVarint>(p));
 }
 
 template <uint32_t kField>
 inline uint8_t* Bool(bool v, uint8_t* p) {
-  constexpr size_t t = kTagBytes<kField, kVarint>;
-  StoreTag<kField, kVarint>(p);
-  p[t] = 1;
-  return p + (v ? t + 1 : 0);
+  if (!v) return p;
+  p = PutTag<kField, kVarint>(p);
+  *p = 1;
+  return p + 1;
 }
 
 template <uint32_t kField>
 inline uint8_t* Fixed64(uint64_t v, uint8_t* p) {
-  constexpr size_t t = kTagBytes<kField, kFixed64>;
-  StoreTag<kField, kFixed64>(p);
-  Store64(v, p + t);
-  return p + (v != 0 ? t + 8 : 0);
+  if (v == 0) return p;
+  p = PutTag<kField, kFixed64>(p);
+  if constexpr (std::endian::native != std::endian::little) v = __builtin_bswap64(v);
+  std::memcpy(p, &v, 8);
+  return p + 8;
 }
 
-// A non-empty bytes field of at most 16 bytes (an IP address): one 16-byte
-// copy whatever its length.
+// A non-empty bytes field shorter than 128 bytes (a one-byte length).
 template <uint32_t kField>
-inline uint8_t* ShortBytes(const uint8_t* data16, size_t n, uint8_t* p) {
-  constexpr size_t t = kTagBytes<kField, kLengthDelimited>;
-  StoreTag<kField, kLengthDelimited>(p);
-  p[t] = static_cast<uint8_t>(n);
-  std::memcpy(p + t + 1, data16, 16);
-  return p + t + 1 + n;
+inline uint8_t* ShortBytes(const uint8_t* data, size_t n, uint8_t* p) {
+  p = PutTag<kField, kLengthDelimited>(p);
+  *p++ = static_cast<uint8_t>(n);
+  std::memcpy(p, data, n);
+  return p + n;
 }
 
 template <typename E>
@@ -234,44 +189,44 @@ uint8_t* EncodeRecordWire(const record::SessionRecord& in, std::span<const uint8
                           uint8_t* p) {
   // Field numbers of session.proto, in order (protobuf serialises by number).
   const size_t ip_len = AddressBytes(in.ip_version);
-  p = Varint<1, 64>(in.session_id, p);
-  p = Varint<2, 8>(EnumValue(in.confidence), p);
+  p = Varint<1>(in.session_id, p);
+  p = Varint<2>(EnumValue(in.confidence), p);
   p = ShortBytes<3>(in.client_ip.bytes.data(), ip_len, p);
-  p = Varint<4, 16>(in.client_port, p);
+  p = Varint<4>(in.client_port, p);
   p = ShortBytes<5>(in.server_ip.bytes.data(), ip_len, p);
-  p = Varint<6, 16>(in.server_port, p);
+  p = Varint<6>(in.server_port, p);
   p = Bool<7>(in.transient_server, p);
   p = Bool<8>(in.inbound, p);
   p = Bool<9>(in.full_analysis, p);
-  p = Varint<10, 8>(in.client_first_flags, p);
-  p = Varint<11, 8>(in.server_first_flags, p);
-  p = Varint<12, 8>(in.client_flags, p);
-  p = Varint<13, 8>(in.server_flags, p);
-  p = Varint<14, 64>(in.client_payload_bytes, p);
-  p = Varint<15, 64>(in.server_payload_bytes, p);
-  p = Varint<16, 64>(in.client_packets, p);
-  p = Varint<17, 64>(in.server_packets, p);
-  p = Varint<18, 32>(in.client_first_seq, p);
-  p = Varint<19, 32>(in.server_first_seq, p);
-  p = Varint<20, 32>(in.client_last_seq, p);
-  p = Varint<21, 32>(in.server_last_seq, p);
-  p = Varint<22, 64>(in.first_time_us, p);
-  p = Varint<23, 64>(in.last_time_us, p);
-  p = Varint<24, 32>(in.client_fingerprint, p);
-  p = Varint<25, 32>(in.server_fingerprint, p);
-  p = Varint<26, 64>(in.client_bytes, p);
-  p = Varint<27, 64>(in.server_bytes, p);
-  p = Varint<28, 8>(EnumValue(in.first_data_sender), p);
-  p = Varint<29, 8>(EnumValue(in.shutdown_initiator), p);
-  p = Varint<30, 8>(EnumValue(in.shutdown_kind), p);
-  p = Varint<31, 8>(EnumValue(in.end_reason), p);
-  p = Varint<32, 8>(EnumValue(in.conn_state), p);
-  p = Varint<33, 8>(in.protocol, p);
-  p = Varint<34, 8>(in.ip_version, p);
-  p = Varint<35, 16>(in.vlan_outer, p);
-  p = Varint<36, 16>(in.vlan_inner, p);
-  p = Varint<37, 8>(in.vlan_count, p);
-  p = Varint<38, 16>(in.input_port, p);
+  p = Varint<10>(in.client_first_flags, p);
+  p = Varint<11>(in.server_first_flags, p);
+  p = Varint<12>(in.client_flags, p);
+  p = Varint<13>(in.server_flags, p);
+  p = Varint<14>(in.client_payload_bytes, p);
+  p = Varint<15>(in.server_payload_bytes, p);
+  p = Varint<16>(in.client_packets, p);
+  p = Varint<17>(in.server_packets, p);
+  p = Varint<18>(in.client_first_seq, p);
+  p = Varint<19>(in.server_first_seq, p);
+  p = Varint<20>(in.client_last_seq, p);
+  p = Varint<21>(in.server_last_seq, p);
+  p = Varint<22>(in.first_time_us, p);
+  p = Varint<23>(in.last_time_us, p);
+  p = Varint<24>(in.client_fingerprint, p);
+  p = Varint<25>(in.server_fingerprint, p);
+  p = Varint<26>(in.client_bytes, p);
+  p = Varint<27>(in.server_bytes, p);
+  p = Varint<28>(EnumValue(in.first_data_sender), p);
+  p = Varint<29>(EnumValue(in.shutdown_initiator), p);
+  p = Varint<30>(EnumValue(in.shutdown_kind), p);
+  p = Varint<31>(EnumValue(in.end_reason), p);
+  p = Varint<32>(EnumValue(in.conn_state), p);
+  p = Varint<33>(in.protocol, p);
+  p = Varint<34>(in.ip_version, p);
+  p = Varint<35>(in.vlan_outer, p);
+  p = Varint<36>(in.vlan_inner, p);
+  p = Varint<37>(in.vlan_count, p);
+  p = Varint<38>(in.input_port, p);
   if (!sensor_field.empty()) {  // field 39
     std::memcpy(p, sensor_field.data(), sensor_field.size());
     p += sensor_field.size();
@@ -279,11 +234,11 @@ uint8_t* EncodeRecordWire(const record::SessionRecord& in, std::span<const uint8
   p = Bool<40>(in.continuing, p);
   p = Fixed64<41>(in.client_simhash, p);
   p = Fixed64<42>(in.server_simhash, p);
-  p = Varint<43, 16>(in.client_first_data_len, p);
-  p = Varint<44, 16>(in.server_first_data_len, p);
-  p = Varint<45, 16>(in.icmp_id, p);
-  p = Varint<46, 16>(in.worker_id, p);
-  p = Varint<47, 32>(in.fragments, p);
+  p = Varint<43>(in.client_first_data_len, p);
+  p = Varint<44>(in.server_first_data_len, p);
+  p = Varint<45>(in.icmp_id, p);
+  p = Varint<46>(in.worker_id, p);
+  p = Varint<47>(in.fragments, p);
   p = Bool<48>(in.server_isn_changed, p);
   return p;
 }
@@ -292,8 +247,8 @@ std::string EncodeSensorIdField(std::string_view sensor_id) {
   std::string out;
   if (sensor_id.empty()) return out;
   uint8_t head[2 + kMaxVarintBytes];
-  StoreTag<39, kLengthDelimited>(head);
-  uint8_t* p = PutVarint(sensor_id.size(), head + kTagBytes<39, kLengthDelimited>);
+  uint8_t* p = PutTag<39, kLengthDelimited>(head);
+  p = PutVarint(sensor_id.size(), p);
   out.assign(reinterpret_cast<const char*>(head), static_cast<size_t>(p - head));
   out.append(sensor_id);
   return out;

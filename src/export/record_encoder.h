@@ -27,16 +27,12 @@ void EncodeRecord(const record::SessionRecord& in, v1::SessionRecord* out);
 // `sensor_field` is the sensor_id field already encoded (tag, length, bytes;
 // empty for an empty id, see EncodeSensorIdField), copied at its place between
 // fields 38 and 40. `out` needs kMaxRecordWireBytes + sensor_field.size()
-// bytes; returns the end of the record (see kWireSlackBytes).
+// bytes; returns the end of what was written.
 uint8_t* EncodeRecordWire(const record::SessionRecord& in, std::span<const uint8_t> sensor_field,
                           uint8_t* out);
 
-// EncodeRecordWire stores whole words and may write up to this many bytes
-// past the end it returns (garbage, overwritten by what follows).
-inline constexpr size_t kWireSlackBytes = 16;
-// Room EncodeRecordWire needs besides the sensor_id field: the largest record
-// (311 bytes, every field at the top of its type) and the slack.
-inline constexpr size_t kMaxRecordWireBytes = 320 + kWireSlackBytes;
+// Upper bound of EncodeRecordWire's output without the sensor_id field.
+inline constexpr size_t kMaxRecordWireBytes = 320;
 
 // The sensor_id field as EncodeRecordWire takes it: nothing for an empty id
 // (proto3 omits it), else its tag, length and bytes.
