@@ -9,12 +9,11 @@
 
 namespace flowtrail::dataplane {
 namespace {
-constexpr size_t kBatch = 256;
+constexpr unsigned kBatch = 256;
 }  // namespace
 
 Exporter::Exporter(ExporterSetup setup)
     : s_(std::move(setup)),
-      batch_(kBatch),
       flush_period_tsc_(rte_get_tsc_hz() / 10),
       last_flush_tsc_(rte_rdtsc()) {}
 
@@ -48,8 +47,9 @@ bool Exporter::Poll() {
       s_.control->workers_done.load(std::memory_order_acquire) == s_.rings.size();
   const bool analytics_done =
       s_.snapshot_ring == nullptr || s_.control->analytics_done.load(std::memory_order_acquire);
+  // Encoded straight from the ring slots: no copy of the records.
   size_t moved =
-      DequeueFromEachRing(s_.rings, batch_, [&](std::span<const record::SessionRecord> recs) {
+      ConsumeFromEachRing(s_.rings, kBatch, [&](std::span<const record::SessionRecord> recs) {
         // After a write error the records are drained and dropped, so the
         // workers never block on a dead output.
         if (write_errors_ == 0) Report(s_.writer->Append(recs), "append");

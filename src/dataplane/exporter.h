@@ -52,7 +52,6 @@ class Exporter {
 
   ExporterSetup s_;
   LiveClock clock_;
-  std::vector<record::SessionRecord> batch_;
   uint64_t flush_period_tsc_;
   uint64_t last_flush_tsc_;
   uint64_t write_errors_ = 0;  // 0 or 1: the stream stops at its first error

@@ -9,6 +9,7 @@
 
 #include <rte_ring.h>
 #include <rte_ring_elem.h>
+#include <rte_ring_peek_zc.h>
 
 #include "absl/status/statusor.h"
 #include "record/contact_event.h"
@@ -60,6 +61,32 @@ size_t DequeueFromEachRing(std::span<rte_ring* const> rings, std::span<record::S
       moved += n;
       consume(std::span<const record::SessionRecord>(batch.data(), n));
     }
+  }
+  return moved;
+}
+
+// The same pass without the copy out of the ring: `consume` reads up to
+// `max_burst` records of each ring in place (in two spans when the burst
+// wraps around the ring's end) and must not keep them; the slots go back to
+// the worker once it returns. For a consumer that only reads each record
+// once (the exporter's encoder). SC rings only (CreateRecordRing's are).
+template <typename Consume>
+size_t ConsumeFromEachRing(std::span<rte_ring* const> rings, unsigned max_burst,
+                           Consume&& consume) {
+  size_t moved = 0;
+  for (rte_ring* r : rings) {
+    rte_ring_zc_data zc;
+    const unsigned n = rte_ring_dequeue_zc_burst_elem_start(r, sizeof(record::SessionRecord),
+                                                            max_burst, &zc, nullptr);
+    if (n == 0) continue;
+    consume(std::span<const record::SessionRecord>(
+        static_cast<const record::SessionRecord*>(zc.ptr1), zc.n1));
+    if (zc.n1 != n) {
+      consume(std::span<const record::SessionRecord>(
+          static_cast<const record::SessionRecord*>(zc.ptr2), n - zc.n1));
+    }
+    rte_ring_dequeue_zc_elem_finish(r, n);
+    moved += n;
   }
   return moved;
 }

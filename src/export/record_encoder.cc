@@ -1,5 +1,6 @@
 #include "export/record_encoder.h"
 
+#include <bit>
 #include <cstring>
 #include <limits>
 
@@ -117,7 +118,141 @@ absl::Status Convert(const v1::SessionRecord& in, record::SessionRecord* r) {
   return s;
 }
 
+// Protobuf wire primitives for EncodeRecordWire. A tag is a varint of
+// (field << 3 | wire type): one byte below field 16, two up to field 2047.
+enum WireType : uint32_t { kVarint = 0, kFixed64 = 1, kLengthDelimited = 2 };
+
+template <uint32_t kField, WireType kWire>
+inline uint8_t* PutTag(uint8_t* p) {
+  constexpr uint32_t kTag = kField << 3 | kWire;
+  static_assert(kTag < 0x4000);
+  if constexpr (kTag < 0x80) {
+    *p = static_cast<uint8_t>(kTag);
+    return p + 1;
+  } else {
+    p[0] = static_cast<uint8_t>(kTag | 0x80);
+    p[1] = static_cast<uint8_t>(kTag >> 7);
+    return p + 2;
+  }
+}
+
+inline uint8_t* PutVarint(uint64_t v, uint8_t* p) {
+  while (v >= 0x80) {
+    *p++ = static_cast<uint8_t>(v | 0x80);
+    v >>= 7;
+  }
+  *p++ = static_cast<uint8_t>(v);
+  return p;
+}
+
+// Proto3 implicit presence: a zero value is not written (nor false, nor an
+// enum's 0). Enums are written as their (non-negative) int32 value.
+template <uint32_t kField>
+inline uint8_t* Varint(uint64_t v, uint8_t* p) {
+  return v == 0 ? p : PutVarint(v, PutTag<kField, kVarint>(p));
+}
+
+template <uint32_t kField>
+inline uint8_t* Bool(bool v, uint8_t* p) {
+  if (!v) return p;
+  p = PutTag<kField, kVarint>(p);
+  *p = 1;
+  return p + 1;
+}
+
+template <uint32_t kField>
+inline uint8_t* Fixed64(uint64_t v, uint8_t* p) {
+  if (v == 0) return p;
+  p = PutTag<kField, kFixed64>(p);
+  if constexpr (std::endian::native != std::endian::little) v = __builtin_bswap64(v);
+  std::memcpy(p, &v, 8);
+  return p + 8;
+}
+
+// A non-empty bytes field shorter than 128 bytes (a one-byte length).
+template <uint32_t kField>
+inline uint8_t* ShortBytes(const uint8_t* data, size_t n, uint8_t* p) {
+  p = PutTag<kField, kLengthDelimited>(p);
+  *p++ = static_cast<uint8_t>(n);
+  std::memcpy(p, data, n);
+  return p + n;
+}
+
+template <typename E>
+inline uint64_t EnumValue(E e) {
+  return static_cast<uint64_t>(static_cast<std::underlying_type_t<E>>(e));
+}
+
 }  // namespace
+
+uint8_t* EncodeRecordWire(const record::SessionRecord& in, std::span<const uint8_t> sensor_field,
+                          uint8_t* p) {
+  // Field numbers of session.proto, in order (protobuf serialises by number).
+  const size_t ip_len = AddressBytes(in.ip_version);
+  p = Varint<1>(in.session_id, p);
+  p = Varint<2>(EnumValue(in.confidence), p);
+  p = ShortBytes<3>(in.client_ip.bytes.data(), ip_len, p);
+  p = Varint<4>(in.client_port, p);
+  p = ShortBytes<5>(in.server_ip.bytes.data(), ip_len, p);
+  p = Varint<6>(in.server_port, p);
+  p = Bool<7>(in.transient_server, p);
+  p = Bool<8>(in.inbound, p);
+  p = Bool<9>(in.full_analysis, p);
+  p = Varint<10>(in.client_first_flags, p);
+  p = Varint<11>(in.server_first_flags, p);
+  p = Varint<12>(in.client_flags, p);
+  p = Varint<13>(in.server_flags, p);
+  p = Varint<14>(in.client_payload_bytes, p);
+  p = Varint<15>(in.server_payload_bytes, p);
+  p = Varint<16>(in.client_packets, p);
+  p = Varint<17>(in.server_packets, p);
+  p = Varint<18>(in.client_first_seq, p);
+  p = Varint<19>(in.server_first_seq, p);
+  p = Varint<20>(in.client_last_seq, p);
+  p = Varint<21>(in.server_last_seq, p);
+  p = Varint<22>(in.first_time_us, p);
+  p = Varint<23>(in.last_time_us, p);
+  p = Varint<24>(in.client_fingerprint, p);
+  p = Varint<25>(in.server_fingerprint, p);
+  p = Varint<26>(in.client_bytes, p);
+  p = Varint<27>(in.server_bytes, p);
+  p = Varint<28>(EnumValue(in.first_data_sender), p);
+  p = Varint<29>(EnumValue(in.shutdown_initiator), p);
+  p = Varint<30>(EnumValue(in.shutdown_kind), p);
+  p = Varint<31>(EnumValue(in.end_reason), p);
+  p = Varint<32>(EnumValue(in.conn_state), p);
+  p = Varint<33>(in.protocol, p);
+  p = Varint<34>(in.ip_version, p);
+  p = Varint<35>(in.vlan_outer, p);
+  p = Varint<36>(in.vlan_inner, p);
+  p = Varint<37>(in.vlan_count, p);
+  p = Varint<38>(in.input_port, p);
+  if (!sensor_field.empty()) {  // field 39
+    std::memcpy(p, sensor_field.data(), sensor_field.size());
+    p += sensor_field.size();
+  }
+  p = Bool<40>(in.continuing, p);
+  p = Fixed64<41>(in.client_simhash, p);
+  p = Fixed64<42>(in.server_simhash, p);
+  p = Varint<43>(in.client_first_data_len, p);
+  p = Varint<44>(in.server_first_data_len, p);
+  p = Varint<45>(in.icmp_id, p);
+  p = Varint<46>(in.worker_id, p);
+  p = Varint<47>(in.fragments, p);
+  p = Bool<48>(in.server_isn_changed, p);
+  return p;
+}
+
+std::string EncodeSensorIdField(std::string_view sensor_id) {
+  std::string out;
+  if (sensor_id.empty()) return out;
+  uint8_t head[2 + kMaxVarintBytes];
+  uint8_t* p = PutTag<39, kLengthDelimited>(head);
+  p = PutVarint(sensor_id.size(), p);
+  out.assign(reinterpret_cast<const char*>(head), static_cast<size_t>(p - head));
+  out.append(sensor_id);
+  return out;
+}
 
 void EncodeRecord(const record::SessionRecord& in, v1::SessionRecord* out) {
   const size_t ip_len = AddressBytes(in.ip_version);

@@ -3,7 +3,10 @@
 // (flowtrail::v1::SessionRecord).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <span>
+#include <string>
 #include <string_view>
 
 #include "absl/status/status.h"
@@ -17,6 +20,23 @@ namespace flowtrail::exporter {
 // stream by the writer), so a reused message needs no Clear(). IP addresses
 // are 16 bytes when ip_version is 6, otherwise 4.
 void EncodeRecord(const record::SessionRecord& in, v1::SessionRecord* out);
+
+// The exporter's fast path: writes the wire form of the v1::SessionRecord
+// that EncodeRecord would fill, byte for byte what protobuf serialises
+// (fields in number order, zero values omitted), without building a message.
+// `sensor_field` is the sensor_id field already encoded (tag, length, bytes;
+// empty for an empty id, see EncodeSensorIdField), copied at its place between
+// fields 38 and 40. `out` needs kMaxRecordWireBytes + sensor_field.size()
+// bytes; returns the end of what was written.
+uint8_t* EncodeRecordWire(const record::SessionRecord& in, std::span<const uint8_t> sensor_field,
+                          uint8_t* out);
+
+// Upper bound of EncodeRecordWire's output without the sensor_id field.
+inline constexpr size_t kMaxRecordWireBytes = 320;
+
+// The sensor_id field as EncodeRecordWire takes it: nothing for an empty id
+// (proto3 omits it), else its tag, length and bytes.
+std::string EncodeSensorIdField(std::string_view sensor_id);
 
 // Largest 802.1Q / 802.1ad VLAN id: the VID is 12 bits.
 inline constexpr uint32_t kMaxVlanId = 4095;

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <bit>
 #include <climits>
 #include <cstring>
 #include <utility>
@@ -93,14 +94,71 @@ absl::Status ValidateSensorId(std::string_view id) {
   return absl::OkStatus();
 }
 
-// The encoding state: one reused record frame, the 64 KiB block and the
-// position in it, and the sticky error.
+namespace {
+
+// Bytes of the minimal varint encoding of v (what protobuf writes).
+inline size_t VarintSize(uint64_t v) {
+  return static_cast<size_t>((64 - std::countl_zero(v | 1)) * 9 + 64) / 64;
+}
+
+inline uint8_t* PutVarint(uint64_t v, uint8_t* p) {
+  while (v >= 0x80) {
+    *p++ = static_cast<uint8_t>(v | 0x80);
+    v >>= 7;
+  }
+  *p++ = static_cast<uint8_t>(v);
+  return p;
+}
+
+// Frame fields around a record (session.proto): sequence = 1 (varint),
+// record = 3 (length-delimited).
+constexpr uint8_t kSequenceTag = 1 << 3 | 0;
+constexpr uint8_t kRecordTag = 3 << 3 | 2;
+// The sensor_id field: tag (2 bytes), length (2 bytes), the id.
+constexpr size_t kMaxSensorFieldBytes = 4 + kMaxSensorIdBytes;
+constexpr size_t kMaxRecordBodyBytes = kMaxRecordWireBytes + kMaxSensorFieldBytes;
+static_assert(kMaxRecordBodyBytes < 1 << 14, "a record's length takes at most 2 varint bytes");
+// Length prefix, sequence field, record tag and length: the frame's bytes
+// besides the body.
+constexpr size_t kMaxRecordFrameOverhead = 2 + 1 + kMaxVarintBytes + 1 + 2;
+static_assert(kMaxRecordFrameOverhead + kMaxRecordBodyBytes < 1 << 14,
+              "a frame's length takes at most 2 varint bytes");
+static_assert(kMaxRecordFrameOverhead + kMaxRecordBodyBytes <= kBlockBytes);
+
+}  // namespace
+
+// The encoding state: the pre-encoded sensor_id field, a scratch buffer for
+// one record, the 64 KiB block and the position in it, and the sticky error.
 class StreamWriter::Encoder {
  public:
-  explicit Encoder(const std::string& sensor_id) : block_(new uint8_t[kBlockBytes]) {
-    // Set once: EncodeRecord assigns every other field, never this one.
-    record_frame_.mutable_record()->set_sensor_id(sensor_id);
+  explicit Encoder(const std::string& sensor_id)
+      : sensor_field_(EncodeSensorIdField(sensor_id)),
+        max_record_frame_(kMaxRecordFrameOverhead + kMaxRecordWireBytes + sensor_field_.size()),
+        block_(new uint8_t[kBlockBytes]) {}
+
+  // Appends one record frame, byte for byte what protobuf writes for a
+  // v1::Frame{sequence, record} (EncodeRecordWire): the body goes to the
+  // scratch buffer first because its length prefixes it. The caller made
+  // room (HasRoomForRecord).
+  void AppendRecord(const record::SessionRecord& r) {
+    const std::span<const uint8_t> sensor(reinterpret_cast<const uint8_t*>(sensor_field_.data()),
+                                          sensor_field_.size());
+    const size_t body = static_cast<size_t>(EncodeRecordWire(r, sensor, scratch_) - scratch_);
+    const uint64_t seq = next_sequence_;
+    // Proto3 omits a zero sequence (only the header has one).
+    const size_t seq_bytes = seq == 0 ? 0 : 1 + VarintSize(seq);
+    const size_t frame = seq_bytes + 1 + VarintSize(body) + body;
+    uint8_t* p = PutVarint(frame, block_.get() + used_);
+    if (seq != 0) {
+      *p++ = kSequenceTag;
+      p = PutVarint(seq, p);
+    }
+    *p++ = kRecordTag;
+    p = PutVarint(body, p);
+    std::memcpy(p, scratch_, body);
+    used_ = static_cast<size_t>(p + body - block_.get());
   }
+  bool HasRoomForRecord() const { return used_ + max_record_frame_ <= kBlockBytes; }
 
   // Appends one frame; returns false when the block has no room for it (the
   // caller hands the block to the sink and retries).
@@ -132,7 +190,9 @@ class StreamWriter::Encoder {
     return std::min<uint64_t>(frames, block_records_);
   }
 
-  v1::Frame record_frame_;
+  const std::string sensor_field_;  // EncodeSensorIdField(sensor_id)
+  const size_t max_record_frame_;   // the largest record frame with this sensor id
+  uint8_t scratch_[kMaxRecordBodyBytes];
   std::unique_ptr<uint8_t[]> block_;
   size_t used_ = 0;
   uint64_t block_records_ = 0;     // record frames in the block
@@ -209,8 +269,6 @@ absl::Status StreamWriter::Append(std::span<const record::SessionRecord> records
   Encoder& e = *encoder_;
   if (!e.status_.ok()) return e.status_;
   if (e.closed_) return absl::FailedPreconditionError("Append on a closed StreamWriter");
-  v1::Frame& frame = e.record_frame_;
-  v1::SessionRecord* out = frame.mutable_record();
   for (const record::SessionRecord& r : records) {
     if (r.ip_version != 4 && r.ip_version != 6) [[unlikely]] {
       // Readers reject such a record as corrupt (and stop there): count it
@@ -218,14 +276,10 @@ absl::Status StreamWriter::Append(std::span<const record::SessionRecord> records
       ++e.records_rejected_;
       continue;
     }
-    frame.set_sequence(e.next_sequence_);
-    EncodeRecord(r, out);
-    const size_t size = frame.ByteSizeLong();
-    if (!e.TryAppend(frame, size)) {
+    if (!e.HasRoomForRecord()) [[unlikely]] {
       if (absl::Status s = Flush(/*flush_sink=*/false); !s.ok()) return s;
-      // A record frame is at most a few hundred bytes: it fits an empty block.
-      e.TryAppend(frame, size);
     }
+    e.AppendRecord(r);
     ++e.next_sequence_;
     ++e.block_records_;
     ++e.records_encoded_;

@@ -192,5 +192,88 @@ TEST(RecordEncoder, ValidateAcceptsEveryFieldAtTheTopOfItsRange) {
   EXPECT_TRUE(ValidateRecord(proto).ok()) << ValidateRecord(proto);
 }
 
+// What EncodeRecordWire must equal: protobuf's serialisation of the message
+// EncodeRecord fills (with the sensor id set).
+std::string ProtobufBytes(const record::SessionRecord& r, const std::string& sensor_id) {
+  v1::SessionRecord proto;
+  EncodeRecord(r, &proto);
+  proto.set_sensor_id(sensor_id);
+  return proto.SerializeAsString();
+}
+
+std::string WireBytes(const record::SessionRecord& r, const std::string& sensor_id) {
+  const std::string field = EncodeSensorIdField(sensor_id);
+  std::string out(kMaxRecordWireBytes + field.size() + 64, '\xee');
+  auto* begin = reinterpret_cast<uint8_t*>(out.data());
+  uint8_t* end =
+      EncodeRecordWire(r, {reinterpret_cast<const uint8_t*>(field.data()), field.size()}, begin);
+  const size_t n = static_cast<size_t>(end - begin);
+  EXPECT_LE(n, kMaxRecordWireBytes + field.size());
+  // Nothing written past the end it returns.
+  EXPECT_EQ(out.find_first_not_of('\xee', n), std::string::npos);
+  out.resize(n);
+  return out;
+}
+
+// The extreme record: every field at the top of its C++ type, so every
+// varint has its longest form (kMaxRecordWireBytes bounds it).
+record::SessionRecord MaxRecord(uint8_t ip_version) {
+  record::SessionRecord r = flowtrail::testing::FullRecord(ip_version);
+  r.session_id = r.client_payload_bytes = r.server_payload_bytes = UINT64_MAX;
+  r.client_packets = r.server_packets = r.first_time_us = r.last_time_us = UINT64_MAX;
+  r.client_bytes = r.server_bytes = r.client_simhash = r.server_simhash = UINT64_MAX;
+  r.client_first_seq = r.server_first_seq = r.client_last_seq = r.server_last_seq = UINT32_MAX;
+  r.client_fingerprint = r.server_fingerprint = r.fragments = UINT32_MAX;
+  r.client_port = r.server_port = r.vlan_outer = r.vlan_inner = r.input_port = 65535;
+  r.icmp_id = r.worker_id = r.client_first_data_len = r.server_first_data_len = 65535;
+  r.protocol = r.client_first_flags = r.server_first_flags = r.client_flags = 255;
+  r.server_flags = r.vlan_count = 255;
+  return r;
+}
+
+TEST(RecordWire, EqualsProtobufOnFullZeroAndExtremeRecords) {
+  for (uint8_t v : {4, 6}) {
+    record::SessionRecord zero;  // every optional field missing
+    zero.ip_version = v;
+    for (const record::SessionRecord& r : {flowtrail::testing::FullRecord(v), zero, MaxRecord(v)}) {
+      for (const std::string& sensor :
+           std::vector<std::string>{"", "s", "sensor-1", std::string(127, 'x'),
+                                    std::string(128, 'y'), std::string(256, 'z')}) {
+        EXPECT_EQ(WireBytes(r, sensor), ProtobufBytes(r, sensor))
+            << "IPv" << int{v} << ", " << sensor.size() << "-byte sensor id";
+      }
+    }
+  }
+}
+
+TEST(RecordWire, EqualsProtobufOnRandomRecords) {
+  std::mt19937_64 rng(20261201);
+  for (int i = 0; i < 20000; ++i) {
+    record::SessionRecord r = flowtrail::testing::RandomRecord(rng);
+    // Zero some fields at random: proto3 leaves out zeros, false and enum 0.
+    if (rng() % 2) r.session_id = 0;
+    if (rng() % 2) r.client_port = r.server_port = 0;
+    if (rng() % 2) r.client_packets = r.server_bytes = 0;
+    if (rng() % 2) r.client_simhash = 0;
+    if (rng() % 2) r.first_data_sender = record::Side::kNone;
+    if (rng() % 2) r.conn_state = record::ConnState::kUnspecified;
+    if (rng() % 3 == 0) r = record::SessionRecord{.ip_version = r.ip_version};
+    if (rng() % 4 == 0) r.fragments = static_cast<uint32_t>(1) << (rng() % 32);
+    if (rng() % 4 == 0) r.first_time_us = uint64_t{1} << (rng() % 64);
+    const std::string sensor = rng() % 4 == 0 ? "" : "sensor-1";
+    ASSERT_EQ(WireBytes(r, sensor), ProtobufBytes(r, sensor)) << "record " << i;
+  }
+}
+
+TEST(RecordWire, ExtremeRecordFitsTheBound) {
+  EXPECT_LE(WireBytes(MaxRecord(6), "").size(), kMaxRecordWireBytes);
+}
+
+TEST(RecordWire, SensorIdFieldIsEmptyForAnEmptyId) {
+  EXPECT_TRUE(EncodeSensorIdField("").empty());
+  EXPECT_EQ(EncodeSensorIdField("ab"), std::string("\xba\x02\x02"
+                                                   "ab"));
+}
+
 }  // namespace
 }  // namespace flowtrail::exporter

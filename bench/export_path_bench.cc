@@ -1,0 +1,234 @@
+// The exporter lcore's whole per-record path, from a finished record on its
+// ring to bytes in a file: Exporter::Poll (dequeue, encode, frame, block
+// write) into a FileSink on /dev/shm, over a realistic record mix. And the
+// record hand-off worker → ring → consumer per burst size. Needs the EAL
+// (rings, TSC): started in main with --no-huge.
+#include <benchmark/benchmark.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <random>
+#include <string>
+#include <vector>
+
+#include <rte_eal.h>
+#include <rte_ring.h>
+
+#include "dataplane/control.h"
+#include "dataplane/counters.h"
+#include "dataplane/exporter.h"
+#include "dataplane/record_rings.h"
+#include "export/byte_sinks.h"
+#include "export/stream_writer.h"
+
+namespace {
+
+using namespace flowtrail;
+
+constexpr unsigned kRingSize = 4096;
+constexpr unsigned kBurst = 256;  // records a worker enqueues at once
+
+// The mix a sensor on an edge link writes: 80 % IPv4; 70 % TCP, 25 % UDP,
+// 5 % ICMP; fingerprints and simhashes on the sessions with data; counters
+// from a handful of packets to long transfers; current timestamps.
+record::SessionRecord MixRecord(std::mt19937_64& rng, uint64_t id) {
+  auto u = [&rng](uint64_t max) { return std::uniform_int_distribution<uint64_t>(0, max)(rng); };
+  record::SessionRecord r;
+  r.session_id = (uint64_t{1} << 56) | id;
+  r.worker_id = 1;
+  r.ip_version = u(4) == 0 ? 6 : 4;
+  const size_t ip_len = r.ip_version == 6 ? 16 : 4;
+  for (size_t i = 0; i < ip_len; ++i) {
+    r.client_ip.bytes[i] = static_cast<uint8_t>(u(255));
+    r.server_ip.bytes[i] = static_cast<uint8_t>(u(255));
+  }
+  const uint64_t kind = u(19);
+  r.protocol = kind < 14 ? 6 : kind < 19 ? 17 : (r.ip_version == 6 ? 58 : 1);
+  r.first_time_us = 1'764'600'000'000'000 + u(3'600'000'000);
+  if (r.protocol == 1 || r.protocol == 58) {
+    r.client_port = 8;  // echo request / code 0
+    r.icmp_id = static_cast<uint16_t>(u(65535));
+    r.client_packets = 1 + u(4);
+    r.server_packets = r.client_packets;
+    r.client_payload_bytes = r.client_packets * 56;
+    r.server_payload_bytes = r.client_payload_bytes;
+    r.last_time_us = r.first_time_us + u(5'000'000);
+    r.end_reason = record::EndReason::kIdleTimeout;
+    r.conn_state = record::ConnState::kOTH;
+    return r;
+  }
+  r.client_port = static_cast<uint16_t>(32768 + u(28000));
+  static constexpr uint16_t kPorts[] = {443, 443, 443, 80, 53, 22, 8080, 123};
+  r.server_port = kPorts[u(7)];
+  r.confidence = static_cast<record::Confidence>(u(2));
+  r.inbound = u(3) == 0;
+  const bool big = u(9) == 0;
+  r.client_packets = big ? 100 + u(100'000) : 1 + u(20);
+  r.server_packets = big ? 100 + u(200'000) : u(30);
+  r.client_payload_bytes = big ? u(50'000'000) : u(2'000);
+  r.server_payload_bytes = big ? u(2'000'000'000) : u(40'000);
+  r.last_time_us = r.first_time_us + (big ? u(600'000'000) : u(30'000'000));
+  if (r.protocol == 6) {
+    r.client_first_flags = 0x02;
+    r.server_first_flags = 0x12;
+    r.client_flags = 0x1b;
+    r.server_flags = 0x1b;
+    r.client_first_seq = static_cast<uint32_t>(rng());
+    r.server_first_seq = static_cast<uint32_t>(rng());
+    r.client_bytes = r.client_payload_bytes;
+    r.server_bytes = r.server_payload_bytes;
+    r.client_last_seq = r.client_first_seq + static_cast<uint32_t>(r.client_bytes);
+    r.server_last_seq = r.server_first_seq + static_cast<uint32_t>(r.server_bytes);
+    r.shutdown_initiator = u(1) ? record::Side::kClient : record::Side::kServer;
+    r.shutdown_kind = u(4) == 0 ? record::ShutdownKind::kRst : record::ShutdownKind::kFin;
+    r.end_reason = u(4) == 0 ? record::EndReason::kReset : record::EndReason::kClosed;
+    r.conn_state = u(4) == 0 ? record::ConnState::kRSTO : record::ConnState::kSF;
+  } else {
+    r.end_reason = record::EndReason::kIdleTimeout;
+    r.conn_state = record::ConnState::kOTH;
+  }
+  if (r.client_payload_bytes != 0 || r.server_payload_bytes != 0) {
+    r.full_analysis = true;
+    r.first_data_sender = record::Side::kClient;
+    r.client_fingerprint = static_cast<uint32_t>(rng());
+    r.server_fingerprint = static_cast<uint32_t>(rng());
+    r.client_simhash = rng();
+    r.server_simhash = rng();
+    r.client_first_data_len = static_cast<uint16_t>(1 + u(1459));
+    r.server_first_data_len = static_cast<uint16_t>(1 + u(1459));
+  }
+  if (u(9) == 0) {
+    r.vlan_count = 1;
+    r.vlan_outer = static_cast<uint16_t>(1 + u(4094));
+  }
+  return r;
+}
+
+const std::vector<record::SessionRecord>& Mix() {
+  static const std::vector<record::SessionRecord> v = [] {
+    std::mt19937_64 rng(5);
+    std::vector<record::SessionRecord> out(64 * kBurst);
+    for (size_t i = 0; i < out.size(); ++i) out[i] = MixRecord(rng, i);
+    return out;
+  }();
+  return v;
+}
+
+rte_ring* MustRing(const char* prefix, unsigned index, unsigned size) {
+  absl::StatusOr<rte_ring*> r = dataplane::CreateRecordRing(prefix, index, size, SOCKET_ID_ANY);
+  if (!r.ok()) {
+    fprintf(stderr, "%s\n", r.status().ToString().c_str());
+    abort();
+  }
+  return *r;
+}
+
+// Arg 0: /dev/shm file (the sensor's FileSink); 1: null sink (encode only).
+// Each iteration a worker's burst of kBurst records goes onto the ring (its
+// cost included: the figure is conservative) and Exporter::Poll runs once.
+void BM_ExporterPath(benchmark::State& state) {
+  static unsigned instance = 0;
+  rte_ring* ring = MustRing("bench_exp", instance++, kRingSize);
+  const std::string path = "/dev/shm/flowtrail_export_path_bench_" + std::to_string(getpid());
+  std::unique_ptr<exporter::ByteSink> sink;
+  if (state.range(0) == 0) {
+    sink = *exporter::OpenFileSink(path);
+  } else {
+    sink = std::make_unique<exporter::NullSink>();
+  }
+  auto writer =
+      *exporter::StreamWriter::Create(std::move(sink), {.sensor_id = "sensor-1", .inputs = {"0"}});
+  exporter::StreamWriter* w = writer.get();
+  dataplane::Control control;
+  dataplane::ExporterCounters counters;
+  std::vector<dataplane::WorkerCounters> worker_counters(1);
+  dataplane::Exporter exp({.rings = {ring},
+                           .writer = std::move(writer),
+                           .worker_counters = worker_counters,
+                           .counters = &counters,
+                           .control = &control});
+  const auto& mix = Mix();
+  size_t at = 0;
+  uint64_t polls = 0;
+  for (auto _ : state) {
+    dataplane::EnqueueRecords(ring,
+                              std::span<const record::SessionRecord>(mix.data() + at, kBurst));
+    at = (at + kBurst) % mix.size();
+    exp.Poll();
+    // Keep /dev/shm bounded: the writer's offset goes on, the file's pages
+    // before it are dropped (a sparse file), off the timed path's average.
+    if (state.range(0) == 0 && ++polls % 2048 == 0) (void)truncate(path.c_str(), 0);
+  }
+  const uint64_t records = state.iterations() * kBurst;
+  const uint64_t bytes = w->bytes_written();
+  state.SetItemsProcessed(static_cast<int64_t>(records));
+  state.SetBytesProcessed(static_cast<int64_t>(bytes));
+  state.counters["bytes/record"] =
+      static_cast<double>(bytes) / static_cast<double>(std::max<uint64_t>(1, records));
+  state.counters["ns/record"] = benchmark::Counter(
+      static_cast<double>(records), benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+  control.workers_done.store(1);
+  while (!exp.Done()) exp.Poll();
+  rte_ring_free(ring);
+  unlink(path.c_str());
+}
+BENCHMARK(BM_ExporterPath)->ArgName("null_sink")->Arg(0)->Arg(1);
+
+// Hand-off worker → ring → consumer on one core: a burst of N records in,
+// the same N out (copied out as the analytics lcore does, arg zero_copy 0, or
+// read in place as the exporter does, 1). Both sides' cost per record.
+void BM_RecordHandoff(benchmark::State& state) {
+  static unsigned instance = 0;
+  rte_ring* ring = MustRing("bench_ho", instance++, kRingSize);
+  const unsigned burst = static_cast<unsigned>(state.range(0));
+  const bool zero_copy = state.range(1) != 0;
+  const auto& mix = Mix();
+  std::vector<record::SessionRecord> batch(burst);
+  rte_ring* rings[] = {ring};
+  size_t at = 0;
+  uint64_t sum = 0;
+  for (auto _ : state) {
+    dataplane::EnqueueRecords(ring, std::span<const record::SessionRecord>(mix.data() + at, burst));
+    at = (at + burst) % (mix.size() - burst);
+    // The consumer reads a field of each record, as any would.
+    auto consume = [&sum](std::span<const record::SessionRecord> recs) {
+      for (const record::SessionRecord& r : recs) sum += r.client_packets;
+    };
+    if (zero_copy) {
+#ifndef FLOWTRAIL_BENCH_BASELINE
+      dataplane::ConsumeFromEachRing(rings, burst, consume);
+#endif
+    } else {
+      dataplane::DequeueFromEachRing(rings, batch, consume);
+    }
+  }
+  benchmark::DoNotOptimize(sum);
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * burst));
+  state.SetBytesProcessed(
+      static_cast<int64_t>(state.iterations() * burst * sizeof(record::SessionRecord)));
+  state.counters["ns/record"] =
+      benchmark::Counter(static_cast<double>(state.iterations() * burst),
+                         benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+  rte_ring_free(ring);
+}
+BENCHMARK(BM_RecordHandoff)
+    ->ArgNames({"burst", "zero_copy"})
+    ->ArgsProduct({{1, 8, 32, 64, 256}, {0, 1}});
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string prefix = "--file-prefix=ft_bench_" + std::to_string(getpid());
+  const char* eal[] = {"export_path_bench", "--no-huge",   "-m",           "256",
+                       "--no-pci",          "--no-shconf", prefix.c_str(), "--log-level=*:error"};
+  if (rte_eal_init(static_cast<int>(std::size(eal)), const_cast<char**>(eal)) < 0) {
+    fprintf(stderr, "rte_eal_init failed\n");
+    return 1;
+  }
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  rte_eal_cleanup();
+  return 0;
+}
