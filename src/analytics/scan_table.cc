@@ -430,18 +430,20 @@ struct RowSessions {
   uint64_t operator[](int o) const { return v[static_cast<size_t>(o - 1)]; }
 };
 
-// Hot fields first and the server list last: an update touches the header
-// and the list's first entries, which the batch pipeline prefetches.
+// Hot fields first, then the server list, then what only failures touch: a
+// success touches the header and the list's first entries, which the batch
+// pipeline prefetches.
 struct RowState {
   uint32_t n = 0;
-  std::unique_ptr<RowFails> failures;  // exact regime, once a server failed
   std::unique_ptr<RowSketches> sketch;
   uint64_t first_time_us = UINT64_MAX;
   uint64_t last_time_us = 0;
-  uint64_t fail_min_us = UINT64_MAX;  // over all the row's failures
-  uint64_t fail_max_us = 0;
   RowSessions sessions;
   std::array<uint64_t, kRowInline> servers{};  // id (hash & ~kFlagMask) | flags
+  // Failures only (cold for a success).
+  std::unique_ptr<RowFails> failures;  // exact regime, once a server failed
+  uint64_t fail_min_us = UINT64_MAX;   // over all the row's failures
+  uint64_t fail_max_us = 0;
 
   uint32_t Fails(uint32_t i) const { return failures ? failures->n[i] : 0; }
   uint64_t FailMin(uint32_t i) const { return failures ? failures->min[i] : UINT64_MAX; }
@@ -655,14 +657,16 @@ struct ClientState {
   }
 };
 
+// What a repeat success updates first (with the key: 40 bytes), so that
+// the batch prefetches at most two lines of it.
 struct ServerState {
-  IpAddress address;
-  uint16_t port = 0;
-  uint8_t ip_version = 0;
   uint64_t accepts = 0;
   uint64_t first_accept_us = UINT64_MAX;
   uint64_t last_accept_us = 0;
   uint64_t last_time_us = 0;  // = last_accept_us; the eviction order
+  IpAddress address;
+  uint16_t port = 0;
+  uint8_t ip_version = 0;
   ServerSet clients;
 
   size_t HeapBytes() const { return clients.HeapBytes(); }
@@ -927,12 +931,10 @@ void ScanTable::Consume(const SessionRecord& r) {
     ++(r.protocol == 6 && r.continuing ? m.stats.skipped_interim : m.stats.skipped_other);
     return;
   }
-  Add(r, o, TargetOf(r, options_.hash_key),
-      o >= Outcome::kSuccess ? ClientHashOf(r, options_.hash_key) : 0);
+  Add(r, o, TargetOf(r, options_.hash_key));
 }
 
-void ScanTable::Add(const SessionRecord& r, Outcome o, uint64_t target, uint64_t client_hash,
-                    const Hints* hints) {
+void ScanTable::Add(const SessionRecord& r, Outcome o, uint64_t target, const Hints* hints) {
   Impl& m = *impl_;
   ++m.stats.records;
   ++m.stats.counted;
@@ -974,7 +976,7 @@ void ScanTable::Add(const SessionRecord& r, Outcome o, uint64_t target, uint64_t
     // session, the update path's largest miss.
     if ((flags_before & kFlagSuccess) == 0 || flags_before == RowState::kUnknownFlags ||
         m.servers.evictions() != 0) {
-      s.clients.Insert(client_hash);
+      s.clients.Insert(ClientHashOf(r, options_.hash_key));
       ChargeHeap(m.servers, s, before);
     }
   }
@@ -1001,21 +1003,22 @@ void ScanTable::Consume(std::span<const SessionRecord> records) {
   // A pipeline over the batch: record i + kIndexAhead is classified, its
   // hashes computed, and the home index lines of its row, client and server
   // prefetched; at i + kValueAhead the (now cached) indexes give the slots,
-  // whose hot bytes are prefetched; at i + kSketchAhead a success's server
-  // (now cached) prefetches the register its client goes to when its client
-  // set is a sketch (popular servers: a random 2 KiB access per record); at
-  // i it is added, with the hashes and slots found (each computed once).
-  // Out of cache, the misses of ~8 records overlap.
+  // whose hot bytes are prefetched; at i + kRowAhead the (now cached) row
+  // tells whether a success is a repeat; if not, its server's client set and
+  // the register its client goes to when that set is a sketch are prefetched
+  // (popular servers: a random 2 KiB access); at i it is added, with the
+  // hashes and slots found (each computed once). Out of cache, the misses of
+  // ~8 records overlap: the work is bound by the lines a record touches
+  // (about 9 for a repeat success: 3 index, 2-3 row, 1-2 client, 1-2 server).
   constexpr size_t kIndexAhead = 16;
   constexpr size_t kValueAhead = 8;
-  constexpr size_t kSketchAhead = 6;
+  constexpr size_t kRowAhead = 6;
   constexpr size_t kRing = 32;  // > kIndexAhead, a power of two
   static_assert(kRing > kIndexAhead && (kRing & (kRing - 1)) == 0);
   Impl& m = *impl_;
   const uint64_t key = options_.hash_key;
   std::array<Outcome, kRing> outcome;
   std::array<uint64_t, kRing> target;
-  std::array<uint64_t, kRing> client_hash;
   std::array<Hints, kRing> hints;
   auto stage_index = [&](size_t j) {
     const SessionRecord& a = records[j];
@@ -1033,7 +1036,6 @@ void ScanTable::Consume(std::span<const SessionRecord> records) {
     m.clients.PrefetchHome(h.client_hash);
     h.server_slot = ServerTable::kNoSlot;
     if (o >= Outcome::kSuccess) {
-      client_hash[j % kRing] = ClientHashOf(a, key);
       h.server_hash = m.servers.HashOf(tg);
       m.servers.PrefetchHome(h.server_hash);
     }
@@ -1053,12 +1055,12 @@ void ScanTable::Consume(std::span<const SessionRecord> records) {
     m.clients.PrefetchSlot(h.client_slot, offsetof(ClientState, contacts) + 24);
     if (o >= Outcome::kSuccess) {
       // The key and counters only: a repeat success (the common case) does
-      // not touch the client set; stage_sketch prefetches it otherwise.
+      // not touch the client set; stage_row prefetches it otherwise.
       h.server_slot = m.servers.SlotOf(h.server_hash);
-      m.servers.PrefetchSlot(h.server_slot, offsetof(ServerState, clients) + sizeof(uint64_t));
+      m.servers.PrefetchSlot(h.server_slot, offsetof(ServerState, address) + sizeof(uint64_t));
     }
   };
-  auto stage_sketch = [&](size_t j) {
+  auto stage_row = [&](size_t j) {
     if (outcome[j % kRing] >= Outcome::kSuccess) {
       const Hints& h = hints[j % kRing];
       const SessionRecord& a = records[j];
@@ -1072,7 +1074,7 @@ void ScanTable::Consume(std::span<const SessionRecord> records) {
       }
       if (const ServerState* s = m.servers.AtSlot(h.server_slot, target[j % kRing])) {
         m.servers.PrefetchSlot(h.server_slot, sizeof(std::pair<uint64_t, ServerState>));
-        s->clients.Prefetch(client_hash[j % kRing]);
+        s->clients.Prefetch(ClientHashOf(a, key));
       }
     }
   };
@@ -1083,8 +1085,8 @@ void ScanTable::Consume(std::span<const SessionRecord> records) {
   for (size_t j = 0; j < std::min(n, kValueAhead); ++j) {
     stage_value(j);
   }
-  for (size_t j = 0; j < std::min(n, kSketchAhead); ++j) {
-    stage_sketch(j);
+  for (size_t j = 0; j < std::min(n, kRowAhead); ++j) {
+    stage_row(j);
   }
   for (size_t i = 0; i < n; ++i) {
     if (i + kIndexAhead < n) {
@@ -1093,8 +1095,8 @@ void ScanTable::Consume(std::span<const SessionRecord> records) {
     if (i + kValueAhead < n) {
       stage_value(i + kValueAhead);
     }
-    if (i + kSketchAhead < n) {
-      stage_sketch(i + kSketchAhead);
+    if (i + kRowAhead < n) {
+      stage_row(i + kRowAhead);
     }
     const Outcome o = outcome[i % kRing];
     if (o == Outcome::kNone) {
@@ -1103,8 +1105,7 @@ void ScanTable::Consume(std::span<const SessionRecord> records) {
       ++(r.protocol == 6 && r.continuing ? m.stats.skipped_interim : m.stats.skipped_other);
       continue;
     }
-    Add(records[i], o, target[i % kRing], o >= Outcome::kSuccess ? client_hash[i % kRing] : 0,
-        &hints[i % kRing]);
+    Add(records[i], o, target[i % kRing], &hints[i % kRing]);
   }
 }
 
