@@ -120,15 +120,16 @@ uint64_t PortDistribution::KeyOf(const record::SessionRecord& r) const {
 
 void PortDistribution::Consume(std::span<const record::SessionRecord> records) {
   // Two stages ahead: at i + kIndexAhead the record's key is made (one
-  // division per window change, not per record) and its control bytes
-  // prefetched; at i + kCellAhead the (now cached) group is searched and the
-  // cell itself prefetched (a group's 16 slots span 8 lines); at i it is added
-  // with the key of the first stage.
+  // division per window change, not per record) and its home line of keys
+  // prefetched; at i + kCellAhead the (now cached) keys give its slot, whose
+  // cell is prefetched; at i it is added with the key, hash and slot found.
   constexpr size_t kIndexAhead = 16;
   constexpr size_t kCellAhead = 8;
   constexpr size_t kRing = 32;
   static_assert(kRing > kIndexAhead && (kRing & (kRing - 1)) == 0);
   std::array<uint64_t, kRing> keys;
+  std::array<uint64_t, kRing> hashes;
+  std::array<uint32_t, kRing> slots;
   std::array<bool, kRing> counts;
   uint64_t lo = 1;
   uint64_t hi = 0;  // [lo, hi): the cached window's record times
@@ -149,16 +150,15 @@ void PortDistribution::Consume(std::span<const record::SessionRecord> records) {
     }
     const uint64_t key = window_key | (uint64_t{a.server_port} << 16) | a.client_port;
     keys[j % kRing] = key;
-    cells_.prefetch(key);
+    hashes[j % kRing] = cells_.Hash(key);
+    cells_.PrefetchHome(hashes[j % kRing]);
   };
   auto stage_cell = [&](size_t j) {
     if (!counts[j % kRing]) {
       return;
     }
-    auto it = cells_.find(keys[j % kRing]);
-    if (it != cells_.end()) {
-      __builtin_prefetch(&*it);
-    }
+    slots[j % kRing] = cells_.SlotOf(keys[j % kRing], hashes[j % kRing]);
+    cells_.PrefetchCell(slots[j % kRing]);
   };
   const size_t n = records.size();
   for (size_t j = 0; j < std::min(n, kIndexAhead); ++j) {
@@ -178,7 +178,7 @@ void PortDistribution::Consume(std::span<const record::SessionRecord> records) {
       Add(records[i]);  // counts why it is not counted
     } else {
       ++stats_.records;
-      AddCounted(records[i], keys[i % kRing]);
+      AddCounted(records[i], keys[i % kRing], hashes[i % kRing], slots[i % kRing]);
     }
   }
 }
@@ -197,13 +197,15 @@ void PortDistribution::Add(const record::SessionRecord& r) {
     ++stats_.port_excluded;
     return;
   }
-  AddCounted(r, KeyOf(r));
+  const uint64_t key = KeyOf(r);
+  AddCounted(r, key, cells_.Hash(key));
 }
 
-void PortDistribution::AddCounted(const record::SessionRecord& r, uint64_t key) {
+void PortDistribution::AddCounted(const record::SessionRecord& r, uint64_t key, uint64_t h,
+                                  uint32_t slot) {
   ++stats_.flows;
-  auto [it, inserted] = cells_.try_emplace(key);
-  PortCell& cell = it->second;
+  bool inserted = false;
+  PortCell& cell = cells_.FindOrInsert(key, h, slot, &inserted);
   if (cell.flows != UINT32_MAX) {
     ++cell.flows;
   }
@@ -230,19 +232,18 @@ void PortDistribution::Evict() {
   size_t at_cutoff =
       batch - static_cast<size_t>(std::count_if(priorities_.begin(), priorities_.begin() + batch,
                                                 [cutoff](uint64_t p) { return p < cutoff; }));
-  for (auto it = cells_.begin(); it != cells_.end();) {
-    const uint64_t p = (it->first & ~uint64_t{0xffffffff}) | it->second.flows;
+  cells_.Filter([&](uint64_t key, const PortCell& cell) {
+    const uint64_t p = (key & ~uint64_t{0xffffffff}) | cell.flows;
     if (p < cutoff || (p == cutoff && at_cutoff > 0)) {
       if (p == cutoff) {
         --at_cutoff;
       }
       ++stats_.evicted_cells;
-      stats_.evicted_flows += it->second.flows;
-      cells_.erase(it++);
-    } else {
-      ++it;
+      stats_.evicted_flows += cell.flows;
+      return false;
     }
-  }
+    return true;
+  });
   ++stats_.eviction_rounds;
 }
 
@@ -256,8 +257,8 @@ absl::Status PortDistribution::Merge(const PortDistribution& other) {
         "merged");
   }
   for (const auto& [key, cell] : other.cells_) {
-    auto [it, inserted] = cells_.try_emplace(key);
-    PortCell& c = it->second;
+    bool inserted = false;
+    PortCell& c = cells_.FindOrInsert(key, &inserted);
     c.flows = static_cast<uint32_t>(std::min<uint64_t>(uint64_t{c.flows} + cell.flows, UINT32_MAX));
     c.client_bits |= cell.client_bits;
     c.server_bits |= cell.server_bits;
@@ -278,8 +279,7 @@ absl::Status PortDistribution::Merge(const PortDistribution& other) {
 }
 
 size_t PortDistribution::MemoryBytes() const {
-  return cells_.capacity() * (sizeof(std::pair<const uint64_t, PortCell>) + 1) +
-         priorities_.capacity() * sizeof(uint64_t);
+  return cells_.MemoryBytes() + priorities_.capacity() * sizeof(uint64_t);
 }
 
 // ---------------------------------------------------------------------------
@@ -484,11 +484,9 @@ ServerPortReport AnalyzeGroup(const Group& g, uint64_t window_us, const PortAnal
 
 std::vector<ServerPortReport> AnalyzePorts(const PortDistribution& counts,
                                            const PortAnalysisOptions& options) {
-  std::vector<std::pair<uint64_t, const PortCell*>> cells;
-  cells.reserve(counts.cells());
-  for (const auto& [key, cell] : counts.cell_map()) {
-    cells.emplace_back(key, &cell);
-  }
+  // Copies (the table iterates by value), sorted; the groups point into them.
+  std::vector<std::pair<uint64_t, PortCell>> cells(counts.cell_map().begin(),
+                                                   counts.cell_map().end());
   std::sort(cells.begin(), cells.end(),
             [](const auto& a, const auto& b) { return a.first < b.first; });
   std::vector<ServerPortReport> out;
@@ -507,7 +505,7 @@ std::vector<ServerPortReport> AnalyzePorts(const PortDistribution& counts,
       g.window = window;
       g.server_port = server_port;
     }
-    g.ports.emplace_back(static_cast<uint16_t>(key), cell);
+    g.ports.emplace_back(static_cast<uint16_t>(key), &cell);
   }
   flush();
   return out;
@@ -578,7 +576,7 @@ absl::StatusOr<PortDistribution> PortDistribution::Load(const v1::PortDistributi
     return absl::InvalidArgumentError("port snapshot: more cells than its budget");
   }
   PortDistribution d(o);
-  d.cells_.reserve(static_cast<size_t>(state.cells_size()));
+  d.cells_.Reserve(static_cast<size_t>(state.cells_size()));
   uint64_t flows = 0;
   for (const v1::PortCellState& c : state.cells()) {
     const uint16_t server_port = static_cast<uint16_t>(c.key() >> 16);
@@ -586,9 +584,12 @@ absl::StatusOr<PortDistribution> PortDistribution::Load(const v1::PortDistributi
         !o.server_ports.test(server_port)) {
       return absl::InvalidArgumentError(absl::StrCat("port snapshot: bad cell ", c.key()));
     }
-    if (!d.cells_.emplace(c.key(), PortCell{c.flows(), c.client_bits(), c.server_bits()}).second) {
+    bool inserted = false;
+    PortCell& cell = d.cells_.FindOrInsert(c.key(), &inserted);
+    if (!inserted) {
       return absl::InvalidArgumentError(absl::StrCat("port snapshot: duplicate cell ", c.key()));
     }
+    cell = PortCell{c.flows(), c.client_bits(), c.server_bits()};
     flows += c.flows();
   }
   d.stats_.records = state.records();

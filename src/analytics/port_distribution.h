@@ -60,9 +60,9 @@
 #include <string_view>
 #include <vector>
 
-#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "analytics/port_cells.h"
 #include "record/session_record.h"
 
 namespace flowtrail::v1 {
@@ -81,18 +81,11 @@ struct PortDistributionOptions {
   PortSet server_ports = DefaultServerPorts();
   bool tcp = true;
   bool udp = true;
-  // >= 8. 900 000 cells fit the 2^20-slot table absl keeps up to 917 504
-  // entries: about 34 MiB (33 bytes a slot).
+  // >= 8. 900 000 cells fit the 2^20-slot table kept up to 917 504 entries
+  // (port_cells.h): about 32 MiB (32 bytes a slot).
   size_t max_cells = 900'000;
 
   static PortSet DefaultServerPorts();  // 0-1023
-};
-
-// One (window, server port, client port) cell.
-struct PortCell {
-  uint32_t flows = 0;
-  uint64_t client_bits = 0;  // bit h(client_ip) % 64
-  uint64_t server_bits = 0;
 };
 
 struct PortDistributionStats {
@@ -131,14 +124,14 @@ class PortDistribution {
   const PortDistributionOptions& options() const { return options_; }
   const PortDistributionStats& stats() const { return stats_; }
   size_t cells() const { return cells_.size(); }
-  // The hash table's footprint (slots and control bytes), an estimate.
+  // The cell table's footprint (keys and cells) and the eviction scratch.
   size_t MemoryBytes() const;
 
   // Key layout: window index (32 bits) | server port (16) | client port (16).
   static uint64_t Key(uint32_t window, uint16_t server_port, uint16_t client_port) {
     return (uint64_t{window} << 32) | (uint64_t{server_port} << 16) | client_port;
   }
-  const absl::flat_hash_map<uint64_t, PortCell>& cell_map() const { return cells_; }
+  const PortCellTable& cell_map() const { return cells_; }
   // Whether this record is one Add counts (TCP/UDP per options, final record,
   // server port in the set): also the filter of the follow-up query.
   bool Counts(const record::SessionRecord& record) const;
@@ -146,12 +139,14 @@ class PortDistribution {
   uint64_t KeyOf(const record::SessionRecord& record) const;
 
  private:
-  // Add of a record that Counts, `key` its KeyOf.
-  void AddCounted(const record::SessionRecord& r, uint64_t key);
+  // Add of a record that Counts, `key` its KeyOf, `h` and `slot` its hash
+  // and a slot hint (PortCellTable::SlotOf).
+  void AddCounted(const record::SessionRecord& r, uint64_t key, uint64_t h,
+                  uint32_t slot = PortCellTable::kNoSlot);
   void Evict();
 
   PortDistributionOptions options_;
-  absl::flat_hash_map<uint64_t, PortCell> cells_;
+  PortCellTable cells_;
   std::vector<uint64_t> priorities_;  // eviction scratch, reserved once
   PortDistributionStats stats_;
 };

@@ -422,18 +422,28 @@ struct RowFails {
   std::array<uint32_t, kRowInline> n;
 };
 
-// Hot fields first and the server list last: an update touches the header
-// and the list's first entries, which the batch pipeline prefetches.
+// Sessions by Outcome index kReject..kData (no slot for kNone: 8 bytes a
+// row, which pay for ClientState::latest).
+struct RowSessions {
+  std::array<uint64_t, 4> v{};
+  uint64_t& operator[](int o) { return v[static_cast<size_t>(o - 1)]; }
+  uint64_t operator[](int o) const { return v[static_cast<size_t>(o - 1)]; }
+};
+
+// Hot fields first, then the server list, then what only failures touch: a
+// success touches the header and the list's first entries, which the batch
+// pipeline prefetches.
 struct RowState {
   uint32_t n = 0;
-  std::unique_ptr<RowFails> failures;  // exact regime, once a server failed
   std::unique_ptr<RowSketches> sketch;
   uint64_t first_time_us = UINT64_MAX;
   uint64_t last_time_us = 0;
-  uint64_t fail_min_us = UINT64_MAX;  // over all the row's failures
-  uint64_t fail_max_us = 0;
-  uint64_t sessions[5] = {};
+  RowSessions sessions;
   std::array<uint64_t, kRowInline> servers{};  // id (hash & ~kFlagMask) | flags
+  // Failures only (cold for a success).
+  std::unique_ptr<RowFails> failures;  // exact regime, once a server failed
+  uint64_t fail_min_us = UINT64_MAX;   // over all the row's failures
+  uint64_t fail_max_us = 0;
 
   uint32_t Fails(uint32_t i) const { return failures ? failures->n[i] : 0; }
   uint64_t FailMin(uint32_t i) const { return failures ? failures->min[i] : UINT64_MAX; }
@@ -469,8 +479,23 @@ struct RowState {
     n = 0;
     failures.reset();
   }
-  // `fails` failures between fmin and fmax (none when fails is 0).
-  void Insert(uint64_t hash, uint64_t flags, uint64_t fmin, uint64_t fmax, uint32_t nfail) {
+  // The flags server `id` has in the exact list: 0 if absent, kUnknownFlags
+  // in the sketch regime.
+  static constexpr uint64_t kUnknownFlags = kFlagMask + 1;
+  uint64_t FlagsOf(uint64_t id) const {
+    if (sketch) {
+      return kUnknownFlags;
+    }
+    for (uint32_t i = 0; i < n; ++i) {
+      if ((servers[i] & ~kFlagMask) == id) {
+        return servers[i] & kFlagMask;
+      }
+    }
+    return 0;
+  }
+  // `fails` failures between fmin and fmax (none when fails is 0). Returns
+  // FlagsOf(hash) as it was before.
+  uint64_t Insert(uint64_t hash, uint64_t flags, uint64_t fmin, uint64_t fmax, uint32_t nfail) {
     const uint64_t id = hash & ~kFlagMask;
     if (nfail != 0) {
       fail_min_us = std::min(fail_min_us, fmin);
@@ -479,19 +504,21 @@ struct RowState {
     if (!sketch) {
       for (uint32_t i = 0; i < n; ++i) {
         if ((servers[i] & ~kFlagMask) == id) {
+          const uint64_t before = servers[i] & kFlagMask;
           servers[i] |= flags;
           AddFailures(i, fmin, fmax, nfail);
-          return;
+          return before;
         }
       }
       if (n < kRowInline) {
         servers[n] = id | flags;  // failures->* of slots >= n are at their defaults
         AddFailures(n++, fmin, fmax, nfail);
-        return;
+        return 0;
       }
       Promote();
     }
     InsertSketch(id, flags);
+    return kUnknownFlags;
   }
   void AddFailures(uint32_t i, uint64_t fmin, uint64_t fmax, uint32_t nfail) {
     if (nfail == 0) {
@@ -583,12 +610,20 @@ struct FirstContact {
 struct ClientState {
   uint32_t n = 0;
   uint64_t last_time_us = 0;
+  uint64_t latest = 0;                                // contacts[n - 1].time_kind (0 while empty)
   std::array<FirstContact, kTrwContacts> contacts{};  // last: its tail is cold
 
   size_t HeapBytes() const { return 0; }
 
   // Keeps the kTrwContacts earliest first contacts, sorted.
   void Add(uint64_t target, uint64_t time_kind) {
+    if (n == kTrwContacts && time_kind >= latest) {
+      return;  // full, and no later than every kept contact: changes nothing
+    }
+    AddContact(target, time_kind);
+    latest = n == 0 ? 0 : contacts[n - 1].time_kind;
+  }
+  void AddContact(uint64_t target, uint64_t time_kind) {
     if (n == kTrwContacts && time_kind >= contacts[n - 1].time_kind) {
       return;  // full, and no later than every kept contact: changes nothing
     }
@@ -622,14 +657,16 @@ struct ClientState {
   }
 };
 
+// What a repeat success updates first (with the key: 40 bytes), so that
+// the batch prefetches at most two lines of it.
 struct ServerState {
-  IpAddress address;
-  uint16_t port = 0;
-  uint8_t ip_version = 0;
   uint64_t accepts = 0;
   uint64_t first_accept_us = UINT64_MAX;
   uint64_t last_accept_us = 0;
   uint64_t last_time_us = 0;  // = last_accept_us; the eviction order
+  IpAddress address;
+  uint16_t port = 0;
+  uint8_t ip_version = 0;
   ServerSet clients;
 
   size_t HeapBytes() const { return clients.HeapBytes(); }
@@ -894,18 +931,31 @@ void ScanTable::Consume(const SessionRecord& r) {
     ++(r.protocol == 6 && r.continuing ? m.stats.skipped_interim : m.stats.skipped_other);
     return;
   }
-  Add(r, o, TargetOf(r, options_.hash_key),
-      o >= Outcome::kSuccess ? ClientHashOf(r, options_.hash_key) : 0);
+  Add(r, o, TargetOf(r, options_.hash_key));
 }
 
-void ScanTable::Add(const SessionRecord& r, Outcome o, uint64_t target, uint64_t client_hash,
-                    const Hints* hints) {
+void ScanTable::Add(const SessionRecord& r, Outcome o, uint64_t target, const Hints* hints) {
   Impl& m = *impl_;
   ++m.stats.records;
   ++m.stats.counted;
   const uint64_t t = r.first_time_us;
   m.stats.max_time_us = std::max(m.stats.max_time_us, t);
   const bool success = o == Outcome::kSuccess || o == Outcome::kData;
+  const RowKey rk{r.client_ip, r.server_port, r.ip_version};
+  RowState& row =
+      hints ? m.rows.FindOrInsert(rk, hints->row_hash, hints->row_slot) : m.rows.FindOrInsert(rk);
+  const size_t row_before = row.HeapBytes();
+  ++row.sessions[Idx(o)];
+  uint64_t flags = uint64_t{1} << (Idx(o) - 1);
+  if (o == Outcome::kData) {
+    ++row.sessions[Idx(Outcome::kSuccess)];
+    flags |= kFlagSuccess;
+  }
+  const uint64_t flags_before = row.Insert(target, flags, t, t, success ? 0 : 1);
+  row.first_time_us = std::min(row.first_time_us, t);
+  row.last_time_us = std::max(row.last_time_us, r.last_time_us);
+  ChargeHeap(m.rows, row, row_before);
+
   if (success) {
     ServerState& s = hints ? m.servers.FindOrInsert(target, hints->server_hash, hints->server_slot)
                            : m.servers.FindOrInsert(target);
@@ -919,30 +969,31 @@ void ScanTable::Add(const SessionRecord& r, Outcome o, uint64_t target, uint64_t
     s.first_accept_us = std::min(s.first_accept_us, t);
     s.last_accept_us = std::max(s.last_accept_us, t);
     s.last_time_us = s.last_accept_us;
-    s.clients.Insert(client_hash);
-    ChargeHeap(m.servers, s, before);
+    // A client this row already saw accepted by this server is in its set
+    // (inserting it again changes nothing) unless a server was ever evicted
+    // (this one may have been, and come back with an empty set): skipping
+    // the insert saves a popular server's random sketch register per repeat
+    // session, the update path's largest miss.
+    if ((flags_before & kFlagSuccess) == 0 || flags_before == RowState::kUnknownFlags ||
+        m.servers.evictions() != 0) {
+      s.clients.Insert(ClientHashOf(r, options_.hash_key));
+      ChargeHeap(m.servers, s, before);
+    }
   }
-
-  const RowKey rk{r.client_ip, r.server_port, r.ip_version};
-  RowState& row =
-      hints ? m.rows.FindOrInsert(rk, hints->row_hash, hints->row_slot) : m.rows.FindOrInsert(rk);
-  const size_t before = row.HeapBytes();
-  ++row.sessions[Idx(o)];
-  uint64_t flags = uint64_t{1} << (Idx(o) - 1);
-  if (o == Outcome::kData) {
-    ++row.sessions[Idx(Outcome::kSuccess)];
-    flags |= kFlagSuccess;
-  }
-  row.Insert(target, flags, t, t, success ? 0 : 1);
-  row.first_time_us = std::min(row.first_time_us, t);
-  row.last_time_us = std::max(row.last_time_us, r.last_time_us);
-  ChargeHeap(m.rows, row, before);
 
   const ClientKey ck{r.client_ip, r.ip_version};
   ClientState& c = hints ? m.clients.FindOrInsert(ck, hints->client_hash, hints->client_slot)
                          : m.clients.FindOrInsert(ck);
-  const uint8_t kind = success ? kContactSuccess : kContactFailure;
-  c.Add(target, (t << 2) | kind);
+  const uint64_t time_kind = (t << 2) | (success ? kContactSuccess : kContactFailure);
+  // A client this row already saw contact this server has it among its
+  // first contacts, or had kTrwContacts earlier ones (the list never
+  // shrinks) unless a client was ever evicted; then a contact no earlier
+  // than the latest kept one changes nothing, and the contact list (up to
+  // four more lines) is not read.
+  if (flags_before == 0 || flags_before == RowState::kUnknownFlags || m.clients.evictions() != 0 ||
+      time_kind < c.latest) {
+    c.Add(target, time_kind);
+  }
   c.last_time_us = std::max(c.last_time_us, r.last_time_us);
   m.rows.Trim();
   m.servers.Trim();
@@ -952,21 +1003,22 @@ void ScanTable::Consume(std::span<const SessionRecord> records) {
   // A pipeline over the batch: record i + kIndexAhead is classified, its
   // hashes computed, and the home index lines of its row, client and server
   // prefetched; at i + kValueAhead the (now cached) indexes give the slots,
-  // whose hot bytes are prefetched; at i + kSketchAhead a success's server
-  // (now cached) prefetches the register its client goes to when its client
-  // set is a sketch (popular servers: a random 2 KiB access per record); at
-  // i it is added, with the hashes and slots found (each computed once).
-  // Out of cache, the misses of ~8 records overlap.
+  // whose hot bytes are prefetched; at i + kRowAhead the (now cached) row
+  // tells whether a success is a repeat; if not, its server's client set and
+  // the register its client goes to when that set is a sketch are prefetched
+  // (popular servers: a random 2 KiB access); at i it is added, with the
+  // hashes and slots found (each computed once). Out of cache, the misses of
+  // ~8 records overlap: the work is bound by the lines a record touches
+  // (about 9 for a repeat success: 3 index, 2-3 row, 1-2 client, 1-2 server).
   constexpr size_t kIndexAhead = 16;
   constexpr size_t kValueAhead = 8;
-  constexpr size_t kSketchAhead = 6;
+  constexpr size_t kRowAhead = 6;
   constexpr size_t kRing = 32;  // > kIndexAhead, a power of two
   static_assert(kRing > kIndexAhead && (kRing & (kRing - 1)) == 0);
   Impl& m = *impl_;
   const uint64_t key = options_.hash_key;
   std::array<Outcome, kRing> outcome;
   std::array<uint64_t, kRing> target;
-  std::array<uint64_t, kRing> client_hash;
   std::array<Hints, kRing> hints;
   auto stage_index = [&](size_t j) {
     const SessionRecord& a = records[j];
@@ -984,7 +1036,6 @@ void ScanTable::Consume(std::span<const SessionRecord> records) {
     m.clients.PrefetchHome(h.client_hash);
     h.server_slot = ServerTable::kNoSlot;
     if (o >= Outcome::kSuccess) {
-      client_hash[j % kRing] = ClientHashOf(a, key);
       h.server_hash = m.servers.HashOf(tg);
       m.servers.PrefetchHome(h.server_hash);
     }
@@ -995,23 +1046,35 @@ void ScanTable::Consume(std::span<const SessionRecord> records) {
       return;
     }
     Hints& h = hints[j % kRing];
-    // The row's header and first five servers; the client's header and
-    // first eight contacts; the whole server.
+    // The row's header and first four servers.
     h.row_slot = m.rows.SlotOf(h.row_hash);
     m.rows.PrefetchSlot(h.row_slot, offsetof(RowState, servers) + 4 * sizeof(uint64_t) + 24);
+    // The client's header only: a repeat contact (and a full client's later
+    // ones) never read the list.
     h.client_slot = m.clients.SlotOf(h.client_hash);
-    m.clients.PrefetchSlot(h.client_slot,
-                           offsetof(ClientState, contacts) + 4 * sizeof(FirstContact) + 24);
+    m.clients.PrefetchSlot(h.client_slot, offsetof(ClientState, contacts) + 24);
     if (o >= Outcome::kSuccess) {
+      // The key and counters only: a repeat success (the common case) does
+      // not touch the client set; stage_row prefetches it otherwise.
       h.server_slot = m.servers.SlotOf(h.server_hash);
-      m.servers.PrefetchSlot(h.server_slot, sizeof(std::pair<uint64_t, ServerState>));
+      m.servers.PrefetchSlot(h.server_slot, offsetof(ServerState, address) + sizeof(uint64_t));
     }
   };
-  auto stage_sketch = [&](size_t j) {
+  auto stage_row = [&](size_t j) {
     if (outcome[j % kRing] >= Outcome::kSuccess) {
-      if (const ServerState* s =
-              m.servers.AtSlot(hints[j % kRing].server_slot, target[j % kRing])) {
-        s->clients.Prefetch(client_hash[j % kRing]);
+      const Hints& h = hints[j % kRing];
+      const SessionRecord& a = records[j];
+      const RowState* row =
+          m.rows.AtSlot(h.row_slot, RowKey{a.client_ip, a.server_port, a.ip_version});
+      if (row != nullptr && m.servers.evictions() == 0) {
+        const uint64_t f = row->FlagsOf(target[j % kRing]);
+        if ((f & kFlagSuccess) != 0 && f != RowState::kUnknownFlags) {
+          return;  // Add will not insert (a repeat)
+        }
+      }
+      if (const ServerState* s = m.servers.AtSlot(h.server_slot, target[j % kRing])) {
+        m.servers.PrefetchSlot(h.server_slot, sizeof(std::pair<uint64_t, ServerState>));
+        s->clients.Prefetch(ClientHashOf(a, key));
       }
     }
   };
@@ -1022,8 +1085,8 @@ void ScanTable::Consume(std::span<const SessionRecord> records) {
   for (size_t j = 0; j < std::min(n, kValueAhead); ++j) {
     stage_value(j);
   }
-  for (size_t j = 0; j < std::min(n, kSketchAhead); ++j) {
-    stage_sketch(j);
+  for (size_t j = 0; j < std::min(n, kRowAhead); ++j) {
+    stage_row(j);
   }
   for (size_t i = 0; i < n; ++i) {
     if (i + kIndexAhead < n) {
@@ -1032,8 +1095,8 @@ void ScanTable::Consume(std::span<const SessionRecord> records) {
     if (i + kValueAhead < n) {
       stage_value(i + kValueAhead);
     }
-    if (i + kSketchAhead < n) {
-      stage_sketch(i + kSketchAhead);
+    if (i + kRowAhead < n) {
+      stage_row(i + kRowAhead);
     }
     const Outcome o = outcome[i % kRing];
     if (o == Outcome::kNone) {
@@ -1042,8 +1105,7 @@ void ScanTable::Consume(std::span<const SessionRecord> records) {
       ++(r.protocol == 6 && r.continuing ? m.stats.skipped_interim : m.stats.skipped_other);
       continue;
     }
-    Add(records[i], o, target[i % kRing], o >= Outcome::kSuccess ? client_hash[i % kRing] : 0,
-        &hints[i % kRing]);
+    Add(records[i], o, target[i % kRing], &hints[i % kRing]);
   }
 }
 
@@ -1068,7 +1130,7 @@ void ScanTable::Merge(const ScanTable& other) {
   for (const auto& [k, s] : o.rows.slots()) {
     RowState& d = m.rows.FindOrInsert(k);
     const size_t before = d.HeapBytes();
-    for (int i = 0; i < 5; ++i) {
+    for (int i = 1; i < 5; ++i) {
       d.sessions[i] += s.sessions[i];
     }
     d.Merge(s);

@@ -230,8 +230,7 @@ class ScanTable {
 
  private:
   struct Impl;
-  // A classified record of the table (o != kNone), `target` its server hash,
-  // `client_hash` (successes only) the client's in the server's set.
+  // A classified record of the table (o != kNone), `target` its server hash.
   // `hints` (may be null): the index hashes of the record's row, client and
   // server, and their slots as found by a prefetch stage (stale slots are
   // detected by their key, so eviction in between is harmless).
@@ -239,7 +238,7 @@ class ScanTable {
     uint64_t row_hash, client_hash, server_hash;
     uint32_t row_slot, client_slot, server_slot;
   };
-  void Add(const record::SessionRecord& r, Outcome o, uint64_t target, uint64_t client_hash,
+  void Add(const record::SessionRecord& r, Outcome o, uint64_t target,
            const Hints* hints = nullptr);
 
   ScanOptions options_;

@@ -14,8 +14,8 @@
 namespace flowtrail::dataplane {
 namespace {
 
-// One cell's cost in the port distribution's hash map at absl's maximum load
-// (port_distribution.h: about 33 bytes a slot).
+// One cell's cost in the port distribution's table at its maximum load of
+// 7/8 (port_cells.h: 32 bytes a slot), rounded up.
 constexpr uint64_t kPortCellBytes = 38;
 
 }  // namespace
