@@ -57,6 +57,7 @@ struct alignas(64) ExporterCounters {
   Counter bytes_written{0};
   Counter write_errors{0};
   Counter snapshots_written{0};
+  Counter snapshots_too_large{0};  // over kMaxSnapshotFrameBytes, not written
 };
 
 struct alignas(64) AnalyticsCounters {

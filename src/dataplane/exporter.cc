@@ -87,7 +87,18 @@ size_t Exporter::WriteSnapshots() {
   for (unsigned i = 0; i < n; ++i) {
     std::unique_ptr<v1::AnalyticsSnapshot> snap(static_cast<v1::AnalyticsSnapshot*>(ptrs[i]));
     if (write_errors_ == 0) {
-      Report(s_.writer->WriteSnapshot(*snap), "snapshot");
+      const absl::Status st = s_.writer->WriteSnapshot(*snap);
+      if (absl::IsResourceExhausted(st)) {
+        // Larger than a frame may be (a flood of scanner clients): the
+        // records go on; the snapshot is counted as dropped.
+        if (snapshots_too_large_++ == 0) {
+          fprintf(stderr, "flowtrail: exporter: analytics snapshot dropped: %s\n",
+                  st.ToString().c_str());
+        }
+        Set(s_.counters->snapshots_too_large, snapshots_too_large_);
+      } else {
+        Report(st, "snapshot");
+      }
     }
   }
   Set(s_.counters->snapshots_written, s_.writer->snapshots_written());

@@ -55,6 +55,7 @@ class Exporter {
   uint64_t flush_period_tsc_;
   uint64_t last_flush_tsc_;
   uint64_t write_errors_ = 0;  // 0 or 1: the stream stops at its first error
+  uint64_t snapshots_too_large_ = 0;
   bool done_ = false;
 };
 

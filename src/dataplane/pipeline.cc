@@ -572,7 +572,8 @@ Snapshot Pipeline::State::TakeSnapshot(const char* end) const {
   snap.write_errors = Get(exporter_counters.write_errors);
   snap.analytics_records = Get(analytics_counters.records);
   snap.snapshots_written = Get(exporter_counters.snapshots_written);
-  snap.snapshots_dropped = Get(analytics_counters.snapshots_dropped);
+  snap.snapshots_dropped =
+      Get(analytics_counters.snapshots_dropped) + Get(exporter_counters.snapshots_too_large);
   if (control.analytics_done.load(std::memory_order_acquire)) {
     snap.analytics_json = analytics->SummaryJson();
   }

@@ -96,7 +96,7 @@ struct Snapshot {
   uint64_t write_errors = 0;
   uint64_t analytics_records = 0;
   uint64_t snapshots_written = 0;     // analytics snapshot frames in the stream
-  uint64_t snapshots_dropped = 0;     // interval snapshots skipped (exporter behind)
+  uint64_t snapshots_dropped = 0;     // skipped (exporter behind) or over the frame cap
   std::string analytics_json = "{}";  // the analytics consumers' own object
   std::string end = "running";        // end_of_input | shutdown | running
 

@@ -304,7 +304,8 @@ absl::Status StreamWriter::WriteSnapshot(const v1::AnalyticsSnapshot& snapshot) 
   *frame.mutable_snapshot() = snapshot;
   const size_t size = frame.ByteSizeLong();
   if (size > kMaxSnapshotFrameBytes) {
-    return absl::InvalidArgumentError(absl::StrCat("snapshot frame would be ", size,
+    // Not a stream error: the stream stays good without this snapshot.
+    return absl::ResourceExhaustedError(absl::StrCat("snapshot frame would be ", size,
                                                    " bytes, more than the limit of ",
                                                    kMaxSnapshotFrameBytes));
   }

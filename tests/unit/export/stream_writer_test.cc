@@ -220,6 +220,31 @@ TEST(StreamWriter, SnapshotFramesTakeTheirSequenceAndAreCountedApartFromRecords)
   EXPECT_EQ(reader->last_snapshot()->records(), 4u);
 }
 
+TEST(StreamWriter, SnapshotOverTheFrameCapIsRefusedAndTheStreamGoesOn) {
+  std::string bytes;
+  auto writer =
+      MustCreate(std::make_unique<MemorySink>(&bytes), {.sensor_id = "s", .snapshots = true});
+  const record::SessionRecord recs[] = {flowtrail::testing::FullRecord(4)};
+  ASSERT_TRUE(writer->Append(recs).ok());
+  v1::AnalyticsSnapshot huge;
+  huge.mutable_ports()->set_server_ports(std::string(kMaxSnapshotFrameBytes, 'x'));
+  const absl::Status st = writer->WriteSnapshot(huge);
+  EXPECT_TRUE(absl::IsResourceExhausted(st)) << st;
+  // Not a stream error: records and a smaller snapshot still go in.
+  ASSERT_TRUE(writer->Append(recs).ok());
+  v1::AnalyticsSnapshot small;
+  small.set_records(2);
+  ASSERT_TRUE(writer->WriteSnapshot(small).ok());
+  ASSERT_TRUE(writer->Close(0, 1).ok());
+  EXPECT_EQ(writer->snapshots_written(), 1u);
+  auto reader = StreamReader::FromBytes(Bytes(bytes));
+  StreamContents c = ReadAll(*reader);
+  ASSERT_TRUE(c.status.ok()) << c.status;
+  EXPECT_EQ(c.records.size(), 2u);
+  EXPECT_EQ(c.trailer->snapshots(), 1u);
+  EXPECT_LT(bytes.size(), size_t{1} << 20);
+}
+
 TEST(StreamWriter, SnapshotsNeedAHeaderThatAnnouncesThem) {
   std::string bytes;
   auto writer = MustCreate(std::make_unique<MemorySink>(&bytes), {.sensor_id = "s"});
