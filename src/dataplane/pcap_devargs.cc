@@ -2,6 +2,8 @@
 
 #include <pcap/pcap.h>
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "capture/capture_file.h"
 #include "packet/link_type.h"
@@ -94,21 +96,22 @@ absl::Status CheckCaptureFile(const std::string& path) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<uint64_t> CountPcapPackets(const std::string& path) {
+absl::StatusOr<PcapShape> ReadPcapShape(const std::string& path) {
   char err[PCAP_ERRBUF_SIZE] = {};
   pcap_t* p = pcap_open_offline(path.c_str(), err);
   if (p == nullptr) {
     return absl::NotFoundError(absl::StrCat("cannot open ", path, ": ", err));
   }
-  uint64_t n = 0;
+  PcapShape shape;
   pcap_pkthdr* hdr = nullptr;
   const u_char* data = nullptr;
   // net_pcap reads with pcap_next(), which stops at the first error too.
   while (pcap_next_ex(p, &hdr, &data) == 1) {
-    ++n;
+    ++shape.packets;
+    shape.max_caplen = std::max<uint32_t>(shape.max_caplen, hdr->caplen);
   }
   pcap_close(p);
-  return n;
+  return shape;
 }
 
 }  // namespace flowtrail::dataplane

@@ -38,7 +38,12 @@ std::vector<FileVdev> TakeFileVdevs(std::vector<std::string>* eal_args);
 // read: not pcap/pcapng, unreadable, or declaring an unsupported link type.
 absl::Status CheckCaptureFile(const std::string& path);
 
-// Packets in a capture file, counted with libpcap as net_pcap will read them.
-absl::StatusOr<uint64_t> CountPcapPackets(const std::string& path);
+// Frames in a capture file and the longest one, read with libpcap as
+// net_pcap will read them (it sizes replay pools and their mbufs).
+struct PcapShape {
+  uint64_t packets = 0;
+  uint32_t max_caplen = 0;
+};
+absl::StatusOr<PcapShape> ReadPcapShape(const std::string& path);
 
 }  // namespace flowtrail::dataplane

@@ -9,7 +9,6 @@
 #include <rte_mbuf.h>
 #include <rte_mbuf_dyn.h>
 
-#include <pcap/pcap.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -39,30 +38,6 @@ namespace flowtrail::dataplane {
 std::atomic<int> Pipeline::stop_signal{0};
 
 namespace {
-
-struct PcapShape {
-  uint64_t packets = 0;
-  uint32_t max_caplen = 0;
-};
-
-// Frames in a pcap file and the longest one, as net_pcap will read them (it
-// reads with pcap_next(), which stops at the first error too).
-absl::StatusOr<PcapShape> ReadPcapShape(const std::string& path) {
-  char err[PCAP_ERRBUF_SIZE] = {};
-  pcap_t* p = pcap_open_offline(path.c_str(), err);
-  if (p == nullptr) {
-    return absl::NotFoundError(absl::StrCat("cannot open ", path, ": ", err));
-  }
-  PcapShape shape;
-  pcap_pkthdr* hdr = nullptr;
-  const u_char* data = nullptr;
-  while (pcap_next_ex(p, &hdr, &data) == 1) {
-    ++shape.packets;
-    shape.max_caplen = std::max<uint32_t>(shape.max_caplen, hdr->caplen);
-  }
-  pcap_close(p);
-  return shape;
-}
 
 uint32_t PoolSize(uint64_t wanted) {
   // Not rounded up to 2^k - 1: with infinite_rx a whole file sits in the

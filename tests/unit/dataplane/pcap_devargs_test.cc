@@ -56,22 +56,25 @@ TEST(TakeFileVdevs, LeavesVdevsWithOtherKeysOrNoFileToNetPcap) {
   EXPECT_EQ(args, before);
 }
 
-TEST(CountPcapPackets, CountsWhatLibpcapWillDeliver) {
+TEST(ReadPcapShape, CountsWhatLibpcapWillDeliverAndTheLongestFrame) {
   const std::string path = ::testing::TempDir() + "/count_" + std::to_string(getpid()) + ".pcap";
   {
     testing::PcapWriter w(path);
     ASSERT_TRUE(w.ok());
     std::vector<uint8_t> frame(60, 0xab);
     for (int i = 0; i < 1234; ++i) w.Write(1'000'000 + i, frame);
+    w.Write(2'000'000, std::vector<uint8_t>(1514, 0xcd));
+    w.Write(2'000'001, frame);
   }
-  absl::StatusOr<uint64_t> n = CountPcapPackets(path);
-  ASSERT_TRUE(n.ok()) << n.status();
-  EXPECT_EQ(*n, 1234u);
+  absl::StatusOr<PcapShape> shape = ReadPcapShape(path);
+  ASSERT_TRUE(shape.ok()) << shape.status();
+  EXPECT_EQ(shape->packets, 1236u);
+  EXPECT_EQ(shape->max_caplen, 1514u);
   std::remove(path.c_str());
 }
 
-TEST(CountPcapPackets, MissingFileIsAnErrorNamingIt) {
-  absl::StatusOr<uint64_t> n = CountPcapPackets("/nonexistent/x.pcap");
+TEST(ReadPcapShape, MissingFileIsAnErrorNamingIt) {
+  absl::StatusOr<PcapShape> n = ReadPcapShape("/nonexistent/x.pcap");
   ASSERT_FALSE(n.ok());
   EXPECT_NE(n.status().message().find("/nonexistent/x.pcap"), absl::string_view::npos);
 }
