@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "export/stream_format.h"
+#include "export/wire_varint.h"
 
 namespace flowtrail::exporter {
 namespace {
@@ -134,15 +135,6 @@ inline uint8_t* PutTag(uint8_t* p) {
     p[1] = static_cast<uint8_t>(kTag >> 7);
     return p + 2;
   }
-}
-
-inline uint8_t* PutVarint(uint64_t v, uint8_t* p) {
-  while (v >= 0x80) {
-    *p++ = static_cast<uint8_t>(v | 0x80);
-    v >>= 7;
-  }
-  *p++ = static_cast<uint8_t>(v);
-  return p;
 }
 
 // Proto3 implicit presence: a zero value is not written (nor false, nor an

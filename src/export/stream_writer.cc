@@ -3,7 +3,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <bit>
 #include <climits>
 #include <cstring>
 #include <utility>
@@ -11,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "export/record_encoder.h"
 #include "export/stream_format.h"
+#include "export/wire_varint.h"
 #include "flowtrail/v1/session.pb.h"
 #include "google/protobuf/io/coded_stream.h"
 
@@ -95,20 +95,6 @@ absl::Status ValidateSensorId(std::string_view id) {
 }
 
 namespace {
-
-// Bytes of the minimal varint encoding of v (what protobuf writes).
-inline size_t VarintSize(uint64_t v) {
-  return static_cast<size_t>((64 - std::countl_zero(v | 1)) * 9 + 64) / 64;
-}
-
-inline uint8_t* PutVarint(uint64_t v, uint8_t* p) {
-  while (v >= 0x80) {
-    *p++ = static_cast<uint8_t>(v | 0x80);
-    v >>= 7;
-  }
-  *p++ = static_cast<uint8_t>(v);
-  return p;
-}
 
 // Frame fields around a record (session.proto): sequence = 1 (varint),
 // record = 3 (length-delimited).
@@ -306,8 +292,8 @@ absl::Status StreamWriter::WriteSnapshot(const v1::AnalyticsSnapshot& snapshot) 
   if (size > kMaxSnapshotFrameBytes) {
     // Not a stream error: the stream stays good without this snapshot.
     return absl::ResourceExhaustedError(absl::StrCat("snapshot frame would be ", size,
-                                                   " bytes, more than the limit of ",
-                                                   kMaxSnapshotFrameBytes));
+                                                     " bytes, more than the limit of ",
+                                                     kMaxSnapshotFrameBytes));
   }
   // Always on its own write, after the block: the block then holds record
   // frames only (RecordsBefore stays exact).
