@@ -23,20 +23,33 @@
 
 namespace flowtrail::dataplane {
 
-inline uint32_t Crc32c16(uint32_t crc, const uint8_t* p) {
-  uint64_t a, b;
-  std::memcpy(&a, p, 8);
-  std::memcpy(&b, p + 8, 8);
-  crc = static_cast<uint32_t>(_mm_crc32_u64(crc, a));
-  return static_cast<uint32_t>(_mm_crc32_u64(crc, b));
+namespace internal {
+
+// CRC32C of the two 16-byte addresses a and b, the lower (memcmp order) first.
+inline uint32_t SymmetricHash16(const uint8_t* a, const uint8_t* b) {
+  uint64_t a0, a1, b0, b1;
+  std::memcpy(&a0, a, 8);
+  std::memcpy(&a1, a + 8, 8);
+  std::memcpy(&b0, b, 8);
+  std::memcpy(&b1, b + 8, 8);
+  // memcmp order is the order of the big-endian halves.
+  const uint64_t ha = __builtin_bswap64(a0), hb = __builtin_bswap64(b0);
+  if (ha > hb || (ha == hb && __builtin_bswap64(a1) > __builtin_bswap64(b1))) {
+    std::swap(a0, b0);
+    std::swap(a1, b1);
+  }
+  uint64_t crc = 0xffffffffu;
+  crc = _mm_crc32_u64(crc, a0);
+  crc = _mm_crc32_u64(crc, a1);
+  crc = _mm_crc32_u64(crc, b0);
+  crc = _mm_crc32_u64(crc, b1);
+  return ~static_cast<uint32_t>(crc);
 }
 
+}  // namespace internal
+
 inline uint32_t SymmetricFlowHash(const IpAddress& src, const IpAddress& dst) {
-  const bool src_low = std::memcmp(src.bytes.data(), dst.bytes.data(), 16) <= 0;
-  uint32_t crc = 0xffffffffu;
-  crc = Crc32c16(crc, (src_low ? src : dst).bytes.data());
-  crc = Crc32c16(crc, (src_low ? dst : src).bytes.data());
-  return ~crc;
+  return internal::SymmetricHash16(src.bytes.data(), dst.bytes.data());
 }
 
 // Worker index for a hash; multiply-shift avoids a division per packet.
@@ -77,25 +90,6 @@ inline uint32_t SymmetricHash4(const uint8_t* a, const uint8_t* b) {
   crc = _mm_crc32_u64(crc, 0);
   crc = _mm_crc32_u64(crc, y);
   crc = _mm_crc32_u64(crc, 0);
-  return ~static_cast<uint32_t>(crc);
-}
-
-inline uint32_t SymmetricHash6(const uint8_t* a, const uint8_t* b) {
-  uint64_t a0, a1, b0, b1;
-  std::memcpy(&a0, a, 8);
-  std::memcpy(&a1, a + 8, 8);
-  std::memcpy(&b0, b, 8);
-  std::memcpy(&b1, b + 8, 8);
-  const uint64_t ha = __builtin_bswap64(a0), hb = __builtin_bswap64(b0);
-  if (ha > hb || (ha == hb && __builtin_bswap64(a1) > __builtin_bswap64(b1))) {
-    std::swap(a0, b0);
-    std::swap(a1, b1);
-  }
-  uint64_t crc = 0xffffffffu;
-  crc = _mm_crc32_u64(crc, a0);
-  crc = _mm_crc32_u64(crc, a1);
-  crc = _mm_crc32_u64(crc, b0);
-  crc = _mm_crc32_u64(crc, b1);
   return ~static_cast<uint32_t>(crc);
 }
 
@@ -188,7 +182,7 @@ inline DispatchKey DispatchKeyOf(packet::LinkType link, const uint8_t* frame, ui
         !internal::L4Ok(next, ip + 40, total - 40, (cap < total ? cap : total) - 40)) [[unlikely]] {
       return internal::SlowDispatchKey(link, frame, caplen, wire_len);
     }
-    k.hash = internal::SymmetricHash6(ip + 8, ip + 24);
+    k.hash = internal::SymmetricHash16(ip + 8, ip + 24);
   } else if (type == 0x8847 || type == 0x8848) [[unlikely]] {
     return internal::SlowDispatchKey(link, frame, caplen, wire_len);
   } else {
