@@ -11,6 +11,8 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   # Cairo draws `flowtrail report clusters --plot` (its text in DejaVu Sans)
   libcairo2-dev fonts-dejavu-core
+  # the ClickHouse loader's HTTP client; the servers and client of its cluster test
+  libcurl4-openssl-dev clickhouse-server clickhouse-client
   # DPDK drivers the sensor and tests load (Debian ships each on its own)
   librte-net-pcap23 librte-net-ring23 librte-net-null23
   # dpdk-testpmd (in dpdk-dev) for the line-rate comparison; argus and

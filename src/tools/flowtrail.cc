@@ -7,6 +7,7 @@
 
 #include "google/protobuf/stubs/logging.h"
 #include "tools/cat_command.h"
+#include "tools/clickhouse_command.h"
 #include "tools/report_command.h"
 
 namespace {
@@ -19,6 +20,7 @@ commands:
   cat      print records as the paper's classic line, JSON lines or CSV
   report   analytics: scans (unique-server scan table, TRW verdicts),
            servers (active servers)
+  clickhouse-load  load streams into ClickHouse (deploy/clickhouse/)
 
 Run 'flowtrail <command> --help' for the options of a command.
 )";
@@ -49,6 +51,10 @@ int main(int argc, char** argv) {
   if (command == "report") {
     return flowtrail::tools::RunReport(std::span<const std::string>(args).subspan(1), stdout,
                                        stderr);
+  }
+  if (command == "clickhouse-load") {
+    return flowtrail::tools::RunClickHouseLoad(std::span<const std::string>(args).subspan(1),
+                                               stdout, stderr);
   }
   std::fprintf(stderr, "flowtrail: unknown command '%s'\nRun 'flowtrail --help' for usage.\n",
                command.c_str());
