@@ -23,6 +23,7 @@ import urllib.parse
 import urllib.request
 
 import e2e_lib as lib
+from e2e_cases import report_text as report_rows
 from e2e_lib import Failure, Skip, log, report
 
 SERVER = shutil.which("clickhouse-server") or (
@@ -176,15 +177,6 @@ def load(cluster, files, *extra):
         raise Failure(f"clickhouse-load exited {p.returncode}: {lib.tail(p.stderr)}")
     log("  " + p.stderr.strip().splitlines()[-1])
     return p.stderr
-
-
-def report_rows(kind, files, *args):
-    cmd = [lib.CLI, "report", kind, "--format", "json", *args, *files]
-    log("$ " + " ".join(cmd))
-    p = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
-    if p.returncode != 0:
-        raise Failure(f"flowtrail report {kind} exited {p.returncode}: {lib.tail(p.stderr)}")
-    return p.stdout
 
 
 def sensor_records(name):
