@@ -15,9 +15,11 @@ inline constexpr size_t kMaxFrameBytes = 1 << 20;
 // at most twice the bytes actually present.
 inline constexpr size_t kMaxSnapshotFrameBytes = size_t{64} << 20;
 
-// StreamHeader.schema_revision: 1 records only, 2 snapshot frames may appear.
+// StreamHeader.schema_revision: 1 records only, 2 snapshot frames may appear,
+// 3 segments (run_id, first_sequence). Writers write the newest.
 inline constexpr uint32_t kSchemaRevisionRecords = 1;
 inline constexpr uint32_t kSchemaRevisionSnapshots = 2;
+inline constexpr uint32_t kSchemaRevisionSegments = 3;
 
 // The writer encodes into blocks of this size and hands whole blocks (always
 // whole frames) to its ByteSink.

@@ -217,8 +217,13 @@ absl::StatusOr<const v1::SessionRecord*> StreamReader::ReadFrame() {
         return Fail(start, absl::StrCat("stream starts with a ", BodyName(body),
                                         " frame, not a stream header"));
       }
-      if (seq != 0) {
-        return Fail(start, absl::StrCat("stream header has sequence ", seq, ", expected 0"));
+      // A segment's header (revision 3) names its first data frame; an
+      // older stream starts at 1.
+      const uint64_t first =
+          frame_.header().first_sequence() == 0 ? 1 : frame_.header().first_sequence();
+      if (seq != first - 1) {
+        return Fail(start, absl::StrCat("stream header has sequence ", seq, ", expected ",
+                                        first - 1, " (its first_sequence is ", first, ")"));
       }
       if (frame_.header().schema_version() != v1::SCHEMA_VERSION_1) {
         return Fail(start,
@@ -227,7 +232,8 @@ absl::StatusOr<const v1::SessionRecord*> StreamReader::ReadFrame() {
       }
       header_.Swap(frame_.mutable_header());
       has_header_ = true;
-      next_sequence_ = 1;
+      next_sequence_ = first;
+      first_sequence_ = first;
     } else {
       if (seq != next_sequence_) {
         return Fail(start, absl::StrCat("frame sequence ", seq, ", expected ", next_sequence_,
@@ -255,6 +261,7 @@ absl::StatusOr<const v1::SessionRecord*> StreamReader::ReadFrame() {
     begin_ += total;
     offset_ += total;
     if (body == v1::Frame::kHeader) continue;
+    last_sequence_ = seq;
     ++next_sequence_;
     if (body == v1::Frame::kTrailer) {
       trailer_.Swap(frame_.mutable_trailer());

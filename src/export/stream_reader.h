@@ -70,6 +70,12 @@ class StreamReader {
   const v1::StreamHeader* header() const { return has_header_ ? &header_ : nullptr; }
   const v1::StreamTrailer* trailer() const { return has_trailer_ ? &trailer_ : nullptr; }
   uint64_t records_read() const { return records_read_; }
+  // The segment's first data sequence (StreamHeader.first_sequence, 1 for a
+  // stream before revision 3), once the header is read.
+  uint64_t first_sequence() const { return first_sequence_; }
+  // Frame.sequence of the frame read last: of the record Next() just
+  // returned (0 before any data frame).
+  uint64_t last_sequence() const { return last_sequence_; }
   uint64_t frames_skipped() const { return frames_skipped_; }
   uint64_t snapshots_read() const { return snapshots_read_; }
   // The last snapshot frame read so far, null if none.
@@ -101,6 +107,8 @@ class StreamReader {
   bool has_trailer_ = false;
   bool done_ = false;
   uint64_t next_sequence_ = 0;
+  uint64_t first_sequence_ = 0;
+  uint64_t last_sequence_ = 0;
   uint64_t records_read_ = 0;
   uint64_t frames_skipped_ = 0;
   uint64_t snapshots_read_ = 0;

@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "export/record_encoder.h"
+#include "export/segment.h"
 #include "export/stream_format.h"
 #include "export/wire_varint.h"
 #include "flowtrail/v1/session.pb.h"
@@ -146,20 +147,9 @@ class StreamWriter::Encoder {
   }
   bool HasRoomForRecord() const { return used_ + max_record_frame_ <= kBlockBytes; }
 
-  // Appends one frame; returns false when the block has no room for it (the
-  // caller hands the block to the sink and retries).
-  bool TryAppend(const v1::Frame& frame, size_t size) {
-    if (used_ + kMaxVarintBytes + size > kBlockBytes) return false;
-    uint8_t* p =
-        CodedOutputStream::WriteVarint32ToArray(static_cast<uint32_t>(size), block_.get() + used_);
-    p = frame.SerializeWithCachedSizesToArray(p);
-    used_ = static_cast<size_t>(p - block_.get());
-    return true;
-  }
-
   // Record frames among the whole frames of the block that sit before byte
-  // `prefix` (what a failed write got through). The block starts with a
-  // frame; a header frame there is not a record.
+  // `prefix` (what a failed write got through). A block holds record frames
+  // only.
   uint64_t RecordsBefore(size_t prefix) const {
     uint64_t frames = 0;
     size_t at = 0;
@@ -172,7 +162,6 @@ class StreamWriter::Encoder {
       if (at > prefix) break;
       ++frames;
     }
-    if (block_has_header_ && frames > 0) --frames;
     return std::min<uint64_t>(frames, block_records_);
   }
 
@@ -181,10 +170,9 @@ class StreamWriter::Encoder {
   uint8_t scratch_[kMaxRecordBodyBytes];
   std::unique_ptr<uint8_t[]> block_;
   size_t used_ = 0;
-  uint64_t block_records_ = 0;     // record frames in the block
-  bool block_has_header_ = false;  // the block starts with the header frame
-  uint64_t records_encoded_ = 0;   // record frames encoded (the trailer's count)
-  uint64_t next_sequence_ = 0;
+  uint64_t block_records_ = 0;  // record frames in the block
+  uint64_t block_first_sequence_ = 1;
+  uint64_t next_sequence_ = 1;
   uint64_t records_rejected_ = 0;
   uint64_t snapshots_ = 0;
   bool snapshots_announced_ = false;
@@ -192,62 +180,53 @@ class StreamWriter::Encoder {
   bool closed_ = false;
 };
 
-StreamWriter::StreamWriter(std::unique_ptr<ByteSink> sink, std::unique_ptr<Encoder> encoder)
+StreamWriter::StreamWriter(std::unique_ptr<SegmentSink> sink, std::unique_ptr<Encoder> encoder)
     : sink_(std::move(sink)), encoder_(std::move(encoder)) {}
 
 StreamWriter::~StreamWriter() {
   if (encoder_->closed_ || !encoder_->status_.ok()) return;
   // Best effort: keep the records, but no trailer (see the header).
-  if (encoder_->used_ > 0) {
-    (void)sink_->Write(std::span<const uint8_t>(encoder_->block_.get(), encoder_->used_));
-  }
-  (void)sink_->Close();
+  if (encoder_->used_ > 0) (void)Flush(/*flush_sink=*/false);
+  (void)sink_->Abort();
 }
+
+uint64_t StreamWriter::bytes_written() const { return bytes_written_ + sink_->framing_bytes(); }
 
 absl::StatusOr<std::unique_ptr<StreamWriter>> StreamWriter::Create(std::unique_ptr<ByteSink> sink,
                                                                    const StreamInfo& info) {
+  if (sink == nullptr) return absl::InvalidArgumentError("StreamWriter needs a sink");
+  return Create(SingleSegment(std::move(sink)), info);
+}
+
+absl::StatusOr<std::unique_ptr<StreamWriter>> StreamWriter::Create(
+    std::unique_ptr<SegmentSink> sink, const StreamInfo& info) {
   if (sink == nullptr) return absl::InvalidArgumentError("StreamWriter needs a sink");
   if (absl::Status s = ValidateSensorId(info.sensor_id); !s.ok()) return s;
   auto encoder = std::make_unique<Encoder>(info.sensor_id);
   std::unique_ptr<StreamWriter> writer(new StreamWriter(std::move(sink), std::move(encoder)));
 
-  v1::Frame frame;
-  frame.set_sequence(0);
-  v1::StreamHeader* h = frame.mutable_header();
-  h->set_schema_version(v1::SCHEMA_VERSION_1);
-  h->set_schema_revision(info.snapshots ? kSchemaRevisionSnapshots : kSchemaRevisionRecords);
+  v1::StreamHeader& h = writer->header_;
+  h.set_schema_version(v1::SCHEMA_VERSION_1);
+  h.set_schema_revision(kSchemaRevisionSegments);
   writer->encoder_->snapshots_announced_ = info.snapshots;
-  h->set_sensor_id(info.sensor_id);
-  h->set_start_time_us(info.start_time_us);
-  h->set_software_version(FLOWTRAIL_VERSION);
-  h->set_hostname(Hostname());
-  for (const std::string& input : info.inputs) h->add_inputs(SanitizeUtf8(input));
-  const size_t size = frame.ByteSizeLong();
+  h.set_sensor_id(info.sensor_id);
+  h.set_run_id(info.run_id.empty() ? NewRunId() : SanitizeUtf8(info.run_id));
+  h.set_start_time_us(info.start_time_us);
+  h.set_software_version(FLOWTRAIL_VERSION);
+  h.set_hostname(Hostname());
+  for (const std::string& input : info.inputs) h.add_inputs(SanitizeUtf8(input));
+  // The largest header a segment can carry: sequence and first_sequence at
+  // their widest.
+  const size_t size = h.ByteSizeLong() + 2 * (1 + kMaxVarintBytes) + 1 + 3;
   if (size > kMaxFrameBytes) {
     return absl::InvalidArgumentError(
         absl::StrCat("stream header would be ", size, " bytes, more than the ", kMaxFrameBytes,
                      "-byte frame limit readers accept (too many or too long input names)"));
   }
-  if (writer->encoder_->TryAppend(frame, size)) {
-    writer->encoder_->block_has_header_ = true;
-  } else {
-    // Larger than a block: write it on its own.
-    std::string bytes;
-    frame.SerializeToString(&bytes);
-    uint8_t prefix[kMaxVarintBytes];
-    const uint8_t* end =
-        CodedOutputStream::WriteVarint32ToArray(static_cast<uint32_t>(size), prefix);
-    for (std::span<const uint8_t> part :
-         {std::span<const uint8_t>(prefix, end),
-          std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(bytes.data()), size)}) {
-      if (absl::Status s = writer->sink_->Write(part); !s.ok()) {
-        writer->encoder_->status_ = s;
-        return s;
-      }
-      writer->bytes_written_ += part.size();
-    }
+  if (absl::Status s = writer->sink_->Begin(h); !s.ok()) {
+    writer->encoder_->status_ = s;
+    return s;
   }
-  writer->encoder_->next_sequence_ = 1;
   return writer;
 }
 
@@ -265,10 +244,10 @@ absl::Status StreamWriter::Append(std::span<const record::SessionRecord> records
     if (!e.HasRoomForRecord()) [[unlikely]] {
       if (absl::Status s = Flush(/*flush_sink=*/false); !s.ok()) return s;
     }
+    if (e.used_ == 0) e.block_first_sequence_ = e.next_sequence_;
     e.AppendRecord(r);
     ++e.next_sequence_;
     ++e.block_records_;
-    ++e.records_encoded_;
   }
   return absl::OkStatus();
 }
@@ -295,24 +274,24 @@ absl::Status StreamWriter::WriteSnapshot(const v1::AnalyticsSnapshot& snapshot) 
                                                      " bytes, more than the limit of ",
                                                      kMaxSnapshotFrameBytes));
   }
-  // Always on its own write, after the block: the block then holds record
-  // frames only (RecordsBefore stays exact).
+  // Always in its own write (one whole frame), after the block: the block
+  // then holds record frames only (RecordsBefore stays exact).
   {
     if (absl::Status s = Flush(/*flush_sink=*/false); !s.ok()) return s;
-    std::string bytes;
-    frame.SerializeToString(&bytes);
-    uint8_t prefix[kMaxVarintBytes];
-    const uint8_t* end =
-        CodedOutputStream::WriteVarint32ToArray(static_cast<uint32_t>(size), prefix);
-    for (std::span<const uint8_t> part :
-         {std::span<const uint8_t>(prefix, end),
-          std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(bytes.data()), size)}) {
-      if (absl::Status s = sink_->Write(part); !s.ok()) {
-        e.status_ = s;
-        return s;
-      }
-      bytes_written_ += part.size();
+    std::string bytes(CodedOutputStream::VarintSize32(static_cast<uint32_t>(size)) + size, '\0');
+    uint8_t* p = reinterpret_cast<uint8_t*>(bytes.data());
+    p = CodedOutputStream::WriteVarint32ToArray(static_cast<uint32_t>(size), p);
+    frame.SerializeWithCachedSizesToArray(p);
+    const BlockInfo info{.first_sequence = e.next_sequence_, .frames = 1, .records = 0};
+    if (absl::Status s = sink_->Write(
+            std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()),
+            info);
+        !s.ok()) {
+      bytes_written_ += std::min(sink_->failed_write_prefix(), bytes.size());
+      e.status_ = s;
+      return s;
     }
+    bytes_written_ += bytes.size();
   }
   ++e.next_sequence_;
   ++e.snapshots_;
@@ -328,7 +307,10 @@ absl::Status StreamWriter::Flush() {
 absl::Status StreamWriter::Flush(bool flush_sink) {
   Encoder& e = *encoder_;
   if (e.used_ > 0) {
-    absl::Status s = sink_->Write(std::span<const uint8_t>(e.block_.get(), e.used_));
+    const BlockInfo info{.first_sequence = e.block_first_sequence_,
+                         .frames = e.block_records_,
+                         .records = e.block_records_};
+    absl::Status s = sink_->Write(std::span<const uint8_t>(e.block_.get(), e.used_), info);
     if (!s.ok()) {
       // Count what reached the destination before the error, nothing more.
       const size_t prefix = std::min(sink_->failed_write_prefix(), e.used_);
@@ -341,7 +323,6 @@ absl::Status StreamWriter::Flush(bool flush_sink) {
     bytes_written_ += e.used_;
     e.used_ = 0;
     e.block_records_ = 0;
-    e.block_has_header_ = false;
   }
   if (flush_sink) {
     if (absl::Status s = sink_->Flush(); !s.ok()) {
@@ -355,33 +336,21 @@ absl::Status StreamWriter::Flush(bool flush_sink) {
 absl::Status StreamWriter::Close(uint64_t records_dropped, uint64_t end_time_us) {
   Encoder& e = *encoder_;
   if (e.closed_) return absl::FailedPreconditionError("StreamWriter closed twice");
+  e.closed_ = true;
   if (!e.status_.ok()) {
-    e.closed_ = true;
-    (void)sink_->Close();
+    (void)sink_->Abort();
     return e.status_;
   }
-  v1::Frame frame;
-  frame.set_sequence(e.next_sequence_);
-  v1::StreamTrailer* t = frame.mutable_trailer();
-  t->set_records(e.records_encoded_);
-  t->set_end_time_us(end_time_us);
-  t->set_records_dropped(records_dropped + e.records_rejected_);
-  t->set_snapshots(e.snapshots_);
-  const size_t size = frame.ByteSizeLong();
-  absl::Status s;
-  if (!e.TryAppend(frame, size)) {
-    s = Flush(/*flush_sink=*/false);
-    if (s.ok()) e.TryAppend(frame, size);
+  absl::Status s = Flush(/*flush_sink=*/false);
+  if (!s.ok()) {
+    (void)sink_->Abort();
+    return s;
   }
-  if (s.ok()) {
-    ++e.next_sequence_;
-    s = Flush(/*flush_sink=*/true);
-  }
-  e.closed_ = true;
-  absl::Status close = sink_->Close();
-  if (!s.ok()) return s;
-  if (!close.ok()) e.status_ = close;
-  return close;
+  s = sink_->End({.next_sequence = e.next_sequence_,
+                  .records_dropped = records_dropped + e.records_rejected_,
+                  .end_time_us = end_time_us});
+  if (!s.ok()) e.status_ = s;
+  return s;
 }
 
 }  // namespace flowtrail::exporter

@@ -14,6 +14,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "export/segment.h"
 #include "flowtrail/v1/session.pb.h"
 #include "record/session_record.h"
 
@@ -23,16 +24,17 @@ struct StreamInfo {
   std::string sensor_id;
   uint64_t start_time_us = 0;
   std::vector<std::string> inputs;
-  // Announce snapshot frames (schema_revision 2); WriteSnapshot needs it.
+  // Allow snapshot frames; WriteSnapshot needs it.
   bool snapshots = false;
+  // The run's id (StreamHeader.run_id); empty: a fresh NewRunId().
+  std::string run_id;
 };
 
-// Where encoded bytes go. One implementation per destination (file today;
-// rotating files and TCP collectors slot in beside it). Called once per block,
-// never per record. Every Write() carries whole frames in stream order (the
-// first one starts with the header), so a sink may cut files or resend to a
-// collector at any Write() boundary without splitting a frame. Errors are
-// final: the writer stops and reports the first one.
+// Where encoded bytes of one segment go (a file, stdout, memory): the raw
+// destination under SingleSegment() (segment.h). Called once per block, never
+// per record; every Write() carries whole frames. Errors are final: the
+// writer stops and reports the first one. Sinks that cut a run into segments
+// (rotating files, collector links) are SegmentSinks.
 class ByteSink {
  public:
   virtual ~ByteSink() = default;
@@ -54,13 +56,20 @@ absl::StatusOr<std::unique_ptr<ByteSink>> OpenFileSink(const std::string& path);
 
 class StreamWriter {
  public:
-  // Encodes the header frame (schema version 1, info, software version,
-  // hostname). Fails if the sensor id is longer than
-  // kMaxSensorIdBytes or not UTF-8 (it is a proto string, repeated in every
-  // record). Input names that are not UTF-8 are stored with '?' for bad bytes.
+  // Writes one segment onto `sink` (SingleSegment).
   static absl::StatusOr<std::unique_ptr<StreamWriter>> Create(std::unique_ptr<ByteSink> sink,
                                                               const StreamInfo& info);
+  // Builds the run's header (schema version 1, revision 3, info, a run id,
+  // software version, hostname) and hands it to the sink (Begin). Fails if
+  // the sensor id is longer than
+  // kMaxSensorIdBytes or not UTF-8 (it is a proto string, repeated in every
+  // record). Input names that are not UTF-8 are stored with '?' for bad bytes.
+  static absl::StatusOr<std::unique_ptr<StreamWriter>> Create(std::unique_ptr<SegmentSink> sink,
+                                                              const StreamInfo& info);
   ~StreamWriter();
+
+  // The run's header (first_sequence unset): sensor id, run id, revision.
+  const v1::StreamHeader& header() const { return header_; }
 
   // Encodes records; hands the buffer to the sink whenever the next frame
   // would not fit in its 64 KiB. After an error (the sink's, returned as is)
@@ -88,16 +97,17 @@ class StreamWriter {
   // written. After a write error, only the whole record frames that reached
   // the destination before it (ByteSink::failed_write_prefix) count.
   uint64_t records_written() const { return records_written_; }
-  uint64_t bytes_written() const { return bytes_written_; }
+  uint64_t bytes_written() const;
   uint64_t records_rejected() const;
 
  private:
   class Encoder;
-  StreamWriter(std::unique_ptr<ByteSink> sink, std::unique_ptr<Encoder> encoder);
+  StreamWriter(std::unique_ptr<SegmentSink> sink, std::unique_ptr<Encoder> encoder);
   // Hands the block to the sink, then flushes the sink if asked.
   absl::Status Flush(bool flush_sink);
-  std::unique_ptr<ByteSink> sink_;
+  std::unique_ptr<SegmentSink> sink_;
   std::unique_ptr<Encoder> encoder_;
+  v1::StreamHeader header_;
   uint64_t records_written_ = 0;
   uint64_t bytes_written_ = 0;
 };

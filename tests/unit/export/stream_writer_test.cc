@@ -208,7 +208,7 @@ TEST(StreamWriter, SnapshotFramesTakeTheirSequenceAndAreCountedApartFromRecords)
   for (size_t i = 0; i < frames.size(); ++i) EXPECT_EQ(frames[i].sequence(), i);
   EXPECT_TRUE(frames[3].has_snapshot());
   EXPECT_TRUE(frames[6].has_snapshot());
-  EXPECT_EQ(frames[0].header().schema_revision(), kSchemaRevisionSnapshots);
+  EXPECT_EQ(frames[0].header().schema_revision(), kSchemaRevisionSegments);
 
   auto reader = StreamReader::FromBytes(Bytes(bytes));
   StreamContents c = ReadAll(*reader);
@@ -250,7 +250,7 @@ TEST(StreamWriter, SnapshotsNeedAHeaderThatAnnouncesThem) {
   auto writer = MustCreate(std::make_unique<MemorySink>(&bytes), {.sensor_id = "s"});
   EXPECT_FALSE(writer->WriteSnapshot(v1::AnalyticsSnapshot()).ok());
   ASSERT_TRUE(writer->Close(0, 1).ok());
-  EXPECT_EQ(ParseFrames(bytes)[0].header().schema_revision(), kSchemaRevisionRecords);
+  EXPECT_EQ(ParseFrames(bytes)[0].header().schema_revision(), kSchemaRevisionSegments);
 }
 
 TEST(StreamWriter, EmptyStreamIsHeaderAndTrailer) {
@@ -342,7 +342,7 @@ TEST(StreamWriter, AfterAWriteErrorRecordsWrittenCountsOnlyWhatReachedTheSink) {
   for (auto& r : recs) r = flowtrail::testing::RandomRecord(rng);
   std::string whole;
   {
-    auto w = MustCreate(std::make_unique<MemorySink>(&whole), {.sensor_id = "p"});
+    auto w = MustCreate(std::make_unique<MemorySink>(&whole), {.sensor_id = "p", .run_id = "r"});
     ASSERT_TRUE(w->Append(recs).ok());
     ASSERT_TRUE(w->Close(0, 0).ok());
   }
@@ -350,7 +350,8 @@ TEST(StreamWriter, AfterAWriteErrorRecordsWrittenCountsOnlyWhatReachedTheSink) {
   for (size_t budget : {size_t{0}, size_t{5}, kBlockBytes - 1, kBlockBytes + 777,
                         2 * kBlockBytes + 3, whole.size() - 1}) {
     std::string got;
-    auto w = MustCreate(std::make_unique<PartialSink>(&got, budget), {.sensor_id = "p"});
+    auto w =
+        MustCreate(std::make_unique<PartialSink>(&got, budget), {.sensor_id = "p", .run_id = "r"});
     absl::Status s = w->Append(recs);
     if (s.ok()) s = w->Close(0, 0);
     ASSERT_FALSE(s.ok()) << budget;
