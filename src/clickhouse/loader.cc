@@ -142,6 +142,12 @@ absl::Status CheckColumns(const v1::SessionRecord& r) {
   return absl::OkStatus();
 }
 
+// curl_global_init is not thread-safe: once per process, before any handle.
+void CurlGlobalInit() {
+  static std::once_flag once;
+  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+}
+
 std::string Escape(CURL* curl, const std::string& s) {
   char* e = curl_easy_escape(curl, s.data(), static_cast<int>(s.size()));
   std::string out = e ? e : "";
@@ -205,8 +211,7 @@ class Curl final : public HttpTransport {
 
 absl::StatusOr<std::unique_ptr<HttpTransport>> CurlTransport(const std::string& url,
                                                              absl::Duration timeout) {
-  static std::once_flag once;
-  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+  CurlGlobalInit();
   if (url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0) {
     return absl::InvalidArgumentError(
         absl::StrCat("ClickHouse URL '", url, "' must start with http:// or https://"));
@@ -256,8 +261,7 @@ absl::StatusOr<std::string> ClickHouseLoader::Query(const std::string& sql,
                                                     const std::string& body) {
   // Escape through curl's rules (RFC 3986 unreserved kept), without a handle of our own.
   static CURL* escaper = [] {
-    static std::once_flag once;
-    std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+    CurlGlobalInit();
     return curl_easy_init();
   }();
   std::string qs = absl::StrCat("database=", options_.database, "&query=", Escape(escaper, sql));

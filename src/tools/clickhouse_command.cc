@@ -51,9 +51,9 @@ int Usage(std::FILE* err, const std::string& message) {
   return kExitUsage;
 }
 
-// One stream: its records in batches of consecutive sequence numbers. Until
-// the segment contract lands, a record's sequence is its frame's: the header
-// is 0 and every frame (record, snapshot, unknown) takes the next number.
+// One stream (a segment of a run): its records in batches of consecutive
+// sequence numbers, keyed by the header's sensor id and run id (empty in
+// streams before revision 3, whose frames are numbered from 1 as well).
 absl::Status LoadFile(const std::string& path, const exporter::ReaderOptions& reader_options,
                       size_t batch, clickhouse::ClickHouseLoader& loader, uint64_t* records) {
   absl::StatusOr<std::unique_ptr<exporter::StreamReader>> reader =
@@ -66,7 +66,7 @@ absl::Status LoadFile(const std::string& path, const exporter::ReaderOptions& re
   pending.reserve(batch);
   uint64_t first = 0;
   std::string sensor_id;
-  const std::string run_id;
+  std::string run_id;
   auto flush = [&]() -> absl::Status {
     if (pending.empty()) {
       return absl::OkStatus();
@@ -88,8 +88,9 @@ absl::Status LoadFile(const std::string& path, const exporter::ReaderOptions& re
     }
     if (sensor_id.empty() && r.header() != nullptr) {
       sensor_id = r.header()->sensor_id();
+      run_id = r.header()->run_id();
     }
-    const uint64_t sequence = r.records_read() + r.snapshots_read() + r.frames_skipped();
+    const uint64_t sequence = r.last_sequence();
     if (!pending.empty() && (sequence != first + pending.size() || pending.size() >= batch)) {
       if (absl::Status s = flush(); !s.ok()) {
         return s;

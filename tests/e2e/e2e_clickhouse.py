@@ -304,6 +304,12 @@ def clickhouse_cluster():
                             "HAVING n > 1)").strip()
         if dup != "0":
             problems.append(f"{dup} sequence numbers stored more than once")
+        runs = cluster.query("SELECT sensor_id, run_id, min(sequence), max(sequence), count() "
+                             "FROM flowtrail.sessions GROUP BY sensor_id, run_id "
+                             "ORDER BY sensor_id FORMAT TabSeparated").splitlines()
+        log(f"  runs: {runs}")
+        if len(runs) != 2 or any(r.split("\t")[1] == "" for r in runs):
+            problems.append(f"expected two (sensor_id, run_id) with run ids: {runs}")
         shards = [count(cluster, "flowtrail.sessions_local", i) for i in range(2)]
         log(f"  {total} rows: shard 1 {shards[0]}, shard 2 {shards[1]}")
         if min(shards) == 0 or sum(shards) != total:
