@@ -449,9 +449,10 @@ struct RowSessions {
 };
 
 // Hot fields first, then the server list, then what only failures touch: a
-// success touches the header and the list's first entries, which the batch
-// pipeline prefetches (with the key: 120 bytes, two lines of the 64-byte
-// aligned slot of 256 bytes).
+// success touches the header (the heap pointers too, for the memory charge)
+// and the list's first entries, which the batch pipeline prefetches (with
+// the key: 128 bytes, the first two lines of the 64-byte aligned slot of
+// 256 bytes).
 struct RowState {
   uint32_t n = 0;
   // The slot of the row's client in the client table as last seen (a hint,
@@ -459,13 +460,13 @@ struct RowState {
   // client through the row's line instead of the client index's.
   uint32_t client_slot = UINT32_MAX;
   std::unique_ptr<RowSketches> sketch;
+  std::unique_ptr<RowFails> failures;  // exact regime, once a server failed
   uint64_t first_time_us = UINT64_MAX;
   uint64_t last_time_us = 0;
   RowSessions sessions;
   std::array<uint64_t, kRowInline> servers{};  // id (hash & ~kFlagMask) | flags
   // Failures only (cold for a success).
-  std::unique_ptr<RowFails> failures;  // exact regime, once a server failed
-  uint64_t fail_min_us = UINT64_MAX;   // over all the row's failures
+  uint64_t fail_min_us = UINT64_MAX;  // over all the row's failures
   uint64_t fail_max_us = 0;
 
   uint64_t LastTime() const { return last_time_us; }
@@ -988,7 +989,6 @@ void ScanTable::Add(const SessionRecord& r, Outcome o, uint64_t target, const Hi
   if (success) {
     ServerState& s = hints ? m.servers.FindOrInsert(target, hints->server_hash, hints->server_slot)
                            : m.servers.FindOrInsert(target);
-    const size_t before = s.HeapBytes();
     if (s.accepts == 0) {
       s.address = r.server_ip;
       s.port = r.server_port;
@@ -1004,6 +1004,7 @@ void ScanTable::Add(const SessionRecord& r, Outcome o, uint64_t target, const Hi
     // session, the update path's largest miss.
     if ((flags_before & kFlagSuccess) == 0 || flags_before == RowState::kUnknownFlags ||
         m.servers.evictions() != 0) {
+      const size_t before = s.HeapBytes();  // its line is cold for a repeat
       s.clients.Insert(ClientHashOf(r, options_.hash_key));
       ChargeHeap(m.servers, s, before);
     }
