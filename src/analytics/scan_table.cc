@@ -241,8 +241,7 @@ class BoundedTable {
   }
 
   uint64_t MemoryBytes() const {
-    return slots_.capacity() * sizeof(Slot) + index_.capacity() * sizeof(Entry) +
-           heap_bytes_;
+    return slots_.capacity() * sizeof(Slot) + index_.capacity() * sizeof(Entry) + heap_bytes_;
   }
   uint64_t evictions() const { return evictions_; }
   size_t size() const { return slots_.size(); }
@@ -832,8 +831,7 @@ struct ScanTable::Impl {
 
   // The servers that accepted, by (port, ip version): the active side of the
   // sketch rows' inclusion-exclusion. Built once per Rows() when needed.
-  using PortIndex =
-      absl::flat_hash_map<uint32_t, std::vector<const ServerTable::Slot*>>;
+  using PortIndex = absl::flat_hash_map<uint32_t, std::vector<const ServerTable::Slot*>>;
   PortIndex IndexServers() const {
     PortIndex index;
     for (const auto& slot : servers.slots()) {
