@@ -1,12 +1,14 @@
 // The port distribution's cells: an open-addressing table from a 64-bit
-// cell key to a PortCell, keys and cells in two parallel arrays. Why not
-// absl::flat_hash_map<uint64_t, PortCell>: its 32-byte slots sit 16 to a
-// probe group (8 lines), so the line of a match is known only after the
-// control bytes and the key are read; here the keys' home line is known from
-// the hash and holds 8 keys, so a batch prefetches it, then finds the slot in
-// it and prefetches exactly the cell's line (PortDistribution::Consume).
+// cell key to a PortCell, each key beside its cell in one 32-byte slot, two
+// to a cache line. Why not absl::flat_hash_map<uint64_t, PortCell>: its
+// slots sit 16 to a probe group (8 lines), so the line of a match is known
+// only after the control bytes and the key are read; here the home slot's
+// line is known from the hash and holds the key and its cell, so a batch
+// prefetches that one line (and the next when the home slot ends its line)
+// and the update finds both in it (PortDistribution::Consume). Keys and
+// cells in two parallel arrays cost two random lines a record instead.
 // Linear probing, load at most 7/8 (absl's), so the memory per cell stays
-// absl's (32 bytes a slot instead of 33). Erasure only by rebuilding
+// absl's (32 bytes a slot). Erasure only by rebuilding
 // (eviction is a batch, see PortDistribution::Evict). Iteration yields
 // (key, cell) pairs by value, in slot order (the order of a seeded hash:
 // nothing may depend on it).
@@ -49,7 +51,7 @@ class PortCellTable {
     };
 
     const_iterator() = default;
-    value_type operator*() const { return {t_->keys_[i_], t_->cells_[i_]}; }
+    value_type operator*() const { return {t_->slots_[i_].key, t_->slots_[i_].cell}; }
     Arrow operator->() const { return {**this}; }
     const_iterator& operator++() {
       ++i_;
@@ -69,7 +71,7 @@ class PortCellTable {
     friend class PortCellTable;
     const_iterator(const PortCellTable* t, size_t i) : t_(t), i_(i) { Skip(); }
     void Skip() {
-      while (i_ < t_->keys_.size() && !t_->Occupied(i_)) {
+      while (i_ < t_->slots_.size() && !t_->Occupied(i_)) {
         ++i_;
       }
     }
@@ -82,13 +84,11 @@ class PortCellTable {
   size_t size() const { return size_; }
   // Slots (the probed ones; one more holds the key equal to kEmpty).
   size_t capacity() const { return mask_ + 1; }
-  static constexpr size_t SlotBytes() { return sizeof(uint64_t) + sizeof(PortCell); }
-  size_t MemoryBytes() const {
-    return keys_.capacity() * sizeof(uint64_t) + cells_.capacity() * sizeof(PortCell);
-  }
+  static constexpr size_t SlotBytes() { return sizeof(Slot); }
+  size_t MemoryBytes() const { return slots_.capacity() * sizeof(Slot); }
 
   const_iterator begin() const { return const_iterator(this, 0); }
-  const_iterator end() const { return const_iterator(this, keys_.size()); }
+  const_iterator end() const { return const_iterator(this, slots_.size()); }
   const_iterator find(uint64_t key) const {
     const uint32_t s = SlotOf(key, Hash(key));
     return s == kNoSlot ? end() : const_iterator(this, s);
@@ -98,26 +98,27 @@ class PortCellTable {
     const unsigned __int128 m = static_cast<unsigned __int128>(key ^ seed_) * 0x9fb21c651e98df25ULL;
     return static_cast<uint64_t>(m) ^ static_cast<uint64_t>(m >> 64);
   }
-  void PrefetchHome(uint64_t h) const { __builtin_prefetch(&keys_[h & mask_]); }
-  // The key's slot, kNoSlot if absent (reads its probe run of keys only).
+  // The home slot's line, and the next one when the home slot ends its line
+  // (a probe run of two or more slots continues there).
+  void PrefetchHome(uint64_t h) const {
+    const size_t i = h & mask_;
+    __builtin_prefetch(&slots_[i]);
+    if ((i & 1) != 0) {
+      __builtin_prefetch(&slots_[(i + 1) & mask_]);
+    }
+  }
+  // The key's slot, kNoSlot if absent.
   uint32_t SlotOf(uint64_t key, uint64_t h) const {
     if (key == kEmpty) {
       return has_extra_ ? static_cast<uint32_t>(mask_ + 1) : kNoSlot;
     }
     for (size_t i = h & mask_;; i = (i + 1) & mask_) {
-      if (keys_[i] == key) {
+      if (slots_[i].key == key) {
         return static_cast<uint32_t>(i);
       }
-      if (keys_[i] == kEmpty) {
+      if (slots_[i].key == kEmpty) {
         return kNoSlot;
       }
-    }
-  }
-  void PrefetchCell(uint32_t slot) const {
-    if (slot < cells_.size()) {
-      const char* p = reinterpret_cast<const char*>(&cells_[slot]);
-      __builtin_prefetch(p);
-      __builtin_prefetch(p + sizeof(PortCell) - 1);  // when it straddles two lines
     }
   }
 
@@ -125,34 +126,33 @@ class PortCellTable {
   // (checked: an insert in between may have rebuilt the table).
   PortCell& FindOrInsert(uint64_t key, uint64_t h, uint32_t slot, bool* inserted) {
     *inserted = false;
-    if (slot < keys_.size() && keys_[slot] == key && Occupied(slot)) {
-      return cells_[slot];
+    if (slot < slots_.size() && slots_[slot].key == key && Occupied(slot)) {
+      return slots_[slot].cell;
     }
     if (key == kEmpty) {
       *inserted = !has_extra_;
       size_ += has_extra_ ? 0 : 1;
       has_extra_ = true;
-      return cells_[mask_ + 1];
+      return slots_[mask_ + 1].cell;
     }
     size_t i = h & mask_;
     for (;; i = (i + 1) & mask_) {
-      if (keys_[i] == key) {
-        return cells_[i];
+      if (slots_[i].key == key) {
+        return slots_[i].cell;
       }
-      if (keys_[i] == kEmpty) {
+      if (slots_[i].key == kEmpty) {
         break;
       }
     }
     if ((Probed() + 1) * 8 > capacity() * 7) {
       Rebuild(capacity() * 2);
-      for (i = Hash(key) & mask_; keys_[i] != kEmpty; i = (i + 1) & mask_) {
+      for (i = Hash(key) & mask_; slots_[i].key != kEmpty; i = (i + 1) & mask_) {
       }
     }
-    keys_[i] = key;
-    cells_[i] = PortCell{};
+    slots_[i] = Slot{key, PortCell{}};
     ++size_;
     *inserted = true;
-    return cells_[i];
+    return slots_[i].cell;
   }
   PortCell& FindOrInsert(uint64_t key, bool* inserted) {
     return FindOrInsert(key, Hash(key), kNoSlot, inserted);
@@ -186,16 +186,21 @@ class PortCellTable {
   static constexpr uint64_t kEmpty = UINT64_MAX;
   static constexpr size_t kMinCapacity = 16;
 
+  // Two to a line: the array is 32-byte aligned, so a slot never straddles.
+  struct alignas(32) Slot {
+    uint64_t key = kEmpty;
+    PortCell cell;
+  };
+  static_assert(sizeof(Slot) == 32);
+
   // Slot mask_ + 1 holds the one key equal to kEmpty (a cell of the
   // saturated window, server and client port 65535), outside the probing.
-  bool Occupied(size_t i) const { return i <= mask_ ? keys_[i] != kEmpty : has_extra_; }
+  bool Occupied(size_t i) const { return i <= mask_ ? slots_[i].key != kEmpty : has_extra_; }
   size_t Probed() const { return size_ - (has_extra_ ? 1 : 0); }
 
   void Rebuild(size_t capacity, std::vector<value_type> from) {
-    keys_.assign(capacity + 1, kEmpty);
-    cells_.assign(capacity + 1, PortCell{});
-    keys_.shrink_to_fit();
-    cells_.shrink_to_fit();
+    slots_.assign(capacity + 1, Slot{});
+    slots_.shrink_to_fit();
     mask_ = capacity - 1;
     size_ = 0;
     has_extra_ = false;
@@ -212,8 +217,7 @@ class PortCellTable {
   // The per-process seed (absl::Hash's follows ASLR), so no one can aim
   // records at one probe run.
   uint64_t seed_ = absl::Hash<uint64_t>{}(0x452821e638d01377ULL) | 1;
-  std::vector<uint64_t> keys_;
-  std::vector<PortCell> cells_;
+  std::vector<Slot> slots_;
   size_t mask_ = 0;
   size_t size_ = 0;
   bool has_extra_ = false;

@@ -120,9 +120,9 @@ uint64_t PortDistribution::KeyOf(const record::SessionRecord& r) const {
 
 void PortDistribution::Consume(std::span<const record::SessionRecord> records) {
   // Two stages ahead: at i + kIndexAhead the record's key is made (one
-  // division per window change, not per record) and its home line of keys
-  // prefetched; at i + kCellAhead the (now cached) keys give its slot, whose
-  // cell is prefetched; at i it is added with the key, hash and slot found.
+  // division per window change, not per record) and its home line (key and
+  // cell side by side) prefetched; at i + kCellAhead the (now cached) line
+  // gives its slot; at i it is added with the key, hash and slot found.
   constexpr size_t kIndexAhead = 16;
   constexpr size_t kCellAhead = 8;
   constexpr size_t kRing = 32;
@@ -158,7 +158,6 @@ void PortDistribution::Consume(std::span<const record::SessionRecord> records) {
       return;
     }
     slots[j % kRing] = cells_.SlotOf(keys[j % kRing], hashes[j % kRing]);
-    cells_.PrefetchCell(slots[j % kRing]);
   };
   const size_t n = records.size();
   for (size_t j = 0; j < std::min(n, kIndexAhead); ++j) {

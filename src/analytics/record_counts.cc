@@ -7,11 +7,22 @@
 namespace flowtrail::analytics {
 
 void RecordCounts::Consume(std::span<const record::SessionRecord> records) {
-  for (const record::SessionRecord& r : records) {
+  // The first consumer of a burst: it brings the records in for the scan
+  // table and port distribution, so it prefetches the two of a record's
+  // three lines that the analytics read (addresses, ports, flags; times and
+  // bytes) a few records ahead instead of waiting for each.
+  constexpr size_t kAhead = 8;
+  const size_t n = records.size();
+  for (size_t i = 0; i < n; ++i) {
+    if (i + kAhead < n) {
+      __builtin_prefetch(&records[i + kAhead].client_ip);
+      __builtin_prefetch(&records[i + kAhead].first_time_us);
+    }
+    const record::SessionRecord& r = records[i];
     ++by_protocol_[r.protocol];
     ++by_conn_state_[static_cast<uint8_t>(r.conn_state) % kConnStates];
   }
-  records_ += records.size();
+  records_ += n;
 }
 
 std::string ProtocolName(uint8_t protocol) {

@@ -108,10 +108,18 @@ struct IndexHash {
 // prefetched before the control bytes are read; here the home line is known
 // from the hash, so Consume's pipeline prefetches exactly it, and the index
 // takes 11-21 bytes a key instead of 29-57. Hash is the key's (seeded)
-// hasher; deletion shifts the probe run back (no tombstones).
-template <class Key, class Value, class Hash>
+// hasher; deletion shifts the probe run back (no tombstones). Align: of a
+// slot (key and value), so that the bytes the update path touches (the
+// slot's first ones) span as few lines as they can; Value::LastTime() is
+// the eviction order.
+template <class Key, class Value, class Hash, size_t Align = alignof(std::pair<Key, Value>)>
 class BoundedTable {
  public:
+  struct alignas(Align) Slot {
+    Key first;
+    Value second;
+  };
+
   BoundedTable(uint64_t max_keys, uint64_t budget_bytes) {
     max_keys_ = std::max<uint64_t>(1, max_keys);
     budget_ = budget_bytes;
@@ -123,7 +131,7 @@ class BoundedTable {
       const uint64_t fixed_budget = budget_ / 4 * 3;
       max_keys_ = std::max<uint64_t>(1, std::min<uint64_t>(max_keys_, fixed_budget / KeyBytes()));
       for (int tries = 0; tries < 8; ++tries) {
-        slots_ = HugeVector<std::pair<Key, Value>>();
+        slots_ = HugeVector<Slot>();
         slots_.reserve(max_keys_);
         Rebuild(IndexCapacity(max_keys_));
         const uint64_t fixed = MemoryBytes();
@@ -140,7 +148,7 @@ class BoundedTable {
 
   static size_t KeyBytes() {
     // An index entry per key at its 3/4 maximum load.
-    return sizeof(std::pair<Key, Value>) + sizeof(Entry) * 4 / 3 + 1;
+    return sizeof(Slot) + sizeof(Entry) * 4 / 3 + 1;
   }
 
   Value* Find(const Key& k) {
@@ -157,12 +165,16 @@ class BoundedTable {
   // The same with the key's hash known and a slot that may hold it (found
   // earlier by SlotOf; checked here, since an eviction may have moved it).
   Value& FindOrInsert(const Key& k, uint64_t h, uint32_t hint) {
+    return slots_[FindOrInsertSlot(k, h, hint)].second;
+  }
+  // The same, as the slot (valid until the next insert or eviction).
+  uint32_t FindOrInsertSlot(const Key& k, uint64_t h, uint32_t hint) {
     if (hint < slots_.size() && slots_[hint].first == k) {
-      return slots_[hint].second;
+      return hint;
     }
     const size_t e = Lookup(k, h);
     if (e != kNotFound) {
-      return slots_[index_[e].slot].second;
+      return index_[e].slot;
     }
     while (!slots_.empty() &&
            (slots_.size() >= max_keys_ || (budget_ != 0 && MemoryBytes() + KeyBytes() > budget_))) {
@@ -171,10 +183,16 @@ class BoundedTable {
     if ((slots_.size() + 1) * 4 > index_.size() * 3) {
       Rebuild(IndexCapacity(slots_.size() + 1));  // unbudgeted growth only
     }
-    Place(h, static_cast<uint32_t>(slots_.size()));
-    slots_.emplace_back(k, Value{});
-    return slots_.back().second;
+    const uint32_t slot = static_cast<uint32_t>(slots_.size());
+    Place(h, slot);
+    slots_.push_back(Slot{k, Value{}});
+    return slot;
   }
+  // Whether `slot` (a hint kept from FindOrInsertSlot) still holds k.
+  bool Holds(uint32_t slot, const Key& k) const {
+    return slot < slots_.size() && slots_[slot].first == k;
+  }
+  Value& At(uint32_t slot) { return slots_[slot].second; }
 
   // Evicts while over the budget (a set of a hot key became a sketch).
   // Call only when no reference into the table is held.
@@ -206,7 +224,7 @@ class BoundedTable {
       return;
     }
     const uintptr_t p = reinterpret_cast<uintptr_t>(&slots_[slot]);
-    const uintptr_t end = p + std::min(bytes, sizeof(std::pair<Key, Value>));
+    const uintptr_t end = p + std::min(bytes, sizeof(Slot));
     for (uintptr_t a = p & ~uintptr_t{63}; a < end; a += 64) {
       __builtin_prefetch(reinterpret_cast<const void*>(a));
     }
@@ -223,12 +241,11 @@ class BoundedTable {
   }
 
   uint64_t MemoryBytes() const {
-    return slots_.capacity() * sizeof(std::pair<Key, Value>) + index_.capacity() * sizeof(Entry) +
-           heap_bytes_;
+    return slots_.capacity() * sizeof(Slot) + index_.capacity() * sizeof(Entry) + heap_bytes_;
   }
   uint64_t evictions() const { return evictions_; }
   size_t size() const { return slots_.size(); }
-  const HugeVector<std::pair<Key, Value>>& slots() const { return slots_; }
+  const HugeVector<Slot>& slots() const { return slots_; }
   void AddEvictions(uint64_t n) { evictions_ += n; }
   uint64_t max_keys() const { return max_keys_; }
 
@@ -268,7 +285,7 @@ class BoundedTable {
     ++evictions_;
   }
   bool Colder(size_t a, size_t b) const {
-    return slots_[a].second.last_time_us < slots_[b].second.last_time_us;
+    return slots_[a].second.LastTime() < slots_[b].second.LastTime();
   }
 
   struct Entry {
@@ -328,7 +345,7 @@ class BoundedTable {
   }
 
   Hash hash_;
-  HugeVector<std::pair<Key, Value>> slots_;
+  HugeVector<Slot> slots_;
   HugeVector<Entry> index_ = HugeVector<Entry>(16);
   size_t mask_ = 15;
   uint64_t max_keys_ = 1;
@@ -431,20 +448,27 @@ struct RowSessions {
 };
 
 // Hot fields first, then the server list, then what only failures touch: a
-// success touches the header and the list's first entries, which the batch
-// pipeline prefetches.
+// success touches the header (the heap pointers too, for the memory charge)
+// and the list's first entries, which the batch pipeline prefetches (with
+// the key: 128 bytes, the first two lines of the 64-byte aligned slot of
+// 256 bytes).
 struct RowState {
   uint32_t n = 0;
+  // The slot of the row's client in the client table as last seen (a hint,
+  // checked by key: evictions move clients), so that the batch reaches the
+  // client through the row's line instead of the client index's.
+  uint32_t client_slot = UINT32_MAX;
   std::unique_ptr<RowSketches> sketch;
+  std::unique_ptr<RowFails> failures;  // exact regime, once a server failed
   uint64_t first_time_us = UINT64_MAX;
   uint64_t last_time_us = 0;
   RowSessions sessions;
   std::array<uint64_t, kRowInline> servers{};  // id (hash & ~kFlagMask) | flags
   // Failures only (cold for a success).
-  std::unique_ptr<RowFails> failures;  // exact regime, once a server failed
-  uint64_t fail_min_us = UINT64_MAX;   // over all the row's failures
+  uint64_t fail_min_us = UINT64_MAX;  // over all the row's failures
   uint64_t fail_max_us = 0;
 
+  uint64_t LastTime() const { return last_time_us; }
   uint32_t Fails(uint32_t i) const { return failures ? failures->n[i] : 0; }
   uint64_t FailMin(uint32_t i) const { return failures ? failures->min[i] : UINT64_MAX; }
   uint64_t FailMax(uint32_t i) const { return failures ? failures->max[i] : 0; }
@@ -614,6 +638,7 @@ struct ClientState {
   std::array<FirstContact, kTrwContacts> contacts{};  // last: its tail is cold
 
   size_t HeapBytes() const { return 0; }
+  uint64_t LastTime() const { return last_time_us; }
 
   // Keeps the kTrwContacts earliest first contacts, sorted.
   void Add(uint64_t target, uint64_t time_kind) {
@@ -657,24 +682,28 @@ struct ClientState {
   }
 };
 
-// What a repeat success updates first (with the key: 40 bytes), so that
-// the batch prefetches at most two lines of it.
+// What a repeat success updates first (with the key: 32 bytes, one line of
+// the 32-byte aligned slot).
 struct ServerState {
   uint64_t accepts = 0;
   uint64_t first_accept_us = UINT64_MAX;
   uint64_t last_accept_us = 0;
-  uint64_t last_time_us = 0;  // = last_accept_us; the eviction order
   IpAddress address;
   uint16_t port = 0;
   uint8_t ip_version = 0;
   ServerSet clients;
 
   size_t HeapBytes() const { return clients.HeapBytes(); }
+  uint64_t LastTime() const { return last_accept_us; }  // the eviction order
 };
 
-using RowTable = BoundedTable<RowKey, RowState, RowKey::Hash>;
-using ClientTable = BoundedTable<ClientKey, ClientState, ClientKey::Hash>;
-using ServerTable = BoundedTable<uint64_t, ServerState, ServerKeyHash>;
+// Rows: 240 -> 256 bytes, clients: 304 -> 320 (their 48 hot bytes in one
+// line), servers: 136 -> 160; a line or more a record fewer out of cache.
+using RowTable = BoundedTable<RowKey, RowState, RowKey::Hash, 64>;
+using ClientTable = BoundedTable<ClientKey, ClientState, ClientKey::Hash, 64>;
+using ServerTable = BoundedTable<uint64_t, ServerState, ServerKeyHash, 32>;
+static_assert(sizeof(RowTable::Slot) == 256 && sizeof(ClientTable::Slot) == 320 &&
+              sizeof(ServerTable::Slot) == 160);
 
 template <class Table, class Value>
 void ChargeHeap(Table& t, const Value& v, size_t before) {
@@ -802,8 +831,7 @@ struct ScanTable::Impl {
 
   // The servers that accepted, by (port, ip version): the active side of the
   // sketch rows' inclusion-exclusion. Built once per Rows() when needed.
-  using PortIndex =
-      absl::flat_hash_map<uint32_t, std::vector<const std::pair<uint64_t, ServerState>*>>;
+  using PortIndex = absl::flat_hash_map<uint32_t, std::vector<const ServerTable::Slot*>>;
   PortIndex IndexServers() const {
     PortIndex index;
     for (const auto& slot : servers.slots()) {
@@ -959,7 +987,6 @@ void ScanTable::Add(const SessionRecord& r, Outcome o, uint64_t target, const Hi
   if (success) {
     ServerState& s = hints ? m.servers.FindOrInsert(target, hints->server_hash, hints->server_slot)
                            : m.servers.FindOrInsert(target);
-    const size_t before = s.HeapBytes();
     if (s.accepts == 0) {
       s.address = r.server_ip;
       s.port = r.server_port;
@@ -968,7 +995,6 @@ void ScanTable::Add(const SessionRecord& r, Outcome o, uint64_t target, const Hi
     ++s.accepts;
     s.first_accept_us = std::min(s.first_accept_us, t);
     s.last_accept_us = std::max(s.last_accept_us, t);
-    s.last_time_us = s.last_accept_us;
     // A client this row already saw accepted by this server is in its set
     // (inserting it again changes nothing) unless a server was ever evicted
     // (this one may have been, and come back with an empty set): skipping
@@ -976,14 +1002,21 @@ void ScanTable::Add(const SessionRecord& r, Outcome o, uint64_t target, const Hi
     // session, the update path's largest miss.
     if ((flags_before & kFlagSuccess) == 0 || flags_before == RowState::kUnknownFlags ||
         m.servers.evictions() != 0) {
+      const size_t before = s.HeapBytes();  // its line is cold for a repeat
       s.clients.Insert(ClientHashOf(r, options_.hash_key));
       ChargeHeap(m.servers, s, before);
     }
   }
 
+  // The client through the row's hint; by the index when the row is new or
+  // the client moved (evicted, or another evicted in its place).
   const ClientKey ck{r.client_ip, r.ip_version};
-  ClientState& c = hints ? m.clients.FindOrInsert(ck, hints->client_hash, hints->client_slot)
-                         : m.clients.FindOrInsert(ck);
+  if (!m.clients.Holds(row.client_slot, ck)) {
+    row.client_slot =
+        hints ? m.clients.FindOrInsertSlot(ck, hints->client_hash, hints->client_slot)
+              : m.clients.FindOrInsertSlot(ck, m.clients.HashOf(ck), ClientTable::kNoSlot);
+  }
+  ClientState& c = m.clients.At(row.client_slot);
   const uint64_t time_kind = (t << 2) | (success ? kContactSuccess : kContactFailure);
   // A client this row already saw contact this server has it among its
   // first contacts, or had kTrwContacts earlier ones (the list never
@@ -1001,18 +1034,20 @@ void ScanTable::Add(const SessionRecord& r, Outcome o, uint64_t target, const Hi
 
 void ScanTable::Consume(std::span<const SessionRecord> records) {
   // A pipeline over the batch: record i + kIndexAhead is classified, its
-  // hashes computed, and the home index lines of its row, client and server
+  // hashes computed, and the home index lines of its row and server
   // prefetched; at i + kValueAhead the (now cached) indexes give the slots,
   // whose hot bytes are prefetched; at i + kRowAhead the (now cached) row
-  // tells whether a success is a repeat; if not, its server's client set and
-  // the register its client goes to when that set is a sketch are prefetched
-  // (popular servers: a random 2 KiB access); at i it is added, with the
-  // hashes and slots found (each computed once). Out of cache, the misses of
-  // ~8 records overlap: the work is bound by the lines a record touches
-  // (about 9 for a repeat success: 3 index, 2-3 row, 1-2 client, 1-2 server).
+  // gives its client's slot (a hint kept in the row: no client index line),
+  // whose hot line is prefetched, and tells whether a success is a repeat;
+  // if not, its server's client set and the register its client goes to
+  // when that set is a sketch are prefetched (popular servers: a random
+  // 2 KiB access); at i it is added, with the hashes and slots found (each
+  // computed once). Out of cache, the misses of ~8 records overlap: the work
+  // is bound by the lines a record touches (about 7 for a repeat success:
+  // 2 index, 2 row, 1 client, 1 server, and the record's own).
   constexpr size_t kIndexAhead = 16;
-  constexpr size_t kValueAhead = 8;
-  constexpr size_t kRowAhead = 6;
+  constexpr size_t kValueAhead = 10;
+  constexpr size_t kRowAhead = 5;
   constexpr size_t kRing = 32;  // > kIndexAhead, a power of two
   static_assert(kRing > kIndexAhead && (kRing & (kRing - 1)) == 0);
   Impl& m = *impl_;
@@ -1033,7 +1068,6 @@ void ScanTable::Consume(std::span<const SessionRecord> records) {
     h.row_hash = m.rows.HashOf(RowKey{a.client_ip, a.server_port, a.ip_version});
     h.client_hash = m.clients.HashOf(ClientKey{a.client_ip, a.ip_version});
     m.rows.PrefetchHome(h.row_hash);
-    m.clients.PrefetchHome(h.client_hash);
     h.server_slot = ServerTable::kNoSlot;
     if (o >= Outcome::kSuccess) {
       h.server_hash = m.servers.HashOf(tg);
@@ -1046,26 +1080,37 @@ void ScanTable::Consume(std::span<const SessionRecord> records) {
       return;
     }
     Hints& h = hints[j % kRing];
-    // The row's header and first four servers.
+    // The row's key, header and first four servers.
     h.row_slot = m.rows.SlotOf(h.row_hash);
-    m.rows.PrefetchSlot(h.row_slot, offsetof(RowState, servers) + 4 * sizeof(uint64_t) + 24);
-    // The client's header only: a repeat contact (and a full client's later
-    // ones) never read the list.
-    h.client_slot = m.clients.SlotOf(h.client_hash);
-    m.clients.PrefetchSlot(h.client_slot, offsetof(ClientState, contacts) + 24);
+    m.rows.PrefetchSlot(h.row_slot,
+                        offsetof(RowTable::Slot, second) + offsetof(RowState, servers) + 32);
     if (o >= Outcome::kSuccess) {
       // The key and counters only: a repeat success (the common case) does
       // not touch the client set; stage_row prefetches it otherwise.
       h.server_slot = m.servers.SlotOf(h.server_hash);
-      m.servers.PrefetchSlot(h.server_slot, offsetof(ServerState, address) + sizeof(uint64_t));
+      m.servers.PrefetchSlot(h.server_slot,
+                             offsetof(ServerTable::Slot, second) + offsetof(ServerState, address));
     }
   };
   auto stage_row = [&](size_t j) {
-    if (outcome[j % kRing] >= Outcome::kSuccess) {
-      const Hints& h = hints[j % kRing];
-      const SessionRecord& a = records[j];
-      const RowState* row =
-          m.rows.AtSlot(h.row_slot, RowKey{a.client_ip, a.server_port, a.ip_version});
+    const Outcome o = outcome[j % kRing];
+    if (o == Outcome::kNone) {
+      return;
+    }
+    Hints& h = hints[j % kRing];
+    const SessionRecord& a = records[j];
+    const RowState* row =
+        m.rows.AtSlot(h.row_slot, RowKey{a.client_ip, a.server_port, a.ip_version});
+    // The client's key and header only: a repeat contact (and a full
+    // client's later ones) never read the list.
+    h.client_slot = ClientTable::kNoSlot;
+    if (row != nullptr && row->client_slot < m.clients.size()) {
+      m.clients.PrefetchSlot(row->client_slot,
+                             offsetof(ClientTable::Slot, second) + offsetof(ClientState, contacts));
+    } else {
+      m.clients.PrefetchHome(h.client_hash);  // Add looks it up
+    }
+    if (o >= Outcome::kSuccess) {
       if (row != nullptr && m.servers.evictions() == 0) {
         const uint64_t f = row->FlagsOf(target[j % kRing]);
         if ((f & kFlagSuccess) != 0 && f != RowState::kUnknownFlags) {
@@ -1073,7 +1118,7 @@ void ScanTable::Consume(std::span<const SessionRecord> records) {
         }
       }
       if (const ServerState* s = m.servers.AtSlot(h.server_slot, target[j % kRing])) {
-        m.servers.PrefetchSlot(h.server_slot, sizeof(std::pair<uint64_t, ServerState>));
+        m.servers.PrefetchSlot(h.server_slot, sizeof(ServerTable::Slot));
         s->clients.Prefetch(ClientHashOf(a, key));
       }
     }
@@ -1123,7 +1168,6 @@ void ScanTable::Merge(const ScanTable& other) {
     d.accepts += s.accepts;
     d.first_accept_us = std::min(d.first_accept_us, s.first_accept_us);
     d.last_accept_us = std::max(d.last_accept_us, s.last_accept_us);
-    d.last_time_us = d.last_accept_us;
     d.clients.Merge(s.clients);
     ChargeHeap(m.servers, d, before);
   }
@@ -1557,7 +1601,6 @@ absl::StatusOr<ScanTable> ScanTable::Load(const v1::ScanTableState& state,
     d.accepts = p.accepts();
     d.first_accept_us = p.first_accept_us();
     d.last_accept_us = p.last_accept_us();
-    d.last_time_us = d.last_accept_us;
     if (!p.clients_sketch().empty()) {
       Hll h;
       if (absl::Status s = ParseHll(p.clients_sketch(), &h); !s.ok()) {
