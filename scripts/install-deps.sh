@@ -18,6 +18,8 @@ packages=(
   # dpdk-testpmd (in dpdk-dev) for the line-rate comparison; argus and
   # hyperfine for the offline one; python3 runs the end-to-end tests
   dpdk dpdk-dev argus-server argus-client hyperfine python3
+  # the example consumer (examples/python/read_stream.py) and its test
+  python3-protobuf python3-zstandard
   # tshark: the independent reading of TCP sessions in the conformance test
   # (noninteractive: debconf keeps the default "no" to setuid dumpcap)
   tshark

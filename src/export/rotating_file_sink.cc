@@ -16,6 +16,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "export/stream_writer.h"
 #include "export/zstd_file.h"
 
 namespace flowtrail::exporter {
@@ -206,24 +207,12 @@ absl::Status RotatingFileSink::Begin(const v1::StreamHeader& run_header) {
 }
 
 absl::Status RotatingFileSink::WriteAll(const uint8_t* p, size_t n) {
-  const size_t total = n;
-  failed_prefix_ = 0;
-  while (n > 0) {
-    const ssize_t w = ::write(fd_, p, n);
-    if (w > 0) {
-      p += w;
-      n -= static_cast<size_t>(w);
-    } else if (w < 0 && errno == EINTR) {
-      continue;
-    } else {
-      failed_prefix_ = total - n;
-      failed_ = true;
-      return w == 0 ? absl::DataLossError(absl::StrCat("writing ", part_path_, ": wrote 0 bytes"))
-                    : Errno("writing", part_path_);
-    }
-  }
-  file_bytes_ += total;
-  return absl::OkStatus();
+  size_t written = 0;
+  absl::Status s = WriteFd(fd_, p, n, part_path_, &written);
+  file_bytes_ += written;
+  failed_prefix_ = s.ok() ? 0 : written;
+  if (!s.ok()) failed_ = true;
+  return s;
 }
 
 absl::Status RotatingFileSink::OpenSegment(uint64_t first_sequence) {
@@ -379,6 +368,21 @@ std::vector<std::string> RotatingFileSink::closed_files() const { return closed_
 
 absl::Status RotatingFileSink::WaitForCompression() {
   return compressor_ != nullptr ? compressor_->Wait() : absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<SegmentSink>> OpenRunOutput(const RunOutputOptions& options) {
+  if (options.dir.empty()) {
+    absl::StatusOr<std::unique_ptr<ByteSink>> file = OpenFileSink(options.file);
+    if (!file.ok()) return file.status();
+    return SingleSegment(*std::move(file));
+  }
+  absl::StatusOr<std::unique_ptr<RotatingFileSink>> sink = RotatingFileSink::Create(
+      {.dir = options.dir,
+       .rotate_bytes = options.rotate_bytes,
+       .rotate_seconds = options.rotate_seconds,
+       .compression = options.compress_zstd ? Compression::kZstd : Compression::kNone});
+  if (!sink.ok()) return sink.status();
+  return std::unique_ptr<SegmentSink>(*std::move(sink));
 }
 
 }  // namespace flowtrail::exporter

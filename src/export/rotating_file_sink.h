@@ -139,4 +139,15 @@ class RotatingFileSink final : public SegmentSink {
   std::vector<std::string> closed_;  // plain final paths
 };
 
+// The sensor's record output: one file (`file`, "-" = stdout) as a single
+// segment, or rotating segment files in `dir` (exactly one of the two set).
+struct RunOutputOptions {
+  std::string file;
+  std::string dir;
+  uint64_t rotate_bytes = 0;
+  uint64_t rotate_seconds = 0;
+  bool compress_zstd = false;
+};
+absl::StatusOr<std::unique_ptr<SegmentSink>> OpenRunOutput(const RunOutputOptions& options);
+
 }  // namespace flowtrail::exporter

@@ -15,22 +15,6 @@ namespace {
 
 constexpr uint8_t kZstdMagic[4] = {0x28, 0xb5, 0x2f, 0xfd};
 
-absl::Status WriteFd(int fd, const uint8_t* p, size_t n, const std::string& name) {
-  while (n > 0) {
-    const ssize_t w = ::write(fd, p, n);
-    if (w > 0) {
-      p += w;
-      n -= static_cast<size_t>(w);
-    } else if (w < 0 && errno == EINTR) {
-      continue;
-    } else {
-      return w == 0 ? absl::DataLossError(absl::StrCat("writing ", name, ": wrote 0 bytes"))
-                    : absl::ErrnoToStatus(errno, absl::StrCat("writing ", name));
-    }
-  }
-  return absl::OkStatus();
-}
-
 struct Fd {
   int fd = -1;
   ~Fd() {
@@ -154,6 +138,25 @@ class PrefixedSource final : public ByteSource {
 };
 
 }  // namespace
+
+absl::Status WriteFd(int fd, const uint8_t* p, size_t n, const std::string& name, size_t* written) {
+  const size_t total = n;
+  while (n > 0) {
+    const ssize_t w = ::write(fd, p, n);
+    if (w > 0) {
+      p += w;
+      n -= static_cast<size_t>(w);
+    } else if (w < 0 && errno == EINTR) {
+      continue;
+    } else {
+      if (written != nullptr) *written = total - n;
+      return w == 0 ? absl::DataLossError(absl::StrCat("writing ", name, ": wrote 0 bytes"))
+                    : absl::ErrnoToStatus(errno, absl::StrCat("writing ", name));
+    }
+  }
+  if (written != nullptr) *written = total;
+  return absl::OkStatus();
+}
 
 absl::Status CompressFileZstd(const std::string& in, const std::string& out, int level,
                               bool fsync) {

@@ -5,6 +5,8 @@
 // header, would have to be 40 bytes long and start with field 742).
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -12,6 +14,11 @@
 #include "export/stream_reader.h"
 
 namespace flowtrail::exporter {
+
+// write(2) of all `n` bytes, retried on EINTR and short writes; *written
+// (if not null) gets how many reached the file, also on error.
+absl::Status WriteFd(int fd, const uint8_t* p, size_t n, const std::string& name,
+                     size_t* written = nullptr);
 
 // Compresses `in` into a new file `out` (which must not exist), fsync'd when
 // asked. `out` is removed again on failure.

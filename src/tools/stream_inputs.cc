@@ -1,11 +1,11 @@
 #include "tools/stream_inputs.h"
 
 #include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "export/record_encoder.h"
 
 namespace flowtrail::tools {
-
 bool ForEachRecord(
     const std::string& path, const exporter::ReaderOptions& options,
     absl::FunctionRef<bool(const v1::SessionRecord&, const record::SessionRecord&)> each,
