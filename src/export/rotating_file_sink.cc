@@ -340,8 +340,10 @@ absl::Status RotatingFileSink::End(const StreamEnd& end) {
   if (framer_ == nullptr) return absl::FailedPreconditionError("End before Begin");
   records_dropped_ = end.records_dropped;
   absl::Status s;
-  if (fd_ < 0 && !failed_) {
-    // A run without data still leaves one file saying so (header, trailer).
+  if (fd_ < 0 && !failed_ && closed_.empty()) {
+    // A run without data still leaves one file saying so (header, trailer);
+    // after a rotation the files already say it (the last trailer then
+    // counts the drops up to that rotation).
     s = OpenSegment(end.next_sequence == 0 ? 1 : end.next_sequence);
   }
   absl::Status c = CloseSegment(/*trailer=*/true, end.end_time_us);

@@ -216,6 +216,21 @@ TEST(RotatingFileSink, RotatesByWallClockAge) {
   EXPECT_EQ(ReadFile(dir.path() + "/" + files[1]).seqs, (std::vector<uint64_t>{7, 8}));
 }
 
+TEST(RotatingFileSink, EndAfterARotationAddsNoEmptyFile) {
+  TempDir dir;
+  uint64_t now = 1'000'000'000'000'000;
+  auto sink = MakeSink({.dir = dir.path(),
+                        .rotate_seconds = 1,
+                        .fsync_on_close = false,
+                        .now_us = [&now] { return now; }});
+  ASSERT_TRUE(sink->Begin(RunHeader()).ok());
+  ASSERT_TRUE(WriteBlock(*sink, 1, 3).ok());
+  now += 2'000'000;
+  ASSERT_TRUE(sink->Flush().ok());
+  ASSERT_TRUE(sink->End({.next_sequence = 4}).ok());
+  EXPECT_EQ(dir.List(true).size(), 1u);
+}
+
 TEST(RotatingFileSink, ADiscontinuousWriteStartsANewSegment) {
   TempDir dir;
   auto sink = MakeSink({.dir = dir.path(), .fsync_on_close = false});
