@@ -155,9 +155,8 @@ int RunSnapshot(const Options& o, std::FILE* err) {
   }
   analytics::Analytics a{ScanTable(o.scan), analytics::PortDistribution()};
   std::vector<std::string> errors;
-  bool ok;
   // Segments of one run are joined: a sequence read twice counts once.
-  ok = ForEachRecordOfRuns(
+  const bool ok = ForEachRecordOfRuns(
       o.files, o.reader,
       [&](const v1::SessionRecord&, const record::SessionRecord& rec) {
         a.scans.Consume(rec);

@@ -95,6 +95,11 @@ def segments_rotate_zstd():
     twice = cli(["report", "scans"] + shuffled + files, check=0).stdout
     expect(one == twice, "report scans over the segments (each twice) differs from the file")
     log("  report scans: segments twice == single file")
+    # Snapshots are cumulative: only the run's latest counts, not one per file.
+    one = cli(["report", "scans", "--from", "snapshots", single], check=0).stdout
+    many = cli(["report", "scans", "--from", "snapshots"] + shuffled, check=0).stdout
+    expect(one == many, "report scans --from snapshots over the segments differs from the file")
+    log("  report scans --from snapshots: segments == single file")
 
     # One middle file missing: exactly its sequences are the gap.
     # A file of records (a snapshot frame is a block, and may be a file, of
