@@ -219,10 +219,10 @@ TEST(RotatingFileSink, RotatesByWallClockAge) {
 TEST(RotatingFileSink, EndAfterARotationAddsNoEmptyFile) {
   TempDir dir;
   uint64_t now = 1'000'000'000'000'000;
-  auto sink = MakeSink({.dir = dir.path(),
-                        .rotate_seconds = 1,
-                        .fsync_on_close = false,
-                        .now_us = [&now] { return now; }});
+  auto sink =
+      MakeSink({.dir = dir.path(), .rotate_seconds = 1, .fsync_on_close = false, .now_us = [&now] {
+                  return now;
+                }});
   ASSERT_TRUE(sink->Begin(RunHeader()).ok());
   ASSERT_TRUE(WriteBlock(*sink, 1, 3).ok());
   now += 2'000'000;
@@ -352,13 +352,18 @@ TEST(RotatingFileSinkZstd, ClosedFilesAreCompressedAndReadDirectly) {
   EXPECT_EQ(expect, seq);
 }
 
+// A one-segment stream of records 1..n.
+std::string WholeSegment(uint64_t n) {
+  SegmentFramer framer(RunHeader());
+  std::string bytes = framer.Open(1) + Block(1, n);
+  framer.Count({.first_sequence = 1, .frames = n, .records = n});
+  return bytes + framer.Close(0, 0);
+}
+
 TEST(Zstd, RoundTripIsByMagicNotName) {
   TempDir dir;
   const std::string plain = dir.path() + "/a.ftr", z = dir.path() + "/renamed.bin";
-  SegmentFramer framer(RunHeader());
-  std::string bytes = framer.Open(1) + Block(1, 500);
-  framer.Count({.first_sequence = 1, .frames = 500, .records = 500});
-  bytes += framer.Close(0, 0);
+  const std::string bytes = WholeSegment(500);
   Spit(plain, bytes);
   ASSERT_TRUE(CompressFileZstd(plain, z, 3, false).ok());
   EXPECT_LT(Slurp(z).size(), bytes.size());
@@ -371,10 +376,7 @@ TEST(Zstd, RoundTripIsByMagicNotName) {
 TEST(Zstd, CorruptOrTruncatedDataIsAClearError) {
   TempDir dir;
   const std::string plain = dir.path() + "/a.ftr", z = dir.path() + "/a.ftr.zst";
-  SegmentFramer framer(RunHeader());
-  std::string bytes = framer.Open(1) + Block(1, 300);
-  framer.Count({.first_sequence = 1, .frames = 300, .records = 300});
-  bytes += framer.Close(0, 0);
+  const std::string bytes = WholeSegment(300);
   Spit(plain, bytes);
   ASSERT_TRUE(CompressFileZstd(plain, z, 3, false).ok());
   const std::string good = Slurp(z);
