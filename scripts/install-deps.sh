@@ -9,6 +9,8 @@ packages=(
   # libraries
   libdpdk-dev libabsl-dev libprotobuf-dev protobuf-compiler libpcap-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  # zstd-compressed segment files (--compress zstd)
+  libzstd-dev
   # Cairo draws `flowtrail report clusters --plot` (its text in DejaVu Sans)
   libcairo2-dev fonts-dejavu-core
   # the ClickHouse loader's HTTP client; the servers and client of its cluster test
@@ -18,6 +20,8 @@ packages=(
   # dpdk-testpmd (in dpdk-dev) for the line-rate comparison; argus and
   # hyperfine for the offline one; python3 runs the end-to-end tests
   dpdk dpdk-dev argus-server argus-client hyperfine python3
+  # the example consumer (examples/python/read_stream.py) and its test
+  python3-protobuf python3-zstandard
   # tshark: the independent reading of TCP sessions in the conformance test
   # (noninteractive: debconf keeps the default "no" to setuid dumpcap)
   tshark

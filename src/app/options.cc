@@ -169,9 +169,22 @@ captures cut by a snap length give the sessions and bytes of the full ones.
 Only infinite_rx=1 replays (benchmarks) and live interfaces go to net_pcap.
 
 Output
-  --output FILE            record stream file; "-" = stdout (required). Never
-                           an input capture (rx_pcap=FILE) nor the
-                           --stats-json file: refused before anything runs
+  --output FILE            record stream file; "-" = stdout (this or
+                           --output-dir is required). Never an input capture
+                           (rx_pcap=FILE) nor the --stats-json file: refused
+                           before anything runs
+  --output-dir DIR         the stream as segment files in DIR (an existing
+                           directory), each a complete segment named
+                           SENSOR_RUNID_FIRSTSEQ_UTCTIME.ftr, written as a
+                           hidden .part file and renamed once closed and
+                           fsync'd; `flowtrail cat DIR/*` joins them
+  --rotate-bytes BYTES     with --output-dir: start a new file before one
+                           would exceed BYTES (k, M, G suffixes; at least 4k)
+  --rotate-seconds S       with --output-dir: start a new file once one is S
+                           seconds old (wall clock)
+  --compress zstd          with --output-dir: compress each closed file to
+                           NAME.ftr.zst (a background thread; every closed
+                           file is compressed before the sensor exits)
   --sensor-id ID           sensor id in the stream header and every record,
                            at most 256 bytes of UTF-8 (default: hostname)
   --stats-json FILE        write the final counters as one JSON object
@@ -348,6 +361,44 @@ absl::StatusOr<ParsedOptions> ParseOptions(const std::vector<std::string_view>& 
          }
          c.output = std::string(v);
          have_output = true;
+         return absl::OkStatus();
+       }},
+      {"--output-dir",
+       [&](std::string_view o, std::string_view v) -> absl::Status {
+         if (v.empty()) {
+           return Bad(o, v, "expected a directory");
+         }
+         c.output_dir = std::string(v);
+         return absl::OkStatus();
+       }},
+      {"--rotate-bytes",
+       [&](std::string_view o, std::string_view v) -> absl::Status {
+         absl::StatusOr<uint64_t> n = ParseBytes(o, v);
+         if (!n.ok()) {
+           return n.status();
+         }
+         // Smaller files would hold a block or two each.
+         if (*n < 4096) {
+           return Bad(o, v, "expected at least 4k");
+         }
+         c.rotate_bytes = *n;
+         return absl::OkStatus();
+       }},
+      {"--rotate-seconds",
+       [&](std::string_view o, std::string_view v) -> absl::Status {
+         absl::StatusOr<double> s = ParseSeconds(o, v, /*allow_zero=*/false);
+         if (!s.ok()) {
+           return s.status();
+         }
+         c.rotate_seconds = std::max<uint64_t>(1, static_cast<uint64_t>(*s));
+         return absl::OkStatus();
+       }},
+      {"--compress",
+       [&](std::string_view o, std::string_view v) -> absl::Status {
+         if (v != "zstd") {
+           return Bad(o, v, "expected zstd");
+         }
+         c.compress_zstd = true;
          return absl::OkStatus();
        }},
       {"--sensor-id",
@@ -592,8 +643,17 @@ absl::StatusOr<ParsedOptions> ParseOptions(const std::vector<std::string_view>& 
       return s;
     }
   }
-  if (!have_output) {
-    return absl::InvalidArgumentError("--output FILE is required (\"-\" for stdout)");
+  if (have_output && !c.output_dir.empty()) {
+    return absl::InvalidArgumentError(
+        "--output and --output-dir are exclusive: one file, or rotating files in a directory");
+  }
+  if (!have_output && c.output_dir.empty()) {
+    return absl::InvalidArgumentError(
+        "--output FILE (\"-\" for stdout) or --output-dir DIR is required");
+  }
+  if (c.output_dir.empty() && (c.rotate_bytes != 0 || c.rotate_seconds != 0 || c.compress_zstd)) {
+    return absl::InvalidArgumentError(
+        "--rotate-bytes, --rotate-seconds and --compress need --output-dir DIR");
   }
   if (!(an.scan.trw.theta0 > an.scan.trw.theta1)) {
     return absl::InvalidArgumentError("--trw-theta0 must exceed --trw-theta1");

@@ -35,6 +35,12 @@ struct AnalyticsConfig {
 struct SensorConfig {
   std::string output;     // record stream file, "-" = stdout
   std::string sensor_id;  // default: hostname
+  // --output-dir: the run as segment files rotated by size and/or age
+  // (export/rotating_file_sink.h); 0 = no limit.
+  std::string output_dir;
+  uint64_t rotate_bytes = 0;
+  uint64_t rotate_seconds = 0;
+  bool compress_zstd = false;  // --compress zstd: closed files become .ftr.zst
   uint32_t workers = 1;
   // Capture mode: lossless input, times from the capture, stop at its end.
   // Unset = automatic (on when every port is a net_pcap vdev reading files).

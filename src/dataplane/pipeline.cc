@@ -31,6 +31,7 @@
 #include "dataplane/stats_report.h"
 #include "dataplane/telemetry.h"
 #include "dataplane/worker.h"
+#include "export/rotating_file_sink.h"
 #include "export/stream_writer.h"
 
 namespace flowtrail::dataplane {
@@ -349,7 +350,12 @@ absl::StatusOr<std::unique_ptr<Pipeline>> Pipeline::Create(const SensorConfig& c
   }
 
   // The stream.
-  absl::StatusOr<std::unique_ptr<exporter::ByteSink>> sink = exporter::OpenFileSink(config.output);
+  absl::StatusOr<std::unique_ptr<exporter::SegmentSink>> sink =
+      exporter::OpenRunOutput({.file = config.output,
+                               .dir = config.output_dir,
+                               .rotate_bytes = config.rotate_bytes,
+                               .rotate_seconds = config.rotate_seconds,
+                               .compress_zstd = config.compress_zstd});
   if (!sink.ok()) {
     return sink.status();
   }
@@ -478,7 +484,7 @@ uint64_t Pipeline::State::LastCaptureTime() const {
 Snapshot Pipeline::State::TakeSnapshot(const char* end) const {
   Snapshot snap;
   snap.sensor_id = config.sensor_id;
-  snap.output = config.output;
+  snap.output = config.output_dir.empty() ? config.output : config.output_dir;
   snap.capture = capture;
   snap.lcore_plan = plan.Describe();
   snap.end = end;
@@ -625,7 +631,7 @@ int Pipeline::Run() {
   }
   if (snap.write_errors > 0) {
     fprintf(stderr, "flowtrail: the record stream %s is incomplete (write errors)\n",
-            s.config.output.c_str());
+            snap.output.c_str());
     rc = 1;
   }
   return rc;

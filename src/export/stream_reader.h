@@ -76,6 +76,10 @@ class StreamReader {
   // Frame.sequence of the frame read last: of the record Next() just
   // returned (0 before any data frame).
   uint64_t last_sequence() const { return last_sequence_; }
+  // One past the last data frame read (records, snapshots, frames of unknown
+  // types): where the next segment of the run would start. 0 before the
+  // header.
+  uint64_t next_data_sequence() const { return has_trailer_ ? next_sequence_ - 1 : next_sequence_; }
   uint64_t frames_skipped() const { return frames_skipped_; }
   uint64_t snapshots_read() const { return snapshots_read_; }
   // The last snapshot frame read so far, null if none.

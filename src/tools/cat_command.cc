@@ -9,6 +9,7 @@
 #include "export/stream_reader.h"
 #include "tools/output_buffer.h"
 #include "tools/record_format.h"
+#include "tools/stream_runs.h"
 
 namespace flowtrail::tools {
 
@@ -17,6 +18,15 @@ const char kCatHelp[] =
 
 Prints the session records of flowtrail record streams (what flowtrail-sensor
 --output writes), one line per record. FILE "-", or no FILE, reads stdin.
+Files may be zstd-compressed (recognised by content, not name).
+
+The files may be the segments of one or several runs (--output-dir files,
+a collector's files), in any order: they are grouped by run (sensor id and
+run id), ordered by first sequence, and each run's records are printed once,
+in sequence order, runs in the order their first file is named. Gaps
+(sequences no file holds) and duplicates (sequences seen twice: printed once,
+the others counted) are reported on stderr as found and in one summary line
+per run cut into segments.
 Every frame is validated: framing, sequence numbers, the trailer's count, and
 every record field within its range (ports and ICMP ids up to 65535, VLAN ids
 up to 4095, enums one of the schema's values, ip_version 4 or 6 with 4- or
@@ -36,69 +46,21 @@ the first bad field.
                      record, values as in json
   --show-header      print each stream's header and trailer to stderr
   --allow-unfinished a stream that stops after a whole frame without its
-                     trailer (its writer is still running) is not an error
+                     trailer (its writer is still running, or was killed) is
+                     not an error: its records are printed, with a warning
   -h, --help         this text
 
 Exit status: 0 every stream read cleanly, or the reader of the output went
 away (`flowtrail cat FILE | head`: cat stops at once, silently, with 0 unless
 a stream read before was bad); 1 a stream could not be opened or is truncated
-or corrupt, or the output could not be written (disk full ...); 2 bad usage.
+or corrupt, or the output could not be written (disk full ...); 2 bad usage;
+3 every stream read cleanly but a run has gaps (missing sequences).
+Duplicates alone do not change the status (delivery is at-least-once).
 )";
 
 namespace {
 
 using Output = OutputBuffer;
-
-// Returns false after printing the error.
-bool CatOne(const std::string& path, Format format, bool show_header,
-            const exporter::ReaderOptions& options, Output& out, std::FILE* err) {
-  const std::string name = path == "-" ? "<stdin>" : path;
-  absl::StatusOr<std::unique_ptr<exporter::StreamReader>> reader =
-      exporter::StreamReader::OpenFile(path, options);
-  if (!reader.ok()) {
-    out.Flush();
-    std::fprintf(err, "flowtrail cat: %s\n", std::string(reader.status().message()).c_str());
-    return false;
-  }
-  bool header_shown = false;
-  absl::Status status;
-  for (;;) {
-    absl::StatusOr<const v1::SessionRecord*> record = (*reader)->Next();
-    if (show_header && !header_shown && (*reader)->header() != nullptr) {
-      out.Flush();
-      std::fprintf(err, "%s: header: %s\n", name.c_str(),
-                   (*reader)->header()->ShortDebugString().c_str());
-      header_shown = true;
-    }
-    if (!record.ok()) {
-      status = record.status();
-      break;
-    }
-    if (*record == nullptr) break;
-    AppendRecord(format, **record, out.buf());
-    out.MaybeFlush();
-    if (out.closed()) return true;  // nobody reads on: stop quietly
-  }
-  out.Flush();
-  if (show_header && (*reader)->trailer() != nullptr) {
-    std::fprintf(err, "%s: trailer: %s\n", name.c_str(),
-                 (*reader)->trailer()->ShortDebugString().c_str());
-  }
-  // Snapshot frames and frames of unknown types are not records: cat skips
-  // them, and says so with --header.
-  if (show_header && ((*reader)->snapshots_read() != 0 || (*reader)->frames_skipped() != 0)) {
-    std::fprintf(err, "%s: %llu snapshot frames, %llu frames of unknown types skipped\n",
-                 name.c_str(), static_cast<unsigned long long>((*reader)->snapshots_read()),
-                 static_cast<unsigned long long>((*reader)->frames_skipped()));
-  }
-  if (!status.ok()) {
-    std::fprintf(err, "flowtrail cat: %s: %s (after %llu good records)\n", name.c_str(),
-                 std::string(status.message()).c_str(),
-                 static_cast<unsigned long long>((*reader)->records_read()));
-    return false;
-  }
-  return true;
-}
 
 int Usage(std::FILE* err, const std::string& message) {
   std::fprintf(err, "flowtrail cat: %s\nRun 'flowtrail cat --help' for usage.\n", message.c_str());
@@ -146,18 +108,56 @@ int RunCat(std::span<const std::string> args, std::FILE* out, std::FILE* err) {
 
   Output output(out);
   if (format == Format::kCsv) AppendCsvHeader(output.buf());
-  bool ok = true;
-  for (const std::string& path : files) {
-    if (output.closed()) break;
-    ok = CatOne(path, format, show_header, options, output, err) && ok;
+  RunHooks hooks;
+  hooks.problem = [&](const std::string& message, bool error) {
+    output.Flush();
+    std::fprintf(err, "flowtrail cat: %s%s\n", error ? "" : "warning: ", message.c_str());
+  };
+  if (show_header) {
+    hooks.segment_done = [&](const std::string& name, const exporter::StreamReader& r) {
+      output.Flush();
+      if (r.header() != nullptr) {
+        std::fprintf(err, "%s: header: %s\n", name.c_str(), r.header()->ShortDebugString().c_str());
+      }
+      if (r.trailer() != nullptr) {
+        std::fprintf(err, "%s: trailer: %s\n", name.c_str(),
+                     r.trailer()->ShortDebugString().c_str());
+      }
+      // Snapshot frames and frames of unknown types are not records: cat
+      // skips them, and says so here.
+      if (r.snapshots_read() != 0 || r.frames_skipped() != 0) {
+        std::fprintf(err, "%s: %llu snapshot frames, %llu frames of unknown types skipped\n",
+                     name.c_str(), static_cast<unsigned long long>(r.snapshots_read()),
+                     static_cast<unsigned long long>(r.frames_skipped()));
+      }
+    };
   }
+  std::vector<RunSummary> runs;
+  const bool ok = ForEachRunRecord(
+      files, options,
+      [&](const v1::SessionRecord& record) {
+        AppendRecord(format, record, output.buf());
+        output.MaybeFlush();
+        return !output.closed();  // nobody reads on: stop quietly
+      },
+      hooks, &runs);
   output.Flush();
+  bool gaps = false;
+  for (const RunSummary& run : runs) {
+    gaps = gaps || !run.gaps.empty();
+    // One line per run cut into segments, or with anything to say.
+    if (!output.closed() && (run.segments > 1 || !run.gaps.empty() || run.duplicate_records != 0 ||
+                             run.unfinished_segments != 0)) {
+      std::fprintf(err, "flowtrail cat: %s\n", DescribeRun(run).c_str());
+    }
+  }
   if (output.failed()) {
     std::fprintf(err, "flowtrail cat: error writing the output: %s\n",
                  std::strerror(output.error()));
     return kExitBadStream;
   }
-  return ok ? kExitOk : kExitBadStream;
+  if (!ok) return kExitBadStream;
+  return gaps && !output.closed() ? kExitGaps : kExitOk;
 }
 
 }  // namespace flowtrail::tools

@@ -12,6 +12,7 @@ namespace flowtrail::tools {
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitBadStream = 1;  // unreadable, truncated or corrupt input
 inline constexpr int kExitUsage = 2;
+inline constexpr int kExitGaps = 3;  // clean streams, but a run misses sequences
 
 // `args` are the arguments after "cat". Records go to `out`, errors and the
 // optional header/trailer lines to `err`.

@@ -254,23 +254,16 @@ int ParseArgs(std::span<const std::string> args, Options* o, std::FILE* out, std
 // bad (the errors are printed after the report).
 bool ReadRecords(const Options& o, std::vector<record::SessionRecord>* records,
                  std::vector<std::string>* errors) {
-  bool ok = true;
-  for (const std::string& path : o.files) {
-    std::string error;
-    if (!ForEachRecord(
-            path, o.reader,
-            [&](const v1::SessionRecord&, const record::SessionRecord& rec) {
-              if (analytics::ClassifyRecord(rec) != Outcome::kNone) {
-                records->push_back(rec);
-              }
-              return true;
-            },
-            &error)) {
-      errors->push_back(error);
-      ok = false;
-    }
-  }
-  return ok;
+  // Segments of one run are joined: a sequence read twice counts once.
+  return ForEachRecordOfRuns(
+      o.files, o.reader,
+      [&](const v1::SessionRecord&, const record::SessionRecord& rec) {
+        if (analytics::ClassifyRecord(rec) != Outcome::kNone) {
+          records->push_back(rec);
+        }
+        return true;
+      },
+      errors);
 }
 
 // A key's scan row (the ranking's columns) and its rank (0: not ranked).

@@ -155,26 +155,20 @@ int RunSnapshot(const Options& o, std::FILE* err) {
   }
   analytics::Analytics a{ScanTable(o.scan), analytics::PortDistribution()};
   std::vector<std::string> errors;
-  bool ok = true;
-  for (const std::string& path : o.files) {
-    std::string error;
-    if (!ForEachRecord(
-            path, o.reader,
-            [&](const v1::SessionRecord&, const record::SessionRecord& rec) {
-              a.scans.Consume(rec);
-              a.ports.Add(rec);
-              a.first_record_time_us = a.records == 0
-                                           ? rec.first_time_us
-                                           : std::min(a.first_record_time_us, rec.first_time_us);
-              a.last_record_time_us = std::max(a.last_record_time_us, rec.first_time_us);
-              ++a.records;
-              return true;
-            },
-            &error)) {
-      errors.push_back(error);
-      ok = false;
-    }
-  }
+  // Segments of one run are joined: a sequence read twice counts once.
+  const bool ok = ForEachRecordOfRuns(
+      o.files, o.reader,
+      [&](const v1::SessionRecord&, const record::SessionRecord& rec) {
+        a.scans.Consume(rec);
+        a.ports.Add(rec);
+        a.first_record_time_us = a.records == 0
+                                     ? rec.first_time_us
+                                     : std::min(a.first_record_time_us, rec.first_time_us);
+        a.last_record_time_us = std::max(a.last_record_time_us, rec.first_time_us);
+        ++a.records;
+        return true;
+      },
+      &errors);
   v1::AnalyticsSnapshot snap;
   absl::Status s = analytics::SaveSnapshot(a, &snap);
   absl::StatusOr<std::unique_ptr<exporter::ByteSink>> sink = exporter::OpenFileSink(o.output);
@@ -210,25 +204,18 @@ int RunSnapshot(const Options& o, std::FILE* err) {
 // Returns false if some file was bad; the error is printed after the report.
 bool ReadRecords(const Options& o, std::vector<record::SessionRecord>* records,
                  uint64_t* other_records, std::vector<std::string>* errors) {
-  bool ok = true;
-  for (const std::string& path : o.files) {
-    std::string error;
-    if (!ForEachRecord(
-            path, o.reader,
-            [&](const v1::SessionRecord&, const record::SessionRecord& rec) {
-              if (analytics::ClassifyRecord(rec) == Outcome::kNone) {
-                ++*other_records;
-              } else {
-                records->push_back(rec);
-              }
-              return true;
-            },
-            &error)) {
-      errors->push_back(error);
-      ok = false;
-    }
-  }
-  return ok;
+  // Segments of one run are joined: a sequence read twice counts once.
+  return ForEachRecordOfRuns(
+      o.files, o.reader,
+      [&](const v1::SessionRecord&, const record::SessionRecord& rec) {
+        if (analytics::ClassifyRecord(rec) == Outcome::kNone) {
+          ++*other_records;
+        } else {
+          records->push_back(rec);
+        }
+        return true;
+      },
+      errors);
 }
 
 std::string Address(const IpAddress& a, uint8_t v) { return FormatIp(a, v); }

@@ -211,17 +211,16 @@ const char* StddevName(StddevKind k) { return k == StddevKind::kSample ? "sample
 
 using Output = OutputBuffer;
 
-// Reads one stream, calling `each` per valid record. Returns false after
-// printing the error (the records before it were delivered).
+// Reads the streams (segments of one run joined: a sequence read twice
+// counts once), calling `each` per valid record. Returns false after
+// printing the errors (the records before each were delivered).
 template <typename Each>
-bool ReadStream(const std::string& path, const exporter::ReaderOptions& options, std::FILE* err,
-                Each&& each) {
-  std::string error;
-  if (!ForEachRecord(path, options, each, &error)) {
-    std::fprintf(err, "flowtrail report ports: %s\n", error.c_str());
-    return false;
-  }
-  return true;
+bool ReadStreams(std::span<const std::string> files, const exporter::ReaderOptions& options,
+                 std::FILE* err, Each&& each) {
+  std::vector<std::string> errors;
+  const bool ok = ForEachRecordOfRuns(files, options, each, &errors);
+  for (const std::string& e : errors) std::fprintf(err, "flowtrail report ports: %s\n", e.c_str());
+  return ok;
 }
 
 void AppendTable(const Options& o, const PortDistribution& d,
@@ -563,31 +562,25 @@ int RunReportPorts(std::span<const std::string> args, std::FILE* out, std::FILE*
     if (o.record_format == Format::kCsv) {
       AppendCsvHeader(output.buf());
     }
-    for (const std::string& path : o.files) {
-      ok = ReadStream(path, o.reader, err,
-                      [&](const v1::SessionRecord& rec, const record::SessionRecord& r) {
-                        if (!filter.Counts(r)) {
-                          return true;
-                        }
-                        for (const auto& [sp, cp] : o.flows) {
-                          if (r.server_port == sp && r.client_port == cp) {
-                            AppendRecord(o.record_format, rec, output.buf());
-                            output.MaybeFlush();
-                            break;
-                          }
-                        }
-                        return !output.closed();
-                      }) &&
-           ok;
-      if (output.closed()) {
-        break;
-      }
-    }
+    ok = ReadStreams(o.files, o.reader, err,
+                     [&](const v1::SessionRecord& rec, const record::SessionRecord& r) {
+                       if (!filter.Counts(r)) {
+                         return true;
+                       }
+                       for (const auto& [sp, cp] : o.flows) {
+                         if (r.server_port == sp && r.client_port == cp) {
+                           AppendRecord(o.record_format, rec, output.buf());
+                           output.MaybeFlush();
+                           break;
+                         }
+                       }
+                       return !output.closed();
+                     });
     return Finish(output, err, ok);
   }
 
-  // One accumulator per file, merged: how snapshots of several sensors
-  // combine (the same result as one pass over all records).
+  // Snapshots of several sensors are merged (the same result as one pass
+  // over all records); records go through one pass.
   PortDistribution total(o.counts);
   if (o.from_snapshots) {
     std::optional<analytics::Analytics> merged;
@@ -601,18 +594,15 @@ int RunReportPorts(std::span<const std::string> args, std::FILE* out, std::FILE*
     }
     total = std::move(merged->ports);
   } else {
-    for (const std::string& path : o.files) {
-      PortDistribution one(o.counts);
-      ok = ReadStream(path, o.reader, err,
-                      [&](const v1::SessionRecord&, const record::SessionRecord& r) {
-                        one.Add(r);
-                        return true;
-                      }) &&
-           ok;
-      if (absl::Status s = total.Merge(one); !s.ok()) {
-        std::fprintf(err, "flowtrail report ports: %s\n", std::string(s.message()).c_str());
-        return kExitBadStream;
-      }
+    PortDistribution one(o.counts);
+    ok = ReadStreams(o.files, o.reader, err,
+                     [&](const v1::SessionRecord&, const record::SessionRecord& r) {
+                       one.Add(r);
+                       return true;
+                     });
+    if (absl::Status s = total.Merge(one); !s.ok()) {
+      std::fprintf(err, "flowtrail report ports: %s\n", std::string(s.message()).c_str());
+      return kExitBadStream;
     }
   }
   const std::vector<ServerPortReport> reports = analytics::AnalyzePorts(total, o.analysis);

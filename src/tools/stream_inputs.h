@@ -4,9 +4,12 @@
 // and merged, analytics/snapshot.h).
 #pragma once
 
+#include <cstdint>
+#include <functional>
 #include <optional>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/functional/function_ref.h"
@@ -15,6 +18,7 @@
 #include "export/stream_reader.h"
 #include "flowtrail/v1/session.pb.h"
 #include "record/session_record.h"
+#include "tools/stream_runs.h"
 
 namespace flowtrail::tools {
 

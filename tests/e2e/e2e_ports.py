@@ -138,7 +138,8 @@ def ports_fixed_sport_scan():
 def ports_small_sample():
     """6 client ports on 993, one with 200 sessions: mean + 3 sigma cannot
     alert (max z 2.04) and says so; the mad rule flags 40001. Two files are
-    merged (the same stream twice: every count doubles, the same flags)."""
+    merged (two runs of the sensor on the capture: every count doubles, the
+    same flags; the same run twice counts once)."""
     stream, exp = sensor_stream("ports_small_sample", "w1", "ports_small_sample")
     doc = report_json([stream])
     problems = []
@@ -173,11 +174,17 @@ def ports_small_sample():
     report([] if pop.get("goldfarb") == [] and abs(pop.get("max_z", 0) - 5 ** 0.5) < 1e-3 else
            [f"population stddev: {pop}"], "small sample, population stddev")
 
-    both = report_json([stream, stream])
+    # A second run (its own run id): the same file twice would be one run's
+    # duplicates, counted once.
+    other, _ = sensor_stream("ports_small_sample", "w2", "ports_small_sample")
+    both = report_json([stream, other])
     b = by_port(both).get(993, {})
     ok = (b.get("flows") == 410 and both["stats"]["records"] == 2 * doc["stats"]["records"] and
           [x["client_port"] for x in b.get("robust", [])] == [40001] and b.get("goldfarb") == [])
     report([] if ok else [f"two files: {b} {both['stats']}"], "two files merged")
+    same = report_json([stream, stream])
+    report([] if same["stats"]["records"] == doc["stats"]["records"] else
+           [f"the same run twice: {same['stats']}"], "the same run twice counted once")
 
     bad = report_ports(["--window", "0", stream], check=False)
     expect(bad.returncode == 2, f"--window 0 exited {bad.returncode}, expected 2 (usage)")

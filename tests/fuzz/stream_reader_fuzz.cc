@@ -2,13 +2,18 @@
 // accepts through the three text formats and DecodeRecord. Each input is
 // tried three ways so the fuzzer reaches record parsing without first having
 // to discover a valid header: as a whole stream; after a valid header frame;
-// and as the body of one record frame after a valid header.
+// and as the body of one record frame after a valid header. Segments: after
+// the header of a segment that starts at sequence 1000, and as zstd data
+// (the input behind zstd's magic number, through the decompressing source
+// files are read with).
 #include <cstddef>
 #include <cstdint>
 #include <string>
 
 #include "export/record_encoder.h"
+#include "export/stream_format.h"
 #include "export/stream_reader.h"
+#include "export/zstd_file.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/stubs/logging.h"
 #include "tools/record_format.h"
@@ -17,10 +22,16 @@ namespace {
 
 using namespace flowtrail;
 
-std::string HeaderFrame() {
+std::string HeaderFrame(uint64_t first_sequence = 0) {
   v1::Frame f;
   f.mutable_header()->set_schema_version(v1::SCHEMA_VERSION_1);
   f.mutable_header()->set_sensor_id("fuzz");
+  if (first_sequence != 0) {
+    f.set_sequence(first_sequence - 1);
+    f.mutable_header()->set_schema_revision(exporter::kSchemaRevisionSegments);
+    f.mutable_header()->set_run_id("0123456789abcdef0123456789abcdef");
+    f.mutable_header()->set_first_sequence(first_sequence);
+  }
   const std::string body = f.SerializeAsString();
   return std::string(1, static_cast<char>(body.size())) + body;
 }
@@ -29,15 +40,15 @@ void Check(bool ok) {
   if (!ok) __builtin_trap();
 }
 
-void ReadAndFormat(std::span<const uint8_t> bytes, exporter::ReaderOptions options) {
-  auto reader = exporter::StreamReader::FromBytes(bytes, options);
+void ReadAndFormat(std::unique_ptr<exporter::StreamReader> reader, size_t max_offset,
+                   const exporter::ReaderOptions& options) {
   std::string out;
   uint64_t records = 0;
   for (;;) {
     absl::StatusOr<const v1::SessionRecord*> r = reader->Next();
     if (!r.ok()) {
       // Errors name a byte offset inside the input.
-      Check(reader->error_offset() <= bytes.size());
+      Check(reader->error_offset() <= max_offset);
       Check(r.status().message().find("byte ") == 0);
       // ... and stay.
       Check(reader->Next().status() == r.status());
@@ -58,6 +69,12 @@ void ReadAndFormat(std::span<const uint8_t> bytes, exporter::ReaderOptions optio
     (void)exporter::DecodeRecord(**r);
   }
   Check(records == reader->records_read());
+  // A segment's data starts at its header's first_sequence.
+  if (records != 0) Check(reader->last_sequence() >= reader->first_sequence());
+}
+
+void ReadAndFormat(std::span<const uint8_t> bytes, exporter::ReaderOptions options) {
+  ReadAndFormat(exporter::StreamReader::FromBytes(bytes, options), bytes.size(), options);
 }
 
 }  // namespace
@@ -83,5 +100,25 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   framed.append(reinterpret_cast<const char*>(data), size);
   ReadAndFormat({reinterpret_cast<const uint8_t*>(framed.data()), framed.size()},
                 {.require_trailer = false});
+
+  // A segment that starts in the middle of its run.
+  static const std::string segment_header = HeaderFrame(1000);
+  framed = segment_header;
+  framed.append(reinterpret_cast<const char*>(data), size);
+  ReadAndFormat({reinterpret_cast<const uint8_t*>(framed.data()), framed.size()},
+                {.require_trailer = false});
+
+  // zstd: the input behind the magic number; offsets are of the
+  // decompressed bytes, which are not bounded by the input's size.
+  framed.assign("\x28\xb5\x2f\xfd", 4);
+  framed.append(reinterpret_cast<const char*>(data), size);
+  const exporter::ReaderOptions zopts{.require_trailer = false};
+  ReadAndFormat(std::make_unique<exporter::StreamReader>(
+                    exporter::MaybeZstdSource(
+                        exporter::MemorySource(
+                            {reinterpret_cast<const uint8_t*>(framed.data()), framed.size()}),
+                        "fuzz"),
+                    zopts),
+                SIZE_MAX, zopts);
   return 0;
 }

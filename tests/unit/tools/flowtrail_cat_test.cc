@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_split.h"
 #include "export/record_encoder.h"
+#include "export/rotating_file_sink.h"
 #include "export/stream_reader.h"
 #include "export/stream_writer.h"
 #include "google/protobuf/io/coded_stream.h"
@@ -77,6 +78,42 @@ class FlowtrailCatTest : public ::testing::Test {
     }
     EXPECT_TRUE((*w)->Close(0, 42).ok());
     return path;
+  }
+
+  // Writes `n` records as rotated segment files in dir_/name (small files:
+  // many segments); returns their paths in sequence order.
+  std::vector<std::string> WriteSegments(const std::string& name, int n, bool zstd = false) {
+    const fs::path d = dir_ / name;
+    fs::create_directories(d);
+    auto sink = exporter::RotatingFileSink::Create(
+        {.dir = d.string(),
+         .rotate_bytes = 2000,
+         .compression = zstd ? exporter::Compression::kZstd : exporter::Compression::kNone,
+         .fsync_on_close = false});
+    EXPECT_TRUE(sink.ok()) << sink.status();
+    auto w = exporter::StreamWriter::Create(
+        std::unique_ptr<exporter::SegmentSink>(*std::move(sink)), {.sensor_id = "cat-test"});
+    EXPECT_TRUE(w.ok());
+    for (int i = 0; i < n; ++i) {
+      record::SessionRecord r = flowtrail::testing::FullRecord(i % 2 ? 6 : 4);
+      r.session_id = static_cast<uint64_t>(i + 1);
+      EXPECT_TRUE((*w)->Append({&r, 1}).ok());
+      EXPECT_TRUE((*w)->Flush().ok());  // a block per record: many segments
+      records_.emplace_back();
+      exporter::EncodeRecord(r, &records_.back());
+      records_.back().set_sensor_id("cat-test");
+    }
+    EXPECT_TRUE((*w)->Close(0, 42).ok());
+    std::vector<std::string> files;
+    for (const auto& e : fs::directory_iterator(d)) files.push_back(e.path().string());
+    std::sort(files.begin(), files.end());  // names sort by first sequence
+    return files;
+  }
+
+  static std::string Join(const std::vector<std::string>& v) {
+    std::string s;
+    for (const std::string& x : v) s += " " + x;
+    return s;
   }
 
   std::string Expected(Format f, size_t count) {
@@ -310,6 +347,90 @@ TEST_F(FlowtrailCatTest, HelpExitsZero) {
   r = Run("cat --help");
   EXPECT_EQ(r.exit_code, 0);
   EXPECT_NE(r.out.find("--format classic"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace flowtrail::tools
+
+namespace flowtrail::tools {
+namespace {
+
+TEST_F(FlowtrailCatTest, SegmentsInAnyOrderPrintTheRunOnceInSequenceOrder) {
+  std::vector<std::string> files = WriteSegments("run", 40);
+  ASSERT_GE(files.size(), 4u);
+  std::reverse(files.begin(), files.end());
+  std::swap(files[1], files[3]);
+  Result r = Run("cat --format json" + Join(files));
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, Expected(Format::kJson, 40));
+  // One summary line for the run cut into segments, no gap.
+  EXPECT_NE(r.err.find(" segments, 40 records, sequences 1..40"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("gap"), std::string::npos) << r.err;
+}
+
+TEST_F(FlowtrailCatTest, AMissingSegmentIsReportedAsAGapWithItsOwnExitStatus) {
+  std::vector<std::string> files = WriteSegments("run", 40);
+  ASSERT_GE(files.size(), 4u);
+  // The records of the third file are the missing sequences.
+  exporter::StreamContents third;
+  {
+    const std::string b = Slurp(files[2]);
+    third = exporter::ReadStreamBytes({reinterpret_cast<const uint8_t*>(b.data()), b.size()});
+    ASSERT_TRUE(third.status.ok());
+  }
+  const uint64_t lo = third.header->first_sequence();
+  const uint64_t hi = lo + third.records.size() - 1;
+  fs::remove(files[2]);
+  files.erase(files.begin() + 2);
+  Result r = Run("cat --format csv" + Join(files));
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  std::string want;
+  AppendCsvHeader(&want);
+  for (size_t i = 0; i < records_.size(); ++i) {
+    if (i + 1 < lo || i + 1 > hi) AppendRecord(Format::kCsv, records_[i], &want);
+  }
+  EXPECT_EQ(r.out, want);
+  const std::string gap =
+      "gap " + std::to_string(lo) + ".." + std::to_string(hi) + " (" + std::to_string(hi - lo + 1);
+  EXPECT_NE(r.err.find(gap), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("sequences " + std::to_string(lo) + ".." + std::to_string(hi) + " missing"),
+            std::string::npos)
+      << r.err;
+}
+
+TEST_F(FlowtrailCatTest, DuplicatesArePrintedOnceAndCounted) {
+  std::vector<std::string> files = WriteSegments("run", 20);
+  ASSERT_GT(files.size(), 2u);
+  const std::string b = Slurp(files[1]);
+  const auto c = exporter::ReadStreamBytes({reinterpret_cast<const uint8_t*>(b.data()), b.size()});
+  Result r = Run("cat" + Join(files) + " " + files[1]);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, Expected(Format::kClassic, 20));
+  EXPECT_NE(r.err.find(std::to_string(c.records.size()) + " duplicate records"), std::string::npos)
+      << r.err;
+}
+
+TEST_F(FlowtrailCatTest, ReadsZstdSegmentsDirectly) {
+  std::vector<std::string> files = WriteSegments("z", 30, /*zstd=*/true);
+  ASSERT_GT(files.size(), 2u);
+  for (const std::string& f : files) EXPECT_EQ(f.substr(f.size() - 4), ".zst") << f;
+  std::reverse(files.begin(), files.end());
+  Result r = Run("cat --format json" + Join(files));
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, Expected(Format::kJson, 30));
+}
+
+TEST_F(FlowtrailCatTest, ReportsCountADuplicatedSegmentOnce) {
+  std::vector<std::string> files = WriteSegments("run", 30);
+  Result once = Run("report ports --format json" + Join(files));
+  Result twice = Run("report ports --format json" + Join(files) + Join(files));
+  EXPECT_EQ(once.exit_code, 0) << once.err;
+  EXPECT_EQ(twice.exit_code, 0) << twice.err;
+  EXPECT_EQ(once.out, twice.out);
+  Result scans = Run("report snapshot -o " + (dir_ / "s1").string() + Join(files));
+  Result scans2 = Run("report snapshot -o " + (dir_ / "s2").string() + Join(files) + Join(files));
+  EXPECT_NE(scans.err.find("30 records"), std::string::npos) << scans.err;
+  EXPECT_NE(scans2.err.find("30 records"), std::string::npos) << scans2.err;
 }
 
 }  // namespace
