@@ -16,7 +16,7 @@
 
 #include "collect/collector.h"
 #include "collect/frame_decoder.h"
-#include "collect/segment_files.h"
+#include "export/rotating_file_sink.h"
 #include "export/record_encoder.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "record_gen.h"
@@ -68,6 +68,12 @@ const std::string& Stream() {
   return s;
 }
 
+std::unique_ptr<exporter::SegmentSink> FileSink(const std::string& dir) {
+  exporter::RotatingFileOptions o;
+  o.dir = dir;
+  return *exporter::RotatingFileSink::Create(std::move(o));
+}
+
 std::span<const uint8_t> Bytes(const std::string& s) {
   return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
 }
@@ -108,7 +114,7 @@ void BM_DecodeAndStore(benchmark::State& state) {
   const auto bytes = Bytes(Stream());
   const std::string dir = ShmDir("store");
   for (auto _ : state) {
-    auto sink = collect::NewSegmentFileSink({dir, 0, 0});
+    auto sink = FileSink(dir);
     collect::FrameDecoder d;
     std::string block;
     exporter::BlockInfo info;
@@ -155,7 +161,7 @@ void BM_CollectorLoopback(benchmark::State& state) {
     o.log = nullptr;
     o.sink_factory = [](const std::string& d, const v1::StreamHeader&)
         -> absl::StatusOr<std::unique_ptr<exporter::SegmentSink>> {
-      return collect::NewSegmentFileSink({d, 0, 0});
+      return FileSink(d);
     };
     auto c = collect::Collector::Create(o);
     if (!c.ok()) {

@@ -159,6 +159,7 @@ struct Collector::Connection {
   bool want_write = false;
   bool eof = false;
   bool ended = false;  // sink ended or aborted
+  exporter::StreamEnd end;  // from the sensor's trailer
   // Records since the last sync, for the consumer.
   std::vector<uint64_t> batch_seq;
   std::vector<v1::SessionRecord> batch;
@@ -497,8 +498,10 @@ absl::Status Collector::OnFrame(Connection& c, const DecodedFrame& f) {
     return absl::OkStatus();
   }
   if (f.body == v1::Frame::kTrailer) {
-    if (absl::Status s = FlushBlock(c); !s.ok()) return s;
-    return absl::OkStatus();  // the sink ends its own segment at Close
+    // The sink writes its own trailer (its counts, which skip duplicates)
+    // at Close, with the run's drops and end time from the sensor's.
+    c.end = {f.sequence, f.frame->trailer().records_dropped(), f.frame->trailer().end_time_us()};
+    return FlushBlock(c);
   }
   // A data frame.
   ++stats_.frames;
@@ -632,7 +635,7 @@ void Collector::Close(Connection& c, const std::string& reason, bool bad_frame) 
     // A segment that ended with its trailer ends with one in the file too;
     // otherwise the file stays a valid segment without trailer.
     absl::Status s = c.decoder.has_trailer() && stored.ok()
-                         ? c.sink->End({c.decoder.next_sequence(), 0, 0})
+                         ? c.sink->End(c.end)
                          : c.sink->Abort();
     if (!s.ok() && stored.ok()) stored = s;
   }

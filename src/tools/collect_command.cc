@@ -8,7 +8,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "collect/collector.h"
-#include "collect/segment_files.h"
+#include "export/rotating_file_sink.h"
 #include "tools/cat_command.h"
 
 namespace flowtrail::tools {
@@ -18,7 +18,8 @@ const char kCollectHelp[] =
 
 Receives the record streams of sensors (flowtrail-sensor --collector) and
 stores each sensor's runs as segment files under DIR/SENSOR/, readable with
-`flowtrail cat --allow-unfinished DIR/SENSOR/*.ftr`. Every frame is validated;
+`flowtrail cat --allow-unfinished DIR/SENSOR/*.ftr` (names: see
+src/export/rotating_file_sink.h). Every frame is validated;
 a bad connection is closed with a logged error while the others go on. What is
 written is fsync'd, then acknowledged to the sensor (CollectorAck). Frames a
 run already holds (a sensor resending after a reconnect) are counted as
@@ -133,7 +134,14 @@ int RunCollect(std::span<const std::string> args, std::FILE* out, std::FILE* err
   options.sink_factory = [rotate_bytes, rotate_seconds](const std::string& dir,
                                                         const v1::StreamHeader&)
       -> absl::StatusOr<std::unique_ptr<exporter::SegmentSink>> {
-    return collect::NewSegmentFileSink({dir, rotate_bytes, rotate_seconds});
+    exporter::RotatingFileOptions o;
+    o.dir = dir;
+    o.rotate_bytes = rotate_bytes;
+    o.rotate_seconds = rotate_seconds;
+    absl::StatusOr<std::unique_ptr<exporter::RotatingFileSink>> sink =
+        exporter::RotatingFileSink::Create(std::move(o));
+    if (!sink.ok()) return sink.status();
+    return std::unique_ptr<exporter::SegmentSink>(*std::move(sink));
   };
 
   absl::StatusOr<std::unique_ptr<collect::Collector>> c = collect::Collector::Create(options);
