@@ -697,10 +697,10 @@ void Collector::Timers() {
     }
     const uint64_t t = options_.idle_timeout_ms;
     if (now - c->last_byte_ms >= t) {
-      ++stats_.connections_refused["idle_timeout"];
+      ++stats_.connections_timed_out["idle"];
       Close(*c, absl::StrCat("idle: no byte for ", t / 1000.0, " s (--idle-timeout)"), false);
     } else if ((c->handshaking || c->decoder.buffered() > 0) && now - c->incomplete_since_ms >= t) {
-      ++stats_.connections_refused["slow_timeout"];
+      ++stats_.connections_timed_out["slow"];
       Close(*c,
             absl::StrCat("too slow: ", c->handshaking ? "TLS handshake" : "a frame",
                          " incomplete after ", t / 1000.0, " s (--idle-timeout)"),
@@ -772,6 +772,11 @@ std::string Collector::Summary() const {
       stats_.connections_closed, ", refused {");
   std::vector<std::string> parts;
   for (const auto& [k, v] : stats_.connections_refused) parts.push_back(absl::StrCat(k, ": ", v));
+  absl::StrAppend(&s, absl::StrJoin(parts, ", "), "}, timed out {");
+  parts.clear();
+  for (const auto& [k, v] : stats_.connections_timed_out) {
+    parts.push_back(absl::StrCat(k, ": ", v));
+  }
   absl::StrAppend(&s, absl::StrJoin(parts, ", "), "}; frames ", stats_.frames, " (stored ",
                   stats_.frames_stored, ", duplicates ", stats_.duplicates, "), records ",
                   stats_.records, ", bytes ", stats_.bytes, ", syncs ", stats_.syncs, ", acks ",
@@ -821,6 +826,7 @@ std::string Collector::StatsJson() const {
       "{\"connections_accepted\": ", stats_.connections_accepted,
       ", \"connections_closed\": ", stats_.connections_closed,
       ", \"connections_refused\": ", map_json(stats_.connections_refused),
+      ", \"connections_timed_out\": ", map_json(stats_.connections_timed_out),
       ", \"frames\": ", stats_.frames, ", \"frames_stored\": ", stats_.frames_stored,
       ", \"records\": ", stats_.records, ", \"duplicates\": ", stats_.duplicates,
       ", \"gap_frames\": ", gaps, ", \"bytes\": ", stats_.bytes,

@@ -82,7 +82,8 @@ struct CollectorOptions {
 
 struct CollectorStats {
   uint64_t connections_accepted = 0;
-  std::map<std::string, uint64_t> connections_refused;  // by reason
+  std::map<std::string, uint64_t> connections_refused;  // by reason, before any frame
+  std::map<std::string, uint64_t> connections_timed_out;  // idle, slow
   uint64_t connections_closed = 0;
   uint64_t frames = 0;  // data frames accepted (stored or duplicate)
   uint64_t records = 0;

@@ -10,15 +10,12 @@
 
 #include "collect/frame_decoder.h"
 #include "export/stream_reader.h"
+#include "fuzz_check.h"
 #include "google/protobuf/stubs/logging.h"
 
 namespace {
 
 using namespace flowtrail;
-
-void Check(bool ok) {
-  if (!ok) __builtin_trap();
-}
 
 std::string HeaderFrame() {
   v1::Frame f;
@@ -42,20 +39,20 @@ void DecodeChunked(std::span<const uint8_t> bytes, uint8_t seed) {
     const size_t n = std::min(bytes.size() - i, static_cast<size_t>(1 + (state >> 16) % 97));
     st = d.Feed(bytes.subspan(i, n), [&](const collect::DecodedFrame& f) {
       // Frames come out whole, in order, within the input.
-      Check(f.wire.size() >= 2 && f.wire.size() <= bytes.size());
+      FUZZ_CHECK(f.wire.size() >= 2 && f.wire.size() <= bytes.size());
       if (f.body != v1::Frame::kHeader) {
-        Check(next == 0 || f.sequence == next);
+        FUZZ_CHECK(next == 0 || f.sequence == next);
         next = f.sequence + 1;
       }
       records += f.body == v1::Frame::kRecord;
       return absl::OkStatus();
     });
     i += n;
-    Check(d.buffered() <= i);
+    FUZZ_CHECK(d.buffered() <= i);
   }
   if (st.ok()) st = d.Finish();
-  Check(st == want.status);
-  Check(records == want.records.size());
+  FUZZ_CHECK(st == want.status);
+  FUZZ_CHECK(records == want.records.size());
 }
 
 }  // namespace
