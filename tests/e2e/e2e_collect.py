@@ -208,6 +208,7 @@ class GoodSensor(threading.Thread):
         reader = threading.Thread(target=lambda: setattr(self, "conn_error",
                                                          read_acks(s, self.on_ack)), daemon=True)
         self.conn_error = None
+        self.reader = reader
         reader.start()
         s.sendall(header)
         for i in range(0, len(data), 20):
@@ -248,6 +249,25 @@ class GoodSensor(threading.Thread):
             reader.join(10)
         except Exception as e:  # reported by the main thread
             self.exc = e
+
+
+class SigtermSensor(GoodSensor):
+    """Streams slowly until the collector goes away."""
+
+    def __init__(self, d, port, header, frames):
+        super().__init__(d, port, frames, threading.Event())
+        self.header = header
+
+    def run(self):
+        try:
+            data = [f for f in self.frames if f[1] in ("record", "snapshot")]
+            self.connection(self.header, data, None, pace=True)
+        except (OSError, ssl.SSLError):
+            pass  # the collector closed the connection
+        except Exception as e:
+            self.exc = e
+        # The acks up to the collector's last one, sent before it closed.
+        self.reader.join(30)
 
 
 def expect_closed(sock, what, timeout=IDLE_TIMEOUT + 30):
@@ -385,7 +405,19 @@ def case_collect_hostile():
     last = [f for f in frames if f[1] in ("record", "snapshot")][-1][0]
     expect(good.acked == last, f"good sensor acked up to {good.acked}, the stream ends at {last}")
 
+    # SIGTERM while a second run streams: every frame acknowledged before the
+    # collector exits is in its files.
+    run2 = "ffffffffffffffffffffffffffffffff"
+    sub = b"\x42" + varint(len(run2)) + run2.encode()  # StreamHeader.run_id = 8
+    n, at = lib._varint(header, 0)
+    body = header[at:] + b"\x12" + varint(len(sub)) + sub
+    late = SigtermSensor(certs, c.port, varint(len(body)) + body, frames)
+    late.start()
+    late.wait_ack(2000)
     rc = c.stop()
+    late.join(60)
+    expect(late.exc is None, f"second run: {late.exc}")
+    log(f"  SIGTERM mid-stream: second run acknowledged up to {late.acked}")
     text = c.log()
     expect(rc == 0, f"collector exited {rc} after SIGTERM: {lib.tail(text)}")
     problems = []
@@ -404,8 +436,8 @@ def case_collect_hostile():
     with open(c.stats_path) as f:
         stats = json.load(f)
     log(f"  stats: {json.dumps({k: v for k, v in stats.items() if k != 'runs'})}")
-    runs = stats["runs"]
-    expect(len(runs) == 1, f"stats: {len(runs)} runs, expected the good sensor's one")
+    runs = [r for r in stats["runs"] if r["run_id"] != run2]
+    expect(len(runs) == 1, f"stats: runs {stats['runs']}, expected the good sensor's and {run2}")
     run = runs[0]
     dups = [f for f in frames if f[1] in ("record", "snapshot")
             and good.resent_from <= f[0] <= good.acked]
@@ -429,7 +461,7 @@ def case_collect_hostile():
     # Every acknowledged record is in the files, once.
     sensor_dir = os.path.join(store, "e2e-collect")
     files = sorted(os.path.join(sensor_dir, n) for n in os.listdir(sensor_dir)
-                   if n.endswith(".ftr"))
+                   if n.endswith(".ftr") and run2 not in n)
     expect(len(files) >= 2, f"expected rotated files, got {files}")
     p = subprocess.run([lib.CLI, "cat", "--format", "json", "--allow-unfinished"] + files,
                        capture_output=True, text=True, timeout=120)
@@ -447,6 +479,15 @@ def case_collect_hostile():
                               "--tls-key", f"{certs}/collector.key"])
     rc = c2.stop()
     expect(rc == 0, f"restarted collector exited {rc}")
+    m = re.search(r"holds sensor e2e-collect run %s: sequences 1-(\d+)\n" % run2, c2.log())
+    expect(m and int(m.group(1)) >= late.acked,
+           f"second run: acknowledged {late.acked}, the files hold {m and m.group(1)}")
+    late_files = [os.path.join(sensor_dir, n) for n in os.listdir(sensor_dir) if run2 in n]
+    p = subprocess.run([lib.CLI, "cat", "--format", "json", "--allow-unfinished"] + late_files,
+                       capture_output=True, text=True, timeout=120)
+    expect(p.returncode == 0 and len(p.stdout.splitlines()) >= late.acked,
+           f"second run: {len(p.stdout.splitlines())} records in the files, "
+           f"{late.acked} acknowledged: {lib.tail(p.stderr)}")
     expect(re.search(r"holds sensor e2e-collect run \w+: sequences 1-%d\n" % last, c2.log()),
            f"restarted collector does not report 1-{last}: {lib.tail(c2.log())}")
 
