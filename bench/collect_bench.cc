@@ -16,8 +16,8 @@
 
 #include "collect/collector.h"
 #include "collect/frame_decoder.h"
-#include "export/rotating_file_sink.h"
 #include "export/record_encoder.h"
+#include "export/rotating_file_sink.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "record_gen.h"
 
@@ -160,9 +160,7 @@ void BM_CollectorLoopback(benchmark::State& state) {
     o.dir = dir;
     o.log = nullptr;
     o.sink_factory = [](const std::string& d, const v1::StreamHeader&)
-        -> absl::StatusOr<std::unique_ptr<exporter::SegmentSink>> {
-      return FileSink(d);
-    };
+        -> absl::StatusOr<std::unique_ptr<exporter::SegmentSink>> { return FileSink(d); };
     auto c = collect::Collector::Create(o);
     if (!c.ok()) {
       state.SkipWithError(std::string(c.status().message()).c_str());

@@ -83,8 +83,8 @@ std::string SanitizeDirName(std::string_view id) {
 }
 
 // The frame bytes of one segment file: the sequences it holds.
-void ScanFile(const std::string& path, std::map<std::pair<std::string, std::string>, RunState>* runs,
-              std::FILE* log) {
+void ScanFile(const std::string& path,
+              std::map<std::pair<std::string, std::string>, RunState>* runs, std::FILE* log) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return;
   FrameDecoder decoder;
@@ -158,7 +158,7 @@ struct Collector::Connection {
   std::string out;  // ack bytes not yet sent
   bool want_write = false;
   bool eof = false;
-  bool ended = false;  // sink ended or aborted
+  bool ended = false;       // sink ended or aborted
   exporter::StreamEnd end;  // from the sensor's trailer
   // Records since the last sync, for the consumer.
   std::vector<uint64_t> batch_seq;
@@ -281,8 +281,8 @@ absl::Status Collector::Init() {
   epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, listen_fd_, &ev);
   ev.data.u64 = UINT64_MAX;  // stop
   epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, stop_fd_, &ev);
-  Log(absl::StrCat("listening on ", o.listen_host, ":", port_, ssl_ctx_ ? " (TLS, mutual)" :
-                   " (plaintext)", ", storing under ", o.dir));
+  Log(absl::StrCat("listening on ", o.listen_host, ":", port_,
+                   ssl_ctx_ ? " (TLS, mutual)" : " (plaintext)", ", storing under ", o.dir));
   return absl::OkStatus();
 }
 
@@ -320,8 +320,8 @@ void Collector::Accept() {
   for (;;) {
     sockaddr_storage ss{};
     socklen_t len = sizeof ss;
-    const int fd = accept4(listen_fd_, reinterpret_cast<sockaddr*>(&ss), &len,
-                           SOCK_NONBLOCK | SOCK_CLOEXEC);
+    const int fd =
+        accept4(listen_fd_, reinterpret_cast<sockaddr*>(&ss), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
       if (errno == EINTR) continue;
       if (errno == EMFILE || errno == ENFILE) {
@@ -375,8 +375,8 @@ bool Collector::Handshake(Connection& c) {
       subject = buf;
       X509_free(cert);
     }
-    Log(absl::StrCat("conn ", c.id, " ", c.peer, ": TLS ", SSL_get_version(c.ssl),
-                     ", certificate ", subject));
+    Log(absl::StrCat("conn ", c.id, " ", c.peer, ": TLS ", SSL_get_version(c.ssl), ", certificate ",
+                     subject));
     return true;
   }
   const int err = SSL_get_error(c.ssl, rc);
@@ -634,9 +634,7 @@ void Collector::Close(Connection& c, const std::string& reason, bool bad_frame) 
     c.ended = true;
     // A segment that ended with its trailer ends with one in the file too;
     // otherwise the file stays a valid segment without trailer.
-    absl::Status s = c.decoder.has_trailer() && stored.ok()
-                         ? c.sink->End(c.end)
-                         : c.sink->Abort();
+    absl::Status s = c.decoder.has_trailer() && stored.ok() ? c.sink->End(c.end) : c.sink->Abort();
     if (!s.ok() && stored.ok()) stored = s;
   }
   std::string error = bad_frame ? reason : "";
@@ -767,9 +765,8 @@ absl::Status Collector::Run() {
 }
 
 std::string Collector::Summary() const {
-  std::string s = absl::StrCat(
-      "summary: connections accepted ", stats_.connections_accepted, ", closed ",
-      stats_.connections_closed, ", refused {");
+  std::string s = absl::StrCat("summary: connections accepted ", stats_.connections_accepted,
+                               ", closed ", stats_.connections_closed, ", refused {");
   std::vector<std::string> parts;
   for (const auto& [k, v] : stats_.connections_refused) parts.push_back(absl::StrCat(k, ": ", v));
   absl::StrAppend(&s, absl::StrJoin(parts, ", "), "}, timed out {");
@@ -811,16 +808,18 @@ std::string Collector::StatsJson() const {
       g.push_back(absl::StrCat("[", lo, ", ", hi - 1, "]"));
       gaps += hi - lo;
     }
-    for (const auto& [lo, hi] : run.duplicate_ranges) d.push_back(absl::StrCat("[", lo, ", ", hi, "]"));
+    for (const auto& [lo, hi] : run.duplicate_ranges)
+      d.push_back(absl::StrCat("[", lo, ", ", hi, "]"));
     std::vector<std::string> h;
-    for (const auto& [lo, hi] : run.held.ranges()) h.push_back(absl::StrCat("[", lo, ", ", hi - 1, "]"));
+    for (const auto& [lo, hi] : run.held.ranges())
+      h.push_back(absl::StrCat("[", lo, ", ", hi - 1, "]"));
     // Ids are sanitized for the JSON (only [A-Za-z0-9.-] survive).
     runs.push_back(absl::StrCat("{\"sensor_id\": \"", SanitizeDirName(run.sensor_id),
                                 "\", \"run_id\": \"", SanitizeDirName(run.run_id),
                                 "\", \"frames\": ", run.held.size(), ", \"held\": [",
                                 absl::StrJoin(h, ", "), "], \"gaps\": [", absl::StrJoin(g, ", "),
-                                "], \"duplicates\": ", run.duplicates,
-                                ", \"duplicate_ranges\": [", absl::StrJoin(d, ", "), "]}"));
+                                "], \"duplicates\": ", run.duplicates, ", \"duplicate_ranges\": [",
+                                absl::StrJoin(d, ", "), "]}"));
   }
   return absl::StrCat(
       "{\"connections_accepted\": ", stats_.connections_accepted,

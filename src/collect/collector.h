@@ -82,14 +82,14 @@ struct CollectorOptions {
 
 struct CollectorStats {
   uint64_t connections_accepted = 0;
-  std::map<std::string, uint64_t> connections_refused;  // by reason, before any frame
+  std::map<std::string, uint64_t> connections_refused;    // by reason, before any frame
   std::map<std::string, uint64_t> connections_timed_out;  // idle, slow
   uint64_t connections_closed = 0;
   uint64_t frames = 0;  // data frames accepted (stored or duplicate)
   uint64_t records = 0;
   uint64_t frames_stored = 0;
   uint64_t duplicates = 0;
-  uint64_t bytes = 0;  // bytes received on accepted connections
+  uint64_t bytes = 0;                          // bytes received on accepted connections
   std::map<std::string, uint64_t> bad_frames;  // by reason
   uint64_t syncs = 0;
   uint64_t acks = 0;

@@ -107,8 +107,8 @@ absl::Status FrameDecoder::Check(uint64_t start, size_t len) {
     const uint64_t first =
         frame_.header().first_sequence() == 0 ? 1 : frame_.header().first_sequence();
     if (seq != first - 1) {
-      return Fail(start, absl::StrCat("stream header has sequence ", seq, ", expected ",
-                                      first - 1, " (its first_sequence is ", first, ")"));
+      return Fail(start, absl::StrCat("stream header has sequence ", seq, ", expected ", first - 1,
+                                      " (its first_sequence is ", first, ")"));
     }
     if (frame_.header().schema_version() != v1::SCHEMA_VERSION_1) {
       return Fail(start,

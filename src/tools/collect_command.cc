@@ -76,10 +76,10 @@ int RunCollect(std::span<const std::string> args, std::FILE* out, std::FILE* err
       options.insecure = true;
       continue;
     }
-    static const char* const kValued[] = {
-        "--listen",       "--dir",          "--tls-ca",     "--tls-cert",
-        "--tls-key",      "--max-connections", "--idle-timeout", "--rotate-bytes",
-        "--rotate-seconds", "--stats-json", "--clickhouse"};
+    static const char* const kValued[] = {"--listen",       "--dir",          "--tls-ca",
+                                          "--tls-cert",     "--tls-key",      "--max-connections",
+                                          "--idle-timeout", "--rotate-bytes", "--rotate-seconds",
+                                          "--stats-json",   "--clickhouse"};
     bool known = false;
     for (const char* k : kValued) known = known || a == k;
     if (!known) return Usage(err, "unknown option '" + a + "'");
@@ -131,9 +131,10 @@ int RunCollect(std::span<const std::string> args, std::FILE* out, std::FILE* err
   }
   options.listen_host = host;
   options.listen_port = static_cast<uint16_t>(port);
-  options.sink_factory = [rotate_bytes, rotate_seconds](const std::string& dir,
-                                                        const v1::StreamHeader&)
-      -> absl::StatusOr<std::unique_ptr<exporter::SegmentSink>> {
+  options.sink_factory =
+      [rotate_bytes, rotate_seconds](
+          const std::string& dir,
+          const v1::StreamHeader&) -> absl::StatusOr<std::unique_ptr<exporter::SegmentSink>> {
     exporter::RotatingFileOptions o;
     o.dir = dir;
     o.rotate_bytes = rotate_bytes;

@@ -26,8 +26,7 @@ std::string HeaderFrame() {
 }
 
 void DecodeChunked(std::span<const uint8_t> bytes, uint8_t seed) {
-  exporter::StreamContents want =
-      exporter::ReadStreamBytes(bytes, {.require_trailer = false});
+  exporter::StreamContents want = exporter::ReadStreamBytes(bytes, {.require_trailer = false});
   collect::FrameDecoder d;
   uint64_t records = 0;
   uint64_t next = 0;

@@ -53,8 +53,7 @@ Result Decode(const std::string& bytes, size_t chunk = 0) {
 
 // What `flowtrail cat --allow-unfinished` says of the same bytes.
 void ExpectSameAsReader(const std::string& bytes) {
-  exporter::StreamContents c =
-      exporter::ReadStreamBytes(Bytes(bytes), {.require_trailer = false});
+  exporter::StreamContents c = exporter::ReadStreamBytes(Bytes(bytes), {.require_trailer = false});
   const Result r = Decode(bytes);
   EXPECT_EQ(r.status, c.status);
   EXPECT_EQ(r.records, c.records.size());
