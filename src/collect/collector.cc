@@ -445,8 +445,13 @@ bool Collector::ReadSome(Connection& c, size_t budget) {
     absl::Status s = c.decoder.Feed({read_buf_.data(), static_cast<size_t>(n)},
                                     [&](const DecodedFrame& f) { return OnFrame(c, f); });
     if (!s.ok()) {
-      const bool bad = !c.decoder.status().ok();
-      Close(c, std::string(s.message()), bad);
+      // A bad frame, or the storage failing (refused too: the sensor keeps
+      // the frames and tries again later).
+      if (c.decoder.status().ok()) {
+        Close(c, absl::StrCat("storage: ", s.message()), false, /*refuse=*/true);
+      } else {
+        Close(c, std::string(s.message()), true);
+      }
       return false;
     }
     if (c.decoder.buffered() == 0 || was_complete) c.incomplete_since_ms = now;
@@ -626,7 +631,7 @@ void Collector::TryWrite(Connection& c) {
   }
 }
 
-void Collector::Close(Connection& c, const std::string& reason, bool bad_frame) {
+void Collector::Close(Connection& c, const std::string& reason, bool bad_frame, bool refuse) {
   // What was stored before the end is durable and acknowledged first.
   absl::Status stored = FlushBlock(c);
   if (stored.ok()) stored = SyncAndAck(c);
@@ -637,7 +642,7 @@ void Collector::Close(Connection& c, const std::string& reason, bool bad_frame) 
     absl::Status s = c.decoder.has_trailer() && stored.ok() ? c.sink->End(c.end) : c.sink->Abort();
     if (!s.ok() && stored.ok()) stored = s;
   }
-  std::string error = bad_frame ? reason : "";
+  std::string error = bad_frame || refuse ? reason : "";
   if (!stored.ok()) error = absl::StrCat("storage: ", stored.message());
   if (bad_frame) ++stats_.bad_frames[BadFrameReason(reason)];
   if (!error.empty()) {

@@ -144,9 +144,9 @@ class Collector {
   absl::Status SyncAndAck(Connection& c);
   void SendAck(Connection& c, const v1::CollectorAck& ack);
   void TryWrite(Connection& c);
-  // Ends the connection: what was stored is synced and acknowledged, then
-  // `error` (if any) is sent as a refusal.
-  void Close(Connection& c, const std::string& reason, bool bad_frame);
+  // Ends the connection: what was stored is synced and acknowledged; then,
+  // for a bad frame or when `refuse`, `reason` is sent as the ack's error.
+  void Close(Connection& c, const std::string& reason, bool bad_frame, bool refuse = false);
   void Timers();
   void Log(const std::string& line) const;
   void Destroy(Connection& c);

@@ -73,8 +73,11 @@ uint64_t Send(uint16_t port, const std::string& bytes, std::string* error) {
     if (!cis.ReadString(&body, static_cast<int>(len))) break;
     v1::CollectorAck ack;
     EXPECT_TRUE(ack.ParseFromString(body));
-    if (!ack.error().empty()) *error = ack.error();
-    EXPECT_GE(ack.durable_sequence(), durable);  // never decreases
+    if (!ack.error().empty()) {
+      *error = ack.error();
+      continue;
+    }
+    EXPECT_GT(ack.durable_sequence(), durable);  // rises with every ack
     durable = std::max(durable, ack.durable_sequence());
   }
   return durable;
