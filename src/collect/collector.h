@@ -12,6 +12,18 @@
 // most once per connection per sync interval), which is the one blocking
 // call; a pool would only help with many sensors on a slow disk.
 //
+// Storage: SinkFactory gives each connection's segment its SegmentSink;
+// `flowtrail collect` uses the exporter's RotatingFileSink under
+// DIR/SENSOR/ (sanitized sensor id), so a collector's files are named and
+// cut like a sensor's --output-dir. At start the files (and .part files a
+// crash left) are read back to rebuild every run's SequenceSet.
+//
+// Acks: CollectorAck{run_id, durable_sequence} after each fsync: at least
+// every sync_interval_ms while data flows, at the segment's trailer, and
+// when the connection ends (peer close, bad frame, SIGTERM); a bad frame or
+// a storage failure then gets an ack with `error` and the connection is
+// closed. Every frame before the bad one was validated and is kept.
+//
 // Duplicates (a sensor resending what was not acknowledged before it
 // reconnected): a data frame whose sequence the run already holds is not
 // stored again; it is counted as a duplicate, covered by the ack, and its
