@@ -5,7 +5,8 @@ capture) over TLS with mutual certificates, honouring acks, reconnects once
 and resends from before its last ack (duplicates), while hostile peers hit
 the same port: random bytes, a 2 GiB length prefix, a truncated frame, a
 valid header followed by garbage, a TLS handshake with an unknown
-certificate, a plaintext peer, and 1,000 idle connections. Each hostile
+certificate, a plaintext peer, a peer too slow to finish a frame, and
+1,000 idle connections. Each hostile
 connection must be closed by the collector with its own clear log line;
 then SIGTERM, exit 0, and every acknowledged record must be in the files
 (`flowtrail cat`), each once, with the duplicates counted.
@@ -297,6 +298,26 @@ def hostile_tls(d, port, payload, what, shut=False):
     return local
 
 
+def hostile_slow(d, port, header, rec):
+    """A frame dribbled a byte a second: never idle, never complete."""
+    s = connect_tls(d, port)
+    local = s.getsockname()[1]
+    s.sendall(header + rec[:10])
+    deadline = time.monotonic() + IDLE_TIMEOUT + 30
+    try:
+        for b in rec[10:-1]:
+            expect(time.monotonic() < deadline, "slow peer: not closed by the collector")
+            s.sendall(bytes([b]))
+            r, _, _ = select.select([s], [], [], 1.0)
+            if r and not s.recv(4096):
+                break
+    except (OSError, ssl.SSLError):
+        pass
+    expect_closed(s, "slow peer")
+    s.close()
+    return local
+
+
 def hostile_raw(port, payload, what):
     s = socket.create_connection(("127.0.0.1", port), timeout=30)
     local = s.getsockname()[1]
@@ -385,6 +406,8 @@ def case_collect_hostile():
         expected["header then garbage"] = (hostile_tls(
             certs, c.port, header + b"\x10" + b"\xff" * 16, "header then garbage"),
             r"bad frame: byte \d+: frame of 16 bytes is not a valid flowtrail.v1.Frame")
+        expected["slow peer"] = (hostile_slow(certs, c.port, header, rec),
+                                 r"closed: too slow: a frame incomplete after 5 s")
         expected["unknown certificate"] = (hostile_rogue(certs, c.port),
                                            r"refused conn \d+ 127\.0\.0\.1:{}: bad_certificate")
         expected["plaintext on TLS"] = (hostile_raw(c.port, header + rec, "plaintext peer"),
@@ -454,7 +477,7 @@ def case_collect_hostile():
     expect(refused.get("bad_certificate", 0) == 1, f"refused: {refused}")
     expect(refused.get("plaintext_on_tls", 0) == 1, f"refused: {refused}")
     timed_out = stats["connections_timed_out"]
-    expect(timed_out == {"idle": 1000}, f"timed out: {timed_out}")
+    expect(timed_out == {"idle": 1000, "slow": 1}, f"timed out: {timed_out}")
     expect(sum(stats["bad_frames"].values()) == 4, f"bad frames: {stats['bad_frames']}")
     expect(good.conn_error is None, f"good sensor refused: {good.conn_error}")
 
