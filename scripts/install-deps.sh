@@ -11,6 +11,9 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   # zstd-compressed segment files (--compress zstd)
   libzstd-dev
+  # TLS with mutual certificates for collector links (flowtrail collect);
+  # the openssl command makes the certificates of e2e_collect.py
+  libssl-dev openssl
   # Cairo draws `flowtrail report clusters --plot` (its text in DejaVu Sans)
   libcairo2-dev fonts-dejavu-core
   # the ClickHouse loader's HTTP client; the servers and client of its cluster test

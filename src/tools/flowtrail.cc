@@ -8,6 +8,7 @@
 #include "google/protobuf/stubs/logging.h"
 #include "tools/cat_command.h"
 #include "tools/clickhouse_command.h"
+#include "tools/collect_command.h"
 #include "tools/report_command.h"
 
 namespace {
@@ -18,6 +19,7 @@ Reads the session record streams flowtrail-sensor writes.
 
 commands:
   cat      print records as the paper's classic line, JSON lines or CSV
+  collect  receive sensors' streams over TLS and store them as segment files
   report   analytics: scans (unique-server scan table, TRW verdicts),
            servers (active servers)
   clickhouse-load  load streams into ClickHouse (deploy/clickhouse/)
@@ -47,6 +49,10 @@ int main(int argc, char** argv) {
   }
   if (command == "cat") {
     return flowtrail::tools::RunCat(std::span<const std::string>(args).subspan(1), stdout, stderr);
+  }
+  if (command == "collect") {
+    return flowtrail::tools::RunCollect(std::span<const std::string>(args).subspan(1), stdout,
+                                        stderr);
   }
   if (command == "report") {
     return flowtrail::tools::RunReport(std::span<const std::string>(args).subspan(1), stdout,
