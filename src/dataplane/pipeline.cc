@@ -61,6 +61,7 @@ struct Pipeline::State {
   std::vector<WorkerCounters> worker_counters;  // cache-aligned, one per worker
   DispatcherCounters dispatcher_counters;
   ExporterCounters exporter_counters;
+  std::vector<CollectorLinkView> links;  // --collector: counters of each link
   AnalyticsCounters analytics_counters;
   std::unique_ptr<Watermark[]> watermarks;
   std::vector<rte_ring*> packet_rings;
@@ -349,7 +350,9 @@ absl::StatusOr<std::unique_ptr<Pipeline>> Pipeline::Create(const SensorConfig& c
   }
 
   // The stream.
-  absl::StatusOr<std::unique_ptr<exporter::ByteSink>> sink = exporter::OpenFileSink(config.output);
+  absl::StatusOr<std::unique_ptr<exporter::ByteSink>> sink =
+      config.output.empty() ? std::unique_ptr<exporter::ByteSink>()
+                            : exporter::OpenFileSink(config.output);
   if (!sink.ok()) {
     return sink.status();
   }
@@ -376,8 +379,14 @@ absl::StatusOr<std::unique_ptr<Pipeline>> Pipeline::Create(const SensorConfig& c
       }
     }
   }
+  absl::StatusOr<std::unique_ptr<exporter::SegmentSink>> out = WithCollectorLinks(
+      config.output.empty() ? nullptr : exporter::SingleSegment(*std::move(sink)),
+      config.collectors, &s->links);
+  if (!out.ok()) {
+    return out.status();
+  }
   absl::StatusOr<std::unique_ptr<exporter::StreamWriter>> writer =
-      exporter::StreamWriter::Create(*std::move(sink), info);
+      exporter::StreamWriter::Create(*std::move(out), info);
   if (!writer.ok()) {
     return writer.status();
   }
@@ -545,6 +554,7 @@ Snapshot Pipeline::State::TakeSnapshot(const char* end) const {
   snap.records_written = Get(exporter_counters.records_written);
   snap.bytes_written = Get(exporter_counters.bytes_written);
   snap.write_errors = Get(exporter_counters.write_errors);
+  snap.collectors = LinkSnapshots(links, snap.records_written);
   snap.analytics_records = Get(analytics_counters.records);
   snap.snapshots_written = Get(exporter_counters.snapshots_written);
   snap.snapshots_dropped =
