@@ -9,6 +9,8 @@ packages=(
   # libraries
   libdpdk-dev libabsl-dev libprotobuf-dev protobuf-compiler libpcap-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  # zstd-compressed segment files (--compress zstd)
+  libzstd-dev
   # Cairo draws `flowtrail report clusters --plot` (its text in DejaVu Sans)
   libcairo2-dev fonts-dejavu-core
   # DPDK drivers the sensor and tests load (Debian ships each on its own)

@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "export/record_encoder.h"
+#include "export/zstd_file.h"
 
 namespace flowtrail::exporter {
 namespace {
@@ -68,13 +69,16 @@ const char* BodyName(v1::Frame::BodyCase body) {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<ByteSource>> OpenFileSource(const std::string& path) {
-  if (path == "-") return std::make_unique<FdSource>(STDIN_FILENO, false, "stdin");
+  // zstd-compressed segments (rotating_file_sink.h) read as the plain bytes.
+  if (path == "-") {
+    return MaybeZstdSource(std::make_unique<FdSource>(STDIN_FILENO, false, "stdin"), "stdin");
+  }
   int fd;
   do {
     fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   } while (fd < 0 && errno == EINTR);
   if (fd < 0) return absl::ErrnoToStatus(errno, absl::StrCat("cannot open ", path));
-  return std::make_unique<FdSource>(fd, true, path);
+  return MaybeZstdSource(std::make_unique<FdSource>(fd, true, path), path);
 }
 
 std::unique_ptr<ByteSource> MemorySource(std::span<const uint8_t> bytes) {

@@ -7,6 +7,7 @@
 
 #include "google/protobuf/stubs/logging.h"
 #include "tools/cat_command.h"
+#include "tools/collect_command.h"
 #include "tools/report_command.h"
 
 namespace {
@@ -17,6 +18,7 @@ Reads the session record streams flowtrail-sensor writes.
 
 commands:
   cat      print records as the paper's classic line, JSON lines or CSV
+  collect  receive sensors' streams over TLS and store them as segment files
   report   analytics: scans (unique-server scan table, TRW verdicts),
            servers (active servers)
 
@@ -45,6 +47,10 @@ int main(int argc, char** argv) {
   }
   if (command == "cat") {
     return flowtrail::tools::RunCat(std::span<const std::string>(args).subspan(1), stdout, stderr);
+  }
+  if (command == "collect") {
+    return flowtrail::tools::RunCollect(std::span<const std::string>(args).subspan(1), stdout,
+                                        stderr);
   }
   if (command == "report") {
     return flowtrail::tools::RunReport(std::span<const std::string>(args).subspan(1), stdout,

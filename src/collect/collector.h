@@ -1,0 +1,172 @@
+// `flowtrail collect`'s server: accepts sensor connections (TLS with mutual
+// certificates, or plaintext on loopback / with --insecure), validates every
+// frame (FrameDecoder), stores each connection's segment through a
+// SegmentSink (one per connection, rotating files under DIR/SENSOR/), fsyncs
+// and acknowledges (CollectorAck) what is durable, and keeps per-run interval
+// sets of the sequences held to report gaps and duplicates.
+//
+// Threading: one thread, one epoll loop over non-blocking sockets. The
+// machine this runs on has 2 cores and the work per frame is a protobuf
+// parse plus a memcpy; a single loop keeps every run's interval set, every
+// counter and every sink single-owner with no locks. fsync runs inline (at
+// most once per connection per sync interval), which is the one blocking
+// call; a pool would only help with many sensors on a slow disk.
+//
+// Duplicates (a sensor resending what was not acknowledged before it
+// reconnected): a data frame whose sequence the run already holds is not
+// stored again; it is counted as a duplicate, covered by the ack, and its
+// (sensor, run, sequence) is in the summary. A file therefore never repeats
+// a frame, and the run's files cut where duplicates were skipped.
+#pragma once
+
+#include <cstdint>
+#include <cstdio>
+#include <functional>
+#include <map>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "collect/sequence_set.h"
+#include "export/segment.h"
+#include "flowtrail/v1/session.pb.h"
+
+namespace flowtrail::collect {
+
+// Records a connection has made durable (written and fsync'd), handed to a
+// consumer (the ClickHouse loader) after each fsync, in sequence order.
+// Frames skipped as duplicates are not in it. The spans are valid during the
+// call.
+struct DurableBatch {
+  std::string_view sensor_id;
+  std::string_view run_id;
+  uint64_t first_sequence = 0;  // sequences[0]
+  std::span<const uint64_t> sequences;
+  std::span<const v1::SessionRecord> records;
+};
+
+class DurableConsumer {
+ public:
+  virtual ~DurableConsumer() = default;
+  // An error is logged and counted; the data stays durable and acknowledged
+  // (the files are the record of truth).
+  virtual absl::Status OnDurable(const DurableBatch& batch) = 0;
+};
+
+// Opens the storage of one connection's segment: `sensor_dir` exists
+// (DIR/SENSOR/), `run_header` is the segment header with first_sequence
+// cleared (the sink frames its own segments).
+using SinkFactory = std::function<absl::StatusOr<std::unique_ptr<exporter::SegmentSink>>(
+    const std::string& sensor_dir, const v1::StreamHeader& run_header)>;
+
+struct CollectorOptions {
+  std::string listen_host = "127.0.0.1";
+  uint16_t listen_port = 0;  // 0: any (tests read port())
+  std::string dir;
+  std::string tls_ca, tls_cert, tls_key;  // all three, or none
+  bool insecure = false;
+  size_t max_connections = 1024;
+  // A connection with no byte for this long, or a frame (or TLS handshake)
+  // incomplete for this long, is closed.
+  uint64_t idle_timeout_ms = 120'000;
+  // Unsynced data is fsync'd and acknowledged at least this often.
+  uint64_t sync_interval_ms = 100;
+  SinkFactory sink_factory;
+  DurableConsumer* consumer = nullptr;
+  std::FILE* log = stderr;
+};
+
+struct CollectorStats {
+  uint64_t connections_accepted = 0;
+  std::map<std::string, uint64_t> connections_refused;  // by reason
+  uint64_t connections_closed = 0;
+  uint64_t frames = 0;  // data frames accepted (stored or duplicate)
+  uint64_t records = 0;
+  uint64_t frames_stored = 0;
+  uint64_t duplicates = 0;
+  uint64_t bytes = 0;  // bytes received on accepted connections
+  std::map<std::string, uint64_t> bad_frames;  // by reason
+  uint64_t syncs = 0;
+  uint64_t acks = 0;
+  uint64_t consumer_errors = 0;
+};
+
+// What the collector holds of one run.
+struct RunState {
+  std::string sensor_id;
+  std::string run_id;
+  SequenceSet held;
+  uint64_t duplicates = 0;
+  // Inclusive sequence ranges received more than once (capped list).
+  std::vector<std::pair<uint64_t, uint64_t>> duplicate_ranges;
+};
+
+class Collector {
+ public:
+  // Checks the options (TLS files, plaintext rule), rebuilds the runs'
+  // sequence sets from the files under dir, and listens.
+  static absl::StatusOr<std::unique_ptr<Collector>> Create(CollectorOptions options);
+  ~Collector();
+
+  // Serves until RequestStop(); then finishes what arrived, fsyncs, sends
+  // the final acks and closes every segment.
+  absl::Status Run();
+  // Async-signal-safe.
+  void RequestStop();
+
+  uint16_t port() const { return port_; }
+  const CollectorStats& stats() const { return stats_; }
+  const std::map<std::pair<std::string, std::string>, RunState>& runs() const { return runs_; }
+  // Gaps and duplicates per run, and the counters.
+  std::string Summary() const;
+  std::string StatsJson() const;
+
+  struct Connection;
+
+ private:
+  explicit Collector(CollectorOptions options);
+  absl::Status Init();
+  absl::Status Rebuild();
+  void Accept();
+  void OnReadable(Connection& c);
+  void OnWritable(Connection& c);
+  bool Handshake(Connection& c);
+  // Reads what the socket has (at most `budget` bytes); false when the
+  // connection was closed.
+  bool ReadSome(Connection& c, size_t budget);
+  absl::Status OnFrame(Connection& c, const struct DecodedFrame& f);
+  absl::Status FlushBlock(Connection& c);
+  absl::Status SyncAndAck(Connection& c);
+  void SendAck(Connection& c, const v1::CollectorAck& ack);
+  void TryWrite(Connection& c);
+  // Ends the connection: what was stored is synced and acknowledged, then
+  // `error` (if any) is sent as a refusal.
+  void Close(Connection& c, const std::string& reason, bool bad_frame);
+  void Timers();
+  void Log(const std::string& line) const;
+  void Destroy(Connection& c);
+
+  CollectorOptions options_;
+  CollectorStats stats_;
+  std::map<std::pair<std::string, std::string>, RunState> runs_;
+  std::map<uint64_t, std::unique_ptr<Connection>> conns_;
+  uint64_t next_conn_id_ = 1;
+  int listen_fd_ = -1;
+  int epoll_fd_ = -1;
+  int stop_fd_ = -1;
+  uint16_t port_ = 0;
+  void* ssl_ctx_ = nullptr;  // SSL_CTX*, null for plaintext
+  uint64_t last_timer_ms_ = 0;
+  bool stopping_ = false;
+  std::vector<uint8_t> read_buf_;
+};
+
+// "byte N: frame length ..." -> "frame_length": the counter a decoder error
+// goes to.
+std::string BadFrameReason(std::string_view message);
+
+}  // namespace flowtrail::collect

@@ -1,0 +1,476 @@
+#!/usr/bin/env python3
+"""End-to-end test of `flowtrail collect` (issue 9): a well-behaved sensor
+streams a real record stream (the real sensor's output on a generated
+capture) over TLS with mutual certificates, honouring acks, reconnects once
+and resends from before its last ack (duplicates), while hostile peers hit
+the same port: random bytes, a 2 GiB length prefix, a truncated frame, a
+valid header followed by garbage, a TLS handshake with an unknown
+certificate, a plaintext peer, and 1,000 idle connections. Each hostile
+connection must be closed by the collector with its own clear log line;
+then SIGTERM, exit 0, and every acknowledged record must be in the files
+(`flowtrail cat`), each once, with the duplicates counted.
+
+    e2e_collect.py CASE   (meson: e2e_collect_hostile, e2e_collect_options)
+
+Certificates are made with the `openssl` command line into the case's work
+directory. Python 3 standard library only.
+"""
+
+import os
+import random
+import re
+import resource
+import select
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import e2e_lib as lib  # noqa: E402
+from e2e_lib import Failure, Skip, expect, log  # noqa: E402
+
+IDLE_TIMEOUT = 5  # seconds (--idle-timeout)
+
+
+def varint(v):
+    out = bytearray()
+    while True:
+        b = v & 0x7F
+        v >>= 7
+        if v:
+            out.append(b | 0x80)
+        else:
+            out.append(b)
+            return bytes(out)
+
+
+def split_frames(buf):
+    """Raw frames (prefix and body) of a stream with their (sequence, kind)."""
+    frames, at = [], 0
+    while at < len(buf):
+        start = at
+        n, at = lib._varint(buf, at)
+        seq, kind = 0, None
+        for number, _, value in lib._fields(buf[at:at + n]):
+            if number == 1:
+                seq = value
+            elif number in (2, 3, 4, 5):
+                kind = {2: "header", 3: "record", 4: "trailer", 5: "snapshot"}[number]
+        at += n
+        frames.append((seq, kind, buf[start:at]))
+    return frames
+
+
+def header_from(header_frame, first):
+    """The header frame re-based on `first`: protobuf merges repeated
+    occurrences of a message field, so appending Frame.sequence and a
+    StreamHeader{first_sequence} to the body overrides both."""
+    n, at = lib._varint(header_frame, 0)
+    body = header_frame[at:]
+    sub = b"\x48" + varint(first)  # StreamHeader.first_sequence = 9
+    body += b"\x08" + varint(first - 1) + b"\x12" + varint(len(sub)) + sub
+    return varint(len(body)) + body
+
+
+def openssl(*args):
+    subprocess.run(["openssl"] + list(args), check=True, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL)
+
+
+def make_certs(d):
+    """A CA, the collector's certificate, a sensor's, and a rogue CA's sensor."""
+    for ca in ("ca", "rogue-ca"):
+        openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                "-keyout", f"{d}/{ca}.key", "-out", f"{d}/{ca}.pem", "-subj", f"/CN={ca}")
+    ext = f"{d}/san.ext"
+    with open(ext, "w") as f:
+        f.write("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+    for name, ca in (("collector", "ca"), ("sensor", "ca"), ("rogue", "rogue-ca")):
+        openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{d}/{name}.key",
+                "-out", f"{d}/{name}.csr", "-subj", f"/CN={name}")
+        openssl("x509", "-req", "-in", f"{d}/{name}.csr", "-CA", f"{d}/{ca}.pem",
+                "-CAkey", f"{d}/{ca}.key", "-CAcreateserial", "-days", "2",
+                "-out", f"{d}/{name}.pem", "-extfile", ext)
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class CollectorProc:
+    def __init__(self, work, args):
+        self.stderr_path = os.path.join(work, "collect.stderr")
+        self.stats_path = os.path.join(work, "collect.stats.json")
+        self.port = free_port()
+        cmd = [lib.CLI, "collect", "--listen", f"127.0.0.1:{self.port}",
+               "--stats-json", self.stats_path] + args
+        log("$ " + " ".join(cmd))
+        self.err = open(self.stderr_path, "w")
+        self.p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=self.err)
+        deadline = time.monotonic() + 30
+        while "listening on" not in self.log():
+            if self.p.poll() is not None or time.monotonic() > deadline:
+                raise Failure(f"collector did not start: {lib.tail(self.log())}")
+            time.sleep(0.05)
+
+    def log(self):
+        with open(self.stderr_path, errors="replace") as f:
+            return f.read()
+
+    def stop(self):
+        self.p.send_signal(signal.SIGTERM)
+        try:
+            rc = self.p.wait(60)
+        except subprocess.TimeoutExpired:
+            lib.kill_group(self.p)
+            raise Failure("collector did not exit within 60 s of SIGTERM")
+        self.err.close()
+        return rc
+
+
+def client_context(d, cert):
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.load_verify_locations(f"{d}/ca.pem")
+    ctx.load_cert_chain(f"{d}/{cert}.pem", f"{d}/{cert}.key")
+    return ctx
+
+
+def connect_tls(d, port, cert="sensor"):
+    raw = socket.create_connection(("127.0.0.1", port), timeout=30)
+    return client_context(d, cert).wrap_socket(raw, server_hostname="127.0.0.1")
+
+
+def read_acks(sock, on_ack):
+    """Reads CollectorAcks until the connection closes; returns the error."""
+    buf = b""
+    error = None
+    while True:
+        try:
+            data = sock.recv(65536)
+        except (OSError, ssl.SSLError):
+            return error
+        if not data:
+            return error
+        buf += data
+        while buf:
+            try:
+                n, at = lib._varint(buf, 0)
+            except Failure:
+                break
+            if at + n > len(buf):
+                break
+            ack = {num: v for num, _, v in lib._fields(buf[at:at + n])}
+            buf = buf[at + n:]
+            if 3 in ack:
+                error = ack[3].decode(errors="replace")
+            else:
+                on_ack(ack.get(2, 0))
+
+
+class GoodSensor(threading.Thread):
+    """Streams the frames over two connections: the first stops after an ack
+    (no trailer), the second resends from before that ack (duplicates) to
+    the trailer. Sends slowly until `hostiles_done`, so the attacks overlap
+    the stream."""
+
+    def __init__(self, d, port, frames, hostiles_done):
+        super().__init__(daemon=True)
+        self.d, self.port, self.frames, self.done_evt = d, port, frames, hostiles_done
+        self.acked = 0
+        self.error = None
+        self.resent_from = None
+        self.cond = threading.Condition()
+        self.exc = None
+
+    def on_ack(self, seq):
+        with self.cond:
+            if seq < self.acked:
+                self.error = f"ack went back from {self.acked} to {seq}"
+            self.acked = max(self.acked, seq)
+            self.cond.notify_all()
+
+    def wait_ack(self, seq, timeout=60):
+        with self.cond:
+            ok = self.cond.wait_for(lambda: self.acked >= seq, timeout)
+        expect(ok, f"good sensor: no ack for {seq} within {timeout} s (acked {self.acked})")
+
+    def connection(self, header, data, trailer, pace):
+        s = connect_tls(self.d, self.port)
+        reader = threading.Thread(target=lambda: setattr(self, "conn_error",
+                                                         read_acks(s, self.on_ack)), daemon=True)
+        self.conn_error = None
+        reader.start()
+        s.sendall(header)
+        for i in range(0, len(data), 20):
+            s.sendall(b"".join(f[2] for f in data[i:i + 20]))
+            if pace and not self.done_evt.is_set():
+                time.sleep(0.02)
+        if trailer is not None:
+            s.sendall(trailer[2])
+        return s, reader
+
+    def run(self):
+        try:
+            header = self.frames[0][2]
+            data = [f for f in self.frames if f[1] in ("record", "snapshot")]
+            trailer = self.frames[-1] if self.frames[-1][1] == "trailer" else None
+            half = len(data) // 2
+            s, reader = self.connection(header, data[:half], None, pace=True)
+            self.wait_ack(data[half - 1][0])
+            s.close()  # mid-run, no trailer: like a sensor losing its link
+            reader.join(10)
+            # Resend from 100 frames before the ack, as a sensor that missed it.
+            self.resent_from = data[half - 100][0]
+            rest = [f for f in data if f[0] >= self.resent_from]
+            s, reader = self.connection(header_from(header, self.resent_from), rest, trailer,
+                                        pace=False)
+            self.wait_ack(data[-1][0])
+            s.close()
+            reader.join(10)
+        except Exception as e:  # reported by the main thread
+            self.exc = e
+
+
+def expect_closed(sock, what, timeout=IDLE_TIMEOUT + 30):
+    """The collector closes the connection: EOF or reset within the time."""
+    sock.settimeout(timeout)
+    try:
+        while True:
+            data = sock.recv(65536)
+            if not data:
+                return
+    except (ConnectionResetError, ssl.SSLError, BrokenPipeError):
+        return
+    except socket.timeout:
+        raise Failure(f"{what}: the collector did not close the connection")
+    except OSError:
+        return
+
+
+def hostile_tls(d, port, payload, what, shut=False):
+    s = connect_tls(d, port)
+    local = s.getsockname()[1]
+    s.sendall(payload)
+    if shut:
+        s.shutdown(socket.SHUT_WR)  # end of stream without close_notify
+    expect_closed(s, what)
+    s.close()
+    return local
+
+
+def hostile_raw(port, payload, what):
+    s = socket.create_connection(("127.0.0.1", port), timeout=30)
+    local = s.getsockname()[1]
+    s.sendall(payload)
+    expect_closed(s, what)
+    s.close()
+    return local
+
+
+def hostile_rogue(d, port):
+    raw = socket.create_connection(("127.0.0.1", port), timeout=30)
+    local = raw.getsockname()[1]
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.load_verify_locations(f"{d}/ca.pem")
+    ctx.load_cert_chain(f"{d}/rogue.pem", f"{d}/rogue.key")
+    try:
+        s = ctx.wrap_socket(raw, server_hostname="127.0.0.1")
+        # TLS 1.3: the server's verdict on the client certificate comes
+        # after the client's handshake returns.
+        expect_closed(s, "unknown certificate")
+        s.close()
+    except (ssl.SSLError, OSError):
+        raw.close()
+    return local
+
+
+def stream_file(case):
+    pcap, exp = lib.capture("many_sessions")
+    r = lib.run_sensor(case, "stream", pcap,
+                       list(exp["sensor_args"]) + ["--sensor-id", "e2e-collect"])
+    with open(r.output, "rb") as f:
+        buf = f.read()
+    return r.output, buf
+
+
+def case_collect_hostile():
+    if shutil.which("openssl") is None:
+        raise Skip("no openssl command")
+    case = "collect_hostile"
+    work = os.path.join(lib.WORK_DIR, case)
+    shutil.rmtree(work, ignore_errors=True)
+    os.makedirs(work)
+    certs = os.path.join(work, "certs")
+    os.makedirs(certs)
+    make_certs(certs)
+    src_path, buf = stream_file(case)
+    frames = split_frames(buf)
+    records = sum(1 for f in frames if f[1] == "record")
+    log(f"  stream: {len(frames)} frames, {records} records")
+    expect(records > 1000, "the stream is too small for the test")
+    store = os.path.join(work, "store")
+    os.makedirs(store)
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 8192)), hard))
+
+    c = CollectorProc(work, ["--dir", store, "--tls-ca", f"{certs}/ca.pem",
+                             "--tls-cert", f"{certs}/collector.pem",
+                             "--tls-key", f"{certs}/collector.key",
+                             "--idle-timeout", str(IDLE_TIMEOUT), "--max-connections", "1100",
+                             "--rotate-bytes", "1000000"])
+    done = threading.Event()
+    good = GoodSensor(certs, c.port, frames, done)
+    good.start()
+    time.sleep(0.5)  # the good sensor is connected and streaming
+
+    header = frames[0][2]
+    rnd = random.Random(9)
+    expected = {}  # hostile name -> (local port, log pattern)
+    try:
+        idle = []
+        for _ in range(1000):
+            idle.append(socket.create_connection(("127.0.0.1", c.port), timeout=30))
+        log("  1000 idle connections open")
+        expected["random bytes"] = (hostile_tls(
+            certs, c.port, bytes(rnd.randrange(256) for _ in range(4096)), "random bytes"),
+            r"closed: bad frame: byte 0: ")
+        expected["2 GiB length"] = (hostile_tls(certs, c.port, varint(2 << 30) + b"x" * 100,
+                                                "2 GiB length"),
+                                    r"bad frame: byte 0: frame length 2147483648 exceeds")
+        rec = frames[1][2]
+        expected["truncated frame"] = (hostile_tls(certs, c.port, header + rec[:len(rec) // 2],
+                                                   "truncated frame", shut=True),
+                                       r"bad frame: byte \d+: stream truncated")
+        expected["header then garbage"] = (hostile_tls(
+            certs, c.port, header + b"\x10" + bytes(rnd.randrange(256) for _ in range(16)),
+            "header then garbage"), r"bad frame: byte \d+: ")
+        expected["unknown certificate"] = (hostile_rogue(certs, c.port),
+                                           r"refused conn \d+ 127\.0\.0\.1:{}: bad_certificate")
+        expected["plaintext on TLS"] = (hostile_raw(c.port, header + rec, "plaintext peer"),
+                                        r"refused conn \d+ 127\.0\.0\.1:{}: plaintext_on_tls")
+        for s in idle:
+            expect_closed(s, "idle connection")
+        idle_ports = [s.getsockname()[1] for s in idle]
+        for s in idle:
+            s.close()
+        log("  1000 idle connections closed by the collector")
+    finally:
+        done.set()
+    good.join(180)
+    expect(not good.is_alive(), "good sensor did not finish")
+    if good.exc is not None:
+        raise Failure(f"good sensor: {good.exc}")
+    expect(good.error is None, f"good sensor: {good.error}")
+    last = [f for f in frames if f[1] in ("record", "snapshot")][-1][0]
+    expect(good.acked == last, f"good sensor acked up to {good.acked}, the stream ends at {last}")
+
+    rc = c.stop()
+    text = c.log()
+    expect(rc == 0, f"collector exited {rc} after SIGTERM: {lib.tail(text)}")
+    problems = []
+    for what, (port, pattern) in expected.items():
+        pat = pattern.format(port) if "{}" in pattern else (r"127\.0\.0\.1:%d[: ].*" % port
+                                                           + pattern)
+        if not re.search(pat, text):
+            problems.append(f"{what}: no log line matching {pat!r}")
+    idle_logged = sum(1 for p in idle_ports
+                      if re.search(r"127\.0\.0\.1:%d: closed: too slow: TLS handshake" % p, text))
+    if idle_logged != 1000:
+        problems.append(f"idle connections: {idle_logged} of 1000 logged as timed out")
+    lib.report(problems, "hostile peers closed with their errors")
+
+    import json
+    with open(c.stats_path) as f:
+        stats = json.load(f)
+    log(f"  stats: {json.dumps({k: v for k, v in stats.items() if k != 'runs'})}")
+    runs = stats["runs"]
+    expect(len(runs) == 1, f"stats: {len(runs)} runs, expected the good sensor's one")
+    run = runs[0]
+    dups = [f for f in frames if f[1] in ("record", "snapshot")
+            and good.resent_from <= f[0] <= good.acked]
+    expect(run["gaps"] == [], f"stats: gaps {run['gaps']}")
+    expect(run["frames"] == last, f"stats: holds {run['frames']} frames, expected {last}")
+    resent = len([f for f in frames if f[1] in ("record", "snapshot")
+                  and good.resent_from <= f[0] < good.resent_from + 100])
+    expect(run["duplicates"] == resent == 100,
+           f"stats: {run['duplicates']} duplicates, the sensor resent {resent} acked frames")
+    expect(run["duplicate_ranges"] == [[good.resent_from, good.resent_from + 99]],
+           f"stats: duplicate ranges {run['duplicate_ranges']}")
+    del dups
+    refused = stats["connections_refused"]
+    expect(refused.get("bad_certificate", 0) == 1, f"refused: {refused}")
+    expect(refused.get("plaintext_on_tls", 0) == 1, f"refused: {refused}")
+    expect(refused.get("slow_timeout", 0) == 1000, f"refused: {refused}")
+    expect(sum(stats["bad_frames"].values()) == 4, f"bad frames: {stats['bad_frames']}")
+
+    # Every acknowledged record is in the files, once.
+    sensor_dir = os.path.join(store, "e2e-collect")
+    files = sorted(os.path.join(sensor_dir, n) for n in os.listdir(sensor_dir)
+                   if n.endswith(".ftr"))
+    expect(len(files) >= 2, f"expected rotated files, got {files}")
+    p = subprocess.run([lib.CLI, "cat", "--format", "json", "--allow-unfinished"] + files,
+                       capture_output=True, text=True, timeout=120)
+    expect(p.returncode == 0, f"flowtrail cat on the collector's files: {lib.tail(p.stderr)}")
+    got = sorted(p.stdout.splitlines())
+    want = sorted(lib.cat(src_path).stdout.splitlines())
+    expect(len(got) == len(want) == records,
+           f"collector files hold {len(got)} records, the stream {len(want)}")
+    expect(got == want, "the collector's records differ from the stream's")
+    log(f"  {len(files)} files hold all {records} records once; duplicates identified")
+
+    # A restarted collector knows what it holds.
+    c2 = CollectorProc(work, ["--dir", store, "--tls-ca", f"{certs}/ca.pem",
+                              "--tls-cert", f"{certs}/collector.pem",
+                              "--tls-key", f"{certs}/collector.key"])
+    rc = c2.stop()
+    expect(rc == 0, f"restarted collector exited {rc}")
+    expect(re.search(r"holds sensor e2e-collect run \w+: sequences 1-%d\n" % last, c2.log()),
+           f"restarted collector does not report 1-{last}: {lib.tail(c2.log())}")
+
+
+def case_collect_options():
+    case = "collect_options"
+    work = os.path.join(lib.WORK_DIR, case)
+    shutil.rmtree(work, ignore_errors=True)
+    os.makedirs(work)
+    problems = []
+    for args, pattern in (
+            (["--listen", "0.0.0.0:0", "--dir", work], "refusing to accept plaintext on 0.0.0.0"),
+            (["--listen", "127.0.0.1:0", "--dir", work, "--clickhouse", "http://x"],
+             "not built yet"),
+            (["--listen", "127.0.0.1:0", "--dir", work, "--tls-ca", "x"],
+             "needs all of --tls-ca, --tls-cert and --tls-key"),
+            (["--listen", "127.0.0.1:0", "--dir", os.path.join(work, "missing")],
+             "is not a directory"),
+            (["--listen", "127.0.0.1", "--dir", work], "needs ADDR:PORT")):
+        p = subprocess.run([lib.CLI, "collect"] + args, capture_output=True, text=True,
+                           timeout=30)
+        if p.returncode != 2 or pattern not in p.stderr:
+            problems.append(f"{args}: exit {p.returncode}, stderr {p.stderr.strip()!r}")
+    lib.report(problems, "bad options refused")
+    # Plaintext on loopback is allowed (the sensor on the same host).
+    c = CollectorProc(work, ["--dir", work])
+    s = socket.create_connection(("127.0.0.1", c.port))
+    s.sendall(b"\x00")  # a frame of 0 bytes: no body
+    expect_closed(s, "plaintext bad frame")
+    rc = c.stop()
+    expect(rc == 0, f"collector exited {rc}")
+    expect("has no body" in c.log(), f"no error logged: {lib.tail(c.log())}")
+
+
+CASES = {
+    "collect_hostile": case_collect_hostile,
+    "collect_options": case_collect_options,
+}
+
+if __name__ == "__main__":
+    sys.exit(lib.main(CASES))
