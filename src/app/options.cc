@@ -280,7 +280,7 @@ Collectors (each block of the stream also goes to every collector)
                            plaintext: only to a loopback collector, unless
   --insecure               plaintext to any collector
   --collector-queue BYTES  memory per collector for blocks not yet
-                           acknowledged (k/M/G; default 64M)
+                           acknowledged (k/M/G, at least 1M; default 64M)
   --spill-dir DIR          blocks that do not fit go to DIR/HOST_PORT/RUN_ID/
                            and are replayed in order; what is still
                            unacknowledged after the 10 s drain at the end
@@ -607,7 +607,8 @@ absl::StatusOr<ParsedOptions> ParseOptions(const std::vector<std::string_view>& 
       {"--collector-key", file(&c.collectors.key_file)},
       {"--spill-dir", file(&c.collectors.spill_dir)},
       {"--spill-budget", bytes(&c.collectors.spill_budget, 0)},
-      {"--collector-queue", bytes(&c.collectors.queue_bytes, 64 << 10)},
+      // Half is the ring from the exporter: room for 8 of its 64 KiB blocks.
+      {"--collector-queue", bytes(&c.collectors.queue_bytes, 1 << 20)},
       {"--telemetry-top",
        [&](std::string_view o, std::string_view v) -> absl::Status {
          // The telemetry socket answers in at most 16 KiB.

@@ -69,6 +69,7 @@ std::vector<CollectorSnapshot> LinkSnapshots(const std::vector<CollectorLinkView
     s.spilled_bytes = get(c.spilled_bytes);
     s.spilled_total = get(c.spilled_total);
     s.records_dropped = get(c.records_dropped);
+    s.frames_dropped = get(c.frames_dropped);
     s.records_undelivered = get(c.records_undelivered);
     s.spill_errors = get(c.spill_errors);
     s.lag_records = records_written > s.records_acked ? records_written - s.records_acked : 0;

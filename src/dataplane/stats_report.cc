@@ -124,11 +124,12 @@ std::string CollectorText(const CollectorSnapshot& c) {
       "  collector %s: %s, connects=%d reconnects=%d connect_failures=%d tls_failures=%d "
       "bad_acks=%d refusals=%d; sent %d records (%d frames, %d bytes), acked %d (sequence %d), "
       "lag %d; queued %d bytes, spilled %d bytes (%d in all), spill errors %d; records dropped "
-      "%d, undelivered %d\n",
+      "%d (%d frames), undelivered %d\n",
       c.name, c.connected ? "connected" : "not connected", c.connects, c.reconnects,
       c.connect_failures, c.tls_failures, c.bad_acks, c.refusals, c.records_sent, c.frames_sent,
       c.bytes_sent, c.records_acked, c.acked_sequence, c.lag_records, c.queued_bytes,
-      c.spilled_bytes, c.spilled_total, c.spill_errors, c.records_dropped, c.records_undelivered);
+      c.spilled_bytes, c.spilled_total, c.spill_errors, c.records_dropped, c.frames_dropped,
+      c.records_undelivered);
 }
 
 std::string CollectorJson(const CollectorSnapshot& c) {
@@ -142,7 +143,8 @@ std::string CollectorJson(const CollectorSnapshot& c) {
       ",\"lag_records\":", c.lag_records, ",\"queued_bytes\":", c.queued_bytes,
       ",\"spilled_bytes\":", c.spilled_bytes, ",\"spilled_total_bytes\":", c.spilled_total,
       ",\"spill_errors\":", c.spill_errors, ",\"records_dropped\":", c.records_dropped,
-      ",\"records_undelivered\":", c.records_undelivered, "}");
+      ",\"frames_dropped\":", c.frames_dropped, ",\"records_undelivered\":", c.records_undelivered,
+      "}");
 }
 
 }  // namespace

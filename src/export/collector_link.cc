@@ -275,7 +275,10 @@ class CollectorLink::Impl {
   // The exporter lcore: copy and push, or count the drop.
   void Write(std::span<const uint8_t> frames, const BlockInfo& info) {
     const uint64_t size = frames.size();
-    if (ring_bytes_.load(std::memory_order_relaxed) + size > ring_limit_ || !thread_.joinable() ||
+    const uint64_t in_ring = ring_bytes_.load(std::memory_order_relaxed);
+    // A block larger than the ring's half (a big snapshot frame) still goes
+    // in when the ring is empty rather than be dropped every time.
+    if ((in_ring != 0 && in_ring + size > ring_limit_) || !thread_.joinable() ||
         end_requested_.load(std::memory_order_relaxed)) {
       Drop(info);
       return;
@@ -335,6 +338,7 @@ class CollectorLink::Impl {
   void Drop(const BlockInfo& info) {
     // Write() and the thread both drop; fetch_add keeps both exact.
     counters_->records_dropped.fetch_add(info.records, std::memory_order_relaxed);
+    counters_->frames_dropped.fetch_add(info.frames, std::memory_order_relaxed);
   }
 
   void Log(const std::string& what) {
@@ -401,7 +405,7 @@ class CollectorLink::Impl {
       ring_bytes_.fetch_sub(size, std::memory_order_relaxed);
       Add(counters_->blocks_taken, 1);
       Entry e{b->info, size, nullptr};
-      if (mem_bytes_ + size <= window_limit_) {
+      if (mem_bytes_ + size <= window_limit_ || mem_bytes_ == 0) {
         mem_bytes_ += size;  // stays in queued_bytes
         e.mem = std::move(b);
       } else if (!run_dir_.empty() && spill_bytes_ + size <= opt_.spill_budget) {

@@ -15,7 +15,8 @@
 //     sequence within what was sent and never decreasing; a bad one closes the
 //     connection and is counted), trim acknowledged blocks;
 //   - hold unacknowledged blocks in memory (half of --collector-queue; the
-//     ring is the other half) and spill the overflow to a directory, up to
+//     ring is the other half; a block larger than a half, a big snapshot,
+//     is taken when the ring or the memory is empty) and spill the overflow to a directory, up to
 //     the spill budget, replayed in order; beyond it blocks are dropped and
 //     their records counted. A dropped block is a gap: the segment on the
 //     connection ends (after its frames are acknowledged) and a new
@@ -78,6 +79,7 @@ struct CollectorLinkCounters {
   C spilled_bytes{0};        // on disk now
   C spilled_total{0};        // bytes ever written to the spill
   C records_dropped{0};      // records of blocks that fit neither in memory nor the spill
+  C frames_dropped{0};       // their frames (records and snapshots)
   C records_undelivered{0};  // left unacknowledged when End() gave up
   C spill_errors{0};         // spill writes or reads that failed (the block is dropped)
   C blocks_taken{0};         // blocks the thread has taken from the ring

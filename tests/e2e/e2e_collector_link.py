@@ -109,7 +109,10 @@ class Collector:
 def stored_records(store):
     """The records in the collector's files for the sensor (cat, JSON lines)."""
     d = os.path.join(store, SENSOR_ID)
-    files = sorted(os.path.join(d, n) for n in os.listdir(d) if n.endswith(".ftr")) \
+    # .part: the file a SIGKILLed collector was writing (it holds what was
+    # acknowledged from it; the restarted collector counts it).
+    files = sorted(os.path.join(d, n) for n in os.listdir(d)
+                   if n.endswith(".ftr") or n.endswith(".ftr.part")) \
         if os.path.isdir(d) else []
     if not files:
         return []
@@ -127,6 +130,7 @@ def setup(case):
     os.makedirs(certs)
     make_certs(certs)
     store = os.path.join(work, "store")
+    os.makedirs(store)
     spill = os.path.join(work, "spill")
     pcap, _ = lib.capture(CAPTURE)
     return work, certs, store, spill, pcap
@@ -135,7 +139,7 @@ def setup(case):
 def sensor_args(port, certs, spill, budget):
     return ["--sensor-id", SENSOR_ID, "--collector", f"127.0.0.1:{port}",
             "--collector-ca", f"{certs}/ca.pem", "--collector-cert", f"{certs}/sensor.pem",
-            "--collector-key", f"{certs}/sensor.key", "--collector-queue", "64k",
+            "--collector-key", f"{certs}/sensor.key", "--collector-queue", "1M",
             "--spill-dir", spill, "--spill-budget", budget]
 
 
@@ -221,7 +225,7 @@ def case_collector_link_spill_budget():
     case = "collector_link_spill_budget"
     work, certs, store, spill, pcap = setup(case)
     port = free_port()  # nobody listens until the sensor is done reading
-    r, p, err = start_sensor(case, pcap, sensor_args(port, certs, spill, "64k"))
+    r, p, err = start_sensor(case, pcap, sensor_args(port, certs, spill, "256k"))
     # The collector comes up while the sensor drains its links at the end
     # (10 s): wait until the records are all written.
     stats_seen = False

@@ -597,7 +597,9 @@ TEST(CollectorLink, MutualTlsAcceptsTheEnrolledAndRefusesOthers) {
     Blocks blocks(20, 5);
     blocks.Write(*link, 0, 20);
     const CollectorLinkCounters& k = link->counters();
-    if (!t.delivered) ASSERT_TRUE(WaitFor([&] { return Get(k.tls_failures) > 0; }));
+    if (!t.delivered) {
+      ASSERT_TRUE(WaitFor([&] { return Get(k.tls_failures) > 0; }));
+    }
     ASSERT_TRUE(link->End({.next_sequence = 101, .records_dropped = 0, .end_time_us = 7}).ok());
     if (t.delivered) {
       ExpectNoGap(c.seen(), 100);
