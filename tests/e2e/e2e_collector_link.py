@@ -25,45 +25,17 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import e2e_lib as lib  # noqa: E402
+from e2e_collect import free_port, make_certs  # noqa: E402  (CA, collector, sensor certs)
 from e2e_lib import Failure, expect, log  # noqa: E402
 
 CAPTURE = "many_sessions"
 SENSOR_ID = "e2e-link"
-
-
-def openssl(*args):
-    subprocess.run(["openssl"] + list(args), check=True, stdout=subprocess.DEVNULL,
-                   stderr=subprocess.DEVNULL)
-
-
-def make_certs(d):
-    """A CA, the collector's certificate (for 127.0.0.1) and the sensor's."""
-    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-            "-keyout", f"{d}/ca.key", "-out", f"{d}/ca.pem", "-subj", "/CN=ca")
-    ext = f"{d}/san.ext"
-    with open(ext, "w") as f:
-        f.write("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
-    for name in ("collector", "sensor"):
-        openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{d}/{name}.key",
-                "-out", f"{d}/{name}.csr", "-subj", f"/CN={name}")
-        openssl("x509", "-req", "-in", f"{d}/{name}.csr", "-CA", f"{d}/ca.pem",
-                "-CAkey", f"{d}/ca.key", "-CAcreateserial", "-days", "2",
-                "-out", f"{d}/{name}.pem", "-extfile", ext)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 class Collector:
