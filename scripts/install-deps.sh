@@ -11,6 +11,9 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   # zstd-compressed segment files (--compress zstd)
   libzstd-dev
+  # collector links: TLS with mutual certificates (OpenSSL 3); the openssl
+  # command line makes the tests' certificates
+  libssl-dev openssl
   # Cairo draws `flowtrail report clusters --plot` (its text in DejaVu Sans)
   libcairo2-dev fonts-dejavu-core
   # DPDK drivers the sensor and tests load (Debian ships each on its own)
