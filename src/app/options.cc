@@ -16,6 +16,7 @@
 #include "common/byte_size.h"
 #include "dataplane/pcap_devargs.h"
 #include "dataplane/rx_queue.h"
+#include "export/collector_link.h"
 #include "export/stream_format.h"
 #include "export/stream_writer.h"
 #include "record/session_record.h"
@@ -279,6 +280,27 @@ Live analytics (the analytics lcore; SPEC §5)
                            0 = only the final one (default 60)
   --no-snapshots           records only, no snapshot frames
 
+Collectors (each block of the stream also goes to every collector)
+  --collector HOST:PORT    a collector (`flowtrail collect`); repeatable, one
+                           link each. Acknowledged blocks are forgotten; the
+                           rest is resent after a reconnect (at-least-once,
+                           duplicates identified by sequence number). With
+                           --collector, --output is optional
+  --collector-ca FILE      PEM CA that verifies the collector (whose
+                           certificate must name HOST)
+  --collector-cert FILE    PEM certificate of this sensor (mutual TLS)
+  --collector-key FILE     its PEM private key. Without the three, links are
+                           plaintext: only to a loopback collector, unless
+  --insecure               plaintext to any collector
+  --collector-queue BYTES  memory per collector for blocks not yet
+                           acknowledged (k/M/G, at least 1M; default 64M)
+  --spill-dir DIR          blocks that do not fit go to DIR/HOST_PORT/RUN_ID/
+                           and are replayed in order; what is still
+                           unacknowledged after the 10 s drain at the end
+                           stays there (not replayed by a later run)
+  --spill-budget BYTES     disk per collector (default 1G); beyond it blocks
+                           are dropped and their records counted
+
   --help                   this text
 
 Live counters: the periodic status line, and the DPDK telemetry commands
@@ -313,6 +335,13 @@ absl::StatusOr<uint64_t> ParseBytes(std::string_view option, std::string_view va
   }
   return v;
 }
+
+// How many of the three TLS files were given (all or none).
+struct CollectorTls {
+  explicit CollectorTls(const dataplane::CollectorConfig& c)
+      : given(!c.ca_file.empty() + !c.cert_file.empty() + !c.key_file.empty()) {}
+  int given;
+};
 
 absl::StatusOr<double> ParseProbability(std::string_view option, std::string_view value) {
   double v = 0;
@@ -350,6 +379,28 @@ absl::StatusOr<ParsedOptions> ParseOptions(const std::vector<std::string_view>& 
         return s.status();
       }
       *field = ToMicros(*s);
+      return absl::OkStatus();
+    };
+  };
+  auto file = [](std::string* field) -> Setter {
+    return [field](std::string_view o, std::string_view v) -> absl::Status {
+      if (v.empty()) {
+        return Bad(o, v, "expected a path");
+      }
+      *field = std::string(v);
+      return absl::OkStatus();
+    };
+  };
+  auto bytes = [](uint64_t* field, uint64_t min) -> Setter {
+    return [field, min](std::string_view o, std::string_view v) -> absl::Status {
+      absl::StatusOr<uint64_t> n = ParseBytes(o, v);
+      if (!n.ok()) {
+        return n.status();
+      }
+      if (*n < min) {
+        return Bad(o, v, absl::StrCat("expected at least ", min, " bytes"));
+      }
+      *field = *n;
       return absl::OkStatus();
     };
   };
@@ -592,6 +643,23 @@ absl::StatusOr<ParsedOptions> ParseOptions(const std::vector<std::string_view>& 
          an.snapshot_interval_us = *n * 1'000'000;
          return absl::OkStatus();
        }},
+      {"--collector",
+       [&](std::string_view o, std::string_view v) -> absl::Status {
+         std::string host;
+         uint16_t port = 0;
+         if (absl::Status s = exporter::ParseHostPort(std::string(v), &host, &port); !s.ok()) {
+           return Bad(o, v, "expected HOST:PORT ([V6ADDR]:PORT), port 1-65535");
+         }
+         c.collectors.addresses.push_back(std::string(v));
+         return absl::OkStatus();
+       }},
+      {"--collector-ca", file(&c.collectors.ca_file)},
+      {"--collector-cert", file(&c.collectors.cert_file)},
+      {"--collector-key", file(&c.collectors.key_file)},
+      {"--spill-dir", file(&c.collectors.spill_dir)},
+      {"--spill-budget", bytes(&c.collectors.spill_budget, 0)},
+      // Half is the ring from the exporter: room for 8 of its 64 KiB blocks.
+      {"--collector-queue", bytes(&c.collectors.queue_bytes, 1 << 20)},
       {"--telemetry-top",
        [&](std::string_view o, std::string_view v) -> absl::Status {
          // The telemetry socket answers in at most 16 KiB.
@@ -616,6 +684,10 @@ absl::StatusOr<ParsedOptions> ParseOptions(const std::vector<std::string_view>& 
     }
     if (arg == "--no-capture") {
       c.capture = false;
+      continue;
+    }
+    if (arg == "--insecure") {
+      c.collectors.insecure = true;
       continue;
     }
     if (arg == "--no-snapshots") {
@@ -647,13 +719,24 @@ absl::StatusOr<ParsedOptions> ParseOptions(const std::vector<std::string_view>& 
     return absl::InvalidArgumentError(
         "--output and --output-dir are exclusive: one file, or rotating files in a directory");
   }
-  if (!have_output && c.output_dir.empty()) {
+  if (!have_output && c.output_dir.empty() && c.collectors.addresses.empty()) {
     return absl::InvalidArgumentError(
-        "--output FILE (\"-\" for stdout) or --output-dir DIR is required");
+        "--output FILE (\"-\" for stdout), --output-dir DIR or --collector HOST:PORT is required");
   }
   if (c.output_dir.empty() && (c.rotate_bytes != 0 || c.rotate_seconds != 0 || c.compress_zstd)) {
     return absl::InvalidArgumentError(
         "--rotate-bytes, --rotate-seconds and --compress need --output-dir DIR");
+  }
+  {
+    const CollectorTls tls{c.collectors};
+    if (tls.given != 0 && tls.given != 3) {
+      return absl::InvalidArgumentError(
+          "--collector-ca, --collector-cert and --collector-key go together (mutual TLS)");
+    }
+    if (tls.given != 0 && c.collectors.addresses.empty()) {
+      return absl::InvalidArgumentError(
+          "--collector-ca/--collector-cert/--collector-key need --collector");
+    }
   }
   if (!(an.scan.trw.theta0 > an.scan.trw.theta1)) {
     return absl::InvalidArgumentError("--trw-theta0 must exceed --trw-theta1");

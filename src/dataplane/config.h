@@ -32,8 +32,22 @@ struct AnalyticsConfig {
   bool snapshots = true;  // --no-snapshots: records only (schema revision 1)
 };
 
+// Links to collectors (src/export/collector_link.h): every record block also
+// goes to each, over TLS with mutual certificates (or plaintext to loopback
+// or with --insecure), queued in memory and spilled to disk while one is away.
+struct CollectorConfig {
+  std::vector<std::string> addresses;         // --collector HOST:PORT, one link each
+  std::string ca_file;                        // --collector-ca
+  std::string cert_file;                      // --collector-cert
+  std::string key_file;                       // --collector-key
+  bool insecure = false;                      // --insecure: plaintext to a non-loopback peer
+  std::string spill_dir;                      // --spill-dir ("" = no spill: overflow is dropped)
+  uint64_t spill_budget = uint64_t{1} << 30;  // --spill-budget, per link
+  uint64_t queue_bytes = uint64_t{64} << 20;  // --collector-queue, per link
+};
+
 struct SensorConfig {
-  std::string output;     // record stream file, "-" = stdout
+  std::string output;     // record stream file, "-" = stdout; "" with collectors only
   std::string sensor_id;  // default: hostname
   // --output-dir: the run as segment files rotated by size and/or age
   // (export/rotating_file_sink.h); 0 = no limit.
@@ -59,6 +73,7 @@ struct SensorConfig {
   // arguments before rte_eal_init; see file_input.h).
   std::vector<FileVdev> file_inputs;
   AnalyticsConfig analytics;
+  CollectorConfig collectors;
 };
 
 }  // namespace flowtrail::dataplane

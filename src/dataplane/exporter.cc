@@ -6,11 +6,77 @@
 
 #include "dataplane/idle_backoff.h"
 #include "dataplane/record_rings.h"
+#include "export/fanout_sink.h"
+
+#include "absl/strings/str_cat.h"
 
 namespace flowtrail::dataplane {
 namespace {
 constexpr unsigned kBatch = 256;
 }  // namespace
+
+absl::StatusOr<std::unique_ptr<exporter::SegmentSink>> WithCollectorLinks(
+    std::unique_ptr<exporter::SegmentSink> primary, const CollectorConfig& config,
+    std::vector<CollectorLinkView>* links) {
+  if (config.addresses.empty()) {
+    return primary;
+  }
+  std::vector<std::unique_ptr<exporter::CollectorLink>> made;
+  for (const std::string& address : config.addresses) {
+    exporter::CollectorLinkOptions o;
+    if (absl::Status st = exporter::ParseHostPort(address, &o.host, &o.port); !st.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("--collector: ", st.message()));
+    }
+    o.ca_file = config.ca_file;
+    o.cert_file = config.cert_file;
+    o.key_file = config.key_file;
+    o.insecure = config.insecure;
+    o.queue_bytes = config.queue_bytes;
+    o.spill_dir = config.spill_dir;
+    o.spill_budget = config.spill_budget;
+    absl::StatusOr<std::unique_ptr<exporter::CollectorLink>> link =
+        exporter::CollectorLink::Create(std::move(o));
+    if (!link.ok()) {
+      return link.status();
+    }
+    links->push_back({(*link)->name(), (*link)->shared_counters()});
+    made.push_back(*std::move(link));
+  }
+  return std::make_unique<exporter::FanoutSink>(std::move(primary), std::move(made));
+}
+
+std::vector<CollectorSnapshot> LinkSnapshots(const std::vector<CollectorLinkView>& links,
+                                             uint64_t records_written) {
+  std::vector<CollectorSnapshot> out;
+  for (const CollectorLinkView& l : links) {
+    const exporter::CollectorLinkCounters& c = *l.counters;
+    auto get = [](const std::atomic<uint64_t>& v) { return v.load(std::memory_order_relaxed); };
+    CollectorSnapshot s;
+    s.name = l.name;
+    s.connected = get(c.connected) != 0;
+    s.connects = get(c.connects);
+    s.reconnects = get(c.reconnects);
+    s.connect_failures = get(c.connect_failures);
+    s.tls_failures = get(c.tls_failures);
+    s.bad_acks = get(c.bad_acks);
+    s.refusals = get(c.refusals);
+    s.bytes_sent = get(c.bytes_sent);
+    s.frames_sent = get(c.frames_sent);
+    s.records_sent = get(c.records_sent);
+    s.acked_sequence = get(c.acked_sequence);
+    s.records_acked = get(c.records_acked);
+    s.queued_bytes = get(c.queued_bytes);
+    s.spilled_bytes = get(c.spilled_bytes);
+    s.spilled_total = get(c.spilled_total);
+    s.records_dropped = get(c.records_dropped);
+    s.frames_dropped = get(c.frames_dropped);
+    s.records_undelivered = get(c.records_undelivered);
+    s.spill_errors = get(c.spill_errors);
+    s.lag_records = records_written > s.records_acked ? records_written - s.records_acked : 0;
+    out.push_back(std::move(s));
+  }
+  return out;
+}
 
 Exporter::Exporter(ExporterSetup setup)
     : s_(std::move(setup)),

@@ -5,9 +5,11 @@
 // finished, the analytics lcore has handed over its final snapshot and the
 // rings are empty, it writes the trailer and closes the stream.
 //
-// It does file I/O on an lcore, acceptable while the sink is a local file;
-// TCP collectors and spill (SPEC §6) should move the blocking writes to a
-// non-EAL I/O thread fed by a ring of encoded blocks.
+// It does the --output file's I/O on its lcore (a local file). Collector
+// links (--collector) do none here: Write() copies each block into the link's
+// lock-free ring and returns; the link's own thread (not an EAL lcore) does
+// the network and spill I/O (export/collector_link.h). Only the final close
+// waits, at most the drain timeout, for the collectors' acknowledgements.
 #pragma once
 
 #include <memory>
@@ -17,8 +19,11 @@
 #include <rte_ring.h>
 
 #include "dataplane/clock.h"
+#include "dataplane/config.h"
 #include "dataplane/control.h"
 #include "dataplane/counters.h"
+#include "dataplane/stats_report.h"
+#include "export/collector_link.h"
 #include "export/stream_writer.h"
 
 namespace flowtrail::dataplane {
@@ -33,6 +38,25 @@ struct ExporterSetup {
   ExporterCounters* counters = nullptr;
   Control* control = nullptr;
 };
+
+// A collector link's counters as the main lcore reads them.
+struct CollectorLinkView {
+  std::string name;  // HOST:PORT
+  std::shared_ptr<const exporter::CollectorLinkCounters> counters;
+};
+
+// The stream's sink: `primary` (the --output file; null = none) alone, or
+// with a link per --collector in a FanoutSink. Fails (before anything runs)
+// on plaintext to a non-loopback collector without --insecure, unreadable
+// certificates or a spill directory that cannot be made.
+absl::StatusOr<std::unique_ptr<exporter::SegmentSink>> WithCollectorLinks(
+    std::unique_ptr<exporter::SegmentSink> primary, const CollectorConfig& config,
+    std::vector<CollectorLinkView>* links);
+
+// The links' counters for the status line, summary and --stats-json; the
+// lag is records handed to the sink (`records_written`) minus acknowledged.
+std::vector<CollectorSnapshot> LinkSnapshots(const std::vector<CollectorLinkView>& links,
+                                             uint64_t records_written);
 
 class Exporter {
  public:

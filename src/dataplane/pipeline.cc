@@ -62,6 +62,7 @@ struct Pipeline::State {
   std::vector<WorkerCounters> worker_counters;  // cache-aligned, one per worker
   DispatcherCounters dispatcher_counters;
   ExporterCounters exporter_counters;
+  std::vector<CollectorLinkView> links;  // --collector: counters of each link
   AnalyticsCounters analytics_counters;
   std::unique_ptr<Watermark[]> watermarks;
   std::vector<rte_ring*> packet_rings;
@@ -350,12 +351,16 @@ absl::StatusOr<std::unique_ptr<Pipeline>> Pipeline::Create(const SensorConfig& c
   }
 
   // The stream.
+  // The primary output (a file, or rotating files in a directory); none when
+  // the stream goes only to collectors.
+  const bool primary = !config.output.empty() || !config.output_dir.empty();
   absl::StatusOr<std::unique_ptr<exporter::SegmentSink>> sink =
-      exporter::OpenRunOutput({.file = config.output,
-                               .dir = config.output_dir,
-                               .rotate_bytes = config.rotate_bytes,
-                               .rotate_seconds = config.rotate_seconds,
-                               .compress_zstd = config.compress_zstd});
+      !primary ? std::unique_ptr<exporter::SegmentSink>()
+               : exporter::OpenRunOutput({.file = config.output,
+                                          .dir = config.output_dir,
+                                          .rotate_bytes = config.rotate_bytes,
+                                          .rotate_seconds = config.rotate_seconds,
+                                          .compress_zstd = config.compress_zstd});
   if (!sink.ok()) {
     return sink.status();
   }
@@ -382,8 +387,13 @@ absl::StatusOr<std::unique_ptr<Pipeline>> Pipeline::Create(const SensorConfig& c
       }
     }
   }
+  absl::StatusOr<std::unique_ptr<exporter::SegmentSink>> out =
+      WithCollectorLinks(*std::move(sink), config.collectors, &s->links);
+  if (!out.ok()) {
+    return out.status();
+  }
   absl::StatusOr<std::unique_ptr<exporter::StreamWriter>> writer =
-      exporter::StreamWriter::Create(*std::move(sink), info);
+      exporter::StreamWriter::Create(*std::move(out), info);
   if (!writer.ok()) {
     return writer.status();
   }
@@ -551,6 +561,7 @@ Snapshot Pipeline::State::TakeSnapshot(const char* end) const {
   snap.records_written = Get(exporter_counters.records_written);
   snap.bytes_written = Get(exporter_counters.bytes_written);
   snap.write_errors = Get(exporter_counters.write_errors);
+  snap.collectors = LinkSnapshots(links, snap.records_written);
   snap.analytics_records = Get(analytics_counters.records);
   snap.snapshots_written = Get(exporter_counters.snapshots_written);
   snap.snapshots_dropped =

@@ -102,14 +102,52 @@ std::string StatusLine(const Snapshot& now, const Snapshot& before) {
     imissed += p.imissed;
     nombuf += p.nombuf;
   }
-  return absl::StrFormat(
+  std::string line = absl::StrFormat(
       "flowtrail: %.1fs rx=%d (%.0f pps) imissed=%d nombuf=%d bad=%d sessions active=%d "
       "created=%d ended=%d evicted=%d records=%d ring_drops=%d",
       now.elapsed_s, rx, pps, imissed, nombuf, now.OfClass(packet::ParseClass::kMalformed),
       Sum(now, &WorkerSnapshot::sessions_active), Sum(now, &WorkerSnapshot::sessions_created),
       Sum(now, &WorkerSnapshot::sessions_ended), Sum(now, &WorkerSnapshot::sessions_evicted),
       now.records_written, now.RingDrops());
+  for (const CollectorSnapshot& c : now.collectors) {
+    absl::StrAppendFormat(&line, " collector %s %s lag=%d queued=%d spilled=%d dropped=%d", c.name,
+                          c.connected ? "up" : "down", c.lag_records, c.queued_bytes,
+                          c.spilled_bytes, c.records_dropped);
+  }
+  return line;
 }
+
+namespace {
+
+std::string CollectorText(const CollectorSnapshot& c) {
+  return absl::StrFormat(
+      "  collector %s: %s, connects=%d reconnects=%d connect_failures=%d tls_failures=%d "
+      "bad_acks=%d refusals=%d; sent %d records (%d frames, %d bytes), acked %d (sequence %d), "
+      "lag %d; queued %d bytes, spilled %d bytes (%d in all), spill errors %d; records dropped "
+      "%d (%d frames), undelivered %d\n",
+      c.name, c.connected ? "connected" : "not connected", c.connects, c.reconnects,
+      c.connect_failures, c.tls_failures, c.bad_acks, c.refusals, c.records_sent, c.frames_sent,
+      c.bytes_sent, c.records_acked, c.acked_sequence, c.lag_records, c.queued_bytes,
+      c.spilled_bytes, c.spilled_total, c.spill_errors, c.records_dropped, c.frames_dropped,
+      c.records_undelivered);
+}
+
+std::string CollectorJson(const CollectorSnapshot& c) {
+  return absl::StrCat(
+      "{\"collector\":", JsonString(c.name), ",\"connected\":", c.connected ? "true" : "false",
+      ",\"connects\":", c.connects, ",\"reconnects\":", c.reconnects,
+      ",\"connect_failures\":", c.connect_failures, ",\"tls_failures\":", c.tls_failures,
+      ",\"bad_acks\":", c.bad_acks, ",\"refusals\":", c.refusals, ",\"bytes_sent\":", c.bytes_sent,
+      ",\"frames_sent\":", c.frames_sent, ",\"records_sent\":", c.records_sent,
+      ",\"acked_sequence\":", c.acked_sequence, ",\"records_acked\":", c.records_acked,
+      ",\"lag_records\":", c.lag_records, ",\"queued_bytes\":", c.queued_bytes,
+      ",\"spilled_bytes\":", c.spilled_bytes, ",\"spilled_total_bytes\":", c.spilled_total,
+      ",\"spill_errors\":", c.spill_errors, ",\"records_dropped\":", c.records_dropped,
+      ",\"frames_dropped\":", c.frames_dropped, ",\"records_undelivered\":", c.records_undelivered,
+      "}");
+}
+
+}  // namespace
 
 std::string SummaryText(const Snapshot& s) {
   std::string out =
@@ -163,8 +201,9 @@ std::string SummaryText(const Snapshot& s) {
   absl::StrAppendFormat(&out,
                         "  records written: %d (%d bytes) to %s; write errors: %d; ring drops: "
                         "%d\n  analytics: %s\n",
-                        s.records_written, s.bytes_written, s.output, s.write_errors, s.RingDrops(),
-                        s.analytics_json);
+                        s.records_written, s.bytes_written, s.output.empty() ? "no file" : s.output,
+                        s.write_errors, s.RingDrops(), s.analytics_json);
+  for (const CollectorSnapshot& c : s.collectors) out += CollectorText(c);
   return out;
 }
 
@@ -248,8 +287,11 @@ std::string StatsJson(const Snapshot& s) {
                   ",\"bytes_written\":", s.bytes_written, ",\"write_errors\":", s.write_errors,
                   ",\"analytics_records\":", s.analytics_records,
                   ",\"snapshots_written\":", s.snapshots_written,
-                  ",\"snapshots_dropped\":", s.snapshots_dropped,
-                  ",\"analytics\":", s.analytics_json, "}\n");
+                  ",\"snapshots_dropped\":", s.snapshots_dropped, ",\"collectors\":[");
+  for (size_t i = 0; i < s.collectors.size(); ++i) {
+    absl::StrAppend(&j, i ? "," : "", CollectorJson(s.collectors[i]));
+  }
+  absl::StrAppend(&j, "],\"analytics\":", s.analytics_json, "}\n");
   return j;
 }
 

@@ -79,6 +79,31 @@ struct DispatcherSnapshot {
   uint64_t pool_waits = 0;
 };
 
+// One collector link (--collector; export/collector_link.h counters).
+struct CollectorSnapshot {
+  std::string name;  // HOST:PORT
+  bool connected = false;
+  uint64_t connects = 0;
+  uint64_t reconnects = 0;
+  uint64_t connect_failures = 0;
+  uint64_t tls_failures = 0;
+  uint64_t bad_acks = 0;
+  uint64_t refusals = 0;
+  uint64_t bytes_sent = 0;
+  uint64_t frames_sent = 0;
+  uint64_t records_sent = 0;  // resends included
+  uint64_t acked_sequence = 0;
+  uint64_t records_acked = 0;
+  uint64_t queued_bytes = 0;
+  uint64_t spilled_bytes = 0;
+  uint64_t spilled_total = 0;
+  uint64_t records_dropped = 0;      // beyond memory and spill budget
+  uint64_t frames_dropped = 0;       // their frames, snapshots included
+  uint64_t records_undelivered = 0;  // unacknowledged when the drain at the end gave up
+  uint64_t spill_errors = 0;
+  uint64_t lag_records = 0;  // records written minus acknowledged
+};
+
 struct Snapshot {
   std::string sensor_id;
   std::string output;
@@ -94,6 +119,7 @@ struct Snapshot {
   uint64_t records_written = 0;
   uint64_t bytes_written = 0;
   uint64_t write_errors = 0;
+  std::vector<CollectorSnapshot> collectors;
   uint64_t analytics_records = 0;
   uint64_t snapshots_written = 0;     // analytics snapshot frames in the stream
   uint64_t snapshots_dropped = 0;     // skipped (exporter behind) or over the frame cap
