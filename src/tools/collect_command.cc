@@ -7,6 +7,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "collect/clickhouse_feed.h"
 #include "collect/collector.h"
 #include "export/rotating_file_sink.h"
 #include "tools/cat_command.h"
@@ -41,7 +42,12 @@ options:
   --rotate-bytes N       start a new file after N bytes (default: no limit)
   --rotate-seconds S     start a new file after S seconds (default: no limit)
   --stats-json FILE      write the counters and per-run gaps there at exit
-  --clickhouse URL       (not built yet)
+  --clickhouse URL       also load what is durable into ClickHouse over its HTTP
+                         interface (e.g. http://127.0.0.1:8123/; the tables of
+                         deploy/clickhouse/schema.sql: flowtrail.sessions and
+                         flowtrail.batches), from a thread of its own; what it
+                         cannot load is logged and stays in the files for
+                         `flowtrail clickhouse-load`, which never loads twice
   -h, --help             this text
 )";
 
@@ -64,7 +70,7 @@ int Usage(std::FILE* err, const std::string& message) {
 int RunCollect(std::span<const std::string> args, std::FILE* out, std::FILE* err) {
   collect::CollectorOptions options;
   options.log = err;
-  std::string listen, stats_json;
+  std::string listen, stats_json, clickhouse_url;
   uint64_t rotate_bytes = 0, rotate_seconds = 0;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
@@ -100,7 +106,10 @@ int RunCollect(std::span<const std::string> args, std::FILE* out, std::FILE* err
     } else if (a == "--stats-json") {
       stats_json = v;
     } else if (a == "--clickhouse") {
-      return Usage(err, "--clickhouse is not built yet (the ClickHouse loader is not wired in)");
+      if (!v.starts_with("http://") && !v.starts_with("https://")) {
+        return Usage(err, "--clickhouse needs an http:// or https:// URL, not '" + v + "'");
+      }
+      clickhouse_url = v;
     } else if (a == "--idle-timeout") {
       if (!absl::SimpleAtod(v, &d) || !(d > 0) || d > 1e7) {
         return Usage(err, "--idle-timeout needs seconds > 0, not '" + v + "'");
@@ -145,6 +154,21 @@ int RunCollect(std::span<const std::string> args, std::FILE* out, std::FILE* err
     return std::unique_ptr<exporter::SegmentSink>(*std::move(sink));
   };
 
+  std::unique_ptr<collect::ClickHouseFeed> feed;
+  if (!clickhouse_url.empty()) {
+    collect::ClickHouseFeedOptions fo;
+    fo.loader.url = clickhouse_url;
+    fo.log = err;
+    absl::StatusOr<std::unique_ptr<collect::ClickHouseFeed>> f =
+        collect::ClickHouseFeed::Create(std::move(fo));
+    if (!f.ok()) {
+      std::fprintf(err, "flowtrail collect: --clickhouse: %s\n",
+                   std::string(f.status().message()).c_str());
+      return kExitUsage;
+    }
+    feed = *std::move(f);
+    options.consumer = feed.get();
+  }
   absl::StatusOr<std::unique_ptr<collect::Collector>> c = collect::Collector::Create(options);
   if (!c.ok()) {
     std::fprintf(err, "flowtrail collect: %s\n", std::string(c.status().message()).c_str());
@@ -158,6 +182,16 @@ int RunCollect(std::span<const std::string> args, std::FILE* out, std::FILE* err
   sigaction(SIGINT, &sa, nullptr);
   absl::Status s = (*c)->Run();
   g_collector = nullptr;
+  if (feed != nullptr) {
+    feed->Finish();
+    const collect::ClickHouseFeedStats fs = feed->stats();
+    std::fprintf(err,
+                 "flowtrail collect: clickhouse: %llu records loaded, %llu failed, %llu dropped "
+                 "(queue full)\n",
+                 static_cast<unsigned long long>(fs.records_loaded),
+                 static_cast<unsigned long long>(fs.records_failed),
+                 static_cast<unsigned long long>(fs.records_dropped));
+  }
   if (!stats_json.empty()) {
     std::ofstream f(stats_json);
     f << (*c)->StatsJson();

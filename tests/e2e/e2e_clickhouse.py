@@ -1,7 +1,8 @@
 """The ClickHouse cluster test (issue 9): a real two-shard cluster (two
 clickhouse-server processes on loopback, their own ports and directories, config
 written here), the schema of deploy/clickhouse/schema.sql, the sensor's records of
-generated captures loaded with `flowtrail clickhouse-load`, then
+generated captures loaded with `flowtrail clickhouse-load` (one) and through
+`flowtrail collect --clickhouse` fed by the sensor over loopback (the other), then
 deploy/clickhouse/scans.sql and ports.sql compared with `flowtrail report scans` and
 `report ports` number for number; both shards hold rows, and loading the same file
 again (and a retry whose INSERT response was lost) stores nothing twice.
@@ -11,6 +12,7 @@ installed (scripts/install-deps.sh installs it).
 """
 
 import json
+import re
 import os
 import shutil
 import signal
@@ -24,6 +26,7 @@ import urllib.request
 
 import e2e_lib as lib
 from e2e_cases import report_text as report_rows
+from e2e_collect import CollectorProc  # noqa: E402  (flowtrail collect as a process)
 from e2e_lib import Failure, Skip, log, report
 
 SERVER = shutil.which("clickhouse-server") or (
@@ -179,7 +182,7 @@ def load(cluster, files, *extra):
     return p.stderr
 
 
-def sensor_records(name):
+def sensor_records(name, extra_args=()):
     """The sensor's stream of a generated capture (generated here if missing)."""
     out = os.path.join(lib.WORK_DIR, "clickhouse_captures")
     os.makedirs(out, exist_ok=True)
@@ -189,7 +192,7 @@ def sensor_records(name):
     with open(os.path.join(out, f"{name}.expected.json")) as f:
         exp = json.load(f)
     r = lib.run_sensor("clickhouse_cluster", name, os.path.join(out, f"{name}.pcap"),
-                       list(exp["sensor_args"]), memory=768)
+                       list(exp["sensor_args"]) + list(extra_args), memory=768)
     lib.check_stream_framing(r.output)
     return r.output
 
@@ -280,8 +283,7 @@ def count(cluster, table="flowtrail.sessions", i=0):
 def clickhouse_cluster():
     if SERVER is None:
         raise Skip("clickhouse-server is not installed (scripts/install-deps.sh installs it)")
-    files = [sensor_records("scan_stories"), sensor_records("ports_fixed_sport_scan")]
-    n_records = sum(len(lib.cat_json(f)) for f in files)
+    files = [sensor_records("scan_stories")]
     cluster = Cluster(os.path.join(lib.WORK_DIR, "clickhouse_cluster", "servers"))
     try:
         for i in range(2):
@@ -295,7 +297,25 @@ def clickhouse_cluster():
         problems = []
         if " 2 retries" not in out or " 2 looked up" not in out:
             problems.append(f"the lost responses were not retried and looked up: {out}")
-        load(cluster, files[1:])
+        # The second stream the way a site runs it: sensor -> `flowtrail collect
+        # --clickhouse` over loopback, the collector loading what it made durable.
+        cdir = os.path.join(lib.WORK_DIR, "clickhouse_cluster", "collector")
+        shutil.rmtree(cdir, ignore_errors=True)
+        os.makedirs(cdir)
+        collector = CollectorProc(cdir, ["--dir", cdir, "--clickhouse", cluster.url(0)])
+        try:
+            files.append(sensor_records("ports_fixed_sport_scan",
+                                        ["--collector", f"127.0.0.1:{collector.port}"]))
+        finally:
+            rc = collector.stop()
+        n_second = len(lib.cat_json(files[1]))
+        m = re.search(r"clickhouse: (\d+) records loaded, (\d+) failed, (\d+) dropped",
+                      collector.log())
+        log("  collector: " + (m.group(0) if m else lib.tail(collector.log(), 5)))
+        if rc != 0 or not m or m.groups() != (str(n_second), "0", "0"):
+            problems.append(f"collect --clickhouse (exit {rc}) did not load all {n_second} "
+                            f"records: {lib.tail(collector.log(), 8)}")
+        n_records = sum(len(lib.cat_json(f)) for f in files)
         total = count(cluster)
         if total != n_records:
             problems.append(f"{total} rows stored, {n_records} records in the streams")

@@ -544,8 +544,8 @@ def case_collect_options():
     problems = []
     for args, pattern in (
             (["--listen", "0.0.0.0:0", "--dir", work], "refusing to accept plaintext on 0.0.0.0"),
-            (["--listen", "127.0.0.1:0", "--dir", work, "--clickhouse", "http://x"],
-             "not built yet"),
+            (["--listen", "127.0.0.1:0", "--dir", work, "--clickhouse", "ftp://x"],
+             "needs an http:// or https:// URL"),
             (["--listen", "127.0.0.1:0", "--dir", work, "--tls-ca", "x"],
              "needs all of --tls-ca, --tls-cert and --tls-key"),
             (["--listen", "127.0.0.1:0", "--dir", os.path.join(work, "missing")],

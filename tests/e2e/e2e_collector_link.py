@@ -78,8 +78,10 @@ class Collector:
             return json.load(f)
 
 
-def stored_records(store):
-    """The records in the collector's files for the sensor (cat, JSON lines)."""
+def stored_records(store, gaps=False):
+    """The records in the collector's files for the sensor (cat, JSON lines).
+    gaps: the sensor may have dropped ranges (cat exits 3 when one lies between
+    stored segments, 0 when the drops were the run's tail)."""
     d = os.path.join(store, SENSOR_ID)
     # .part: the file a SIGKILLed collector was writing (it holds what was
     # acknowledged from it; the restarted collector counts it).
@@ -90,7 +92,8 @@ def stored_records(store):
         return []
     p = subprocess.run([lib.CLI, "cat", "--format", "json", "--allow-unfinished"] + files,
                        capture_output=True, text=True, timeout=300)
-    expect(p.returncode == 0, f"flowtrail cat on the collector's files: {lib.tail(p.stderr)}")
+    expect(p.returncode in ((0, 3) if gaps else (0,)),
+           f"flowtrail cat on the collector's files exited {p.returncode}: {lib.tail(p.stderr)}")
     return [line for line in p.stdout.splitlines() if line.strip()]
 
 
@@ -214,7 +217,7 @@ def case_collector_link_spill_budget():
     cstats = c.stop()
     link = link_of(stats)
     written = stats["records_written"]
-    got = stored_records(store)
+    got = stored_records(store, gaps=True)
     unique = len(set(got))
     problems = []
     if link["records_dropped"] <= 0:
