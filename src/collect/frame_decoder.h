@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "export/frame_rules.h"
 #include "export/stream_format.h"
 #include "flowtrail/v1/session.pb.h"
 
@@ -59,15 +60,15 @@ class FrameDecoder {
   // stop after any whole frame; no header at all is an error too).
   absl::Status Finish();
 
-  bool has_header() const { return has_header_; }
-  bool has_trailer() const { return has_trailer_; }
+  bool has_header() const { return rules_.has_header(); }
+  bool has_trailer() const { return rules_.has_trailer(); }
   const v1::StreamHeader& header() const { return header_; }
-  uint64_t first_sequence() const { return first_sequence_; }
+  uint64_t first_sequence() const { return rules_.first_sequence(); }
   // One past the last data frame accepted (first_sequence before any).
-  uint64_t next_sequence() const { return next_sequence_; }
-  uint64_t records() const { return records_; }
-  uint64_t snapshots() const { return snapshots_; }
-  uint64_t frames_skipped() const { return frames_skipped_; }
+  uint64_t next_sequence() const { return rules_.next_sequence(); }
+  uint64_t records() const { return rules_.records(); }
+  uint64_t snapshots() const { return rules_.snapshots(); }
+  uint64_t frames_skipped() const { return rules_.frames_skipped(); }
   // Stream offset of the first byte not yet decoded.
   uint64_t offset() const { return offset_; }
   // Bytes of an incomplete frame held (the per-connection memory).
@@ -92,13 +93,7 @@ class FrameDecoder {
   uint64_t offset_ = 0;
   v1::Frame frame_;
   v1::StreamHeader header_;
-  bool has_header_ = false;
-  bool has_trailer_ = false;
-  uint64_t first_sequence_ = 0;
-  uint64_t next_sequence_ = 0;
-  uint64_t records_ = 0;
-  uint64_t snapshots_ = 0;
-  uint64_t frames_skipped_ = 0;
+  exporter::SegmentRules rules_;  // the reader's rules (export/frame_rules.h)
   absl::Status status_;
 };
 

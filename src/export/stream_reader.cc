@@ -50,22 +50,6 @@ class SpanSource final : public ByteSource {
   std::span<const uint8_t> bytes_;
 };
 
-const char* BodyName(v1::Frame::BodyCase body) {
-  switch (body) {
-    case v1::Frame::kHeader:
-      return "header";
-    case v1::Frame::kRecord:
-      return "record";
-    case v1::Frame::kTrailer:
-      return "trailer";
-    case v1::Frame::kSnapshot:
-      return "snapshot";
-    case v1::Frame::BODY_NOT_SET:
-      break;
-  }
-  return "frame without a body";
-}
-
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<ByteSource>> OpenFileSource(const std::string& path) {
@@ -139,36 +123,26 @@ absl::StatusOr<const v1::SessionRecord*> StreamReader::ReadFrame() {
     absl::StatusOr<size_t> avail = Ensure(kMaxVarintBytes);
     if (!avail.ok()) return Fail(start, std::string(avail.status().message()));
     if (*avail == 0) {
-      if (has_trailer_ || (has_header_ && !options_.require_trailer)) {
+      if (rules_.has_trailer() || (rules_.has_header() && !options_.require_trailer)) {
         done_ = true;
         return nullptr;
       }
-      if (!has_header_) return Fail(start, "empty stream: no header frame");
-      return Fail(start, absl::StrCat("stream ends after ", records_read_,
+      if (!rules_.has_header()) return Fail(start, "empty stream: no header frame");
+      return Fail(start, absl::StrCat("stream ends after ", rules_.records(),
                                       " records without a trailer (truncated, or its writer "
                                       "was stopped or is still writing)"));
     }
-    if (has_trailer_) return Fail(start, "unexpected data after the stream trailer");
+    if (rules_.has_trailer()) return Fail(start, "unexpected data after the stream trailer");
 
     // The length prefix: a base-128 varint of at most 10 bytes.
     const uint8_t* p = buf_.data() + begin_;
     uint64_t len = 0;
     size_t prefix = 0;
-    bool complete = false;
-    while (prefix < *avail && prefix < kMaxVarintBytes) {
-      const uint8_t b = p[prefix];
-      len |= static_cast<uint64_t>(b & 0x7f) << (7 * prefix);
-      ++prefix;
-      if ((b & 0x80) == 0) {
-        complete = true;
-        break;
-      }
-    }
-    if (!complete) {
+    if (!ParseLengthPrefix(p, *avail, &len, &prefix)) {
       if (*avail < kMaxVarintBytes) return Fail(start, "stream truncated inside a frame length");
       return Fail(start, "malformed frame length: varint longer than 10 bytes");
     }
-    if (prefix == kMaxVarintBytes && p[prefix - 1] > 1) {
+    if (LengthPrefixOverflows(p, prefix)) {
       return Fail(start, "malformed frame length: varint overflows 64 bits");
     }
     const size_t max_len = std::max(options_.max_frame_bytes, options_.max_snapshot_frame_bytes);
@@ -188,97 +162,30 @@ absl::StatusOr<const v1::SessionRecord*> StreamReader::ReadFrame() {
       return Fail(start,
                   absl::StrCat("frame of ", len, " bytes is not a valid flowtrail.v1.Frame"));
     }
-
-    const uint64_t seq = frame_.sequence();
-    const v1::Frame::BodyCase body = frame_.body_case();
-    const bool unknown_body = body == v1::Frame::BODY_NOT_SET &&
-                              frame_.GetReflection()->GetUnknownFields(frame_).field_count() > 0;
-    if (body == v1::Frame::BODY_NOT_SET && !unknown_body) {
-      return Fail(start, absl::StrCat("frame (sequence ", seq, ") has no body"));
+    if (absl::Status s = rules_.Check(frame_, static_cast<size_t>(len), options_.max_frame_bytes);
+        !s.ok()) {
+      return Fail(start, std::string(s.message()));
     }
-    if (len > options_.max_frame_bytes && body != v1::Frame::kSnapshot) {
-      return Fail(start, absl::StrCat("frame length ", len, " exceeds the limit of ",
-                                      options_.max_frame_bytes, " bytes"));
-    }
-    if (unknown_body && has_header_) {
-      if (seq != next_sequence_) {
-        return Fail(start, absl::StrCat("frame sequence ", seq, ", expected ", next_sequence_,
-                                        " (frames lost, duplicated or reordered)"));
-      }
-      begin_ += total;
-      offset_ += total;
-      ++next_sequence_;
-      ++frames_skipped_;
-      continue;
-    }
-    if (unknown_body) {
-      return Fail(start,
-                  "stream starts with a frame of a type this reader does not know, "
-                  "not a stream header");
-    }
-    if (!has_header_) {
-      if (body != v1::Frame::kHeader) {
-        return Fail(start, absl::StrCat("stream starts with a ", BodyName(body),
-                                        " frame, not a stream header"));
-      }
-      // A segment's header (revision 3) names its first data frame; an
-      // older stream starts at 1.
-      const uint64_t first =
-          frame_.header().first_sequence() == 0 ? 1 : frame_.header().first_sequence();
-      if (seq != first - 1) {
-        return Fail(start, absl::StrCat("stream header has sequence ", seq, ", expected ",
-                                        first - 1, " (its first_sequence is ", first, ")"));
-      }
-      if (frame_.header().schema_version() != v1::SCHEMA_VERSION_1) {
-        return Fail(start,
-                    absl::StrCat("unsupported schema version ", frame_.header().schema_version(),
-                                 " (this reader knows version 1)"));
-      }
-      header_.Swap(frame_.mutable_header());
-      has_header_ = true;
-      next_sequence_ = first;
-      first_sequence_ = first;
-    } else {
-      if (seq != next_sequence_) {
-        return Fail(start, absl::StrCat("frame sequence ", seq, ", expected ", next_sequence_,
-                                        " (frames lost, duplicated or reordered)"));
-      }
-      if (body == v1::Frame::kHeader) {
-        return Fail(start, absl::StrCat("second stream header (sequence ", seq, ")"));
-      }
-      if (body == v1::Frame::kRecord) {
-        if (absl::Status s = ValidateRecord(frame_.record()); !s.ok()) {
-          return Fail(start, absl::StrCat("record (sequence ", seq, "): ", s.message()));
-        }
-      } else if (body == v1::Frame::kTrailer) {
-        if (frame_.trailer().records() != records_read_) {
-          return Fail(start, absl::StrCat("trailer counts ", frame_.trailer().records(),
-                                          " records, the stream has ", records_read_));
-        }
-        if (frame_.trailer().snapshots() != snapshots_read_) {
-          return Fail(start, absl::StrCat("trailer counts ", frame_.trailer().snapshots(),
-                                          " snapshots, the stream has ", snapshots_read_));
-        }
-      }
-    }
-
     begin_ += total;
     offset_ += total;
-    if (body == v1::Frame::kHeader) continue;
-    last_sequence_ = seq;
-    ++next_sequence_;
-    if (body == v1::Frame::kTrailer) {
-      trailer_.Swap(frame_.mutable_trailer());
-      has_trailer_ = true;
-      continue;
+    switch (frame_.body_case()) {
+      case v1::Frame::kHeader:
+        header_.Swap(frame_.mutable_header());
+        continue;
+      case v1::Frame::BODY_NOT_SET:  // a newer frame type: skipped
+        continue;
+      case v1::Frame::kTrailer:
+        last_sequence_ = frame_.sequence();
+        trailer_.Swap(frame_.mutable_trailer());
+        continue;
+      case v1::Frame::kSnapshot:
+        last_sequence_ = frame_.sequence();
+        last_snapshot_.Swap(frame_.mutable_snapshot());
+        continue;
+      case v1::Frame::kRecord:
+        last_sequence_ = frame_.sequence();
+        return &frame_.record();
     }
-    if (body == v1::Frame::kSnapshot) {
-      last_snapshot_.Swap(frame_.mutable_snapshot());
-      ++snapshots_read_;
-      continue;
-    }
-    ++records_read_;
-    return &frame_.record();
   }
 }
 

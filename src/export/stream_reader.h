@@ -26,6 +26,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "export/frame_rules.h"
 #include "export/stream_format.h"
 #include "flowtrail/v1/session.pb.h"
 
@@ -67,24 +68,26 @@ class StreamReader {
   absl::StatusOr<const v1::SessionRecord*> Next();
 
   // Null until read.
-  const v1::StreamHeader* header() const { return has_header_ ? &header_ : nullptr; }
-  const v1::StreamTrailer* trailer() const { return has_trailer_ ? &trailer_ : nullptr; }
-  uint64_t records_read() const { return records_read_; }
+  const v1::StreamHeader* header() const { return rules_.has_header() ? &header_ : nullptr; }
+  const v1::StreamTrailer* trailer() const { return rules_.has_trailer() ? &trailer_ : nullptr; }
+  uint64_t records_read() const { return rules_.records(); }
   // The segment's first data sequence (StreamHeader.first_sequence, 1 for a
   // stream before revision 3), once the header is read.
-  uint64_t first_sequence() const { return first_sequence_; }
+  uint64_t first_sequence() const { return rules_.first_sequence(); }
   // Frame.sequence of the frame read last: of the record Next() just
   // returned (0 before any data frame).
   uint64_t last_sequence() const { return last_sequence_; }
   // One past the last data frame read (records, snapshots, frames of unknown
   // types): where the next segment of the run would start. 0 before the
   // header.
-  uint64_t next_data_sequence() const { return has_trailer_ ? next_sequence_ - 1 : next_sequence_; }
-  uint64_t frames_skipped() const { return frames_skipped_; }
-  uint64_t snapshots_read() const { return snapshots_read_; }
+  uint64_t next_data_sequence() const {
+    return rules_.has_trailer() ? rules_.next_sequence() - 1 : rules_.next_sequence();
+  }
+  uint64_t frames_skipped() const { return rules_.frames_skipped(); }
+  uint64_t snapshots_read() const { return rules_.snapshots(); }
   // The last snapshot frame read so far, null if none.
   const v1::AnalyticsSnapshot* last_snapshot() const {
-    return snapshots_read_ != 0 ? &last_snapshot_ : nullptr;
+    return rules_.snapshots() != 0 ? &last_snapshot_ : nullptr;
   }
   // Byte offset of the frame the error is about (meaningful after an error).
   uint64_t error_offset() const { return error_offset_; }
@@ -107,15 +110,9 @@ class StreamReader {
   v1::Frame frame_;
   v1::StreamHeader header_;
   v1::StreamTrailer trailer_;
-  bool has_header_ = false;
-  bool has_trailer_ = false;
   bool done_ = false;
-  uint64_t next_sequence_ = 0;
-  uint64_t first_sequence_ = 0;
+  SegmentRules rules_;  // order, counts, validation
   uint64_t last_sequence_ = 0;
-  uint64_t records_read_ = 0;
-  uint64_t frames_skipped_ = 0;
-  uint64_t snapshots_read_ = 0;
   v1::AnalyticsSnapshot last_snapshot_;
   uint64_t error_offset_ = 0;
   absl::Status status_;
