@@ -108,10 +108,13 @@ def free_port():
 
 
 class CollectorProc:
-    def __init__(self, work, args):
-        self.stderr_path = os.path.join(work, "collect.stderr")
-        self.stats_path = os.path.join(work, "collect.stats.json")
-        self.port = free_port()
+    """`flowtrail collect` as a process; `port` fixed (a restart reuses it) or free."""
+
+    def __init__(self, work, args, port=None, tag=""):
+        suffix = f"-{tag}" if tag else ""
+        self.stderr_path = os.path.join(work, f"collect{suffix}.stderr")
+        self.stats_path = os.path.join(work, f"collect{suffix}.stats.json")
+        self.port = port if port is not None else free_port()
         cmd = [lib.CLI, "collect", "--listen", f"127.0.0.1:{self.port}",
                "--stats-json", self.stats_path] + args
         log("$ " + " ".join(cmd))
@@ -126,6 +129,11 @@ class CollectorProc:
     def log(self):
         with open(self.stderr_path, errors="replace") as f:
             return f.read()
+
+    def kill(self):
+        self.p.send_signal(signal.SIGKILL)
+        self.p.wait(30)
+        self.err.close()
 
     def stop(self):
         self.p.send_signal(signal.SIGTERM)

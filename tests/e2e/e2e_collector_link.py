@@ -31,48 +31,23 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import e2e_lib as lib  # noqa: E402
-from e2e_collect import free_port, make_certs  # noqa: E402  (CA, collector, sensor certs)
+from e2e_collect import CollectorProc, free_port, make_certs  # noqa: E402
 from e2e_lib import Failure, expect, log  # noqa: E402
 
 CAPTURE = "many_sessions"
 SENSOR_ID = "e2e-link"
 
 
-class Collector:
-    """`flowtrail collect` on a fixed port (a restart reuses it)."""
+class Collector(CollectorProc):
+    """`flowtrail collect` over TLS on a fixed port (a restart reuses it)."""
 
     def __init__(self, work, port, store, certs, tag):
-        self.stderr_path = os.path.join(work, f"collect-{tag}.stderr")
-        self.stats_path = os.path.join(work, f"collect-{tag}.stats.json")
-        cmd = [lib.CLI, "collect", "--listen", f"127.0.0.1:{port}", "--dir", store,
-               "--stats-json", self.stats_path, "--tls-ca", f"{certs}/ca.pem",
-               "--tls-cert", f"{certs}/collector.pem", "--tls-key", f"{certs}/collector.key"]
-        log("$ " + " ".join(cmd))
-        self.err = open(self.stderr_path, "w")
-        self.p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=self.err)
-        deadline = time.monotonic() + 30
-        while "listening on" not in self.log():
-            if self.p.poll() is not None or time.monotonic() > deadline:
-                raise Failure(f"collector did not start: {lib.tail(self.log())}")
-            time.sleep(0.05)
-
-    def log(self):
-        with open(self.stderr_path, errors="replace") as f:
-            return f.read()
-
-    def kill(self):
-        self.p.send_signal(signal.SIGKILL)
-        self.p.wait(30)
-        self.err.close()
+        super().__init__(work, ["--dir", store, "--tls-ca", f"{certs}/ca.pem",
+                                "--tls-cert", f"{certs}/collector.pem",
+                                "--tls-key", f"{certs}/collector.key"], port=port, tag=tag)
 
     def stop(self):
-        self.p.send_signal(signal.SIGTERM)
-        try:
-            rc = self.p.wait(60)
-        except subprocess.TimeoutExpired:
-            lib.kill_group(self.p)
-            raise Failure("collector did not exit within 60 s of SIGTERM")
-        self.err.close()
+        rc = super().stop()
         expect(rc == 0, f"collector exited {rc}: {lib.tail(self.log())}")
         with open(self.stats_path) as f:
             return json.load(f)
