@@ -24,7 +24,6 @@ Python 3 standard library only; certificates from the `openssl` command line.
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
