@@ -11,18 +11,13 @@
 #include "google/protobuf/io/coded_stream.h"
 
 namespace flowtrail::exporter {
-namespace {
-
-std::string Delimited(const v1::Frame& frame) {
-  const size_t size = frame.ByteSizeLong();
+std::string DelimitedFrame(const v1::Frame& frame, size_t size) {
   std::string out(google::protobuf::io::CodedOutputStream::VarintSize64(size) + size, '\0');
   auto* p = reinterpret_cast<uint8_t*>(out.data());
   p = google::protobuf::io::CodedOutputStream::WriteVarint64ToArray(size, p);
   frame.SerializeWithCachedSizesToArray(p);
   return out;
 }
-
-}  // namespace
 
 std::string SegmentFramer::Open(uint64_t first_sequence) {
   next_sequence_ = std::max<uint64_t>(first_sequence, 1);
@@ -32,7 +27,7 @@ std::string SegmentFramer::Open(uint64_t first_sequence) {
   frame.set_sequence(next_sequence_ - 1);
   *frame.mutable_header() = header_;
   frame.mutable_header()->set_first_sequence(next_sequence_);
-  return Delimited(frame);
+  return DelimitedFrame(frame, frame.ByteSizeLong());
 }
 
 std::string SegmentFramer::Close(uint64_t records_dropped, uint64_t end_time_us) const {
@@ -43,7 +38,7 @@ std::string SegmentFramer::Close(uint64_t records_dropped, uint64_t end_time_us)
   t->set_snapshots(snapshots_);
   t->set_records_dropped(records_dropped);
   t->set_end_time_us(end_time_us);
-  return Delimited(frame);
+  return DelimitedFrame(frame, frame.ByteSizeLong());
 }
 
 std::string NewRunId() {

@@ -105,4 +105,9 @@ std::unique_ptr<SegmentSink> SingleSegment(std::unique_ptr<ByteSink> sink);
 // A fresh run id: 16 random bytes as 32 lowercase hex digits.
 std::string NewRunId();
 
+// `frame` as it goes on the wire: its length as a varint, then the message.
+// `size` is frame.ByteSizeLong(), already computed by the caller (it also
+// caches the sizes the serialisation uses).
+std::string DelimitedFrame(const v1::Frame& frame, size_t size);
+
 }  // namespace flowtrail::exporter

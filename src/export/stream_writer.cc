@@ -13,7 +13,6 @@
 #include "export/stream_format.h"
 #include "export/wire_varint.h"
 #include "flowtrail/v1/session.pb.h"
-#include "google/protobuf/io/coded_stream.h"
 
 #ifndef FLOWTRAIL_VERSION
 #define FLOWTRAIL_VERSION "unknown"
@@ -21,8 +20,6 @@
 
 namespace flowtrail::exporter {
 namespace {
-
-using google::protobuf::io::CodedOutputStream;
 
 // Length of the structurally valid UTF-8 sequence starting at s[i], or 0.
 size_t Utf8SequenceLength(std::string_view s, size_t i) {
@@ -278,10 +275,7 @@ absl::Status StreamWriter::WriteSnapshot(const v1::AnalyticsSnapshot& snapshot) 
   // then holds record frames only (RecordsBefore stays exact).
   {
     if (absl::Status s = Flush(/*flush_sink=*/false); !s.ok()) return s;
-    std::string bytes(CodedOutputStream::VarintSize32(static_cast<uint32_t>(size)) + size, '\0');
-    uint8_t* p = reinterpret_cast<uint8_t*>(bytes.data());
-    p = CodedOutputStream::WriteVarint32ToArray(static_cast<uint32_t>(size), p);
-    frame.SerializeWithCachedSizesToArray(p);
+    const std::string bytes = DelimitedFrame(frame, size);
     const BlockInfo info{.first_sequence = e.next_sequence_, .frames = 1, .records = 0};
     if (absl::Status s = sink_->Write(
             std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()),
