@@ -16,7 +16,9 @@
 //     connection and is counted), trim acknowledged blocks;
 //   - hold unacknowledged blocks in memory (half of --collector-queue; the
 //     ring is the other half; a block larger than a half, a big snapshot,
-//     is taken when the ring or the memory is empty) and spill the overflow to a directory, up to
+//     enters the ring, and then the memory, while each is at most half
+//     full, so each half exceeds its bound by at most that one frame)
+//     and spill the overflow to a directory, up to
 //     the spill budget, replayed in order; beyond it blocks are dropped and
 //     their records counted. A dropped block is a gap: the segment on the
 //     connection ends (after its frames are acknowledged) and a new

@@ -85,10 +85,10 @@ def setup(case):
     return work, certs, store, spill, pcap
 
 
-def sensor_args(port, certs, spill, budget):
+def sensor_args(port, certs, spill, budget, queue):
     return ["--sensor-id", SENSOR_ID, "--collector", f"127.0.0.1:{port}",
             "--collector-ca", f"{certs}/ca.pem", "--collector-cert", f"{certs}/sensor.pem",
-            "--collector-key", f"{certs}/sensor.key", "--collector-queue", "1M",
+            "--collector-key", f"{certs}/sensor.key", "--collector-queue", queue,
             "--spill-dir", spill, "--spill-budget", budget]
 
 
@@ -126,7 +126,7 @@ def case_collector_link_kill():
     work, certs, store, spill, pcap = setup(case)
     port = free_port()
     c = Collector(work, port, store, certs, "first")
-    r, p, err = start_sensor(case, pcap, sensor_args(port, certs, spill, "1G"))
+    r, p, err = start_sensor(case, pcap, sensor_args(port, certs, spill, "1G", "8M"))
     # Mid-stream: once the collector has stored something.
     deadline = time.monotonic() + 120
     sensor_dir = os.path.join(store, SENSOR_ID)
@@ -147,8 +147,10 @@ def case_collector_link_kill():
         problems.append(f"no reconnect after the kill: {link['reconnects']}")
     if link["spilled_total_bytes"] <= 0:
         problems.append("the spill directory was never used")
-    if link["records_dropped"] != 0 or link["records_undelivered"] != 0:
-        problems.append(f"dropped {link['records_dropped']}, "
+    if link["records_dropped"] != 0 or link["frames_dropped"] != 0 or \
+            link["records_undelivered"] != 0:
+        problems.append(f"dropped {link['records_dropped']} records, "
+                        f"{link['frames_dropped']} frames (snapshots), "
                         f"undelivered {link['records_undelivered']}")
     if link["records_acked"] != written:
         problems.append(f"{link['records_acked']} records acknowledged of {written}")
@@ -174,7 +176,7 @@ def case_collector_link_spill_budget():
     case = "collector_link_spill_budget"
     work, certs, store, spill, pcap = setup(case)
     port = free_port()  # nobody listens until the sensor is done reading
-    r, p, err = start_sensor(case, pcap, sensor_args(port, certs, spill, "256k"))
+    r, p, err = start_sensor(case, pcap, sensor_args(port, certs, spill, "256k", "1M"))
     # The collector comes up while the sensor drains its links at the end
     # (10 s): wait until the records are all written.
     stats_seen = False

@@ -499,6 +499,39 @@ TEST(CollectorLink, BeyondTheSpillBudgetDropsAreCountedExactly) {
   EXPECT_GE(s.segment_firsts.size(), 1u);
 }
 
+TEST(CollectorLink, AFrameLargerThanTheRingsHalfIsTakenBehindQueuedBlocks) {
+  // A snapshot frame can be several MiB, more than the ring's half: it must
+  // not be dropped just because the record block before it is still queued.
+  TestCollector c({.ack_every = 1});
+  c.Start();
+  CollectorLinkOptions o = Loopback(c.port());
+  o.queue_bytes = 16 << 10;  // the ring's half: 8 KiB
+  auto link = MakeLink(o);
+  ASSERT_NE(link, nullptr);
+  ASSERT_TRUE(link->Begin(RunHeader()).ok());
+  const CollectorLinkCounters& k = link->counters();
+  uint64_t seq = 1;
+  for (int round = 0; round < 20; ++round) {
+    std::string small;
+    for (int i = 0; i < 4; ++i) AppendFrame(RecordFrame(seq + i), &small);
+    ASSERT_TRUE(
+        link->Write(test::Bytes(small), {.first_sequence = seq, .frames = 4, .records = 4}).ok());
+    seq += 4;
+    std::string big;
+    for (int i = 0; i < 400; ++i) AppendFrame(RecordFrame(seq + i), &big);
+    ASSERT_GT(big.size(), size_t{8} << 10);
+    ASSERT_TRUE(
+        link->Write(test::Bytes(big), {.first_sequence = seq, .frames = 400, .records = 400}).ok());
+    seq += 400;
+    // The next round starts once both are acknowledged (the queue is empty).
+    ASSERT_TRUE(WaitFor([&] { return Get(k.records_acked) + Get(k.records_dropped) == seq - 1; }));
+  }
+  ASSERT_TRUE(link->End({.next_sequence = seq, .records_dropped = 0, .end_time_us = 7}).ok());
+  EXPECT_EQ(Get(k.frames_dropped), 0u);
+  EXPECT_EQ(Get(k.records_dropped), 0u);
+  ExpectNoGap(c.seen(), seq - 1);
+}
+
 TEST(CollectorLink, BadAcksCloseTheConnectionAndAreCounted) {
   for (TestCollector::BadAck bad :
        {TestCollector::BadAck::kWrongRun, TestCollector::BadAck::kBeyondSent,
