@@ -11,6 +11,8 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   # zstd-compressed segment files (--compress zstd)
   libzstd-dev
+  # the configuration file (--config, TOML; header-only)
+  libtomlplusplus-dev
   # TLS with mutual certificates for collector links (flowtrail collect);
   # the openssl command makes the certificates of e2e_collect.py
   libssl-dev openssl

@@ -3,7 +3,8 @@
 // EAL, build the pipeline and run it. Exit: 0 done, 1 set-up failure or
 // incomplete output (write errors), 2 bad options or an unreadable or
 // unsupported capture file, 3 a capture file was corrupt (reading stopped at
-// the invalid record; the records before it are complete).
+// the invalid record; the records before it are complete). SIGHUP re-reads
+// --config: the live keys are applied, other changes refused (restart).
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -20,12 +21,47 @@
 
 #include "absl/strings/str_format.h"
 #include "app/options.h"
+#include "dataplane/live_settings.h"
 #include "dataplane/pipeline.h"
 
 namespace {
 
 void OnSignal(int sig) {
   flowtrail::dataplane::Pipeline::stop_signal.store(sig, std::memory_order_relaxed);
+}
+
+void OnHangup(int) {
+  flowtrail::dataplane::LiveSettings::reload_requested.store(1, std::memory_order_relaxed);
+}
+
+// SIGHUP on the control thread: re-read the file under the same command line,
+// publish the live keys, refuse (and keep) the rest.
+void ReloadSettings(flowtrail::app::ParsedOptions* running, const flowtrail::app::Environment& env,
+                    flowtrail::dataplane::LiveSettings& live) {
+  absl::StatusOr<flowtrail::app::Reload> r = flowtrail::app::ReloadOptions(*running, env);
+  if (!r.ok()) {
+    fprintf(stderr, "flowtrail-sensor: reload refused, the running settings stay: %s\n",
+            std::string(r.status().message()).c_str());
+    return;
+  }
+  for (const std::string& w : r->parsed.warnings) {
+    fprintf(stderr, "flowtrail-sensor: %s\n", w.c_str());
+  }
+  for (const std::string& k : r->refused) {
+    fprintf(stderr, "flowtrail-sensor: reload: %s not applied: a restart is needed\n", k.c_str());
+  }
+  for (const std::string& k : r->applied) {
+    fprintf(stderr, "flowtrail-sensor: reload: %s applied\n", k.c_str());
+  }
+  if (r->applied.empty() && r->refused.empty()) {
+    fprintf(stderr, "flowtrail-sensor: reload: no change\n");
+  }
+  *running = std::move(r->parsed);
+  if (!r->applied.empty()) {
+    flowtrail::dataplane::LiveValues v;
+    v.protected_networks = running->config.tracker.protected_networks;
+    live.Publish(std::move(v));
+  }
 }
 
 bool HasArg(const std::vector<std::string>& args, std::string_view name) {
@@ -132,6 +168,11 @@ int main(int argc, char** argv) {
     env.eal_args.emplace_back(argv[i]);
   }
   absl::StatusOr<flowtrail::app::ParsedOptions> opts = flowtrail::app::ParseOptions(app_args, env);
+  if (opts.ok()) {
+    for (const std::string& w : opts->warnings) {
+      fprintf(stderr, "flowtrail-sensor: %s\n", w.c_str());
+    }
+  }
   if (!opts.ok()) {
     fprintf(stderr, "flowtrail-sensor: %s\n", std::string(opts.status().message()).c_str());
     fprintf(stderr, "usage: %s [EAL options] -- --output FILE [options]; see -- --help\n", argv[0]);
@@ -139,6 +180,10 @@ int main(int argc, char** argv) {
   }
   if (opts->help) {
     fputs(flowtrail::app::Usage(argv[0]).c_str(), stdout);
+    return 0;
+  }
+  if (opts->print_config) {
+    fputs(flowtrail::app::PrintConfig(*opts).c_str(), stdout);
     return 0;
   }
 
@@ -150,6 +195,10 @@ int main(int argc, char** argv) {
   // The EAL sees only its own arguments, less the capture files flowtrail
   // reads itself (dataplane/file_input.h).
   std::vector<std::string> eal_args(argv, argv + (dashdash >= 0 ? dashdash : argc));
+  // No EAL arguments on the command line: the file's [eal] args.
+  if (eal_args.size() == 1) {
+    eal_args.insert(eal_args.end(), opts->eal_args.begin(), opts->eal_args.end());
+  }
   opts->config.file_inputs = flowtrail::dataplane::TakeFileVdevs(&eal_args);
   for (const flowtrail::dataplane::FileVdev& v : opts->config.file_inputs) {
     for (const std::string& f : v.files) {
@@ -173,6 +222,22 @@ int main(int argc, char** argv) {
   start.eal_ready = std::chrono::steady_clock::now();
   std::signal(SIGINT, OnSignal);
   std::signal(SIGTERM, OnSignal);
+
+  // The live settings start as parsed; SIGHUP re-reads --config (without
+  // one, the command line again: nothing changes).
+  flowtrail::dataplane::LiveValues initial;
+  initial.protected_networks = opts->config.tracker.protected_networks;
+  flowtrail::dataplane::LiveSettings live(std::move(initial));
+  flowtrail::app::ParsedOptions running = *opts;
+  // The EAL arguments outlive the reloads (env points into argv).
+  live.on_reload = [&running, &env](flowtrail::dataplane::LiveSettings& l) {
+    ReloadSettings(&running, env, l);
+  };
+  live.on_settled = [] {
+    fprintf(stderr, "flowtrail-sensor: reload: every worker runs the new settings\n");
+  };
+  opts->config.live = &live;
+  std::signal(SIGHUP, OnHangup);
 
   int rc = 1;
   {

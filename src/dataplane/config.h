@@ -16,6 +16,8 @@
 
 namespace flowtrail::dataplane {
 
+class LiveSettings;  // dataplane/live_settings.h
+
 // The analytics lcore's tables (SPEC §5) and what it publishes.
 struct AnalyticsConfig {
   // Split between the scan table, the port distribution and the live
@@ -63,6 +65,7 @@ struct SensorConfig {
   session::TrackerConfig tracker;
   double status_interval_s = 10;     // 0 = no periodic status line
   std::string stats_json;            // final counters as JSON ("" = none)
+  std::string metrics_listen;        // --metrics ADDR:PORT, Prometheus text ("" = off)
   double duration_s = 0;             // stop after this long (0 = never), for benchmarks
   uint32_t mbufs = 0;                // mbuf pool size (0 = derived from rings and queues)
   uint32_t record_ring_size = 4096;  // per worker and consumer, a power of two
@@ -74,6 +77,7 @@ struct SensorConfig {
   std::vector<FileVdev> file_inputs;
   AnalyticsConfig analytics;
   CollectorConfig collectors;
+  LiveSettings* live = nullptr;  // what SIGHUP changes (owned by main); null = fixed
 };
 
 }  // namespace flowtrail::dataplane

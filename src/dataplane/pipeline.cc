@@ -26,6 +26,7 @@
 #include "dataplane/file_input.h"
 #include "dataplane/idle_backoff.h"
 #include "dataplane/lcore_plan.h"
+#include "dataplane/live_settings.h"
 #include "dataplane/port.h"
 #include "dataplane/record_rings.h"
 #include "dataplane/stats_report.h"
@@ -302,6 +303,8 @@ absl::StatusOr<std::unique_ptr<Pipeline>> Pipeline::Create(const SensorConfig& c
     ws.index = static_cast<uint16_t>(w);
     ws.tracker_config = config.tracker;
     ws.tracker_config.worker_id = static_cast<uint16_t>(w);
+    ws.live = config.live;
+    ws.live_reader = config.live != nullptr ? config.live->AddReader() : -1;
     for (const Port& p : s->ports) {
       if (p.mode == PortMode::kRss) {
         ws.queues.push_back({p.id, static_cast<uint16_t>(w), NeedsPoolMargin(p)});
@@ -683,6 +686,7 @@ void Pipeline::State::RunMainLoop() {
     if (now >= next_control) {
       next_control = now + control_period;
       CheckFirstPacket();
+      if (config.live != nullptr) config.live->ControlTick();  // SIGHUP
       if (phase == Phase::kRunning) {
         const int sig = stop_signal.load(std::memory_order_relaxed);
         bool stop = sig != 0 || (duration_tsc != 0 && now - start_tsc >= duration_tsc);

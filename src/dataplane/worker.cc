@@ -260,9 +260,17 @@ int Worker::Run() {
   rte_mbuf* pkts[kRxBurst];
   uint32_t iteration = 0;
   Control& ctl = *s_.control;
+  const LiveValues* live = nullptr;
   for (;;) {
     if (ctl.flush.load(std::memory_order_acquire)) {
       break;
+    }
+    // Between bursts: a reload's protected networks (dataplane/live_settings.h).
+    if (s_.live != nullptr) {
+      if (const LiveValues* v = s_.live->Acquire(s_.live_reader, live); v != live) {
+        live = v;
+        s_.tracker->SetProtectedNetworks(&v->protected_networks);
+      }
     }
     bool worked = false;
     // Capture mode: a worker whose output is backed up takes no input, so

@@ -19,6 +19,7 @@
 #include "dataplane/clock.h"
 #include "dataplane/control.h"
 #include "dataplane/counters.h"
+#include "dataplane/live_settings.h"
 #include "dataplane/rx_queue.h"
 #include "packet/parser.h"
 #include "session/tracker.h"
@@ -52,6 +53,8 @@ struct WorkerSetup {
   CaptureMetaField meta;
   WorkerCounters* counters = nullptr;
   Control* control = nullptr;
+  LiveSettings* live = nullptr;  // SIGHUP's protected networks; null = fixed
+  int live_reader = -1;
 };
 
 class Worker {

@@ -97,6 +97,9 @@ Side SideOf(uint8_t endpoint, uint8_t client_side) {
 class Tracker::Impl {
  public:
   explicit Impl(const TrackerConfig& config) : cfg_(config) {}
+  void SetProtectedNetworks(const Networks* n) {
+    nets_ = n != nullptr ? n : &cfg_.protected_networks;
+  }
 
   absl::Status Init() {
     if (absl::Status s = table_.Init(cfg_.capacity); !s.ok()) return s;
@@ -189,6 +192,7 @@ class Tracker::Impl {
   void EmitContact(const Session& s, uint8_t client, ContactOutcome outcome, uint64_t decided_us);
 
   TrackerConfig cfg_;
+  const Networks* nets_ = &cfg_.protected_networks;  // SetProtectedNetworks()
   SessionTable table_;
   TimerWheel wheel_;
   FtpAnnouncements ftp_;
@@ -432,7 +436,7 @@ void Tracker::Impl::SetRoles(Session& s, uint8_t client_side, RoleSource source)
   s.client_side = client_side;
   s.role_source = source;
   const uint8_t v = s.key.ip_version;
-  const Networks& nets = cfg_.protected_networks;
+  const Networks& nets = *nets_;
   const bool inbound = !nets.empty() && !nets.Contains(Addr(s, client_side), v) &&
                        nets.Contains(Addr(s, 1 - client_side), v);
   table_.cold(s).inbound = inbound;
@@ -991,5 +995,7 @@ size_t Tracker::PendingOutput() const { return impl_->PendingOutput(); }
 size_t Tracker::DrainContacts(std::span<ContactEvent> out) { return impl_->DrainContacts(out); }
 size_t Tracker::PendingContacts() const { return impl_->PendingContacts(); }
 const TrackerCounters& Tracker::counters() const { return impl_->counters(); }
+
+void Tracker::SetProtectedNetworks(const Networks* nets) { impl_->SetProtectedNetworks(nets); }
 
 }  // namespace flowtrail::session

@@ -179,6 +179,10 @@ class Tracker {
 
   const TrackerCounters& counters() const;
 
+  // The protected networks from now on (a reload): `nets` must outlive its
+  // use; null = the configured ones again. Between bursts only.
+  void SetProtectedNetworks(const Networks* nets);
+
  private:
   class Impl;
   explicit Tracker(std::unique_ptr<Impl> impl);
