@@ -392,6 +392,20 @@ Option ByteCount(std::string_view flag, std::string_view key, std::string_view h
       Bytes);
 }
 
+// Whole seconds (at most a century) kept as microseconds.
+template <class F>
+Option WholeSeconds(std::string_view flag, std::string_view key, std::string_view help, F f,
+                    uint64_t min) {
+  return Typed(
+      flag, key, Kind::kInt, "S", help, f,
+      [min](std::string_view o, std::string_view v) -> absl::StatusOr<uint64_t> {
+        absl::StatusOr<uint64_t> n = ParseCount(o, v, min, 100ull * 365 * 86400);
+        if (!n.ok()) return n.status();
+        return *n * 1'000'000;
+      },
+      [](uint64_t us) { return absl::StrCat(us / 1'000'000); });
+}
+
 // A number in the file: integer or float.
 template <class F>
 Option Probability(std::string_view flag, std::string_view key, std::string_view help, F f) {
@@ -486,23 +500,17 @@ const std::vector<Option>& Table() {
                 "suffixes; at least 4k)",
                 FT_FIELD(c.rotate_bytes), 4096)
           .ZeroIsUnset("no size limit"),
-      Option{.flag = "--rotate-seconds",
-             .key = "output.rotate_seconds",
-             .kind = Kind::kSeconds,
-             .metavar = "S",
-             .help = "with --output-dir: start a new file once one is S seconds old (wall "
-                     "clock)",
-             .set = [](Ctx& x, std::string_view o, std::string_view v) -> absl::Status {
-               absl::StatusOr<double> s = ParseSeconds(o, v, /*allow_zero=*/false);
-               if (!s.ok()) return s.status();
-               x.c.rotate_seconds = std::max<uint64_t>(1, static_cast<uint64_t>(*s));
-               return absl::OkStatus();
-             },
-             .get = [](const ParsedOptions& p) -> std::optional<std::string> {
-               if (p.config.rotate_seconds == 0) return std::nullopt;
-               return absl::StrCat(p.config.rotate_seconds);
-             },
-             .unset = "no age limit"},
+      Typed(
+          "--rotate-seconds", "output.rotate_seconds", Kind::kSeconds, "S",
+          "with --output-dir: start a new file once one is S seconds old (wall clock)",
+          FT_FIELD(c.rotate_seconds),
+          [](std::string_view o, std::string_view v) -> absl::StatusOr<uint64_t> {
+            absl::StatusOr<double> s = ParseSeconds(o, v, /*allow_zero=*/false);
+            if (!s.ok()) return s.status();
+            return std::max<uint64_t>(1, static_cast<uint64_t>(*s));
+          },
+          [](uint64_t v) { return absl::StrCat(v); })
+          .ZeroIsUnset("no age limit"),
       Option{.flag = "--compress",
              .key = "output.compress",
              .kind = Kind::kString,
@@ -579,27 +587,14 @@ const std::vector<Option>& Table() {
                     "stop (as on SIGTERM) after S seconds; 0 = never (for throughput runs with "
                     "infinite_rx=1)",
                     FT_FIELD(c.duration_s)),
-      Option{.flag = "--mbufs",
-             .key = "input.mbufs",
-             .kind = Kind::kInt,
-             .metavar = "N",
-             .help = "mbuf pool size, at least 1152 (what capture mode needs: the reader's "
-                     "margin of 34 bursts plus two bursts in flight); in capture mode any size "
-                     "from 1152 up is lossless",
-             .set = [](Ctx& x, std::string_view o, std::string_view v) -> absl::Status {
-               // Capture mode needs this many (pipeline.cc); live mode fewer, but a
-               // pool this small is a mistake there too.
-               absl::StatusOr<uint64_t> n =
-                   ParseCount(o, v, dataplane::kMinCaptureMbufs, kMaxMbufs);
-               if (!n.ok()) return n.status();
-               x.c.mbufs = static_cast<uint32_t>(*n);
-               return absl::OkStatus();
-             },
-             .get = [](const ParsedOptions& p) -> std::optional<std::string> {
-               if (p.config.mbufs == 0) return std::nullopt;
-               return absl::StrCat(p.config.mbufs);
-             },
-             .unset = "derived from queues, rings and lcores"},
+      // Capture mode needs kMinCaptureMbufs (pipeline.cc); live mode fewer,
+      // but a pool this small is a mistake there too.
+      Count("--mbufs", "input.mbufs", "N",
+            "mbuf pool size, at least 1152 (what capture mode needs: the reader's margin of 34 "
+            "bursts plus two bursts in flight); in capture mode any size from 1152 up is "
+            "lossless",
+            FT_FIELD(c.mbufs), dataplane::kMinCaptureMbufs, kMaxMbufs)
+          .ZeroIsUnset("derived from queues, rings and lcores"),
       Option{.flag = "--record-ring-size",
              .key = "lcores.record_ring_size",
              .kind = Kind::kInt,
@@ -636,23 +631,12 @@ const std::vector<Option>& Table() {
              .clear = [](Ctx& x) { x.p.eal_args.clear(); }},
 
       // --- Sessions
-      Option{.flag = "--table-size",
-             .key = "tracker.table_size",
-             .kind = Kind::kInt,
-             .metavar = "N",
-             .help = "live sessions per worker. Every worker allocates its table at start "
-                     "(about 300 bytes per session, the exact figure is in the error): the "
-                     "tables of all workers plus the EAL's memory (-m or --socket-mem) must fit "
-                     "in physical memory, or the value is refused up front",
-             .set = [](Ctx& x, std::string_view o, std::string_view v) -> absl::Status {
-               absl::StatusOr<uint64_t> n = ParseCount(o, v, 1, kMaxTableSize);
-               if (!n.ok()) return n.status();
-               x.c.tracker.capacity = static_cast<uint32_t>(*n);
-               return absl::OkStatus();
-             },
-             .get = [](const ParsedOptions& p) -> std::optional<std::string> {
-               return absl::StrCat(p.config.tracker.capacity);
-             }}
+      Count("--table-size", "tracker.table_size", "N",
+            "live sessions per worker. Every worker allocates its table at start (about 300 "
+            "bytes per session, the exact figure is in the error): the tables of all workers "
+            "plus the EAL's memory (-m or --socket-mem) must fit in physical memory, or the "
+            "value is refused up front",
+            FT_FIELD(c.tracker.capacity), 1, kMaxTableSize)
           .Group("Sessions"),
       Option{.flag = "--protected-nets",
              .key = "tracker.protected_nets",
@@ -759,21 +743,10 @@ const std::vector<Option>& Table() {
       Enum("--trw-active-failure", "analytics.trw_active_failure", "a failure on an active server",
            FT_FIELD(c.analytics.scan.trw.active_failure_counts),
            std::vector<std::pair<std::string_view, bool>>{{"neutral", false}, {"failure", true}}),
-      Option{.flag = "--window",
-             .key = "analytics.window",
-             .kind = Kind::kInt,
-             .metavar = "S",
-             .help = "client-port distribution window in whole seconds, as `flowtrail report "
-                     "ports`",
-             .set = [](Ctx& x, std::string_view o, std::string_view v) -> absl::Status {
-               absl::StatusOr<uint64_t> n = ParseCount(o, v, 1, 100ull * 365 * 86400);
-               if (!n.ok()) return n.status();
-               x.c.analytics.ports.window_us = *n * 1'000'000;
-               return absl::OkStatus();
-             },
-             .get = [](const ParsedOptions& p) -> std::optional<std::string> {
-               return absl::StrCat(p.config.analytics.ports.window_us / 1'000'000);
-             }},
+      WholeSeconds("--window", "analytics.window",
+                   "client-port distribution window in whole seconds, as `flowtrail report "
+                   "ports`",
+                   FT_FIELD(c.analytics.ports.window_us), 1),
       Option{.flag = "--server-ports",
              .key = "analytics.server_ports",
              .kind = Kind::kString,
@@ -792,23 +765,12 @@ const std::vector<Option>& Table() {
       Count("--telemetry-top", "analytics.telemetry_top", "N",
             "rows of /flowtrail/scans, /flowtrail/ports and /flowtrail/servers, at most 20",
             FT_FIELD(c.analytics.telemetry_top), 1, 20),
-      Option{.flag = "--snapshot-interval",
-             .key = "analytics.snapshot_interval",
-             .kind = Kind::kInt,
-             .metavar = "S",
-             .help = "write an analytics snapshot frame (scan table and client-port "
-                     "distribution, mergeable: `flowtrail report --from snapshots`) into the "
-                     "record stream whenever the latest record time passes another multiple of "
-                     "S seconds, and a final one at the end; 0 = only the final one",
-             .set = [](Ctx& x, std::string_view o, std::string_view v) -> absl::Status {
-               absl::StatusOr<uint64_t> n = ParseCount(o, v, 0, 100ull * 365 * 86400);
-               if (!n.ok()) return n.status();
-               x.c.analytics.snapshot_interval_us = *n * 1'000'000;
-               return absl::OkStatus();
-             },
-             .get = [](const ParsedOptions& p) -> std::optional<std::string> {
-               return absl::StrCat(p.config.analytics.snapshot_interval_us / 1'000'000);
-             }},
+      WholeSeconds("--snapshot-interval", "analytics.snapshot_interval",
+                   "write an analytics snapshot frame (scan table and client-port distribution, "
+                   "mergeable: `flowtrail report --from snapshots`) into the record stream "
+                   "whenever the latest record time passes another multiple of S seconds, and a "
+                   "final one at the end; 0 = only the final one",
+                   FT_FIELD(c.analytics.snapshot_interval_us), 0),
       Option{.flag = "--no-snapshots",
              .kind = Kind::kFlag,
              .help = "records only, no snapshot frames; analytics.snapshots = false in the file",
