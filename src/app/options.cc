@@ -14,6 +14,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "common/byte_size.h"
+#include "dataplane/metrics_listen.h"
 #include "dataplane/pcap_devargs.h"
 #include "dataplane/rx_queue.h"
 #include "export/collector_link.h"
@@ -191,6 +192,8 @@ Output
   --stats-json FILE        write the final counters as one JSON object
   --status-interval S      one-line status on stderr every S seconds; 0 = off
                            (default 10)
+  --metrics ADDR:PORT      serve Prometheus metrics at http://ADDR:PORT/metrics
+                           (a bare PORT listens on 127.0.0.1)
 
 Lcores and input
   --workers N              worker lcores, each with its own session table
@@ -574,6 +577,15 @@ absl::StatusOr<ParsedOptions> ParseOptions(const std::vector<std::string_view>& 
            return Bad(o, v, "expected a file name");
          }
          c.stats_json = std::string(v);
+         return absl::OkStatus();
+       }},
+      {"--metrics",
+       [&](std::string_view, std::string_view v) -> absl::Status {
+         if (absl::StatusOr<dataplane::ListenAddress> a = dataplane::ParseListenAddress(v);
+             !a.ok()) {
+           return a.status();
+         }
+         c.metrics_listen = std::string(v);
          return absl::OkStatus();
        }},
       {"--attempt-timeout", timeout(&t.attempt_timeout_us, true)},

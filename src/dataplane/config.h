@@ -63,6 +63,7 @@ struct SensorConfig {
   session::TrackerConfig tracker;
   double status_interval_s = 10;     // 0 = no periodic status line
   std::string stats_json;            // final counters as JSON ("" = none)
+  std::string metrics_listen;        // --metrics ADDR:PORT ("" = off)
   double duration_s = 0;             // stop after this long (0 = never), for benchmarks
   uint32_t mbufs = 0;                // mbuf pool size (0 = derived from rings and queues)
   uint32_t record_ring_size = 4096;  // per worker and consumer, a power of two
