@@ -28,7 +28,9 @@ import sys
 import time
 
 import e2e_lib as lib
+from e2e_collect import free_port
 from e2e_lib import Failure, Skip, expect, log, report
+from e2e_live import telemetry_query
 
 # prometheus_client's own text parser, as JSON: {family: {type, help, samples}}.
 PARSE = r"""
@@ -49,14 +51,6 @@ def prometheus_python():
                 [py, "-c", "import prometheus_client.parser"], capture_output=True).returncode == 0:
             return py
     raise Skip("no python3 with prometheus_client (Debian: python3-prometheus-client)")
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def scrape(port):
@@ -249,21 +243,6 @@ def metrics_bad_listen():
     if r.returncode != 1 or f"cannot listen on 127.0.0.1 port {port}" not in r.stderr:
         problems.append(f"busy port: exit {r.returncode}, stderr {lib.tail(r.stderr, 3)!r}")
     report(problems, "--metrics refusals")
-
-
-def telemetry_query(path, commands):
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-    s.settimeout(5)
-    try:
-        s.connect(path)
-        hello = json.loads(s.recv(16384).decode())
-        out = {}
-        for cmd in commands:
-            s.send(cmd.encode())
-            out.update(json.loads(s.recv(hello.get("max_output_len", 16384) + 1024).decode()))
-        return out
-    finally:
-        s.close()
 
 
 def family_keys(families, prefix):
