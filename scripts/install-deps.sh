@@ -34,6 +34,8 @@ packages=(
   # the servers and the clients and scanners it runs
   iproute2 ethtool nftables tcpdump python3-pyftpdlib curl wget lftp
   nmap masscan hping3
+  # the --metrics Prometheus endpoint (cpp-httplib) and its e2e test's parser
+  libcpp-httplib-dev python3-prometheus-client
 )
 
 missing=()

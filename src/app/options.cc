@@ -21,6 +21,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "common/byte_size.h"
+#include "dataplane/metrics_listen.h"
 #include "dataplane/pcap_devargs.h"
 #include "dataplane/rx_queue.h"
 #include "export/collector_link.h"
@@ -857,10 +858,10 @@ const std::vector<Option>& Table() {
              .help = "serve the counters in the Prometheus text format on ADDR:PORT (a control "
                      "thread; use a loopback ADDR unless the port is firewalled)",
              .set = [](Ctx& x, std::string_view o, std::string_view v) -> absl::Status {
-               std::string host;
-               uint16_t port = 0;
-               if (!exporter::ParseHostPort(std::string(v), &host, &port).ok()) {
-                 return Bad(o, v, "expected ADDR:PORT ([V6ADDR]:PORT), port 1-65535");
+               if (!dataplane::ParseListenAddress(v).ok()) {
+                 return Bad(o, v,
+                            "expected PORT (binds 127.0.0.1), ADDR:PORT or [V6ADDR]:PORT (an IPv6 "
+                            "address goes in brackets), the port a number from 1 to 65535");
                }
                x.c.metrics_listen = std::string(v);
                return absl::OkStatus();

@@ -27,6 +27,8 @@
 #include "dataplane/idle_backoff.h"
 #include "dataplane/lcore_plan.h"
 #include "dataplane/live_settings.h"
+#include "dataplane/metrics_listen.h"
+#include "dataplane/metrics_server.h"
 #include "dataplane/port.h"
 #include "dataplane/record_rings.h"
 #include "dataplane/stats_report.h"
@@ -529,36 +531,14 @@ Snapshot Pipeline::State::TakeSnapshot(const char* end) const {
     const WorkerCounters& c = worker_counters[i];
     WorkerSnapshot w;
     w.lcore = plan.workers[i];
-    w.packets = Get(c.packets);
-    for (size_t r = 0; r < packet::kParseResultCount; ++r) {
-      w.by_result[r] = Get(c.by_result[r]);
-    }
-    w.snapped = Get(c.snapped);
-    w.sessions_created = Get(c.sessions_created);
-    w.sessions_ended = Get(c.sessions_ended);
-    w.sessions_evicted = Get(c.sessions_evicted);
-    w.sessions_active = Get(c.sessions_active);
-    w.interim_records = Get(c.interim_records);
-    w.fragments = Get(c.fragments);
-    w.later_fragments_unattributed = Get(c.later_fragments_unattributed);
-    w.fragment_overlap_bytes = Get(c.fragment_overlap_bytes);
-    w.implausible_sequence = Get(c.implausible_sequence);
-    w.records_out = Get(c.records_out);
-    w.tracker_records_dropped = Get(c.tracker_records_dropped);
-    w.contacts = Get(c.contacts);
-    w.contacts_dropped = Get(c.contacts_dropped);
-    w.contacts_out = Get(c.contacts_out);
+    CopyCounters(c, &w);
     snap.workers.push_back(w);
   }
   if (dispatcher) {
     DispatcherSnapshot d;
     d.lcore = plan.dispatcher;
     d.on_main = plan.DispatcherOnMain();
-    d.packets = Get(dispatcher_counters.packets);
-    d.unparsed = Get(dispatcher_counters.unparsed);
-    d.ring_drops = Get(dispatcher_counters.ring_drops);
-    d.backpressure = Get(dispatcher_counters.backpressure);
-    d.pool_waits = Get(dispatcher_counters.pool_waits);
+    CopyCounters(dispatcher_counters, &d);
     snap.dispatcher = d;
   }
   snap.records_written = Get(exporter_counters.records_written);
@@ -566,6 +546,9 @@ Snapshot Pipeline::State::TakeSnapshot(const char* end) const {
   snap.write_errors = Get(exporter_counters.write_errors);
   snap.collectors = LinkSnapshots(links, snap.records_written);
   snap.analytics_records = Get(analytics_counters.records);
+  snap.analytics_contacts = Get(analytics_counters.contacts);
+  snap.analytics_snapshots = Get(analytics_counters.snapshots);
+  snap.analytics_snapshot_errors = Get(analytics_counters.snapshot_errors);
   snap.snapshots_written = Get(exporter_counters.snapshots_written);
   snap.snapshots_dropped =
       Get(analytics_counters.snapshots_dropped) + Get(exporter_counters.snapshots_too_large);
@@ -578,6 +561,19 @@ Snapshot Pipeline::State::TakeSnapshot(const char* end) const {
 int Pipeline::Run() {
   State& s = *s_;
   const LcorePlan& plan = s.plan;
+  // Bound before any lcore starts, so a busy port fails the start cleanly.
+  std::unique_ptr<MetricsServer> metrics;
+  if (!s.config.metrics_listen.empty()) {
+    absl::StatusOr<std::unique_ptr<MetricsServer>> m =
+        MetricsServer::Start(s.config.metrics_listen);
+    if (!m.ok()) {
+      fprintf(stderr, "flowtrail: %s\n", std::string(m.status().message()).c_str());
+      return 1;
+    }
+    metrics = *std::move(m);
+    const ListenAddress a = *ParseListenAddress(s.config.metrics_listen);
+    fprintf(stderr, "flowtrail: metrics at http://%s:%u/metrics\n", a.host.c_str(), a.port);
+  }
   fprintf(stderr, "flowtrail: %s mode, %zu port(s), lcores %s\n", s.capture ? "capture" : "live",
           s.ports.size(), plan.Describe().c_str());
   for (size_t w = 0; w < s.workers.size(); ++w) {

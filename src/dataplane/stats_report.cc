@@ -1,7 +1,9 @@
 #include "dataplane/stats_report.h"
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "dataplane/counter_table.h"
 #include "packet/link_type.h"
 
 namespace flowtrail::dataplane {
@@ -38,15 +40,70 @@ std::string LinkTypesText(const std::vector<uint16_t>& types) {
   return out.empty() ? "none" : out;
 }
 
-uint64_t Sum(const Snapshot& s, uint64_t WorkerSnapshot::*field) {
+template <typename S>
+uint64_t Sum(const std::vector<S>& v, uint64_t S::*field) {
   uint64_t n = 0;
-  for (const WorkerSnapshot& w : s.workers) {
-    n += w.*field;
+  for (const S& x : v) {
+    n += x.*field;
   }
   return n;
 }
 
+// name=value for every entry of a family's table.
+template <typename Table, typename S>
+void AppendPairs(std::string* out, const Table& table, const S& v) {
+  for (const auto& d : table) {
+    absl::StrAppend(out, out->empty() || out->back() == ' ' ? "" : " ", Str(d.name), "=",
+                    v.*d.value);
+  }
+}
+
+// ,"name":value for every entry of a family's table.
+template <typename Table, typename S>
+void AppendJson(std::string* out, const Table& table, const S& v) {
+  for (const auto& d : table) {
+    absl::StrAppend(out, ",\"", Str(d.name), "\":", v.*d.value);
+  }
+}
+
 }  // namespace
+
+std::string ParseClassKey(packet::ParseClass c) {
+  return c == packet::ParseClass::kMalformed ? "bad_packets"
+                                             : std::string(packet::ParseClassName(c));
+}
+
+bool TotalByName(const Snapshot& s, std::string_view name, uint64_t* out) {
+  for (const auto& d : kPortCounters) {
+    if (d.name == name) return *out = Sum(s.ports, d.value), true;
+  }
+  for (const auto& d : kWorkerCounters) {
+    if (d.name == name) return *out = Sum(s.workers, d.value), true;
+  }
+  for (const auto& d : kSensorCounters) {
+    if (d.name == name) return *out = d.get(s), true;
+  }
+  for (size_t c = 1; c < packet::kParseClassCount; ++c) {
+    const auto cls = static_cast<packet::ParseClass>(c);
+    if (ParseClassKey(cls) + "_total" == name) return *out = s.OfClass(cls), true;
+  }
+  return false;
+}
+
+void CopyCounters(const WorkerCounters& c, WorkerSnapshot* w) {
+  for (const WorkerDef& d : kWorkerCounters) {
+    w->*d.value = Get(c.*d.source);
+  }
+  for (size_t r = 0; r < packet::kParseResultCount; ++r) {
+    w->by_result[r] = Get(c.by_result[r]);
+  }
+}
+
+void CopyCounters(const DispatcherCounters& c, DispatcherSnapshot* d) {
+  for (const DispatcherDef& def : kDispatcherCounters) {
+    d->*def.value = Get(c.*def.source);
+  }
+}
 
 uint64_t WorkerSnapshot::OfClass(packet::ParseClass c) const {
   uint64_t n = 0;
@@ -70,6 +127,14 @@ uint64_t Snapshot::OfClass(packet::ParseClass c) const {
 // queue, whose overflow is tracker_records_dropped); only the dispatcher
 // drops packets, in live mode.
 uint64_t Snapshot::RingDrops() const { return dispatcher ? dispatcher->ring_drops : 0; }
+
+uint64_t Snapshot::ExportLag() const {
+  uint64_t out = 0;
+  for (const WorkerSnapshot& w : workers) {
+    out += w.records_out;
+  }
+  return out > records_written ? out - records_written : 0;
+}
 
 uint64_t Snapshot::PortRx() const {
   uint64_t n = 0;
@@ -97,18 +162,12 @@ std::string StatusLine(const Snapshot& now, const Snapshot& before) {
   const double dt = now.elapsed_s - before.elapsed_s;
   const uint64_t rx = now.PortRx();
   const double pps = dt > 0 ? static_cast<double>(rx - before.PortRx()) / dt : 0;
-  uint64_t imissed = 0, nombuf = 0;
-  for (const PortSnapshot& p : now.ports) {
-    imissed += p.imissed;
-    nombuf += p.nombuf;
+  std::string line = absl::StrFormat("flowtrail: %.1fs rx=%d (%.0f pps)", now.elapsed_s, rx, pps);
+  for (const StatusItem& item : kStatusLine) {
+    uint64_t v = 0;
+    TotalByName(now, item.name, &v);
+    absl::StrAppend(&line, " ", Str(item.word), "=", v);
   }
-  std::string line = absl::StrFormat(
-      "flowtrail: %.1fs rx=%d (%.0f pps) imissed=%d nombuf=%d bad=%d sessions active=%d "
-      "created=%d ended=%d evicted=%d records=%d ring_drops=%d",
-      now.elapsed_s, rx, pps, imissed, nombuf, now.OfClass(packet::ParseClass::kMalformed),
-      Sum(now, &WorkerSnapshot::sessions_active), Sum(now, &WorkerSnapshot::sessions_created),
-      Sum(now, &WorkerSnapshot::sessions_ended), Sum(now, &WorkerSnapshot::sessions_evicted),
-      now.records_written, now.RingDrops());
   for (const CollectorSnapshot& c : now.collectors) {
     absl::StrAppendFormat(&line, " collector %s %s lag=%d queued=%d spilled=%d dropped=%d", c.name,
                           c.connected ? "up" : "down", c.lag_records, c.queued_bytes,
@@ -117,77 +176,43 @@ std::string StatusLine(const Snapshot& now, const Snapshot& before) {
   return line;
 }
 
-namespace {
-
-std::string CollectorText(const CollectorSnapshot& c) {
-  return absl::StrFormat(
-      "  collector %s: %s, connects=%d reconnects=%d connect_failures=%d tls_failures=%d "
-      "bad_acks=%d refusals=%d; sent %d records (%d frames, %d bytes), acked %d (sequence %d), "
-      "lag %d; queued %d bytes, spilled %d bytes (%d in all), spill errors %d; records dropped "
-      "%d (%d frames), undelivered %d\n",
-      c.name, c.connected ? "connected" : "not connected", c.connects, c.reconnects,
-      c.connect_failures, c.tls_failures, c.bad_acks, c.refusals, c.records_sent, c.frames_sent,
-      c.bytes_sent, c.records_acked, c.acked_sequence, c.lag_records, c.queued_bytes,
-      c.spilled_bytes, c.spilled_total, c.spill_errors, c.records_dropped, c.frames_dropped,
-      c.records_undelivered);
-}
-
-std::string CollectorJson(const CollectorSnapshot& c) {
-  return absl::StrCat(
-      "{\"collector\":", JsonString(c.name), ",\"connected\":", c.connected ? "true" : "false",
-      ",\"connects\":", c.connects, ",\"reconnects\":", c.reconnects,
-      ",\"connect_failures\":", c.connect_failures, ",\"tls_failures\":", c.tls_failures,
-      ",\"bad_acks\":", c.bad_acks, ",\"refusals\":", c.refusals, ",\"bytes_sent\":", c.bytes_sent,
-      ",\"frames_sent\":", c.frames_sent, ",\"records_sent\":", c.records_sent,
-      ",\"acked_sequence\":", c.acked_sequence, ",\"records_acked\":", c.records_acked,
-      ",\"lag_records\":", c.lag_records, ",\"queued_bytes\":", c.queued_bytes,
-      ",\"spilled_bytes\":", c.spilled_bytes, ",\"spilled_total_bytes\":", c.spilled_total,
-      ",\"spill_errors\":", c.spill_errors, ",\"records_dropped\":", c.records_dropped,
-      ",\"frames_dropped\":", c.frames_dropped, ",\"records_undelivered\":", c.records_undelivered,
-      "}");
-}
-
-}  // namespace
-
 std::string SummaryText(const Snapshot& s) {
   std::string out =
       absl::StrFormat("flowtrail-sensor summary (%s, %s mode, %.3f s)\n  lcores: %s\n", s.end,
                       s.capture ? "capture" : "live", s.elapsed_s, s.lcore_plan);
   for (const PortSnapshot& p : s.ports) {
-    absl::StrAppendFormat(&out,
-                          "  port %d %s (%s, %s, %d queues): rx=%d imissed=%d nombuf=%d "
-                          "ierrors=%d\n",
-                          p.id, p.name, p.driver, p.mode, p.queue_rx.size(), p.rx, p.imissed,
-                          p.nombuf, p.ierrors);
+    std::string pairs;
+    AppendPairs(&pairs, kPortCounters, p);
+    std::string queues;
+    for (uint64_t q : p.queue_rx) absl::StrAppend(&queues, queues.empty() ? "" : ",", q);
+    absl::StrAppendFormat(&out, "  port %d %s (%s, %s, %d queues): %s %s=%s\n", p.id, p.name,
+                          p.driver, p.mode, p.queue_rx.size(), pairs, kQueueRxName, queues);
   }
   for (const InputSnapshot& in : s.inputs) {
-    absl::StrAppendFormat(&out, "  input %s (%s, link type %s): %d frames, %s", in.path, in.format,
-                          LinkTypesText(in.link_types), in.frames, InputEndName(in.end));
+    absl::StrAppendFormat(&out, "  input %s (%s, link type %s): %s", in.path, in.format,
+                          LinkTypesText(in.link_types), InputEndName(in.end));
     if (in.end == capture::ReadStatus::kTruncated || in.end == capture::ReadStatus::kCorrupt) {
       absl::StrAppendFormat(&out, " at byte %d: %s", in.end_offset, in.error);
     }
-    absl::StrAppendFormat(&out, "; clock outliers=%d backwards=%d jumps=%d\n", in.clock_outliers,
-                          in.clock_backwards, in.clock_jumps);
+    std::string pairs;
+    AppendPairs(&pairs, kInputCounters, in);
+    absl::StrAppend(&out, "; ", pairs, "\n");
   }
   if (s.dispatcher) {
-    absl::StrAppendFormat(&out,
-                          "  dispatcher (lcore %d%s): packets=%d unparsed=%d ring_drops=%d "
-                          "backpressure_polls=%d pool_waits=%d\n",
-                          s.dispatcher->lcore, s.dispatcher->on_main ? ", on main" : "",
-                          s.dispatcher->packets, s.dispatcher->unparsed, s.dispatcher->ring_drops,
-                          s.dispatcher->backpressure, s.dispatcher->pool_waits);
+    std::string pairs;
+    AppendPairs(&pairs, kDispatcherCounters, *s.dispatcher);
+    absl::StrAppendFormat(&out, "  dispatcher (lcore %d%s): %s\n", s.dispatcher->lcore,
+                          s.dispatcher->on_main ? ", on main" : "", pairs);
   }
   for (size_t i = 0; i < s.workers.size(); ++i) {
     const WorkerSnapshot& w = s.workers[i];
-    absl::StrAppendFormat(
-        &out,
-        "  worker %d (lcore %d): packets=%d bad=%d non_ip=%d later_fragments=%d "
-        "snapped=%d sessions created=%d ended=%d evicted=%d active=%d "
-        "interim=%d records_out=%d tracker_drops=%d\n",
-        i, w.lcore, w.packets, w.bad_packets(), w.OfClass(packet::ParseClass::kNonIp),
-        w.OfClass(packet::ParseClass::kLaterFragment), w.snapped, w.sessions_created,
-        w.sessions_ended, w.sessions_evicted, w.sessions_active, w.interim_records, w.records_out,
-        w.tracker_records_dropped);
+    std::string pairs;
+    AppendPairs(&pairs, kWorkerCounters, w);
+    for (size_t c = 1; c < packet::kParseClassCount; ++c) {
+      const auto cls = static_cast<packet::ParseClass>(c);
+      absl::StrAppend(&pairs, " ", ParseClassKey(cls), "_total=", w.OfClass(cls));
+    }
+    absl::StrAppendFormat(&out, "  worker %d (lcore %d): %s\n", i, w.lcore, pairs);
     for (size_t r = 1; r < packet::kParseResultCount; ++r) {
       if (w.by_result[r] == 0) {
         continue;
@@ -198,12 +223,19 @@ std::string SummaryText(const Snapshot& s) {
                             packet::ParseResultName(result), w.by_result[r]);
     }
   }
-  absl::StrAppendFormat(&out,
-                        "  records written: %d (%d bytes) to %s; write errors: %d; ring drops: "
-                        "%d\n  analytics: %s\n",
+  std::string totals;
+  for (const auto& d : kSensorCounters) {
+    absl::StrAppend(&totals, totals.empty() ? "" : " ", Str(d.name), "=", d.get(s));
+  }
+  absl::StrAppendFormat(&out, "  records written: %d (%d bytes) to %s; %s\n  analytics: %s\n",
                         s.records_written, s.bytes_written, s.output.empty() ? "no file" : s.output,
-                        s.write_errors, s.RingDrops(), s.analytics_json);
-  for (const CollectorSnapshot& c : s.collectors) out += CollectorText(c);
+                        totals, s.analytics_json);
+  for (const CollectorSnapshot& c : s.collectors) {
+    std::string pairs;
+    AppendPairs(&pairs, kCollectorCounters, c);
+    absl::StrAppendFormat(&out, "  collector %s: %s, %s\n", c.name,
+                          c.connected ? "connected" : "not connected", pairs);
+  }
   return out;
 }
 
@@ -212,28 +244,27 @@ std::string StatsJson(const Snapshot& s) {
       "{\"sensor_id\":", JsonString(s.sensor_id), ",\"capture\":", s.capture ? "true" : "false",
       ",\"end\":", JsonString(s.end), ",\"elapsed_s\":", absl::StrFormat("%.6f", s.elapsed_s),
       ",\"first_packet_s\":", absl::StrFormat("%.6f", s.first_packet_s),
-      ",\"lcores\":", JsonString(s.lcore_plan),
-      ",\"capture_packets_expected\":", s.capture_packets_expected, ",\"inputs\":[");
+      ",\"lcores\":", JsonString(s.lcore_plan), ",\"inputs\":[");
   for (size_t i = 0; i < s.inputs.size(); ++i) {
     const InputSnapshot& in = s.inputs[i];
     std::string types;
     for (uint16_t t : in.link_types) {
       absl::StrAppend(&types, types.empty() ? "" : ",", t);
     }
-    absl::StrAppend(
-        &j, i ? "," : "", "{\"path\":", JsonString(in.path), ",\"format\":", JsonString(in.format),
-        ",\"link_types\":[", types, "],\"frames\":", in.frames, ",\"bytes\":", in.bytes,
-        ",\"end\":", JsonString(InputEndName(in.end)), ",\"end_offset\":", in.end_offset,
-        ",\"error\":", JsonString(in.error), ",\"clock_outliers\":", in.clock_outliers,
-        ",\"clock_backwards\":", in.clock_backwards, ",\"clock_jumps\":", in.clock_jumps, "}");
+    absl::StrAppend(&j, i ? "," : "", "{\"path\":", JsonString(in.path),
+                    ",\"format\":", JsonString(in.format), ",\"link_types\":[", types,
+                    "],\"end\":", JsonString(InputEndName(in.end)),
+                    ",\"error\":", JsonString(in.error));
+    AppendJson(&j, kInputCounters, in);
+    absl::StrAppend(&j, "}");
   }
   absl::StrAppend(&j, "],\"ports\":[");
   for (size_t i = 0; i < s.ports.size(); ++i) {
     const PortSnapshot& p = s.ports[i];
     absl::StrAppend(&j, i ? "," : "", "{\"port\":", p.id, ",\"name\":", JsonString(p.name),
-                    ",\"driver\":", JsonString(p.driver), ",\"mode\":", JsonString(p.mode),
-                    ",\"rx\":", p.rx, ",\"imissed\":", p.imissed, ",\"nombuf\":", p.nombuf,
-                    ",\"ierrors\":", p.ierrors, ",\"queues\":[");
+                    ",\"driver\":", JsonString(p.driver), ",\"mode\":", JsonString(p.mode));
+    AppendJson(&j, kPortCounters, p);
+    absl::StrAppend(&j, ",\"queues\":[");
     for (size_t q = 0; q < p.queue_rx.size(); ++q) {
       absl::StrAppend(&j, q ? "," : "", "{\"queue\":", q, ",\"rx\":", p.queue_rx[q], "}");
     }
@@ -242,15 +273,12 @@ std::string StatsJson(const Snapshot& s) {
   absl::StrAppend(&j, "],\"workers\":[");
   for (size_t i = 0; i < s.workers.size(); ++i) {
     const WorkerSnapshot& w = s.workers[i];
-    absl::StrAppend(&j, i ? "," : "", "{\"worker\":", i, ",\"lcore\":", w.lcore,
-                    ",\"packets\":", w.packets);
-    // Per class: the total, and an object by result ("bad_packets" holds the
-    // malformed ones: bad means malformed and nothing else).
+    absl::StrAppend(&j, i ? "," : "", "{\"worker\":", i, ",\"lcore\":", w.lcore);
+    AppendJson(&j, kWorkerCounters, w);
+    // Per class: the total, and an object by result.
     for (size_t c = 1; c < packet::kParseClassCount; ++c) {
       const auto cls = static_cast<packet::ParseClass>(c);
-      const std::string key = cls == packet::ParseClass::kMalformed
-                                  ? "bad_packets"
-                                  : std::string(packet::ParseClassName(cls));
+      const std::string key = ParseClassKey(cls);
       absl::StrAppend(&j, ",\"", key, "_total\":", w.OfClass(cls), ",\"", key, "\":{");
       bool first = true;
       for (size_t r = 1; r < packet::kParseResultCount; ++r) {
@@ -264,35 +292,169 @@ std::string StatsJson(const Snapshot& s) {
       }
       absl::StrAppend(&j, "}");
     }
-    absl::StrAppend(
-        &j, ",\"snapped_frames\":", w.snapped, ",\"sessions_created\":", w.sessions_created,
-        ",\"sessions_ended\":", w.sessions_ended, ",\"sessions_evicted\":", w.sessions_evicted,
-        ",\"sessions_active\":", w.sessions_active, ",\"interim_records\":", w.interim_records,
-        ",\"fragments\":", w.fragments,
-        ",\"later_fragments_unattributed\":", w.later_fragments_unattributed,
-        ",\"fragment_overlap_bytes\":", w.fragment_overlap_bytes,
-        ",\"implausible_sequence\":", w.implausible_sequence, ",\"records_out\":", w.records_out,
-        ",\"tracker_records_dropped\":", w.tracker_records_dropped, ",\"contacts\":", w.contacts,
-        ",\"contacts_dropped\":", w.contacts_dropped, ",\"contacts_out\":", w.contacts_out, "}");
+    absl::StrAppend(&j, "}");
   }
   absl::StrAppend(&j, "]");
   if (s.dispatcher) {
     const DispatcherSnapshot& d = *s.dispatcher;
-    absl::StrAppend(
-        &j, ",\"dispatcher\":{\"lcore\":", d.lcore, ",\"on_main\":", d.on_main ? "true" : "false",
-        ",\"packets\":", d.packets, ",\"unparsed\":", d.unparsed, ",\"ring_drops\":", d.ring_drops,
-        ",\"backpressure_polls\":", d.backpressure, ",\"pool_waits\":", d.pool_waits, "}");
+    absl::StrAppend(&j, ",\"dispatcher\":{\"lcore\":", d.lcore,
+                    ",\"on_main\":", d.on_main ? "true" : "false");
+    AppendJson(&j, kDispatcherCounters, d);
+    absl::StrAppend(&j, "}");
   }
-  absl::StrAppend(&j, ",\"ring_drops\":", s.RingDrops(), ",\"records_written\":", s.records_written,
-                  ",\"bytes_written\":", s.bytes_written, ",\"write_errors\":", s.write_errors,
-                  ",\"analytics_records\":", s.analytics_records,
-                  ",\"snapshots_written\":", s.snapshots_written,
-                  ",\"snapshots_dropped\":", s.snapshots_dropped, ",\"collectors\":[");
+  for (const auto& d : kSensorCounters) {
+    absl::StrAppend(&j, ",\"", Str(d.name), "\":", d.get(s));
+  }
+  absl::StrAppend(&j, ",\"collectors\":[");
   for (size_t i = 0; i < s.collectors.size(); ++i) {
-    absl::StrAppend(&j, i ? "," : "", CollectorJson(s.collectors[i]));
+    const CollectorSnapshot& c = s.collectors[i];
+    absl::StrAppend(&j, i ? "," : "", "{\"collector\":", JsonString(c.name));
+    for (const auto& d : kCollectorCounters) {
+      // "connected" stays a JSON boolean, as it always was.
+      const uint64_t v = c.*d.value;
+      absl::StrAppend(
+          &j, ",\"", Str(d.name), "\":",
+          d.value == &CollectorSnapshot::connected ? (v ? "true" : "false") : absl::StrCat(v));
+    }
+    absl::StrAppend(&j, "}");
   }
   absl::StrAppend(&j, "],\"analytics\":", s.analytics_json, "}\n");
   return j;
+}
+
+namespace {
+
+// Prometheus label values: backslash, double quote and newline escaped.
+std::string LabelValue(std::string_view v) {
+  std::string out;
+  for (char c : v) {
+    if (c == '\\' || c == '"') {
+      out += '\\';
+      out += c;
+    } else if (c == '\n') {
+      out += "\\n";
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+// Help text: backslash and newline escaped.
+std::string HelpText(std::string_view v) {
+  std::string out;
+  for (char c : v) {
+    if (c == '\\') {
+      out += "\\\\";
+    } else if (c == '\n') {
+      out += "\\n";
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+// flowtrail_<prefix>_<name>, counters ending in _total.
+std::string MetricName(std::string_view prefix, std::string_view name, CounterKind kind) {
+  std::string m = absl::StrCat("flowtrail_", Str(prefix), prefix.empty() ? "" : "_", Str(name));
+  if (kind == CounterKind::kCounter && !absl::EndsWith(m, "_total")) {
+    m += "_total";
+  }
+  return m;
+}
+
+void Header(std::string* out, const std::string& metric, std::string_view help, CounterKind kind) {
+  absl::StrAppend(out, "# HELP ", metric, " ", HelpText(help), "\n# TYPE ", metric, " ",
+                  kind == CounterKind::kCounter ? "counter" : "gauge", "\n");
+}
+
+void Sample(std::string* out, const std::string& metric, const std::string& labels, uint64_t v) {
+  absl::StrAppend(out, metric, labels.empty() ? "" : "{", labels, labels.empty() ? "" : "}", " ", v,
+                  "\n");
+}
+
+// One metric family over the instances of a vector, labelled by `label`.
+template <typename Table, typename S, typename Label>
+void Families(std::string* out, std::string_view prefix, const Table& table,
+              const std::vector<S>& v, Label label) {
+  for (const auto& d : table) {
+    const std::string m = MetricName(prefix, d.name, d.kind);
+    Header(out, m, d.help, d.kind);
+    for (size_t i = 0; i < v.size(); ++i) {
+      Sample(out, m, label(i, v[i]), v[i].*d.value);
+    }
+  }
+}
+
+}  // namespace
+
+std::string PrometheusText(const Snapshot& s, const AnalyticsTop* analytics) {
+  std::string out;
+  const std::string sensor = absl::StrCat("sensor_id=\"", LabelValue(s.sensor_id), "\"");
+  Header(&out, "flowtrail_uptime_seconds", "Seconds since the sensor started", kG);
+  absl::StrAppend(&out, "flowtrail_uptime_seconds{", sensor, "} ",
+                  absl::StrFormat("%.3f", s.elapsed_s), "\n");
+  auto port_label = [](const PortSnapshot& p) {
+    return absl::StrCat("port=\"", p.id, "\",name=\"", LabelValue(p.name), "\"");
+  };
+  Families(&out, kPortFamily.prefix, kPortCounters, s.ports,
+           [&](size_t, const PortSnapshot& p) { return port_label(p); });
+  {
+    const std::string m = MetricName(kQueueFamily.prefix, kQueueRxName, kC);
+    Header(&out, m, kQueueRxHelp, kC);
+    for (const PortSnapshot& p : s.ports) {
+      for (size_t q = 0; q < p.queue_rx.size(); ++q) {
+        Sample(&out, m, absl::StrCat(port_label(p), ",queue=\"", q, "\""), p.queue_rx[q]);
+      }
+    }
+  }
+  Families(&out, kInputFamily.prefix, kInputCounters, s.inputs,
+           [](size_t i, const InputSnapshot& in) {
+             return absl::StrCat("input=\"", i, "\",path=\"", LabelValue(in.path), "\"");
+           });
+  auto worker_label = [](size_t i, const WorkerSnapshot& w) {
+    return absl::StrCat("worker=\"", i, "\",lcore=\"", w.lcore, "\"");
+  };
+  Families(&out, kWorkerFamily.prefix, kWorkerCounters, s.workers, worker_label);
+  {
+    const std::string m = MetricName(kReasonFamily.prefix, kParseResultsName, kC);
+    Header(&out, m, kParseResultsHelp, kC);
+    for (size_t i = 0; i < s.workers.size(); ++i) {
+      for (size_t r = 1; r < packet::kParseResultCount; ++r) {
+        const auto result = static_cast<packet::ParseResult>(r);
+        Sample(&out, m,
+               absl::StrCat(worker_label(i, s.workers[i]), ",class=\"",
+                            ParseClassKey(packet::ParseResultClass(result)), "\",reason=\"",
+                            Str(packet::ParseResultName(result)), "\""),
+               s.workers[i].by_result[r]);
+      }
+    }
+  }
+  if (s.dispatcher) {
+    Families(&out, kDispatcherFamily.prefix, kDispatcherCounters,
+             std::vector<DispatcherSnapshot>{*s.dispatcher},
+             [](size_t, const DispatcherSnapshot& d) {
+               return absl::StrCat("lcore=\"", d.lcore, "\"");
+             });
+  }
+  Families(&out, kCollectorFamily.prefix, kCollectorCounters, s.collectors,
+           [](size_t, const CollectorSnapshot& c) {
+             return absl::StrCat("collector=\"", LabelValue(c.name), "\"");
+           });
+  for (const auto& d : kSensorCounters) {
+    const std::string m = MetricName(kSensorFamily.prefix, d.name, d.kind);
+    Header(&out, m, d.help, d.kind);
+    Sample(&out, m, "", d.get(s));
+  }
+  if (analytics != nullptr) {
+    for (const auto& d : kAnalyticsCounters) {
+      const std::string m = MetricName(kAnalyticsFamily.prefix, d.name, d.kind);
+      Header(&out, m, d.help, d.kind);
+      Sample(&out, m, "", d.get(*analytics));
+    }
+  }
+  return out;
 }
 
 }  // namespace flowtrail::dataplane

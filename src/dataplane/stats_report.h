@@ -1,7 +1,8 @@
-// The sensor's counters as one plain snapshot, and its three renderings: the
-// periodic one-line status, the final human summary, and --stats-json.
-// DPDK-free; pipeline.cc fills the snapshot from the per-lcore counters and
-// rte_eth_stats.
+// The sensor's counters as one plain snapshot, and its renderings: the
+// periodic one-line status, the final human summary, --stats-json and the
+// Prometheus text exposition, each a loop over the counter table
+// (counter_table.h). DPDK-free; pipeline.cc fills the snapshot from the
+// per-lcore counters (CopyCounters) and rte_eth_stats.
 #pragma once
 
 #include <array>
@@ -81,8 +82,8 @@ struct DispatcherSnapshot {
 
 // One collector link (--collector; export/collector_link.h counters).
 struct CollectorSnapshot {
-  std::string name;  // HOST:PORT
-  bool connected = false;
+  std::string name;        // HOST:PORT
+  uint64_t connected = 0;  // 1 while connected (a gauge in the counter table)
   uint64_t connects = 0;
   uint64_t reconnects = 0;
   uint64_t connect_failures = 0;
@@ -121,15 +122,28 @@ struct Snapshot {
   uint64_t write_errors = 0;
   std::vector<CollectorSnapshot> collectors;
   uint64_t analytics_records = 0;
-  uint64_t snapshots_written = 0;     // analytics snapshot frames in the stream
-  uint64_t snapshots_dropped = 0;     // skipped (exporter behind) or over the frame cap
-  std::string analytics_json = "{}";  // the analytics consumers' own object
-  std::string end = "running";        // end_of_input | shutdown | running
+  uint64_t analytics_contacts = 0;         // first-contact events consumed
+  uint64_t analytics_snapshots = 0;        // snapshot frames handed to the exporter
+  uint64_t analytics_snapshot_errors = 0;  // tables that could not be saved
+  uint64_t snapshots_written = 0;          // analytics snapshot frames in the stream
+  uint64_t snapshots_dropped = 0;          // skipped (exporter behind) or over the frame cap
+  std::string analytics_json = "{}";       // the analytics consumers' own object
+  std::string end = "running";             // end_of_input | shutdown | running
 
   uint64_t RingDrops() const;                    // dispatcher ring drops (live mode)
   uint64_t OfClass(packet::ParseClass c) const;  // over the workers
   uint64_t PortRx() const;
+  uint64_t ExportLag() const;  // records the workers handed on, not yet written
 };
+
+struct WorkerCounters;
+struct DispatcherCounters;
+struct AnalyticsTop;
+
+// The owners' atomics into the snapshot, entry by entry of the counter table
+// (relaxed loads).
+void CopyCounters(const WorkerCounters& c, WorkerSnapshot* w);
+void CopyCounters(const DispatcherCounters& c, DispatcherSnapshot* d);
 
 // How an input's reading stands, as the summary and --stats-json name it:
 // "reading", "end_of_file", "truncated", "corrupt".
@@ -138,5 +152,8 @@ std::string_view InputEndName(capture::ReadStatus end);
 std::string StatusLine(const Snapshot& now, const Snapshot& before);
 std::string SummaryText(const Snapshot& s);
 std::string StatsJson(const Snapshot& s);
+// The Prometheus text format (# HELP, # TYPE, one sample per label set);
+// `analytics` may be null (nothing published yet).
+std::string PrometheusText(const Snapshot& s, const AnalyticsTop* analytics);
 
 }  // namespace flowtrail::dataplane

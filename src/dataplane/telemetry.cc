@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/ip_address.h"
+#include "dataplane/counter_table.h"
 
 namespace flowtrail::dataplane {
 namespace {
@@ -23,63 +24,132 @@ void AddU64(rte_tel_data* d, const char* name, uint64_t v) {
   rte_tel_data_add_dict_u64(d, name, v);
 }
 
+// Every entry of a family's table into dict `d`.
+template <typename Table, typename S>
+void AddTable(rte_tel_data* d, const Table& table, const S& v) {
+  for (const auto& def : table) {
+    AddU64(d, std::string(def.name).c_str(), v.*def.value);
+  }
+}
+
+// Sensor totals: every port and worker counter summed, the class totals,
+// the dispatcher's counters (dispatcher_*), the sensor-wide counters.
 int StatsCommand(const char*, const char*, rte_tel_data* d) {
   std::lock_guard<std::mutex> lock(g_mu);
   const Snapshot& s = g_snapshot;
   rte_tel_data_start_dict(d);
-  uint64_t imissed = 0, nombuf = 0, packets = 0, bad = 0, active = 0, created = 0, ended = 0,
-           evicted = 0;
-  for (const PortSnapshot& p : s.ports) {
-    imissed += p.imissed;
-    nombuf += p.nombuf;
+  uint64_t v = 0;
+  for (const auto& def : kPortCounters) {
+    TotalByName(s, def.name, &v);
+    AddU64(d, std::string(def.name).c_str(), v);
   }
-  for (const WorkerSnapshot& w : s.workers) {
-    packets += w.packets;
-    bad += w.bad_packets();
-    active += w.sessions_active;
-    created += w.sessions_created;
-    ended += w.sessions_ended;
-    evicted += w.sessions_evicted;
+  for (const auto& def : kWorkerCounters) {
+    TotalByName(s, def.name, &v);
+    AddU64(d, std::string(def.name).c_str(), v);
   }
-  AddU64(d, "rx", s.PortRx());
-  AddU64(d, "imissed", imissed);
-  AddU64(d, "nombuf", nombuf);
-  AddU64(d, "packets", packets);
-  AddU64(d, "bad_packets", bad);
-  AddU64(d, "sessions_active", active);
-  AddU64(d, "sessions_created", created);
-  AddU64(d, "sessions_ended", ended);
-  AddU64(d, "sessions_evicted", evicted);
-  AddU64(d, "ring_drops", s.RingDrops());
-  AddU64(d, "records_written", s.records_written);
-  AddU64(d, "bytes_written", s.bytes_written);
-  AddU64(d, "analytics_records", s.analytics_records);
+  for (size_t c = 1; c < packet::kParseClassCount; ++c) {
+    const auto cls = static_cast<packet::ParseClass>(c);
+    AddU64(d, (ParseClassKey(cls) + "_total").c_str(), s.OfClass(cls));
+  }
+  for (const auto& def : kDispatcherCounters) {
+    AddU64(d, absl::StrCat("dispatcher_", Str(def.name)).c_str(),
+           s.dispatcher ? (*s.dispatcher).*def.value : 0);
+  }
+  for (const auto& def : kSensorCounters) {
+    AddU64(d, std::string(def.name).c_str(), def.get(s));
+  }
   AddU64(d, "workers", s.workers.size());
+  return 0;
+}
+
+// One dict container per instance, keyed <key><i> (containers nest one level).
+template <typename S, typename Fill>
+int PerInstance(rte_tel_data* d, const char* key, const std::vector<S>& v, Fill&& fill) {
+  for (size_t i = 0; i < v.size(); ++i) {
+    rte_tel_data* c = rte_tel_data_alloc();
+    if (c == nullptr) {
+      return -1;
+    }
+    rte_tel_data_start_dict(c);
+    fill(c, i, v[i]);
+    rte_tel_data_add_dict_container(d, absl::StrCat(key, i).c_str(), c, /*keep=*/0);
+  }
   return 0;
 }
 
 int WorkersCommand(const char*, const char*, rte_tel_data* d) {
   std::lock_guard<std::mutex> lock(g_mu);
   rte_tel_data_start_dict(d);
-  for (size_t i = 0; i < g_snapshot.workers.size(); ++i) {
-    const WorkerSnapshot& w = g_snapshot.workers[i];
-    rte_tel_data* c = rte_tel_data_alloc();
-    if (c == nullptr) {
-      return -1;
-    }
-    rte_tel_data_start_dict(c);
-    AddU64(c, "lcore", w.lcore);
-    AddU64(c, "packets", w.packets);
-    AddU64(c, "bad_packets", w.bad_packets());
-    AddU64(c, "non_ip", w.OfClass(packet::ParseClass::kNonIp));
-    AddU64(c, "snapped", w.snapped);
-    AddU64(c, "sessions_active", w.sessions_active);
-    AddU64(c, "sessions_created", w.sessions_created);
-    AddU64(c, "sessions_ended", w.sessions_ended);
-    AddU64(c, "sessions_evicted", w.sessions_evicted);
-    AddU64(c, "records_out", w.records_out);
-    const std::string name = "worker" + std::to_string(i);
-    rte_tel_data_add_dict_container(d, name.c_str(), c, /*keep=*/0);
+  return PerInstance(d, "worker", g_snapshot.workers,
+                     [](rte_tel_data* c, size_t, const WorkerSnapshot& w) {
+                       AddU64(c, "lcore", w.lcore);
+                       AddTable(c, kWorkerCounters, w);
+                       for (size_t k = 1; k < packet::kParseClassCount; ++k) {
+                         const auto cls = static_cast<packet::ParseClass>(k);
+                         AddU64(c, (ParseClassKey(cls) + "_total").c_str(), w.OfClass(cls));
+                       }
+                       // Each reason as <class key>_<reason>, e.g. bad_packets_truncated_ipv4.
+                       for (size_t r = 1; r < packet::kParseResultCount; ++r) {
+                         const auto result = static_cast<packet::ParseResult>(r);
+                         AddU64(c,
+                                absl::StrCat(ParseClassKey(packet::ParseResultClass(result)), "_",
+                                             std::string(packet::ParseResultName(result)))
+                                    .c_str(),
+                                w.by_result[r]);
+                       }
+                     });
+}
+
+int DispatcherCommand(const char*, const char*, rte_tel_data* d) {
+  std::lock_guard<std::mutex> lock(g_mu);
+  rte_tel_data_start_dict(d);
+  if (g_snapshot.dispatcher) {
+    AddU64(d, "lcore", g_snapshot.dispatcher->lcore);
+    AddTable(d, kDispatcherCounters, *g_snapshot.dispatcher);
+  }
+  return 0;
+}
+
+int PortStatsCommand(const char*, const char*, rte_tel_data* d) {
+  std::lock_guard<std::mutex> lock(g_mu);
+  rte_tel_data_start_dict(d);
+  return PerInstance(d, "port", g_snapshot.ports,
+                     [](rte_tel_data* c, size_t, const PortSnapshot& p) {
+                       rte_tel_data_add_dict_string(c, "name", p.name.c_str());
+                       AddU64(c, "port", p.id);
+                       AddTable(c, kPortCounters, p);
+                       for (size_t q = 0; q < p.queue_rx.size(); ++q) {
+                         AddU64(c, absl::StrCat(Str(kQueueRxName), q).c_str(), p.queue_rx[q]);
+                       }
+                     });
+}
+
+int InputsCommand(const char*, const char*, rte_tel_data* d) {
+  std::lock_guard<std::mutex> lock(g_mu);
+  rte_tel_data_start_dict(d);
+  return PerInstance(
+      d, "input", g_snapshot.inputs, [](rte_tel_data* c, size_t, const InputSnapshot& in) {
+        rte_tel_data_add_dict_string(c, "path", in.path.c_str());
+        rte_tel_data_add_dict_string(c, "end", std::string(InputEndName(in.end)).c_str());
+        AddTable(c, kInputCounters, in);
+      });
+}
+
+int CollectorsCommand(const char*, const char*, rte_tel_data* d) {
+  std::lock_guard<std::mutex> lock(g_mu);
+  rte_tel_data_start_dict(d);
+  return PerInstance(d, "collector", g_snapshot.collectors,
+                     [](rte_tel_data* c, size_t, const CollectorSnapshot& l) {
+                       rte_tel_data_add_dict_string(c, "collector", l.name.c_str());
+                       AddTable(c, kCollectorCounters, l);
+                     });
+}
+
+int AnalyticsCommand(const char*, const char*, rte_tel_data* d) {
+  std::lock_guard<std::mutex> lock(g_analytics_mu);
+  rte_tel_data_start_dict(d);
+  for (const auto& def : kAnalyticsCounters) {
+    AddU64(d, std::string(def.name).c_str(), def.get(g_analytics));
   }
   return 0;
 }
@@ -213,9 +283,19 @@ void RegisterTelemetry() {
   rte_telemetry_register_cmd("/flowtrail/servers", ServersCommand,
                              "Active servers, most accepts first");
   rte_telemetry_register_cmd("/flowtrail/stats", StatsCommand,
-                             "Sensor totals: rx, drops, bad packets, sessions, records");
+                             "Sensor totals: every counter summed over ports and workers");
   rte_telemetry_register_cmd("/flowtrail/workers", WorkersCommand,
-                             "Per-worker packets, sessions and ring drops");
+                             "Every worker counter, per worker");
+  rte_telemetry_register_cmd("/flowtrail/dispatcher", DispatcherCommand,
+                             "The dispatcher's counters (empty without a dispatcher)");
+  rte_telemetry_register_cmd("/flowtrail/port_stats", PortStatsCommand,
+                             "Every port counter and per-queue rx, per port");
+  rte_telemetry_register_cmd("/flowtrail/inputs", InputsCommand,
+                             "The capture files' counters, per file");
+  rte_telemetry_register_cmd("/flowtrail/collectors", CollectorsCommand,
+                             "Every collector link counter, per link");
+  rte_telemetry_register_cmd("/flowtrail/analytics", AnalyticsCommand,
+                             "The analytics' table sizes and evictions");
 }
 
 void PublishAnalytics(AnalyticsTop top) {
@@ -226,6 +306,16 @@ void PublishAnalytics(AnalyticsTop top) {
 void PublishTelemetry(const Snapshot& snap) {
   std::lock_guard<std::mutex> lock(g_mu);
   g_snapshot = snap;
+}
+
+std::string PublishedPrometheusText() {
+  Snapshot snap;
+  {
+    std::lock_guard<std::mutex> lock(g_mu);
+    snap = g_snapshot;
+  }
+  std::lock_guard<std::mutex> lock(g_analytics_mu);
+  return PrometheusText(snap, &g_analytics);
 }
 
 }  // namespace flowtrail::dataplane

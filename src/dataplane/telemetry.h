@@ -1,6 +1,13 @@
 // Live counters over the DPDK telemetry socket (dpdk-telemetry.py -f PREFIX):
-//   /flowtrail/stats    totals: rx, drops, bad packets, sessions, records
-//   /flowtrail/workers  the same per worker
+//   /flowtrail/stats       sensor totals: every port and worker counter summed,
+//                          the exporter's and analytics' counters, the export lag
+//   /flowtrail/workers     every worker counter, per worker (worker0, ...)
+//   /flowtrail/dispatcher  the dispatcher's counters (empty without one)
+//   /flowtrail/port_stats  every port counter and per-queue rx, per port
+//   /flowtrail/inputs      the capture files' counters, per file
+//   /flowtrail/collectors  every collector link counter, per link
+//   /flowtrail/analytics   the analytics' table sizes and evictions
+// (all from the counter table, counter_table.h), and
 //   /flowtrail/scans    live TRW verdicts (top clients by failed first
 //                       contacts, "kind":"live") and the scan table's top
 //                       rows by Count ("kind":"row", with the live verdict)
@@ -11,39 +18,20 @@
 // last ones under a mutex that no lcore's fast path ever takes.
 #pragma once
 
-#include <vector>
+#include <string>
 
-#include "analytics/live_verdicts.h"
-#include "analytics/port_distribution.h"
-#include "analytics/scan_table.h"
+#include "dataplane/analytics_top.h"
 #include "dataplane/stats_report.h"
 
 namespace flowtrail::dataplane {
 
-// What the analytics lcore publishes: bounded top rows, copied.
-struct AnalyticsTop {
-  struct Row {
-    analytics::ScanRow row;
-    analytics::Verdict live_verdict = analytics::Verdict::kPending;
-  };
-  struct Port {
-    uint64_t window_start_us = 0;
-    uint16_t server_port = 0;
-    uint32_t client_ports = 0;
-    analytics::ClientPortRow row;
-  };
-  std::vector<analytics::LiveClient> live;
-  std::vector<Row> rows;
-  std::vector<analytics::ServerRow> servers;
-  std::vector<Port> ports;
-  analytics::LiveVerdictStats live_stats;
-  analytics::ScanStats scan_stats;
-  analytics::PortDistributionStats port_stats;
-  uint64_t port_cells = 0;
-};
-
 void RegisterTelemetry();
 void PublishTelemetry(const Snapshot& snap);
 void PublishAnalytics(AnalyticsTop top);
+
+// The Prometheus exposition of the last published snapshot and analytics
+// tables (the metrics server's control thread calls it; no lcore state is
+// read).
+std::string PublishedPrometheusText();
 
 }  // namespace flowtrail::dataplane

@@ -75,7 +75,8 @@ TEST(StatsReport, InputsSayWhereAndWhyReadingStopped) {
   s.inputs = {in};
   EXPECT_NE(SummaryText(s).find("corrupt at byte 104: byte 104: record caplen"), std::string::npos)
       << SummaryText(s);
-  EXPECT_NE(StatsJson(s).find("\"end\":\"corrupt\",\"end_offset\":104"), std::string::npos);
+  EXPECT_NE(StatsJson(s).find("\"end\":\"corrupt\""), std::string::npos);
+  EXPECT_NE(StatsJson(s).find("\"end_offset\":104"), std::string::npos);
   s.inputs[0].end = capture::ReadStatus::kEnd;
   EXPECT_EQ(SummaryText(s).find("at byte"), std::string::npos);
   EXPECT_NE(StatsJson(s).find("\"end\":\"end_of_file\""), std::string::npos);
