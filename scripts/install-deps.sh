@@ -11,7 +11,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   # zstd-compressed segment files (--compress zstd)
   libzstd-dev
-  # the configuration file (--config, TOML; header-only)
+  # the configuration file (--config, TOML: toml++)
   libtomlplusplus-dev
   # TLS with mutual certificates for collector links (flowtrail collect);
   # the openssl command makes the certificates of e2e_collect.py
