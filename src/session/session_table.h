@@ -75,16 +75,42 @@ class SessionTable {
 
   void Prefetch(uint32_t hash) const { __builtin_prefetch(&slots_[hash & mask_]); }
   // After Prefetch() (long enough before, or this stalls on the slot): pulls
-  // in the hot entry the home slot points at (the match, most of the time,
-  // at load <= 0.5).
+  // in the hot entry of the first slot of the probe run with this hash
+  // (looking no further than the home slot's line: the match, almost always,
+  // at load <= 0.5). A new session's run has none: nothing is pulled in for
+  // it (an unrelated entry would only take fill buffers).
   void PrefetchEntry(uint32_t hash) const {
-    const Slot& s = slots_[hash & mask_];
+    uint32_t pos = hash & mask_;
+    const uint32_t line_end = (pos | (kSlotsPerLine - 1)) & mask_;
+    while (slots_[pos].ref != 0 && slots_[pos].hash != hash) {
+      if (pos == line_end) return;
+      pos = (pos + 1) & mask_;
+    }
+    const Slot& s = slots_[pos];
     if (s.ref == 0) return;
     const char* e = reinterpret_cast<const char*>(&entries_[s.ref - 1]);
     static_assert(sizeof(Session) == 3 * 64);
     __builtin_prefetch(e);
     __builtin_prefetch(e + 64);
     __builtin_prefetch(e + 128);
+  }
+
+  // Every line of entry `idx`, hot and cold (an eviction victim picked ahead:
+  // its record reads them all).
+  void PrefetchAll(uint32_t idx) const {
+    const char* e = reinterpret_cast<const char*>(&entries_[idx]);
+    __builtin_prefetch(e);
+    __builtin_prefetch(e + 64);
+    __builtin_prefetch(e + 128);
+    const char* c = reinterpret_cast<const char*>(&cold_[idx]);
+    __builtin_prefetch(c);
+    __builtin_prefetch(c + sizeof(SessionCold) - 1);  // 80 bytes may span two lines
+  }
+
+  // The lines `live` and the session id are in (a stale-entry check).
+  void PrefetchIdentity(uint32_t idx) const {
+    __builtin_prefetch(&entries_[idx]);
+    __builtin_prefetch(&cold_[idx]);
   }
 
   uint32_t Find(const SessionKey& key, uint32_t hash) const {
@@ -106,6 +132,7 @@ class SessionTable {
     uint32_t hash;
     uint32_t ref;  // entry index + 1; 0 = empty
   };
+  static constexpr uint32_t kSlotsPerLine = 64 / sizeof(Slot);
 
   static_assert(std::is_trivially_destructible_v<Session>);
   static_assert(std::is_trivially_destructible_v<SessionCold>);
