@@ -42,10 +42,10 @@ class TimerWheel {
 
   // Cancel(idx) touches idx's node and its two neighbours (random lines):
   // prefetch the node first, and the neighbours once the node is in.
-  void PrefetchNode(uint32_t idx) const { __builtin_prefetch(&links_[idx]); }
+  void PrefetchNode(uint32_t idx) const { PrefetchLine(&links_[idx]); }
   void PrefetchNeighbours(uint32_t idx) const {
-    __builtin_prefetch(&links_[Next(idx)], 1);
-    __builtin_prefetch(&links_[Prev(idx)], 1);
+    PrefetchLine(&links_[Next(idx)]);
+    PrefetchLine(&links_[Prev(idx)]);
   }
 
   // (Re)schedules `idx` to be checked once `deadline_us` has passed. A deadline

@@ -771,7 +771,7 @@ void Tracker::Impl::EvictStalest() {
   if (cap >= 4 * n) {
     const auto wrap = [cap](uint64_t at) { return static_cast<uint32_t>(at % cap); };
     const uint64_t cursor = evict_cursor_;
-    for (uint32_t i = 0; i < n; ++i) __builtin_prefetch(&table_.at(wrap(cursor + 3 * n + i)));
+    for (uint32_t i = 0; i < n; ++i) PrefetchLine(&table_.at(wrap(cursor + 3 * n + i)));
     if (evict_likely_ != SessionTable::kNone) wheel_.PrefetchNeighbours(evict_likely_);
     evict_likely_ = StalestOf(wrap(cursor + 2 * n), n);
     if (evict_likely_ != SessionTable::kNone) {
