@@ -2,7 +2,11 @@
 
 #include <sys/mman.h>
 
+#include <emmintrin.h>
+
+#include <cstddef>
 #include <cstdint>
+#include <type_traits>
 
 #include "absl/strings/str_cat.h"
 
@@ -58,6 +62,23 @@ void* AllocateHuge(size_t bytes, size_t* mapped, PageKind* kind) {
 }
 
 namespace {
+// A fresh entry is not all zero bytes (side markers, window scales): it is
+// copied from a prototype in 16-byte stores, where `s = Session()` became a
+// rep stos whose start-up cost more than the whole copy (perf, SYN flood).
+template <typename T>
+void CopyFresh(T* dst, const T& proto) {
+  static_assert(std::is_trivially_copyable_v<T> && sizeof(T) % 16 == 0);
+  const char* from = reinterpret_cast<const char*>(&proto);
+  char* to = reinterpret_cast<char*>(dst);
+#pragma GCC unroll 16
+  for (size_t i = 0; i < sizeof(T); i += 16) {
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(to + i),
+                     _mm_loadu_si128(reinterpret_cast<const __m128i*>(from + i)));
+  }
+}
+const Session kFreshSession{};
+const SessionCold kFreshCold{};
+
 uint64_t IndexSlots(uint64_t capacity) {
   uint64_t n = 2;
   while (n < capacity * 2) n <<= 1;
@@ -101,11 +122,11 @@ uint32_t SessionTable::Insert(const SessionKey& key, uint32_t hash) {
     ++fresh_;
   }
   Session& s = entries_[idx];
-  s = Session();
+  CopyFresh(&s, kFreshSession);
   s.key = key;
   s.live = true;
   SessionCold& c = cold_[idx];
-  c = SessionCold();
+  CopyFresh(&c, kFreshCold);
   c.hash = hash;
   uint32_t pos = hash & mask_;
   while (slots_[pos].ref != 0) pos = (pos + 1) & mask_;

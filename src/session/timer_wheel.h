@@ -40,6 +40,14 @@ class TimerWheel {
 
   bool Linked(uint32_t idx) const { return links_[idx].next != 0; }
 
+  // Cancel(idx) touches idx's node and its two neighbours (random lines):
+  // prefetch the node first, and the neighbours once the node is in.
+  void PrefetchNode(uint32_t idx) const { PrefetchLine(&links_[idx]); }
+  void PrefetchNeighbours(uint32_t idx) const {
+    PrefetchLine(&links_[Next(idx)]);
+    PrefetchLine(&links_[Prev(idx)]);
+  }
+
   // (Re)schedules `idx` to be checked once `deadline_us` has passed. A deadline
   // already past is checked at the next tick.
   void Schedule(uint32_t idx, uint64_t deadline_us) {

@@ -31,6 +31,9 @@ constexpr uint32_t kWheelSlots = 8192;
 // is full), scanned from a rotating cursor: approximate LRU without a per-packet
 // list update.
 constexpr uint32_t kEvictionSample = 16;
+// With a full attempt FIFO (eviction churn) each new attempt pops stale
+// entries: the sessions of the entry this far behind the head are prefetched.
+constexpr uint32_t kAttemptAhead = 8;
 constexpr uint64_t kCounterMask = (uint64_t{1} << 56) - 1;
 constexpr uint8_t kNoSide = 2;
 
@@ -167,6 +170,7 @@ class Tracker::Impl {
   void ScheduleIfEarlier(uint32_t idx, Session& s);
   bool Fire(uint32_t idx, uint64_t now);
   void EvictStalest();
+  uint32_t StalestOf(uint32_t start, uint32_t n) const;
   void Emit(const Session& s, EndReason reason, bool continuing);
   void End(uint32_t idx, EndReason reason);
   SessionRecord BuildRecord(const Session& s, EndReason reason, bool continuing) const;
@@ -203,6 +207,8 @@ class Tracker::Impl {
   TrackerCounters counters_;
   uint64_t next_counter_ = 0;
   uint32_t evict_cursor_ = 0;
+  // The likely victim of the window after the next one (EvictStalest()).
+  uint32_t evict_likely_ = SessionTable::kNone;
   uint32_t flush_cursor_ = 0;
   size_t advance_budget_ = 0;  // records Advance() may still emit
 
@@ -651,6 +657,11 @@ void Tracker::Impl::UpdateContact(uint32_t idx, Session& s, const packet::Parsed
     return;
   }
   // Full: entries of sessions that already ended (eviction churn) go first.
+  if (attempt_count_ == cfg_.capacity) {
+    uint32_t later = attempt_head_ + kAttemptAhead;
+    if (later >= cfg_.capacity) later %= cfg_.capacity;
+    table_.PrefetchIdentity(attempts_[later].idx);
+  }
   while (attempt_count_ == cfg_.capacity && AttemptStale(attempts_[attempt_head_])) {
     attempt_head_ = attempt_head_ + 1 == cfg_.capacity ? 0 : attempt_head_ + 1;
     --attempt_count_;
@@ -733,25 +744,48 @@ bool Tracker::Impl::Advance(uint64_t now, size_t max_records) {
   return attempts_done && wheel_done;
 }
 
-void Tracker::Impl::EvictStalest() {
+// The stalest live session of the window of n entries from `start`
+// (wrapping): the first of the least last_clock_us.
+uint32_t Tracker::Impl::StalestOf(uint32_t start, uint32_t n) const {
   const uint32_t cap = table_.capacity();
-  const uint32_t n = std::min(cap, kEvictionSample);
-  // The next eviction samples the following window: its first lines (live,
-  // last_clock_us) come in while this one ends its victim.
-  for (uint32_t i = 0, at = evict_cursor_ + n; i < n && cap > 2 * n; ++i, ++at) {
-    __builtin_prefetch(&table_.at(at >= cap ? at - cap : at));
-  }
   uint32_t victim = SessionTable::kNone;
   uint64_t oldest = UINT64_MAX;
-  for (uint32_t i = 0; i < n; ++i) {
-    const uint32_t idx = evict_cursor_;
-    evict_cursor_ = evict_cursor_ + 1 == cap ? 0 : evict_cursor_ + 1;
+  for (uint32_t i = 0, idx = start; i < n; ++i, idx = idx + 1 == cap ? 0 : idx + 1) {
     const Session& s = table_.at(idx);
     if (s.live && s.last_clock_us < oldest) {
       oldest = s.last_clock_us;
       victim = idx;
     }
   }
+  return victim;
+}
+
+// Eviction ends the stalest live session of the next window of
+// kEvictionSample entries from a rotating cursor. With a full table every new
+// session pays one, so its misses are pipelined over the following
+// evictions: the first lines of the window three ahead are prefetched; the
+// window two ahead (in cache by now) is scanned for its likely victim, whose
+// hot and cold lines, index slot and wheel node are prefetched; and the
+// likely victim picked last time gets its wheel neighbours. The look-ahead
+// decides only what to prefetch: the victim is always what a scan of its
+// window finds at eviction time (a likely victim touched since is not taken).
+void Tracker::Impl::EvictStalest() {
+  const uint32_t cap = table_.capacity();
+  const uint32_t n = std::min(cap, kEvictionSample);
+  if (cap >= 4 * n) {
+    const auto wrap = [cap](uint64_t at) { return static_cast<uint32_t>(at % cap); };
+    const uint64_t cursor = evict_cursor_;
+    for (uint32_t i = 0; i < n; ++i) PrefetchLine(&table_.at(wrap(cursor + 3 * n + i)));
+    if (evict_likely_ != SessionTable::kNone) wheel_.PrefetchNeighbours(evict_likely_);
+    evict_likely_ = StalestOf(wrap(cursor + 2 * n), n);
+    if (evict_likely_ != SessionTable::kNone) {
+      table_.PrefetchAll(evict_likely_);
+      table_.Prefetch(HashSessionKey(table_.at(evict_likely_).key));
+      wheel_.PrefetchNode(evict_likely_);
+    }
+  }
+  const uint32_t victim = StalestOf(evict_cursor_, n);
+  evict_cursor_ = static_cast<uint32_t>((uint64_t{evict_cursor_} + n) % cap);
   if (victim == SessionTable::kNone) return;  // not reached: a full table is all live
   ++counters_.sessions_evicted;
   End(victim, EndReason::kEvicted);

@@ -561,6 +561,41 @@ TEST(TrackerTable, FullTableEvictsTheStalestSession) {
   EXPECT_EQ(h.records.size(), 5u);
 }
 
+// Eviction picks each window's likely victim ahead of time to prefetch it
+// (tracker.cc): a likely victim touched, or a window member refreshed, before
+// its window's turn must not change which session goes.
+TEST(TrackerTable, EvictionTakesTheStalestOfEachWindowAtEvictionTime) {
+  PacketMaker m;
+  TrackerConfig c = SmallConfig();
+  c.capacity = 64;  // windows of 16: the look-ahead runs (capacity >= 4 windows)
+  Harness h(c);
+  // Entries 0..63 in order, port 1000 + entry, the older the lower.
+  for (uint16_t i = 0; i < 64; ++i) h.Send(m.Udp(kC, 1000 + i, kSrv, 53), kT0 + i);
+  // Eviction 1 ends entry 0 (window 0) and looks ahead at window 2 (its
+  // likely victim: entry 32).
+  h.Send(m.Udp(kC, 2000, kSrv, 53), kT0 + 100);
+  // Refresh window 1's stalest (16) and window 2's likely victim (32), then
+  // evict twice more: 17 and 33 are the stalest by then.
+  h.Send(m.Udp(kC, 1016, kSrv, 53), kT0 + 101);
+  h.Send(m.Udp(kC, 1032, kSrv, 53), kT0 + 102);
+  h.Send(m.Udp(kC, 2001, kSrv, 53), kT0 + 103);
+  h.Send(m.Udp(kC, 2002, kSrv, 53), kT0 + 104);
+  ASSERT_EQ(h.records.size(), 3u);
+  EXPECT_EQ(h.records[0].client_port, 1000);
+  EXPECT_EQ(h.records[1].client_port, 1017);
+  EXPECT_EQ(h.records[2].client_port, 1033);
+  for (const SessionRecord& r : h.records) EXPECT_EQ(r.end_reason, EndReason::kEvicted);
+  // Two more: window 3 (48), then window 0 again, whose entries are 2000
+  // (reused entry 0, time 100) and 1001..1015: 1001 is the stalest.
+  h.Send(m.Udp(kC, 2003, kSrv, 53), kT0 + 105);
+  h.Send(m.Udp(kC, 2004, kSrv, 53), kT0 + 106);
+  ASSERT_EQ(h.records.size(), 5u);
+  EXPECT_EQ(h.records[3].client_port, 1048);
+  EXPECT_EQ(h.records[4].client_port, 1001);
+  EXPECT_EQ(h.tracker->counters().sessions_evicted, 5u);
+  EXPECT_EQ(h.tracker->counters().sessions_active, 64u);
+}
+
 TEST(TrackerTable, FloodOfNewSessionsKeepsTheTableBoundedAndCounted) {
   PacketMaker m;
   TrackerConfig c = SmallConfig();
