@@ -154,9 +154,11 @@ size_t Exporter::WriteSnapshots() {
     std::unique_ptr<v1::AnalyticsSnapshot> snap(static_cast<v1::AnalyticsSnapshot*>(ptrs[i]));
     if (write_errors_ == 0) {
       const absl::Status st = s_.writer->WriteSnapshot(*snap);
-      if (absl::IsResourceExhausted(st)) {
-        // Larger than a frame may be (a flood of scanner clients): the
-        // records go on; the snapshot is counted as dropped.
+      // Larger than a frame may be (a flood of scanner clients): the
+      // records go on; the snapshot is counted as dropped. A sink's own
+      // ResourceExhausted (a full disk) is a write error like any other:
+      // the writer is stuck then.
+      if (absl::IsResourceExhausted(st) && !s_.writer->failed()) {
         if (snapshots_too_large_++ == 0) {
           fprintf(stderr, "flowtrail: exporter: analytics snapshot dropped: %s\n",
                   st.ToString().c_str());

@@ -5,9 +5,10 @@
 // finished, the analytics lcore has handed over its final snapshot and the
 // rings are empty, it writes the trailer and closes the stream.
 //
-// It does the --output file's I/O on its lcore (a local file). Collector
-// links (--collector) do none here: Write() copies each block into the link's
-// lock-free ring and returns; the link's own thread (not an EAL lcore) does
+// It does no I/O on its lcore: the --output file or directory is written by
+// the AsyncSegmentSink's thread (OpenRunOutput), which takes each encoded
+// block without a copy. Collector links (--collector) do none here either: Write() copies each
+// block into the link's lock-free ring and returns; the link's own thread (not an EAL lcore) does
 // the network and spill I/O (export/collector_link.h). Only the final close
 // waits, at most the drain timeout, for the collectors' acknowledgements.
 #pragma once

@@ -28,6 +28,8 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "export/spsc_ring.h"
+#include "export/stream_format.h"
 #include "flowtrail/v1/session.pb.h"
 
 namespace flowtrail::exporter {
@@ -58,32 +60,6 @@ std::string SslError() {
 struct Block {
   BlockInfo info;
   std::vector<uint8_t> bytes;
-};
-
-// Single producer (the exporter) / single consumer (the link thread) ring of
-// block pointers: two atomics, no lock, no wait on either side.
-class SpscRing {
- public:
-  static constexpr size_t kSlots = 4096;
-  bool Push(Block* b) {
-    const size_t head = head_.load(std::memory_order_relaxed);
-    if (head - tail_.load(std::memory_order_acquire) == kSlots) return false;
-    slots_[head % kSlots] = b;
-    head_.store(head + 1, std::memory_order_release);
-    return true;
-  }
-  Block* Pop() {
-    const size_t tail = tail_.load(std::memory_order_relaxed);
-    if (tail == head_.load(std::memory_order_acquire)) return nullptr;
-    Block* b = slots_[tail % kSlots];
-    tail_.store(tail + 1, std::memory_order_release);
-    return b;
-  }
-
- private:
-  alignas(64) std::atomic<size_t> head_{0};
-  alignas(64) std::atomic<size_t> tail_{0};
-  Block* slots_[kSlots] = {};
 };
 
 bool IsLoopback(const sockaddr* sa) {
@@ -285,7 +261,12 @@ class CollectorLink::Impl {
       Drop(info);
       return;
     }
-    auto* b = new Block{info, std::vector<uint8_t>(frames.begin(), frames.end())};
+    // A block the thread is done with, its buffer kept (no allocation), or
+    // a new one while the thread has none to give back.
+    Block* b = nullptr;
+    if (!spare_.Pop(&b)) b = new Block;
+    b->info = info;
+    b->bytes.assign(frames.begin(), frames.end());
     ring_bytes_.fetch_add(size, std::memory_order_relaxed);
     if (!ring_.Push(b)) {
       ring_bytes_.fetch_sub(size, std::memory_order_relaxed);
@@ -318,11 +299,12 @@ class CollectorLink::Impl {
     end_requested_.store(true, std::memory_order_release);
     if (thread_.joinable()) thread_.join();
     // Blocks left in the ring (the thread stopped first) are lost.
-    while (Block* b = ring_.Pop()) {
+    for (Block* b; ring_.Pop(&b);) {
       Add(counters_->records_undelivered, b->info.records);
       Queued(-static_cast<int64_t>(b->bytes.size()));
       delete b;
     }
+    for (Block* b; spare_.Pop(&b);) delete b;
   }
 
   const CollectorLinkOptions& options() const { return opt_; }
@@ -400,8 +382,14 @@ class CollectorLink::Impl {
 
   // Moves blocks from the ring into the FIFO: in memory while the window has
   // room, else into the spill while the budget has room, else dropped.
+  // Hands a block the thread is done with back to Write() for reuse; a
+  // snapshot's large buffer, or one more than the spare ring holds, is freed.
+  void Recycle(std::unique_ptr<Block> b) {
+    if (b->bytes.capacity() <= kBlockBytes && spare_.Push(b.get())) (void)b.release();
+  }
+
   void DrainRing() {
-    while (Block* raw = ring_.Pop()) {
+    for (Block* raw; ring_.Pop(&raw);) {
       std::unique_ptr<Block> b(raw);
       const uint64_t size = b->bytes.size();
       ring_bytes_.fetch_sub(size, std::memory_order_relaxed);
@@ -421,13 +409,16 @@ class CollectorLink::Impl {
           if (Load(counters_->spill_errors) == 0) Log("cannot write to the spill directory");
           Add(counters_->spill_errors, 1);
           Drop(b->info);
+          Recycle(std::move(b));
           continue;
         }
         spill_bytes_ += size;
         Add(counters_->spilled_total, size);
+        Recycle(std::move(b));
       } else {
         Queued(-static_cast<int64_t>(size));
         Drop(b->info);
+        Recycle(std::move(b));
         continue;
       }
       fifo_.push_back(std::move(e));
@@ -443,6 +434,7 @@ class CollectorLink::Impl {
       if (e.mem) {
         mem_bytes_ -= e.size;
         Queued(-static_cast<int64_t>(e.size));
+        Recycle(std::move(e.mem));
       } else {
         unlink(SpillPath(e.info.first_sequence).c_str());
         spill_bytes_ -= e.size;
@@ -830,7 +822,8 @@ class CollectorLink::Impl {
   std::string run_id_;
   std::optional<SegmentFramer> framer_;
   std::thread thread_;
-  SpscRing ring_;
+  SpscRing<Block*, 4096> ring_;  // exporter → thread
+  SpscRing<Block*, 64> spare_;   // thread → exporter: emptied blocks for reuse
   std::atomic<uint64_t> ring_bytes_{0};
   uint64_t ring_limit_ = 0;
   uint64_t window_limit_ = 0;

@@ -20,6 +20,12 @@ absl::Status FanoutSink::Write(std::span<const uint8_t> frames, const BlockInfo&
   return primary_ ? primary_->Write(frames, info) : absl::OkStatus();
 }
 
+absl::Status FanoutSink::WriteBlock(std::unique_ptr<uint8_t[]>* block, size_t size,
+                                    const BlockInfo& info) {
+  for (auto& l : links_) (void)l->Write(std::span<const uint8_t>(block->get(), size), info);
+  return primary_ ? primary_->WriteBlock(block, size, info) : absl::OkStatus();
+}
+
 size_t FanoutSink::failed_write_prefix() const {
   return primary_ ? primary_->failed_write_prefix() : 0;
 }
@@ -38,6 +44,10 @@ absl::Status FanoutSink::End(const StreamEnd& end) {
 absl::Status FanoutSink::Abort() {
   for (auto& l : links_) (void)l->Abort();
   return primary_ ? primary_->Abort() : absl::OkStatus();
+}
+
+SegmentSink::InFlight FanoutSink::in_flight() const {
+  return primary_ ? primary_->in_flight() : InFlight{};
 }
 
 uint64_t FanoutSink::framing_bytes() const { return primary_ ? primary_->framing_bytes() : 0; }

@@ -22,6 +22,9 @@ class FanoutSink final : public SegmentSink {
   absl::Status Begin(const v1::StreamHeader& run_header) override;
   // The links first (a copy each, never blocking), then the primary.
   absl::Status Write(std::span<const uint8_t> frames, const BlockInfo& info) override;
+  // The same; the primary may keep the block (AsyncSegmentSink).
+  absl::Status WriteBlock(std::unique_ptr<uint8_t[]>* block, size_t size,
+                          const BlockInfo& info) override;
   size_t failed_write_prefix() const override;
   absl::Status Flush() override;
   absl::Status Sync() override;
@@ -30,6 +33,7 @@ class FanoutSink final : public SegmentSink {
   absl::Status End(const StreamEnd& end) override;
   absl::Status Abort() override;
   uint64_t framing_bytes() const override;
+  InFlight in_flight() const override;
 
   const std::vector<std::unique_ptr<CollectorLink>>& links() const { return links_; }
 

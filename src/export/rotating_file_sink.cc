@@ -16,6 +16,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "export/async_sink.h"
 #include "export/stream_writer.h"
 #include "export/zstd_file.h"
 
@@ -373,10 +374,12 @@ absl::Status RotatingFileSink::WaitForCompression() {
 }
 
 absl::StatusOr<std::unique_ptr<SegmentSink>> OpenRunOutput(const RunOutputOptions& options) {
+  // The file I/O (writes, rotation, fsync, rename) runs on the sink's own
+  // thread, never on the exporter lcore.
   if (options.dir.empty()) {
     absl::StatusOr<std::unique_ptr<ByteSink>> file = OpenFileSink(options.file);
     if (!file.ok()) return file.status();
-    return SingleSegment(*std::move(file));
+    return std::make_unique<AsyncSegmentSink>(SingleSegment(*std::move(file)));
   }
   absl::StatusOr<std::unique_ptr<RotatingFileSink>> sink = RotatingFileSink::Create(
       {.dir = options.dir,
@@ -384,7 +387,7 @@ absl::StatusOr<std::unique_ptr<SegmentSink>> OpenRunOutput(const RunOutputOption
        .rotate_seconds = options.rotate_seconds,
        .compression = options.compress_zstd ? Compression::kZstd : Compression::kNone});
   if (!sink.ok()) return sink.status();
-  return std::unique_ptr<SegmentSink>(*std::move(sink));
+  return std::make_unique<AsyncSegmentSink>(*std::move(sink));
 }
 
 }  // namespace flowtrail::exporter

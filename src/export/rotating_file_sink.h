@@ -140,7 +140,8 @@ class RotatingFileSink final : public SegmentSink {
 };
 
 // The sensor's record output: one file (`file`, "-" = stdout) as a single
-// segment, or rotating segment files in `dir` (exactly one of the two set).
+// segment, or rotating segment files in `dir` (exactly one of the two set),
+// behind an AsyncSegmentSink: its I/O runs on a thread of its own.
 struct RunOutputOptions {
   std::string file;
   std::string dir;

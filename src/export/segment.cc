@@ -154,6 +154,24 @@ class SingleSegmentSink final : public SegmentSink {
 
 }  // namespace
 
+uint64_t WholeFramesBefore(std::span<const uint8_t> frames, size_t prefix, uint64_t records) {
+  uint64_t n = 0;
+  size_t at = 0;
+  while (at < frames.size()) {
+    uint64_t len = 0;
+    int shift = 0;
+    while (at < frames.size() && (frames[at] & 0x80)) {
+      len |= uint64_t{frames[at++] & 0x7fu} << shift, shift += 7;
+    }
+    if (at == frames.size()) break;
+    len |= uint64_t{frames[at++]} << shift;
+    at += len;
+    if (at > prefix) break;
+    ++n;
+  }
+  return std::min<uint64_t>(n, records);
+}
+
 std::unique_ptr<SegmentSink> SingleSegment(std::unique_ptr<ByteSink> sink) {
   return std::make_unique<SingleSegmentSink>(std::move(sink));
 }

@@ -47,6 +47,15 @@ class SegmentSink {
   virtual absl::Status Begin(const v1::StreamHeader& run_header) = 0;
   // Data frames in stream order; errors are final for the writer.
   virtual absl::Status Write(std::span<const uint8_t> frames, const BlockInfo& info) = 0;
+  // Write() for the writer's own block: `*block` (kBlockBytes long) holds
+  // `size` bytes of frames. A sink that writes later (AsyncSegmentSink) keeps
+  // it and leaves a free block of kBlockBytes in its place, so the writer
+  // encodes on without a copy; the default writes it and leaves it there.
+  // A failed call leaves `*block` as it was.
+  virtual absl::Status WriteBlock(std::unique_ptr<uint8_t[]>* block, size_t size,
+                                  const BlockInfo& info) {
+    return Write(std::span<const uint8_t>(block->get(), size), info);
+  }
   // After a failed Write(): how many leading bytes of `frames` reached the
   // destination anyway (0 when none did or the sink cannot tell).
   virtual size_t failed_write_prefix() const { return 0; }
@@ -62,7 +71,20 @@ class SegmentSink {
   // Header and trailer bytes that reached the destination (the writer's
   // bytes_written() adds them to the data bytes).
   virtual uint64_t framing_bytes() const { return 0; }
+  // Data accepted by Write() that has not reached the destination yet (a
+  // sink with an I/O thread); after an error, what never will. The writer's
+  // records_written() and bytes_written() leave it out.
+  struct InFlight {
+    uint64_t records = 0;
+    uint64_t bytes = 0;
+  };
+  virtual InFlight in_flight() const { return {}; }
 };
+
+// Record frames among the whole frames of `frames` that end at or before
+// byte `prefix` (what a failed write got through), at most `records`: the
+// exact count of records a partial write delivered.
+uint64_t WholeFramesBefore(std::span<const uint8_t> frames, size_t prefix, uint64_t records);
 
 // Encodes the header and trailer frames of consecutive segments of one run
 // and counts the data frames between them (the trailer's counts are the

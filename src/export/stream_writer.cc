@@ -111,8 +111,8 @@ static_assert(kMaxRecordFrameOverhead + kMaxRecordBodyBytes <= kBlockBytes);
 
 }  // namespace
 
-// The encoding state: the pre-encoded sensor_id field, a scratch buffer for
-// one record, the 64 KiB block and the position in it, and the sticky error.
+// The encoding state: the pre-encoded sensor_id field, the 64 KiB block and the position in it, and
+// the sticky error.
 class StreamWriter::Encoder {
  public:
   explicit Encoder(const std::string& sensor_id)
@@ -121,25 +121,30 @@ class StreamWriter::Encoder {
         block_(new uint8_t[kBlockBytes]) {}
 
   // Appends one record frame, byte for byte what protobuf writes for a
-  // v1::Frame{sequence, record} (EncodeRecordWire): the body goes to the
-  // scratch buffer first because its length prefixes it. The caller made
+  // v1::Frame{sequence, record} (EncodeRecordWire). The body's length
+  // prefixes it, so the body is encoded in place after room for the longest
+  // usual head (2-byte frame and body lengths: a body of 128 bytes or more);
+  // a shorter body is moved down to meet its shorter head. The caller made
   // room (HasRoomForRecord).
   void AppendRecord(const record::SessionRecord& r) {
     const std::span<const uint8_t> sensor(reinterpret_cast<const uint8_t*>(sensor_field_.data()),
                                           sensor_field_.size());
-    const size_t body = static_cast<size_t>(EncodeRecordWire(r, sensor, scratch_) - scratch_);
     const uint64_t seq = next_sequence_;
     // Proto3 omits a zero sequence (only the header has one).
     const size_t seq_bytes = seq == 0 ? 0 : 1 + VarintSize(seq);
+    uint8_t* const start = block_.get() + used_;
+    uint8_t* const guess = start + 2 + seq_bytes + 1 + 2;
+    const size_t body = static_cast<size_t>(EncodeRecordWire(r, sensor, guess) - guess);
     const size_t frame = seq_bytes + 1 + VarintSize(body) + body;
-    uint8_t* p = PutVarint(frame, block_.get() + used_);
+    uint8_t* p = PutVarint(frame, start);
     if (seq != 0) {
       *p++ = kSequenceTag;
       p = PutVarint(seq, p);
     }
     *p++ = kRecordTag;
     p = PutVarint(body, p);
-    std::memcpy(p, scratch_, body);
+    if (p != guess) [[unlikely]]
+      std::memmove(p, guess, body);
     used_ = static_cast<size_t>(p + body - block_.get());
   }
   bool HasRoomForRecord() const { return used_ + max_record_frame_ <= kBlockBytes; }
@@ -148,23 +153,11 @@ class StreamWriter::Encoder {
   // `prefix` (what a failed write got through). A block holds record frames
   // only.
   uint64_t RecordsBefore(size_t prefix) const {
-    uint64_t frames = 0;
-    size_t at = 0;
-    while (at < used_) {
-      uint64_t len = 0;
-      int shift = 0;
-      while (block_[at] & 0x80) len |= uint64_t{block_[at++] & 0x7fu} << shift, shift += 7;
-      len |= uint64_t{block_[at++]} << shift;
-      at += len;
-      if (at > prefix) break;
-      ++frames;
-    }
-    return std::min<uint64_t>(frames, block_records_);
+    return WholeFramesBefore(std::span<const uint8_t>(block_.get(), used_), prefix, block_records_);
   }
 
   const std::string sensor_field_;  // EncodeSensorIdField(sensor_id)
   const size_t max_record_frame_;   // the largest record frame with this sensor id
-  uint8_t scratch_[kMaxRecordBodyBytes];
   std::unique_ptr<uint8_t[]> block_;
   size_t used_ = 0;
   uint64_t block_records_ = 0;  // record frames in the block
@@ -187,7 +180,15 @@ StreamWriter::~StreamWriter() {
   (void)sink_->Abort();
 }
 
-uint64_t StreamWriter::bytes_written() const { return bytes_written_ + sink_->framing_bytes(); }
+uint64_t StreamWriter::records_written() const {
+  return records_written_ - sink_->in_flight().records;
+}
+
+bool StreamWriter::failed() const { return !encoder_->status_.ok(); }
+
+uint64_t StreamWriter::bytes_written() const {
+  return bytes_written_ - sink_->in_flight().bytes + sink_->framing_bytes();
+}
 
 absl::StatusOr<std::unique_ptr<StreamWriter>> StreamWriter::Create(std::unique_ptr<ByteSink> sink,
                                                                    const StreamInfo& info) {
@@ -304,7 +305,9 @@ absl::Status StreamWriter::Flush(bool flush_sink) {
     const BlockInfo info{.first_sequence = e.block_first_sequence_,
                          .frames = e.block_records_,
                          .records = e.block_records_};
-    absl::Status s = sink_->Write(std::span<const uint8_t>(e.block_.get(), e.used_), info);
+    // The sink may keep the block and give a free one back (no copy).
+    const size_t used = e.used_;
+    absl::Status s = sink_->WriteBlock(&e.block_, used, info);
     if (!s.ok()) {
       // Count what reached the destination before the error, nothing more.
       const size_t prefix = std::min(sink_->failed_write_prefix(), e.used_);
@@ -314,7 +317,7 @@ absl::Status StreamWriter::Flush(bool flush_sink) {
       return s;
     }
     records_written_ += e.block_records_;
-    bytes_written_ += e.used_;
+    bytes_written_ += used;
     e.used_ = 0;
     e.block_records_ = 0;
   }

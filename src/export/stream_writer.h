@@ -92,11 +92,15 @@ class StreamWriter {
   // writes no trailer: readers then see a stream that did not end cleanly.
   absl::Status Close(uint64_t records_dropped, uint64_t end_time_us);
 
-  // Records and bytes the sink has accepted: records are counted when their
-  // block is handed over, so a record still in the writer's block is not yet
-  // written. After a write error, only the whole record frames that reached
-  // the destination before it (ByteSink::failed_write_prefix) count.
-  uint64_t records_written() const { return records_written_; }
+  // Records and bytes that reached the sink's destination: a record still
+  // in the writer's block, or in a block the sink's I/O thread has not
+  // written yet (SegmentSink::in_flight), is not yet written. After a write
+  // error, only the whole record frames that reached the destination before
+  // it (failed_write_prefix) count.
+  uint64_t records_written() const;
+  // True once a sink error has stopped the writer (an over-large snapshot,
+  // refused by WriteSnapshot, does not).
+  bool failed() const;
   uint64_t bytes_written() const;
   uint64_t records_rejected() const;
 

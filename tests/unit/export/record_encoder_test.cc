@@ -265,6 +265,24 @@ TEST(RecordWire, EqualsProtobufOnRandomRecords) {
   }
 }
 
+// Every varint length boundary (1 to 10 bytes), on each kind of field.
+TEST(RecordWire, EqualsProtobufAtEveryVarintLengthBoundary) {
+  for (int bits = 0; bits <= 64; ++bits) {
+    for (int delta : {-1, 0, 1}) {
+      const uint64_t base = bits == 64 ? 0 : uint64_t{1} << bits;
+      const uint64_t v = base + static_cast<uint64_t>(delta);  // wraps at 0 - 1: UINT64_MAX
+      record::SessionRecord r = flowtrail::testing::FullRecord(4);
+      r.session_id = r.client_payload_bytes = r.last_time_us = r.server_bytes = v;
+      r.client_first_seq = r.fragments = static_cast<uint32_t>(v);
+      r.client_port = r.icmp_id = static_cast<uint16_t>(v);
+      r.client_flags = static_cast<uint8_t>(v);
+      for (const std::string& sensor : {std::string(), std::string("sensor-1")}) {
+        ASSERT_EQ(WireBytes(r, sensor), ProtobufBytes(r, sensor)) << "value " << v;
+      }
+    }
+  }
+}
+
 TEST(RecordWire, ExtremeRecordFitsTheBound) {
   EXPECT_LE(WireBytes(MaxRecord(6), "").size(), kMaxRecordWireBytes);
 }

@@ -1,11 +1,16 @@
-// Hand-built frames for reader tests: streams the writer would never produce.
+// Hand-built frames for reader tests (streams the writer would never
+// produce) and a sink that fails part-way.
 #pragma once
 
+#include <gtest/gtest.h>
+
+#include <algorithm>
 #include <cstdint>
 #include <span>
 #include <string>
 
 #include "export/record_encoder.h"
+#include "export/stream_writer.h"
 #include "flowtrail/v1/session.pb.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "record_gen.h"
@@ -50,5 +55,31 @@ inline v1::Frame TrailerFrame(uint64_t seq, uint64_t records) {
   f.mutable_trailer()->set_records(records);
   return f;
 }
+
+// Takes the first `budget` bytes of the stream, then fails, saying how much
+// of the failing write got through (a short write before ENOSPC, say).
+class PartialSink final : public ByteSink {
+ public:
+  PartialSink(std::string* out, size_t budget) : out_(out), budget_(budget) {}
+  absl::Status Write(std::span<const uint8_t> bytes) override {
+    EXPECT_FALSE(failed_) << "writer used the sink after it failed";
+    const size_t room = budget_ - out_->size();
+    const size_t n = std::min(room, bytes.size());
+    out_->append(reinterpret_cast<const char*>(bytes.data()), n);
+    if (n == bytes.size()) return absl::OkStatus();
+    failed_ = true;
+    prefix_ = n;
+    return absl::ResourceExhaustedError("disk full");
+  }
+  size_t failed_write_prefix() const override { return prefix_; }
+  absl::Status Flush() override { return absl::OkStatus(); }
+  absl::Status Close() override { return absl::OkStatus(); }
+
+ private:
+  std::string* out_;
+  size_t budget_;
+  size_t prefix_ = 0;
+  bool failed_ = false;
+};
 
 }  // namespace flowtrail::exporter::test

@@ -21,6 +21,7 @@ namespace {
 
 using google::protobuf::util::MessageDifferencer;
 using test::Bytes;
+using test::PartialSink;
 
 std::unique_ptr<StreamWriter> MustCreate(std::unique_ptr<ByteSink> sink, StreamInfo info = {}) {
   absl::StatusOr<std::unique_ptr<StreamWriter>> w = StreamWriter::Create(std::move(sink), info);
@@ -245,6 +246,25 @@ TEST(StreamWriter, SnapshotOverTheFrameCapIsRefusedAndTheStreamGoesOn) {
   EXPECT_LT(bytes.size(), size_t{1} << 20);
 }
 
+// The exporter tells an over-large snapshot (skipped, counted, the run goes
+// on) from a sink's own ResourceExhausted (a full disk: a write error) by
+// failed().
+TEST(StreamWriter, AFullDiskOnASnapshotIsAWriteErrorNotATooLargeSnapshot) {
+  std::string bytes;
+  auto writer =
+      MustCreate(std::make_unique<PartialSink>(&bytes, 100), {.sensor_id = "s", .snapshots = true});
+  v1::AnalyticsSnapshot huge;
+  huge.mutable_ports()->set_server_ports(std::string(kMaxSnapshotFrameBytes, 'x'));
+  EXPECT_TRUE(absl::IsResourceExhausted(writer->WriteSnapshot(huge)));
+  EXPECT_FALSE(writer->failed()) << "too large is not a stream error";
+  v1::AnalyticsSnapshot small;
+  small.mutable_ports()->set_server_ports(std::string(1000, 'x'));
+  const absl::Status st = writer->WriteSnapshot(small);
+  EXPECT_TRUE(absl::IsResourceExhausted(st)) << st;
+  EXPECT_TRUE(writer->failed()) << "disk full is";
+  EXPECT_EQ(writer->Close(0, 1), st);
+}
+
 TEST(StreamWriter, SnapshotsNeedAHeaderThatAnnouncesThem) {
   std::string bytes;
   auto writer = MustCreate(std::make_unique<MemorySink>(&bytes), {.sensor_id = "s"});
@@ -306,32 +326,6 @@ TEST(StreamWriter, ReturnsTheSinkWriteErrorAndStaysFailed) {
   EXPECT_EQ(writer->Close(0, 0), s);
   EXPECT_EQ(log.closes, 1) << "the sink is still closed";
 }
-
-// Takes the first `budget` bytes of the stream, then fails, saying how much
-// of the failing write got through (a short write before ENOSPC, say).
-class PartialSink final : public ByteSink {
- public:
-  PartialSink(std::string* out, size_t budget) : out_(out), budget_(budget) {}
-  absl::Status Write(std::span<const uint8_t> bytes) override {
-    EXPECT_FALSE(failed_) << "writer used the sink after it failed";
-    const size_t room = budget_ - out_->size();
-    const size_t n = std::min(room, bytes.size());
-    out_->append(reinterpret_cast<const char*>(bytes.data()), n);
-    if (n == bytes.size()) return absl::OkStatus();
-    failed_ = true;
-    prefix_ = n;
-    return absl::ResourceExhaustedError("disk full");
-  }
-  size_t failed_write_prefix() const override { return prefix_; }
-  absl::Status Flush() override { return absl::OkStatus(); }
-  absl::Status Close() override { return absl::OkStatus(); }
-
- private:
-  std::string* out_;
-  size_t budget_;
-  size_t prefix_ = 0;
-  bool failed_ = false;
-};
 
 // records_written() is what a reader of the destination finds: whole record
 // frames the sink accepted, not what was encoded into a block that then
