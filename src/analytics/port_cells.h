@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "absl/hash/hash.h"
+#include "analytics/huge_pages.h"
 
 namespace flowtrail::analytics {
 
@@ -217,7 +218,9 @@ class PortCellTable {
   // The per-process seed (absl::Hash's follows ASLR), so no one can aim
   // records at one probe run.
   uint64_t seed_ = absl::Hash<uint64_t>{}(0x452821e638d01377ULL) | 1;
-  std::vector<Slot> slots_;
+  // On huge pages: the table is read at random, one line a record, and past
+  // a few MiB of 4 KiB pages that line's TLB miss held the prefetch up.
+  HugeVector<Slot> slots_;
   size_t mask_ = 0;
   size_t size_ = 0;
   bool has_extra_ = false;

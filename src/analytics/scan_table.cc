@@ -10,14 +10,12 @@
 #include <memory>
 #include <new>
 #include <utility>
-#ifdef __linux__
-#include <sys/mman.h>
-#endif
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/hash/hash.h"
 #include "absl/strings/str_cat.h"
+#include "analytics/huge_pages.h"
 #include "flowtrail/v1/session.pb.h"
 
 namespace flowtrail::analytics {
@@ -30,48 +28,6 @@ constexpr uint8_t kTcpSyn = 0x02;
 constexpr uint8_t kTcpRst = 0x04;
 
 int Idx(Outcome o) { return static_cast<int>(o); }
-
-// Storage of 2 MiB and more on transparent huge pages where the kernel
-// offers them (madvise mode, Debian's default): the tables are read at random
-// and at 4 KiB pages nearly every access of a table past ~8 MiB also misses
-// the TLB, which costs a page walk and makes the pipeline's prefetches
-// (dropped or late on a TLB miss) ineffective.
-template <class T>
-struct HugePageAllocator {
-  using value_type = T;
-  static constexpr size_t kHuge = size_t{2} << 20;
-  HugePageAllocator() = default;
-  template <class U>
-  HugePageAllocator(const HugePageAllocator<U>&) {}  // NOLINT: rebinding
-  T* allocate(size_t n) {
-    const size_t bytes = n * sizeof(T);
-    if (bytes < kHuge) {
-      return std::allocator<T>().allocate(n);
-    }
-    const size_t rounded = (bytes + kHuge - 1) / kHuge * kHuge;
-    void* p = std::aligned_alloc(kHuge, rounded);
-    if (p == nullptr) {
-      throw std::bad_alloc();
-    }
-#ifdef MADV_HUGEPAGE
-    madvise(p, rounded, MADV_HUGEPAGE);  // advice only: failure is fine
-#endif
-    return static_cast<T*>(p);
-  }
-  void deallocate(T* p, size_t n) {
-    if (n * sizeof(T) < kHuge) {
-      std::allocator<T>().deallocate(p, n);
-    } else {
-      std::free(p);
-    }
-  }
-  template <class U>
-  bool operator==(const HugePageAllocator<U>&) const {
-    return true;
-  }
-};
-template <class T>
-using HugeVector = std::vector<T, HugePageAllocator<T>>;
 
 // One 64x64->128 multiply folded (wyhash's mum): the tables' index hash.
 inline uint64_t MulFold(uint64_t a, uint64_t b) {
@@ -93,8 +49,15 @@ uint64_t ProcessSeed() {
 struct IndexHash {
   uint64_t seed = ProcessSeed();
   uint64_t Words(uint64_t w0, uint64_t w1, uint64_t extra) const {
-    return MulFold(MulFold(w0 ^ seed, w1 ^ 0x9e3779b97f4a7c15ULL) ^ extra,
-                   seed ^ 0xa0761d6478bd642fULL);
+    return Finish(Address(w0, w1), extra);
+  }
+  // The two halves of Words: a row's and its client's hashes share the
+  // address's multiply (Consume computes it once per record).
+  uint64_t Address(uint64_t w0, uint64_t w1) const {
+    return MulFold(w0 ^ seed, w1 ^ 0x9e3779b97f4a7c15ULL);
+  }
+  uint64_t Finish(uint64_t address, uint64_t extra) const {
+    return MulFold(address ^ extra, seed ^ 0xa0761d6478bd642fULL);
   }
 };
 
@@ -364,6 +327,12 @@ inline bool SameAddress(const IpAddress& a, const IpAddress& b) {
   return ((x[0] ^ y[0]) | (x[1] ^ y[1])) == 0;
 }
 
+inline uint64_t AddressPart(const IndexHash& h, const IpAddress& a) {
+  uint64_t w[2];
+  std::memcpy(w, a.bytes.data(), 16);
+  return h.Address(w[0], w[1]);
+}
+
 struct RowKey {
   IpAddress client;
   uint16_t port = 0;
@@ -373,9 +342,10 @@ struct RowKey {
   }
   struct Hash : IndexHash {
     size_t operator()(const RowKey& k) const {
-      uint64_t w[2];
-      std::memcpy(w, k.client.bytes.data(), 16);
-      return Words(w[0], w[1], uint64_t{k.port} << 8 | k.ip_version);
+      return Of(AddressPart(*this, k.client), k.port, k.ip_version);
+    }
+    uint64_t Of(uint64_t address, uint16_t port, uint8_t ip_version) const {
+      return Finish(address, uint64_t{port} << 8 | ip_version);
     }
   };
 };
@@ -388,9 +358,10 @@ struct ClientKey {
   }
   struct Hash : IndexHash {
     size_t operator()(const ClientKey& k) const {
-      uint64_t w[2];
-      std::memcpy(w, k.client.bytes.data(), 16);
-      return Words(w[0], w[1], uint64_t{0x10000} | k.ip_version);
+      return Of(AddressPart(*this, k.client), k.ip_version);
+    }
+    uint64_t Of(uint64_t address, uint8_t ip_version) const {
+      return Finish(address, uint64_t{0x10000} | ip_version);
     }
   };
 };
@@ -425,19 +396,13 @@ struct RowSketches {
   std::array<std::unique_ptr<Hll>, kFlagCount> sets;  // by flag bit
 };
 
-// The failures of an exact row's servers, out of line: made at the row's
-// first failure, so rows of successes only stay small (the update path's
-// cache footprint).
-struct RowFails {
-  RowFails() {
-    min.fill(UINT64_MAX);
-    max.fill(0);
-    n.fill(0);
-  }
-  std::array<uint64_t, kRowInline> min;
-  std::array<uint64_t, kRowInline> max;
-  std::array<uint32_t, kRowInline> n;
+// The failures of one server of an exact row: earliest, latest, count.
+struct FailEntry {
+  uint64_t min = UINT64_MAX;
+  uint64_t max = 0;
+  uint32_t n = 0;
 };
+constexpr uint32_t kFailGrowth = 2;  // the smallest out-of-line failure list
 
 // Sessions by Outcome index kReject..kData (no slot for kNone: 8 bytes a
 // row, which pay for ClientState::latest).
@@ -453,13 +418,19 @@ struct RowSessions {
 // the key: 128 bytes, the first two lines of the 64-byte aligned slot of
 // 256 bytes).
 struct RowState {
-  uint32_t n = 0;
+  uint16_t n = 0;         // servers in the exact list (at most kRowInline)
+  uint16_t fail_cap = 0;  // entries of `failures`: read by HeapBytes, so hot
   // The slot of the row's client in the client table as last seen (a hint,
   // checked by key: evictions move clients), so that the batch reaches the
   // client through the row's line instead of the client index's.
   uint32_t client_slot = UINT32_MAX;
   std::unique_ptr<RowSketches> sketch;
-  std::unique_ptr<RowFails> failures;  // exact regime, once a server failed
+  // Exact regime, from the row's first failure: an entry per server up to the
+  // last one that failed (fail_cap of them, grown by doubling), out of line
+  // so that rows of successes only stay small (the update path's cache
+  // footprint), and sized to need: a scanned row of one or two servers costs
+  // 48 bytes, not the 320 of a list of kRowInline.
+  std::unique_ptr<FailEntry[]> failures;
   uint64_t first_time_us = UINT64_MAX;
   uint64_t last_time_us = 0;
   RowSessions sessions;
@@ -469,13 +440,13 @@ struct RowState {
   uint64_t fail_max_us = 0;
 
   uint64_t LastTime() const { return last_time_us; }
-  uint32_t Fails(uint32_t i) const { return failures ? failures->n[i] : 0; }
-  uint64_t FailMin(uint32_t i) const { return failures ? failures->min[i] : UINT64_MAX; }
-  uint64_t FailMax(uint32_t i) const { return failures ? failures->max[i] : 0; }
+  uint32_t Fails(uint32_t i) const { return i < fail_cap ? failures[i].n : 0; }
+  uint64_t FailMin(uint32_t i) const { return i < fail_cap ? failures[i].min : UINT64_MAX; }
+  uint64_t FailMax(uint32_t i) const { return i < fail_cap ? failures[i].max : 0; }
 
   size_t HeapBytes() const {
     if (!sketch) {
-      return failures ? sizeof(RowFails) : 0;
+      return size_t{fail_cap} * sizeof(FailEntry);
     }
     size_t b = sizeof(RowSketches);
     for (const auto& h : sketch->sets) {
@@ -502,6 +473,7 @@ struct RowState {
     }
     n = 0;
     failures.reset();
+    fail_cap = 0;
   }
   // The flags server `id` has in the exact list: 0 if absent, kUnknownFlags
   // in the sketch regime.
@@ -510,12 +482,16 @@ struct RowState {
     if (sketch) {
       return kUnknownFlags;
     }
-    for (uint32_t i = 0; i < n; ++i) {
-      if ((servers[i] & ~kFlagMask) == id) {
-        return servers[i] & kFlagMask;
-      }
+    const uint32_t i = IndexOf(id);
+    return i < n ? servers[i] & kFlagMask : 0;
+  }
+  // The index of server `id` in the exact list, n if absent.
+  uint32_t IndexOf(uint64_t id) const {
+    uint32_t i = 0;
+    while (i < n && (servers[i] & ~kFlagMask) != id) {
+      ++i;
     }
-    return 0;
+    return i;
   }
   // `fails` failures between fmin and fmax (none when fails is 0). Returns
   // FlagsOf(hash) as it was before.
@@ -535,7 +511,7 @@ struct RowState {
         }
       }
       if (n < kRowInline) {
-        servers[n] = id | flags;  // failures->* of slots >= n are at their defaults
+        servers[n] = id | flags;  // failures of slots >= n are at their defaults
         AddFailures(n++, fmin, fmax, nfail);
         return 0;
       }
@@ -548,13 +524,19 @@ struct RowState {
     if (nfail == 0) {
       return;
     }
-    if (!failures) {
-      failures = std::make_unique<RowFails>();
+    if (i >= fail_cap) {
+      // Entries past the old end are at their defaults (no failure yet).
+      const uint16_t cap = static_cast<uint16_t>(
+          std::min<uint32_t>(kRowInline, std::max<uint32_t>(kFailGrowth, std::bit_ceil(i + 1))));
+      auto grown = std::make_unique<FailEntry[]>(cap);
+      std::copy(failures.get(), failures.get() + fail_cap, grown.get());
+      failures = std::move(grown);
+      fail_cap = cap;
     }
-    RowFails& f = *failures;
-    f.min[i] = std::min(f.min[i], fmin);
-    f.max[i] = std::max(f.max[i], fmax);
-    f.n[i] = static_cast<uint32_t>(std::min<uint64_t>(UINT32_MAX, uint64_t{f.n[i]} + nfail));
+    FailEntry& f = failures[i];
+    f.min = std::min(f.min, fmin);
+    f.max = std::max(f.max, fmax);
+    f.n = static_cast<uint32_t>(std::min<uint64_t>(UINT32_MAX, uint64_t{f.n} + nfail));
   }
   void Merge(const RowState& o) {
     fail_min_us = std::min(fail_min_us, o.fail_min_us);
@@ -1055,6 +1037,8 @@ void ScanTable::Consume(std::span<const SessionRecord> records) {
   std::array<Outcome, kRing> outcome;
   std::array<uint64_t, kRing> target;
   std::array<Hints, kRing> hints;
+  const RowKey::Hash row_hasher;
+  const ClientKey::Hash client_hasher;
   auto stage_index = [&](size_t j) {
     const SessionRecord& a = records[j];
     const Outcome o = ClassifyRecord(a);
@@ -1065,8 +1049,11 @@ void ScanTable::Consume(std::span<const SessionRecord> records) {
     Hints& h = hints[j % kRing];
     const uint64_t tg = TargetOf(a, key);
     target[j % kRing] = tg;
-    h.row_hash = m.rows.HashOf(RowKey{a.client_ip, a.server_port, a.ip_version});
-    h.client_hash = m.clients.HashOf(ClientKey{a.client_ip, a.ip_version});
+    // Both tables' hashes from one multiply over the client's address (the
+    // same values as HashOf: both hashers have the process seed).
+    const uint64_t address = AddressPart(row_hasher, a.client_ip);
+    h.row_hash = row_hasher.Of(address, a.server_port, a.ip_version);
+    h.client_hash = client_hasher.Of(address, a.ip_version);
     m.rows.PrefetchHome(h.row_hash);
     h.server_slot = ServerTable::kNoSlot;
     if (o >= Outcome::kSuccess) {
@@ -1110,17 +1097,28 @@ void ScanTable::Consume(std::span<const SessionRecord> records) {
     } else {
       m.clients.PrefetchHome(h.client_hash);  // Add looks it up
     }
-    if (o >= Outcome::kSuccess) {
-      if (row != nullptr && m.servers.evictions() == 0) {
-        const uint64_t f = row->FlagsOf(target[j % kRing]);
-        if ((f & kFlagSuccess) != 0 && f != RowState::kUnknownFlags) {
-          return;  // Add will not insert (a repeat)
+    if (o < Outcome::kSuccess) {
+      // A failure also updates the row's failure range (its cold tail) and
+      // its server's failure entry (out of line), or the sketch's header.
+      if (row != nullptr) {
+        __builtin_prefetch(&row->fail_min_us);
+        if (row->sketch) {
+          __builtin_prefetch(row->sketch.get());
+        } else if (const uint32_t f = row->IndexOf(target[j % kRing]); f < row->fail_cap) {
+          __builtin_prefetch(&row->failures[f]);
         }
       }
-      if (const ServerState* s = m.servers.AtSlot(h.server_slot, target[j % kRing])) {
-        m.servers.PrefetchSlot(h.server_slot, sizeof(ServerTable::Slot));
-        s->clients.Prefetch(ClientHashOf(a, key));
+      return;
+    }
+    if (row != nullptr && m.servers.evictions() == 0) {
+      const uint64_t f = row->FlagsOf(target[j % kRing]);
+      if ((f & kFlagSuccess) != 0 && f != RowState::kUnknownFlags) {
+        return;  // Add will not insert (a repeat)
       }
+    }
+    if (const ServerState* s = m.servers.AtSlot(h.server_slot, target[j % kRing])) {
+      m.servers.PrefetchSlot(h.server_slot, sizeof(ServerTable::Slot));
+      s->clients.Prefetch(ClientHashOf(a, key));
     }
   };
   const size_t n = records.size();
