@@ -135,7 +135,9 @@ TEST(ParserTruncationTest, SnapLengthCutsAtEveryOffsetAreSnappedOrConsistent) {
       const size_t payload_off = static_cast<size_t>(full.PayloadOffset());
       ASSERT_GE(payload_off, ls.l4_offset + sample.l4_min_header);
       const size_t datagram_end = payload_off + full.pkt.captured_payload_len;
-      if (ls.ws_end) EXPECT_NE(full.pkt.tcp_window_scale, kNoWindowScale);
+      if (ls.ws_end) {
+        EXPECT_NE(full.pkt.tcp_window_scale, kNoWindowScale);
+      }
 
       for (size_t n = 0; n <= frame.size(); ++n) {
         SCOPED_TRACE(n);
