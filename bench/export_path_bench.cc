@@ -136,13 +136,63 @@ rte_ring* MustRing(const char* prefix, unsigned index, unsigned size) {
   return *r;
 }
 
+// The exporter lcore as the sensor wires it, over one worker's ring. Run()
+// puts a worker's burst of kBurst records onto the ring (its cost included:
+// the figure is conservative) and polls the exporter once per iteration;
+// Finish() ends the stream as the sensor's stop does.
+class BenchExporter {
+ public:
+  BenchExporter(rte_ring* ring, std::unique_ptr<exporter::SegmentSink> sink)
+      : ring_(ring), exp_([&] {
+          auto writer = *exporter::StreamWriter::Create(std::move(sink),
+                                                        {.sensor_id = "sensor-1", .inputs = {"0"}});
+          writer_ = writer.get();
+          return dataplane::ExporterSetup{.rings = {ring},
+                                          .writer = std::move(writer),
+                                          .worker_counters = worker_counters_,
+                                          .counters = &counters_,
+                                          .control = &control_};
+        }()) {}
+
+  const exporter::StreamWriter& writer() const { return *writer_; }
+
+  // `after_poll` runs after each Poll(), inside the timed loop.
+  template <typename AfterPoll>
+  void Run(benchmark::State& state, AfterPoll after_poll) {
+    const auto& mix = Mix();
+    size_t at = 0;
+    for (auto _ : state) {
+      dataplane::EnqueueRecords(ring_,
+                                std::span<const record::SessionRecord>(mix.data() + at, kBurst));
+      at = (at + kBurst) % mix.size();
+      exp_.Poll();
+      after_poll();
+    }
+    const uint64_t records = state.iterations() * kBurst;
+    state.SetItemsProcessed(static_cast<int64_t>(records));
+    state.counters["ns/record"] = benchmark::Counter(
+        static_cast<double>(records), benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+  }
+
+  void Finish() {
+    control_.workers_done.store(1);
+    while (!exp_.Done()) exp_.Poll();
+  }
+
+ private:
+  rte_ring* ring_;
+  dataplane::Control control_;
+  dataplane::ExporterCounters counters_;
+  std::vector<dataplane::WorkerCounters> worker_counters_ =
+      std::vector<dataplane::WorkerCounters>(1);
+  exporter::StreamWriter* writer_ = nullptr;
+  dataplane::Exporter exp_;
+};
+
 // Arg 0: /dev/shm file as the sensor writes it (OpenRunOutput: the FileSink
 // behind an AsyncSegmentSink, its write(2) on the sink's thread); 1: null
 // sink (encode only); 2: the same FileSink written on the exporter's thread
-// (the sensor before the I/O thread). Each iteration a worker's burst of
-// kBurst records goes onto the ring (its cost included: the figure is
-// conservative) and Exporter::Poll runs once. CPU time is the exporter
-// thread's own.
+// (the sensor before the I/O thread). CPU time is the exporter thread's own.
 void BM_ExporterPath(benchmark::State& state) {
   static unsigned instance = 0;
   rte_ring* ring = MustRing("bench_exp", instance++, kRingSize);
@@ -155,39 +205,19 @@ void BM_ExporterPath(benchmark::State& state) {
   } else {
     sink = exporter::SingleSegment(*exporter::OpenFileSink(path));
   }
-  auto writer =
-      *exporter::StreamWriter::Create(std::move(sink), {.sensor_id = "sensor-1", .inputs = {"0"}});
-  exporter::StreamWriter* w = writer.get();
-  dataplane::Control control;
-  dataplane::ExporterCounters counters;
-  std::vector<dataplane::WorkerCounters> worker_counters(1);
-  dataplane::Exporter exp({.rings = {ring},
-                           .writer = std::move(writer),
-                           .worker_counters = worker_counters,
-                           .counters = &counters,
-                           .control = &control});
-  const auto& mix = Mix();
-  size_t at = 0;
+  BenchExporter exp(ring, std::move(sink));
   uint64_t polls = 0;
-  for (auto _ : state) {
-    dataplane::EnqueueRecords(ring,
-                              std::span<const record::SessionRecord>(mix.data() + at, kBurst));
-    at = (at + kBurst) % mix.size();
-    exp.Poll();
+  exp.Run(state, [&] {
     // Keep /dev/shm bounded: the writer's offset goes on, the file's pages
     // before it are dropped (a sparse file), off the timed path's average.
     if (state.range(0) != 1 && ++polls % 2048 == 0) (void)truncate(path.c_str(), 0);
-  }
+  });
   const uint64_t records = state.iterations() * kBurst;
-  const uint64_t bytes = w->bytes_written();
-  state.SetItemsProcessed(static_cast<int64_t>(records));
+  const uint64_t bytes = exp.writer().bytes_written();
   state.SetBytesProcessed(static_cast<int64_t>(bytes));
   state.counters["bytes/record"] =
       static_cast<double>(bytes) / static_cast<double>(std::max<uint64_t>(1, records));
-  state.counters["ns/record"] = benchmark::Counter(
-      static_cast<double>(records), benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
-  control.workers_done.store(1);
-  while (!exp.Done()) exp.Poll();
+  exp.Finish();
   rte_ring_free(ring);
   unlink(path.c_str());
 }
@@ -316,31 +346,9 @@ void BM_ExporterPathCollector(benchmark::State& state) {
   BenchCollector collector;
   std::unique_ptr<exporter::CollectorLink> link = BenchLink(collector.port());
   const exporter::CollectorLinkCounters& k = link->counters();
-  auto writer =
-      *exporter::StreamWriter::Create(std::unique_ptr<exporter::SegmentSink>(std::move(link)),
-                                      {.sensor_id = "sensor-1", .inputs = {"0"}});
-  dataplane::Control control;
-  dataplane::ExporterCounters counters;
-  std::vector<dataplane::WorkerCounters> worker_counters(1);
-  dataplane::Exporter exp({.rings = {ring},
-                           .writer = std::move(writer),
-                           .worker_counters = worker_counters,
-                           .counters = &counters,
-                           .control = &control});
-  const auto& mix = Mix();
-  size_t at = 0;
-  for (auto _ : state) {
-    dataplane::EnqueueRecords(ring,
-                              std::span<const record::SessionRecord>(mix.data() + at, kBurst));
-    at = (at + kBurst) % mix.size();
-    exp.Poll();
-  }
-  const uint64_t records = state.iterations() * kBurst;
-  state.SetItemsProcessed(static_cast<int64_t>(records));
-  state.counters["ns/record"] = benchmark::Counter(
-      static_cast<double>(records), benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
-  control.workers_done.store(1);
-  while (!exp.Done()) exp.Poll();  // the close drains the link
+  BenchExporter exp(ring, std::move(link));
+  exp.Run(state, [] {});
+  exp.Finish();  // the close drains the link
   state.counters["dropped"] = static_cast<double>(k.records_dropped.load());
   state.counters["acked"] = static_cast<double>(k.records_acked.load());
   rte_ring_free(ring);
