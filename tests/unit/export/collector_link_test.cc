@@ -49,15 +49,20 @@ v1::StreamHeader RunHeader() {
 }
 
 // Blocks of `frames` record frames each, numbered from 1.
+// Record frames first..first+n-1, as one block's bytes.
+std::string RecordFrames(uint64_t first, int n) {
+  std::string data;
+  for (int i = 0; i < n; ++i) AppendFrame(RecordFrame(first + i), &data);
+  return data;
+}
+
 struct Blocks {
   std::vector<std::string> bytes;
   std::vector<BlockInfo> info;
   Blocks(int count, int frames) {
     uint64_t seq = 1;
     for (int b = 0; b < count; ++b) {
-      std::string data;
-      for (int i = 0; i < frames; ++i) AppendFrame(RecordFrame(seq + i), &data);
-      bytes.push_back(data);
+      bytes.push_back(RecordFrames(seq, frames));
       info.push_back({.first_sequence = seq,
                       .frames = static_cast<uint64_t>(frames),
                       .records = static_cast<uint64_t>(frames)});
@@ -512,13 +517,11 @@ TEST(CollectorLink, AFrameLargerThanTheRingsHalfIsTakenBehindQueuedBlocks) {
   const CollectorLinkCounters& k = link->counters();
   uint64_t seq = 1;
   for (int round = 0; round < 20; ++round) {
-    std::string small;
-    for (int i = 0; i < 4; ++i) AppendFrame(RecordFrame(seq + i), &small);
+    const std::string small = RecordFrames(seq, 4);
     ASSERT_TRUE(
         link->Write(test::Bytes(small), {.first_sequence = seq, .frames = 4, .records = 4}).ok());
     seq += 4;
-    std::string big;
-    for (int i = 0; i < 400; ++i) AppendFrame(RecordFrame(seq + i), &big);
+    const std::string big = RecordFrames(seq, 400);
     ASSERT_GT(big.size(), size_t{8} << 10);
     ASSERT_TRUE(
         link->Write(test::Bytes(big), {.first_sequence = seq, .frames = 400, .records = 400}).ok());
