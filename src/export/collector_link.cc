@@ -62,6 +62,16 @@ struct Block {
   std::vector<uint8_t> bytes;
 };
 
+// Whether a block of `size` bytes may join `held` bytes under a bound of
+// `half` (the ring's or the in-memory window's half of --collector-queue).
+// A block larger than the half (a snapshot frame can be several MiB) goes in
+// while at most the half is held, so the half is exceeded by at most that one
+// frame: demanding an empty half dropped every snapshot behind a block not
+// yet taken or not yet acknowledged.
+bool FitsHalf(uint64_t held, uint64_t size, uint64_t half) {
+  return size > half ? held <= half : held + size <= half;
+}
+
 bool IsLoopback(const sockaddr* sa) {
   if (sa->sa_family == AF_INET) {
     const auto* in = reinterpret_cast<const sockaddr_in*>(sa);
@@ -252,12 +262,8 @@ class CollectorLink::Impl {
   void Write(std::span<const uint8_t> frames, const BlockInfo& info) {
     const uint64_t size = frames.size();
     const uint64_t in_ring = ring_bytes_.load(std::memory_order_relaxed);
-    // A block larger than the ring's half (a snapshot frame can be several
-    // MiB) goes in while the ring holds at most its half: demanding an empty
-    // ring dropped it whenever the record block just before it had not been
-    // taken yet. The ring then exceeds its half by at most that one frame.
-    const bool fits = size > ring_limit_ ? in_ring <= ring_limit_ : in_ring + size <= ring_limit_;
-    if (!fits || !thread_.joinable() || end_requested_.load(std::memory_order_relaxed)) {
+    if (!FitsHalf(in_ring, size, ring_limit_) || !thread_.joinable() ||
+        end_requested_.load(std::memory_order_relaxed)) {
       Drop(info);
       return;
     }
@@ -395,12 +401,7 @@ class CollectorLink::Impl {
       ring_bytes_.fetch_sub(size, std::memory_order_relaxed);
       Add(counters_->blocks_taken, 1);
       Entry e{b->info, size, nullptr};
-      // As in Write(): a frame larger than the half is held while the
-      // memory holds at most its half (an empty-memory rule dropped every
-      // snapshot behind an unacknowledged block when there is no spill).
-      const bool fits =
-          size > window_limit_ ? mem_bytes_ <= window_limit_ : mem_bytes_ + size <= window_limit_;
-      if (fits) {
+      if (FitsHalf(mem_bytes_, size, window_limit_)) {
         mem_bytes_ += size;  // stays in queued_bytes
         e.mem = std::move(b);
       } else if (!run_dir_.empty() && spill_bytes_ + size <= opt_.spill_budget) {
