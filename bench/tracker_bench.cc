@@ -268,8 +268,18 @@ void BM_TrackerCreate(benchmark::State& state) {
     auto t = Tracker::Create(c);
     benchmark::DoNotOptimize(t);
   }
+  // Memory per session (issue 8: <= 192 B): the table (hot + cold entries,
+  // index) and everything Create() maps (wheel, queues, contact FIFO).
+  const double n = static_cast<double>(c.capacity);
+  state.counters["table_bytes_per_session"] =
+      static_cast<double>(SessionTable::BytesFor(c.capacity)) / n;
+  state.counters["tracker_bytes_per_session"] = static_cast<double>(Tracker::MemoryBytes(c)) / n;
 }
-BENCHMARK(BM_TrackerCreate)->Arg(1 << 20)->Arg(10'000'000)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_TrackerCreate)
+    ->Arg(1 << 20)
+    ->Arg(1'000'000)
+    ->Arg(10'000'000)
+    ->Unit(benchmark::kMillisecond);
 }  // namespace
 }  // namespace flowtrail::session
 

@@ -52,88 +52,105 @@ inline Confidence ConfidenceOf(RoleSource s) {
 enum ContactState : uint8_t { kContactNone = 0, kContactPending = 1, kContactDecided = 2 };
 
 // The per-packet state of one side (hot: read or written by most packets).
+// Packet and payload-byte counts keep their low 32 bits here and the carries
+// in ColdSide (at most one per 2^32 packets or bytes; tracker.cc).
 struct SideState {
-  uint64_t packets = 0;
-  uint64_t payload_bytes = 0;
   TcpSequence seq;
-  uint32_t fp_seq = 0;  // sequence number of the fingerprinted segment
+  uint32_t packets = 0;        // low word; ColdSide::packets_hi
+  uint32_t payload_bytes = 0;  // low word; ColdSide::payload_hi
   uint32_t last_seq = 0;
-  uint16_t first_data_len = 0;
-  // Receive window this side advertised, for the plausible-sequence bound of
-  // the peer's segments: largest raw window of non-SYN segments (scaled only
-  // once both SYNs showed the option), its SYN's window, and its SYN's window
-  // scale (packet::kNoWindowScale = none or no SYN seen).
+  // Largest raw receive window this side advertised in non-SYN segments, for
+  // the plausible-sequence bound of the peer's segments (scaled by
+  // Session::window_shift once both SYNs showed the option).
   uint16_t max_window = 0;
-  uint16_t syn_window = 0;
   uint8_t flags = 0;
-  TcpEndpointState tcp_state = TcpEndpointState::kInactive;
-  uint8_t wscale = packet::kNoWindowScale;
-  bool isn_seen = false;      // first_seq is this side's SYN / SYN-ACK ISN
-  bool acked_or_fin = false;  // sent a pure ACK or a FIN (RSTOS0 test)
-  // This side's first contact as a client (its SYN): ContactState.
-  uint8_t contact = 0;
+  uint8_t state : 3 = 0;           // TcpEndpointState: tcp_state()
+  uint8_t isn_seen : 1 = 0;        // first_seq is this side's SYN / SYN-ACK ISN
+  uint8_t acked_or_fin : 1 = 0;    // sent a pure ACK or a FIN (RSTOS0 test)
+  uint8_t contact : 2 = 0;         // this side's first contact as a client: ContactState
+  uint8_t has_first_data : 1 = 0;  // ColdSide::first_data_len and fp_seq are set
+
+  TcpEndpointState tcp_state() const { return static_cast<TcpEndpointState>(state); }
+  void set_tcp_state(TcpEndpointState s) { state = static_cast<uint8_t>(s); }
 };
-static_assert(sizeof(SideState) == 56);
+static_assert(sizeof(SideState) == 28);
 
 // The hot part of a session: everything an established session's packet
-// reads or writes (the key for the lookup, times, both sides), in three
-// whole cache lines. What only first packets, first data, the timer wheel and
+// reads or writes (the key for the lookup, times, both sides), in two whole
+// cache lines. What only first packets, first data, the timer wheel and
 // record building need lives in SessionCold, under the same index.
 struct alignas(64) Session {
   SessionKey key;
   bool live = false;
   uint8_t client_side = 0;  // 0 or 1: which endpoint is the client
   RoleSource role_source = RoleSource::kFirstPacket;
-  uint8_t first_data_side = 2;  // 0/1, 2 = none yet
-  uint8_t shutdown_side = 2;    // 0/1, 2 = none yet
+  uint8_t first_data_side : 2 = 2;  // 0/1, 2 = none yet
+  uint8_t shutdown_side : 2 = 2;    // 0/1, 2 = none yet
+  uint8_t transient_side : 2 = 2;   // endpoint announced on an FTP control channel
+  // Bit per side: its fingerprinted segment was not taken into the sequence
+  // accounting, so any later segment may lie before it (tracker.cc).
+  uint8_t fp_untrusted : 2 = 0;
   ShutdownKind shutdown_kind = ShutdownKind::kNone;
-  uint8_t transient_side = 2;  // endpoint announced on an FTP control channel
   bool fin[2] = {false, false};
   bool rst = false;
   bool full_analysis = false;
+  // Per side (4 bits each, side 0 low): the shift of its max_window, its SYN's
+  // window scale (at most 14) once both SYNs carried the option, else 0.
+  uint8_t window_shift = 0;
+  uint8_t reserved = 0;
   // The clock time idle decisions use (in the first line, with the key and
   // `live`: the lookup's expiry check and eviction's sampling read one line),
-  // and the capture times as written (records).
+  // and the latest capture time as written (records; the first is cold).
   uint64_t last_clock_us = 0;
-  uint64_t first_time_us = 0;
   uint64_t last_time_us = 0;
   SideState side[2];
 
   bool Closed() const { return rst || (fin[0] && fin[1]); }
 };
-// Three cache lines; key, flags and last_clock_us fill the first.
-static_assert(sizeof(Session) == 192);
-static_assert(offsetof(Session, last_clock_us) == 56 && offsetof(Session, first_time_us) == 64);
+// Two cache lines; key, flags and last_clock_us fill the first.
+static_assert(sizeof(Session) == 128);
+static_assert(offsetof(Session, last_clock_us) == 56 && offsetof(Session, side) == 72);
 
-// The cold side of one endpoint: first packet and first data only.
+// The cold side of one endpoint: first packet, first data, counter carries.
 struct ColdSide {
   uint64_t simhash = 0;
   uint32_t fingerprint = 0;
   uint32_t first_seq = 0;
+  uint32_t fp_seq = 0;  // sequence number of the fingerprinted segment
+  // High words of SideState::packets and payload_bytes.
+  uint32_t packets_hi = 0;
+  uint32_t payload_hi = 0;
+  uint16_t first_data_len = 0;
+  // Its SYN's window scale (packet::kNoWindowScale = none or no SYN seen).
+  uint8_t wscale = packet::kNoWindowScale;
+  uint8_t first_flags = 0;
 };
+static_assert(sizeof(ColdSide) == 32);
 
 // The cold part of a session (SessionTable::cold()): written on the first
 // packets, on first data and by the timer wheel, read to build the record.
 struct SessionCold {
+  // Once erased, the low 32 bits link the table's free list (session_table.h).
   uint64_t session_id = 0;
   // Clock times: the start of the current active-timeout period and the
   // deadline the timer wheel holds (0 = none). The packet path reads them
   // only when the session's idle timeout shrank (tracker.cc).
   uint64_t active_start_us = 0;
   uint64_t scheduled_us = 0;
+  // The earliest capture time (a packet reads it only when its capture time
+  // lies before the latest one).
+  uint64_t first_time_us = 0;
   ColdSide side[2];
-  uint32_t hash = 0;  // the index's hash, for Erase(); once erased, the next free entry
   uint32_t fragments = 0;
   uint16_t vlan_outer = 0;
   uint16_t vlan_inner = 0;
   uint16_t input_port = 0;
-  uint8_t vlan_count = 0;
-  bool inbound = false;
-  bool server_isn_changed = false;
-  uint8_t first_flags[2] = {0, 0};
+  uint8_t vlan_count : 4 = 0;  // up to packet::kMaxVlanTags (8)
+  uint8_t inbound : 1 = 0;
+  uint8_t server_isn_changed : 1 = 0;
   uint8_t icmp_first_type[2] = {0, 0};
   uint8_t icmp_first_code[2] = {0, 0};
 };
-static_assert(sizeof(SessionCold) == 80);
+static_assert(sizeof(SessionCold) == 112);
 
 }  // namespace flowtrail::session

@@ -117,7 +117,7 @@ uint32_t SessionTable::Insert(const SessionKey& key, uint32_t hash) {
   uint32_t idx = fresh_;
   if (free_head_ != kNone) {
     idx = free_head_;
-    free_head_ = cold_[idx].hash;
+    free_head_ = static_cast<uint32_t>(cold_[idx].session_id);
   } else {
     ++fresh_;
   }
@@ -127,7 +127,6 @@ uint32_t SessionTable::Insert(const SessionKey& key, uint32_t hash) {
   s.live = true;
   SessionCold& c = cold_[idx];
   CopyFresh(&c, kFreshCold);
-  c.hash = hash;
   uint32_t pos = hash & mask_;
   while (slots_[pos].ref != 0) pos = (pos + 1) & mask_;
   slots_[pos] = Slot{hash, idx + 1};
@@ -137,7 +136,7 @@ uint32_t SessionTable::Insert(const SessionKey& key, uint32_t hash) {
 
 void SessionTable::Erase(uint32_t idx) {
   const uint32_t ref = idx + 1;
-  uint32_t i = cold_[idx].hash & mask_;
+  uint32_t i = HashSessionKey(entries_[idx].key) & mask_;
   while (slots_[i].ref != ref) i = (i + 1) & mask_;
   // Backward shift: pull later members of the probe run into the hole unless
   // their home position lies cyclically in (hole, j].
@@ -151,7 +150,7 @@ void SessionTable::Erase(uint32_t idx) {
   }
   slots_[i] = Slot{0, 0};
   entries_[idx].live = false;
-  cold_[idx].hash = free_head_;
+  cold_[idx].session_id = free_head_;
   free_head_ = idx;
   --size_;
 }

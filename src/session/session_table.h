@@ -5,7 +5,8 @@
 // Everything is mapped in Init() but nothing is written there: the OS hands
 // out zeroed pages on first touch, and zero bytes are a valid empty table
 // (empty slots, entries not live; fresh entries come from a high-water mark,
-// erased ones from a free list threaded through their cold parts). Insert() never allocates and
+// erased ones from a free list threaded through their cold parts' session ids). Insert() never
+// allocates and
 // fails only when every entry is in use, in which case the owner evicts one first.
 #pragma once
 
@@ -90,10 +91,9 @@ class SessionTable {
     const Slot& s = slots_[hash & mask_];
     if (s.ref == 0 || s.hash != hash) return;
     const char* e = reinterpret_cast<const char*>(&entries_[s.ref - 1]);
-    static_assert(sizeof(Session) == 3 * 64);
+    static_assert(sizeof(Session) == 2 * 64);
     PrefetchLine(e);
     PrefetchLine(e + 64);
-    PrefetchLine(e + 128);
   }
 
   // Every line of entry `idx`, hot and cold (an eviction victim picked ahead:
@@ -102,10 +102,11 @@ class SessionTable {
     const char* e = reinterpret_cast<const char*>(&entries_[idx]);
     PrefetchLine(e);
     PrefetchLine(e + 64);
-    PrefetchLine(e + 128);
     const char* c = reinterpret_cast<const char*>(&cold_[idx]);
-    PrefetchLine(c);
-    PrefetchLine(c + sizeof(SessionCold) - 1);  // 80 bytes may span two lines
+    static_assert(sizeof(SessionCold) > 64 && sizeof(SessionCold) <= 128);
+    PrefetchLine(c);  // 112 bytes may span three lines
+    PrefetchLine(c + 64);
+    PrefetchLine(c + sizeof(SessionCold) - 1);
   }
 
   // The lines `live` and the session id are in (a stale-entry check).
@@ -122,8 +123,9 @@ class SessionTable {
     }
   }
 
-  // Requires !full() and that `key` is absent. The entry is reset to a fresh
-  // Session (and SessionCold) carrying key and hash, marked live.
+  // Requires !full() and that `key` is absent (`hash` = HashSessionKey(key)).
+  // The entry is reset to a fresh Session (and SessionCold) carrying key,
+  // marked live.
   uint32_t Insert(const SessionKey& key, uint32_t hash);
   void Erase(uint32_t idx);
 
@@ -139,7 +141,8 @@ class SessionTable {
   MappedArray<Session> entries_;
   MappedArray<SessionCold> cold_;
   MappedArray<Slot> slots_;
-  // Erased entries, most recent first, linked through SessionCold::hash.
+  // Erased entries, most recent first, linked through the low 32 bits of
+  // SessionCold::session_id (Erase() finds the slot again by hashing the key).
   uint32_t free_head_ = kNone;
   uint32_t fresh_ = 0;  // entries [fresh_, capacity) were never used
   uint32_t capacity_ = 0;

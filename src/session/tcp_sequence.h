@@ -19,6 +19,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
 
 namespace flowtrail::session {
 
@@ -26,12 +27,15 @@ class TcpSequence {
  public:
   static constexpr uint64_t kMaxJump = uint64_t{1} << 30;
 
-  bool anchored() const { return highest_ != 0; }
-  bool syn_seen() const { return bits_ & kSyn; }
-  bool fin_seen() const { return bits_ & kFin; }
+  bool anchored() const { return highest() != 0; }
+  bool syn_seen() const { return (Word() >> kSynBit) & 1; }
+  bool fin_seen() const { return (Word() >> kFinBit) & 1; }
   // Lowest start position seen; its low 32 bits are the sequence number.
-  uint64_t lowest() const { return lowest_; }
-  uint64_t highest() const { return highest_; }
+  uint64_t lowest() const {
+    if (!anchored()) return 0;
+    return kLowBase + ((((Word() >> kLowBit) & 1) << 32) | low_);
+  }
+  uint64_t highest() const { return Word() & kHighMask; }
 
   // Forgets everything and anchors at `seq` (a SYN-ACK retransmitted with a
   // new ISN before any data: the old anchor is meaningless).
@@ -40,18 +44,18 @@ class TcpSequence {
   // Returns the unwrapped start of this segment, or 0 if it was not trusted.
   uint64_t OnSegment(uint32_t seq, uint32_t payload_len, bool syn, bool fin,
                      uint64_t max_jump = kMaxJump) {
-    uint64_t start;
+    uint64_t start, lo, hi;
     if (!anchored()) {
       start = (uint64_t{1} << 32) + seq;
-      lowest_ = highest_ = start;
+      lo = hi = start;
     } else {
+      lo = lowest();
+      hi = highest();
       start = Unwrap(seq);
-      if (start > highest_ + max_jump || start + max_jump < lowest_) return 0;
+      if (start > hi + max_jump || start + max_jump < lo) return 0;
     }
     const uint64_t end = start + payload_len + (syn ? 1 : 0) + (fin ? 1 : 0);
-    lowest_ = std::min(lowest_, start);
-    highest_ = std::max(highest_, end);
-    bits_ |= (syn ? kSyn : 0) | (fin ? kFin : 0);
+    Store(std::min(lo, start), std::max(hi, end), syn_seen() || syn, fin_seen() || fin);
     return start;
   }
 
@@ -59,37 +63,58 @@ class TcpSequence {
   // lay implausibly far ahead (ignored).
   bool OnPeerAck(uint32_t ack, uint64_t max_jump = kMaxJump) {
     if (!anchored()) return true;
+    const uint64_t hi = highest();
     const uint64_t a = Unwrap(ack);
-    if (a <= highest_) return true;
-    if (a > highest_ + max_jump) return false;
-    highest_ = a;
+    if (a <= hi) return true;
+    if (a > hi + max_jump) return false;
+    SetWord((Word() & ~kHighMask) | a);
     return true;
   }
 
   uint64_t Unwrap(uint32_t s) const {
-    const int32_t d = static_cast<int32_t>(s - static_cast<uint32_t>(highest_));
-    return highest_ + static_cast<int64_t>(d);
+    const uint64_t hi = highest();
+    const int32_t d = static_cast<int32_t>(s - static_cast<uint32_t>(hi));
+    return hi + static_cast<int64_t>(d);
   }
 
   // Application bytes: see the file comment.
   uint64_t Bytes() const {
     if (!anchored()) return 0;
-    uint64_t size = highest_ - lowest_;
+    uint64_t size = highest() - lowest();
     if (syn_seen() && size) --size;
     if (fin_seen() && size) --size;
     return size;
   }
 
  private:
-  static constexpr uint8_t kSyn = 1, kFin = 2;
+  // 12 bytes per endpoint (session_state.h). An anchored highest position is
+  // at least 2^32 (the anchor is 2^32 + s0 and it never decreases), so
+  // `anchored` is highest != 0 and every start lies at or above
+  // highest - 2^31 >= 2^31; the lowest start never exceeds the anchor
+  // (< 2^33). lowest - 2^31 thus fits 33 bits: its low 32 in low_, bit 32
+  // in the word's bit 61. The word's bits 0..60 hold highest (positions stay
+  // below 2^61: 2^33 + bytes), 62 and 63 the SYN and FIN flags. Three u32s,
+  // not a u64, so the struct aligns to 4 and packs into the hot entry.
+  static constexpr uint64_t kLowBase = uint64_t{1} << 31;
+  static constexpr int kLowBit = 61, kSynBit = 62, kFinBit = 63;
+  static constexpr uint64_t kHighMask = (uint64_t{1} << kLowBit) - 1;
 
-  // 16 bytes per endpoint (session_state.h): anchored is highest_ != 0 (an
-  // anchored position is at least 2^31), and the SYN/FIN flags take the top
-  // two bits of highest_'s word (positions stay below 2^62: 2^33 + bytes).
-  uint64_t lowest_ = 0;
-  uint64_t highest_ : 62 = 0;
-  uint64_t bits_ : 2 = 0;
+  uint64_t Word() const {
+    uint64_t w;
+    std::memcpy(&w, word_, sizeof(w));
+    return w;
+  }
+  void SetWord(uint64_t w) { std::memcpy(word_, &w, sizeof(w)); }
+  void Store(uint64_t lo, uint64_t hi, bool syn, bool fin) {
+    const uint64_t off = lo - kLowBase;  // < 2^33 (see above)
+    low_ = static_cast<uint32_t>(off);
+    SetWord((hi & kHighMask) | ((off >> 32) << kLowBit) | (uint64_t{syn} << kSynBit) |
+            (uint64_t{fin} << kFinBit));
+  }
+
+  uint32_t low_ = 0;
+  uint32_t word_[2] = {0, 0};
 };
-static_assert(sizeof(TcpSequence) == 16);
+static_assert(sizeof(TcpSequence) == 12 && alignof(TcpSequence) == 4);
 
 }  // namespace flowtrail::session

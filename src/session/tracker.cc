@@ -151,6 +151,50 @@ class Tracker::Impl {
   uint16_t Port(const Session& s, uint8_t side) const {
     return side == 0 ? s.key.lo_port : s.key.hi_port;
   }
+  // The 64-bit per-side counts: hot low words, cold carries.
+  uint64_t Packets(const Session& s, uint8_t side) const {
+    return (uint64_t{table_.cold(s).side[side].packets_hi} << 32) | s.side[side].packets;
+  }
+  uint64_t PayloadBytes(const Session& s, uint8_t side) const {
+    return (uint64_t{table_.cold(s).side[side].payload_hi} << 32) | s.side[side].payload_bytes;
+  }
+  // One more packet of `bytes` payload on `side`; returns true for the side's
+  // first packet. The cold part is touched only on a carry (once per 2^32)
+  // or when the low word reads 1.
+  bool CountPacket(uint32_t idx, Session& s, uint8_t side, uint32_t bytes) {
+    SideState& me = s.side[side];
+    ColdSide& c = table_.cold(idx).side[side];
+    const uint32_t before = me.payload_bytes;
+    me.payload_bytes += bytes;
+    if (me.payload_bytes < before) [[unlikely]] {
+      ++c.payload_hi;
+    }
+    if (++me.packets == 0) [[unlikely]] {
+      ++c.packets_hi;
+    }
+    return me.packets == 1 && c.packets_hi == 0;
+  }
+  uint64_t FirstTime(const Session& s) const { return table_.cold(s).first_time_us; }
+  // Capture times may go back: the earliest (cold) is read only then.
+  void TouchTimes(uint32_t idx, Session& s, PacketTime t) {
+    if (t.capture_us >= s.last_time_us) {
+      s.last_time_us = t.capture_us;
+    } else {
+      uint64_t& first = table_.cold(idx).first_time_us;
+      first = std::min(first, t.capture_us);
+    }
+    s.last_clock_us = std::max(s.last_clock_us, t.clock_us);
+  }
+  // Session::window_shift from both sides' SYN window scales.
+  void UpdateWindowShift(uint32_t idx, Session& s) {
+    const SessionCold& c = table_.cold(idx);
+    const uint8_t w0 = c.side[0].wscale, w1 = c.side[1].wscale;
+    uint8_t shift = 0;
+    if (w0 != packet::kNoWindowScale && w1 != packet::kNoWindowScale) {
+      shift = static_cast<uint8_t>(std::min<uint8_t>(w0, 14) | std::min<uint8_t>(w1, 14) << 4);
+    }
+    s.window_shift = shift;
+  }
 
   void ProcessKeyed(const packet::ParsedPacket& pkt, const SessionKey& key, uint32_t hash,
                     uint8_t from, PacketTime t, uint16_t input_port);
@@ -162,7 +206,8 @@ class Tracker::Impl {
   }
   void DecideInitialRoles(Session& s, const packet::ParsedPacket& pkt, uint8_t from);
   void SetRoles(Session& s, uint8_t client_side, RoleSource source);
-  void UpdateTcp(Session& s, const packet::ParsedPacket& pkt, uint8_t from);
+  bool UpdateTcp(uint32_t idx, Session& s, const packet::ParsedPacket& pkt, uint8_t from,
+                 bool first_packet);
   void UpdateFtp(const packet::ParsedPacket& pkt, uint64_t now);
   uint64_t IdleTimeout(const Session& s) const;
   uint64_t Deadline(const Session& s) const;
@@ -304,9 +349,7 @@ void Tracker::Impl::ProcessKeyed(const packet::ParsedPacket& pkt, const SessionK
   }
   Session& s = table_.at(idx);
 
-  s.first_time_us = std::min(s.first_time_us, t.capture_us);
-  s.last_time_us = std::max(s.last_time_us, t.capture_us);
-  s.last_clock_us = std::max(s.last_clock_us, now);
+  TouchTimes(idx, s, t);
   uint32_t new_payload = pkt.payload_len;
   if (pkt.first_fragment) {
     SessionCold& c = table_.cold(idx);
@@ -317,18 +360,20 @@ void Tracker::Impl::ProcessKeyed(const packet::ParsedPacket& pkt, const SessionK
     counters_.fragment_overlap_bytes += pkt.payload_len - new_payload;
   }
   SideState& me = s.side[from];
-  ++me.packets;
-  me.payload_bytes += new_payload;
-  if (me.packets == 1) {
+  const bool first_packet = CountPacket(idx, s, from, new_payload);
+  if (first_packet) {
     SessionCold& c = table_.cold(idx);
-    c.first_flags[from] = tcp ? pkt.tcp_flags : 0;
+    c.side[from].first_flags = tcp ? pkt.tcp_flags : 0;
     c.icmp_first_type[from] = pkt.icmp_type;
     c.icmp_first_code[from] = pkt.icmp_code;
   }
 
   uint64_t seg_start = 0;
+  uint64_t highest_before = 0;
+  bool trusted = false;
   if (tcp) {
-    UpdateTcp(s, pkt, from);
+    highest_before = me.seq.highest();
+    trusted = UpdateTcp(idx, s, pkt, from, first_packet);
     seg_start = me.seq.Unwrap(pkt.seq);
     if (contacts_on_) UpdateContact(idx, s, pkt, from, t);
   } else if (IsIcmp(pkt.protocol)) {
@@ -345,14 +390,24 @@ void Tracker::Impl::ProcessKeyed(const packet::ParsedPacket& pkt, const SessionK
     // lowest start the sequence accounting accepted.)
     // (fp_seq is kept in 32 bits: unwrapped near the highest end, which is
     // exact while the side spans less than 2^31.)
-    const bool earlier = tcp && me.first_data_len != 0 &&
-                         me.seq.highest() - me.seq.lowest() < (uint64_t{1} << 31) &&
-                         seg_start < me.seq.Unwrap(me.fp_seq) && seg_start >= me.seq.lowest();
-    if (me.first_data_len == 0 || earlier) {
-      me.first_data_len = static_cast<uint16_t>(std::min<uint32_t>(pkt.payload_len, 65535));
-      me.fp_seq = pkt.seq;
+    // fp_seq is cold; a trusted fingerprinted segment ended at or below every
+    // later packet's highest_before (no re-anchoring once bytes counted), so
+    // only a segment starting below that, or an untrusted fingerprinted one,
+    // can lie before it and needs the cold read.
+    bool take = !me.has_first_data;
+    if (!take && tcp && (seg_start < highest_before || ((s.fp_untrusted >> from) & 1))) {
+      const ColdSide& cs = table_.cold(idx).side[from];
+      take = me.seq.highest() - me.seq.lowest() < (uint64_t{1} << 31) &&
+             seg_start < me.seq.Unwrap(cs.fp_seq) && seg_start >= me.seq.lowest();
+    }
+    if (take) {
+      ColdSide& cs = table_.cold(idx).side[from];
+      me.has_first_data = 1;
+      cs.first_data_len = static_cast<uint16_t>(std::min<uint32_t>(pkt.payload_len, 65535));
+      cs.fp_seq = pkt.seq;
+      const uint8_t bit = static_cast<uint8_t>(1u << from);
+      s.fp_untrusted = (s.fp_untrusted & ~bit) | (tcp && !trusted ? bit : 0);
       if (s.full_analysis && pkt.captured_payload_len > 0 && pkt.payload != nullptr) {
-        ColdSide& cs = table_.cold(idx).side[from];
         cs.fingerprint = ScalarFingerprint(pkt.payload, pkt.captured_payload_len, pkt.payload_len);
         cs.simhash = SimHash64(pkt.payload, pkt.captured_payload_len);
       }
@@ -379,14 +434,11 @@ void Tracker::Impl::ProcessFragment(const packet::ParsedPacket& pkt, PacketTime 
   Session& s = table_.at(idx);
   // The sender's side: ICMP keys order by address only, so compare addresses.
   const uint8_t from = pkt.src == s.key.lo_addr ? 0 : 1;
-  SideState& me = s.side[from];
-  ++me.packets;
-  me.payload_bytes += new_bytes;  // the first fragment's L4 length covered only its share
+  // The first fragment's L4 length covered only its share.
+  CountPacket(idx, s, from, new_bytes);
   counters_.fragment_overlap_bytes += pkt.payload_len - new_bytes;
   ++table_.cold(idx).fragments;
-  s.first_time_us = std::min(s.first_time_us, t.capture_us);
-  s.last_time_us = std::max(s.last_time_us, t.capture_us);
-  s.last_clock_us = std::max(s.last_clock_us, t.clock_us);
+  TouchTimes(idx, s, t);
 }
 
 uint32_t Tracker::Impl::Create(const SessionKey& key, uint32_t hash,
@@ -398,7 +450,7 @@ uint32_t Tracker::Impl::Create(const SessionKey& key, uint32_t hash,
   Session& s = table_.at(idx);
   SessionCold& c = table_.cold(idx);
   c.session_id = (uint64_t{cfg_.worker_id} << 56) | (++next_counter_ & kCounterMask);
-  s.first_time_us = s.last_time_us = t.capture_us;
+  c.first_time_us = s.last_time_us = t.capture_us;
   s.last_clock_us = c.active_start_us = now;
   c.vlan_count = pkt.vlan_count;
   c.vlan_outer = pkt.vlan_outer;
@@ -437,7 +489,8 @@ void Tracker::Impl::DecideInitialRoles(Session& s, const packet::ParsedPacket& p
 
 // Roles change only towards a stronger source; a new session always takes them.
 void Tracker::Impl::SetRoles(Session& s, uint8_t client_side, RoleSource source) {
-  const bool fresh = s.side[0].packets == 0 && s.side[1].packets == 0;
+  const bool fresh =
+      s.side[0].packets == 0 && s.side[1].packets == 0 && Packets(s, 0) == 0 && Packets(s, 1) == 0;
   if (!fresh && source <= s.role_source) return;
   s.client_side = client_side;
   s.role_source = source;
@@ -459,7 +512,9 @@ void Tracker::Impl::SetRoles(Session& s, uint8_t client_side, RoleSource source)
   }
 }
 
-void Tracker::Impl::UpdateTcp(Session& s, const packet::ParsedPacket& pkt, uint8_t from) {
+// Returns whether the segment was taken into the sequence accounting.
+bool Tracker::Impl::UpdateTcp(uint32_t idx, Session& s, const packet::ParsedPacket& pkt,
+                              uint8_t from, bool first_packet) {
   SideState& me = s.side[from];
   SideState& peer = s.side[1 - from];
   const uint8_t f = pkt.tcp_flags;
@@ -467,11 +522,16 @@ void Tracker::Impl::UpdateTcp(Session& s, const packet::ParsedPacket& pkt, uint8
   const bool fin = f & packet::kTcpFin, rst = f & packet::kTcpRst;
   me.flags |= f;
   me.last_seq = pkt.seq;
-  uint32_t& first_seq = table_.cold(s).side[from].first_seq;  // touched on SYNs and first packets
-  if (me.packets == 1) first_seq = pkt.seq;
+  // Touched on SYNs and first packets.
+  uint32_t& first_seq = table_.cold(idx).side[from].first_seq;
+  if (first_packet) first_seq = pkt.seq;
+  // (A SYN's window never matters to PlausibleWindow(): at most 65535, below
+  // its 64 KiB floor.)
   if (syn) {
-    me.syn_window = std::max(me.syn_window, pkt.window);
-    if (!me.isn_seen) me.wscale = pkt.tcp_window_scale;
+    if (!me.isn_seen) {
+      table_.cold(idx).side[from].wscale = pkt.tcp_window_scale;
+      UpdateWindowShift(idx, s);
+    }
   } else {
     me.max_window = std::max(me.max_window, pkt.window);
   }
@@ -482,39 +542,43 @@ void Tracker::Impl::UpdateTcp(Session& s, const packet::ParsedPacket& pkt, uint8
     if (!me.isn_seen) {
       // The ISN is the first sequence number even if other packets of this
       // side were seen before the SYN (reordering).
-      me.isn_seen = true;
+      me.isn_seen = 1;
       first_seq = pkt.seq;
     } else if (pkt.seq != first_seq && me.seq.Bytes() == 0 && !me.seq.fin_seen()) {
       // Retransmitted SYN(-ACK) with a new ISN before any data (Zeek #3313):
       // re-anchor rather than count 2^32-scale garbage.
       me.seq.Reset();
       first_seq = pkt.seq;
-      if (ack) table_.cold(s).server_isn_changed = true;
+      if (ack) table_.cold(idx).server_isn_changed = 1;
     }
   }
   // Segments and ACKs beyond the receiver's plausible window are not trusted
   // (one stray segment at seq + 10^9 must not count a gigabyte).
   const uint8_t to = 1 - from;
-  if (me.seq.OnSegment(pkt.seq, pkt.payload_len, syn, fin, PlausibleWindow(s, to)) == 0) {
-    ++counters_.implausible_sequence;
-  }
+  const bool trusted =
+      me.seq.OnSegment(pkt.seq, pkt.payload_len, syn, fin, PlausibleWindow(s, to)) != 0;
+  if (!trusted) ++counters_.implausible_sequence;
   // ACKs in RST packets are not trusted (Zeek does the same). The ACK covers
   // data the peer sent into this side's window.
   if (ack && !rst && !peer.seq.OnPeerAck(pkt.ack, PlausibleWindow(s, from))) {
     ++counters_.implausible_sequence;
   }
 
-  if (me.tcp_state != TcpEndpointState::kReset && !rst &&
+  if (me.tcp_state() != TcpEndpointState::kReset && !rst &&
       (fin || (ack && !syn && pkt.payload_len == 0))) {
-    me.acked_or_fin = true;
+    me.acked_or_fin = 1;
   }
-  UpdateTcpEndpointStates(f, pkt.payload_len, &me.tcp_state, &peer.tcp_state);
+  TcpEndpointState mine = me.tcp_state(), theirs = peer.tcp_state();
+  UpdateTcpEndpointStates(f, pkt.payload_len, &mine, &theirs);
+  me.set_tcp_state(mine);
+  peer.set_tcp_state(theirs);
   if ((fin || rst) && s.shutdown_side == kNoSide) {
     s.shutdown_side = from;
     s.shutdown_kind = rst ? ShutdownKind::kRst : ShutdownKind::kFin;
   }
   if (fin) s.fin[from] = true;
   if (rst) s.rst = true;
+  return trusted;
 }
 
 // How far beyond what was seen a segment towards `receiver` may start: the
@@ -529,11 +593,8 @@ inline uint64_t Tracker::Impl::PlausibleWindow(const Session& s, uint8_t receive
   const SideState& r = s.side[receiver];
   const SideState& o = s.side[1 - receiver];
   if (!r.isn_seen || !o.isn_seen) return kWindowWithoutHandshake;
-  uint64_t w = r.max_window;
-  if (r.wscale != packet::kNoWindowScale && o.wscale != packet::kNoWindowScale) {
-    w <<= std::min<uint8_t>(r.wscale, 14);
-  }
-  return std::max({w, uint64_t{r.syn_window}, kWindowFloor});
+  const uint64_t w = uint64_t{r.max_window} << ((s.window_shift >> (4 * receiver)) & 15);
+  return std::max(w, kWindowFloor);
 }
 
 void Tracker::Impl::UpdateFtp(const packet::ParsedPacket& pkt, uint64_t now) {
@@ -552,8 +613,8 @@ uint64_t Tracker::Impl::IdleTimeout(const Session& s) const {
       if (s.Closed()) return cfg_.tcp_linger_us;
       if (s.fin[0] || s.fin[1]) return cfg_.tcp_closing_timeout_us;
       for (const SideState& side : s.side) {
-        if (side.tcp_state == TcpEndpointState::kEstablished ||
-            side.tcp_state == TcpEndpointState::kPartial) {
+        if (side.tcp_state() == TcpEndpointState::kEstablished ||
+            side.tcp_state() == TcpEndpointState::kPartial) {
           return cfg_.tcp_established_timeout_us;
         }
       }
@@ -688,7 +749,7 @@ bool Tracker::Impl::ExpireAttemptsSlow(uint64_t now, bool bounded) {
     if (AttemptStale(a)) continue;
     Session& s = table_.at(a.idx);
     s.side[a.side].contact = kContactDecided;
-    EmitContact(s, a.side, ContactOutcome::kSilent, s.first_time_us + cfg_.attempt_timeout_us);
+    EmitContact(s, a.side, ContactOutcome::kSilent, FirstTime(s) + cfg_.attempt_timeout_us);
   }
   return true;
 }
@@ -716,7 +777,7 @@ void Tracker::Impl::EmitContact(const Session& s, uint8_t client, ContactOutcome
   e.session_id = table_.cold(s).session_id;
   e.client_ip = Addr(s, client);
   e.server_ip = Addr(s, 1 - client);
-  e.first_time_us = s.first_time_us;
+  e.first_time_us = FirstTime(s);
   e.decided_us = decided_us;
   e.client_port = Port(s, client);
   e.server_port = Port(s, 1 - client);
@@ -807,7 +868,7 @@ void Tracker::Impl::End(uint32_t idx, EndReason reason) {
     if (s.side[side].contact == kContactPending) {
       s.side[side].contact = kContactDecided;
       EmitContact(s, side, ContactOutcome::kSilent,
-                  std::min(s.last_time_us, s.first_time_us + cfg_.attempt_timeout_us));
+                  std::min(s.last_time_us, FirstTime(s) + cfg_.attempt_timeout_us));
     }
   }
   Emit(s, reason, /*continuing=*/false);
@@ -866,8 +927,9 @@ SessionRecord Tracker::Impl::BuildRecord(const Session& s, EndReason reason,
   if (icmp) {
     // The client's first message; a reply-only conversation reports the
     // request type its replies answer.
-    r.client_port = cs.packets ? cold.icmp_first_type[c] : s.key.lo_port;
-    r.server_port = cs.packets ? cold.icmp_first_code[c] : cold.icmp_first_code[v];
+    const bool client_sent = Packets(s, c) != 0;
+    r.client_port = client_sent ? cold.icmp_first_type[c] : s.key.lo_port;
+    r.server_port = client_sent ? cold.icmp_first_code[c] : cold.icmp_first_code[v];
     r.icmp_id = s.key.hi_port;
   } else {
     r.client_port = Port(s, c);
@@ -881,8 +943,8 @@ SessionRecord Tracker::Impl::BuildRecord(const Session& s, EndReason reason,
   r.full_analysis = s.full_analysis;
   r.continuing = continuing;
   r.server_isn_changed = cold.server_isn_changed;
-  r.client_first_flags = cold.first_flags[c];
-  r.server_first_flags = cold.first_flags[v];
+  r.client_first_flags = cold.side[c].first_flags;
+  r.server_first_flags = cold.side[v].first_flags;
   r.client_flags = cs.flags;
   r.server_flags = ss.flags;
   r.first_data_sender = SideOf(s.first_data_side, c);
@@ -892,15 +954,15 @@ SessionRecord Tracker::Impl::BuildRecord(const Session& s, EndReason reason,
 
   ConnStateInput in;
   in.protocol = s.key.protocol;
-  in.orig = cs.tcp_state;
-  in.resp = ss.tcp_state;
+  in.orig = cs.tcp_state();
+  in.resp = ss.tcp_state();
   in.orig_bytes = cs.seq.Bytes();
   in.resp_bytes = ss.seq.Bytes();
   in.orig_syn_then_rst =
-      (cold.first_flags[c] & (packet::kTcpSyn | packet::kTcpAck)) == packet::kTcpSyn &&
+      (cold.side[c].first_flags & (packet::kTcpSyn | packet::kTcpAck)) == packet::kTcpSyn &&
       !cs.acked_or_fin;
-  in.orig_packets = cs.packets;
-  in.resp_packets = ss.packets;
+  in.orig_packets = Packets(s, c);
+  in.resp_packets = Packets(s, v);
   r.conn_state = ComputeConnState(in);
 
   r.vlan_count = cold.vlan_count;
@@ -909,10 +971,10 @@ SessionRecord Tracker::Impl::BuildRecord(const Session& s, EndReason reason,
   r.input_port = cold.input_port;
   r.worker_id = cfg_.worker_id;
   r.fragments = cold.fragments;
-  r.client_payload_bytes = cs.payload_bytes;
-  r.server_payload_bytes = ss.payload_bytes;
-  r.client_packets = cs.packets;
-  r.server_packets = ss.packets;
+  r.client_payload_bytes = PayloadBytes(s, c);
+  r.server_payload_bytes = PayloadBytes(s, v);
+  r.client_packets = in.orig_packets;
+  r.server_packets = in.resp_packets;
   if (tcp) {
     r.client_first_seq = cold.side[c].first_seq;
     r.server_first_seq = cold.side[v].first_seq;
@@ -921,7 +983,7 @@ SessionRecord Tracker::Impl::BuildRecord(const Session& s, EndReason reason,
     r.client_bytes = in.orig_bytes;
     r.server_bytes = in.resp_bytes;
   }
-  r.first_time_us = s.first_time_us;
+  r.first_time_us = cold.first_time_us;
   r.last_time_us = s.last_time_us;
   if (s.full_analysis) {
     r.client_fingerprint = cold.side[c].fingerprint;
@@ -929,8 +991,8 @@ SessionRecord Tracker::Impl::BuildRecord(const Session& s, EndReason reason,
     r.client_simhash = cold.side[c].simhash;
     r.server_simhash = cold.side[v].simhash;
   }
-  r.client_first_data_len = cs.first_data_len;
-  r.server_first_data_len = ss.first_data_len;
+  r.client_first_data_len = cold.side[c].first_data_len;
+  r.server_first_data_len = cold.side[v].first_data_len;
   return r;
 }
 

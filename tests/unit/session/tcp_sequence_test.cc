@@ -88,7 +88,7 @@ TEST(TcpSequence, CountIsIndependentOfOrderAndRetransmissions) {
   }
 }
 
-// The SYN/FIN flags share a word with the highest position (16 bytes per
+// The SYN/FIN flags share a word with the highest position (12 bytes per
 // endpoint): far beyond 4 GiB, with the sequence number 0 as anchor (the
 // lowest possible position), neither disturbs the other.
 TEST(TcpSequence, FlagsAndPositionsStayApartBeyondFourGibibytes) {
@@ -113,7 +113,86 @@ TEST(TcpSequence, FlagsAndPositionsStayApartBeyondFourGibibytes) {
   EXPECT_TRUE(s.fin_seen());
   EXPECT_EQ(s.Bytes(), kTotal);
   EXPECT_EQ(s.highest() - s.lowest(), kTotal + 2);
-  static_assert(sizeof(TcpSequence) == 16);
+  static_assert(sizeof(TcpSequence) == 12);
+}
+
+// The 64-bit positions the 12-byte encoding replaced, as a reference.
+struct WideSequence {
+  uint64_t lowest = 0, highest = 0;
+  bool syn = false, fin = false;
+  uint64_t Unwrap(uint32_t s) const {
+    return highest + static_cast<int64_t>(static_cast<int32_t>(s - static_cast<uint32_t>(highest)));
+  }
+  uint64_t OnSegment(uint32_t seq, uint32_t len, bool s, bool f, uint64_t jump) {
+    uint64_t start;
+    if (highest == 0) {
+      start = (uint64_t{1} << 32) + seq;
+      lowest = highest = start;
+    } else {
+      start = Unwrap(seq);
+      if (start > highest + jump || start + jump < lowest) return 0;
+    }
+    lowest = std::min(lowest, start);
+    highest = std::max(highest, start + len + s + f);
+    syn |= s;
+    fin |= f;
+    return start;
+  }
+  bool OnPeerAck(uint32_t ack, uint64_t jump) {
+    if (highest == 0) return true;
+    const uint64_t a = Unwrap(ack);
+    if (a <= highest) return true;
+    if (a > highest + jump) return false;
+    highest = a;
+    return true;
+  }
+};
+
+// The packed lowest start (33 bits above 2^31) at its extremes: anchors at
+// 0 and 2^32 - 1, segments as far below as trusted (2^31 under the highest
+// end), random walks of segments and ACKs; every position and return value
+// equals the wide reference.
+TEST(TcpSequence, PackedPositionsEqualTheWideOnes) {
+  std::mt19937_64 rng(8);
+  for (const uint32_t anchor : {0u, 1u, 0x7FFFFFFFu, 0x80000000u, 0xFFFFFFFEu, 0xFFFFFFFFu}) {
+    for (int round = 0; round < 200; ++round) {
+      TcpSequence s;
+      WideSequence w;
+      const uint64_t jump = round % 2 ? TcpSequence::kMaxJump : uint64_t{1} << 31;
+      ASSERT_EQ(s.OnSegment(anchor, 0, round % 3 == 0, false, jump),
+                w.OnSegment(anchor, 0, round % 3 == 0, false, jump));
+      for (int i = 0; i < 50; ++i) {
+        const uint64_t r = rng();
+        const uint32_t hi32 = static_cast<uint32_t>(w.highest);
+        // Mostly near the highest end, sometimes the farthest back or ahead.
+        uint32_t seq;
+        switch (r % 4) {
+          case 0:
+            seq = hi32 - 0x80000000u;
+            break;
+          case 1:
+            seq = hi32 + static_cast<uint32_t>(r >> 40);
+            break;
+          case 2:
+            seq = hi32 - static_cast<uint32_t>(r >> 34);
+            break;
+          default:
+            seq = static_cast<uint32_t>(r >> 32);
+        }
+        const uint32_t len = static_cast<uint32_t>((r >> 8) % 70000);
+        if ((r >> 20) % 5 == 0) {
+          ASSERT_EQ(s.OnPeerAck(seq, jump), w.OnPeerAck(seq, jump));
+        } else {
+          const bool syn = (r >> 24) % 17 == 0, fin = (r >> 28) % 13 == 0;
+          ASSERT_EQ(s.OnSegment(seq, len, syn, fin, jump), w.OnSegment(seq, len, syn, fin, jump));
+        }
+        ASSERT_EQ(s.lowest(), w.lowest);
+        ASSERT_EQ(s.highest(), w.highest);
+        ASSERT_EQ(s.syn_seen(), w.syn);
+        ASSERT_EQ(s.fin_seen(), w.fin);
+      }
+    }
+  }
 }
 
 }  // namespace

@@ -270,6 +270,46 @@ TEST(TrackerBytes, SessionsBeyondFourGibibytesAreCountedIn64Bits) {
   EXPECT_EQ(r.client_payload_bytes, uint64_t{5} << 30);
 }
 
+// Payload bytes keep their low 32 bits in the hot entry and carry into a
+// cold high word: exact at the boundary, for a packet ending on 2^32 - 1, a
+// 65535-byte packet crossing it, one landing on 2^32 exactly, and one packet
+// crossing from far below.
+TEST(TrackerBytes, PayloadCountsCarryExactlyPastTwoToTheThirtyTwo) {
+  PacketMaker m;
+  Harness h;
+  const auto send = [&](uint16_t port, uint32_t len, uint64_t t) {
+    packet::ParsedPacket p = m.Udp(kC, port, kSrv, 53);
+    p.payload = nullptr;
+    p.captured_payload_len = 0;
+    p.payload_len = len;
+    h.tracker->Process(p, kT0 + t, 0);
+  };
+  constexpr uint64_t k32 = uint64_t{1} << 32;
+  // 65536 x 65535 = 2^32 - 65536, then 65535 more: 2^32 - 1.
+  for (uint32_t i = 0; i <= 65536; ++i) send(40001, 65535, i);
+  send(40001, 65535, 70000);  // crosses: 2^32 + 65534
+  for (uint32_t i = 0; i < 65536; ++i) send(40002, 65535, i);
+  send(40002, 65536, 70000);  // lands on 2^32: the low word reads 0
+  send(40002, 1, 70001);
+  send(40003, 100, 0);
+  send(40003, 0xFFFFFFFFu, 1);  // 2^32 + 99 in one packet
+  send(40003, 0, 2);
+  h.Flush();
+  ASSERT_EQ(h.records.size(), 3u);
+  std::map<uint16_t, SessionRecord> by_port;
+  for (const SessionRecord& r : h.records) by_port[r.client_port] = r;
+  EXPECT_EQ(by_port[40001].client_payload_bytes, k32 + 65534);
+  EXPECT_EQ(by_port[40001].client_packets, 65538u);
+  EXPECT_EQ(by_port[40002].client_payload_bytes, k32 + 1);
+  EXPECT_EQ(by_port[40002].client_packets, 65538u);
+  EXPECT_EQ(by_port[40003].client_payload_bytes, k32 + 99);
+  EXPECT_EQ(by_port[40003].client_packets, 3u);
+  for (const auto& [port, r] : by_port) {
+    EXPECT_EQ(r.server_payload_bytes, 0u) << port;
+    EXPECT_EQ(r.client_first_data_len, port == 40003 ? 100 : 65535) << port;
+  }
+}
+
 TEST(TrackerBytes, RetransmittedSynAckWithNewIsnBeforeDataReanchorsTheServer) {
   PacketMaker m;
   Harness h;
@@ -880,6 +920,23 @@ TEST(TrackerFingerprint, FirstDataInSequenceOrderIsFingerprinted) {
   EXPECT_EQ(r.client_fingerprint, ScalarFingerprint(p, first.size(), first.size()));
   EXPECT_EQ(r.client_simhash, SimHash64(p, first.size()));
   EXPECT_EQ(r.client_first_data_len, first.size());
+}
+
+// The first data segment lay beyond the plausible window (not counted): a
+// later in-order segment before it still takes the fingerprint, though it
+// starts at the highest end seen.
+TEST(TrackerFingerprint, AnUncountedFirstDataSegmentYieldsToOneBeforeIt) {
+  PacketMaker m;
+  Harness h;
+  const std::string far = "far ahead", first = "USER anonymous\r\n";
+  h.Send(m.Tcp(kC, 40000, kSrv, 21, kS, 100), kT0);
+  h.Send(m.Tcp(kC, 40000, kSrv, 21, kPA, 101 + (20u << 20), 1, far), kT0 + 1);  // > 16 MiB
+  h.Send(m.Tcp(kC, 40000, kSrv, 21, kPA, 101, 1, first), kT0 + 2);
+  const SessionRecord r = h.Only();
+  const auto* p = reinterpret_cast<const uint8_t*>(first.data());
+  EXPECT_EQ(r.client_fingerprint, ScalarFingerprint(p, first.size(), first.size()));
+  EXPECT_EQ(r.client_first_data_len, first.size());
+  EXPECT_EQ(r.client_bytes, first.size());
 }
 
 TEST(TrackerFingerprint, SnapLengthLimitsTheBytesUsedNotTheLength) {
