@@ -97,7 +97,10 @@ struct alignas(64) Session {
   // Per side (4 bits each, side 0 low): the shift of its max_window, its SYN's
   // window scale (at most 14) once both SYNs carried the option, else 0.
   uint8_t window_shift = 0;
-  uint8_t reserved = 0;
+  // Per side (4 bits each, side 0 low): where its fingerprinted segment
+  // starts above its lowest start, 0..14, while that is known; 15 = unknown,
+  // the cold fp_seq decides (tracker.cc EarlierThanFingerprinted()).
+  uint8_t fp_gap = 0xff;
   // The clock time idle decisions use (in the first line, with the key and
   // `live`: the lookup's expiry check and eviction's sampling read one line),
   // and the latest capture time as written (records; the first is cold).

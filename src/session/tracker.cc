@@ -185,6 +185,13 @@ class Tracker::Impl {
     }
     s.last_clock_us = std::max(s.last_clock_us, t.clock_us);
   }
+  static constexpr uint8_t kGapUnknown = 15;
+  static uint8_t FpGap(const Session& s, uint8_t side) { return (s.fp_gap >> (4 * side)) & 15; }
+  static void SetFpGap(Session& s, uint8_t side, uint8_t gap) {
+    s.fp_gap = static_cast<uint8_t>((s.fp_gap & ~(15u << (4 * side))) | (gap << (4 * side)));
+  }
+  bool EarlierThanFingerprinted(uint32_t idx, const Session& s, uint8_t from, uint64_t seg_start,
+                                uint64_t highest_before) const;
   // Session::window_shift from both sides' SYN window scales.
   void UpdateWindowShift(uint32_t idx, Session& s) {
     const SessionCold& c = table_.cold(idx);
@@ -373,8 +380,15 @@ void Tracker::Impl::ProcessKeyed(const packet::ParsedPacket& pkt, const SessionK
   bool trusted = false;
   if (tcp) {
     highest_before = me.seq.highest();
+    const uint64_t lowest_before = me.seq.lowest();
     trusted = UpdateTcp(idx, s, pkt, from, first_packet);
     seg_start = me.seq.Unwrap(pkt.seq);
+    // Keep the fingerprinted segment's known gap above the lowest start.
+    const uint64_t lowest = me.seq.lowest();
+    if (lowest < lowest_before && FpGap(s, from) != kGapUnknown) {
+      const uint64_t gap = FpGap(s, from) + (lowest_before - lowest);
+      SetFpGap(s, from, static_cast<uint8_t>(std::min<uint64_t>(gap, kGapUnknown)));
+    }
     if (contacts_on_) UpdateContact(idx, s, pkt, from, t);
   } else if (IsIcmp(pkt.protocol)) {
     const int dir = IcmpRequestDirection(pkt.protocol, pkt.icmp_type);
@@ -390,16 +404,8 @@ void Tracker::Impl::ProcessKeyed(const packet::ParsedPacket& pkt, const SessionK
     // lowest start the sequence accounting accepted.)
     // (fp_seq is kept in 32 bits: unwrapped near the highest end, which is
     // exact while the side spans less than 2^31.)
-    // fp_seq is cold; a trusted fingerprinted segment ended at or below every
-    // later packet's highest_before (no re-anchoring once bytes counted), so
-    // only a segment starting below that, or an untrusted fingerprinted one,
-    // can lie before it and needs the cold read.
-    bool take = !me.has_first_data;
-    if (!take && tcp && (seg_start < highest_before || ((s.fp_untrusted >> from) & 1))) {
-      const ColdSide& cs = table_.cold(idx).side[from];
-      take = me.seq.highest() - me.seq.lowest() < (uint64_t{1} << 31) &&
-             seg_start < me.seq.Unwrap(cs.fp_seq) && seg_start >= me.seq.lowest();
-    }
+    const bool take = !me.has_first_data ||
+                      (tcp && EarlierThanFingerprinted(idx, s, from, seg_start, highest_before));
     if (take) {
       ColdSide& cs = table_.cold(idx).side[from];
       me.has_first_data = 1;
@@ -407,6 +413,9 @@ void Tracker::Impl::ProcessKeyed(const packet::ParsedPacket& pkt, const SessionK
       cs.fp_seq = pkt.seq;
       const uint8_t bit = static_cast<uint8_t>(1u << from);
       s.fp_untrusted = (s.fp_untrusted & ~bit) | (tcp && !trusted ? bit : 0);
+      const uint64_t gap = seg_start - me.seq.lowest();  // trusted: seg_start >= lowest
+      SetFpGap(s, from,
+               tcp && trusted && gap < kGapUnknown ? static_cast<uint8_t>(gap) : kGapUnknown);
       if (s.full_analysis && pkt.captured_payload_len > 0 && pkt.payload != nullptr) {
         cs.fingerprint = ScalarFingerprint(pkt.payload, pkt.captured_payload_len, pkt.payload_len);
         cs.simhash = SimHash64(pkt.payload, pkt.captured_payload_len);
@@ -417,6 +426,31 @@ void Tracker::Impl::ProcessKeyed(const packet::ParsedPacket& pkt, const SessionK
     }
   }
   if (timeout_before == 0 || IdleTimeout(s) < timeout_before) ScheduleIfEarlier(idx, s);
+}
+
+// Whether a TCP segment starting at `seg_start` (unwrapped, after its
+// accounting) lies before the side's fingerprinted one: first data in
+// sequence order. fp_seq is kept in 32 bits, unwrapped near the highest end,
+// which is exact while the side spans less than 2^31. The hot part answers
+// without fp_seq in the usual cases: while the fingerprinted segment's gap
+// above the lowest start is known (retransmissions of it included), or when
+// the segment starts at or above the highest end seen before it, since a
+// counted fingerprinted segment ended at or below that (no re-anchoring once
+// it was counted: a re-anchor marks it untrusted). Only an uncounted
+// fingerprinted segment or an unknown gap with a segment below the highest
+// end read the cold fp_seq.
+bool Tracker::Impl::EarlierThanFingerprinted(uint32_t idx, const Session& s, uint8_t from,
+                                             uint64_t seg_start, uint64_t highest_before) const {
+  const TcpSequence& seq = s.side[from].seq;
+  const uint64_t lowest = seq.lowest();
+  if (seq.highest() - lowest >= (uint64_t{1} << 31) || seg_start < lowest) return false;
+  const bool untrusted = (s.fp_untrusted >> from) & 1;
+  if (!untrusted) {
+    const uint8_t gap = FpGap(s, from);
+    if (gap != kGapUnknown) return seg_start < lowest + gap;
+    if (seg_start >= highest_before) return false;
+  }
+  return seg_start < seq.Unwrap(table_.cold(idx).side[from].fp_seq);
 }
 
 void Tracker::Impl::ProcessFragment(const packet::ParsedPacket& pkt, PacketTime t) {
@@ -549,6 +583,9 @@ bool Tracker::Impl::UpdateTcp(uint32_t idx, Session& s, const packet::ParsedPack
       // re-anchor rather than count 2^32-scale garbage.
       me.seq.Reset();
       first_seq = pkt.seq;
+      // Positions re-anchor: where a fingerprinted segment lies is unknown.
+      s.fp_untrusted |= static_cast<uint8_t>(1u << from);
+      SetFpGap(s, from, kGapUnknown);
       if (ack) table_.cold(idx).server_isn_changed = 1;
     }
   }
