@@ -922,6 +922,27 @@ TEST(TrackerFingerprint, FirstDataInSequenceOrderIsFingerprinted) {
   EXPECT_EQ(r.client_first_data_len, first.size());
 }
 
+// The fingerprinted segment's offset above the lowest start is kept in the
+// hot part: a reordered earlier segment still takes the fingerprint when that
+// offset is small, and when a late SYN moved the lowest start below it.
+TEST(TrackerFingerprint, FirstDataInSequenceOrderAlsoAfterALateSyn) {
+  const std::string first = "HELO", second = "MAIL FROM";
+  const auto* p = reinterpret_cast<const uint8_t*>(first.data());
+  for (const bool late_syn : {false, true}) {
+    PacketMaker m;
+    Harness h;
+    if (!late_syn) h.Send(m.Tcp(kC, 40000, kSrv, 25, kS, 100), kT0);
+    h.Send(m.Tcp(kC, 40000, kSrv, 25, kPA, 101 + first.size(), 1, second), kT0 + 1);
+    h.Send(m.Tcp(kC, 40000, kSrv, 25, kPA, 101 + first.size(), 1, second), kT0 + 2);  // resent
+    if (late_syn) h.Send(m.Tcp(kC, 40000, kSrv, 25, kS, 100), kT0 + 3);
+    h.Send(m.Tcp(kC, 40000, kSrv, 25, kPA, 101, 1, first), kT0 + 4);
+    const SessionRecord r = h.Only();
+    EXPECT_EQ(r.client_fingerprint, ScalarFingerprint(p, first.size(), first.size())) << late_syn;
+    EXPECT_EQ(r.client_first_data_len, first.size()) << late_syn;
+    EXPECT_EQ(r.client_bytes, first.size() + second.size()) << late_syn;
+  }
+}
+
 // The first data segment lay beyond the plausible window (not counted): a
 // later in-order segment before it still takes the fingerprint, though it
 // starts at the highest end seen.
