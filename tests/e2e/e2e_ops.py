@@ -57,10 +57,6 @@ def status_lines(text):
     return sum(1 for line in text.splitlines() if line.startswith("flowtrail: ") and " rx=" in line)
 
 
-def case_ops_reload_live():
-    return with_veth(VETH, PEER, reload_run)
-
-
 def reload_run():
     d = work("ops_reload_live")
     conf = os.path.join(d, "sensor.toml")
@@ -124,10 +120,6 @@ def reload_run():
     report(problems, "SIGHUP: analytics thresholds and log level")
 
 
-def case_ops_systemd_notify():
-    return with_veth(VETH, PEER, notify_run)
-
-
 def notify_run():
     d = work("ops_systemd_notify")
     sock_path = os.path.join(d, "notify.sock")
@@ -189,9 +181,10 @@ def notify_run():
     report(problems, "systemd notification")
 
 
+# Each case on its own veth pair (root).
 CASES = {
-    "ops_reload_live": case_ops_reload_live,
-    "ops_systemd_notify": case_ops_systemd_notify,
+    "ops_reload_live": lambda: with_veth(VETH, PEER, reload_run),
+    "ops_systemd_notify": lambda: with_veth(VETH, PEER, notify_run),
 }
 
 if __name__ == "__main__":
