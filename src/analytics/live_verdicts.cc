@@ -190,7 +190,11 @@ LiveVerdicts::LiveVerdicts(LiveVerdictOptions options) : options_(options) {
   options_.reorder_capacity = std::max<size_t>(options_.reorder_capacity, 1);
   impl_->held.reserve(options_.reorder_capacity);
   impl_->worker_marks.assign(std::max<uint32_t>(options_.workers, 1), 0);
-  const TrwOptions& p = options_.trw;
+  SetTrw(options_.trw);
+}
+
+void LiveVerdicts::SetTrw(const TrwOptions& p) {
+  options_.trw = p;
   impl_->step_fail = std::log((1 - p.theta1) / (1 - p.theta0));
   impl_->step_success = std::log(p.theta1 / p.theta0);
   impl_->upper = std::log(p.beta / p.alpha);

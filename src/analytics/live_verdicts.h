@@ -123,6 +123,9 @@ class LiveVerdicts {
   std::vector<LiveClient> Top(size_t n) const;
   LiveVerdictStats Stats() const;
   const LiveVerdictOptions& options() const { return options_; }
+  // New TRW parameters (a reload): decided clients keep their verdict; a
+  // pending walk keeps its ratio and goes on with the new steps and bounds.
+  void SetTrw(const TrwOptions& trw);
 
   static size_t ClientBytes();
   static size_t ServerBytes();

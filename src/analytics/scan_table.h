@@ -221,6 +221,10 @@ class ScanTable {
   std::vector<ServerRow> TopServers(size_t n) const;
   ScanStats Stats() const;
   const ScanOptions& options() const { return options_; }
+  // New TRW parameters (a reload): verdicts are walked when asked for, so
+  // every later result (and Save()) uses them; tables saved under other
+  // parameters do not merge with this one (Mergeable()).
+  void set_trw(const TrwOptions& trw) { options_.trw = trw; }
 
   // Memory of one row, one client, one server without sketches (the
   // per-key cost the budget is divided by).

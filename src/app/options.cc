@@ -190,6 +190,14 @@ absl::StatusOr<double> ParseProbability(std::string_view option, std::string_vie
   return v;
 }
 
+absl::StatusOr<double> ParseNonNegative(std::string_view option, std::string_view value) {
+  double v = 0;
+  if (!absl::SimpleAtod(A(value), &v) || !(v >= 0 && v < 1e9)) {
+    return Bad(option, value, "expected a number >= 0");
+  }
+  return v;
+}
+
 // ---------------------------------------------------------------------------
 // The option table. Each option has a command-line spelling and/or a file key
 // ("section.key"), a setter that validates a value given as text (both the
@@ -393,6 +401,13 @@ Option ByteCount(std::string_view flag, std::string_view key, std::string_view h
       Bytes);
 }
 
+// A threshold: a number >= 0, integer or float in the file.
+template <class F>
+Option Threshold(std::string_view flag, std::string_view key, std::string_view metavar,
+                 std::string_view help, F f) {
+  return Typed(flag, key, Kind::kSeconds, metavar, help, f, ParseNonNegative, Double);
+}
+
 // Whole seconds (at most a century) kept as microseconds.
 template <class F>
 Option WholeSeconds(std::string_view flag, std::string_view key, std::string_view help, F f,
@@ -552,6 +567,16 @@ const std::vector<Option>& Table() {
       SecondsDouble("--status-interval", "output.status_interval",
                     "one-line status on stderr every S seconds; 0 = off",
                     FT_FIELD(c.status_interval_s)),
+      Enum("--log-level", "output.log_level",
+           "the sensor's messages on stderr (and DPDK's log level): each level shows itself "
+           "and the more severe ones",
+           FT_FIELD(c.log_level),
+           std::vector<std::pair<std::string_view, LogLevel>>{{"error", LogLevel::kError},
+                                                              {"warning", LogLevel::kWarning},
+                                                              {"notice", LogLevel::kNotice},
+                                                              {"info", LogLevel::kInfo},
+                                                              {"debug", LogLevel::kDebug}})
+          .Live(),
 
       // --- Lcores and input
       Count("--workers", "lcores.workers", "N",
@@ -716,15 +741,18 @@ const std::vector<Option>& Table() {
       Probability("--trw-theta0", "analytics.trw_theta0",
                   "P(success | benign) of the Threshold Random Walk of `flowtrail report scans` "
                   "and of the live verdicts",
-                  FT_FIELD(c.analytics.scan.trw.theta0)),
+                  FT_FIELD(c.analytics.scan.trw.theta0))
+          .Live(),
       Probability("--trw-theta1", "analytics.trw_theta1",
-                  "P(success | scanner); below --trw-theta0",
-                  FT_FIELD(c.analytics.scan.trw.theta1)),
+                  "P(success | scanner); below --trw-theta0", FT_FIELD(c.analytics.scan.trw.theta1))
+          .Live(),
       Probability("--trw-alpha", "analytics.trw_alpha", "target false-positive probability",
-                  FT_FIELD(c.analytics.scan.trw.alpha)),
+                  FT_FIELD(c.analytics.scan.trw.alpha))
+          .Live(),
       Probability("--trw-beta", "analytics.trw_beta",
                   "target detection probability; above --trw-alpha",
-                  FT_FIELD(c.analytics.scan.trw.beta)),
+                  FT_FIELD(c.analytics.scan.trw.beta))
+          .Live(),
       Option{.flag = "--trw",
              .kind = Kind::kString,
              .metavar = "THETA0,THETA1,ALPHA,BETA",
@@ -743,7 +771,21 @@ const std::vector<Option>& Table() {
              }},
       Enum("--trw-active-failure", "analytics.trw_active_failure", "a failure on an active server",
            FT_FIELD(c.analytics.scan.trw.active_failure_counts),
-           std::vector<std::pair<std::string_view, bool>>{{"neutral", false}, {"failure", true}}),
+           std::vector<std::pair<std::string_view, bool>>{{"neutral", false}, {"failure", true}})
+          .Live(),
+      Count("--min-client-ports", "analytics.min_client_ports", "C",
+            "client-port method (`flowtrail report ports`): a server port is analysed when more "
+            "than C client ports reached it",
+            FT_FIELD(c.analytics.port_analysis.min_client_ports), 0, 65535)
+          .Live(),
+      Threshold("--sigma", "analytics.sigma", "S",
+                "client-port method: a client port is flagged above mean + S standard deviations",
+                FT_FIELD(c.analytics.port_analysis.sigma))
+          .Live(),
+      Threshold("--robust-threshold", "analytics.robust_threshold", "Z",
+                "robust (mad) method: a client port is flagged above this modified z-score",
+                FT_FIELD(c.analytics.port_analysis.robust_threshold))
+          .Live(),
       WholeSeconds("--window", "analytics.window",
                    "client-port distribution window in whole seconds, as `flowtrail report "
                    "ports`",
@@ -1395,6 +1437,12 @@ namespace {
 // The running value of every live key, taken from `from`.
 void CopyLive(const ParsedOptions& from, ParsedOptions* to) {
   to->config.tracker.protected_networks = from.config.tracker.protected_networks;
+  to->config.analytics.scan.trw = from.config.analytics.scan.trw;
+  const analytics::PortAnalysisOptions& pa = from.config.analytics.port_analysis;
+  to->config.analytics.port_analysis.min_client_ports = pa.min_client_ports;
+  to->config.analytics.port_analysis.sigma = pa.sigma;
+  to->config.analytics.port_analysis.robust_threshold = pa.robust_threshold;
+  to->config.log_level = from.config.log_level;
   to->text["tracker.protected_nets"] =
       from.text.count("tracker.protected_nets") ? from.text.at("tracker.protected_nets") : "";
 }

@@ -69,8 +69,9 @@ struct Reload {
   std::vector<std::string> applied;  // live keys whose value changed
   std::vector<std::string> refused;  // "key: OLD -> NEW" of keys that need a restart
 };
-// Live keys (the protected networks) are taken; any other
-// changed key is listed in `refused` and keeps its running value.
+// Live keys (the protected networks, the analytics thresholds, the log
+// level: LiveKeys()) are taken; any other changed key is listed in `refused`
+// and keeps its running value.
 absl::StatusOr<Reload> ReloadOptions(const ParsedOptions& running, const Environment& env = {});
 
 // The file keys that can change while running.

@@ -18,13 +18,25 @@
 
 #include <rte_eal.h>
 #include <rte_errno.h>
+#include <rte_log.h>
 
 #include "absl/strings/str_format.h"
 #include "app/options.h"
+#include "common/log.h"
 #include "dataplane/live_settings.h"
 #include "dataplane/pipeline.h"
 
 namespace {
+
+using flowtrail::Log;
+using flowtrail::LogLevel;
+
+// The sensor's level and DPDK's global one (RTE_LOG_ERR .. RTE_LOG_DEBUG are
+// error .. debug in the same order).
+void ApplyLogLevel(LogLevel level) {
+  flowtrail::SetLogLevel(level);
+  rte_log_set_global_level(RTE_LOG_ERR + static_cast<uint32_t>(level));
+}
 
 void OnSignal(int sig) {
   flowtrail::dataplane::Pipeline::stop_signal.store(sig, std::memory_order_relaxed);
@@ -40,27 +52,28 @@ void ReloadSettings(flowtrail::app::ParsedOptions* running, const flowtrail::app
                     flowtrail::dataplane::LiveSettings& live) {
   absl::StatusOr<flowtrail::app::Reload> r = flowtrail::app::ReloadOptions(*running, env);
   if (!r.ok()) {
-    fprintf(stderr, "flowtrail-sensor: reload refused, the running settings stay: %s\n",
-            std::string(r.status().message()).c_str());
+    Log(LogLevel::kWarning, "flowtrail-sensor: reload refused, the running settings stay: %s",
+        std::string(r.status().message()).c_str());
     return;
   }
   for (const std::string& w : r->parsed.warnings) {
-    fprintf(stderr, "flowtrail-sensor: %s\n", w.c_str());
+    Log(LogLevel::kWarning, "flowtrail-sensor: %s", w.c_str());
   }
   for (const std::string& k : r->refused) {
-    fprintf(stderr, "flowtrail-sensor: reload: %s not applied: a restart is needed\n", k.c_str());
+    Log(LogLevel::kWarning, "flowtrail-sensor: reload: %s not applied: a restart is needed",
+        k.c_str());
   }
   for (const std::string& k : r->applied) {
-    fprintf(stderr, "flowtrail-sensor: reload: %s applied\n", k.c_str());
+    Log(LogLevel::kNotice, "flowtrail-sensor: reload: %s applied", k.c_str());
   }
   if (r->applied.empty() && r->refused.empty()) {
-    fprintf(stderr, "flowtrail-sensor: reload: no change\n");
+    Log(LogLevel::kNotice, "flowtrail-sensor: reload: no change");
   }
   *running = std::move(r->parsed);
   if (!r->applied.empty()) {
-    flowtrail::dataplane::LiveValues v;
-    v.protected_networks = running->config.tracker.protected_networks;
-    live.Publish(std::move(v));
+    // The level last: the reload's own messages above follow the old one.
+    ApplyLogLevel(running->config.log_level);
+    live.Publish(flowtrail::dataplane::LiveValuesOf(running->config));
   }
 }
 
@@ -118,8 +131,8 @@ void ChooseEalMemory(std::vector<std::string>* eal_args) {
   }
   const uint64_t free_bytes = FreeHugepageBytes();
   if (free_bytes > 0 && free_bytes >= want_mb << 20) {
-    fprintf(stderr, "flowtrail-sensor: hugepages: %llu MiB free\n",
-            static_cast<unsigned long long>(free_bytes >> 20));
+    Log(LogLevel::kInfo, "flowtrail-sensor: hugepages: %llu MiB free",
+        static_cast<unsigned long long>(free_bytes >> 20));
     // Without --in-memory the EAL leaves its hugepage files behind after exit,
     // so every run with a new --file-prefix would leak the pages it used.
     if (!HasArg(*eal_args, "--in-memory")) {
@@ -129,9 +142,9 @@ void ChooseEalMemory(std::vector<std::string>* eal_args) {
   }
   const std::string short_of =
       free_bytes > 0 ? absl::StrFormat(" of the %d MiB -m asks for", want_mb) : "";
-  fprintf(stderr,
-          "flowtrail-sensor: hugepages: %llu MiB free%s, running with --no-huge (4 KiB pages)\n",
-          static_cast<unsigned long long>(free_bytes >> 20), short_of.c_str());
+  Log(LogLevel::kNotice,
+      "flowtrail-sensor: hugepages: %llu MiB free%s, running with --no-huge (4 KiB pages)",
+      static_cast<unsigned long long>(free_bytes >> 20), short_of.c_str());
   eal_args->insert(eal_args->begin() + 1, "--no-huge");
 }
 
@@ -168,15 +181,17 @@ int main(int argc, char** argv) {
     env.eal_args.emplace_back(argv[i]);
   }
   absl::StatusOr<flowtrail::app::ParsedOptions> opts = flowtrail::app::ParseOptions(app_args, env);
-  if (opts.ok()) {
-    for (const std::string& w : opts->warnings) {
-      fprintf(stderr, "flowtrail-sensor: %s\n", w.c_str());
-    }
-  }
   if (!opts.ok()) {
-    fprintf(stderr, "flowtrail-sensor: %s\n", std::string(opts.status().message()).c_str());
-    fprintf(stderr, "usage: %s [EAL options] -- --output FILE [options]; see -- --help\n", argv[0]);
+    Log(LogLevel::kError, "flowtrail-sensor: %s", std::string(opts.status().message()).c_str());
+    Log(LogLevel::kError, "usage: %s [EAL options] -- --output FILE [options]; see -- --help",
+        argv[0]);
     return 2;
+  }
+  // DPDK's level too, before the EAL starts (an EAL --log-level still wins
+  // for the EAL's own types).
+  ApplyLogLevel(opts->config.log_level);
+  for (const std::string& w : opts->warnings) {
+    Log(LogLevel::kWarning, "flowtrail-sensor: %s", w.c_str());
   }
   if (opts->help) {
     fputs(flowtrail::app::Usage(argv[0]).c_str(), stdout);
@@ -203,7 +218,7 @@ int main(int argc, char** argv) {
   for (const flowtrail::dataplane::FileVdev& v : opts->config.file_inputs) {
     for (const std::string& f : v.files) {
       if (absl::Status st = flowtrail::dataplane::CheckCaptureFile(f); !st.ok()) {
-        fprintf(stderr, "flowtrail-sensor: %s\n", std::string(st.message()).c_str());
+        Log(LogLevel::kError, "flowtrail-sensor: %s", std::string(st.message()).c_str());
         return 2;
       }
     }
@@ -216,7 +231,8 @@ int main(int argc, char** argv) {
   }
   eal_argv.push_back(nullptr);
   if (rte_eal_init(static_cast<int>(eal_args.size()), eal_argv.data()) < 0) {
-    fprintf(stderr, "flowtrail-sensor: EAL initialisation failed: %s\n", rte_strerror(rte_errno));
+    Log(LogLevel::kError, "flowtrail-sensor: EAL initialisation failed: %s",
+        rte_strerror(rte_errno));
     return 1;
   }
   start.eal_ready = std::chrono::steady_clock::now();
@@ -225,16 +241,14 @@ int main(int argc, char** argv) {
 
   // The live settings start as parsed; SIGHUP re-reads --config (without
   // one, the command line again: nothing changes).
-  flowtrail::dataplane::LiveValues initial;
-  initial.protected_networks = opts->config.tracker.protected_networks;
-  flowtrail::dataplane::LiveSettings live(std::move(initial));
+  flowtrail::dataplane::LiveSettings live(flowtrail::dataplane::LiveValuesOf(opts->config));
   flowtrail::app::ParsedOptions running = *opts;
   // The EAL arguments outlive the reloads (env points into argv).
   live.on_reload = [&running, &env](flowtrail::dataplane::LiveSettings& l) {
     ReloadSettings(&running, env, l);
   };
   live.on_settled = [] {
-    fprintf(stderr, "flowtrail-sensor: reload: every worker runs the new settings\n");
+    Log(LogLevel::kNotice, "flowtrail-sensor: reload: every worker runs the new settings");
   };
   opts->config.live = &live;
   std::signal(SIGHUP, OnHangup);
@@ -244,7 +258,7 @@ int main(int argc, char** argv) {
     absl::StatusOr<std::unique_ptr<flowtrail::dataplane::Pipeline>> pipeline =
         flowtrail::dataplane::Pipeline::Create(opts->config, start);
     if (!pipeline.ok()) {
-      fprintf(stderr, "flowtrail-sensor: %s\n", pipeline.status().ToString().c_str());
+      Log(LogLevel::kError, "flowtrail-sensor: %s", pipeline.status().ToString().c_str());
     } else {
       rc = (*pipeline)->Run();
     }

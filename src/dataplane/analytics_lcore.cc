@@ -7,8 +7,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "analytics/snapshot.h"
+#include "common/log.h"
 #include "dataplane/clock.h"
 #include "dataplane/idle_backoff.h"
+#include "dataplane/live_settings.h"
 #include "dataplane/record_rings.h"
 
 namespace flowtrail::dataplane {
@@ -51,8 +53,9 @@ AnalyticsLcore::AnalyticsLcore(AnalyticsSetup setup)
       contact_batch_(256),
       scan_(ScanOptionsFor(s_.config)),
       ports_(PortOptionsFor(s_.config)),
-      live_(LiveOptionsFor(s_.config, s_.attempt_timeout_us,
-                           static_cast<uint32_t>(s_.rings.size()))) {
+      live_(
+          LiveOptionsFor(s_.config, s_.attempt_timeout_us, static_cast<uint32_t>(s_.rings.size()))),
+      port_analysis_(s_.config.port_analysis) {
   publish_period_tsc_ = static_cast<uint64_t>(std::max(0.01, s_.config.publish_interval_s) *
                                               static_cast<double>(rte_get_tsc_hz()));
   next_publish_tsc_ = rte_rdtsc() + publish_period_tsc_;
@@ -72,6 +75,7 @@ bool AnalyticsLcore::Poll() {
   if (done_) {
     return false;
   }
+  TakeLiveValues();
   const bool workers_done =
       s_.control->workers_done.load(std::memory_order_acquire) == s_.rings.size();
   // Events first: they are the early view, and a record of the same session
@@ -131,6 +135,17 @@ bool AnalyticsLcore::Poll() {
   return moved > 0;
 }
 
+void AnalyticsLcore::TakeLiveValues() {
+  if (s_.live == nullptr) return;
+  const LiveValues* v = s_.live->Acquire(s_.live_reader, live_values_);
+  if (v == live_values_) return;
+  // The first poll takes the initial values (those configured) too.
+  live_values_ = v;
+  scan_.set_trw(v->trw);
+  live_.SetTrw(v->trw);
+  port_analysis_ = v->port_analysis;
+}
+
 void AnalyticsLcore::NoteRecordTimes(std::span<const record::SessionRecord> recs) {
   for (const record::SessionRecord& r : recs) {
     first_record_us_ = std::min(first_record_us_, r.first_time_us);
@@ -151,7 +166,7 @@ bool AnalyticsLcore::OfferSnapshot(bool final) {
     snap = std::make_unique<v1::AnalyticsSnapshot>();
     if (absl::Status st = analytics::SaveSnapshot(scan_, ports_, snap.get()); !st.ok()) {
       Bump(s_.counters->snapshot_errors);
-      fprintf(stderr, "flowtrail: analytics: snapshot not saved: %s\n", st.ToString().c_str());
+      Log(LogLevel::kError, "flowtrail: analytics: snapshot not saved: %s", st.ToString().c_str());
       final_offered_ = final_offered_ || final;
       return true;
     }
@@ -203,7 +218,7 @@ AnalyticsTop AnalyticsLcore::Top(size_t n) const {
   top.servers = scan_.TopServers(n);
   // Flagged client ports, latest windows first.
   const std::vector<analytics::ServerPortReport> reports =
-      analytics::AnalyzePorts(ports_, analytics::PortAnalysisOptions{});
+      analytics::AnalyzePorts(ports_, port_analysis_);
   for (auto it = reports.rbegin(); it != reports.rend() && top.ports.size() < n; ++it) {
     for (const analytics::ClientPortRow& row : it->flagged) {
       if (top.ports.size() == n) break;

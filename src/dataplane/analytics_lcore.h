@@ -11,6 +11,14 @@
 // The tables belong to this lcore; other threads read them only after Done(),
 // or inside the on_tables hook, which runs on this lcore (the seam for the
 // stream's snapshot frames).
+// Live thresholds (SIGHUP, live_settings.h): between polls the lcore takes
+// new TRW parameters and client-port thresholds through its own reader slot.
+// Decided live verdicts stay; pending walks keep their ratio and go on under
+// the new parameters; the scan table walks its verdicts when asked, so the
+// next telemetry rows and snapshot (whose options record the parameters in
+// effect) use the new ones; the client-port thresholds apply at the next
+// analysis (telemetry publish). Windows, horizon and table sizes stay
+// restart-only.
 #pragma once
 
 #include <cstdint>
@@ -35,6 +43,7 @@
 namespace flowtrail::dataplane {
 
 class AnalyticsLcore;
+struct LiveValues;  // dataplane/live_settings.h
 
 struct AnalyticsSetup {
   std::vector<rte_ring*> rings;          // records, one per worker
@@ -58,6 +67,8 @@ struct AnalyticsSetup {
   rte_ring* snapshot_ring = nullptr;
   AnalyticsCounters* counters = nullptr;
   Control* control = nullptr;
+  LiveSettings* live = nullptr;  // null: the thresholds stay as configured
+  int live_reader = -1;
 };
 
 // How the memory budget is split: scan table 1/2, port distribution 1/4,
@@ -91,6 +102,8 @@ class AnalyticsLcore {
 
  private:
   void Publish();
+  // A reload's thresholds, if a newer set was published.
+  void TakeLiveValues();
   void NoteRecordTimes(std::span<const record::SessionRecord> recs);
   // Saves the tables and offers the snapshot to the exporter; false when the
   // ring is full (`final` snapshots are kept and offered again).
@@ -103,6 +116,8 @@ class AnalyticsLcore {
   analytics::ScanTable scan_;
   analytics::PortDistribution ports_;
   analytics::LiveVerdicts live_;
+  const LiveValues* live_values_ = nullptr;  // the reload's values in use
+  analytics::PortAnalysisOptions port_analysis_;
   uint64_t contacts_ = 0;
   uint64_t polls_ = 0;
   uint64_t publish_period_tsc_ = 0;

@@ -11,6 +11,7 @@
 #include "analytics/live_verdicts.h"
 #include "analytics/port_distribution.h"
 #include "analytics/scan_table.h"
+#include "common/log.h"
 #include "dataplane/pcap_devargs.h"
 #include "session/tracker.h"
 
@@ -27,6 +28,9 @@ struct AnalyticsConfig {
   analytics::PortDistributionOptions ports;  // window, server ports
   uint32_t telemetry_top = 10;               // rows per /flowtrail/{scans,ports,servers}
   double publish_interval_s = 1;             // wall clock between published top rows
+  // The client-port methods' thresholds (C, S, the robust threshold) of the
+  // flagged rows telemetry shows; live, as the TRW parameters.
+  analytics::PortAnalysisOptions port_analysis;
   // Analytics snapshot frames in the record stream (AnalyticsSnapshot): one
   // whenever the latest record time passes another multiple of this interval,
   // and a final one at the end; 0 = only the final one.
@@ -69,6 +73,8 @@ struct SensorConfig {
   double duration_s = 0;             // stop after this long (0 = never), for benchmarks
   uint32_t mbufs = 0;                // mbuf pool size (0 = derived from rings and queues)
   uint32_t record_ring_size = 4096;  // per worker and consumer, a power of two
+  // The sensor's messages and DPDK's global log level (live).
+  LogLevel log_level = LogLevel::kInfo;
   // Capture mode's clock: a packet more than this far ahead of the clock moves
   // it only when the next packet confirms the jump (session/capture_clock.h).
   uint64_t clock_jump_us = 10'000'000;

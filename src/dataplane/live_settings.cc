@@ -6,6 +6,14 @@ namespace flowtrail::dataplane {
 
 std::atomic<int> LiveSettings::reload_requested{0};
 
+LiveValues LiveValuesOf(const SensorConfig& c) {
+  LiveValues v;
+  v.protected_networks = c.tracker.protected_networks;
+  v.trw = c.analytics.scan.trw;
+  v.port_analysis = c.analytics.port_analysis;
+  return v;
+}
+
 LiveSettings::LiveSettings(LiveValues initial) {
   initial.generation = 0;
   current_.store(new LiveValues(std::move(initial)), std::memory_order_release);

@@ -12,14 +12,24 @@
 #include <memory>
 #include <vector>
 
+#include "analytics/port_distribution.h"
+#include "analytics/scan_table.h"
+#include "dataplane/config.h"
 #include "session/networks.h"
 
 namespace flowtrail::dataplane {
 
 struct LiveValues {
-  uint64_t generation = 0;  // set by Publish()
-  session::Networks protected_networks;
+  uint64_t generation = 0;               // set by Publish()
+  session::Networks protected_networks;  // the workers' trackers
+  // The analytics lcore's thresholds (analytics_lcore.h says what a change
+  // does to the state already held).
+  analytics::TrwOptions trw;
+  analytics::PortAnalysisOptions port_analysis;
 };
+
+// The live values of a configuration (at start, and after each reload).
+LiveValues LiveValuesOf(const SensorConfig& c);
 
 class LiveSettings {
  public:

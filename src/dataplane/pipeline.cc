@@ -19,6 +19,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/log.h"
 #include "dataplane/analytics_lcore.h"
 #include "dataplane/capture_meta.h"
 #include "dataplane/dispatch.h"
@@ -33,6 +34,7 @@
 #include "dataplane/record_rings.h"
 #include "dataplane/stats_report.h"
 #include "dataplane/telemetry.h"
+#include "dataplane/watchdog.h"
 #include "dataplane/worker.h"
 #include "export/rotating_file_sink.h"
 #include "export/stream_writer.h"
@@ -48,6 +50,26 @@ uint32_t PoolSize(uint64_t wanted) {
   // pool, and doubling it would not fit in memory.
   return static_cast<uint32_t>(std::clamp<uint64_t>(wanted, 8191, (1u << 26) - 1));
 }
+
+// A remote lcore's loop, as its own Run(), counting its iterations (one
+// relaxed store per poll, on its own cache line): the watchdog's heartbeat.
+template <class L>
+struct alignas(64) BeatingLoop {
+  L* lcore = nullptr;
+  Counter beats{0};
+  static bool Finished(const Dispatcher& d) { return d.Idle(); }
+  static bool Finished(const Exporter& e) { return e.Done(); }
+  static bool Finished(const AnalyticsLcore& a) { return a.Done(); }
+  static int Main(void* self) {
+    BeatingLoop& b = *static_cast<BeatingLoop*>(self);
+    IdleBackoff backoff;
+    while (!Finished(*b.lcore)) {
+      backoff.Update(b.lcore->Poll());
+      Bump(b.beats);
+    }
+    return 0;
+  }
+};
 
 }  // namespace
 
@@ -77,6 +99,11 @@ struct Pipeline::State {
   std::unique_ptr<Dispatcher> dispatcher;
   std::unique_ptr<Exporter> exporter;
   std::unique_ptr<AnalyticsLcore> analytics;
+  // Loop counts of the remote dispatcher, exporter and analytics lcores: the
+  // watchdog's heartbeats (their own counters stand still when idle).
+  BeatingLoop<Dispatcher> dispatcher_loop;
+  BeatingLoop<Exporter> exporter_loop;
+  BeatingLoop<AnalyticsLcore> analytics_loop;
   bool ports_started = false;
   uint64_t start_tsc = 0;
   Pipeline::StartTimes start_times;
@@ -115,6 +142,9 @@ struct Pipeline::State {
   }
 
   Snapshot TakeSnapshot(const char* end) const;
+  // Every remote lcore's heartbeat (workers: packets + tracker clock), and
+  // their names, in the same order.
+  void Heartbeats(std::vector<uint64_t>* beats, std::vector<std::string>* names) const;
   void RunMainLoop();
   bool ReadersIdle() const;
   uint64_t LastCaptureTime() const;
@@ -420,6 +450,8 @@ absl::StatusOr<std::unique_ptr<Pipeline>> Pipeline::Create(const SensorConfig& c
   as.counters = &s->analytics_counters;
   as.control = &s->control;
   as.snapshot_ring = s->snapshot_ring;
+  as.live = config.live;
+  as.live_reader = config.live != nullptr ? config.live->AddReader() : -1;
   s->analytics = std::make_unique<AnalyticsLcore>(std::move(as));
 
   return std::unique_ptr<Pipeline>(new Pipeline(std::move(s)));
@@ -447,11 +479,11 @@ void Pipeline::State::CheckFirstPacket() {
       using Seconds = std::chrono::duration<double>;
       const auto now = std::chrono::steady_clock::now();
       first_packet_s = Seconds(now - start_times.process).count();
-      fprintf(stderr,
-              "flowtrail: first packet %.3f s after start (EAL %.3f s, set-up and session "
-              "tables %.3f s, then %.3f s to the first packet)\n",
-              first_packet_s, Seconds(start_times.eal_ready - start_times.process).count(),
-              Seconds(running - start_times.eal_ready).count(), Seconds(now - running).count());
+      Log(LogLevel::kInfo,
+          "flowtrail: first packet %.3f s after start (EAL %.3f s, set-up and session "
+          "tables %.3f s, then %.3f s to the first packet)",
+          first_packet_s, Seconds(start_times.eal_ready - start_times.process).count(),
+          Seconds(running - start_times.eal_ready).count(), Seconds(now - running).count());
       return;
     }
   }
@@ -567,19 +599,19 @@ int Pipeline::Run() {
     absl::StatusOr<std::unique_ptr<MetricsServer>> m =
         MetricsServer::Start(s.config.metrics_listen);
     if (!m.ok()) {
-      fprintf(stderr, "flowtrail: %s\n", std::string(m.status().message()).c_str());
+      Log(LogLevel::kError, "flowtrail: %s", std::string(m.status().message()).c_str());
       return 1;
     }
     metrics = *std::move(m);
     const ListenAddress a = *ParseListenAddress(s.config.metrics_listen);
-    fprintf(stderr, "flowtrail: metrics at http://%s:%u/metrics\n", a.host.c_str(), a.port);
+    Log(LogLevel::kInfo, "flowtrail: metrics at http://%s:%u/metrics", a.host.c_str(), a.port);
   }
-  fprintf(stderr, "flowtrail: %s mode, %zu port(s), lcores %s\n", s.capture ? "capture" : "live",
-          s.ports.size(), plan.Describe().c_str());
+  Log(LogLevel::kInfo, "flowtrail: %s mode, %zu port(s), lcores %s", s.capture ? "capture" : "live",
+      s.ports.size(), plan.Describe().c_str());
   for (size_t w = 0; w < s.workers.size(); ++w) {
     if (int rc = rte_eal_remote_launch(&Worker::LcoreMain, s.workers[w].get(), plan.workers[w]);
         rc != 0) {
-      fprintf(stderr, "flowtrail: cannot launch worker %zu on lcore %u\n", w, plan.workers[w]);
+      Log(LogLevel::kError, "flowtrail: cannot launch worker %zu on lcore %u", w, plan.workers[w]);
       return 1;
     }
   }
@@ -598,26 +630,29 @@ int Pipeline::Run() {
     s.control.stop_input.store(true, std::memory_order_release);
     s.control.flush.store(true, std::memory_order_release);
     rte_eal_mp_wait_lcore();
-    fprintf(stderr, "flowtrail: cannot create a session table: %s\n", start_error.c_str());
+    Log(LogLevel::kError, "flowtrail: cannot create a session table: %s", start_error.c_str());
     return 1;
   }
   s.start_tsc = rte_rdtsc();
   s.running = std::chrono::steady_clock::now();
   // The table sizing, for memory per session (bench/linerate.sh reads it).
   const uint64_t table_bytes = session::Tracker::MemoryBytes(s.config.tracker);
-  fprintf(stderr,
-          "flowtrail: session tables: %zu x %u sessions, %.1f MiB each (%.0f bytes per "
-          "session)\n",
-          s.workers.size(), s.config.tracker.capacity, static_cast<double>(table_bytes) / (1 << 20),
-          static_cast<double>(table_bytes) / std::max(1u, s.config.tracker.capacity));
+  Log(LogLevel::kInfo,
+      "flowtrail: session tables: %zu x %u sessions, %.1f MiB each (%.0f bytes per "
+      "session)",
+      s.workers.size(), s.config.tracker.capacity, static_cast<double>(table_bytes) / (1 << 20),
+      static_cast<double>(table_bytes) / std::max(1u, s.config.tracker.capacity));
   if (s.dispatcher && !plan.DispatcherOnMain()) {
-    rte_eal_remote_launch(&Dispatcher::LcoreMain, s.dispatcher.get(), plan.dispatcher);
+    s.dispatcher_loop.lcore = s.dispatcher.get();
+    rte_eal_remote_launch(&BeatingLoop<Dispatcher>::Main, &s.dispatcher_loop, plan.dispatcher);
   }
   if (!plan.ExporterOnMain()) {
-    rte_eal_remote_launch(&Exporter::LcoreMain, s.exporter.get(), plan.exporter);
+    s.exporter_loop.lcore = s.exporter.get();
+    rte_eal_remote_launch(&BeatingLoop<Exporter>::Main, &s.exporter_loop, plan.exporter);
   }
   if (!plan.AnalyticsOnMain()) {
-    rte_eal_remote_launch(&AnalyticsLcore::LcoreMain, s.analytics.get(), plan.analytics);
+    s.analytics_loop.lcore = s.analytics.get();
+    rte_eal_remote_launch(&BeatingLoop<AnalyticsLcore>::Main, &s.analytics_loop, plan.analytics);
   }
   s.RunMainLoop();
   rte_eal_mp_wait_lcore();
@@ -635,16 +670,42 @@ int Pipeline::Run() {
     std::ofstream out(s.config.stats_json, std::ios::trunc);
     out << StatsJson(snap);
     if (!out.good()) {
-      fprintf(stderr, "flowtrail: cannot write %s\n", s.config.stats_json.c_str());
+      Log(LogLevel::kError, "flowtrail: cannot write %s", s.config.stats_json.c_str());
       rc = 1;
     }
   }
   if (snap.write_errors > 0) {
-    fprintf(stderr, "flowtrail: the record stream %s is incomplete (write errors)\n",
-            snap.output.c_str());
+    Log(LogLevel::kError, "flowtrail: the record stream %s is incomplete (write errors)",
+        snap.output.c_str());
     rc = 1;
   }
   return rc;
+}
+
+void Pipeline::State::Heartbeats(std::vector<uint64_t>* beats,
+                                 std::vector<std::string>* names) const {
+  beats->clear();
+  for (const WorkerCounters& c : worker_counters) {
+    beats->push_back(Get(c.packets) + Get(c.clock_us));
+  }
+  // Lcores the main loop polls need no heartbeat: the pings stop with it.
+  if (dispatcher_loop.lcore != nullptr) beats->push_back(Get(dispatcher_loop.beats));
+  if (exporter_loop.lcore != nullptr) beats->push_back(Get(exporter_loop.beats));
+  if (analytics_loop.lcore != nullptr) beats->push_back(Get(analytics_loop.beats));
+  if (names == nullptr) return;
+  names->clear();
+  for (size_t w = 0; w < worker_counters.size(); ++w) {
+    names->push_back(absl::StrCat("worker ", w, " (lcore ", plan.workers[w], ")"));
+  }
+  if (dispatcher_loop.lcore != nullptr) {
+    names->push_back(absl::StrCat("the dispatcher (lcore ", plan.dispatcher, ")"));
+  }
+  if (exporter_loop.lcore != nullptr) {
+    names->push_back(absl::StrCat("the exporter (lcore ", plan.exporter, ")"));
+  }
+  if (analytics_loop.lcore != nullptr) {
+    names->push_back(absl::StrCat("the analytics lcore (lcore ", plan.analytics, ")"));
+  }
 }
 
 void Pipeline::State::RunMainLoop() {
@@ -663,6 +724,16 @@ void Pipeline::State::RunMainLoop() {
   const uint64_t telemetry_period = hz / 4;
   uint64_t next_telemetry = start_tsc;
   IdleBackoff backoff;
+  // systemd (Type=notify): every lcore runs now.
+  ServiceWatchdog watchdog(SystemdNotify::FromEnvironment());
+  std::vector<uint64_t> beats;
+  uint64_t telemetry_ticks = 0;
+  if (watchdog.enabled()) {
+    std::vector<std::string> names;
+    Heartbeats(&beats, &names);
+    watchdog.Ready(std::move(names), absl::StrCat(capture ? "capture" : "live", " mode, ",
+                                                  workers.size(), " worker(s), running"));
+  }
 
   for (;;) {
     bool worked = false;
@@ -683,6 +754,12 @@ void Pipeline::State::RunMainLoop() {
       next_control = now + control_period;
       CheckFirstPacket();
       if (config.live != nullptr) config.live->ControlTick();  // SIGHUP
+      if (watchdog.enabled() && phase == Phase::kRunning) {
+        Heartbeats(&beats, nullptr);
+        watchdog.Tick(static_cast<uint64_t>(static_cast<double>(now - start_tsc) * 1e6 /
+                                            static_cast<double>(hz)),
+                      beats);
+      }
       if (phase == Phase::kRunning) {
         const int sig = stop_signal.load(std::memory_order_relaxed);
         bool stop = sig != 0 || (duration_tsc != 0 && now - start_tsc >= duration_tsc);
@@ -694,6 +771,7 @@ void Pipeline::State::RunMainLoop() {
               eof ? record::EndReason::kEndOfInput : record::EndReason::kShutdown;
           control.stop_input.store(true, std::memory_order_release);
           phase = Phase::kStopping;
+          watchdog.Stopping();
         }
       }
       if (phase == Phase::kStopping && ReadersIdle()) {
@@ -711,12 +789,18 @@ void Pipeline::State::RunMainLoop() {
       }
       if (now >= next_telemetry) {
         next_telemetry = now + telemetry_period;
-        PublishTelemetry(TakeSnapshot("running"));
+        const Snapshot snap = TakeSnapshot("running");
+        PublishTelemetry(snap);
+        if (watchdog.enabled() && ++telemetry_ticks % 4 == 0) {
+          // "flowtrail: 12.0s rx=... " without the prefix, once a second.
+          const std::string line = StatusLine(snap, last_status);
+          watchdog.Status(std::string_view(line).substr(line.find(' ') + 1));
+        }
       }
       if (status_period != 0 && now >= next_status) {
         next_status = now + status_period;
         Snapshot snap = TakeSnapshot("running");
-        fprintf(stderr, "%s\n", StatusLine(snap, last_status).c_str());
+        Log(LogLevel::kInfo, "%s", StatusLine(snap, last_status).c_str());
         last_status = std::move(snap);
       }
     }

@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/log.h"
 
 namespace flowtrail::dataplane {
 namespace {
@@ -172,8 +173,9 @@ absl::Status StartPort(Port& p, rte_mempool* pool, uint32_t workers) {
     int rc = rte_eth_dev_rss_reta_update(p.id, reta.data(), info.reta_size);
     p.reta_programmed = rc == 0;
     if (rc != 0) {
-      fprintf(stderr, "flowtrail: port %s: RETA update failed (%s); using the driver's default\n",
-              p.name.c_str(), rte_strerror(-rc));
+      Log(LogLevel::kWarning,
+          "flowtrail: port %s: RETA update failed (%s); using the driver's default", p.name.c_str(),
+          rte_strerror(-rc));
     }
   }
   return absl::OkStatus();

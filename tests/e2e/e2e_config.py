@@ -140,20 +140,25 @@ def wait_for(path, text, p, what, timeout=120):
     raise Failure(f"no {what!r} within {timeout} s: {lib.tail(open(path).read())}")
 
 
-def case_config_sighup():
+def with_veth(veth, peer, run):
+    """run() with the veth pair (veth, peer) up, deleted afterwards."""
     if os.geteuid() != 0 or shutil.which("ip") is None:
         raise Skip("needs root and iproute2 for a veth pair")
-    ip("link", "del", VETH, check=False)
-    if ip("link", "add", VETH, "type", "veth", "peer", "name", PEER, check=False).returncode:
+    ip("link", "del", veth, check=False)
+    if ip("link", "add", veth, "type", "veth", "peer", "name", peer, check=False).returncode:
         raise Skip("cannot create a veth pair here")
     try:
-        for dev in (VETH, PEER):
+        for dev in (veth, peer):
             subprocess.run(["sysctl", "-qw", f"net.ipv6.conf.{dev}.disable_ipv6=1"],
                            capture_output=True)
             ip("link", "set", dev, "up")
-        return sighup_run()
+        return run()
     finally:
-        ip("link", "del", VETH, check=False)
+        ip("link", "del", veth, check=False)
+
+
+def case_config_sighup():
+    return with_veth(VETH, PEER, sighup_run)
 
 
 def sighup_run():

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -298,7 +299,66 @@ TEST(Reload, AppliesLiveKeysAndRefusesTheRest) {
   std::ofstream(path) << "[output]\nfile = \"o\"\n[tracker]\nprotected_nets = [\"banana\"]\n";
   r = ReloadOptions(*running);
   EXPECT_FALSE(r.ok());
-  EXPECT_EQ(LiveKeys(), (std::vector<std::string>{"tracker.protected_nets"}));
+  EXPECT_EQ(LiveKeys(), (std::vector<std::string>{
+                            "output.log_level", "tracker.protected_nets", "analytics.trw_theta0",
+                            "analytics.trw_theta1", "analytics.trw_alpha", "analytics.trw_beta",
+                            "analytics.trw_active_failure", "analytics.min_client_ports",
+                            "analytics.sigma", "analytics.robust_threshold"}));
+}
+
+// Every live key: a changed value is applied and becomes the running one
+// (CopyLive copies each), while table shapes stay restart-only.
+TEST(Reload, AppliesEveryLiveKey) {
+  const std::string path = WriteFile("reload_live", "[output]\nfile = \"o\"\n");
+  auto running = ParseOptions(V{"--config", path});
+  ASSERT_TRUE(running.ok()) << running.status();
+  std::ofstream(path) << "[output]\nfile = \"o\"\nlog_level = \"debug\"\n"
+                         "[tracker]\nprotected_nets = [\"10.0.0.0/8\"]\n"
+                         "[analytics]\ntrw_theta0 = 0.7\ntrw_theta1 = 0.3\ntrw_alpha = 0.05\n"
+                         "trw_beta = 0.95\ntrw_active_failure = \"failure\"\n"
+                         "min_client_ports = 9\nsigma = 2.5\nrobust_threshold = 4\n"
+                         "window = 30\n";
+  auto r = ReloadOptions(*running);
+  ASSERT_TRUE(r.ok()) << r.status();
+  std::vector<std::string> applied = r->applied;
+  std::sort(applied.begin(), applied.end());
+  std::vector<std::string> live = LiveKeys();
+  std::sort(live.begin(), live.end());
+  EXPECT_EQ(applied, live);
+  ASSERT_EQ(r->refused.size(), 1u);
+  EXPECT_EQ(r->refused[0], "analytics.window: 3600 -> 30");
+  const dataplane::SensorConfig& c = r->parsed.config;
+  EXPECT_EQ(c.log_level, LogLevel::kDebug);
+  EXPECT_EQ(c.analytics.scan.trw.theta0, 0.7);
+  EXPECT_EQ(c.analytics.scan.trw.theta1, 0.3);
+  EXPECT_EQ(c.analytics.scan.trw.alpha, 0.05);
+  EXPECT_EQ(c.analytics.scan.trw.beta, 0.95);
+  EXPECT_TRUE(c.analytics.scan.trw.active_failure_counts);
+  EXPECT_EQ(c.analytics.port_analysis.min_client_ports, 9u);
+  EXPECT_EQ(c.analytics.port_analysis.sigma, 2.5);
+  EXPECT_EQ(c.analytics.port_analysis.robust_threshold, 4.0);
+  EXPECT_EQ(c.analytics.ports.window_us, running->config.analytics.ports.window_us);
+  // Reloading the same file again: nothing left to apply.
+  auto again = ReloadOptions(r->parsed);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_TRUE(again->applied.empty());
+  EXPECT_EQ(again->refused.size(), 1u);
+  // A threshold combination the start would refuse is refused on reload too.
+  std::ofstream(path) << "[output]\nfile = \"o\"\n[analytics]\ntrw_theta0 = 0.2\n"
+                         "trw_theta1 = 0.8\n";
+  EXPECT_FALSE(ReloadOptions(*running).ok());
+}
+
+TEST(Options, LogLevelIsOneOfFive) {
+  auto p = ParseOptions(V{"--output", "o", "--log-level", "warning"});
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_EQ(p->config.log_level, LogLevel::kWarning);
+  EXPECT_EQ(ParseOptions(V{"--output", "o"})->config.log_level, LogLevel::kInfo);
+  auto bad = ParseOptions(V{"--output", "o", "--log-level", "verbose"});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("error, warning, notice, info or debug"), std::string::npos)
+      << bad.status();
+  EXPECT_FALSE(ParseOptions(V{"--output", "o", "--sigma", "-1"}).ok());
 }
 
 }  // namespace
