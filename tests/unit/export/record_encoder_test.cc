@@ -280,7 +280,9 @@ TEST(RecordWire, EqualsProtobufAtEveryVarintLengthBoundary) {
       const std::vector<std::function<void(record::SessionRecord&)>> setters = {
           [&](auto& r) { r.session_id = r.client_payload_bytes = r.server_payload_bytes = u64; },
           [&](auto& r) { r.client_packets = r.server_packets = u64; },
-          [&](auto& r) { r.first_time_us = r.last_time_us = r.client_bytes = r.server_bytes = u64; },
+          [&](auto& r) {
+            r.first_time_us = r.last_time_us = r.client_bytes = r.server_bytes = u64;
+          },
           [&](auto& r) { r.client_simhash = r.server_simhash = u64; },
           [&](auto& r) {
             r.client_first_seq = r.server_first_seq = r.client_last_seq = r.server_last_seq = u32;
