@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 
+#include <functional>
 #include <random>
 #include <vector>
 
@@ -271,13 +272,53 @@ TEST(RecordWire, EqualsProtobufAtEveryVarintLengthBoundary) {
     for (int delta : {-1, 0, 1}) {
       const uint64_t base = bits == 64 ? 0 : uint64_t{1} << bits;
       const uint64_t v = base + static_cast<uint64_t>(delta);  // wraps at 0 - 1: UINT64_MAX
-      record::SessionRecord r = flowtrail::testing::FullRecord(4);
-      r.session_id = r.client_payload_bytes = r.last_time_us = r.server_bytes = v;
-      r.client_first_seq = r.fragments = static_cast<uint32_t>(v);
-      r.client_port = r.icmp_id = static_cast<uint16_t>(v);
-      r.client_flags = static_cast<uint8_t>(v);
-      for (const std::string& sensor : {std::string(), std::string("sensor-1")}) {
-        ASSERT_EQ(WireBytes(r, sensor), ProtobufBytes(r, sensor)) << "value " << v;
+      // Every field of each width and tag length, alone and all at once.
+      const auto u64 = v;
+      const auto u32 = static_cast<uint32_t>(v);
+      const auto u16 = static_cast<uint16_t>(v);
+      const auto u8 = static_cast<uint8_t>(v);
+      const std::vector<std::function<void(record::SessionRecord&)>> setters = {
+          [&](auto& r) { r.session_id = r.client_payload_bytes = r.server_payload_bytes = u64; },
+          [&](auto& r) { r.client_packets = r.server_packets = u64; },
+          [&](auto& r) {
+            r.first_time_us = r.last_time_us = r.client_bytes = r.server_bytes = u64;
+          },
+          [&](auto& r) { r.client_simhash = r.server_simhash = u64; },
+          [&](auto& r) {
+            r.client_first_seq = r.server_first_seq = r.client_last_seq = r.server_last_seq = u32;
+            r.client_fingerprint = r.server_fingerprint = r.fragments = u32;
+          },
+          [&](auto& r) {
+            r.client_port = r.server_port = r.vlan_outer = r.vlan_inner = r.input_port = u16;
+            r.client_first_data_len = r.server_first_data_len = r.icmp_id = r.worker_id = u16;
+          },
+          [&](auto& r) {
+            r.client_first_flags = r.server_first_flags = r.client_flags = r.server_flags = u8;
+            r.protocol = r.vlan_count = u8;
+            r.confidence = static_cast<record::Confidence>(u8);
+            r.first_data_sender = r.shutdown_initiator = static_cast<record::Side>(u8);
+            r.shutdown_kind = static_cast<record::ShutdownKind>(u8);
+            r.end_reason = static_cast<record::EndReason>(u8);
+            r.conn_state = static_cast<record::ConnState>(u8);
+          },
+          [&](auto& r) {
+            r.transient_server = r.inbound = r.full_analysis = r.continuing = (v & 1) != 0;
+            r.server_isn_changed = (v & 1) != 0;
+          },
+      };
+      for (uint8_t ip : {4, 6}) {
+        record::SessionRecord all = flowtrail::testing::FullRecord(ip);
+        for (const auto& set : setters) {
+          record::SessionRecord r = flowtrail::testing::FullRecord(ip);
+          set(r);
+          set(all);
+          for (const std::string& sensor : {std::string(), std::string("sensor-1")}) {
+            ASSERT_EQ(WireBytes(r, sensor), ProtobufBytes(r, sensor)) << "value " << v;
+          }
+        }
+        for (const std::string& sensor : {std::string(), std::string(200, 's')}) {
+          ASSERT_EQ(WireBytes(all, sensor), ProtobufBytes(all, sensor)) << "value " << v;
+        }
       }
     }
   }
