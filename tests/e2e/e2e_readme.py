@@ -20,7 +20,7 @@ scratch directory where `build` is this build and `tests`, `deploy`,
 `examples` are the source tree's, so `build/sample.ftr` of the sensor's
 command is what the later `flowtrail cat build/sample.ftr` reads.
 
-  readme_commands     README.md as above.
+  readme_commands     README.md as above; every e2e_CASE its prose names exists.
   readme_catches_drift  small READMEs with one drift each (an unknown
                       command, a wrong excerpt line, an option missing from
                       --help, a failing command, an indented block, a mapping
@@ -304,6 +304,11 @@ def readme_commands():
         text = f.read()
     c = Checker(os.path.join(lib.WORK_DIR, "readme_commands"), lib.SOURCE_ROOT)
     problems = c.check(text)
+    # The tests the prose names exist too.
+    names = e2e_names(lib.SOURCE_ROOT)
+    for t in sorted(set(re.findall(r"\be2e_(\w+)", text))):
+        if t not in names:
+            problems.append(f"the README names e2e_{t}, which tests/e2e/meson.build lacks")
     log(f"  {c.ran} commands run, {c.mapped} mapped or synopses checked")
     if c.ran < 5:
         problems.append(f"only {c.ran} commands ran: the README's tour should run")
