@@ -254,16 +254,15 @@ class Checker:
         else:
             self.problems.append(f"usage {line!r}: not a flowtrail or flowtrail-sensor synopsis")
             return
+        shown = " ".join([words[0]] + help_cmd[1:])
         p = subprocess.run(help_cmd, capture_output=True, text=True, timeout=30)
         text = p.stdout + p.stderr
         if p.returncode != 0:
-            self.problems.append(f"usage {line!r}: {' '.join(help_cmd[1:])} exits "
-                                 f"{p.returncode}")
+            self.problems.append(f"usage {line!r}: `{shown}` exits {p.returncode}")
             return
         for opt in re.findall(r"(?<![\w-])--[a-z][a-z0-9-]*", line.split(" -- ", 1)[-1]):
             if not re.search(re.escape(opt) + r"(?![a-z0-9-])", text):
-                self.problems.append(f"usage {line!r}: {opt} is not in "
-                                     f"`{' '.join(['flowtrail' if help_cmd[0] == lib.CLI else 'flowtrail-sensor'] + help_cmd[1:])}`")
+                self.problems.append(f"usage {line!r}: {opt} is not in `{shown}`")
         self.mapped += 1
 
     def check(self, text):
