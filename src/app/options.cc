@@ -984,7 +984,7 @@ std::string Suggest(std::string_view name, bool keys) {
   return absl::StrCat("; did you mean ", A(best), "?");
 }
 
-// Keys of an older spelling, accepted with a warning (deploy/sensor/UPGRADING.md).
+// Keys of an older spelling, accepted with a warning (deploy/sensor/README.md, "Upgrades").
 struct RenamedKey {
   std::string_view old_key, key;
 };

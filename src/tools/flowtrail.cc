@@ -21,7 +21,9 @@ commands:
   cat      print records as the paper's classic line, JSON lines or CSV
   collect  receive sensors' streams over TLS and store them as segment files
   report   analytics: scans (unique-server scan table, TRW verdicts),
-           servers (active servers)
+           servers (active servers), ports (client-port distributions),
+           clusters (behaviour clusters, --plot), snapshot (a mergeable
+           analytics snapshot)
   clickhouse-load  load streams into ClickHouse (deploy/clickhouse/)
 
 Run 'flowtrail <command> --help' for the options of a command.
