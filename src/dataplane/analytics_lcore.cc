@@ -9,7 +9,6 @@
 #include "analytics/snapshot.h"
 #include "common/log.h"
 #include "dataplane/clock.h"
-#include "dataplane/idle_backoff.h"
 #include "dataplane/live_settings.h"
 #include "dataplane/record_rings.h"
 
@@ -59,16 +58,6 @@ AnalyticsLcore::AnalyticsLcore(AnalyticsSetup setup)
   publish_period_tsc_ = static_cast<uint64_t>(std::max(0.01, s_.config.publish_interval_s) *
                                               static_cast<double>(rte_get_tsc_hz()));
   next_publish_tsc_ = rte_rdtsc() + publish_period_tsc_;
-}
-
-int AnalyticsLcore::LcoreMain(void* self) { return static_cast<AnalyticsLcore*>(self)->Run(); }
-
-int AnalyticsLcore::Run() {
-  IdleBackoff backoff;
-  while (!done_) {
-    backoff.Update(Poll());
-  }
-  return 0;
 }
 
 bool AnalyticsLcore::Poll() {

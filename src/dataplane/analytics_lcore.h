@@ -97,9 +97,6 @@ class AnalyticsLcore {
   // live_scanners (the top scanners with their decision times).
   std::string SummaryJson() const;
 
-  static int LcoreMain(void* self);
-  int Run();
-
  private:
   void Publish();
   // A reload's thresholds, if a newer set was published.

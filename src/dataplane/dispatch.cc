@@ -6,22 +6,11 @@
 #include <rte_prefetch.h>
 
 #include "dataplane/flow_hash.h"
-#include "dataplane/idle_backoff.h"
 
 namespace flowtrail::dataplane {
 
 Dispatcher::Dispatcher(DispatcherSetup setup)
     : s_(std::move(setup)), held_(s_.worker_rings.size()) {}
-
-int Dispatcher::LcoreMain(void* self) { return static_cast<Dispatcher*>(self)->Run(); }
-
-int Dispatcher::Run() {
-  IdleBackoff backoff;
-  while (!idle_) {
-    backoff.Update(Poll());
-  }
-  return 0;
-}
 
 bool Dispatcher::SendHeld() {
   bool all_sent = true;

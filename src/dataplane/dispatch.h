@@ -42,12 +42,9 @@ class Dispatcher {
   explicit Dispatcher(DispatcherSetup setup);
 
   // One step: finish a held burst or read one burst per queue. Returns true if
-  // it moved packets. Runs on its own lcore (Run) or from the main loop.
+  // it moved packets. Runs on its own lcore (pipeline.cc) or from the main loop.
   bool Poll();
   bool Idle() const { return idle_; }
-
-  static int LcoreMain(void* self);
-  int Run();
 
  private:
   struct Held {

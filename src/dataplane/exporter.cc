@@ -4,7 +4,6 @@
 
 #include <rte_cycles.h>
 
-#include "dataplane/idle_backoff.h"
 #include "dataplane/record_rings.h"
 #include "export/fanout_sink.h"
 
@@ -82,16 +81,6 @@ Exporter::Exporter(ExporterSetup setup)
     : s_(std::move(setup)),
       flush_period_tsc_(rte_get_tsc_hz() / 10),
       last_flush_tsc_(rte_rdtsc()) {}
-
-int Exporter::LcoreMain(void* self) { return static_cast<Exporter*>(self)->Run(); }
-
-int Exporter::Run() {
-  IdleBackoff backoff;
-  while (!done_) {
-    backoff.Update(Poll());
-  }
-  return 0;
-}
 
 void Exporter::Report(const absl::Status& s, const char* what) {
   // The writer's errors are final: count and report the first one only.

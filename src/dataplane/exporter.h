@@ -68,9 +68,6 @@ class Exporter {
   bool Poll();
   bool Done() const { return done_; }
 
-  static int LcoreMain(void* self);
-  int Run();
-
  private:
   void Report(const absl::Status& s, const char* what);
   size_t WriteSnapshots();

@@ -16,6 +16,9 @@
 #include <cstdio>
 #include <fstream>
 #include <optional>
+#include <string_view>
+#include <type_traits>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -104,6 +107,10 @@ struct Pipeline::State {
   BeatingLoop<Dispatcher> dispatcher_loop;
   BeatingLoop<Exporter> exporter_loop;
   BeatingLoop<AnalyticsLcore> analytics_loop;
+  // The loops launched on their own lcores, with their names ("the exporter
+  // (lcore 3)"); lcores the main loop polls need no heartbeat: the pings stop
+  // with it.
+  std::vector<std::pair<const Counter*, std::string>> remote_loops;
   bool ports_started = false;
   uint64_t start_tsc = 0;
   Pipeline::StartTimes start_times;
@@ -642,17 +649,19 @@ int Pipeline::Run() {
       "session)",
       s.workers.size(), s.config.tracker.capacity, static_cast<double>(table_bytes) / (1 << 20),
       static_cast<double>(table_bytes) / std::max(1u, s.config.tracker.capacity));
+  auto launch = [&s](auto& loop, auto* lcore, unsigned id, const char* what) {
+    loop.lcore = lcore;
+    rte_eal_remote_launch(&std::remove_reference_t<decltype(loop)>::Main, &loop, id);
+    s.remote_loops.emplace_back(&loop.beats, absl::StrCat(what, " (lcore ", id, ")"));
+  };
   if (s.dispatcher && !plan.DispatcherOnMain()) {
-    s.dispatcher_loop.lcore = s.dispatcher.get();
-    rte_eal_remote_launch(&BeatingLoop<Dispatcher>::Main, &s.dispatcher_loop, plan.dispatcher);
+    launch(s.dispatcher_loop, s.dispatcher.get(), plan.dispatcher, "the dispatcher");
   }
   if (!plan.ExporterOnMain()) {
-    s.exporter_loop.lcore = s.exporter.get();
-    rte_eal_remote_launch(&BeatingLoop<Exporter>::Main, &s.exporter_loop, plan.exporter);
+    launch(s.exporter_loop, s.exporter.get(), plan.exporter, "the exporter");
   }
   if (!plan.AnalyticsOnMain()) {
-    s.analytics_loop.lcore = s.analytics.get();
-    rte_eal_remote_launch(&BeatingLoop<AnalyticsLcore>::Main, &s.analytics_loop, plan.analytics);
+    launch(s.analytics_loop, s.analytics.get(), plan.analytics, "the analytics lcore");
   }
   s.RunMainLoop();
   rte_eal_mp_wait_lcore();
@@ -688,24 +697,13 @@ void Pipeline::State::Heartbeats(std::vector<uint64_t>* beats,
   for (const WorkerCounters& c : worker_counters) {
     beats->push_back(Get(c.packets) + Get(c.clock_us));
   }
-  // Lcores the main loop polls need no heartbeat: the pings stop with it.
-  if (dispatcher_loop.lcore != nullptr) beats->push_back(Get(dispatcher_loop.beats));
-  if (exporter_loop.lcore != nullptr) beats->push_back(Get(exporter_loop.beats));
-  if (analytics_loop.lcore != nullptr) beats->push_back(Get(analytics_loop.beats));
+  for (const auto& [loop_beats, name] : remote_loops) beats->push_back(Get(*loop_beats));
   if (names == nullptr) return;
   names->clear();
   for (size_t w = 0; w < worker_counters.size(); ++w) {
     names->push_back(absl::StrCat("worker ", w, " (lcore ", plan.workers[w], ")"));
   }
-  if (dispatcher_loop.lcore != nullptr) {
-    names->push_back(absl::StrCat("the dispatcher (lcore ", plan.dispatcher, ")"));
-  }
-  if (exporter_loop.lcore != nullptr) {
-    names->push_back(absl::StrCat("the exporter (lcore ", plan.exporter, ")"));
-  }
-  if (analytics_loop.lcore != nullptr) {
-    names->push_back(absl::StrCat("the analytics lcore (lcore ", plan.analytics, ")"));
-  }
+  for (const auto& [loop_beats, name] : remote_loops) names->push_back(name);
 }
 
 void Pipeline::State::RunMainLoop() {

@@ -5,9 +5,9 @@
 // Everything is mapped in Init() but nothing is written there: the OS hands
 // out zeroed pages on first touch, and zero bytes are a valid empty table
 // (empty slots, entries not live; fresh entries come from a high-water mark,
-// erased ones from a free list threaded through their cold parts' session ids). Insert() never
-// allocates and
-// fails only when every entry is in use, in which case the owner evicts one first.
+// erased ones from a free list threaded through their cold parts' session
+// ids). Insert() never allocates and fails only when every entry is in use,
+// in which case the owner evicts one first.
 #pragma once
 
 #include <cstddef>
