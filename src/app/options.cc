@@ -206,13 +206,13 @@ absl::StatusOr<double> ParseNonNegative(std::string_view option, std::string_vie
 // unset) for --print-config, --help's defaults and the reload's diff.
 
 enum class Kind {
-  kFlag,     // command line: no value
-  kBool,     // command line: no value (sets true); file: true/false
-  kInt,      // file: integer
-  kSeconds,  // file: integer or float
-  kBytes,    // file: integer or string with a k/M/G suffix
-  kString,   // file: string
-  kList,     // command line: repeatable; file: array of strings
+  kFlag,    // command line: no value
+  kBool,    // command line: no value (sets true); file: true/false
+  kInt,     // file: integer
+  kNumber,  // file: integer or float (seconds, probabilities, thresholds)
+  kBytes,   // file: integer or string with a k/M/G suffix
+  kString,  // file: string
+  kList,    // command line: repeatable; file: array of strings
 };
 
 struct Ctx {
@@ -367,7 +367,7 @@ template <class F>
 Option Timeout(std::string_view flag, std::string_view key, std::string_view help, F f,
                bool allow_zero) {
   return Typed(
-      flag, key, Kind::kSeconds, "S", help, f,
+      flag, key, Kind::kNumber, "S", help, f,
       [allow_zero](std::string_view o, std::string_view v) -> absl::StatusOr<uint64_t> {
         absl::StatusOr<double> s = ParseSeconds(o, v, allow_zero);
         if (!s.ok()) return s.status();
@@ -380,7 +380,7 @@ Option Timeout(std::string_view flag, std::string_view key, std::string_view hel
 template <class F>
 Option SecondsDouble(std::string_view flag, std::string_view key, std::string_view help, F f) {
   return Typed(
-      flag, key, Kind::kSeconds, "S", help, f,
+      flag, key, Kind::kNumber, "S", help, f,
       [](std::string_view o, std::string_view v) { return ParseSeconds(o, v, true); }, Double);
 }
 
@@ -405,7 +405,7 @@ Option ByteCount(std::string_view flag, std::string_view key, std::string_view h
 template <class F>
 Option Threshold(std::string_view flag, std::string_view key, std::string_view metavar,
                  std::string_view help, F f) {
-  return Typed(flag, key, Kind::kSeconds, metavar, help, f, ParseNonNegative, Double);
+  return Typed(flag, key, Kind::kNumber, metavar, help, f, ParseNonNegative, Double);
 }
 
 // Whole seconds (at most a century) kept as microseconds.
@@ -425,7 +425,7 @@ Option WholeSeconds(std::string_view flag, std::string_view key, std::string_vie
 // A number in the file: integer or float.
 template <class F>
 Option Probability(std::string_view flag, std::string_view key, std::string_view help, F f) {
-  return Typed(flag, key, Kind::kSeconds, "P", help, f, ParseProbability, Double);
+  return Typed(flag, key, Kind::kNumber, "P", help, f, ParseProbability, Double);
 }
 
 // A path or name; `what` is the refusal of an empty one.
@@ -517,7 +517,7 @@ const std::vector<Option>& Table() {
                 FT_FIELD(c.rotate_bytes), 4096)
           .ZeroIsUnset("no size limit"),
       Typed(
-          "--rotate-seconds", "output.rotate_seconds", Kind::kSeconds, "S",
+          "--rotate-seconds", "output.rotate_seconds", Kind::kNumber, "S",
           "with --output-dir: start a new file once one is S seconds old (wall clock)",
           FT_FIELD(c.rotate_seconds),
           [](std::string_view o, std::string_view v) -> absl::StatusOr<uint64_t> {
@@ -999,7 +999,7 @@ std::string KindName(Kind k) {
       return "a boolean (true or false)";
     case Kind::kInt:
       return "an integer";
-    case Kind::kSeconds:
+    case Kind::kNumber:
       return "a number";
     case Kind::kBytes:
       return "an integer or a string with a k, M or G suffix";
@@ -1038,10 +1038,10 @@ std::optional<std::string> ScalarText(const toml::node& n, Kind kind) {
     return s->get();
   }
   if (auto* i = n.as_integer();
-      i && (kind == Kind::kInt || kind == Kind::kSeconds || kind == Kind::kBytes)) {
+      i && (kind == Kind::kInt || kind == Kind::kNumber || kind == Kind::kBytes)) {
     return absl::StrCat(i->get());
   }
-  if (auto* f = n.as_floating_point(); f && kind == Kind::kSeconds) {
+  if (auto* f = n.as_floating_point(); f && kind == Kind::kNumber) {
     return Double(f->get());
   }
   if (auto* b = n.as_boolean(); b && kind == Kind::kBool) {

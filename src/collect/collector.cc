@@ -10,6 +10,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/resource.h>
@@ -82,6 +83,29 @@ std::string SanitizeDirName(std::string_view id) {
   return s;
 }
 
+// The names a peer certificate gives its holder: the subject's CN and the
+// DNS subjectAltNames (what a sensor's stream header may call itself).
+std::vector<std::string> CertificateNames(X509* cert) {
+  std::vector<std::string> names;
+  auto add = [&](const ASN1_STRING* s) {
+    if (s == nullptr) return;
+    names.emplace_back(reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)),
+                       static_cast<size_t>(ASN1_STRING_length(s)));
+  };
+  const X509_NAME* subject = X509_get_subject_name(cert);
+  for (int i = -1; (i = X509_NAME_get_index_by_NID(subject, NID_commonName, i)) >= 0;) {
+    add(X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subject, i)));
+  }
+  auto* sans =
+      static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
+  for (int i = 0; i < sk_GENERAL_NAME_num(sans); ++i) {
+    const GENERAL_NAME* g = sk_GENERAL_NAME_value(sans, i);
+    if (g->type == GEN_DNS) add(g->d.dNSName);
+  }
+  GENERAL_NAMES_free(sans);
+  return names;
+}
+
 // The frame bytes of one segment file: the sequences it holds.
 void ScanFile(const std::string& path,
               std::map<std::pair<std::string, std::string>, RunState>* runs, std::FILE* log) {
@@ -142,6 +166,7 @@ struct Collector::Connection {
   SSL* ssl = nullptr;
   bool handshaking = false;
   std::string peer;
+  std::vector<std::string> cert_names;  // CertificateNames of a TLS peer
   FrameDecoder decoder;
   RunState* run = nullptr;
   std::unique_ptr<exporter::SegmentSink> sink;
@@ -373,6 +398,7 @@ bool Collector::Handshake(Connection& c) {
       char buf[256];
       X509_NAME_oneline(X509_get_subject_name(cert), buf, sizeof buf);
       subject = buf;
+      c.cert_names = CertificateNames(cert);
       X509_free(cert);
     }
     Log(absl::StrCat("conn ", c.id, " ", c.peer, ": TLS ", SSL_get_version(c.ssl), ", certificate ",
@@ -441,13 +467,19 @@ bool Collector::ReadSome(Connection& c, size_t budget) {
     stats_.bytes += static_cast<uint64_t>(n);
     const uint64_t now = NowMs();
     c.last_byte_ms = now;
-    const bool was_complete = c.decoder.buffered() == 0;
+    const size_t held = c.decoder.buffered();
+    const bool was_complete = held == 0;
     absl::Status s = c.decoder.Feed({read_buf_.data(), static_cast<size_t>(n)},
                                     [&](const DecodedFrame& f) { return OnFrame(c, f); });
+    buffered_bytes_ = buffered_bytes_ - held + c.decoder.buffered();
     if (!s.ok()) {
-      // A bad frame, or the storage failing (refused too: the sensor keeps
-      // the frames and tries again later).
-      if (c.decoder.status().ok()) {
+      // A bad frame, a sensor id its certificate does not name, or the
+      // storage failing (refused too: the sensor keeps the frames and tries
+      // again later).
+      if (absl::IsPermissionDenied(s)) {
+        ++stats_.connections_refused["sensor_id"];
+        Close(c, std::string(s.message()), false, /*refuse=*/true);
+      } else if (c.decoder.status().ok()) {
         Close(c, absl::StrCat("storage: ", s.message()), false, /*refuse=*/true);
       } else {
         Close(c, std::string(s.message()), true);
@@ -455,6 +487,15 @@ bool Collector::ReadSome(Connection& c, size_t budget) {
       return false;
     }
     if (c.decoder.buffered() == 0 || was_complete) c.incomplete_since_ms = now;
+    if (buffered_bytes_ > options_.max_buffered_bytes) {
+      ++stats_.connections_over_budget;
+      Close(c,
+            absl::StrCat("over the memory budget: incomplete frames of ", buffered_bytes_,
+                         " bytes across connections, this one's ", c.decoder.buffered(),
+                         " (--max-buffered-bytes ", options_.max_buffered_bytes, ")"),
+            false, /*refuse=*/true);
+      return false;
+    }
   }
   if (absl::Status s = FlushBlock(c); !s.ok()) {
     Close(c, std::string(s.message()), false);
@@ -481,6 +522,14 @@ bool Collector::ReadSome(Connection& c, size_t budget) {
 absl::Status Collector::OnFrame(Connection& c, const DecodedFrame& f) {
   if (f.body == v1::Frame::kHeader) {
     const v1::StreamHeader& h = f.frame->header();
+    if (ssl_ctx_ != nullptr && !options_.any_sensor_id &&
+        std::find(c.cert_names.begin(), c.cert_names.end(), h.sensor_id()) == c.cert_names.end()) {
+      return absl::PermissionDeniedError(absl::StrCat(
+          "sensor id '", SanitizeDirName(h.sensor_id()),
+          "' is not a name of the peer's certificate (CN or DNS subjectAltName: ",
+          c.cert_names.empty() ? "none" : absl::StrJoin(c.cert_names, ", "),
+          "); enrol the sensor with a certificate that names it, or run with --any-sensor-id"));
+    }
     const auto key = std::make_pair(h.sensor_id(), h.run_id());
     RunState& run = runs_[key];
     run.sensor_id = key.first;
@@ -663,6 +712,7 @@ void Collector::Close(Connection& c, const std::string& reason, bool bad_frame, 
 
 void Collector::Destroy(Connection& c) {
   if (c.fd < 0) return;
+  buffered_bytes_ -= c.decoder.buffered();
   if (c.ssl != nullptr) {
     if (!c.handshaking) SSL_shutdown(c.ssl);
     SSL_free(c.ssl);
@@ -779,7 +829,8 @@ std::string Collector::Summary() const {
   for (const auto& [k, v] : stats_.connections_timed_out) {
     parts.push_back(absl::StrCat(k, ": ", v));
   }
-  absl::StrAppend(&s, absl::StrJoin(parts, ", "), "}; frames ", stats_.frames, " (stored ",
+  absl::StrAppend(&s, absl::StrJoin(parts, ", "), "}, over memory budget ",
+                  stats_.connections_over_budget, "; frames ", stats_.frames, " (stored ",
                   stats_.frames_stored, ", duplicates ", stats_.duplicates, "), records ",
                   stats_.records, ", bytes ", stats_.bytes, ", syncs ", stats_.syncs, ", acks ",
                   stats_.acks, "; bad frames {");
@@ -831,6 +882,7 @@ std::string Collector::StatsJson() const {
       ", \"connections_closed\": ", stats_.connections_closed,
       ", \"connections_refused\": ", map_json(stats_.connections_refused),
       ", \"connections_timed_out\": ", map_json(stats_.connections_timed_out),
+      ", \"connections_over_budget\": ", stats_.connections_over_budget,
       ", \"frames\": ", stats_.frames, ", \"frames_stored\": ", stats_.frames_stored,
       ", \"records\": ", stats_.records, ", \"duplicates\": ", stats_.duplicates,
       ", \"gap_frames\": ", gaps, ", \"bytes\": ", stats_.bytes,

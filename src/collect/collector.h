@@ -1,5 +1,6 @@
 // `flowtrail collect`'s server: accepts sensor connections (TLS with mutual
-// certificates, or plaintext on loopback / with --insecure), validates every
+// certificates, each naming the sensor id its streams may carry, or
+// plaintext on loopback / with --insecure), validates every
 // frame (FrameDecoder), stores each connection's segment through a
 // SegmentSink (one per connection, rotating files under DIR/SENSOR/), fsyncs
 // and acknowledges (CollectorAck) what is durable, and keeps per-run interval
@@ -82,6 +83,15 @@ struct CollectorOptions {
   std::string tls_ca, tls_cert, tls_key;  // all three, or none
   bool insecure = false;
   size_t max_connections = 1024;
+  // TLS: a sensor's stream header must carry a sensor id its certificate
+  // names (subject CN or a DNS subjectAltName), so that one enrolled sensor
+  // cannot write into another's files and runs. True accepts any id (sites
+  // that issue one certificate to every sensor).
+  bool any_sensor_id = false;
+  // Bytes of incomplete frames held across all connections (a frame may be
+  // up to 64 MiB): the connection whose frame would pass it is closed, its
+  // sensor resends from its last ack, and the others keep being served.
+  uint64_t max_buffered_bytes = uint64_t{512} << 20;
   // A connection with no byte for this long, or a frame (or TLS handshake)
   // incomplete for this long, is closed.
   uint64_t idle_timeout_ms = 120'000;
@@ -94,8 +104,9 @@ struct CollectorOptions {
 
 struct CollectorStats {
   uint64_t connections_accepted = 0;
-  std::map<std::string, uint64_t> connections_refused;    // by reason, before any frame
+  std::map<std::string, uint64_t> connections_refused;    // by reason, before any data frame
   std::map<std::string, uint64_t> connections_timed_out;  // idle, slow
+  uint64_t connections_over_budget = 0;                   // --max-buffered-bytes
   uint64_t connections_closed = 0;
   uint64_t frames = 0;  // data frames accepted (stored or duplicate)
   uint64_t records = 0;
@@ -176,6 +187,7 @@ class Collector {
   uint64_t last_timer_ms_ = 0;
   bool stopping_ = false;
   std::vector<uint8_t> read_buf_;
+  uint64_t buffered_bytes_ = 0;  // the sum of every connection's decoder.buffered()
 };
 
 // "byte N: frame length ..." -> "frame_length": the counter a decoder error

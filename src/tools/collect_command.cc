@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "collect/clickhouse_feed.h"
 #include "collect/collector.h"
+#include "common/byte_size.h"
 #include "export/rotating_file_sink.h"
 #include "tools/cat_command.h"
 
@@ -36,7 +37,13 @@ options:
   --tls-key FILE         its private key (PEM)
   --insecure             accept plaintext on a non-loopback address (without
                          TLS, plaintext is accepted only on loopback)
+  --any-sensor-id        with TLS, accept any sensor id; by default a stream's
+                         sensor id must be its certificate's CN or one of its
+                         DNS subjectAltNames (one sensor cannot write as another)
   --max-connections N    more are accepted and closed at once (default 1024)
+  --max-buffered-bytes N incomplete frames held across all connections (k, M,
+                         G suffixes; default 512M): the connection that would
+                         pass it is closed and its sensor resends
   --idle-timeout S       close a connection silent for S seconds, or with a
                          frame or TLS handshake incomplete for S (default 120)
   --rotate-bytes N       start a new file after N bytes (default: no limit)
@@ -82,10 +89,15 @@ int RunCollect(std::span<const std::string> args, std::FILE* out, std::FILE* err
       options.insecure = true;
       continue;
     }
-    static const char* const kValued[] = {"--listen",       "--dir",          "--tls-ca",
-                                          "--tls-cert",     "--tls-key",      "--max-connections",
-                                          "--idle-timeout", "--rotate-bytes", "--rotate-seconds",
-                                          "--stats-json",   "--clickhouse"};
+    if (a == "--any-sensor-id") {
+      options.any_sensor_id = true;
+      continue;
+    }
+    static const char* const kValued[] = {
+        "--listen",       "--dir",          "--tls-ca",
+        "--tls-cert",     "--tls-key",      "--max-connections",
+        "--idle-timeout", "--rotate-bytes", "--rotate-seconds",
+        "--stats-json",   "--clickhouse",   "--max-buffered-bytes"};
     bool known = false;
     for (const char* k : kValued) known = known || a == k;
     if (!known) return Usage(err, "unknown option '" + a + "'");
@@ -110,6 +122,12 @@ int RunCollect(std::span<const std::string> args, std::FILE* out, std::FILE* err
         return Usage(err, "--clickhouse needs an http:// or https:// URL, not '" + v + "'");
       }
       clickhouse_url = v;
+    } else if (a == "--max-buffered-bytes") {
+      if (!ParseByteSize(v, &n) || n < (uint64_t{1} << 20)) {
+        return Usage(err,
+                     "--max-buffered-bytes needs a byte count of at least 1M, not '" + v + "'");
+      }
+      options.max_buffered_bytes = n;
     } else if (a == "--idle-timeout") {
       if (!absl::SimpleAtod(v, &d) || !(d > 0) || d > 1e7) {
         return Usage(err, "--idle-timeout needs seconds > 0, not '" + v + "'");

@@ -5,7 +5,8 @@ capture) over TLS with mutual certificates, honouring acks, reconnects once
 and resends from before its last ack (duplicates), while hostile peers hit
 the same port: random bytes, a 2 GiB length prefix, a truncated frame, a
 valid header followed by garbage, a TLS handshake with an unknown
-certificate, a plaintext peer, a peer too slow to finish a frame, and
+certificate, an enrolled certificate that does not name the sensor id its
+stream claims, a plaintext peer, a peer too slow to finish a frame, and
 1,000 idle connections. Each hostile
 connection must be closed by the collector with its own clear log line;
 then SIGTERM, exit 0, and every acknowledged record must be in the files
@@ -36,6 +37,7 @@ import e2e_lib as lib  # noqa: E402
 from e2e_lib import Failure, Skip, expect, log  # noqa: E402
 
 IDLE_TIMEOUT = 5  # seconds (--idle-timeout)
+SENSOR_ID = "e2e-collect"  # the sensor certificate's CN
 
 
 def varint(v):
@@ -83,17 +85,20 @@ def openssl(*args):
                    stderr=subprocess.DEVNULL)
 
 
-def make_certs(d):
-    """A CA, the collector's certificate, a sensor's, and a rogue CA's sensor."""
+def make_certs(d, sensor_id):
+    """A CA, the collector's certificate, the sensor's (its CN the sensor id,
+    as the collector requires), an enrolled impostor's, and a rogue CA's
+    sensor."""
     for ca in ("ca", "rogue-ca"):
         openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
                 "-keyout", f"{d}/{ca}.key", "-out", f"{d}/{ca}.pem", "-subj", f"/CN={ca}")
     ext = f"{d}/san.ext"
     with open(ext, "w") as f:
         f.write("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
-    for name, ca in (("collector", "ca"), ("sensor", "ca"), ("rogue", "rogue-ca")):
+    for name, cn, ca in (("collector", "collector", "ca"), ("sensor", sensor_id, "ca"),
+                         ("impostor", "impostor", "ca"), ("rogue", "rogue", "rogue-ca")):
         openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{d}/{name}.key",
-                "-out", f"{d}/{name}.csr", "-subj", f"/CN={name}")
+                "-out", f"{d}/{name}.csr", "-subj", f"/CN={cn}")
         openssl("x509", "-req", "-in", f"{d}/{name}.csr", "-CA", f"{d}/{ca}.pem",
                 "-CAkey", f"{d}/{ca}.key", "-CAcreateserial", "-days", "2",
                 "-out", f"{d}/{name}.pem", "-extfile", ext)
@@ -316,8 +321,8 @@ def expect_closed(sock, what, timeout=IDLE_TIMEOUT + 30):
         return
 
 
-def hostile_tls(d, port, payload, what, shut=False):
-    s = connect_tls(d, port)
+def hostile_tls(d, port, payload, what, shut=False, cert="sensor"):
+    s = connect_tls(d, port, cert)
     local = s.getsockname()[1]
     s.sendall(payload)
     if shut:
@@ -376,7 +381,7 @@ def hostile_rogue(d, port):
 def stream_file(case):
     pcap, exp = lib.capture("many_sessions")
     r = lib.run_sensor(case, "stream", pcap,
-                       list(exp["sensor_args"]) + ["--sensor-id", "e2e-collect"])
+                       list(exp["sensor_args"]) + ["--sensor-id", SENSOR_ID])
     with open(r.output, "rb") as f:
         buf = f.read()
     return r.output, buf
@@ -391,7 +396,7 @@ def case_collect_hostile():
     os.makedirs(work)
     certs = os.path.join(work, "certs")
     os.makedirs(certs)
-    make_certs(certs)
+    make_certs(certs, SENSOR_ID)
     src_path, buf = stream_file(case)
     frames = split_frames(buf)
     records = sum(1 for f in frames if f[1] == "record")
@@ -439,6 +444,10 @@ def case_collect_hostile():
                                  r"closed: too slow: a frame incomplete after 5 s")
         expected["unknown certificate"] = (hostile_rogue(certs, c.port),
                                            r"refused conn \d+ 127\.0\.0\.1:{}: bad_certificate")
+        expected["impostor"] = (hostile_tls(
+            certs, c.port, header + rec, "impostor", cert="impostor"),
+            r"closed: sensor id 'e2e-collect' is not a name of the peer's certificate "
+            r"\(CN or DNS subjectAltName: impostor, localhost\)")
         expected["plaintext on TLS"] = (hostile_raw(c.port, header + rec, "plaintext peer"),
                                         r"refused conn \d+ 127\.0\.0\.1:{}: plaintext_on_tls")
         for s in idle:
@@ -505,13 +514,15 @@ def case_collect_hostile():
     refused = stats["connections_refused"]
     expect(refused.get("bad_certificate", 0) == 1, f"refused: {refused}")
     expect(refused.get("plaintext_on_tls", 0) == 1, f"refused: {refused}")
+    expect(refused.get("sensor_id", 0) == 1, f"refused: {refused}")
+    expect(stats["connections_over_budget"] == 0, f"over budget: {stats}")
     timed_out = stats["connections_timed_out"]
     expect(timed_out == {"idle": 1000, "slow": 1}, f"timed out: {timed_out}")
     expect(sum(stats["bad_frames"].values()) == 4, f"bad frames: {stats['bad_frames']}")
     expect(good.conn_error is None, f"good sensor refused: {good.conn_error}")
 
     # Every acknowledged record is in the files, once.
-    sensor_dir = os.path.join(store, "e2e-collect")
+    sensor_dir = os.path.join(store, SENSOR_ID)
     files = sorted(os.path.join(sensor_dir, n) for n in os.listdir(sensor_dir)
                    if n.endswith(".ftr") and run2 not in n)
     expect(len(files) >= 2, f"expected rotated files, got {files}")

@@ -77,7 +77,7 @@ def setup(case):
     os.makedirs(work)
     certs = os.path.join(work, "certs")
     os.makedirs(certs)
-    make_certs(certs)
+    make_certs(certs, SENSOR_ID)
     store = os.path.join(work, "store")
     os.makedirs(store)
     spill = os.path.join(work, "spill")

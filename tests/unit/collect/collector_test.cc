@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "absl/strings/str_cat.h"
 #include "export/rotating_file_sink.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "stream_test_util.h"
@@ -50,8 +51,8 @@ class Recorder : public DurableConsumer {
   std::vector<uint64_t> seqs;
 };
 
-// Sends `bytes`, half-closes, and returns the last durable_sequence acked.
-uint64_t Send(uint16_t port, const std::string& bytes, std::string* error) {
+// A connection to the collector that has sent `bytes`.
+int Connect(uint16_t port, const std::string& bytes) {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in a{};
   a.sin_family = AF_INET;
@@ -59,6 +60,11 @@ uint64_t Send(uint16_t port, const std::string& bytes, std::string* error) {
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   EXPECT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
   EXPECT_EQ(::send(fd, bytes.data(), bytes.size(), 0), static_cast<ssize_t>(bytes.size()));
+  return fd;
+}
+
+// Half-closes a connection and returns the last durable_sequence acked.
+uint64_t Finish(int fd, std::string* error) {
   ::shutdown(fd, SHUT_WR);
   std::string in;
   char buf[4096];
@@ -83,6 +89,11 @@ uint64_t Send(uint16_t port, const std::string& bytes, std::string* error) {
   return durable;
 }
 
+// Sends `bytes`, half-closes, and returns the last durable_sequence acked.
+uint64_t Send(uint16_t port, const std::string& bytes, std::string* error) {
+  return Finish(Connect(port, bytes), error);
+}
+
 class CollectorTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -91,8 +102,9 @@ class CollectorTest : public ::testing::Test {
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
 
-  std::unique_ptr<Collector> Make(DurableConsumer* consumer) {
+  std::unique_ptr<Collector> Make(DurableConsumer* consumer, uint64_t max_buffered = 512 << 20) {
     CollectorOptions o;
+    o.max_buffered_bytes = max_buffered;
     o.dir = dir_;
     o.log = nullptr;
     o.consumer = consumer;
@@ -149,6 +161,45 @@ TEST_F(CollectorTest, AcksStoresSkipsDuplicatesAndRebuilds) {
   auto c2 = Make(nullptr);
   ASSERT_EQ(c2->runs().size(), 1u);
   EXPECT_EQ(c2->runs().begin()->second.held.ToString(), "1-80,100-104");
+}
+
+// Incomplete frames are held to a budget across connections: the one that
+// would pass it is closed (its error in the ack), the others go on.
+TEST_F(CollectorTest, HoldsIncompleteFramesToTheBudget) {
+  std::string r6;
+  AppendFrame(RecordFrame(6), &r6);
+  const size_t h = r6.size() / 2;
+  ASSERT_GT(h, 1u);
+  auto c = Make(nullptr, /*max_buffered=*/r6.size());
+  std::thread t([&] { EXPECT_TRUE(c->Run().ok()); });
+  // Records 1..5 and half of 6: once 1..5 are acknowledged the collector
+  // has read it all and holds the half.
+  const int a = Connect(c->port(), Segment(1, 5, false) + r6.substr(0, h));
+  char ack[256];
+  ASSERT_GT(::recv(a, ack, sizeof ack, 0), 0);
+  // Another run's connection whose incomplete frame passes the budget.
+  std::string other = Segment(1, 3, false);
+  other.replace(other.find("00112233"), 8, "ffffffff");
+  const size_t b = r6.size() - h + 1;
+  std::string error;
+  EXPECT_EQ(Send(c->port(), other + r6.substr(0, b), &error), 3u);
+  EXPECT_NE(error.find(absl::StrCat("over the memory budget: incomplete frames of ", h + b,
+                                    " bytes across connections, this one's ", b,
+                                    " (--max-buffered-bytes ", r6.size(), ")")),
+            std::string::npos)
+      << error;
+  // The first is still served: record 6 completes, the trailer ends it.
+  std::string rest = r6.substr(h);
+  AppendFrame(TrailerFrame(7, 6), &rest);
+  ASSERT_EQ(::send(a, rest.data(), rest.size(), 0), static_cast<ssize_t>(rest.size()));
+  error.clear();
+  EXPECT_EQ(Finish(a, &error), 6u);
+  EXPECT_EQ(error, "");
+  c->RequestStop();
+  t.join();
+  EXPECT_EQ(c->stats().connections_over_budget, 1u);
+  EXPECT_NE(c->Summary().find("over memory budget 1"), std::string::npos) << c->Summary();
+  EXPECT_NE(c->StatsJson().find("\"connections_over_budget\": 1"), std::string::npos);
 }
 
 TEST_F(CollectorTest, RefusesPlaintextOffLoopbackAndHalfTls) {
