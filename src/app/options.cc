@@ -884,8 +884,8 @@ const std::vector<Option>& Table() {
                 FT_FIELD(c.collectors.queue_bytes), 1 << 20),
       Path("--spill-dir", "collectors.spill_dir", "DIR",
            "blocks that do not fit go to DIR/HOST_PORT/RUN_ID/ and are replayed in order; what "
-           "is still unacknowledged after the 10 s drain at the end stays there (not replayed "
-           "by a later run)",
+           "is still unacknowledged after the 10 s drain at the end stays there, and the next "
+           "run delivers it first",
            FT_FIELD(c.collectors.spill_dir))
           .Unset("no spill: overflow is dropped"),
       ByteCount("--spill-budget", "collectors.spill_budget",

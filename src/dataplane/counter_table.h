@@ -163,7 +163,7 @@ inline constexpr std::array<DispatcherDef, 5> kDispatcherCounters{{
 inline constexpr std::array<Counter DispatcherCounters::*, 1> kDispatcherInternal{
     &DispatcherCounters::max_time_us};
 
-inline constexpr std::array<CounterDef<CollectorSnapshot>, 20> kCollectorCounters{{
+inline constexpr std::array<CounterDef<CollectorSnapshot>, 21> kCollectorCounters{{
     {"connected", "1 while the link is connected", kG, &CollectorSnapshot::connected},
     {"connects", "Connections made", kC, &CollectorSnapshot::connects},
     {"reconnects", "Connections made after a loss", kC, &CollectorSnapshot::reconnects},
@@ -190,6 +190,8 @@ inline constexpr std::array<CounterDef<CollectorSnapshot>, 20> kCollectorCounter
      &CollectorSnapshot::frames_dropped},
     {"records_undelivered", "Records unacknowledged when the final drain gave up", kC,
      &CollectorSnapshot::records_undelivered},
+    {"replayed_records", "Records of earlier runs' spill delivered and acknowledged", kC,
+     &CollectorSnapshot::replayed_records},
 }};
 
 // Sensor-wide: the exporter's and the analytics lcore's counters, and values

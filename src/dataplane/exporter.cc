@@ -70,6 +70,7 @@ std::vector<CollectorSnapshot> LinkSnapshots(const std::vector<CollectorLinkView
     s.records_dropped = get(c.records_dropped);
     s.frames_dropped = get(c.frames_dropped);
     s.records_undelivered = get(c.records_undelivered);
+    s.replayed_records = get(c.replayed_records);
     s.spill_errors = get(c.spill_errors);
     s.lag_records = records_written > s.records_acked ? records_written - s.records_acked : 0;
     out.push_back(std::move(s));

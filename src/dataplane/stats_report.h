@@ -101,6 +101,7 @@ struct CollectorSnapshot {
   uint64_t records_dropped = 0;      // beyond memory and spill budget
   uint64_t frames_dropped = 0;       // their frames, snapshots included
   uint64_t records_undelivered = 0;  // unacknowledged when the drain at the end gave up
+  uint64_t replayed_records = 0;     // of earlier runs' spill, acknowledged
   uint64_t spill_errors = 0;
   uint64_t lag_records = 0;  // records written minus acknowledged
 };

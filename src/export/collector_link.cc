@@ -6,6 +6,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -14,6 +15,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cinttypes>
@@ -25,6 +27,7 @@
 #include <optional>
 #include <random>
 #include <thread>
+#include <utility>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -39,6 +42,12 @@ using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
 constexpr size_t kMaxAckBytes = 4096;
+// A run's spill directory (<spill-dir>/<host>_<port>/<run_id>/): its blocks,
+// its header and, when it ended cleanly, its end (records dropped, end time).
+constexpr char kBlockSuffix[] = ".blk";
+constexpr char kHeaderFile[] = "header.pb";
+constexpr char kEndFile[] = "end.bin";
+constexpr char kLockFile[] = "lock";
 constexpr int kPollSliceMs = 5;  // the thread drains the ring at least this often
 
 inline void Put(std::atomic<uint64_t>& c, uint64_t v) { c.store(v, std::memory_order_relaxed); }
@@ -243,15 +252,23 @@ class CollectorLink::Impl {
 
   absl::Status Begin(const v1::StreamHeader& header) {
     if (thread_.joinable()) return absl::FailedPreconditionError("collector link begun twice");
-    framer_.emplace(header);
-    run_id_ = header.run_id();
+    cur_.framer.emplace(header);
+    cur_.run_id = header.run_id();
     if (!link_dir_.empty()) {
-      run_dir_ = (std::filesystem::path(link_dir_) / run_id_).string();
+      cur_.dir = (std::filesystem::path(link_dir_) / cur_.run_id).string();
       std::error_code ec;
-      std::filesystem::create_directories(run_dir_, ec);
+      std::filesystem::create_directories(cur_.dir, ec);
       if (ec) {
         return absl::InvalidArgumentError(
-            absl::StrCat("--spill-dir ", run_dir_, ": ", ec.message()));
+            absl::StrCat("--spill-dir ", cur_.dir, ": ", ec.message()));
+      }
+      // The run's header (a later run replays what this one leaves) and its
+      // lock (held while the run lives, so no other process replays it).
+      cur_.lock = LockFd(LockRunDir(cur_.dir));
+      if (cur_.lock.fd < 0 ||
+          !WriteFile(cur_.dir + "/" + kHeaderFile, header.SerializeAsString())) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "--spill-dir ", cur_.dir, ": cannot lock it or write its header: ", strerror(errno)));
       }
     }
     thread_ = std::thread([this] { Run(); });
@@ -290,6 +307,7 @@ class CollectorLink::Impl {
     {
       std::lock_guard<std::mutex> l(end_mu_);
       end_ = end;
+      end_given_ = true;
     }
     end_deadline_ = Clock::now() + milliseconds(opt_.drain_timeout_ms);
     end_requested_.store(true, std::memory_order_release);
@@ -322,7 +340,37 @@ class CollectorLink::Impl {
   struct Entry {
     BlockInfo info;
     uint64_t size = 0;
-    std::unique_ptr<Block> mem;  // null: spilled to SpillPath(info.first_sequence)
+    std::unique_ptr<Block> mem;  // null: spilled to SpillPath(run, info.first_sequence)
+  };
+
+  // One run's unacknowledged blocks: this run's (fed by the ring), or an
+  // earlier run's that a stop left in the spill directory (every block on
+  // disk), replayed before this run's as segments of that run.
+  // The descriptor that holds a run directory's flock (move-only).
+  struct LockFd {
+    int fd = -1;
+    LockFd() = default;
+    explicit LockFd(int f) : fd(f) {}
+    LockFd(LockFd&& o) noexcept : fd(std::exchange(o.fd, -1)) {}
+    LockFd& operator=(LockFd&& o) noexcept {
+      std::swap(fd, o.fd);
+      return *this;
+    }
+    ~LockFd() {
+      if (fd >= 0) close(fd);
+    }
+  };
+  struct RunQueue {
+    std::string run_id;
+    std::string dir;  // its spill directory ("" = no spill)
+    LockFd lock;
+    std::optional<SegmentFramer> framer;
+    std::deque<Entry> fifo;
+    size_t send_idx = 0;  // the next block to send on the connection
+    bool earlier = false;
+    // An earlier run that ended cleanly: its last segment gets the trailer
+    // (records_dropped is the run's whole figure, the link's drops included).
+    std::optional<StreamEnd> end;
   };
 
   void Drop(const BlockInfo& info) {
@@ -335,14 +383,15 @@ class CollectorLink::Impl {
     fprintf(stderr, "flowtrail: collector %s: %s\n", name_.c_str(), what.c_str());
   }
 
-  std::string SpillPath(uint64_t seq) const {
+  static std::string SpillPath(const RunQueue& q, uint64_t seq) {
     char name[32];
-    snprintf(name, sizeof(name), "%020" PRIu64 ".blk", seq);
-    return (std::filesystem::path(run_dir_) / name).string();
+    snprintf(name, sizeof(name), "%020" PRIu64 "%s", seq, kBlockSuffix);
+    return (std::filesystem::path(q.dir) / name).string();
   }
 
+  // This run's block.
   bool WriteSpill(const Block& b) {
-    const std::string path = SpillPath(b.info.first_sequence);
+    const std::string path = SpillPath(cur_, b.info.first_sequence);
     const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0) return false;
     const uint64_t head[3] = {b.info.first_sequence, b.info.frames, b.info.records};
@@ -361,8 +410,8 @@ class CollectorLink::Impl {
     return ok;
   }
 
-  bool ReadSpill(const Entry& e, std::vector<uint8_t>* out) {
-    const int fd = open(SpillPath(e.info.first_sequence).c_str(), O_RDONLY | O_CLOEXEC);
+  static bool ReadSpill(const RunQueue& q, const Entry& e, std::vector<uint8_t>* out) {
+    const int fd = open(SpillPath(q, e.info.first_sequence).c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) return false;
     uint64_t head[3] = {};
     bool ok = read(fd, head, sizeof(head)) == static_cast<ssize_t>(sizeof(head)) &&
@@ -404,7 +453,7 @@ class CollectorLink::Impl {
       if (FitsHalf(mem_bytes_, size, window_limit_)) {
         mem_bytes_ += size;  // stays in queued_bytes
         e.mem = std::move(b);
-      } else if (!run_dir_.empty() && spill_bytes_ + size <= opt_.spill_budget) {
+      } else if (!cur_.dir.empty() && spill_bytes_ + size <= opt_.spill_budget) {
         Queued(-static_cast<int64_t>(size));
         if (!WriteSpill(*b)) {
           if (Load(counters_->spill_errors) == 0) Log("cannot write to the spill directory");
@@ -422,30 +471,33 @@ class CollectorLink::Impl {
         Recycle(std::move(b));
         continue;
       }
-      fifo_.push_back(std::move(e));
+      cur_.fifo.push_back(std::move(e));
     }
     UpdateQueued();
   }
 
-  // Trims every block the collector has made durable.
-  void Trim(uint64_t durable) {
-    while (!fifo_.empty()) {
-      Entry& e = fifo_.front();
+  // Trims every block of run `q` the collector has made durable.
+  void Trim(RunQueue& q, uint64_t durable) {
+    while (!q.fifo.empty()) {
+      Entry& e = q.fifo.front();
       if (e.info.first_sequence + e.info.frames - 1 > durable) break;
       if (e.mem) {
         mem_bytes_ -= e.size;
         Queued(-static_cast<int64_t>(e.size));
         Recycle(std::move(e.mem));
       } else {
-        unlink(SpillPath(e.info.first_sequence).c_str());
+        unlink(SpillPath(q, e.info.first_sequence).c_str());
         spill_bytes_ -= e.size;
       }
-      Add(counters_->records_acked, e.info.records);
-      fifo_.pop_front();
-      if (send_idx_ > 0) --send_idx_;
+      Add(q.earlier ? counters_->replayed_records : counters_->records_acked, e.info.records);
+      q.fifo.pop_front();
+      if (q.send_idx > 0) --q.send_idx;
     }
     UpdateQueued();
   }
+
+  // The run the connection carries: the oldest earlier run left, then this one.
+  RunQueue& Active() { return earlier_.empty() ? cur_ : earlier_.front(); }
 
   bool Deadline() const {
     return end_requested_.load(std::memory_order_acquire) && Clock::now() >= end_deadline_;
@@ -455,7 +507,7 @@ class CollectorLink::Impl {
   void Sleep(Clock::time_point until) {
     while (Clock::now() < until && !abort_.load(std::memory_order_acquire)) {
       DrainRing();
-      if (end_requested_.load() && fifo_.empty()) return;  // nothing to deliver
+      if (end_requested_.load() && cur_.fifo.empty() && earlier_.empty()) return;  // nothing left
       std::this_thread::sleep_for(milliseconds(kPollSliceMs));
     }
   }
@@ -585,6 +637,7 @@ class CollectorLink::Impl {
 
   // Parses the acks received; false = a bad ack or refusal (close).
   bool ReadAcks(Segment& s) {
+    RunQueue& q = Active();
     for (;;) {
       uint64_t len = 0;
       size_t used = 0;
@@ -603,9 +656,10 @@ class CollectorLink::Impl {
       if (!ack.error().empty()) {
         Log(absl::StrCat("refused: ", ack.error()));
         Add(counters_->refusals, 1);
+        refused_ = true;
         return false;
       }
-      if (ack.run_id() != run_id_) return BadAck(absl::StrCat("run_id ", ack.run_id()));
+      if (ack.run_id() != q.run_id) return BadAck(absl::StrCat("run_id ", ack.run_id()));
       const uint64_t d = ack.durable_sequence();
       if (s.first == 0) {
         if (d == 0) continue;  // nothing sent yet, nothing durable
@@ -617,8 +671,10 @@ class CollectorLink::Impl {
       }
       s.acked = d;
       if (d >= s.first) {
-        Put(counters_->acked_sequence, std::max(Load(counters_->acked_sequence), d));
-        Trim(d);
+        if (!q.earlier) {
+          Put(counters_->acked_sequence, std::max(Load(counters_->acked_sequence), d));
+        }
+        Trim(q, d);
       }
     }
   }
@@ -633,6 +689,7 @@ class CollectorLink::Impl {
 
   // Sends and receives what the connection takes now.
   Step Pump(Segment& s) {
+    RunQueue& q = Active();
     bool busy = false;
     // Receive.
     uint8_t buf[4096];
@@ -679,14 +736,14 @@ class CollectorLink::Impl {
         }
         continue;
       }
-      if (send_idx_ < fifo_.size()) {
-        Entry& e = fifo_[send_idx_];
+      if (q.send_idx < q.fifo.size()) {
+        Entry& e = q.fifo[q.send_idx];
         if (s.first == 0) {
           // The segment opens with the first block to send (a connection
           // made while nothing is queued sends nothing yet).
           s.first = s.next = e.info.first_sequence;
           s.acked = s.first - 1;
-          s.head = framer_->Open(s.first);
+          s.head = q.framer->Open(s.first);
           s.head_off = 0;
           continue;
         }
@@ -699,13 +756,13 @@ class CollectorLink::Impl {
         if (e.mem) {
           s.out = e.mem->bytes.data();
         } else {
-          if (!ReadSpill(e, &disk_buf_)) {
+          if (!ReadSpill(q, e, &disk_buf_)) {
             // Lost on disk: drop it (a gap) rather than stall the link.
             Add(counters_->spill_errors, 1);
             Drop(e.info);
             spill_bytes_ -= e.size;
-            unlink(SpillPath(e.info.first_sequence).c_str());
-            fifo_.erase(fifo_.begin() + static_cast<ptrdiff_t>(send_idx_));
+            unlink(SpillPath(q, e.info.first_sequence).c_str());
+            q.fifo.erase(q.fifo.begin() + static_cast<ptrdiff_t>(q.send_idx));
             UpdateQueued();
             continue;
           }
@@ -714,16 +771,13 @@ class CollectorLink::Impl {
         s.out_len = e.size;
         s.out_off = 0;
         s.out_info = e.info;
-        ++send_idx_;
+        ++q.send_idx;
         continue;
       }
-      if (Ending() && ring_empty() && !s.trailer_sent && s.first != 0) {
-        StreamEnd end;
-        {
-          std::lock_guard<std::mutex> l(end_mu_);
-          end = end_;
-        }
-        s.head = SegmentTrailer(s, end);
+      if (!s.trailer_sent && s.first != 0 &&
+          (q.earlier ? q.end.has_value() : Ending() && ring_empty())) {
+        const StreamEnd end = q.earlier ? *q.end : RunEnd();
+        s.head = SegmentTrailer(q, s, end);
         s.head_off = 0;
         s.trailer_sent = true;
         continue;
@@ -735,25 +789,34 @@ class CollectorLink::Impl {
 
   bool ring_empty() const { return ring_bytes_.load(std::memory_order_relaxed) == 0; }
 
-  std::string SegmentTrailer(const Segment& s, const StreamEnd& end) {
-    // Re-open a framer at the segment's first frame so the trailer carries
-    // its own frame and record counts.
-    SegmentFramer f(framer_->run_header());
-    (void)f.Open(s.first);
-    f.Count(BlockInfo{s.first, s.next - s.first, s.records});
-    return f.Close(end.records_dropped + Load(counters_->records_dropped), end.end_time_us);
+  // This run's end as its trailer gives it: the sensor's drops and the link's.
+  StreamEnd RunEnd() {
+    std::lock_guard<std::mutex> l(end_mu_);
+    StreamEnd end = end_;
+    end.records_dropped += Load(counters_->records_dropped);
+    return end;
   }
 
-  bool AllDelivered() const { return fifo_.empty() && ring_empty(); }
+  static std::string SegmentTrailer(const RunQueue& q, const Segment& s, const StreamEnd& end) {
+    // Re-open a framer at the segment's first frame so the trailer carries
+    // its own frame and record counts.
+    SegmentFramer f(q.framer->run_header());
+    (void)f.Open(s.first);
+    f.Count(BlockInfo{s.first, s.next - s.first, s.records});
+    return f.Close(end.records_dropped, end.end_time_us);
+  }
+
+  bool AllDelivered() const { return cur_.fifo.empty() && ring_empty(); }
 
   void Run() {
+    if (!link_dir_.empty()) LoadEarlierRuns();
     std::optional<Segment> seg;
     bool ever_connected = false;
     for (;;) {
       DrainRing();
       if (abort_.load(std::memory_order_acquire) || Deadline()) break;
       if (!seg) {
-        if (Ending() && AllDelivered()) break;
+        if (Ending() && AllDelivered() && earlier_.empty()) break;
         if (Clock::now() < next_attempt_) {
           Sleep(next_attempt_);
           continue;
@@ -769,18 +832,36 @@ class CollectorLink::Impl {
         ever_connected = true;
         seg.emplace();
         seg->t = std::move(t);
-        send_idx_ = 0;  // resend from the first unacknowledged block
+        Active().send_idx = 0;  // resend from the first unacknowledged block
+        refused_ = false;
         Put(counters_->connected, 1);
         continue;
       }
       const Step step = Pump(*seg);
-      if (step != Step::kClosed && step != Step::kGap && Ending() && AllDelivered() &&
-          (seg->first == 0 || (seg->trailer_sent && seg->head_off == seg->head.size()))) {
-        break;  // clean end: everything durable, the trailer written
+      RunQueue& q = Active();
+      const bool trailer_done = seg->trailer_sent && seg->head_off == seg->head.size();
+      if (step != Step::kClosed && step != Step::kGap) {
+        if (!q.earlier && Ending() && AllDelivered() && (seg->first == 0 || trailer_done)) {
+          break;  // clean end: everything durable, the trailer written
+        }
+        if (q.earlier && q.fifo.empty() && (!q.end || seg->first == 0 || trailer_done)) {
+          Log(absl::StrCat("replayed run ", q.run_id, " from ", q.dir));
+          RemoveRunDir(q);
+          earlier_.pop_front();
+          seg.reset();  // the next run opens its own segment
+          Put(counters_->connected, 0);
+          continue;
+        }
       }
       if (step == Step::kClosed || step == Step::kGap) {
         seg.reset();
         Put(counters_->connected, 0);
+        if (step == Step::kClosed && q.earlier && refused_) {
+          // A collector that refuses an earlier run (say, a sensor id its
+          // certificate no longer names) must not hold this run back.
+          Log(absl::StrCat("run ", q.run_id, " not replayed: its spill stays in ", q.dir));
+          earlier_.pop_front();
+        }
         if (step == Step::kClosed) ScheduleRetry();  // a gap: straight on
         continue;
       }
@@ -795,23 +876,168 @@ class CollectorLink::Impl {
     seg.reset();
     Put(counters_->connected, 0);
     DrainRing();
-    uint64_t left = 0;
-    for (const Entry& e : fifo_) left += e.info.records;
+    LeaveForLaterRun();
+  }
+
+  // At the end: what this run could not deliver stays in its spill
+  // directory for a later run to replay, its blocks still in memory too
+  // (within the budget), with the run's end if it ended cleanly.
+  void LeaveForLaterRun() {
+    uint64_t left = 0, kept = 0;
+    for (Entry& e : cur_.fifo) {
+      left += e.info.records;
+      if (e.mem) {
+        mem_bytes_ -= e.size;
+        Queued(-static_cast<int64_t>(e.size));
+        if (!cur_.dir.empty() && spill_bytes_ + e.size <= opt_.spill_budget && WriteSpill(*e.mem)) {
+          spill_bytes_ += e.size;
+          Add(counters_->spilled_total, e.size);
+          e.mem.reset();
+        }
+      }
+      if (!e.mem) kept += e.info.records;
+    }
     Add(counters_->records_undelivered, left);
+    UpdateQueued();
     if (left > 0) {
-      Log(absl::StrCat(
-          left, " records not acknowledged at the end",
-          run_dir_.empty() ? "" : absl::StrCat("; spilled blocks stay in ", run_dir_)));
+      Log(absl::StrCat(left, " records not acknowledged at the end",
+                       cur_.dir.empty() ? ""
+                                        : absl::StrCat("; ", kept, " of them stay in ", cur_.dir,
+                                                       " for the next run to deliver")));
     }
-    for (const Entry& e : fifo_) {
-      if (e.mem) Queued(-static_cast<int64_t>(e.size));
+    bool end_given;
+    {
+      std::lock_guard<std::mutex> l(end_mu_);
+      end_given = end_given_;
     }
-    mem_bytes_ = 0;
-    fifo_.clear();  // spill files stay
-    if (!run_dir_.empty() && spill_bytes_ == 0) {
-      std::error_code ec;
-      std::filesystem::remove(run_dir_, ec);  // only if empty
+    if (kept > 0 && end_given) {
+      const StreamEnd end = RunEnd();
+      const uint64_t words[2] = {end.records_dropped, end.end_time_us};
+      (void)WriteFile(cur_.dir + "/" + kEndFile,
+                      std::string(reinterpret_cast<const char*>(words), sizeof(words)));
     }
+    if (!cur_.dir.empty() && kept == 0) RemoveRunDir(cur_);
+    cur_.fifo.clear();
+  }
+
+  // The earlier runs' spill directories under this link's, oldest first;
+  // those another live process holds (its lock) are left alone.
+  void LoadEarlierRuns() {
+    namespace fs = std::filesystem;
+    std::vector<std::pair<fs::file_time_type, fs::path>> dirs;
+    std::error_code ec;
+    for (const fs::directory_entry& d : fs::directory_iterator(link_dir_, ec)) {
+      if (!d.is_directory(ec) || d.path().filename() == cur_.run_id) continue;
+      dirs.emplace_back(fs::last_write_time(d.path() / kHeaderFile, ec), d.path());
+    }
+    std::sort(dirs.begin(), dirs.end());
+    for (const auto& [time, dir] : dirs) {
+      RunQueue q;
+      q.dir = dir.string();
+      q.earlier = true;
+      q.lock = LockFd(LockRunDir(q.dir));
+      if (q.lock.fd < 0) continue;  // a live run's
+      v1::StreamHeader header;
+      std::string bytes;
+      if (!ReadFile(q.dir + "/" + kHeaderFile, &bytes) || !header.ParseFromString(bytes)) {
+        Log(absl::StrCat("not replaying ", q.dir, ": no readable ", kHeaderFile));
+        continue;
+      }
+      q.run_id = header.run_id();
+      q.framer.emplace(std::move(header));
+      if (ReadFile(q.dir + "/" + kEndFile, &bytes) && bytes.size() == 2 * sizeof(uint64_t)) {
+        uint64_t words[2];
+        std::memcpy(words, bytes.data(), sizeof(words));
+        q.end = StreamEnd{.next_sequence = 0, .records_dropped = words[0], .end_time_us = words[1]};
+      }
+      uint64_t records = 0;
+      for (const fs::directory_entry& f : fs::directory_iterator(dir, ec)) {
+        const std::string name = f.path().filename().string();
+        uint64_t seq = 0;
+        if (!name.ends_with(kBlockSuffix) ||
+            !absl::SimpleAtoi(name.substr(0, name.size() - strlen(kBlockSuffix)), &seq)) {
+          continue;
+        }
+        Entry e;
+        if (!ReadBlockHead(f.path().string(), seq, &e)) {
+          Add(counters_->spill_errors, 1);
+          continue;
+        }
+        records += e.info.records;
+        spill_bytes_ += e.size;
+        q.fifo.push_back(std::move(e));
+      }
+      if (q.fifo.empty()) {
+        RemoveRunDir(q);
+        continue;
+      }
+      std::sort(q.fifo.begin(), q.fifo.end(), [](const Entry& a, const Entry& b) {
+        return a.info.first_sequence < b.info.first_sequence;
+      });
+      Log(absl::StrCat("replaying run ", q.run_id, " (", records, " records in ", q.fifo.size(),
+                       " blocks) from ", q.dir));
+      earlier_.push_back(std::move(q));
+    }
+    UpdateQueued();
+  }
+
+  // A spilled block's head: its info and size (what ReadSpill checks).
+  static bool ReadBlockHead(const std::string& path, uint64_t seq, Entry* e) {
+    const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return false;
+    uint64_t head[3] = {};
+    struct stat st {};
+    const bool ok = read(fd, head, sizeof(head)) == static_cast<ssize_t>(sizeof(head)) &&
+                    fstat(fd, &st) == 0 && head[0] == seq &&
+                    static_cast<uint64_t>(st.st_size) >= sizeof(head);
+    close(fd);
+    if (!ok) return false;
+    e->info = BlockInfo{.first_sequence = head[0], .frames = head[1], .records = head[2]};
+    e->size = static_cast<uint64_t>(st.st_size) - sizeof(head);
+    return true;
+  }
+
+  // Everything of a delivered (or empty) run's spill directory.
+  static void RemoveRunDir(const RunQueue& q) {
+    std::error_code ec;
+    for (const char* f : {kHeaderFile, kEndFile, kLockFile}) {
+      std::filesystem::remove(std::filesystem::path(q.dir) / f, ec);
+    }
+    std::filesystem::remove(q.dir, ec);  // only if empty
+  }
+
+  // An exclusive lock on the run directory's lock file (held by the open
+  // descriptor), or -1 when another process holds it.
+  static int LockRunDir(const std::string& dir) {
+    const int fd = open((dir + "/" + kLockFile).c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) != 0) {
+      close(fd);
+      return -1;
+    }
+    return fd;
+  }
+
+  static bool WriteFile(const std::string& path, const std::string& bytes) {
+    const std::string tmp = path + ".tmp";
+    const int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) return false;
+    const bool ok = write(fd, bytes.data(), bytes.size()) == static_cast<ssize_t>(bytes.size());
+    if (close(fd) != 0 || !ok || rename(tmp.c_str(), path.c_str()) != 0) {
+      unlink(tmp.c_str());
+      return false;
+    }
+    return true;
+  }
+
+  static bool ReadFile(const std::string& path, std::string* out) {
+    const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return false;
+    out->clear();
+    char buf[4096];
+    ssize_t n;
+    while ((n = read(fd, buf, sizeof(buf))) > 0) out->append(buf, static_cast<size_t>(n));
+    close(fd);
+    return n == 0;
   }
 
   CollectorLinkOptions opt_;
@@ -819,9 +1045,6 @@ class CollectorLink::Impl {
   std::string name_;
   SSL_CTX* ctx_ = nullptr;
   std::string link_dir_;
-  std::string run_dir_;
-  std::string run_id_;
-  std::optional<SegmentFramer> framer_;
   std::thread thread_;
   SpscRing<Block*, 4096> ring_;  // exporter → thread
   SpscRing<Block*, 64> spare_;   // thread → exporter: emptied blocks for reuse
@@ -832,10 +1055,12 @@ class CollectorLink::Impl {
   std::atomic<bool> abort_{false};
   std::mutex end_mu_;  // end_ only: written once before end_requested_
   StreamEnd end_;
+  bool end_given_ = false;  // StartEnd() set end_ (not an abort)
   Clock::time_point end_deadline_{};
-  // The thread's own state.
-  std::deque<Entry> fifo_;
-  size_t send_idx_ = 0;
+  // The thread's own state (cur_ is set up by Begin() before it starts).
+  RunQueue cur_;
+  std::deque<RunQueue> earlier_;  // replayed first, oldest first
+  bool refused_ = false;          // the connection's collector sent an error
   uint64_t mem_bytes_ = 0;
   uint64_t spill_bytes_ = 0;
   std::vector<uint8_t> disk_buf_;

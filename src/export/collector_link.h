@@ -26,9 +26,16 @@
 //     consecutive as the collector checks.
 // End() hands the trailer's counts to the thread and waits (at most the
 // drain timeout) until everything queued and spilled is acknowledged. What is
-// left is counted as undelivered; its spill files stay in the run's spill
-// directory (<spill-dir>/<host>_<port>/<run_id>/, one file per block), which a
-// later run does not replay (a run's frames belong to its run id).
+// left is counted as undelivered and stays in the run's spill directory
+// (<spill-dir>/<host>_<port>/<run_id>/: one file per block, the blocks still
+// in memory written there too within the budget, the run's header, and its
+// end if it ended cleanly). A later run's link to the same collector replays
+// every such earlier run first, each as segments of that run (its own run id
+// and sequences, the trailer if it ended cleanly), deletes what is
+// acknowledged, then carries its own; a run directory is locked (flock) by
+// the process whose run it is or which replays it, so two sensors sharing a
+// spill directory never replay each other's live runs. An earlier run the
+// collector refuses is left on disk and does not hold the current run back.
 #pragma once
 
 #include <atomic>
@@ -83,6 +90,7 @@ struct CollectorLinkCounters {
   C records_dropped{0};      // records of blocks that fit neither in memory nor the spill
   C frames_dropped{0};       // their frames (records and snapshots)
   C records_undelivered{0};  // left unacknowledged when End() gave up
+  C replayed_records{0};     // records of earlier runs' spill acknowledged
   C spill_errors{0};         // spill writes or reads that failed (the block is dropped)
   C blocks_taken{0};         // blocks the thread has taken from the ring
 };

@@ -17,6 +17,11 @@ collector_link_spill_budget: the collector is away while the sensor runs
   than the stream, so blocks are dropped: every record is either in the
   collector's files or counted in records_dropped, exactly, and the workers
   lost nothing (the --output file holds every record).
+collector_link_restart: the collector is away for a whole run, which ends
+  with its records undelivered in the spill; the next run (the collector
+  up) delivers that earlier run first, as segments of its own run id, then
+  its own: the collector holds both runs without a gap, every record of
+  each, and the second link counts the first run's records as replayed.
 
 Python 3 standard library only; certificates from the `openssl` command line.
 """
@@ -218,9 +223,68 @@ def case_collector_link_spill_budget():
                          f"{unique} delivered")
 
 
+def case_collector_link_restart():
+    case = "collector_link_restart"
+    work, certs, store, spill, pcap = setup(case)
+    port = free_port()  # nobody listens during the first run
+    r1, p, err = start_sensor(case, pcap, sensor_args(port, certs, spill, "1G", "8M"))
+    stats1 = finish_sensor(r1, p, err)
+    link1 = link_of(stats1)
+    written1 = stats1["records_written"]
+    problems = []
+    if link1["records_undelivered"] != written1 or link1["records_dropped"] != 0:
+        problems.append(f"first run: {link1['records_undelivered']} undelivered, "
+                        f"{link1['records_dropped']} dropped of {written1}")
+    if "for the next run to deliver" not in r1.stderr:
+        problems.append(f"first run: no line about the spill left: {lib.tail(r1.stderr)}")
+    c = Collector(work, port, store, certs, "up")
+    r2 = lib.Run(case, "second")
+    args = sensor_args(port, certs, spill, "1G", "8M")
+    cmd = r2.command(f"net_pcap0,rx_pcap={pcap}", args)
+    log("$ " + " ".join(cmd))
+    err2 = open(r2.stderr_path, "w")
+    stats2 = finish_sensor(r2, subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err2),
+                           err2)
+    cstats = c.stop()
+    link2 = link_of(stats2)
+    written2 = stats2["records_written"]
+    if link2["replayed_records"] != written1:
+        problems.append(f"second run replayed {link2['replayed_records']} of the first run's "
+                        f"{written1} records")
+    if link2["records_acked"] != written2 or link2["records_undelivered"] != 0:
+        problems.append(f"second run: {link2['records_acked']} acked, "
+                        f"{link2['records_undelivered']} undelivered of {written2}")
+    # Both runs whole, each its own run id (the files are named by it).
+    runs = cstats.get("runs", [])
+    want_frames = sorted([written1 + stats1["snapshots_written"],
+                          written2 + stats2["snapshots_written"]])
+    if len(runs) != 2 or any(x["gaps"] != [] for x in runs) or \
+            sorted(x["frames"] for x in runs) != want_frames:
+        problems.append(f"collector runs {[(x['frames'], x['gaps']) for x in runs]}, expected "
+                        f"frames {want_frames} and no gap")
+    d = os.path.join(store, SENSOR_ID)
+    by_run = []
+    for x in runs:
+        files = sorted(os.path.join(d, n) for n in os.listdir(d)
+                       if n.endswith(".ftr") and f"_{x['run_id']}_" in n)
+        p = subprocess.run([lib.CLI, "cat", "--format", "json"] + files,
+                           capture_output=True, text=True, timeout=300)
+        expect(p.returncode == 0, f"flowtrail cat, run {x['run_id']}: {lib.tail(p.stderr)}")
+        by_run.append(sum(1 for line in p.stdout.splitlines() if line.strip()))
+    if sorted(by_run) != sorted([written1, written2]):
+        problems.append(f"collector files: records by run {by_run}, expected "
+                        f"{[written1, written2]}")
+    leftover = [os.path.join(d, f) for d, _, fs in os.walk(spill) for f in fs]
+    if leftover:
+        problems.append(f"spill files left after delivery: {leftover[:5]}")
+    lib.report(problems, f"a run's {written1} undelivered records delivered by the next run "
+                         f"before its own {written2}")
+
+
 CASES = {
     "collector_link_kill": case_collector_link_kill,
     "collector_link_spill_budget": case_collector_link_spill_budget,
+    "collector_link_restart": case_collector_link_restart,
 }
 
 if __name__ == "__main__":

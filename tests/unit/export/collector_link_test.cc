@@ -1,13 +1,16 @@
 #include "export/collector_link.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <poll.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
@@ -16,6 +19,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <numeric>
 #include <set>
 #include <string>
 #include <thread>
@@ -106,6 +110,7 @@ class TestCollector {
     BadAck bad = BadAck::kNone;
     bool bad_once = true;  // only on the first connection
     SSL_CTX* tls = nullptr;
+    bool any_run = false;  // segments of other runs than kRunId are fine
   };
 
   explicit TestCollector(Options o) : o_(o) {}
@@ -147,6 +152,11 @@ class TestCollector {
     uint64_t trailer_records = 0;
     int violations = 0;  // frames out of order, wrong run id, header not first
     std::string violation;
+    // By run id: data frame sequences, segments, and the trailers' records
+    // and records_dropped.
+    std::map<std::string, std::vector<uint64_t>> run_data;
+    std::vector<std::string> segment_runs;
+    std::map<std::string, std::pair<uint64_t, uint64_t>> run_trailer;
   };
   Seen seen() {
     std::lock_guard<std::mutex> l(mu_);
@@ -256,12 +266,13 @@ class TestCollector {
           if (have_header) Violation("second header");
           have_header = true;
           run_id = f.header().run_id();
-          if (run_id != kRunId) Violation("run id");
+          if (run_id != kRunId && !o_.any_run) Violation("run id");
           next = f.header().first_sequence();
           if (f.sequence() != next - 1) Violation("header sequence");
           acked = next - 1;
           std::lock_guard<std::mutex> l(mu_);
           seen_.segment_firsts.push_back(next);
+          seen_.segment_runs.push_back(run_id);
           continue;
         }
         if (!have_header) Violation("data before header");
@@ -271,6 +282,7 @@ class TestCollector {
             std::lock_guard<std::mutex> l(mu_);
             ++seen_.trailers;
             seen_.trailer_records = f.trailer().records();
+            seen_.run_trailer[run_id] = {f.trailer().records(), f.trailer().records_dropped()};
           }
           Ack(ssl, fd, run_id, next - 1);
           continue;
@@ -279,6 +291,7 @@ class TestCollector {
         {
           std::lock_guard<std::mutex> l(mu_);
           seen_.data.push_back(f.sequence());
+          seen_.run_data[run_id].push_back(f.sequence());
         }
         ++next;
         if (++since_ack >= static_cast<uint64_t>(o_.ack_every)) {
@@ -437,6 +450,133 @@ TEST(CollectorLink, CollectorDownAtStartSpillsThenReplaysWithoutGap) {
   // Everything acknowledged: the run's spill directory is gone.
   EXPECT_FALSE(std::filesystem::exists(spill.path() + "/127.0.0.1_" + std::to_string(c.port()) +
                                        "/" + kRunId));
+}
+
+constexpr char kLaterRun[] = "fedcba9876543210fedcba9876543210";
+
+// The files of a run's spill directory.
+std::vector<std::string> RunFiles(const std::string& dir) {
+  std::vector<std::string> names;
+  std::error_code ec;
+  for (const auto& f : std::filesystem::directory_iterator(dir, ec)) {
+    names.push_back(f.path().filename().string());
+  }
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+// A run that ends while the collector is away: every block it could not
+// deliver (those still in memory too) stays in its spill directory with its
+// header and end.
+void LeaveAnUndeliveredRun(const CollectorLinkOptions& o, size_t blocks_n, int frames) {
+  CollectorLinkOptions first = o;
+  first.drain_timeout_ms = 100;  // gives up: nobody listens
+  auto link = MakeLink(first);
+  ASSERT_NE(link, nullptr);
+  ASSERT_TRUE(link->Begin(RunHeader()).ok());
+  Blocks blocks(static_cast<int>(blocks_n), frames);
+  const CollectorLinkCounters& k = link->counters();
+  for (size_t i = 0; i < blocks_n; ++i) {
+    blocks.Write(*link, i, i + 1);
+    ASSERT_TRUE(WaitFor([&] { return Get(k.blocks_taken) == i + 1; }));
+  }
+  ASSERT_TRUE(
+      link->End({.next_sequence = blocks.records() + 1, .records_dropped = 3, .end_time_us = 7})
+          .ok());
+  EXPECT_EQ(Get(k.records_undelivered), blocks.records());
+  EXPECT_EQ(Get(k.queued_bytes), 0u);
+}
+
+TEST(CollectorLink, ALaterRunReplaysAnEarlierRunsSpillFirst) {
+  TestCollector c({.ack_every = 2, .any_run = true});
+  c.Start();
+  c.Stop();  // away while the first run lives
+  TempDir spill;
+  CollectorLinkOptions o = Loopback(c.port());
+  o.queue_bytes = 16 << 10;  // a few blocks in memory at the end, the rest spilled
+  o.spill_dir = spill.path();
+  o.spill_budget = 64 << 20;
+  const std::string link_dir = spill.path() + "/127.0.0.1_" + std::to_string(c.port());
+  LeaveAnUndeliveredRun(o, 300, 4);
+  std::vector<std::string> files = RunFiles(link_dir + "/" + kRunId);
+  ASSERT_EQ(files.size(), 303u);  // 300 blocks, end, header, lock
+  EXPECT_EQ(files[300], "end.bin");
+  EXPECT_EQ(files[301], "header.pb");
+
+  c.Start();
+  v1::StreamHeader later = RunHeader();
+  later.set_run_id(kLaterRun);
+  auto link = MakeLink(o);
+  ASSERT_NE(link, nullptr);
+  ASSERT_TRUE(link->Begin(later).ok());
+  Blocks blocks(10, 5);
+  const CollectorLinkCounters& k = link->counters();
+  for (size_t i = 0; i < 10; ++i) {
+    blocks.Write(*link, i, i + 1);  // the ring holds 8 KiB: one block at a time
+    ASSERT_TRUE(WaitFor([&] { return Get(k.blocks_taken) == i + 1; }));
+  }
+  ASSERT_TRUE(link->End({.next_sequence = 51, .records_dropped = 0, .end_time_us = 9}).ok());
+  const TestCollector::Seen s = c.seen();
+  EXPECT_EQ(s.violations, 0) << s.violation;
+  // The earlier run first, whole and in order, ended by its own trailer
+  // (its records, the drops its end recorded); then the later run.
+  EXPECT_EQ(s.segment_runs, (std::vector<std::string>{kRunId, kLaterRun}));
+  std::vector<uint64_t> want(1200);
+  std::iota(want.begin(), want.end(), 1);
+  EXPECT_EQ(s.run_data.at(kRunId), want);
+  want.resize(50);
+  EXPECT_EQ(s.run_data.at(kLaterRun), want);
+  EXPECT_EQ(s.run_trailer.at(kRunId), std::make_pair(uint64_t{1200}, uint64_t{3}));
+  EXPECT_EQ(s.run_trailer.at(kLaterRun), std::make_pair(uint64_t{50}, uint64_t{0}));
+  EXPECT_EQ(Get(k.replayed_records), 1200u);
+  EXPECT_EQ(Get(k.records_acked), 50u);
+  EXPECT_EQ(Get(k.acked_sequence), 50u);  // the later run's own sequences
+  EXPECT_EQ(Get(k.records_undelivered), 0u);
+  EXPECT_EQ(Get(k.spilled_bytes), 0u);
+  // Both delivered: no spill directory is left.
+  EXPECT_TRUE(RunFiles(link_dir).empty());
+}
+
+TEST(CollectorLink, ARefusedEarlierRunStaysAndALiveRunIsNotReplayed) {
+  TestCollector c({.ack_every = 1, .bad = TestCollector::BadAck::kRefuse, .any_run = true});
+  c.Start();
+  c.Stop();
+  TempDir spill;
+  CollectorLinkOptions o = Loopback(c.port());
+  o.spill_dir = spill.path();
+  o.spill_budget = 64 << 20;
+  const std::string link_dir = spill.path() + "/127.0.0.1_" + std::to_string(c.port());
+  LeaveAnUndeliveredRun(o, 10, 4);
+  // Another process's live run: its directory is locked.
+  const std::string live = link_dir + "/00000000000000000000000000000000";
+  std::filesystem::copy(link_dir + "/" + kRunId, live);
+  const int lock = open((live + "/lock").c_str(), O_RDWR);
+  ASSERT_GE(lock, 0);
+  ASSERT_EQ(flock(lock, LOCK_EX | LOCK_NB), 0);
+  const std::vector<std::string> live_files = RunFiles(live);
+
+  c.Start();  // refuses its first connection: the earlier run's replay
+  v1::StreamHeader later = RunHeader();
+  later.set_run_id(kLaterRun);
+  auto link = MakeLink(o);
+  ASSERT_NE(link, nullptr);
+  ASSERT_TRUE(link->Begin(later).ok());
+  Blocks blocks(5, 5);
+  blocks.Write(*link, 0, 5);
+  ASSERT_TRUE(link->End({.next_sequence = 26, .records_dropped = 0, .end_time_us = 9}).ok());
+  const TestCollector::Seen s = c.seen();
+  EXPECT_EQ(s.segment_runs, (std::vector<std::string>{kRunId, kLaterRun}));
+  std::vector<uint64_t> want(25);
+  std::iota(want.begin(), want.end(), 1);
+  EXPECT_EQ(s.run_data.at(kLaterRun), want);
+  const CollectorLinkCounters& k = link->counters();
+  EXPECT_EQ(Get(k.refusals), 1u);
+  EXPECT_EQ(Get(k.replayed_records), 0u);
+  EXPECT_EQ(Get(k.records_acked), 25u);
+  // The refused run is still on disk for a later try; the live one untouched.
+  EXPECT_EQ(RunFiles(link_dir + "/" + kRunId).size(), 13u);
+  EXPECT_EQ(RunFiles(live), live_files);
+  close(lock);
 }
 
 TEST(CollectorLink, CollectorKilledMidStreamResendsFromFirstUnacked) {
