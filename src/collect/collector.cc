@@ -27,6 +27,7 @@
 #include "absl/strings/str_join.h"
 #include "collect/frame_decoder.h"
 #include "export/stream_format.h"
+#include "export/tls_context.h"
 #include "export/wire_varint.h"
 
 namespace flowtrail::collect {
@@ -36,17 +37,6 @@ uint64_t NowMs() {
   timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return static_cast<uint64_t>(ts.tv_sec) * 1000 + static_cast<uint64_t>(ts.tv_nsec) / 1'000'000;
-}
-
-std::string OpenSslError() {
-  std::string s;
-  while (unsigned long e = ERR_get_error()) {
-    char buf[256];
-    ERR_error_string_n(e, buf, sizeof buf);
-    if (!s.empty()) s += "; ";
-    s += buf;
-  }
-  return s.empty() ? "unknown TLS error" : s;
 }
 
 bool IsLoopback(const std::string& host) {
@@ -88,7 +78,9 @@ std::string SanitizeDirName(std::string_view id) {
 std::vector<std::string> CertificateNames(X509* cert) {
   std::vector<std::string> names;
   auto add = [&](const ASN1_STRING* s) {
-    if (s == nullptr) return;
+    if (s == nullptr) {
+      return;
+    }
     names.emplace_back(reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)),
                        static_cast<size_t>(ASN1_STRING_length(s)));
   };
@@ -100,7 +92,9 @@ std::vector<std::string> CertificateNames(X509* cert) {
       static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
   for (int i = 0; i < sk_GENERAL_NAME_num(sans); ++i) {
     const GENERAL_NAME* g = sk_GENERAL_NAME_value(sans, i);
-    if (g->type == GEN_DNS) add(g->d.dNSName);
+    if (g->type == GEN_DNS) {
+      add(g->d.dNSName);
+    }
   }
   GENERAL_NAMES_free(sans);
   return names;
@@ -234,28 +228,10 @@ absl::Status Collector::Init() {
         "--insecure to accept unauthenticated sensors"));
   }
   if (tls_files == 3) {
-    SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
-    if (ctx == nullptr) return absl::InternalError(OpenSslError());
-    ssl_ctx_ = ctx;
-    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-    if (SSL_CTX_use_certificate_chain_file(ctx, o.tls_cert.c_str()) != 1) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("--tls-cert ", o.tls_cert, ": ", OpenSslError()));
-    }
-    if (SSL_CTX_use_PrivateKey_file(ctx, o.tls_key.c_str(), SSL_FILETYPE_PEM) != 1 ||
-        SSL_CTX_check_private_key(ctx) != 1) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("--tls-key ", o.tls_key, ": ", OpenSslError()));
-    }
-    if (SSL_CTX_load_verify_locations(ctx, o.tls_ca.c_str(), nullptr) != 1) {
-      return absl::InvalidArgumentError(absl::StrCat("--tls-ca ", o.tls_ca, ": ", OpenSslError()));
-    }
-    // Only sensors with a certificate the CA signed.
-    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
-    SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-    // A peer that closes without close_notify ends its segment like a TCP
-    // peer would: the decoder tells a whole stream from a truncated frame.
-    SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
+    absl::StatusOr<SSL_CTX*> ctx = exporter::MakeMutualTlsContext(
+        exporter::TlsRole::kServer, {.ca = o.tls_ca, .cert = o.tls_cert, .key = o.tls_key});
+    if (!ctx.ok()) return ctx.status();
+    ssl_ctx_ = *ctx;
   }
 
   // Many idle peers must not run the process out of descriptors first.
@@ -423,7 +399,7 @@ bool Collector::Handshake(Connection& c) {
   } else {
     why = "tls_handshake";
   }
-  std::string detail = e != 0 ? OpenSslError() : "peer closed the connection";
+  std::string detail = e != 0 ? exporter::OpenSslErrors() : "peer closed the connection";
   if (verify != X509_V_OK) {
     absl::StrAppend(&detail, " (certificate: ", X509_verify_cert_error_string(verify), ")");
   }
@@ -447,7 +423,7 @@ bool Collector::ReadSome(Connection& c, size_t budget) {
           c.eof = true;
           break;
         }
-        Close(c, absl::StrCat("TLS error: ", OpenSslError()), false);
+        Close(c, absl::StrCat("TLS error: ", exporter::OpenSslErrors()), false);
         return false;
       }
     } else {

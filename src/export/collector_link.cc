@@ -33,6 +33,7 @@
 #include "absl/strings/str_cat.h"
 #include "export/spsc_ring.h"
 #include "export/stream_format.h"
+#include "export/tls_context.h"
 #include "flowtrail/v1/session.pb.h"
 
 namespace flowtrail::exporter {
@@ -53,17 +54,6 @@ constexpr int kPollSliceMs = 5;  // the thread drains the ring at least this oft
 inline void Put(std::atomic<uint64_t>& c, uint64_t v) { c.store(v, std::memory_order_relaxed); }
 inline uint64_t Load(const std::atomic<uint64_t>& c) { return c.load(std::memory_order_relaxed); }
 inline void Add(std::atomic<uint64_t>& c, uint64_t n) { Put(c, Load(c) + n); }
-
-std::string SslError() {
-  std::string out;
-  while (unsigned long e = ERR_get_error()) {
-    char buf[256];
-    ERR_error_string_n(e, buf, sizeof(buf));
-    if (!out.empty()) out += "; ";
-    out += buf;
-  }
-  return out.empty() ? "unknown OpenSSL error" : out;
-}
 
 // A copy of one Write(): the exporter's block, owned by the link from then on.
 struct Block {
@@ -156,7 +146,7 @@ class Transport {
  private:
   bool Retry(int r) {
     const int e = SSL_get_error(ssl_, r);
-    if (e == SSL_ERROR_SSL && tls_error_.empty()) tls_error_ = SslError();
+    if (e == SSL_ERROR_SSL && tls_error_.empty()) tls_error_ = OpenSslErrors();
     return e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE;
   }
   int fd_;
@@ -215,24 +205,15 @@ class CollectorLink::Impl {
       }
     }
     if (tls) {
-      ctx_ = SSL_CTX_new(TLS_client_method());
-      if (ctx_ == nullptr) return absl::InternalError(SslError());
-      SSL_CTX_set_min_proto_version(ctx_, TLS1_2_VERSION);
-      SSL_CTX_set_verify(ctx_, SSL_VERIFY_PEER, nullptr);
-      SSL_CTX_set_mode(ctx_, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-      if (SSL_CTX_load_verify_locations(ctx_, opt_.ca_file.c_str(), nullptr) != 1) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("--collector-ca ", opt_.ca_file, ": ", SslError()));
-      }
-      if (SSL_CTX_use_certificate_chain_file(ctx_, opt_.cert_file.c_str()) != 1) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("--collector-cert ", opt_.cert_file, ": ", SslError()));
-      }
-      if (SSL_CTX_use_PrivateKey_file(ctx_, opt_.key_file.c_str(), SSL_FILETYPE_PEM) != 1 ||
-          SSL_CTX_check_private_key(ctx_) != 1) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("--collector-key ", opt_.key_file, ": ", SslError()));
-      }
+      absl::StatusOr<SSL_CTX*> ctx =
+          MakeMutualTlsContext(TlsRole::kClient, {.ca = opt_.ca_file,
+                                                  .cert = opt_.cert_file,
+                                                  .key = opt_.key_file,
+                                                  .ca_flag = "--collector-ca",
+                                                  .cert_flag = "--collector-cert",
+                                                  .key_flag = "--collector-key"});
+      if (!ctx.ok()) return ctx.status();
+      ctx_ = *ctx;
     }
     if (!opt_.spill_dir.empty()) {
       std::string safe = name_;
@@ -588,7 +569,7 @@ class CollectorLink::Impl {
         const int e = SSL_get_error(ssl, r);
         short ev = e == SSL_ERROR_WANT_READ ? POLLIN : e == SSL_ERROR_WANT_WRITE ? POLLOUT : 0;
         if (ev == 0 || !Wait(fd, ev, until)) {
-          std::string why = ev == 0 ? SslError() : "handshake timed out";
+          std::string why = ev == 0 ? OpenSslErrors() : "handshake timed out";
           const long v = SSL_get_verify_result(ssl);
           if (v != X509_V_OK) why += absl::StrCat(" (", X509_verify_cert_error_string(v), ")");
           if (X509* peer = SSL_get1_peer_certificate(ssl)) {
