@@ -124,8 +124,9 @@ int RunCollect(std::span<const std::string> args, std::FILE* out, std::FILE* err
       clickhouse_url = v;
     } else if (a == "--max-buffered-bytes") {
       if (!ParseByteSize(v, &n) || n < (uint64_t{1} << 20)) {
-        return Usage(err,
-                     "--max-buffered-bytes needs a byte count of at least 1M, not '" + v + "'");
+        return Usage(
+            err,
+            absl::StrCat("--max-buffered-bytes needs a byte count of at least 1M, not '", v, "'"));
       }
       options.max_buffered_bytes = n;
     } else if (a == "--idle-timeout") {
