@@ -932,7 +932,11 @@ class CollectorLink::Impl {
         q.end = StreamEnd{.next_sequence = 0, .records_dropped = words[0], .end_time_us = words[1]};
       }
       uint64_t records = 0;
+      size_t seen = 0;
       for (const fs::directory_entry& f : fs::directory_iterator(dir, ec)) {
+        // A large spill takes a while to list: this run's blocks keep
+        // moving out of the ring meanwhile.
+        if (++seen % 64 == 0) DrainRing();
         const std::string name = f.path().filename().string();
         uint64_t seq = 0;
         if (!name.ends_with(kBlockSuffix) ||
