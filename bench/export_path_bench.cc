@@ -267,8 +267,12 @@ BENCHMARK(BM_ExporterPath)->ArgName("null_sink")->Arg(0)->Arg(1)->Arg(2);
 // written every block (in_flight() empty). No timer pause per burst, so the
 // time the exporter waits for a free block, or is descheduled, counts. Arg
 // 0: /dev/shm file as the sensor writes it (OpenRunOutput); 1: null sink.
-// io_thread_cpu is the process's CPU time outside the exporter thread (the
-// sink's I/O thread, EAL's idle threads aside) per second of wall time.
+// Per second of timed wall time: io_thread_cpu, the process's CPU time
+// outside the exporter thread (the sink's I/O thread; EAL's threads idle);
+// runq_wait, the exporter runnable but not running (other load on its core,
+// /proc schedstat); blocked, neither running nor runnable (asleep for a
+// free block or the last writes). unloaded_rate: records per second of wall
+// time less runq_wait, the rate on a core of its own.
 void BM_ExporterWall(benchmark::State& state) {
   // 48 MiB of records, ~750 blocks: the I/O thread's backlog at the end of
   // an iteration (at most the set, 32 blocks) weighs little.
@@ -287,14 +291,32 @@ void BM_ExporterWall(benchmark::State& state) {
   const auto& mix = Mix();
   size_t at = 0;
   uint64_t records = 0;
-  auto cpu = [](int who) {
-    rusage u{};
-    getrusage(who, &u);
-    return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
-           static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) * 1e-6;
+  // Seconds: wall, this thread on CPU and waiting on the run queue, the
+  // other threads' CPU.
+  struct Times {
+    double wall = 0, run = 0, runq = 0, others = 0;
   };
-  const double others_before = cpu(RUSAGE_SELF) - cpu(RUSAGE_THREAD);
-  const auto wall_before = std::chrono::steady_clock::now();
+  auto now = [] {
+    auto cpu = [](int who) {
+      rusage u{};
+      getrusage(who, &u);
+      return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+             static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) * 1e-6;
+    };
+    Times t;
+    t.wall =
+        std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+    unsigned long long run_ns = 0, runq_ns = 0;
+    if (FILE* f = fopen("/proc/thread-self/schedstat", "r")) {
+      if (fscanf(f, "%llu %llu", &run_ns, &runq_ns) != 2) run_ns = runq_ns = 0;
+      fclose(f);
+    }
+    t.run = static_cast<double>(run_ns) * 1e-9;
+    t.runq = static_cast<double>(runq_ns) * 1e-9;
+    t.others = cpu(RUSAGE_SELF) - cpu(RUSAGE_THREAD);
+    return t;
+  };
+  Times timed;
   for (auto _ : state) {
     state.PauseTiming();
     // Keep /dev/shm bounded: the writer's offset goes on, the pages before
@@ -309,12 +331,19 @@ void BM_ExporterWall(benchmark::State& state) {
       if (n < want) break;
     }
     state.ResumeTiming();
+    const Times start = now();
     exp->Drain();
     while (raw->in_flight().records != 0) std::this_thread::yield();
+    const Times end = now();
+    timed.wall += end.wall - start.wall;
+    timed.run += end.run - start.run;
+    timed.runq += end.runq - start.runq;
+    timed.others += end.others - start.others;
   }
-  const double wall =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_before).count();
-  state.counters["io_thread_cpu"] = (cpu(RUSAGE_SELF) - cpu(RUSAGE_THREAD) - others_before) / wall;
+  state.counters["io_thread_cpu"] = timed.others / timed.wall;
+  state.counters["runq_wait"] = timed.runq / timed.wall;
+  state.counters["blocked"] = std::max(0.0, timed.wall - timed.run - timed.runq) / timed.wall;
+  state.counters["unloaded_rate"] = static_cast<double>(records) / (timed.wall - timed.runq);
   state.counters["full_waits"] = async != nullptr ? static_cast<double>(async->full_waits()) : 0;
   state.SetItemsProcessed(static_cast<int64_t>(records));
   state.counters["ns/record"] = benchmark::Counter(
