@@ -9,11 +9,12 @@
 // when a quarter of the set waits, or for any other command, so a flowing
 // stream costs a wake per several blocks and the set keeps the exporter
 // clear of scheduling delays of the thread (32 blocks: ~1.5 ms at 7 M
-// records/s). When every block of the set is still waiting for the disk,
-// WriteBlock waits for one (spinning briefly, then sleeping until the thread
-// frees one) and counts the wait (full_waits()): the exporter falls behind,
-// the workers never stall (a full record ring drops and counts, as before).
-// Other writes (a snapshot frame, up to 64 MiB) are copied, once each.
+// records/s); fewer blocks wait for the next Flush (the exporter's, every
+// 100 ms) and count in in_flight() until then. When every block of the set is still waiting for the
+// disk, WriteBlock waits for one (spinning briefly, then sleeping until the thread frees one) and
+// counts the wait (full_waits()): the exporter falls behind, the workers never stall (a full record
+// ring drops and counts, as before). Other writes (a snapshot frame, up to 64 MiB) are copied, once
+// each.
 //
 // Errors of the inner sink are final, as for any sink: the first one is
 // returned by the next call on the writer's side and everything after it is
