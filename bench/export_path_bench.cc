@@ -9,6 +9,9 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
+#include <sched.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -27,6 +30,7 @@
 #include "dataplane/counters.h"
 #include "dataplane/exporter.h"
 #include "dataplane/record_rings.h"
+#include "export/async_sink.h"
 #include "export/byte_sinks.h"
 #include "export/collector_link.h"
 #include "export/fanout_sink.h"
@@ -156,30 +160,15 @@ class BenchExporter {
 
   const exporter::StreamWriter& writer() const { return *writer_; }
 
-  // `after_poll` runs after each Poll(), inside the timed loop. With
-  // `untimed_enqueue` the worker's side (the copy onto the ring, which runs
-  // on a worker core in the sensor) is done kAhead bursts at a time with the
-  // timer paused, so the figure is the exporter lcore's work alone.
+  // `after_poll` runs after each Poll(), inside the timed loop.
   template <typename AfterPoll>
-  void Run(benchmark::State& state, AfterPoll after_poll, bool untimed_enqueue = false) {
-    constexpr unsigned kAhead = 8;  // kAhead * kBurst < kRingSize
-    static_assert(kAhead * kBurst < kRingSize);
+  void Run(benchmark::State& state, AfterPoll after_poll) {
     const auto& mix = Mix();
     size_t at = 0;
-    uint64_t iteration = 0;
-    auto enqueue = [&] {
+    for (auto _ : state) {
       dataplane::EnqueueRecords(ring_,
                                 std::span<const record::SessionRecord>(mix.data() + at, kBurst));
       at = (at + kBurst) % mix.size();
-    };
-    for (auto _ : state) {
-      if (!untimed_enqueue) {
-        enqueue();
-      } else if (iteration++ % kAhead == 0) {
-        state.PauseTiming();
-        for (unsigned i = 0; i < kAhead; ++i) enqueue();
-        state.ResumeTiming();
-      }
       exp_.Poll();
       after_poll();
     }
@@ -187,6 +176,14 @@ class BenchExporter {
     state.SetItemsProcessed(static_cast<int64_t>(records));
     state.counters["ns/record"] = benchmark::Counter(
         static_cast<double>(records), benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+  }
+
+  // Polls until the ring is empty (the exporter lcore's loop while records
+  // wait for it), then hands the writer's last block to the sink and flushes
+  // it, as the exporter's periodic flush would.
+  void Drain() {
+    while (rte_ring_count(ring_) > 0) exp_.Poll();
+    (void)writer_->Flush();
   }
 
   void Finish() {
@@ -204,52 +201,158 @@ class BenchExporter {
   dataplane::Exporter exp_;
 };
 
+// Runs `make` (which starts the sink's I/O thread) with this thread's CPU
+// set widened to the other cores: a new thread inherits its creator's set,
+// and the EAL pins the main thread (the exporter here) to one core, where
+// the I/O thread would then compete with the exporter. In the sensor it
+// inherits the main lcore's, not the exporter lcore's.
+template <typename Make>
+auto OnOtherCores(Make make) {
+  cpu_set_t mine;
+  CPU_ZERO(&mine);
+  pthread_getaffinity_np(pthread_self(), sizeof(mine), &mine);
+  cpu_set_t others;
+  CPU_ZERO(&others);
+  const long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+  for (long c = 0; c < cpus && c < CPU_SETSIZE; ++c) {
+    if (!CPU_ISSET(c, &mine)) CPU_SET(c, &others);
+  }
+  if (CPU_COUNT(&others) > 0) pthread_setaffinity_np(pthread_self(), sizeof(others), &others);
+  auto made = make();
+  pthread_setaffinity_np(pthread_self(), sizeof(mine), &mine);
+  return made;
+}
+
 // Arg 0: /dev/shm file as the sensor writes it (OpenRunOutput: the FileSink
-// behind an AsyncSegmentSink, its write(2) on the sink's thread); 1: null
-// sink (encode only); 2: the same FileSink written on the exporter's thread
-// (the sensor before the I/O thread); 3: as 0, but the benchmark's own
-// truncation of the file runs with the timer paused (it is ~15 % of the
-// exporter thread's CPU in 0, freeing tmpfs pages, work the sensor never
-// does); 4: as 3, and the worker's enqueue also untimed (Run()): the
-// exporter lcore's own work per record, dequeue + encode + hand-off to the
-// I/O thread. CPU time is the exporter thread's own.
+// behind an AsyncSegmentSink, its write(2) on the sink's thread, started on
+// the other cores); 1: null sink (encode only); 2: the same FileSink written
+// on the exporter's thread (the sensor before the I/O thread). CPU time is
+// the exporter thread's own, the worker's enqueue included; BM_ExporterWall
+// (below) gives the exporter lcore's own work in wall time.
 void BM_ExporterPath(benchmark::State& state) {
   static unsigned instance = 0;
   rte_ring* ring = MustRing("bench_exp", instance++, kRingSize);
   const std::string path = "/dev/shm/flowtrail_export_path_bench_" + std::to_string(getpid());
   std::unique_ptr<exporter::SegmentSink> sink;
   const int64_t kind = state.range(0);
-  if (kind == 0 || kind >= 3) {
+  if (kind == 0) {
     sink = *exporter::OpenRunOutput({.file = path});
   } else if (kind == 1) {
     sink = exporter::SingleSegment(std::make_unique<exporter::NullSink>());
   } else {
     sink = exporter::SingleSegment(*exporter::OpenFileSink(path));
   }
-  BenchExporter exp(ring, std::move(sink));
+  const std::unique_ptr<BenchExporter> exp =
+      OnOtherCores([&] { return std::make_unique<BenchExporter>(ring, std::move(sink)); });
   uint64_t polls = 0;
-  exp.Run(
-      state,
-      [&] {
-        // Keep /dev/shm bounded: the writer's offset goes on, the file's pages
-        // before it are dropped (a sparse file), off the timed path's average.
-        if (kind != 1 && ++polls % 2048 == 0) {
-          if (kind >= 3) state.PauseTiming();
-          (void)truncate(path.c_str(), 0);
-          if (kind >= 3) state.ResumeTiming();
-        }
-      },
-      /*untimed_enqueue=*/kind == 4);
+  exp->Run(state, [&] {
+    // Keep /dev/shm bounded: the writer's offset goes on, the file's pages
+    // before it are dropped (a sparse file), off the timed path's average.
+    if (kind != 1 && ++polls % 2048 == 0) (void)truncate(path.c_str(), 0);
+  });
   const uint64_t records = state.iterations() * kBurst;
-  const uint64_t bytes = exp.writer().bytes_written();
+  const uint64_t bytes = exp->writer().bytes_written();
   state.SetBytesProcessed(static_cast<int64_t>(bytes));
   state.counters["bytes/record"] =
       static_cast<double>(bytes) / static_cast<double>(std::max<uint64_t>(1, records));
-  exp.Finish();
+  exp->Finish();
   rte_ring_free(ring);
   unlink(path.c_str());
 }
-BENCHMARK(BM_ExporterPath)->ArgName("null_sink")->Arg(0)->Arg(1)->Arg(2)->Arg(3)->Arg(4);
+BENCHMARK(BM_ExporterPath)->ArgName("null_sink")->Arg(0)->Arg(1)->Arg(2);
+
+// The exporter lcore's sustained rate to a file, in wall time: each
+// iteration fills a ring of kWallRing records (untimed: the workers' work)
+// and times the exporter draining it and flushing, until the I/O thread has
+// written every block (in_flight() empty). No timer pause per burst, so the
+// time the exporter waits for a free block, or is descheduled, counts. Arg
+// 0: /dev/shm file as the sensor writes it (OpenRunOutput); 1: null sink.
+// Per second of timed wall time: io_thread_cpu, the process's CPU time
+// outside the exporter thread (the sink's I/O thread; EAL's threads idle);
+// runq_wait, the exporter runnable but not running (other load on its core,
+// /proc schedstat); blocked, neither running nor runnable (asleep for a
+// free block or the last writes). unloaded_rate: records per second of wall
+// time less runq_wait, the rate on a core of its own.
+void BM_ExporterWall(benchmark::State& state) {
+  // 48 MiB of records, ~750 blocks: the I/O thread's backlog at the end of
+  // an iteration (at most the set, 32 blocks) weighs little.
+  constexpr unsigned kWallRing = 1 << 18;
+  static unsigned instance = 0;
+  rte_ring* ring = MustRing("bench_wall", instance++, kWallRing);
+  const std::string path = "/dev/shm/flowtrail_export_wall_bench_" + std::to_string(getpid());
+  const bool file = state.range(0) == 0;
+  std::unique_ptr<exporter::SegmentSink> sink =
+      file ? *exporter::OpenRunOutput({.file = path})
+           : exporter::SingleSegment(std::make_unique<exporter::NullSink>());
+  const exporter::SegmentSink* raw = sink.get();
+  const auto* async = dynamic_cast<const exporter::AsyncSegmentSink*>(raw);
+  const std::unique_ptr<BenchExporter> exp =
+      OnOtherCores([&] { return std::make_unique<BenchExporter>(ring, std::move(sink)); });
+  const auto& mix = Mix();
+  size_t at = 0;
+  uint64_t records = 0;
+  // Seconds: wall, this thread on CPU and waiting on the run queue, the
+  // other threads' CPU.
+  struct Times {
+    double wall = 0, run = 0, runq = 0, others = 0;
+  };
+  auto now = [] {
+    auto cpu = [](int who) {
+      rusage u{};
+      getrusage(who, &u);
+      return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+             static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) * 1e-6;
+    };
+    Times t;
+    t.wall =
+        std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+    unsigned long long run_ns = 0, runq_ns = 0;
+    if (FILE* f = fopen("/proc/thread-self/schedstat", "r")) {
+      if (fscanf(f, "%llu %llu", &run_ns, &runq_ns) != 2) run_ns = runq_ns = 0;
+      fclose(f);
+    }
+    t.run = static_cast<double>(run_ns) * 1e-9;
+    t.runq = static_cast<double>(runq_ns) * 1e-9;
+    t.others = cpu(RUSAGE_SELF) - cpu(RUSAGE_THREAD);
+    return t;
+  };
+  Times timed;
+  for (auto _ : state) {
+    state.PauseTiming();
+    // Keep /dev/shm bounded: the writer's offset goes on, the pages before
+    // it are dropped (a sparse file).
+    if (file) (void)truncate(path.c_str(), 0);
+    for (;;) {
+      const size_t want = std::min<size_t>(kBurst, mix.size() - at);
+      const unsigned n = dataplane::EnqueueRecords(
+          ring, std::span<const record::SessionRecord>(mix.data() + at, want));
+      records += n;
+      at = (at + n) % mix.size();
+      if (n < want) break;
+    }
+    state.ResumeTiming();
+    const Times start = now();
+    exp->Drain();
+    while (raw->in_flight().records != 0) std::this_thread::yield();
+    const Times end = now();
+    timed.wall += end.wall - start.wall;
+    timed.run += end.run - start.run;
+    timed.runq += end.runq - start.runq;
+    timed.others += end.others - start.others;
+  }
+  state.counters["io_thread_cpu"] = timed.others / timed.wall;
+  state.counters["runq_wait"] = timed.runq / timed.wall;
+  state.counters["blocked"] = std::max(0.0, timed.wall - timed.run - timed.runq) / timed.wall;
+  state.counters["unloaded_rate"] = static_cast<double>(records) / (timed.wall - timed.runq);
+  state.counters["full_waits"] = async != nullptr ? static_cast<double>(async->full_waits()) : 0;
+  state.SetItemsProcessed(static_cast<int64_t>(records));
+  state.counters["ns/record"] = benchmark::Counter(
+      static_cast<double>(records), benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+  exp->Finish();
+  rte_ring_free(ring);
+  unlink(path.c_str());
+}
+BENCHMARK(BM_ExporterWall)->ArgName("null_sink")->Arg(0)->Arg(1)->UseRealTime();
 
 // A loopback collector for the link benchmarks: one connection at a time,
 // reads the frames' sequence numbers (field 1, first in every frame) and

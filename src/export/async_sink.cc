@@ -15,9 +15,9 @@ namespace flowtrail::exporter {
 
 class AsyncSegmentSink::Impl {
  public:
-  Impl(std::unique_ptr<SegmentSink> inner, size_t blocks) : inner_(std::move(inner)) {
-    blocks = std::clamp<size_t>(blocks, 2, kMaxBlocks);
-    for (size_t i = 0; i < blocks; ++i) (void)free_.Push(new uint8_t[kBlockBytes]);
+  Impl(std::unique_ptr<SegmentSink> inner, size_t blocks)
+      : inner_(std::move(inner)), wake_depth_(std::max<size_t>(1, Clamp(blocks) / 4)) {
+    for (size_t i = 0; i < Clamp(blocks); ++i) (void)free_.Push(new uint8_t[kBlockBytes]);
   }
 
   ~Impl() {
@@ -52,11 +52,10 @@ class AsyncSegmentSink::Impl {
       // Every block waits for the disk: the exporter waits for one, the
       // workers' rings take the slack (and count their drops when full).
       full_waits_.fetch_add(1, std::memory_order_relaxed);
-      // A block is ~60 us of disk: sleep rather than burn the core.
-      while (!free_.Pop(&fresh)) {
-        if (failed_.load(std::memory_order_acquire)) return error_;
-        std::this_thread::sleep_for(std::chrono::microseconds(10));
-      }
+      // The thread is awake: the whole set is queued, more than wake_depth_.
+      bool got = false;
+      Await([&] { return (got = free_.Pop(&fresh)) || failed_.load(std::memory_order_acquire); });
+      if (!got) return error_;
     }
     uint8_t* full = block->release();
     block->reset(fresh);
@@ -115,10 +114,14 @@ class AsyncSegmentSink::Impl {
     bool pooled = false;  // data goes back to free_ (else delete[])
   };
   // The set of blocks plus the writer's own, and a few more commands.
-  static constexpr size_t kMaxBlocks = 32;
+  static constexpr size_t kMaxBlocks = 64;
   static constexpr size_t kCommands = 128;
-  static constexpr std::chrono::microseconds kPoll{50};
-  static constexpr std::chrono::milliseconds kIdle{20};
+  // A block is written in tens of microseconds: a waiting exporter spins
+  // that long before it sleeps (and leaves the core to the I/O thread, if
+  // they share one).
+  static constexpr std::chrono::microseconds kSpin{20};
+
+  static size_t Clamp(size_t blocks) { return std::clamp<size_t>(blocks, 2, kMaxBlocks); }
 
   absl::Status Usable() const {
     if (!thread_.joinable()) return absl::FailedPreconditionError("AsyncSegmentSink not running");
@@ -135,22 +138,60 @@ class AsyncSegmentSink::Impl {
   // this one to be done.
   uint64_t Push(const Cmd& c) {
     while (!cmds_.Push(c)) std::this_thread::yield();  // 128 commands ahead: rare
-    // A futex wake is a syscall: only for a thread that went to sleep after
-    // a long idle spell, not per block while the stream flows. The seq_cst
-    // fences pair with the thread's: either it sees the command or this
-    // sees it asleep.
+    ++pushed_;
+    // A futex wake is a syscall: a sleeping thread is woken once
+    // wake_depth_ writes wait for it (it then writes them in one go, and
+    // any that come while it works, without further wakes), or for any
+    // other command. Fewer writes wait for the next one, at most the
+    // exporter's flush period. The seq_cst fences pair with the thread's:
+    // either it sees the command or this sees it asleep.
     std::atomic_thread_fence(std::memory_order_seq_cst);
-    if (asleep_.load(std::memory_order_relaxed)) {
-      wake_.fetch_add(1, std::memory_order_seq_cst);
-      wake_.notify_one();
+    if (asleep_.load(std::memory_order_relaxed) &&
+        (c.op != Op::kWrite ||
+         pushed_ - completed_.load(std::memory_order_acquire) >= wake_depth_)) {
+      Wake();
     }
-    return ++pushed_;
+    return pushed_;
   }
 
-  void WaitFor(uint64_t target) const {
-    while (completed_.load(std::memory_order_acquire) < target) {
-      std::this_thread::sleep_for(std::chrono::microseconds(50));
+  void Wake() {
+    asleep_.store(false, std::memory_order_relaxed);  // one wake per sleep
+    wake_.fetch_add(1, std::memory_order_seq_cst);
+    wake_.notify_one();
+  }
+
+  // Waits on the exporter's side until `done()` (which reads what the
+  // thread publishes): spins kSpin, then sleeps until the thread completes
+  // a command (it wakes only a waiter that said so: no syscall otherwise).
+  template <typename Done>
+  void Await(Done done) {
+    const auto spin_until = std::chrono::steady_clock::now() + kSpin;
+    // done() may take what it waits for (a free block): true ends the wait.
+    while (!done()) {
+      if (std::chrono::steady_clock::now() < spin_until) {
+        CpuRelax();
+        continue;
+      }
+      const uint32_t seen = progress_.load(std::memory_order_seq_cst);
+      waiting_.store(true, std::memory_order_relaxed);
+      std::atomic_thread_fence(std::memory_order_seq_cst);
+      const bool now_done = done();
+      if (!now_done) progress_.wait(seen, std::memory_order_seq_cst);
+      waiting_.store(false, std::memory_order_relaxed);
+      if (now_done) return;
     }
+  }
+
+  static void CpuRelax() {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    asm volatile("yield");
+#endif
+  }
+
+  void WaitFor(uint64_t target) {
+    Await([&] { return completed_.load(std::memory_order_acquire) >= target; });
   }
 
   absl::Status Finish(const Cmd& c) {
@@ -161,21 +202,10 @@ class AsyncSegmentSink::Impl {
   }
 
   void Run() {
-    using std::chrono::steady_clock;
-    steady_clock::time_point idle_since{};
     for (;;) {
       Cmd c;
       if (!cmds_.Pop(&c)) {
-        // While the stream flows, poll every kPoll (a block fills in ~70 us
-        // at 5 M records/s; the set holds several): the exporter never makes
-        // a syscall to wake this thread. After kIdle without a command,
-        // sleep until woken.
-        const steady_clock::time_point now = steady_clock::now();
-        if (idle_since == steady_clock::time_point{}) idle_since = now;
-        if (now - idle_since < kIdle) {
-          std::this_thread::sleep_for(kPoll);
-          continue;
-        }
+        // Nothing queued: sleep until the exporter wakes this thread (Push).
         const uint32_t w = wake_.load(std::memory_order_seq_cst);
         asleep_.store(true, std::memory_order_relaxed);
         std::atomic_thread_fence(std::memory_order_seq_cst);
@@ -186,10 +216,16 @@ class AsyncSegmentSink::Impl {
         }
         asleep_.store(false, std::memory_order_relaxed);
       }
-      idle_since = {};
       const bool last = Do(c);
       framing_.store(inner_->framing_bytes(), std::memory_order_relaxed);
       completed_.fetch_add(1, std::memory_order_release);
+      // Pairs with Await's fence: either the waiter sees this command done
+      // (its block back, the error) or this sees it waiting.
+      std::atomic_thread_fence(std::memory_order_seq_cst);
+      if (waiting_.load(std::memory_order_relaxed)) {
+        progress_.fetch_add(1, std::memory_order_seq_cst);
+        progress_.notify_one();
+      }
       if (last) return;
     }
   }
@@ -219,7 +255,7 @@ class AsyncSegmentSink::Impl {
           if (!s.ok()) Fail(std::move(s));
         }
         if (c.pooled) {
-          (void)free_.Push(c.data);  // the set fits: kMaxBlocks + 1 < 64 slots
+          (void)free_.Push(c.data);  // the set fits: kMaxBlocks + 1 < 2 * kMaxBlocks slots
         } else {
           delete[] c.data;
         }
@@ -254,8 +290,11 @@ class AsyncSegmentSink::Impl {
   std::thread thread_;
   SpscRing<Cmd, kCommands> cmds_;            // exporter → I/O thread
   SpscRing<uint8_t*, 2 * kMaxBlocks> free_;  // I/O thread → exporter
+  const size_t wake_depth_;                  // queued writes that wake the thread
   std::atomic<uint32_t> wake_{0};            // bumped to wake a sleeping thread
   std::atomic<bool> asleep_{false};          // the thread waits on wake_
+  std::atomic<uint32_t> progress_{0};        // bumped to wake a waiting exporter
+  std::atomic<bool> waiting_{false};         // the exporter waits on progress_
   uint64_t pushed_ = 0;                      // commands queued (exporter side)
   std::atomic<uint64_t> completed_{0};       // commands done (I/O thread)
   // The exporter's accepted data and the thread's written data: in_flight()

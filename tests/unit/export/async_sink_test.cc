@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <random>
 #include <thread>
@@ -131,6 +132,30 @@ TEST(AsyncSegmentSink, WaitsForAFreeBlockWhenAllAreInFlightAndCountsIt) {
   EXPECT_GE(async->full_waits(), 1u);
   EXPECT_EQ(got, want);
   EXPECT_EQ(w->records_written(), recs.size());
+}
+
+// The thread sleeps until a quarter of the set (8 of 32 blocks) waits; a
+// few blocks fewer still reach the destination at the next Flush, without
+// the thread being woken by another block.
+TEST(AsyncSegmentSink, BlocksBelowTheWakeDepthAreWrittenAtTheNextFlush) {
+  const auto recs = Records(1500, 5);  // 4 or 5 blocks
+  std::string got;
+  auto w = *StreamWriter::Create(
+      std::make_unique<AsyncSegmentSink>(SingleSegment(std::make_unique<MemorySink>(&got)), 32),
+      kInfo);
+  for (size_t at = 0; at < recs.size(); at += 256) {
+    ASSERT_TRUE(w->Append({recs.data() + at, std::min<size_t>(256, recs.size() - at)}).ok());
+  }
+  ASSERT_TRUE(w->Flush().ok());
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (w->records_written() < recs.size() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  EXPECT_EQ(w->records_written(), recs.size());
+  ASSERT_TRUE(w->Close(0, 0).ok());
+  const StreamContents c = ReadStreamBytes(Bytes(got));
+  ASSERT_TRUE(c.status.ok()) << c.status;
+  EXPECT_EQ(c.records.size(), recs.size());
 }
 
 TEST(AsyncSegmentSink, RotatingFilesThroughTheThreadHoldEveryRecord) {
