@@ -771,7 +771,9 @@ void Tracker::Impl::UpdateContact(uint32_t idx, Session& s, const packet::Parsed
     return;
   }
   me.contact = kContactPending;
-  Attempt& a = attempts_[(attempt_head_ + attempt_count_) % cfg_.capacity];
+  uint32_t at = attempt_head_ + attempt_count_;  // below 2 capacities: no division
+  if (at >= cfg_.capacity) at -= cfg_.capacity;
+  Attempt& a = attempts_[at];
   a.session_id = table_.cold(idx).session_id;
   a.deadline = t.clock_us + cfg_.attempt_timeout_us;
   a.idx = idx;
@@ -878,8 +880,10 @@ void Tracker::Impl::EvictStalest() {
   const uint32_t cap = table_.capacity();
   const uint32_t n = std::min(cap, kEvictionSample);
   if (cap >= 4 * n) {
-    const auto wrap = [cap](uint64_t at) { return static_cast<uint32_t>(at % cap); };
-    const uint64_t cursor = evict_cursor_;
+    // Offsets below 4 windows <= cap: one subtraction wraps (no division per
+    // eviction).
+    const auto wrap = [cap](uint32_t at) { return at >= cap ? at - cap : at; };
+    const uint32_t cursor = evict_cursor_;
     for (uint32_t i = 0; i < n; ++i) PrefetchLine(&table_.at(wrap(cursor + 3 * n + i)));
     if (evict_likely_ != SessionTable::kNone) {
       wheel_.PrefetchNeighbours(evict_likely_);
@@ -894,7 +898,8 @@ void Tracker::Impl::EvictStalest() {
     }
   }
   const uint32_t victim = StalestOf(evict_cursor_, n);
-  evict_cursor_ = static_cast<uint32_t>((uint64_t{evict_cursor_} + n) % cap);
+  evict_cursor_ += n;  // n <= cap
+  if (evict_cursor_ >= cap) evict_cursor_ -= cap;
   if (victim == SessionTable::kNone) return;  // not reached: a full table is all live
   ++counters_.sessions_evicted;
   End(victim, EndReason::kEvicted);
