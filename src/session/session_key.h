@@ -5,6 +5,7 @@
 
 #include <nmmintrin.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 
@@ -116,6 +117,21 @@ inline void KeyVlans(const packet::ParsedPacket& p, VlanKey mode, uint16_t* oute
   *inner = mode == VlanKey::kBoth && p.vlan_count >= 2 ? p.vlan_inner : 0;
 }
 
+// The sign of memcmp(a, b, 16) for two addresses, inline: as big-endian
+// words (GCC calls libc for a 16-byte memcmp whose sign is used: 1.6 % of a
+// lookup's profile).
+inline int CompareAddresses(const IpAddress& a, const IpAddress& b) {
+  for (size_t half = 0; half < 16; half += 8) {
+    uint64_t x, y;
+    std::memcpy(&x, a.bytes.data() + half, 8);
+    std::memcpy(&y, b.bytes.data() + half, 8);
+    x = __builtin_bswap64(x);
+    y = __builtin_bswap64(y);
+    if (x != y) return x < y ? -1 : 1;
+  }
+  return 0;
+}
+
 // Builds the canonical key of `p`. Returns true when the packet's source is
 // the key's lo endpoint (side 0); ICMP orders by address only.
 inline bool MakeSessionKey(const packet::ParsedPacket& p, SessionKey* k,
@@ -126,14 +142,14 @@ inline bool MakeSessionKey(const packet::ParsedPacket& p, SessionKey* k,
   KeyVlans(p, vlan_mode, &k->vlan_outer, &k->vlan_inner);
   bool src_is_lo;
   if (IsIcmp(p.protocol)) {
-    src_is_lo = !(p.dst.bytes < p.src.bytes);
+    src_is_lo = CompareAddresses(p.src, p.dst) <= 0;
     k->lo_port = IcmpTypeClass(p.protocol, p.icmp_type);
     k->hi_port = p.icmp_id;
     // Query/reply messages are matched by identifier; error codes distinguish
     // e.g. port from host unreachable.
     k->icmp_code = IcmpRequestDirection(p.protocol, p.icmp_type) != 0 ? 0 : p.icmp_code;
   } else {
-    const int c = std::memcmp(p.src.bytes.data(), p.dst.bytes.data(), 16);
+    const int c = CompareAddresses(p.src, p.dst);
     src_is_lo = c < 0 || (c == 0 && p.src_port <= p.dst_port);
     k->lo_port = src_is_lo ? p.src_port : p.dst_port;
     k->hi_port = src_is_lo ? p.dst_port : p.src_port;

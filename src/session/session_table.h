@@ -82,19 +82,23 @@ class SessionTable {
   uint32_t index_of(const Session& s) const { return static_cast<uint32_t>(&s - entries_.get()); }
 
   void Prefetch(uint32_t hash) const { PrefetchLine(&slots_[hash & mask_]); }
-  // After Prefetch() (long enough before, or this stalls on the slot): pulls
-  // in the hot entry the home slot points at when its hash matches (the
-  // session, almost always, at load <= 0.5). A new session's home slot holds
-  // another hash or none: nothing is pulled in for it (an unrelated entry
-  // would only take fill buffers).
-  void PrefetchEntry(uint32_t hash) const {
-    const Slot& s = slots_[hash & mask_];
-    if (s.ref == 0 || s.hash != hash) return;
-    const char* e = reinterpret_cast<const char*>(&entries_[s.ref - 1]);
-    static_assert(sizeof(Session) == 2 * 64);
-    PrefetchLine(e);
-    PrefetchLine(e + 64);
+  // The second stage, after Prefetch() (long enough before, or this stalls
+  // on the slot line): pulls in the hot entry of the first slot of the probe
+  // run whose hash matches (the session, almost always: also when a
+  // collision displaced it from its home slot), or the next line of slots
+  // when the run goes on past the home line without a match (a new
+  // session's run ends at an empty slot: nothing more is pulled in for it).
+  void PrefetchProbe(uint32_t hash) const {
+    if (const Slot* s = WalkHomeLine(hash, /*stop_at_match=*/true)) {
+      const char* e = reinterpret_cast<const char*>(&entries_[s->ref - 1]);
+      static_assert(sizeof(Session) == 2 * 64);
+      PrefetchLine(e);
+      PrefetchLine(e + 64);
+    }
   }
+  // The same for an Erase() to come: its backward shift walks the whole run,
+  // to the first empty slot.
+  void PrefetchRun(uint32_t hash) const { WalkHomeLine(hash, /*stop_at_match=*/false); }
 
   // Every line of entry `idx`, hot and cold (an eviction victim picked ahead:
   // its record reads them all).
@@ -135,6 +139,26 @@ class SessionTable {
     uint32_t hash;
     uint32_t ref;  // entry index + 1; 0 = empty
   };
+  // The index is mapped page-aligned: slot lines start at multiples of this.
+  static constexpr uint32_t kSlotsPerLine = 8;
+  static_assert(sizeof(Slot) * kSlotsPerLine == 64);
+
+  // Walks the probe run from hash's home slot within its line: returns the
+  // first slot whose hash matches (with stop_at_match), else nullptr once an
+  // empty slot ends the run or the run leaves the line, whose next line it
+  // then prefetches.
+  const Slot* WalkHomeLine(uint32_t hash, bool stop_at_match) const {
+    for (uint32_t pos = hash & mask_;;) {
+      const Slot& s = slots_[pos];
+      if (s.ref == 0) return nullptr;
+      if (stop_at_match && s.hash == hash) return &s;
+      pos = (pos + 1) & mask_;
+      if (pos % kSlotsPerLine == 0) {
+        PrefetchLine(&slots_[pos]);
+        return nullptr;
+      }
+    }
+  }
 
   static_assert(std::is_trivially_destructible_v<Session>);
   static_assert(std::is_trivially_destructible_v<SessionCold>);

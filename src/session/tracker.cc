@@ -6,8 +6,9 @@
 // fingerprint (first-data fingerprints).
 #include "session/tracker.h"
 
+#include <emmintrin.h>
+
 #include <algorithm>
-#include <cstring>
 #include <new>
 
 #include "absl/strings/str_cat.h"
@@ -225,7 +226,7 @@ class Tracker::Impl {
   uint32_t StalestOf(uint32_t start, uint32_t n) const;
   void Emit(const Session& s, EndReason reason, bool continuing);
   void End(uint32_t idx, EndReason reason);
-  SessionRecord BuildRecord(const Session& s, EndReason reason, bool continuing) const;
+  void BuildRecord(const Session& s, EndReason reason, bool continuing, SessionRecord& r) const;
   void UpdateContact(uint32_t idx, Session& s, const packet::ParsedPacket& pkt, uint8_t from,
                      PacketTime t);
   // Silent events for the attempts whose deadline passed by clock `now`.
@@ -261,6 +262,7 @@ class Tracker::Impl {
   uint32_t evict_cursor_ = 0;
   // The likely victim of the window after the next one (EvictStalest()).
   uint32_t evict_likely_ = SessionTable::kNone;
+  uint32_t evict_likely_hash_ = 0;  // its key's hash
   uint32_t flush_cursor_ = 0;
   size_t advance_budget_ = 0;  // records Advance() may still emit
 
@@ -301,10 +303,10 @@ void Tracker::Impl::ProcessBurst(std::span<const packet::ParsedPacket> pkts,
       hashes[i] = HashSessionKey(keys[i]);
       if (i < 2 * kAhead) table_.Prefetch(hashes[i]);
     }
-    for (size_t i = 0; i < std::min(n, kAhead); ++i) table_.PrefetchEntry(hashes[i]);
+    for (size_t i = 0; i < std::min(n, kAhead); ++i) table_.PrefetchProbe(hashes[i]);
     for (size_t i = 0; i < n; ++i) {
       if (i + 2 * kAhead < n) table_.Prefetch(hashes[i + 2 * kAhead]);
-      if (i + kAhead < n) table_.PrefetchEntry(hashes[i + kAhead]);
+      if (i + kAhead < n) table_.PrefetchProbe(hashes[i + kAhead]);
       ProcessKeyed(pkts[base + i], keys[i], hashes[i], from[i], times[base + i], input_port);
     }
   }
@@ -769,7 +771,9 @@ void Tracker::Impl::UpdateContact(uint32_t idx, Session& s, const packet::Parsed
     return;
   }
   me.contact = kContactPending;
-  Attempt& a = attempts_[(attempt_head_ + attempt_count_) % cfg_.capacity];
+  uint32_t at = attempt_head_ + attempt_count_;  // below 2 capacities: no division
+  if (at >= cfg_.capacity) at -= cfg_.capacity;
+  Attempt& a = attempts_[at];
   a.session_id = table_.cold(idx).session_id;
   a.deadline = t.clock_us + cfg_.attempt_timeout_us;
   a.idx = idx;
@@ -808,7 +812,9 @@ void Tracker::Impl::EmitContact(const Session& s, uint8_t client, ContactOutcome
     ++counters_.contacts_dropped;
     return;
   }
-  ContactEvent& e = contacts_[(contact_head_ + contact_count_) % cfg_.contact_capacity];
+  uint32_t at = contact_head_ + contact_count_;
+  if (at >= cfg_.contact_capacity) at -= cfg_.contact_capacity;
+  ContactEvent& e = contacts_[at];
   ++contact_count_;
   e = ContactEvent{};
   e.session_id = table_.cold(s).session_id;
@@ -832,6 +838,7 @@ size_t Tracker::Impl::DrainContacts(std::span<ContactEvent> out) {
     contact_head_ = contact_head_ + 1 == cfg_.contact_capacity ? 0 : contact_head_ + 1;
   }
   contact_count_ -= static_cast<uint32_t>(n);
+  if (contact_count_ == 0) contact_head_ = 0;  // as Drain(): reuse the cached slots
   return n;
 }
 
@@ -864,26 +871,35 @@ uint32_t Tracker::Impl::StalestOf(uint32_t start, uint32_t n) const {
 // evictions: the first lines of the window three ahead are prefetched; the
 // window two ahead (in cache by now) is scanned for its likely victim, whose
 // hot and cold lines, index slot and wheel node are prefetched; and the
-// likely victim picked last time gets its wheel neighbours. The look-ahead
+// likely victim picked last time gets its wheel neighbours and, its slot
+// line in by now, the next line when its probe run goes on there (Erase()'s
+// backward shift walks to the run's end: perf, SYN flood). The look-ahead
 // decides only what to prefetch: the victim is always what a scan of its
 // window finds at eviction time (a likely victim touched since is not taken).
 void Tracker::Impl::EvictStalest() {
   const uint32_t cap = table_.capacity();
   const uint32_t n = std::min(cap, kEvictionSample);
   if (cap >= 4 * n) {
-    const auto wrap = [cap](uint64_t at) { return static_cast<uint32_t>(at % cap); };
-    const uint64_t cursor = evict_cursor_;
+    // Offsets below 4 windows <= cap: one subtraction wraps (no division per
+    // eviction).
+    const auto wrap = [cap](uint32_t at) { return at >= cap ? at - cap : at; };
+    const uint32_t cursor = evict_cursor_;
     for (uint32_t i = 0; i < n; ++i) PrefetchLine(&table_.at(wrap(cursor + 3 * n + i)));
-    if (evict_likely_ != SessionTable::kNone) wheel_.PrefetchNeighbours(evict_likely_);
+    if (evict_likely_ != SessionTable::kNone) {
+      wheel_.PrefetchNeighbours(evict_likely_);
+      table_.PrefetchRun(evict_likely_hash_);
+    }
     evict_likely_ = StalestOf(wrap(cursor + 2 * n), n);
     if (evict_likely_ != SessionTable::kNone) {
       table_.PrefetchAll(evict_likely_);
-      table_.Prefetch(HashSessionKey(table_.at(evict_likely_).key));
+      evict_likely_hash_ = HashSessionKey(table_.at(evict_likely_).key);
+      table_.Prefetch(evict_likely_hash_);
       wheel_.PrefetchNode(evict_likely_);
     }
   }
   const uint32_t victim = StalestOf(evict_cursor_, n);
-  evict_cursor_ = static_cast<uint32_t>((uint64_t{evict_cursor_} + n) % cap);
+  evict_cursor_ += n;  // n <= cap
+  if (evict_cursor_ >= cap) evict_cursor_ -= cap;
   if (victim == SessionTable::kNone) return;  // not reached: a full table is all live
   ++counters_.sessions_evicted;
   End(victim, EndReason::kEvicted);
@@ -894,7 +910,9 @@ void Tracker::Impl::Emit(const Session& s, EndReason reason, bool continuing) {
     ++counters_.records_dropped;
     return;
   }
-  out_[(out_head_ + out_count_) % cfg_.output_capacity] = BuildRecord(s, reason, continuing);
+  uint32_t at = out_head_ + out_count_;
+  if (at >= cfg_.output_capacity) at -= cfg_.output_capacity;
+  BuildRecord(s, reason, continuing, out_[at]);
   ++out_count_;
 }
 
@@ -941,23 +959,32 @@ size_t Tracker::Impl::Drain(std::span<SessionRecord> out) {
   const size_t n = std::min<size_t>(out.size(), out_count_);
   for (size_t i = 0; i < n; ++i) {
     out[i] = out_[out_head_];
-    out_head_ = (out_head_ + 1) % cfg_.output_capacity;
+    out_head_ = out_head_ + 1 == cfg_.output_capacity ? 0 : out_head_ + 1;
   }
   out_count_ -= static_cast<uint32_t>(n);
+  // Emptied: the next records go to the first slots again, still in cache,
+  // instead of walking the whole ring (one write miss per line).
+  if (out_count_ == 0) out_head_ = 0;
   return n;
 }
 
-SessionRecord Tracker::Impl::BuildRecord(const Session& s, EndReason reason,
-                                         bool continuing) const {
+void Tracker::Impl::BuildRecord(const Session& s, EndReason reason, bool continuing,
+                                SessionRecord& r) const {
   const uint8_t c = s.client_side, v = 1 - c;
   const SideState& cs = s.side[c];
   const SideState& ss = s.side[v];
   const SessionCold& cold = table_.cold(s);
   const bool tcp = s.key.protocol == packet::kProtoTcp;
   const bool icmp = IsIcmp(s.key.protocol);
-  SessionRecord r;
-  // Zeroed padding too: records are copied through rings and compared bytewise.
-  std::memset(static_cast<void*>(&r), 0, sizeof(r));
+  // Zeroed padding too: records are copied through rings and compared
+  // bytewise. In 16-byte stores: memset became a rep stos whose start-up
+  // cost a tenth of an eviction (perf, SYN flood).
+  static_assert(sizeof(SessionRecord) % 16 == 0);
+  char* bytes = reinterpret_cast<char*>(&r);
+#pragma GCC unroll 16
+  for (size_t i = 0; i < sizeof(r); i += 16) {
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(bytes + i), _mm_setzero_si128());
+  }
   r.session_id = cold.session_id;
   r.client_ip = Addr(s, c);
   r.server_ip = Addr(s, v);
@@ -1030,7 +1057,6 @@ SessionRecord Tracker::Impl::BuildRecord(const Session& s, EndReason reason,
   }
   r.client_first_data_len = cold.side[c].first_data_len;
   r.server_first_data_len = cold.side[v].first_data_len;
-  return r;
 }
 
 // ---------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 // client SYN was seen, decided by the server's SYN-ACK or RST, the attempt
 // timeout, or the session's end; record time only.
 #include <algorithm>
+#include <span>
 #include <tuple>
 #include <vector>
 
@@ -224,6 +225,39 @@ TEST(ContactEvents, FullEventQueueDropsAndCountsButRecordsStillLeave) {
   EXPECT_EQ((*t)->counters().contacts_reject, 5u);
   EXPECT_TRUE((*t)->FlushSome(EndReason::kEndOfInput, kT0 + 2));  // decided: no event to wait for
   EXPECT_EQ((*t)->PendingOutput(), 5u);
+}
+
+// The event queue reuses its first slots once drained empty (tracker.cc
+// DrainContacts()): events still leave in order across a partial drain, a
+// wrap of the ring, and the restart at slot 0.
+TEST(ContactEvents, EventQueueKeepsOrderAcrossPartialDrainsWrapAndRestart) {
+  TrackerConfig c = SmallConfig();
+  c.contact_capacity = 2;
+  PacketMaker m;
+  auto t = Tracker::Create(c);
+  ASSERT_TRUE(t.ok());
+  uint16_t next = 40000;
+  uint64_t now = kT0;
+  const auto reject = [&](int count) {  // one decided attempt each
+    for (int i = 0; i < count; ++i, ++next) {
+      (*t)->Process(m.Tcp(kC, next, kSrv, 80, kS, 100), ++now, 0);
+      (*t)->Process(m.Tcp(kSrv, 80, kC, next, kRA, 0, 101), ++now, 0);
+    }
+  };
+  const auto drain = [&](size_t most) {
+    std::vector<uint16_t> ports;
+    ContactEvent ev[2];
+    const size_t n = (*t)->DrainContacts(std::span(ev, most));
+    for (size_t i = 0; i < n; ++i) ports.push_back(ev[i].client_port);
+    return ports;
+  };
+  reject(2);
+  EXPECT_EQ(drain(1), std::vector<uint16_t>({40000}));
+  reject(1);  // wraps to slot 0
+  EXPECT_EQ(drain(2), std::vector<uint16_t>({40001, 40002}));
+  reject(2);  // empty before: from slot 0 again
+  EXPECT_EQ(drain(2), std::vector<uint16_t>({40003, 40004}));
+  EXPECT_EQ((*t)->counters().contacts_dropped, 0u);
 }
 
 TEST(ContactEvents, AdvanceAndFlushWaitForRoomInsteadOfDroppingSilentEvents) {

@@ -1,5 +1,6 @@
 #include "session/session_key.h"
 
+#include <cstring>
 #include <random>
 
 #include "gtest/gtest.h"
@@ -14,6 +15,25 @@ packet::ParsedPacket Reverse(packet::ParsedPacket p) {
   std::swap(p.src, p.dst);
   std::swap(p.src_port, p.dst_port);
   return p;
+}
+
+// The inline compare orders like memcmp (unsigned bytes, first difference
+// decides), wherever in either 8-byte half the first difference lies.
+TEST(SessionKey, CompareAddressesHasTheSignOfMemcmp) {
+  std::mt19937 rng(5);
+  const auto sign = [](int c) { return (c > 0) - (c < 0); };
+  for (int round = 0; round < 20000; ++round) {
+    IpAddress a, b;
+    for (auto& x : a.bytes) x = static_cast<uint8_t>(rng());
+    b = a;
+    const size_t at = rng() % 16;
+    // Differ at `at` (often by the top bit), maybe again after it.
+    b.bytes[at] = static_cast<uint8_t>(round % 3 == 0 ? a.bytes[at] ^ 0x80 : rng());
+    if (round % 2 == 0 && at < 15) b.bytes[at + 1 + rng() % (15 - at)] ^= 0xff;
+    if (round % 5 == 0) b = a;
+    EXPECT_EQ(CompareAddresses(a, b), sign(std::memcmp(a.bytes.data(), b.bytes.data(), 16)));
+    EXPECT_EQ(CompareAddresses(b, a), sign(std::memcmp(b.bytes.data(), a.bytes.data(), 16)));
+  }
 }
 
 TEST(SessionKey, BothDirectionsGiveTheSameKeyAndHash) {
