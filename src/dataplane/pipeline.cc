@@ -9,6 +9,8 @@
 #include <rte_mbuf.h>
 #include <rte_mbuf_dyn.h>
 
+#include <pthread.h>
+#include <sched.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -47,6 +49,46 @@ namespace flowtrail::dataplane {
 std::atomic<int> Pipeline::stop_signal{0};
 
 namespace {
+
+// While alive, the calling (main) thread runs on the EAL's control CPU set,
+// so the threads the output and the collector links start (disk and network
+// I/O, zstd) inherit it: EAL pins the main thread to the main lcore's core,
+// and those threads then shared it with whatever polls there (the exporter,
+// on small machines), which halved the exporter's wall rate. The control
+// set is rte_ctrl_thread_create's: the cores no lcore uses, else the main
+// lcore's (so never a worker's core).
+class OnControlCores {
+ public:
+  OnControlCores() {
+    if (pthread_getaffinity_np(pthread_self(), sizeof(saved_), &saved_) != 0) {
+      return;
+    }
+    pthread_t probe;
+    cpu_set_t control;
+    CPU_ZERO(&control);
+    if (rte_ctrl_thread_create(&probe, "ft-cpuset", nullptr, &ReadAffinity, &control) != 0) {
+      return;
+    }
+    pthread_join(probe, nullptr);
+    restore_ = CPU_COUNT(&control) > 0 &&
+               pthread_setaffinity_np(pthread_self(), sizeof(control), &control) == 0;
+  }
+  ~OnControlCores() {
+    if (restore_) {
+      pthread_setaffinity_np(pthread_self(), sizeof(saved_), &saved_);
+    }
+  }
+  OnControlCores(const OnControlCores&) = delete;
+  OnControlCores& operator=(const OnControlCores&) = delete;
+
+ private:
+  static void* ReadAffinity(void* out) {
+    pthread_getaffinity_np(pthread_self(), sizeof(cpu_set_t), static_cast<cpu_set_t*>(out));
+    return nullptr;
+  }
+  cpu_set_t saved_;
+  bool restore_ = false;
+};
 
 uint32_t PoolSize(uint64_t wanted) {
   // Not rounded up to 2^k - 1: with infinite_rx a whole file sits in the
@@ -392,7 +434,8 @@ absl::StatusOr<std::unique_ptr<Pipeline>> Pipeline::Create(const SensorConfig& c
     s->dispatcher = std::make_unique<Dispatcher>(std::move(ds));
   }
 
-  // The stream.
+  // The stream. Its sinks' threads start on the control cores.
+  std::optional<OnControlCores> on_control_cores(std::in_place);
   // The primary output (a file, or rotating files in a directory); none when
   // the stream goes only to collectors.
   const bool primary = !config.output.empty() || !config.output_dir.empty();
@@ -436,6 +479,7 @@ absl::StatusOr<std::unique_ptr<Pipeline>> Pipeline::Create(const SensorConfig& c
   }
   absl::StatusOr<std::unique_ptr<exporter::StreamWriter>> writer =
       exporter::StreamWriter::Create(*std::move(out), info);
+  on_control_cores.reset();  // every sink thread has started
   if (!writer.ok()) {
     return writer.status();
   }

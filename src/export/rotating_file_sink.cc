@@ -34,10 +34,6 @@ absl::Status FsyncFd(int fd, const std::string& name) {
   return absl::OkStatus();
 }
 
-std::span<const uint8_t> AsBytes(const std::string& s) {
-  return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
-}
-
 uint64_t WallUs() {
   return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
                                    std::chrono::system_clock::now().time_since_epoch())
