@@ -1119,6 +1119,9 @@ void ScanTable::Consume(std::span<const SessionRecord> records) {
   constexpr size_t kRowAhead = 5;
   constexpr size_t kRing = 32;  // > kIndexAhead, a power of two
   static_assert(kRing > kIndexAhead && (kRing & (kRing - 1)) == 0);
+  // First contacts prefetched for a record that reads the list: the line
+  // with the header holds one, and two lines more 8 (most clients' all).
+  constexpr size_t kClientListAhead = 8;
   Impl& m = *impl_;
   const uint64_t key = options_.hash_key;
   std::array<Outcome, kRing> outcome;
@@ -1180,17 +1183,19 @@ void ScanTable::Consume(std::span<const SessionRecord> records) {
     // The flags the record's server has in the row (what Add's Insert
     // returns; 0 for a new row).
     const uint64_t flags = row == nullptr ? 0 : row->FlagsOf(target[j % kRing]);
-    // The client's key and header only: a repeat contact (and a full
-    // client's later ones) never read the list; a settled one, not even
-    // that (Add).
+    // A settled record reads the client's key and header at most (Add); any
+    // other reads its first contacts too (looking for the server), except a
+    // full client's later contacts: the first kClientListAhead.
     h.client_slot = ClientTable::kNoSlot;
     const bool settled =
         row != nullptr && Settled(*row, flags, ContactOf(a.first_time_us, o >= Outcome::kSuccess),
                                   m.clients.evictions());
     if (!settled || m.client_times_folded) {
       if (row != nullptr && row->client_slot < m.clients.size()) {
-        m.clients.PrefetchSlot(row->client_slot, offsetof(ClientTable::Slot, second) +
-                                                     offsetof(ClientState, contacts));
+        m.clients.PrefetchSlot(row->client_slot,
+                               offsetof(ClientTable::Slot, second) +
+                                   offsetof(ClientState, contacts) +
+                                   (settled ? 0 : kClientListAhead * sizeof(FirstContact)));
       } else {
         m.clients.PrefetchHome(h.client_hash);  // Add looks it up
       }
