@@ -440,8 +440,8 @@ struct RowState {
   // ScanTable::Add). The latest contact that added a server to the list:
   // that contact left the server among the client's first contacts no later
   // than it, or the client full with all its contacts earlier; later
-  // contacts (of any row) only make contact times earlier. UINT64_MAX:
-  // unknown (a loaded row).
+  // contacts (of any row) only make contact times earlier. Loaded rows:
+  // Impl::SettleLoadedRows.
   uint64_t settled_from = 0;
   uint64_t first_time_us = UINT64_MAX;
   uint64_t last_time_us = 0;
@@ -842,6 +842,29 @@ struct ScanTable::Impl {
       }
     }
     return t;
+  }
+  // settled_from of rows loaded from a snapshot (not saved: derived from the
+  // client): the latest of its servers' first contacts, or the client's
+  // latest one for servers a full client does not keep; UINT64_MAX (never
+  // settled) when a server is missing from a client that is not full (its
+  // client was evicted in the table saved) or the client is missing.
+  void SettleLoadedRows() {
+    for (uint32_t i = 0; i < rows.size(); ++i) {
+      const RowKey& k = rows.slots()[i].first;
+      RowState& r = rows.At(i);
+      const ClientState* c = clients.Find(ClientKey{k.client, k.ip_version});
+      r.settled_from = c == nullptr ? UINT64_MAX : 0;
+      for (uint32_t s = 0; s < r.n && c != nullptr; ++s) {
+        const uint64_t id = r.servers[s] & ~kFlagMask;
+        const auto* end = c->contacts.begin() + c->n;
+        const auto* f = std::find_if(c->contacts.begin(), end,
+                                     [id](const FirstContact& fc) { return fc.target == id; });
+        const uint64_t bound = f != end               ? f->time_kind
+                               : c->n == kTrwContacts ? c->latest
+                                                      : UINT64_MAX;
+        r.settled_from = std::max(r.settled_from, bound);
+      }
+    }
   }
   void FoldClientTimes() {
     if (client_times_folded) {
@@ -1743,7 +1766,6 @@ absl::StatusOr<ScanTable> ScanTable::Load(const v1::ScanTableState& state,
     d.last_time_us = p.last_time_us();
     d.fail_min_us = p.fail_min_us();
     d.fail_max_us = p.fail_max_us();
-    d.settled_from = UINT64_MAX;  // not saved: its sessions read the client again
     if (p.sketched()) {
       d.sketch = std::make_unique<RowSketches>();
       for (int j = 0; j < kFlagCount; ++j) {
@@ -1792,6 +1814,7 @@ absl::StatusOr<ScanTable> ScanTable::Load(const v1::ScanTableState& state,
       d.Add(c.target(), c.time_us() << 2 | (c.failure() ? kContactFailure : kContactSuccess));
     }
   }
+  m.SettleLoadedRows();
   m.servers.AddHeap(static_cast<int64_t>(server_heap));
   m.rows.AddHeap(static_cast<int64_t>(row_heap));
   // Loading must not evict: a snapshot that does not fit its own budget was

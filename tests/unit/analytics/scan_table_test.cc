@@ -746,11 +746,16 @@ TEST(ScanTableMergeTest, MergedClientTimesCountRepeatSessions) {
 // depend on the order, whether or not the client is full.
 TEST(TrwTest, AnEarlierRepeatMovesTheFirstContact) {
   std::vector<SessionRecord> recs;
-  for (uint32_t s = 0; s < 20; ++s) {  // past kTrwContacts servers
-    recs.push_back(Tcp(1, 100 + s, 443, Outcome::kSuccess, 100 + 10 * s));
-    recs.push_back(Tcp(1, 100 + s, 443, Outcome::kSuccess, 105 + 10 * s));
-    recs.push_back(Tcp(1, 100 + s, 443, Outcome::kReject, 300 - 10 * s));
+  for (uint32_t s = 0; s < 20; ++s) {  // past kTrwContacts servers, two exact rows
+    const uint16_t port = s < 10 ? 443 : 8443;
+    recs.push_back(Tcp(1, 100 + s, port, Outcome::kSuccess, 100 + 10 * s));
+    recs.push_back(Tcp(1, 100 + s, port, Outcome::kSuccess, 105 + 10 * s));
+    recs.push_back(Tcp(1, 100 + s, port, Outcome::kReject, 300 - 10 * s));
   }
+  // Servers of a row the full client did not keep, then an earlier contact.
+  recs.push_back(Tcp(1, 120, 9443, Outcome::kSuccess, 400));
+  recs.push_back(Tcp(1, 121, 9443, Outcome::kSuccess, 410));
+  recs.push_back(Tcp(1, 120, 9443, Outcome::kReject, 125));
   for (uint32_t s = 0; s < 4; ++s) {  // a client of a few servers
     recs.push_back(Tcp(2, 100 + s, 80, Outcome::kSuccess, 100 + 10 * s));
     recs.push_back(Tcp(2, 100 + s, 80, Outcome::kSilent, 90 - 10 * s));
@@ -769,14 +774,29 @@ TEST(TrwTest, AnEarlierRepeatMovesTheFirstContact) {
     return x.first_time_us < y.first_time_us;
   });
   in_order.Consume(std::span<const SessionRecord>(sorted));
-  for (const bool batch : {false, true}) {
+  for (const int way : {0, 1, 2}) {  // one by one, batch, through a snapshot
     ScanTable t;
-    if (batch) {
+    if (way == 1) {
       t.Consume(std::span<const SessionRecord>(recs));
-    } else {
+    } else if (way == 0) {
       for (const auto& r : recs) t.Consume(r);
+    } else {
+      // Rows loaded from a snapshot of the successes: the failures, mostly
+      // earlier, still move the contacts.
+      auto first = [](const SessionRecord& r) { return ClassifyRecord(r) >= Outcome::kSuccess; };
+      for (const auto& r : recs) {
+        if (first(r)) t.Consume(r);
+      }
+      v1::ScanTableState state;
+      ASSERT_TRUE(t.Save(&state).ok());
+      absl::StatusOr<ScanTable> loaded = ScanTable::Load(state);
+      ASSERT_TRUE(loaded.ok()) << loaded.status();
+      t = *std::move(loaded);
+      for (const auto& r : recs) {
+        if (!first(r)) t.Consume(r);
+      }
     }
-    EXPECT_EQ(contacts(t), contacts(in_order)) << batch;
+    EXPECT_EQ(contacts(t), contacts(in_order)) << way;
     const auto v = t.Verdicts();
     const auto w = in_order.Verdicts();
     ASSERT_EQ(v.size(), w.size());
