@@ -185,7 +185,9 @@ BENCHMARK(BM_LiveUpdatePath)->Arg(4096)->Arg(65536)->Arg(1 << 20)->ArgName("clie
 void BM_LivePart(benchmark::State& state) {
   RunLiveBursts(state, static_cast<uint32_t>(state.range(0)), 1u << state.range(1));
 }
-BENCHMARK(BM_LivePart)->ArgsProduct({{4096, 65536}, {0, 1, 2}})->ArgNames({"clients", "part"});
+BENCHMARK(BM_LivePart)
+    ->ArgsProduct({{4096, 65536, 1 << 20}, {0, 1, 2}})
+    ->ArgNames({"clients", "part"});
 
 // What the analytics lcore's telemetry publish costs once a second over the
 // tables of the live mix (0: TopRows(10), 1: TopServers(10), 2: AnalyzePorts,

@@ -122,6 +122,11 @@ class BoundedTable {
     const size_t e = Lookup(k, hash_(k));
     return e == kNotFound ? nullptr : &slots_[index_[e].slot].second;
   }
+  // The key's slot, kNoSlot if absent.
+  uint32_t FindSlot(const Key& k) const {
+    const size_t e = Lookup(k, hash_(k));
+    return e == kNotFound ? kNoSlot : index_[e].slot;
+  }
 
   // The key's value, inserted (evicting cold keys first) if new.
   Value& FindOrInsert(const Key& k) { return FindOrInsert(k, hash_(k), kEmpty); }
@@ -139,8 +144,7 @@ class BoundedTable {
     if (e != kNotFound) {
       return index_[e].slot;
     }
-    while (!slots_.empty() &&
-           (slots_.size() >= max_keys_ || (budget_ != 0 && MemoryBytes() + KeyBytes() > budget_))) {
+    while (MayEvict()) {
       EvictColdest();
     }
     if ((slots_.size() + 1) * 4 > index_.size() * 3) {
@@ -157,6 +161,11 @@ class BoundedTable {
   }
   Value& At(uint32_t slot) { return slots_[slot].second; }
 
+  // Whether a new key would evict now (also true whenever Trim() would).
+  bool MayEvict() const {
+    return !slots_.empty() &&
+           (slots_.size() >= max_keys_ || (budget_ != 0 && MemoryBytes() + KeyBytes() > budget_));
+  }
   // Evicts while over the budget (a set of a hot key became a sketch).
   // Call only when no reference into the table is held.
   void Trim() {
@@ -413,10 +422,10 @@ struct RowSessions {
 };
 
 // Hot fields first, then the server list, then what only failures touch: a
-// success touches the header (the heap pointers too, for the memory charge)
-// and the list's first entries, which the batch pipeline prefetches (with
-// the key: 128 bytes, the first two lines of the 64-byte aligned slot of
-// 256 bytes).
+// repeat session touches the header (the sketch pointer and fail_cap too,
+// for the memory charge) and the list's first entries, which the batch
+// pipeline prefetches (with the key: 128 bytes, the first two lines of the
+// 64-byte aligned slot of 256 bytes).
 struct RowState {
   uint16_t n = 0;         // servers in the exact list (at most kRowInline)
   uint16_t fail_cap = 0;  // entries of `failures`: read by HeapBytes, so hot
@@ -425,17 +434,26 @@ struct RowState {
   // client through the row's line instead of the client index's.
   uint32_t client_slot = UINT32_MAX;
   std::unique_ptr<RowSketches> sketch;
+  // While no client was evicted: a contact (time << 2 | kind) of a server of
+  // the exact list no earlier than this changes nothing in the client's
+  // first contacts, so a repeat session does not read the client (see
+  // ScanTable::Add). The latest contact that added a server to the list:
+  // that contact left the server among the client's first contacts no later
+  // than it, or the client full with all its contacts earlier; later
+  // contacts (of any row) only make contact times earlier. Loaded rows:
+  // Impl::SettleLoadedRows.
+  uint64_t settled_from = 0;
+  uint64_t first_time_us = UINT64_MAX;
+  uint64_t last_time_us = 0;
+  RowSessions sessions;
+  std::array<uint64_t, kRowInline> servers{};  // id (hash & ~kFlagMask) | flags
+  // Failures only (cold for a success).
   // Exact regime, from the row's first failure: an entry per server up to the
   // last one that failed (fail_cap of them, grown by doubling), out of line
   // so that rows of successes only stay small (the update path's cache
   // footprint), and sized to need: a scanned row of one or two servers costs
   // 48 bytes, not the 320 of a list of kRowInline.
   std::unique_ptr<FailEntry[]> failures;
-  uint64_t first_time_us = UINT64_MAX;
-  uint64_t last_time_us = 0;
-  RowSessions sessions;
-  std::array<uint64_t, kRowInline> servers{};  // id (hash & ~kFlagMask) | flags
-  // Failures only (cold for a success).
   uint64_t fail_min_us = UINT64_MAX;  // over all the row's failures
   uint64_t fail_max_us = 0;
 
@@ -539,6 +557,9 @@ struct RowState {
     f.n = static_cast<uint32_t>(std::min<uint64_t>(UINT32_MAX, uint64_t{f.n} + nfail));
   }
   void Merge(const RowState& o) {
+    // Both bounds hold for the merged client (its contacts are the earliest
+    // of both), so the later one holds for both lists.
+    settled_from = std::max(settled_from, o.settled_from);
     fail_min_us = std::min(fail_min_us, o.fail_min_us);
     fail_max_us = std::max(fail_max_us, o.fail_max_us);
     if (!o.sketch) {
@@ -679,13 +700,15 @@ struct ServerState {
   uint64_t LastTime() const { return last_accept_us; }  // the eviction order
 };
 
-// Rows: 240 -> 256 bytes, clients: 304 -> 320 (their 48 hot bytes in one
+// Rows: 248 -> 256 bytes, clients: 304 -> 320 (their 48 hot bytes in one
 // line), servers: 136 -> 160; a line or more a record fewer out of cache.
 using RowTable = BoundedTable<RowKey, RowState, RowKey::Hash, 64>;
 using ClientTable = BoundedTable<ClientKey, ClientState, ClientKey::Hash, 64>;
 using ServerTable = BoundedTable<uint64_t, ServerState, ServerKeyHash, 32>;
 static_assert(sizeof(RowTable::Slot) == 256 && sizeof(ClientTable::Slot) == 320 &&
               sizeof(ServerTable::Slot) == 160);
+// The row's header (through last_time_us) fills the slot's first line.
+static_assert(offsetof(RowTable::Slot, second) + offsetof(RowState, sessions) == 64);
 
 template <class Table, class Value>
 void ChargeHeap(Table& t, const Value& v, size_t before) {
@@ -790,6 +813,69 @@ struct ScanTable::Impl {
   ClientTable clients;
   ServerTable servers;
   ScanStats stats;
+  // A client's last record time (its eviction order) is the latest of its
+  // rows' (every record of a client is a record of one of its rows). Until a
+  // row or client could be evicted, a repeat session updates only its row,
+  // and a client's own last_time_us is a lower bound; FoldClientTimes makes
+  // them exact, once, before the first eviction (Add) or a Merge.
+  bool client_times_folded = false;
+
+  // The slot of the client of row k (k's hint when it still holds it).
+  uint32_t ClientSlotOf(const RowKey& k, const RowState& r) const {
+    const ClientKey ck{k.client, k.ip_version};
+    if (clients.Holds(r.client_slot, ck)) {
+      return r.client_slot;
+    }
+    return clients.FindSlot(ck);
+  }
+  // Every client's last record time, by slot.
+  std::vector<uint64_t> ClientTimes() const {
+    std::vector<uint64_t> t(clients.size());
+    for (size_t i = 0; i < t.size(); ++i) {
+      t[i] = clients.slots()[i].second.last_time_us;
+    }
+    if (!client_times_folded) {
+      for (const auto& [k, r] : rows.slots()) {
+        if (const uint32_t c = ClientSlotOf(k, r); c != ClientTable::kNoSlot) {
+          t[c] = std::max(t[c], r.last_time_us);
+        }
+      }
+    }
+    return t;
+  }
+  // settled_from of rows loaded from a snapshot (not saved: derived from the
+  // client): the latest of its servers' first contacts, or the client's
+  // latest one for servers a full client does not keep; UINT64_MAX (never
+  // settled) when a server is missing from a client that is not full (its
+  // client was evicted in the table saved) or the client is missing.
+  void SettleLoadedRows() {
+    for (uint32_t i = 0; i < rows.size(); ++i) {
+      const RowKey& k = rows.slots()[i].first;
+      RowState& r = rows.At(i);
+      const ClientState* c = clients.Find(ClientKey{k.client, k.ip_version});
+      r.settled_from = c == nullptr ? UINT64_MAX : 0;
+      for (uint32_t s = 0; s < r.n && c != nullptr; ++s) {
+        const uint64_t id = r.servers[s] & ~kFlagMask;
+        const auto* end = c->contacts.begin() + c->n;
+        const auto* f = std::find_if(c->contacts.begin(), end,
+                                     [id](const FirstContact& fc) { return fc.target == id; });
+        const uint64_t bound = f != end               ? f->time_kind
+                               : c->n == kTrwContacts ? c->latest
+                                                      : UINT64_MAX;
+        r.settled_from = std::max(r.settled_from, bound);
+      }
+    }
+  }
+  void FoldClientTimes() {
+    if (client_times_folded) {
+      return;
+    }
+    const std::vector<uint64_t> t = ClientTimes();
+    for (size_t i = 0; i < t.size(); ++i) {
+      clients.At(static_cast<uint32_t>(i)).last_time_us = t[i];
+    }
+    client_times_folded = true;
+  }
 
   // The active window of a server: [first acceptance - horizon, last
   // acceptance + horizon]; empty (lo > hi) for a server that never accepted.
@@ -931,6 +1017,18 @@ uint64_t ClientHashOf(const SessionRecord& r, uint64_t key) {
   return HashServer(r.client_ip, r.ip_version, 0, key);
 }
 
+uint64_t ContactOf(uint64_t time_us, bool success) {
+  return time_us << 2 | (success ? kContactSuccess : kContactFailure);
+}
+
+// Whether a contact (time << 2 | kind) of a server that had `flags` in the
+// row changes nothing in the client's first contacts (RowState::settled_from;
+// the flags are those from before the record, 0 for a server new to it).
+bool Settled(const RowState& row, uint64_t flags, uint64_t time_kind, uint64_t client_evictions) {
+  return flags != 0 && flags != RowState::kUnknownFlags && client_evictions == 0 &&
+         time_kind >= row.settled_from;
+}
+
 }  // namespace
 
 void ScanTable::Consume(const SessionRecord& r) {
@@ -951,6 +1049,9 @@ void ScanTable::Add(const SessionRecord& r, Outcome o, uint64_t target, const Hi
   const uint64_t t = r.first_time_us;
   m.stats.max_time_us = std::max(m.stats.max_time_us, t);
   const bool success = o == Outcome::kSuccess || o == Outcome::kData;
+  if (!m.client_times_folded && (m.rows.MayEvict() || m.clients.MayEvict())) {
+    m.FoldClientTimes();  // before any row or client goes
+  }
   const RowKey rk{r.client_ip, r.server_port, r.ip_version};
   RowState& row =
       hints ? m.rows.FindOrInsert(rk, hints->row_hash, hints->row_slot) : m.rows.FindOrInsert(rk);
@@ -990,26 +1091,33 @@ void ScanTable::Add(const SessionRecord& r, Outcome o, uint64_t target, const Hi
     }
   }
 
-  // The client through the row's hint; by the index when the row is new or
-  // the client moved (evicted, or another evicted in its place).
-  const ClientKey ck{r.client_ip, r.ip_version};
-  if (!m.clients.Holds(row.client_slot, ck)) {
-    row.client_slot =
-        hints ? m.clients.FindOrInsertSlot(ck, hints->client_hash, hints->client_slot)
-              : m.clients.FindOrInsertSlot(ck, m.clients.HashOf(ck), ClientTable::kNoSlot);
+  // A contact of a server this row already has no earlier than the row's
+  // settled_from changes nothing (unless a client was ever evicted), and
+  // while client times are folded lazily such a session does not touch its
+  // client at all: the client's line is the update path's largest miss.
+  const uint64_t time_kind = ContactOf(t, success);
+  const bool settled = Settled(row, flags_before, time_kind, m.clients.evictions());
+  if (!settled || m.client_times_folded) {
+    // The client through the row's hint; by the index when the row is new or
+    // the client moved (evicted, or another evicted in its place).
+    const ClientKey ck{r.client_ip, r.ip_version};
+    if (!m.clients.Holds(row.client_slot, ck)) {
+      row.client_slot =
+          hints ? m.clients.FindOrInsertSlot(ck, hints->client_hash, hints->client_slot)
+                : m.clients.FindOrInsertSlot(ck, m.clients.HashOf(ck), ClientTable::kNoSlot);
+    }
+    ClientState& c = m.clients.At(row.client_slot);
+    if (!settled) {
+      c.Add(target, time_kind);
+      if (flags_before == 0) {
+        row.settled_from = std::max(row.settled_from, time_kind);
+      }
+    }
+    c.last_time_us = std::max(c.last_time_us, r.last_time_us);
   }
-  ClientState& c = m.clients.At(row.client_slot);
-  const uint64_t time_kind = (t << 2) | (success ? kContactSuccess : kContactFailure);
-  // A client this row already saw contact this server has it among its
-  // first contacts, or had kTrwContacts earlier ones (the list never
-  // shrinks) unless a client was ever evicted; then a contact no earlier
-  // than the latest kept one changes nothing, and the contact list (up to
-  // four more lines) is not read.
-  if (flags_before == 0 || flags_before == RowState::kUnknownFlags || m.clients.evictions() != 0 ||
-      time_kind < c.latest) {
-    c.Add(target, time_kind);
+  if (!m.client_times_folded && m.rows.MayEvict()) {
+    m.FoldClientTimes();  // Trim may evict (a sketch grew the row table)
   }
-  c.last_time_us = std::max(c.last_time_us, r.last_time_us);
   m.rows.Trim();
   m.servers.Trim();
 }
@@ -1020,18 +1128,23 @@ void ScanTable::Consume(std::span<const SessionRecord> records) {
   // prefetched; at i + kValueAhead the (now cached) indexes give the slots,
   // whose hot bytes are prefetched; at i + kRowAhead the (now cached) row
   // gives its client's slot (a hint kept in the row: no client index line),
-  // whose hot line is prefetched, and tells whether a success is a repeat;
+  // whose hot line is prefetched unless the record is settled (Add does not
+  // touch the client), and tells whether a success is a repeat;
   // if not, its server's client set and the register its client goes to
   // when that set is a sketch are prefetched (popular servers: a random
   // 2 KiB access); at i it is added, with the hashes and slots found (each
   // computed once). Out of cache, the misses of ~8 records overlap: the work
-  // is bound by the lines a record touches (about 7 for a repeat success:
-  // 2 index, 2 row, 1 client, 1 server, and the record's own).
+  // is bound by the lines a record touches (about 6 for a repeat success:
+  // 2 index, 2 row, 1 server, and the record's own; 1 client more once
+  // client times are folded).
   constexpr size_t kIndexAhead = 16;
   constexpr size_t kValueAhead = 10;
   constexpr size_t kRowAhead = 5;
   constexpr size_t kRing = 32;  // > kIndexAhead, a power of two
   static_assert(kRing > kIndexAhead && (kRing & (kRing - 1)) == 0);
+  // First contacts prefetched for a record that reads the list: the line
+  // with the header holds one, and two lines more 8 (most clients' all).
+  constexpr size_t kClientListAhead = 8;
   Impl& m = *impl_;
   const uint64_t key = options_.hash_key;
   std::array<Outcome, kRing> outcome;
@@ -1067,10 +1180,12 @@ void ScanTable::Consume(std::span<const SessionRecord> records) {
       return;
     }
     Hints& h = hints[j % kRing];
-    // The row's key, header and first four servers.
+    // The row's key, header and first four servers; for a failure also its
+    // tail (failure range and list, read by stage_row).
     h.row_slot = m.rows.SlotOf(h.row_hash);
-    m.rows.PrefetchSlot(h.row_slot,
-                        offsetof(RowTable::Slot, second) + offsetof(RowState, servers) + 32);
+    m.rows.PrefetchSlot(h.row_slot, o >= Outcome::kSuccess ? offsetof(RowTable::Slot, second) +
+                                                                 offsetof(RowState, servers) + 32
+                                                           : sizeof(RowTable::Slot));
     if (o >= Outcome::kSuccess) {
       // The key and counters only: a repeat success (the common case) does
       // not touch the client set; stage_row prefetches it otherwise.
@@ -1088,20 +1203,30 @@ void ScanTable::Consume(std::span<const SessionRecord> records) {
     const SessionRecord& a = records[j];
     const RowState* row =
         m.rows.AtSlot(h.row_slot, RowKey{a.client_ip, a.server_port, a.ip_version});
-    // The client's key and header only: a repeat contact (and a full
-    // client's later ones) never read the list.
+    // The flags the record's server has in the row (what Add's Insert
+    // returns; 0 for a new row).
+    const uint64_t flags = row == nullptr ? 0 : row->FlagsOf(target[j % kRing]);
+    // A settled record reads the client's key and header at most (Add); any
+    // other reads its first contacts too (looking for the server), except a
+    // full client's later contacts: the first kClientListAhead.
     h.client_slot = ClientTable::kNoSlot;
-    if (row != nullptr && row->client_slot < m.clients.size()) {
-      m.clients.PrefetchSlot(row->client_slot,
-                             offsetof(ClientTable::Slot, second) + offsetof(ClientState, contacts));
-    } else {
-      m.clients.PrefetchHome(h.client_hash);  // Add looks it up
+    const bool settled =
+        row != nullptr && Settled(*row, flags, ContactOf(a.first_time_us, o >= Outcome::kSuccess),
+                                  m.clients.evictions());
+    if (!settled || m.client_times_folded) {
+      if (row != nullptr && row->client_slot < m.clients.size()) {
+        m.clients.PrefetchSlot(row->client_slot,
+                               offsetof(ClientTable::Slot, second) +
+                                   offsetof(ClientState, contacts) +
+                                   (settled ? 0 : kClientListAhead * sizeof(FirstContact)));
+      } else {
+        m.clients.PrefetchHome(h.client_hash);  // Add looks it up
+      }
     }
     if (o < Outcome::kSuccess) {
-      // A failure also updates the row's failure range (its cold tail) and
-      // its server's failure entry (out of line), or the sketch's header.
+      // A failure also updates its server's failure entry (out of line), or
+      // the sketch's header.
       if (row != nullptr) {
-        __builtin_prefetch(&row->fail_min_us);
         if (row->sketch) {
           __builtin_prefetch(row->sketch.get());
         } else if (const uint32_t f = row->IndexOf(target[j % kRing]); f < row->fail_cap) {
@@ -1110,11 +1235,9 @@ void ScanTable::Consume(std::span<const SessionRecord> records) {
       }
       return;
     }
-    if (row != nullptr && m.servers.evictions() == 0) {
-      const uint64_t f = row->FlagsOf(target[j % kRing]);
-      if ((f & kFlagSuccess) != 0 && f != RowState::kUnknownFlags) {
-        return;  // Add will not insert (a repeat)
-      }
+    if (row != nullptr && m.servers.evictions() == 0 && (flags & kFlagSuccess) != 0 &&
+        flags != RowState::kUnknownFlags) {
+      return;  // Add will not insert (a repeat)
     }
     if (const ServerState* s = m.servers.AtSlot(h.server_slot, target[j % kRing])) {
       m.servers.PrefetchSlot(h.server_slot, sizeof(ServerTable::Slot));
@@ -1155,6 +1278,8 @@ void ScanTable::Consume(std::span<const SessionRecord> records) {
 void ScanTable::Merge(const ScanTable& other) {
   Impl& m = *impl_;
   const Impl& o = *other.impl_;
+  m.FoldClientTimes();  // merging may evict
+  const std::vector<uint64_t> other_times = o.ClientTimes();
   for (const auto& [k, s] : o.servers.slots()) {
     ServerState& d = m.servers.FindOrInsert(k);
     const size_t before = d.HeapBytes();
@@ -1180,12 +1305,13 @@ void ScanTable::Merge(const ScanTable& other) {
     d.last_time_us = std::max(d.last_time_us, s.last_time_us);
     ChargeHeap(m.rows, d, before);
   }
-  for (const auto& [k, s] : o.clients.slots()) {
+  for (size_t i = 0; i < o.clients.size(); ++i) {
+    const auto& [k, s] = o.clients.slots()[i];
     ClientState& d = m.clients.FindOrInsert(k);
-    for (uint32_t i = 0; i < s.n; ++i) {
-      d.Add(s.contacts[i].target, s.contacts[i].time_kind);
+    for (uint32_t j = 0; j < s.n; ++j) {
+      d.Add(s.contacts[j].target, s.contacts[j].time_kind);
     }
-    d.last_time_us = std::max(d.last_time_us, s.last_time_us);
+    d.last_time_us = std::max(d.last_time_us, other_times[i]);
   }
   ScanStats& st = m.stats;
   st.records += o.stats.records;
@@ -1488,16 +1614,18 @@ absl::Status ScanTable::Save(v1::ScanTableState* state) const {
       }
     }
   }
-  for (const auto& [k, c] : m.clients.slots()) {
+  const std::vector<uint64_t> client_times = m.ClientTimes();
+  for (size_t i = 0; i < m.clients.size(); ++i) {
+    const auto& [k, c] = m.clients.slots()[i];
     v1::ScanClientState* p = state->add_clients();
     p->set_client(AddressBytes(k.client));
     p->set_ip_version(k.ip_version);
-    p->set_last_time_us(c.last_time_us);
-    for (uint32_t i = 0; i < c.n; ++i) {
+    p->set_last_time_us(client_times[i]);
+    for (uint32_t j = 0; j < c.n; ++j) {
       v1::TrwContact* t = p->add_contacts();
-      t->set_target(c.contacts[i].target);
-      t->set_time_us(c.contacts[i].time_kind >> 2);
-      t->set_failure((c.contacts[i].time_kind & 3) == kContactFailure);
+      t->set_target(c.contacts[j].target);
+      t->set_time_us(c.contacts[j].time_kind >> 2);
+      t->set_failure((c.contacts[j].time_kind & 3) == kContactFailure);
     }
   }
   for (const auto& [k, sv] : m.servers.slots()) {
@@ -1686,6 +1814,7 @@ absl::StatusOr<ScanTable> ScanTable::Load(const v1::ScanTableState& state,
       d.Add(c.target(), c.time_us() << 2 | (c.failure() ? kContactFailure : kContactSuccess));
     }
   }
+  m.SettleLoadedRows();
   m.servers.AddHeap(static_cast<int64_t>(server_heap));
   m.rows.AddHeap(static_cast<int64_t>(row_heap));
   // Loading must not evict: a snapshot that does not fit its own budget was

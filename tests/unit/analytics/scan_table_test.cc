@@ -6,6 +6,7 @@
 #include <random>
 #include <tuple>
 
+#include "flowtrail/v1/session.pb.h"
 #include "scan_records.h"
 
 namespace flowtrail::analytics {
@@ -642,6 +643,169 @@ TEST(ScanTableTopTest, TopServersAreTheActiveServersOfMostAccepts) {
       EXPECT_EQ(top[i].accepts, all[i].accepts);
       EXPECT_EQ(top[i].clients, all[i].clients);
       EXPECT_EQ(top[i].first_accept_us, all[i].first_accept_us);
+    }
+  }
+}
+
+// A repeat session of a row (same server, no earlier than its first
+// contact) updates only the row: the client's last record time, its
+// eviction order, must still count it when the first client goes, when
+// saved, and when merged.
+std::vector<SessionRecord> RepeatedClientAndColderOne() {
+  return {Tcp(1, 100, 443, Outcome::kSuccess, 1), Tcp(2, 100, 443, Outcome::kSuccess, 50),
+          Tcp(1, 100, 443, Outcome::kSuccess, 100)};  // client 1's last record: a repeat
+}
+
+std::vector<uint32_t> ClientsOf(const ScanTable& t) {
+  std::vector<uint32_t> out;
+  for (const ClientVerdict& v : t.Verdicts()) {
+    for (uint32_t a = 1; a < 5; ++a) {
+      if (v.client == IpAddress::FromV4(a)) out.push_back(a);
+    }
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+TEST(ScanTableEvictionTest, ClientEvictionCountsRepeatSessions) {
+  for (const bool batch : {false, true}) {
+    SCOPED_TRACE(batch ? "batch" : "one by one");
+    ScanOptions o;
+    o.max_clients = 3;
+    ScanTable t(o);
+    const std::vector<SessionRecord> recs = RepeatedClientAndColderOne();
+    if (batch) {
+      t.Consume(std::span<const SessionRecord>(recs));
+    } else {
+      for (const auto& r : recs) t.Consume(r);
+    }
+    t.Consume(Tcp(4, 100, 443, Outcome::kSuccess, 150));  // fills the table
+    t.Consume(Tcp(3, 100, 443, Outcome::kSuccess, 200));
+    EXPECT_EQ(ClientsOf(t), (std::vector<uint32_t>{1, 3, 4}));  // client 2 was the coldest
+    EXPECT_EQ(t.Stats().client_evictions, 1u);
+  }
+}
+
+TEST(ScanTableEvictionTest, SavedClientTimesCountRepeatSessions) {
+  ScanTable t;
+  const std::vector<SessionRecord> recs = RepeatedClientAndColderOne();
+  t.Consume(std::span<const SessionRecord>(recs));
+  v1::ScanTableState state;
+  ASSERT_TRUE(t.Save(&state).ok());
+  ASSERT_EQ(state.clients_size(), 2);
+  for (const auto& c : state.clients()) {
+    const IpAddress one = IpAddress::FromV4(1);
+    const uint32_t client =
+        c.client() == std::string(reinterpret_cast<const char*>(one.bytes.data()), 16) ? 1 : 2;
+    EXPECT_EQ(c.last_time_us(), recs[client == 1 ? 2 : 1].last_time_us) << client;
+  }
+}
+
+TEST(ScanTableEvictionTest, AnEvictedRowLeavesItsTimeToItsClient) {
+  ScanOptions o;
+  o.max_rows = 2;
+  ScanTable t(o);
+  const SessionRecord repeat = Tcp(1, 100, 443, Outcome::kSuccess, 40);
+  t.Consume(Tcp(1, 100, 443, Outcome::kSuccess, 1));
+  t.Consume(repeat);
+  t.Consume(Tcp(2, 100, 443, Outcome::kSuccess, 50));
+  t.Consume(Tcp(3, 100, 443, Outcome::kSuccess, 200));  // evicts client 1's row
+  ASSERT_EQ(t.Stats().row_evictions, 1u);
+  v1::ScanTableState state;
+  ASSERT_TRUE(t.Save(&state).ok());
+  const IpAddress one = IpAddress::FromV4(1);
+  const std::string one_bytes(reinterpret_cast<const char*>(one.bytes.data()), 16);
+  bool found = false;
+  for (const auto& c : state.clients()) {
+    if (c.client() == one_bytes) {
+      found = true;
+      EXPECT_EQ(c.last_time_us(), repeat.last_time_us);
+    }
+  }
+  EXPECT_TRUE(found);
+}
+
+TEST(ScanTableMergeTest, MergedClientTimesCountRepeatSessions) {
+  ScanTable a;
+  const std::vector<SessionRecord> recs = RepeatedClientAndColderOne();
+  a.Consume(recs[0]);
+  a.Consume(recs[2]);
+  ScanOptions o;
+  o.max_clients = 3;
+  ScanTable b(o);
+  b.Consume(recs[1]);
+  b.Merge(a);
+  b.Consume(Tcp(4, 100, 443, Outcome::kSuccess, 150));
+  b.Consume(Tcp(3, 100, 443, Outcome::kSuccess, 200));
+  EXPECT_EQ(ClientsOf(b), (std::vector<uint32_t>{1, 3, 4}));
+}
+
+// A session of a server the row has, but earlier than its first contact
+// (records arrive in end order), moves that first contact earlier; later
+// ones change nothing. The first contacts (and so the walk) must not
+// depend on the order, whether or not the client is full.
+TEST(TrwTest, AnEarlierRepeatMovesTheFirstContact) {
+  std::vector<SessionRecord> recs;
+  for (uint32_t s = 0; s < 20; ++s) {  // past kTrwContacts servers, two exact rows
+    const uint16_t port = s < 10 ? 443 : 8443;
+    recs.push_back(Tcp(1, 100 + s, port, Outcome::kSuccess, 100 + 10 * s));
+    recs.push_back(Tcp(1, 100 + s, port, Outcome::kSuccess, 105 + 10 * s));
+    recs.push_back(Tcp(1, 100 + s, port, Outcome::kReject, 300 - 10 * s));
+  }
+  // Servers of a row the full client did not keep, then an earlier contact.
+  recs.push_back(Tcp(1, 120, 9443, Outcome::kSuccess, 400));
+  recs.push_back(Tcp(1, 121, 9443, Outcome::kSuccess, 410));
+  recs.push_back(Tcp(1, 120, 9443, Outcome::kReject, 125));
+  for (uint32_t s = 0; s < 4; ++s) {  // a client of a few servers
+    recs.push_back(Tcp(2, 100 + s, 80, Outcome::kSuccess, 100 + 10 * s));
+    recs.push_back(Tcp(2, 100 + s, 80, Outcome::kSilent, 90 - 10 * s));
+  }
+  auto contacts = [](const ScanTable& t) {
+    v1::ScanTableState state;
+    EXPECT_TRUE(t.Save(&state).ok());
+    std::vector<std::string> out;
+    for (const auto& c : state.clients()) out.push_back(c.SerializeAsString());
+    std::sort(out.begin(), out.end());
+    return out;
+  };
+  ScanTable in_order;
+  auto sorted = recs;
+  std::sort(sorted.begin(), sorted.end(), [](const SessionRecord& x, const SessionRecord& y) {
+    return x.first_time_us < y.first_time_us;
+  });
+  in_order.Consume(std::span<const SessionRecord>(sorted));
+  for (const int way : {0, 1, 2}) {  // one by one, batch, through a snapshot
+    ScanTable t;
+    if (way == 1) {
+      t.Consume(std::span<const SessionRecord>(recs));
+    } else if (way == 0) {
+      for (const auto& r : recs) t.Consume(r);
+    } else {
+      // Rows loaded from a snapshot of the successes: the failures, mostly
+      // earlier, still move the contacts.
+      auto first = [](const SessionRecord& r) { return ClassifyRecord(r) >= Outcome::kSuccess; };
+      for (const auto& r : recs) {
+        if (first(r)) t.Consume(r);
+      }
+      v1::ScanTableState state;
+      ASSERT_TRUE(t.Save(&state).ok());
+      absl::StatusOr<ScanTable> loaded = ScanTable::Load(state);
+      ASSERT_TRUE(loaded.ok()) << loaded.status();
+      t = *std::move(loaded);
+      for (const auto& r : recs) {
+        if (!first(r)) t.Consume(r);
+      }
+    }
+    EXPECT_EQ(contacts(t), contacts(in_order)) << way;
+    const auto v = t.Verdicts();
+    const auto w = in_order.Verdicts();
+    ASSERT_EQ(v.size(), w.size());
+    for (size_t i = 0; i < v.size(); ++i) {
+      const auto& x = std::find_if(w.begin(), w.end(),
+                                   [&](const ClientVerdict& c) { return c.client == v[i].client; });
+      ASSERT_NE(x, w.end());
+      EXPECT_EQ(v[i].log_ratio, x->log_ratio);
+      EXPECT_EQ(v[i].decided_after, x->decided_after);
     }
   }
 }
