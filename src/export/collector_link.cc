@@ -434,27 +434,31 @@ class CollectorLink::Impl {
       if (FitsHalf(mem_bytes_, size, window_limit_)) {
         mem_bytes_ += size;  // stays in queued_bytes
         e.mem = std::move(b);
-      } else if (!cur_.dir.empty() && spill_bytes_ + size <= opt_.spill_budget) {
-        Queued(-static_cast<int64_t>(size));
-        if (!WriteSpill(*b)) {
-          if (Load(counters_->spill_errors) == 0) Log("cannot write to the spill directory");
-          Add(counters_->spill_errors, 1);
-          Drop(b->info);
-          Recycle(std::move(b));
-          continue;
-        }
-        spill_bytes_ += size;
-        Add(counters_->spilled_total, size);
-        Recycle(std::move(b));
-      } else {
-        Queued(-static_cast<int64_t>(size));
-        Drop(b->info);
-        Recycle(std::move(b));
+        cur_.fifo.push_back(std::move(e));
         continue;
       }
-      cur_.fifo.push_back(std::move(e));
+      Queued(-static_cast<int64_t>(size));
+      const bool spilled = Spill(*b);
+      if (!spilled) Drop(b->info);
+      Recycle(std::move(b));
+      if (spilled) cur_.fifo.push_back(std::move(e));
     }
     UpdateQueued();
+  }
+
+  // Writes this run's block to its spill directory if the budget has room:
+  // false when it does not, or when the write failed (counted).
+  bool Spill(const Block& b) {
+    const uint64_t size = b.bytes.size();
+    if (cur_.dir.empty() || spill_bytes_ + size > opt_.spill_budget) return false;
+    if (!WriteSpill(b)) {
+      if (Load(counters_->spill_errors) == 0) Log("cannot write to the spill directory");
+      Add(counters_->spill_errors, 1);
+      return false;
+    }
+    spill_bytes_ += size;
+    Add(counters_->spilled_total, size);
+    return true;
   }
 
   // Trims every block of run `q` the collector has made durable.
@@ -870,11 +874,7 @@ class CollectorLink::Impl {
       if (e.mem) {
         mem_bytes_ -= e.size;
         Queued(-static_cast<int64_t>(e.size));
-        if (!cur_.dir.empty() && spill_bytes_ + e.size <= opt_.spill_budget && WriteSpill(*e.mem)) {
-          spill_bytes_ += e.size;
-          Add(counters_->spilled_total, e.size);
-          e.mem.reset();
-        }
+        if (Spill(*e.mem)) e.mem.reset();
       }
       if (!e.mem) kept += e.info.records;
     }
