@@ -19,6 +19,8 @@ namespace flowtrail::session {
 
 class TimerWheel {
  public:
+  static constexpr uint32_t kNone = UINT32_MAX;
+
   // `slots` must be a power of two. Returns false if memory is short.
   bool Init(uint32_t capacity, uint32_t slots, uint64_t tick_us) {
     capacity_ = capacity;
@@ -54,7 +56,35 @@ class TimerWheel {
     Cancel(idx);
     uint64_t tick = deadline_us / tick_us_;
     if (tick < next_tick_) tick = next_tick_;
+    if (tick < earliest_tick_) earliest_tick_ = tick;
     LinkAfter(Sentinel(static_cast<uint32_t>(tick & mask_)), idx);
+  }
+
+  // For eviction (the entry nearest its deadline, without a scan of the
+  // table): the longest-waiting entry of the earliest non-empty slot, and
+  // that slot's tick in *tick; kNone if nothing is scheduled. Every entry's
+  // own deadline lies in that tick or later (Schedule() is never given a
+  // deadline later than the owner's, tracker.cc), so an entry due within it
+  // is an earliest one. A cursor remembers the slots found empty: a search
+  // costs O(1) amortised over the ticks the clock passes.
+  uint32_t Earliest(uint64_t* tick) {
+    if (earliest_tick_ < next_tick_) earliest_tick_ = next_tick_;
+    for (uint32_t n = 0; n <= mask_; ++n, ++earliest_tick_) {
+      const uint32_t sentinel = Sentinel(static_cast<uint32_t>(earliest_tick_ & mask_));
+      const uint32_t oldest = Prev(sentinel);  // lists are newest first
+      if (oldest != sentinel) {
+        *tick = earliest_tick_;
+        return oldest;
+      }
+    }
+    earliest_tick_ = next_tick_;  // empty: start from the clock again
+    return kNone;
+  }
+  // The entry scheduled into idx's slot before idx (the next one Earliest()
+  // would give after idx), or kNone when idx is that slot's longest-waiting.
+  uint32_t ScheduledBefore(uint32_t idx) const {
+    const uint32_t p = Prev(idx);
+    return p >= capacity_ ? kNone : p;
   }
 
   void Cancel(uint32_t idx) {
@@ -89,6 +119,7 @@ class TimerWheel {
         if (!fire(idx)) {
           LinkAfter(slot, idx);
           Splice(work, slot);
+          if (next_tick_ < earliest_tick_) earliest_tick_ = next_tick_;
           return false;
         }
       }
@@ -136,6 +167,7 @@ class TimerWheel {
   uint32_t mask_ = 0;
   uint64_t tick_us_ = 1;
   uint64_t next_tick_ = 0;
+  uint64_t earliest_tick_ = 0;  // no slot before it (and after next_tick_) holds an entry
   bool started_ = false;
 };
 

@@ -28,10 +28,9 @@ namespace {
 // longest idle timeout by default; longer deadlines come round again.
 constexpr uint64_t kTickUs = uint64_t{1} << 16;
 constexpr uint32_t kWheelSlots = 8192;
-// Eviction takes the stalest of this many sessions (all live when the table
-// is full), scanned from a rotating cursor: approximate LRU without a per-packet
-// list update.
-constexpr uint32_t kEvictionSample = 16;
+// Eviction looks at no more than this many wheel entries for one due in the
+// earliest tick (EvictEarliest()).
+constexpr uint32_t kEvictionLook = 32;
 // With a full attempt FIFO (eviction churn) each new attempt pops stale
 // entries: the sessions of the entry this far behind the head are prefetched.
 constexpr uint32_t kAttemptAhead = 8;
@@ -222,8 +221,7 @@ class Tracker::Impl {
   EndReason ExpiryReason(const Session& s) const;
   void ScheduleIfEarlier(uint32_t idx, Session& s);
   bool Fire(uint32_t idx, uint64_t now);
-  void EvictStalest();
-  uint32_t StalestOf(uint32_t start, uint32_t n) const;
+  void EvictEarliest(uint64_t now);
   void Emit(const Session& s, EndReason reason, bool continuing);
   void End(uint32_t idx, EndReason reason);
   void BuildRecord(const Session& s, EndReason reason, bool continuing, SessionRecord& r) const;
@@ -259,10 +257,9 @@ class Tracker::Impl {
   uint32_t out_count_ = 0;
   TrackerCounters counters_;
   uint64_t next_counter_ = 0;
-  uint32_t evict_cursor_ = 0;
-  // The likely victim of the window after the next one (EvictStalest()).
+  // The likely victim of the eviction after the next one, its lines
+  // prefetched (EvictEarliest()).
   uint32_t evict_likely_ = SessionTable::kNone;
-  uint32_t evict_likely_hash_ = 0;  // its key's hash
   uint32_t flush_cursor_ = 0;
   size_t advance_budget_ = 0;  // records Advance() may still emit
 
@@ -481,7 +478,7 @@ uint32_t Tracker::Impl::Create(const SessionKey& key, uint32_t hash,
                                const packet::ParsedPacket& pkt, uint8_t from, PacketTime t,
                                uint16_t input_port) {
   const uint64_t now = t.clock_us;
-  if (table_.full()) EvictStalest();
+  if (table_.full()) EvictEarliest(now);
   const uint32_t idx = table_.Insert(key, hash);
   Session& s = table_.at(idx);
   SessionCold& c = table_.cold(idx);
@@ -849,58 +846,63 @@ bool Tracker::Impl::Advance(uint64_t now, size_t max_records) {
   return attempts_done && wheel_done;
 }
 
-// The stalest live session of the window of n entries from `start`
-// (wrapping): the first of the least last_clock_us.
-uint32_t Tracker::Impl::StalestOf(uint32_t start, uint32_t n) const {
-  const uint32_t cap = table_.capacity();
+// Eviction ends the session nearest its idle deadline (the last packet plus
+// its state's idle timeout: a lone SYN goes before an established session
+// idle as long; the active timeout, which does not end a session, is not
+// counted). The wheel holds every live session at a deadline no later than
+// its own, so the longest-waiting entry of the earliest non-empty tick whose
+// own idle deadline falls in that tick is an earliest one (exact to the
+// tick): no scan of the table. An entry whose deadline moved on since it was
+// scheduled (packets since) is moved to that deadline on the way, as the
+// wheel does when its tick fires; after kEvictionLook such entries the
+// earliest idle deadline among them is taken, so an eviction stays O(1).
+// A session already past its idle deadline (not yet fired) ends as timed out,
+// not evicted. With a full table every new session pays one eviction, so the
+// misses are pipelined over the following evictions: the next likely victim
+// (the entry scheduled just before, in the same tick) has its index slot
+// prefetched, and the one after it all its lines.
+void Tracker::Impl::EvictEarliest(uint64_t now) {
+  const uint64_t tick_us = wheel_.tick_us();
+  uint64_t tick = 0;
+  uint32_t cur = wheel_.Earliest(&tick);
   uint32_t victim = SessionTable::kNone;
-  uint64_t oldest = UINT64_MAX;
-  for (uint32_t i = 0, idx = start; i < n; ++i, idx = idx + 1 == cap ? 0 : idx + 1) {
-    const Session& s = table_.at(idx);
-    if (s.live && s.last_clock_us < oldest) {
-      oldest = s.last_clock_us;
-      victim = idx;
+  uint64_t victim_idle = UINT64_MAX;
+  for (uint32_t look = 0; look < kEvictionLook && cur != TimerWheel::kNone; ++look) {
+    const Session& s = table_.at(cur);
+    const uint64_t idle = s.last_clock_us + IdleTimeout(s);
+    if (idle < victim_idle) {
+      victim = cur;
+      victim_idle = idle;
     }
+    if (idle / tick_us <= tick) break;
+    const uint32_t before = wheel_.ScheduledBefore(cur);
+    const uint64_t d = Deadline(s);
+    if (d / tick_us > tick) {
+      wheel_.Schedule(cur, d);
+      table_.cold(cur).scheduled_us = d;
+    }  // else its active timeout is due in this tick: it stays for Fire()
+    cur = before != TimerWheel::kNone ? before : wheel_.Earliest(&tick);
   }
-  return victim;
-}
-
-// Eviction ends the stalest live session of the next window of
-// kEvictionSample entries from a rotating cursor. With a full table every new
-// session pays one, so its misses are pipelined over the following
-// evictions: the first lines of the window three ahead are prefetched; the
-// window two ahead (in cache by now) is scanned for its likely victim, whose
-// hot and cold lines, index slot and wheel node are prefetched; and the
-// likely victim picked last time gets its wheel neighbours and, its slot
-// line in by now, the next line when its probe run goes on there (Erase()'s
-// backward shift walks to the run's end: perf, SYN flood). The look-ahead
-// decides only what to prefetch: the victim is always what a scan of its
-// window finds at eviction time (a likely victim touched since is not taken).
-void Tracker::Impl::EvictStalest() {
-  const uint32_t cap = table_.capacity();
-  const uint32_t n = std::min(cap, kEvictionSample);
-  if (cap >= 4 * n) {
-    // Offsets below 4 windows <= cap: one subtraction wraps (no division per
-    // eviction).
-    const auto wrap = [cap](uint32_t at) { return at >= cap ? at - cap : at; };
-    const uint32_t cursor = evict_cursor_;
-    for (uint32_t i = 0; i < n; ++i) PrefetchLine(&table_.at(wrap(cursor + 3 * n + i)));
-    if (evict_likely_ != SessionTable::kNone) {
-      wheel_.PrefetchNeighbours(evict_likely_);
-      table_.PrefetchRun(evict_likely_hash_);
+  if (victim == SessionTable::kNone) return;  // not reached: a full table's sessions are scheduled
+  const uint32_t next = wheel_.ScheduledBefore(victim);
+  if (next != TimerWheel::kNone) {
+    if (next == evict_likely_) {
+      // Its lines came in during this eviction's predecessor.
+      table_.Prefetch(HashSessionKey(table_.at(next).key));
+      const uint32_t after = wheel_.ScheduledBefore(next);
+      evict_likely_ = after != TimerWheel::kNone ? after : SessionTable::kNone;
+    } else {
+      evict_likely_ = next;
     }
-    evict_likely_ = StalestOf(wrap(cursor + 2 * n), n);
     if (evict_likely_ != SessionTable::kNone) {
       table_.PrefetchAll(evict_likely_);
-      evict_likely_hash_ = HashSessionKey(table_.at(evict_likely_).key);
-      table_.Prefetch(evict_likely_hash_);
       wheel_.PrefetchNode(evict_likely_);
     }
   }
-  const uint32_t victim = StalestOf(evict_cursor_, n);
-  evict_cursor_ += n;  // n <= cap
-  if (evict_cursor_ >= cap) evict_cursor_ -= cap;
-  if (victim == SessionTable::kNone) return;  // not reached: a full table is all live
+  if (Expired(table_.at(victim), now)) {
+    End(victim, ExpiryReason(table_.at(victim)));
+    return;
+  }
   ++counters_.sessions_evicted;
   End(victim, EndReason::kEvicted);
 }

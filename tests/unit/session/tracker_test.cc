@@ -622,14 +622,17 @@ TEST(TrackerTable, OutputQueueKeepsOrderAcrossPartialDrainsWrapAndRestart) {
 
 // --- Table pressure, ids, counters ----------------------------------------
 
-TEST(TrackerTable, FullTableEvictsTheStalestSession) {
+// Eviction ends the session nearest its idle deadline (tracker.cc
+// EvictEarliest()), found through the timer wheel: 1000's wheel entry still
+// holds its first deadline, the earliest, but 1000 was refreshed since.
+TEST(TrackerTable, FullTableEvictsTheSessionNearestItsIdleDeadline) {
   PacketMaker m;
   TrackerConfig c = SmallConfig();
   c.capacity = 4;
   Harness h(c);
-  for (uint16_t i = 0; i < 4; ++i) h.Send(m.Udp(kC, 1000 + i, kSrv, 53), kT0 + i);
-  h.Send(m.Udp(kC, 1000, kSrv, 53), kT0 + 10);  // 1000 is fresh again; 1001 is stalest
-  h.Send(m.Udp(kC, 2000, kSrv, 53), kT0 + 11);
+  for (uint16_t i = 0; i < 4; ++i) h.Send(m.Udp(kC, 1000 + i, kSrv, 53), kT0 + i * kSec);
+  h.Send(m.Udp(kC, 1000, kSrv, 53), kT0 + 10 * kSec);  // 1000 is fresh again; 1001 is stalest
+  h.Send(m.Udp(kC, 2000, kSrv, 53), kT0 + 11 * kSec);
   ASSERT_EQ(h.records.size(), 1u);
   EXPECT_EQ(h.records[0].end_reason, EndReason::kEvicted);
   EXPECT_EQ(h.records[0].client_port, 1001);
@@ -639,38 +642,111 @@ TEST(TrackerTable, FullTableEvictsTheStalestSession) {
   EXPECT_EQ(h.records.size(), 5u);
 }
 
-// Eviction picks each window's likely victim ahead of time to prefetch it
-// (tracker.cc): a likely victim touched, or a window member refreshed, before
-// its window's turn must not change which session goes.
-TEST(TrackerTable, EvictionTakesTheStalestOfEachWindowAtEvictionTime) {
+// The deadline counts the state's timeout: a lone SYN (30 s) leaves before a
+// UDP session (60 s) that has been idle longer, so a SYN flood evicts its own
+// SYNs before the sessions it meets.
+TEST(TrackerTable, ALoneSynIsEvictedBeforeASessionIdleLonger) {
   PacketMaker m;
   TrackerConfig c = SmallConfig();
-  c.capacity = 64;  // windows of 16: the look-ahead runs (capacity >= 4 windows)
+  c.capacity = 2;
   Harness h(c);
-  // Entries 0..63 in order, port 1000 + entry, the older the lower.
-  for (uint16_t i = 0; i < 64; ++i) h.Send(m.Udp(kC, 1000 + i, kSrv, 53), kT0 + i);
-  // Eviction 1 ends entry 0 (window 0) and looks ahead at window 2 (its
-  // likely victim: entry 32).
-  h.Send(m.Udp(kC, 2000, kSrv, 53), kT0 + 100);
-  // Refresh window 1's stalest (16) and window 2's likely victim (32), then
-  // evict twice more: 17 and 33 are the stalest by then.
-  h.Send(m.Udp(kC, 1016, kSrv, 53), kT0 + 101);
-  h.Send(m.Udp(kC, 1032, kSrv, 53), kT0 + 102);
-  h.Send(m.Udp(kC, 2001, kSrv, 53), kT0 + 103);
-  h.Send(m.Udp(kC, 2002, kSrv, 53), kT0 + 104);
+  h.Send(m.Udp(kC, 1000, kSrv, 53), kT0);
+  h.Send(m.Tcp(kC, 40000, kSrv, 80, kS, 100), kT0 + 5 * kSec);
+  h.Send(m.Udp(kC, 1001, kSrv, 53), kT0 + 6 * kSec);
+  ASSERT_EQ(h.records.size(), 1u);
+  EXPECT_EQ(h.records[0].client_port, 40000);
+  EXPECT_EQ(h.records[0].end_reason, EndReason::kEvicted);
+}
+
+// Refreshed sessions met on the way are moved to their own deadlines, where
+// they still end on time (the wheel's invariant holds after the move).
+TEST(TrackerTable, EvictionMovesRefreshedSessionsToTheirDeadlines) {
+  PacketMaker m;
+  TrackerConfig c = SmallConfig();
+  c.capacity = 40;
+  Harness h(c);
+  for (uint16_t i = 0; i < 40; ++i) h.Send(m.Udp(kC, 1000 + i, kSrv, 53), kT0 + i * kSec);
+  for (uint16_t i = 0; i < 10; ++i) {
+    h.Send(m.Udp(kC, 1000 + i, kSrv, 53), kT0 + 50 * kSec + i);
+  }
+  h.Send(m.Udp(kC, 2000, kSrv, 53), kT0 + 51 * kSec);
+  ASSERT_EQ(h.records.size(), 1u);
+  EXPECT_EQ(h.records[0].client_port, 1010);
+  EXPECT_EQ(h.records[0].end_reason, EndReason::kEvicted);
+  // 1011..1039 idle since kT0 + 11..39 s: gone by kT0 + 100 s; 1000..1009
+  // (refreshed at kT0 + 50 s) stay until kT0 + 110 s, then end.
+  h.Advance(kT0 + 100 * kSec);
+  EXPECT_EQ(h.records.size(), 30u);
+  EXPECT_EQ(h.tracker->counters().sessions_active, 11u);
+  h.Advance(kT0 + 110 * kSec - kSec / 2);
+  EXPECT_EQ(h.records.size(), 30u);
+  h.Advance(kT0 + 110 * kSec + kSec / 2);
+  ASSERT_EQ(h.records.size(), 40u);
+  for (size_t i = 30; i < 40; ++i) {
+    EXPECT_EQ(h.records[i].end_reason, EndReason::kIdleTimeout);
+    EXPECT_LT(h.records[i].client_port, 1010);
+  }
+  EXPECT_EQ(h.tracker->counters().sessions_active, 1u);  // 2000
+}
+
+// An eviction looks at a bounded number of wheel entries (kEvictionLook, 32):
+// past it, the earliest deadline among those seen goes; the moved entries
+// are out of the way of the next eviction, which finds the session due.
+TEST(TrackerTable, EvictionLooksAtBoundedEntriesAndTheNextOneGoesOn) {
+  PacketMaker m;
+  TrackerConfig c = SmallConfig();
+  c.capacity = 40;
+  Harness h(c);
+  for (uint16_t i = 0; i < 40; ++i) h.Send(m.Udp(kC, 1000 + i, kSrv, 53), kT0 + i * kSec);
+  for (uint16_t i = 0; i < 35; ++i) {
+    h.Send(m.Udp(kC, 1000 + i, kSrv, 53), kT0 + 50 * kSec + i);
+  }
+  h.Send(m.Udp(kC, 2000, kSrv, 53), kT0 + 51 * kSec);
+  h.Send(m.Udp(kC, 2001, kSrv, 53), kT0 + 51 * kSec);
+  ASSERT_EQ(h.records.size(), 2u);
+  EXPECT_EQ(h.records[0].client_port, 1000);  // the earliest of the 32 looked at
+  EXPECT_EQ(h.records[1].client_port, 1035);
+  EXPECT_EQ(h.tracker->counters().sessions_evicted, 2u);
+}
+
+// A session past its idle deadline that the wheel has not fired yet (no
+// Advance() since) ends as timed out when eviction meets it, not evicted.
+TEST(TrackerTable, EvictionMeetingATimedOutSessionEndsItAsTimedOut) {
+  PacketMaker m;
+  TrackerConfig c = SmallConfig();
+  c.capacity = 2;
+  Harness h(c);
+  h.Send(m.Udp(kC, 1000, kSrv, 53), kT0);
+  h.Send(m.Udp(kC, 1001, kSrv, 53), kT0 + 30 * kSec);
+  h.Send(m.Udp(kC, 1002, kSrv, 53), kT0 + 70 * kSec);
+  ASSERT_EQ(h.records.size(), 1u);
+  EXPECT_EQ(h.records[0].client_port, 1000);
+  EXPECT_EQ(h.records[0].end_reason, EndReason::kIdleTimeout);
+  EXPECT_EQ(h.tracker->counters().sessions_evicted, 0u);
+  EXPECT_EQ(h.tracker->counters().sessions_active, 2u);
+}
+
+// Eviction prefetches the sessions scheduled next to its victim, the likely
+// next victims (tracker.cc): sessions refreshed before their turn must not
+// be taken for it. All 64 are in one wheel tick, oldest first.
+TEST(TrackerTable, EvictionTakesTheEarliestAtEvictionTimeWhateverItPrefetched) {
+  PacketMaker m;
+  TrackerConfig c = SmallConfig();
+  c.capacity = 64;
+  Harness h(c);
+  constexpr uint64_t kTick = uint64_t{1} << 16;  // tracker.cc kTickUs
+  const uint64_t t0 = (kT0 / kTick + 1) * kTick;
+  for (uint16_t i = 0; i < 64; ++i) h.Send(m.Udp(kC, 1000 + i, kSrv, 53), t0 + i);
+  h.Send(m.Udp(kC, 2000, kSrv, 53), t0 + 100);  // ends 1000, prefetches 1001, 1002...
+  h.Send(m.Udp(kC, 1001, kSrv, 53), t0 + kSec);
+  h.Send(m.Udp(kC, 1002, kSrv, 53), t0 + kSec);
+  h.Send(m.Udp(kC, 2001, kSrv, 53), t0 + kSec);
+  h.Send(m.Udp(kC, 2002, kSrv, 53), t0 + kSec);
   ASSERT_EQ(h.records.size(), 3u);
   EXPECT_EQ(h.records[0].client_port, 1000);
-  EXPECT_EQ(h.records[1].client_port, 1017);
-  EXPECT_EQ(h.records[2].client_port, 1033);
+  EXPECT_EQ(h.records[1].client_port, 1003);
+  EXPECT_EQ(h.records[2].client_port, 1004);
   for (const SessionRecord& r : h.records) EXPECT_EQ(r.end_reason, EndReason::kEvicted);
-  // Two more: window 3 (48), then window 0 again, whose entries are 2000
-  // (reused entry 0, time 100) and 1001..1015: 1001 is the stalest.
-  h.Send(m.Udp(kC, 2003, kSrv, 53), kT0 + 105);
-  h.Send(m.Udp(kC, 2004, kSrv, 53), kT0 + 106);
-  ASSERT_EQ(h.records.size(), 5u);
-  EXPECT_EQ(h.records[3].client_port, 1048);
-  EXPECT_EQ(h.records[4].client_port, 1001);
-  EXPECT_EQ(h.tracker->counters().sessions_evicted, 5u);
   EXPECT_EQ(h.tracker->counters().sessions_active, 64u);
 }
 
