@@ -257,9 +257,6 @@ class Tracker::Impl {
   uint32_t out_count_ = 0;
   TrackerCounters counters_;
   uint64_t next_counter_ = 0;
-  // The likely victim of the eviction after the next one, its lines
-  // prefetched (EvictEarliest()).
-  uint32_t evict_likely_ = SessionTable::kNone;
   uint32_t flush_cursor_ = 0;
   size_t advance_budget_ = 0;  // records Advance() may still emit
 
@@ -858,9 +855,7 @@ bool Tracker::Impl::Advance(uint64_t now, size_t max_records) {
 // earliest idle deadline among them is taken, so an eviction stays O(1).
 // A session already past its idle deadline (not yet fired) ends as timed out,
 // not evicted. With a full table every new session pays one eviction, so the
-// misses are pipelined over the following evictions: the next likely victim
-// (the entry scheduled just before, in the same tick) has its index slot
-// prefetched, and the one after it all its lines.
+// misses are pipelined over the following evictions (below).
 void Tracker::Impl::EvictEarliest(uint64_t now) {
   const uint64_t tick_us = wheel_.tick_us();
   uint64_t tick = 0;
@@ -884,19 +879,14 @@ void Tracker::Impl::EvictEarliest(uint64_t now) {
     cur = before != TimerWheel::kNone ? before : wheel_.Earliest(&tick);
   }
   if (victim == SessionTable::kNone) return;  // not reached: a full table's sessions are scheduled
-  const uint32_t next = wheel_.ScheduledBefore(victim);
-  if (next != TimerWheel::kNone) {
-    if (next == evict_likely_) {
-      // Its lines came in during this eviction's predecessor.
-      table_.Prefetch(HashSessionKey(table_.at(next).key));
-      const uint32_t after = wheel_.ScheduledBefore(next);
-      evict_likely_ = after != TimerWheel::kNone ? after : SessionTable::kNone;
-    } else {
-      evict_likely_ = next;
-    }
-    if (evict_likely_ != SessionTable::kNone) {
-      table_.PrefetchAll(evict_likely_);
-      wheel_.PrefetchNode(evict_likely_);
+  // The pipeline: the next victim is most likely the entry scheduled just
+  // before this one (its lines were prefetched one eviction ago, as the one
+  // after the next): its index slot now, and all lines of the one after it.
+  if (const uint32_t next = wheel_.ScheduledBefore(victim); next != TimerWheel::kNone) {
+    table_.Prefetch(HashSessionKey(table_.at(next).key));
+    if (const uint32_t after = wheel_.ScheduledBefore(next); after != TimerWheel::kNone) {
+      table_.PrefetchAll(after);
+      wheel_.PrefetchNode(after);
     }
   }
   if (Expired(table_.at(victim), now)) {
