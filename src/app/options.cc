@@ -661,7 +661,9 @@ const std::vector<Option>& Table() {
             "live sessions per worker. Every worker allocates its table at start (about 300 "
             "bytes per session, the exact figure is in the error): the tables of all workers "
             "plus the EAL's memory (-m or --socket-mem) must fit in physical memory, or the "
-            "value is refused up front",
+            "value is refused up front. A full table makes room for a new session by "
+            "evicting the one nearest its idle timeout (a lone SYN before an established "
+            "session idle as long), reported with end reason evicted",
             FT_FIELD(c.tracker.capacity), 1, kMaxTableSize)
           .Group("Sessions"),
       Option{.flag = "--protected-nets",

@@ -92,6 +92,51 @@ TEST(TimerWheel, StoppingKeepsTheRestForTheNextAdvance) {
   EXPECT_EQ(fired.size(), 6u);
 }
 
+// Earliest() (eviction): the longest-waiting entry of the earliest non-empty
+// tick, then the ones scheduled after it in that tick; an entry scheduled
+// earlier than the cursor is found again; nothing scheduled gives kNone.
+TEST(TimerWheel, EarliestGivesTheOldestOfTheEarliestTick) {
+  TimerWheel w;
+  ASSERT_TRUE(w.Init(10, 16, kTick));
+  w.Start(0);
+  uint64_t tick = 0;
+  EXPECT_EQ(w.Earliest(&tick), TimerWheel::kNone);
+  w.Schedule(4, 7500);
+  w.Schedule(2, 3100);
+  w.Schedule(3, 3900);  // same tick as 2, scheduled after it
+  EXPECT_EQ(w.Earliest(&tick), 2u);
+  EXPECT_EQ(tick, 3u);
+  EXPECT_EQ(w.ScheduledBefore(2), 3u);
+  EXPECT_EQ(w.ScheduledBefore(3), TimerWheel::kNone);
+  w.Cancel(2);
+  w.Cancel(3);
+  EXPECT_EQ(w.Earliest(&tick), 4u);  // the cursor moves on past the emptied tick
+  EXPECT_EQ(tick, 7u);
+  w.Schedule(1, 1200);  // before the cursor: found again
+  EXPECT_EQ(w.Earliest(&tick), 1u);
+  EXPECT_EQ(tick, 1u);
+  w.Cancel(1);
+  w.Cancel(4);
+  EXPECT_EQ(w.Earliest(&tick), TimerWheel::kNone);
+}
+
+// An Advance() that stops puts the unfired entries back into their tick,
+// behind the cursor Earliest() keeps: they are still found first.
+TEST(TimerWheel, EarliestFindsEntriesAStoppedAdvanceLeft) {
+  TimerWheel w;
+  ASSERT_TRUE(w.Init(10, 16, kTick));
+  w.Start(0);
+  w.Schedule(5, 9500);
+  uint64_t tick = 0;
+  EXPECT_EQ(w.Earliest(&tick), 5u);  // cursor at tick 9
+  for (uint32_t i = 0; i < 3; ++i) w.Schedule(i, 2500);
+  int budget = 1;
+  EXPECT_FALSE(w.Advance(5000, [&](uint32_t) { return budget-- > 0; }));
+  const uint32_t first = w.Earliest(&tick);
+  EXPECT_LT(first, 3u);
+  EXPECT_EQ(tick, 2u);
+}
+
 TEST(TimerWheel, HugeTimeJumpVisitsEveryEntryOnce) {
   TimerWheel w;
   ASSERT_TRUE(w.Init(100, 8, kTick));
