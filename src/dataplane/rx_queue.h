@@ -6,11 +6,6 @@
 namespace flowtrail::dataplane {
 
 inline constexpr uint16_t kRxBurst = 32;
-// A worker polling live (not capture) input takes bigger bursts: the
-// tracker's lookup pipeline (tracker.cc ProcessBurst, 64-packet chunks) leaves
-// the first misses of each burst unhidden, so fewer, longer bursts hide more.
-// Capture mode keeps kRxBurst: kCapturePoolMargin is sized for it.
-inline constexpr uint16_t kWorkerRxBurst = 64;
 // Capture mode reads only while the mbuf pool can take a whole burst of the
 // largest frames: net_pcap reads a packet *before* allocating its mbuf and
 // loses it when the pool is empty; a 64 KiB frame takes 33 chained mbufs.

@@ -23,8 +23,8 @@ void Worker::ProcessBurst(rte_mbuf** pkts, uint16_t n, uint64_t live_now) {
   }
   // Parsed packets go to the tracker in runs (same input port, in order) so
   // its table lookups overlap; a later fragment or a port change ends a run.
-  packet::ParsedPacket parsed[kWorkerRxBurst];
-  session::PacketTime times[kWorkerRxBurst];
+  packet::ParsedPacket parsed[kRxBurst];
+  session::PacketTime times[kRxBurst];
   uint16_t run = 0;
   uint16_t run_port = 0;
   auto flush_run = [&]() {
@@ -257,8 +257,7 @@ int Worker::Run() {
   start_state_.store(StartState::kReady, std::memory_order_release);
 
   IdleBackoff backoff;
-  rte_mbuf* pkts[kWorkerRxBurst];
-  const uint16_t burst = s_.capture ? kRxBurst : kWorkerRxBurst;
+  rte_mbuf* pkts[kRxBurst];
   uint32_t iteration = 0;
   Control& ctl = *s_.control;
   const LiveValues* live = nullptr;
@@ -294,7 +293,7 @@ int Worker::Run() {
               rte_mempool_avail_count(s_.pool) < kCapturePoolMargin) {
             break;
           }
-          const uint16_t n = rte_eth_rx_burst(q.port, q.queue, pkts, burst);
+          const uint16_t n = rte_eth_rx_burst(q.port, q.queue, pkts, kRxBurst);
           if (n == 0) {
             continue;
           }
