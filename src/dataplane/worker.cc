@@ -23,8 +23,8 @@ void Worker::ProcessBurst(rte_mbuf** pkts, uint16_t n, uint64_t live_now) {
   }
   // Parsed packets go to the tracker in runs (same input port, in order) so
   // its table lookups overlap; a later fragment or a port change ends a run.
-  packet::ParsedPacket parsed[kRxBurst];
-  session::PacketTime times[kRxBurst];
+  packet::ParsedPacket* const parsed = parsed_;
+  session::PacketTime* const times = times_;
   uint16_t run = 0;
   uint16_t run_port = 0;
   auto flush_run = [&]() {

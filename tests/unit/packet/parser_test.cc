@@ -1304,5 +1304,17 @@ TEST(ParseCountersTest, BadSumsOnlyMalformedResults) {
   EXPECT_EQ(c.by_result[static_cast<size_t>(ParseResult::kNonFirstFragment)], 2u);
 }
 
+// The worker reuses one ParsedPacket array across bursts (worker.h parsed_):
+// a parse must leave nothing of the previous packet in its output.
+TEST(ParseFrameTest, ReusedOutputKeepsNothingOfThePreviousPacket) {
+  const std::vector<uint8_t> v6 = BuildFrame(TcpV6());
+  Parsed p = ParseCopy(v6);
+  ASSERT_EQ(p.result, ParseResult::kOk);
+  const std::vector<uint8_t> v4 = BuildFrame(TcpV4());
+  ASSERT_EQ(ParseFrame(LinkType::kEthernet, v4.data(), v4.size(), v4.size(), &p.pkt),
+            ParseResult::kOk);
+  ExpectSameFields(p.pkt, WantTcpV4(v4.size()));
+}
+
 }  // namespace
 }  // namespace flowtrail::packet::test
