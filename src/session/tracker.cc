@@ -35,6 +35,7 @@ constexpr uint32_t kEvictionLook = 32;
 // entries: the sessions of the entry this far behind the head are prefetched.
 constexpr uint32_t kAttemptAhead = 8;
 constexpr uint64_t kCounterMask = (uint64_t{1} << 56) - 1;
+constexpr uint64_t kAttemptBytes = 16;  // Tracker::Impl::Attempt
 constexpr uint8_t kNoSide = 2;
 
 // Plausible-window bounds for sequence numbers (see PlausibleWindow()).
@@ -134,15 +135,19 @@ class Tracker::Impl {
   const TrackerCounters& counters() const { return counters_; }
 
  private:
-  // One client SYN waiting for its answer. The session id is the generation:
-  // a slot reused by another session no longer matches.
+  // One client SYN waiting for its answer. The low 31 bits of the session id
+  // are the generation: a slot reused by another session no longer matches
+  // (one that matched would be 2^31 sessions of this worker later, within an
+  // attempt timeout of seconds). 16 bytes: the FIFO has one per table entry.
   struct Attempt {
-    uint64_t session_id;
     uint64_t deadline;  // clock
     uint32_t idx;
-    uint8_t side;
+    uint32_t tag;  // AttemptTag(): generation and side
   };
-  static_assert(sizeof(Attempt) == 24);  // MemoryBytes()
+  static_assert(sizeof(Attempt) == kAttemptBytes);  // MemoryBytes()
+  static uint32_t AttemptTag(uint64_t session_id, uint8_t side) {
+    return static_cast<uint32_t>(session_id << 1) | side;
+  }
 
   bool OutputFull() const { return out_count_ == cfg_.output_capacity; }
   const IpAddress& Addr(const Session& s, uint8_t side) const {
@@ -241,8 +246,8 @@ class Tracker::Impl {
   // The session ended (its event left then), or the slot holds another one.
   bool AttemptStale(const Attempt& a) const {
     const Session& s = table_.at(a.idx);
-    return !s.live || table_.cold(a.idx).session_id != a.session_id ||
-           s.side[a.side].contact != kContactPending;
+    return !s.live || AttemptTag(table_.cold(a.idx).session_id, a.tag & 1) != a.tag ||
+           s.side[a.tag & 1].contact != kContactPending;
   }
   void EmitContact(const Session& s, uint8_t client, ContactOutcome outcome, uint64_t decided_us);
 
@@ -768,10 +773,9 @@ void Tracker::Impl::UpdateContact(uint32_t idx, Session& s, const packet::Parsed
   uint32_t at = attempt_head_ + attempt_count_;  // below 2 capacities: no division
   if (at >= cfg_.capacity) at -= cfg_.capacity;
   Attempt& a = attempts_[at];
-  a.session_id = table_.cold(idx).session_id;
   a.deadline = t.clock_us + cfg_.attempt_timeout_us;
   a.idx = idx;
-  a.side = from;
+  a.tag = AttemptTag(table_.cold(idx).session_id, from);
   ++attempt_count_;
 }
 
@@ -783,8 +787,9 @@ bool Tracker::Impl::ExpireAttemptsSlow(uint64_t now, bool bounded) {
     --attempt_count_;
     if (AttemptStale(a)) continue;
     Session& s = table_.at(a.idx);
-    s.side[a.side].contact = kContactDecided;
-    EmitContact(s, a.side, ContactOutcome::kSilent, FirstTime(s) + cfg_.attempt_timeout_us);
+    const uint8_t side = a.tag & 1;
+    s.side[side].contact = kContactDecided;
+    EmitContact(s, side, ContactOutcome::kSilent, FirstTime(s) + cfg_.attempt_timeout_us);
   }
   return true;
 }
@@ -1104,7 +1109,7 @@ uint64_t Tracker::MemoryBytes(const TrackerConfig& config) {
   const uint64_t wheel_nodes = uint64_t{config.capacity} + kWheelSlots + 1;  // timer_wheel.h
   uint64_t contacts = 0;
   if (config.attempt_timeout_us != 0) {
-    contacts = uint64_t{config.capacity} * 24 /* Attempt */ +
+    contacts = uint64_t{config.capacity} * kAttemptBytes +
                uint64_t{config.contact_capacity} * sizeof(ContactEvent);
   }
   return SessionTable::BytesFor(config.capacity) + 2 * wheel_nodes * sizeof(uint32_t) +
