@@ -89,16 +89,13 @@ class SessionTable {
   // when the run goes on past the home line without a match (a new
   // session's run ends at an empty slot: nothing more is pulled in for it).
   void PrefetchProbe(uint32_t hash) const {
-    if (const Slot* s = WalkHomeLine(hash, /*stop_at_match=*/true)) {
+    if (const Slot* s = WalkHomeLine(hash)) {
       const char* e = reinterpret_cast<const char*>(&entries_[s->ref - 1]);
       static_assert(sizeof(Session) == 2 * 64);
       PrefetchLine(e);
       PrefetchLine(e + 64);
     }
   }
-  // The same for an Erase() to come: its backward shift walks the whole run,
-  // to the first empty slot.
-  void PrefetchRun(uint32_t hash) const { WalkHomeLine(hash, /*stop_at_match=*/false); }
 
   // Every line of entry `idx`, hot and cold (an eviction victim picked ahead:
   // its record reads them all).
@@ -144,14 +141,13 @@ class SessionTable {
   static_assert(sizeof(Slot) * kSlotsPerLine == 64);
 
   // Walks the probe run from hash's home slot within its line: returns the
-  // first slot whose hash matches (with stop_at_match), else nullptr once an
-  // empty slot ends the run or the run leaves the line, whose next line it
-  // then prefetches.
-  const Slot* WalkHomeLine(uint32_t hash, bool stop_at_match) const {
+  // first slot whose hash matches, else nullptr once an empty slot ends the
+  // run or the run leaves the line, whose next line it then prefetches.
+  const Slot* WalkHomeLine(uint32_t hash) const {
     for (uint32_t pos = hash & mask_;;) {
       const Slot& s = slots_[pos];
       if (s.ref == 0) return nullptr;
-      if (stop_at_match && s.hash == hash) return &s;
+      if (s.hash == hash) return &s;
       pos = (pos + 1) & mask_;
       if (pos % kSlotsPerLine == 0) {
         PrefetchLine(&slots_[pos]);

@@ -42,13 +42,10 @@ class TimerWheel {
 
   bool Linked(uint32_t idx) const { return links_[idx].next != 0; }
 
-  // Cancel(idx) touches idx's node and its two neighbours (random lines):
-  // prefetch the node first, and the neighbours once the node is in.
+  // Cancel(idx) touches idx's node and its two neighbours: an eviction
+  // prefetches the node of a likely victim (its neighbours are the victims
+  // before and after it, tracker.cc EvictEarliest()).
   void PrefetchNode(uint32_t idx) const { PrefetchLine(&links_[idx]); }
-  void PrefetchNeighbours(uint32_t idx) const {
-    PrefetchLine(&links_[Next(idx)]);
-    PrefetchLine(&links_[Prev(idx)]);
-  }
 
   // (Re)schedules `idx` to be checked once `deadline_us` has passed. A deadline
   // already past is checked at the next tick.

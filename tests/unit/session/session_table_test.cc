@@ -60,9 +60,8 @@ TEST(SessionTable, MatchesAModelUnderRandomOperationsWithCollidingHashes) {
     const uint32_t n = rng() % 1500;
     const SessionKey k = KeyOf(n);
     const uint32_t h = n % 37;  // collisions on purpose
-    // The prefetch stages walk the same long runs (and must end on them).
+    // The prefetch stage walks the same long runs (and must end on them).
     t.PrefetchProbe(h);
-    t.PrefetchRun(h);
     auto it = model.find(n);
     if (it == model.end()) {
       if (t.full()) continue;
@@ -80,23 +79,17 @@ TEST(SessionTable, MatchesAModelUnderRandomOperationsWithCollidingHashes) {
   for (const auto& [n, idx] : model) EXPECT_EQ(t.Find(KeyOf(n), n % 37), idx);
 }
 
-// The prefetch stages walk a probe run within its line: they must end on an
+// The prefetch stage walks a probe run within its line: it must end on an
 // empty slot, a match, or the end of the line, also in an index smaller
 // than one line (capacity 1: two slots) and on a run that wraps the index.
-TEST(SessionTable, PrefetchStagesEndOnTinyAndWrappingIndexes) {
+TEST(SessionTable, PrefetchProbeEndsOnTinyAndWrappingIndexes) {
   for (uint32_t cap : {1u, 2u, 3u, 4u, 8u}) {
     SessionTable t;
     ASSERT_TRUE(t.Init(cap).ok());
-    for (uint32_t hash : {0u, 1u, 7u, 8u, UINT32_MAX}) {
-      t.PrefetchProbe(hash);
-      t.PrefetchRun(hash);
-    }
+    for (uint32_t hash : {0u, 1u, 7u, 8u, UINT32_MAX}) t.PrefetchProbe(hash);
     // Every key on the last home slot: the run wraps to slot 0.
     for (uint32_t i = 0; i < cap; ++i) t.Insert(KeyOf(i), UINT32_MAX);
-    for (uint32_t hash : {0u, 1u, 7u, 8u, UINT32_MAX, UINT32_MAX - 1}) {
-      t.PrefetchProbe(hash);
-      t.PrefetchRun(hash);
-    }
+    for (uint32_t hash : {0u, 1u, 7u, 8u, UINT32_MAX, UINT32_MAX - 1}) t.PrefetchProbe(hash);
     for (uint32_t i = 0; i < cap; ++i) EXPECT_NE(t.Find(KeyOf(i), UINT32_MAX), SessionTable::kNone);
   }
 }
