@@ -222,6 +222,9 @@ class Tracker::Impl {
                  bool first_packet);
   void UpdateFtp(const packet::ParsedPacket& pkt, uint64_t now);
   uint64_t IdleTimeout(const Session& s) const;
+  // When the session ends if idle from now on; Deadline() also counts the
+  // active timeout (an interim record, not an end).
+  uint64_t IdleDeadline(const Session& s) const { return s.last_clock_us + IdleTimeout(s); }
   uint64_t Deadline(const Session& s) const;
   EndReason ExpiryReason(const Session& s) const;
   void ScheduleIfEarlier(uint32_t idx, Session& s);
@@ -678,7 +681,7 @@ EndReason Tracker::Impl::ExpiryReason(const Session& s) const {
 }
 
 uint64_t Tracker::Impl::Deadline(const Session& s) const {
-  uint64_t d = s.last_clock_us + IdleTimeout(s);
+  uint64_t d = IdleDeadline(s);
   if (cfg_.active_timeout_us != 0) {
     d = std::min(d, table_.cold(s).active_start_us + cfg_.active_timeout_us);
   }
@@ -869,7 +872,7 @@ void Tracker::Impl::EvictEarliest(uint64_t now) {
   uint64_t victim_idle = UINT64_MAX;
   for (uint32_t look = 0; look < kEvictionLook && cur != TimerWheel::kNone; ++look) {
     const Session& s = table_.at(cur);
-    const uint64_t idle = s.last_clock_us + IdleTimeout(s);
+    const uint64_t idle = IdleDeadline(s);
     if (idle < victim_idle) {
       victim = cur;
       victim_idle = idle;
