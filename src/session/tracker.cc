@@ -256,6 +256,13 @@ class Tracker::Impl {
 
   TrackerConfig cfg_;
   const Networks* nets_ = &cfg_.protected_networks;  // SetProtectedNetworks()
+  // ProcessBurst's keys, hashes and directions of one chunk. Members, not
+  // locals: a local SessionKey array is zero-filled on every burst (2.8 KB),
+  // and MakeSessionKey writes every byte of its key anyway.
+  static constexpr size_t kChunk = 64;
+  SessionKey chunk_keys_[kChunk];
+  uint32_t chunk_hashes_[kChunk];
+  uint8_t chunk_from_[kChunk];
   SessionTable table_;
   TimerWheel wheel_;
   FtpAnnouncements ftp_;
@@ -292,11 +299,10 @@ void Tracker::Impl::Process(const packet::ParsedPacket& pkt, PacketTime t, uint1
 // once (prefetches beyond that are dropped or stall).
 void Tracker::Impl::ProcessBurst(std::span<const packet::ParsedPacket> pkts,
                                  std::span<const PacketTime> times, uint16_t input_port) {
-  constexpr size_t kChunk = 64;
   constexpr size_t kAhead = 8;
-  SessionKey keys[kChunk];
-  uint32_t hashes[kChunk];
-  uint8_t from[kChunk];
+  SessionKey* const keys = chunk_keys_;
+  uint32_t* const hashes = chunk_hashes_;
+  uint8_t* const from = chunk_from_;
   const size_t total = std::min(pkts.size(), times.size());
   for (size_t base = 0; base < total; base += kChunk) {
     const size_t n = std::min(kChunk, total - base);
