@@ -141,6 +141,10 @@ struct Pipeline::State {
   std::vector<rte_ring*> contact_rings;  // empty when first-contact events are off
   rte_ring* snapshot_ring = nullptr;     // analytics -> exporter; null with --no-snapshots
   std::vector<std::unique_ptr<Worker>> workers;
+  // Fault in the workers' session tables off their cores (session/prefault.h);
+  // declared after `workers`, so stopped before the tables are unmapped.
+  std::vector<std::unique_ptr<session::Prefaulter>> prefaulters;
+  bool prefault_logged = false;
   std::unique_ptr<Dispatcher> dispatcher;
   std::unique_ptr<Exporter> exporter;
   std::unique_ptr<AnalyticsLcore> analytics;
@@ -200,6 +204,8 @@ struct Pipeline::State {
   bool PollFiles();
   // Notes (and logs) when the ports delivered their first packet.
   void CheckFirstPacket();
+  // Logs once when every session table is resident.
+  void CheckPrefault();
   // Every file ended and the ports have handed on every frame read from them.
   bool FilesConsumed() const;
   std::vector<FileInputStatus> FileStatuses() const;
@@ -540,6 +546,30 @@ void Pipeline::State::CheckFirstPacket() {
   }
 }
 
+void Pipeline::State::CheckPrefault() {
+  if (prefault_logged || prefaulters.empty()) {
+    return;
+  }
+  uint64_t bytes = 0;
+  double seconds = 0;
+  for (const auto& p : prefaulters) {
+    if (!p->done()) {
+      return;
+    }
+    if (!p->error().empty()) {
+      Log(LogLevel::kWarning, "flowtrail: session tables left to first touch: %s",
+          p->error().c_str());
+      prefault_logged = true;
+      return;
+    }
+    bytes += p->bytes_done();
+    seconds = std::max(seconds, p->seconds());
+  }
+  Log(LogLevel::kInfo, "flowtrail: session tables resident (%.1f MiB faulted in, %.3f s)",
+      static_cast<double>(bytes) / (1 << 20), seconds);
+  prefault_logged = true;
+}
+
 bool Pipeline::State::PollFiles() {
   bool worked = false;
   for (auto& fp : file_ports) {
@@ -684,6 +714,14 @@ int Pipeline::Run() {
     Log(LogLevel::kError, "flowtrail: cannot create a session table: %s", start_error.c_str());
     return 1;
   }
+  {
+    // Started from the control cores, so the threads run there, never on a
+    // worker's core; they inherit that CPU set.
+    OnControlCores on_control_cores;
+    for (const auto& w : s.workers) {
+      s.prefaulters.push_back(std::make_unique<session::Prefaulter>(w->MappedRegions()));
+    }
+  }
   s.start_tsc = rte_rdtsc();
   s.running = std::chrono::steady_clock::now();
   // The table sizing, for memory per session (bench/linerate.sh reads it).
@@ -795,6 +833,7 @@ void Pipeline::State::RunMainLoop() {
     if (now >= next_control) {
       next_control = now + control_period;
       CheckFirstPacket();
+      CheckPrefault();
       if (config.live != nullptr) config.live->ControlTick();  // SIGHUP
       if (watchdog.enabled() && phase == Phase::kRunning) {
         Heartbeats(&beats, nullptr);

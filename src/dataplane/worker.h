@@ -69,6 +69,8 @@ class Worker {
   // read after stop_input.
   bool ReaderIdle() const { return reader_idle_.load(std::memory_order_acquire); }
   bool IsReader() const { return !s_.queues.empty(); }
+  // The tracker's mapped arrays (valid once start_state() is kReady).
+  std::vector<session::MemoryRegion> MappedRegions() const { return s_.tracker->MappedRegions(); }
 
   enum class StartState : int { kStarting, kReady, kFailed };
   StartState start_state() const { return start_state_.load(std::memory_order_acquire); }

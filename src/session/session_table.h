@@ -14,8 +14,10 @@
 #include <cstdint>
 #include <memory>
 #include <type_traits>
+#include <vector>
 
 #include "absl/status/status.h"
+#include "session/prefault.h"
 #include "session/session_key.h"
 #include "session/session_state.h"
 
@@ -80,6 +82,13 @@ class SessionTable {
   SessionCold& cold(const Session& s) { return cold_[&s - entries_.get()]; }
   const SessionCold& cold(const Session& s) const { return cold_[&s - entries_.get()]; }
   uint32_t index_of(const Session& s) const { return static_cast<uint32_t>(&s - entries_.get()); }
+  // The mapped arrays (prefault.h): the index first (touched at random), then
+  // the hot and cold entries (handed out from the low end).
+  void AppendRegions(std::vector<MemoryRegion>* out) const {
+    out->push_back({slots_.get(), sizeof(Slot) * (uint64_t{mask_} + 1)});
+    out->push_back({entries_.get(), sizeof(Session) * uint64_t{capacity_}});
+    out->push_back({cold_.get(), sizeof(SessionCold) * uint64_t{capacity_}});
+  }
 
   void Prefetch(uint32_t hash) const { PrefetchLine(&slots_[hash & mask_]); }
   // The second stage, after Prefetch() (long enough before, or this stalls

@@ -32,6 +32,10 @@ class TimerWheel {
   }
 
   uint64_t tick_us() const { return tick_us_; }
+  // The node array (prefault.h).
+  MemoryRegion region() const {
+    return {links_.get(), sizeof(Link) * (uint64_t{capacity_} + mask_ + 2)};
+  }
   bool started() const { return started_; }
   // Time origin: the first packet's timestamp. Nothing fires before it.
   void Start(uint64_t now_us) {

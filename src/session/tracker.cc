@@ -130,6 +130,12 @@ class Tracker::Impl {
   bool FlushSome(EndReason reason, uint64_t now);
   size_t Drain(std::span<SessionRecord> out);
   size_t PendingOutput() const { return out_count_; }
+  std::vector<MemoryRegion> MappedRegions() const {
+    std::vector<MemoryRegion> r;
+    table_.AppendRegions(&r);
+    r.push_back(wheel_.region());
+    return r;
+  }
   size_t DrainContacts(std::span<ContactEvent> out);
   size_t PendingContacts() const { return contact_count_; }
   const TrackerCounters& counters() const { return counters_; }
@@ -1113,6 +1119,8 @@ absl::StatusOr<std::unique_ptr<Tracker>> Tracker::Create(const TrackerConfig& co
   if (absl::Status s = impl->Init(); !s.ok()) return s;
   return std::unique_ptr<Tracker>(new Tracker(std::move(impl)));
 }
+
+std::vector<MemoryRegion> Tracker::MappedRegions() const { return impl_->MappedRegions(); }
 
 uint64_t Tracker::MemoryBytes(const TrackerConfig& config) {
   const uint64_t wheel_nodes = uint64_t{config.capacity} + kWheelSlots + 1;  // timer_wheel.h

@@ -13,8 +13,9 @@
 //   cumulatively from its start (not deltas), with `continuing` set and the
 //   same session id; the final record is cumulative too. Consumers that sum
 //   must take the last record per session id.
-// - Under table pressure the stalest of a small sample (16) of live sessions
-//   is evicted: approximate LRU with no per-packet list maintenance.
+// - Under table pressure the session nearest its idle deadline is evicted
+//   (found through the timer wheel, exact to one tick; tracker.cc
+//   EvictEarliest): O(1), with no per-packet list maintenance.
 // - A SYN with a new ISN on a closed session (FIN both ways or RST) ends the
 //   old one with EndReason::kReplaced and starts a new one.
 // - Two times per packet (PacketTime): the capture time as written goes into
@@ -50,6 +51,7 @@
 #include "absl/status/statusor.h"
 #include "packet/parsed_packet.h"
 #include "session/networks.h"
+#include "session/prefault.h"
 #include "session/record_types.h"
 #include "session/session_key.h"
 
@@ -119,6 +121,9 @@ class Tracker {
   // What Create(config) allocates, in bytes (table, timer wheel, output
   // queue): for refusing a table size the machine cannot hold, up front.
   static uint64_t MemoryBytes(const TrackerConfig& config);
+  // The mapped arrays that pages come into on first touch (session table,
+  // timer wheel), for a Prefaulter (prefault.h). Control path.
+  std::vector<MemoryRegion> MappedRegions() const;
   ~Tracker();
   Tracker(const Tracker&) = delete;
   Tracker& operator=(const Tracker&) = delete;
