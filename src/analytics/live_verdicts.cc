@@ -136,28 +136,145 @@ uint32_t ContactHash(const record::ContactEvent& e) {
   return v == 0 ? 1 : v;  // 0 marks an empty slot
 }
 
-// Heap order: earliest first_time on top (ties by session id, so the walk is
-// the same whatever the arrival order).
-bool LaterFirst(const record::ContactEvent& a, const record::ContactEvent& b) {
-  return std::tie(a.first_time_us, a.worker_id, a.session_id) >
-         std::tie(b.first_time_us, b.worker_id, b.session_id);
-}
+// The reorder buffer: held events, earliest (first_time_us, worker_id,
+// session_id) first, so the walk is the same whatever the arrival order. The
+// events stay in a fixed slab; a 4-ary min-heap orders 16-byte entries
+// (first_time_us, worker_id, slot), so that a sift moves 16 bytes and reads
+// the 4 children in one cache line per level (8 levels at 65536) instead of
+// moving 72-byte events over 16. Ties on (first_time_us, worker_id) are rare
+// and compare the slab's session ids. No allocation after construction.
+class ReorderHeap {
+ public:
+  static constexpr size_t kArity = 4;
+  explicit ReorderHeap(size_t capacity) : capacity_(capacity) {
+    slab_.reserve(capacity);
+    free_.reserve(capacity);
+    // Entry i's children kArity*i+1.. start a cache line: entry 1 is aligned
+    // (the storage is 16-byte aligned, so a shift of at most 3 entries).
+    storage_.resize(capacity + 3);
+    const auto line = reinterpret_cast<uintptr_t>(storage_.data() + 1);
+    heap_ = storage_.data() + (64 - line % 64) % 64 / sizeof(Entry);
+  }
+  ReorderHeap(const ReorderHeap&) = delete;  // heap_ points into storage_
+  ReorderHeap& operator=(const ReorderHeap&) = delete;
+  size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+  bool full() const { return size_ == capacity_; }
+  uint64_t top_time() const { return heap_[0].time; }
+  // The earliest event, valid until the next Pop() or ReplaceTop().
+  const record::ContactEvent& top() const { return slab_[heap_[0].slot]; }
+  size_t MemoryBytes() const {
+    return slab_.capacity() * sizeof(record::ContactEvent) + free_.capacity() * sizeof(uint32_t) +
+           storage_.capacity() * sizeof(Entry);
+  }
+
+  void Push(const record::ContactEvent& e) {
+    uint32_t slot;
+    if (free_.empty()) {
+      slot = static_cast<uint32_t>(slab_.size());
+      slab_.push_back(e);
+    } else {
+      slot = free_.back();
+      free_.pop_back();
+      slab_[slot] = e;
+    }
+    const Entry x{e.first_time_us, slot, e.worker_id, 0};
+    size_t i = size_++;
+    while (i > 0) {
+      const size_t parent = (i - 1) / kArity;
+      if (!Less(x, heap_[parent])) {
+        break;
+      }
+      heap_[i] = heap_[parent];
+      i = parent;
+    }
+    heap_[i] = x;
+  }
+
+  void Pop() {
+    free_.push_back(heap_[0].slot);
+    --size_;
+    SiftDown(heap_[size_]);
+  }
+  // Pop() then Push(e) in one sift (a full heap's early walk): e takes the
+  // top's slot and entry.
+  void ReplaceTop(const record::ContactEvent& e) {
+    const uint32_t slot = heap_[0].slot;
+    slab_[slot] = e;
+    SiftDown(Entry{e.first_time_us, slot, e.worker_id, 0});
+  }
+
+ private:
+  struct Entry {
+    uint64_t time;  // first_time_us
+    uint32_t slot;
+    uint16_t worker;
+    uint16_t pad;
+  };
+  static_assert(sizeof(Entry) == 16);
+  bool Less(const Entry& a, const Entry& b) const {
+    if (a.time != b.time) {
+      return a.time < b.time;
+    }
+    if (a.worker != b.worker) {
+      return a.worker < b.worker;
+    }
+    return slab_[a.slot].session_id < slab_[b.slot].session_id;
+  }
+
+  // Places x from the top down (the top's entry is gone).
+  void SiftDown(const Entry& x) {
+    const size_t n = size_;
+    size_t i = 0;
+    for (;;) {
+      const size_t first = kArity * i + 1;
+      if (first >= n) {
+        break;
+      }
+      // The next level's line is one of these, known before this one is read:
+      // fetching them together overlaps the two levels' misses.
+      if (kArity * (first + kArity - 1) + 1 < n) {
+        for (size_t c = 0; c < kArity; ++c) {
+          __builtin_prefetch(&heap_[kArity * (first + c) + 1]);
+        }
+      }
+      size_t best = first;
+      for (size_t c = first + 1; c < std::min(first + kArity, n); ++c) {
+        if (Less(heap_[c], heap_[best])) {
+          best = c;
+        }
+      }
+      if (!Less(heap_[best], x)) {
+        break;
+      }
+      heap_[i] = heap_[best];
+      i = best;
+    }
+    heap_[i] = x;
+  }
+
+  size_t capacity_;
+  size_t size_ = 0;
+  std::vector<record::ContactEvent> slab_;
+  std::vector<uint32_t> free_;  // slab slots to reuse
+  std::vector<Entry> storage_;
+  Entry* heap_ = nullptr;  // into storage_, the children aligned
+};
 
 }  // namespace
 
 struct LiveVerdicts::Impl {
-  Impl(uint64_t max_clients, uint64_t max_servers) : clients(max_clients), servers(max_servers) {}
+  Impl(uint64_t max_clients, uint64_t max_servers, size_t reorder_capacity)
+      : clients(max_clients), servers(max_servers), held(reorder_capacity) {}
   void Walk(const record::ContactEvent& e, const LiveVerdictOptions& options);
   void PopWalk(const LiveVerdictOptions& options) {
-    std::pop_heap(held.begin(), held.end(), LaterFirst);
-    const record::ContactEvent e = held.back();
-    held.pop_back();
-    Walk(e, options);
+    Walk(held.top(), options);
+    held.Pop();
   }
 
   BoundedTable<ClientKey, ClientEntry> clients;
   BoundedTable<ServerKey, ServerEntry> servers;
-  std::vector<record::ContactEvent> held;  // min-heap by first_time_us
+  ReorderHeap held;
   // Per worker (ContactEvent::worker_id): the latest decided_us it sent, or
   // its clock (Advance); events are released against the smallest.
   std::vector<uint64_t> worker_marks;
@@ -186,9 +303,8 @@ LiveVerdicts::LiveVerdicts(LiveVerdictOptions options) : options_(options) {
   }
   max_clients = std::max<uint64_t>(max_clients, 16);
   max_servers = std::max<uint64_t>(max_servers, 16);
-  impl_ = std::make_unique<Impl>(max_clients, max_servers);
   options_.reorder_capacity = std::max<size_t>(options_.reorder_capacity, 1);
-  impl_->held.reserve(options_.reorder_capacity);
+  impl_ = std::make_unique<Impl>(max_clients, max_servers, options_.reorder_capacity);
   impl_->worker_marks.assign(std::max<uint32_t>(options_.workers, 1), 0);
   SetTrw(options_.trw);
 }
@@ -212,12 +328,13 @@ void LiveVerdicts::Consume(std::span<const record::ContactEvent> events) {
 void LiveVerdicts::Consume(const record::ContactEvent& e) {
   Impl& m = *impl_;
   ++m.stats.events;
-  if (m.held.size() == options_.reorder_capacity) {
+  if (m.held.full()) {
     ++m.stats.walked_early;
-    m.PopWalk(options_);
+    m.Walk(m.held.top(), options_);
+    m.held.ReplaceTop(e);
+  } else {
+    m.held.Push(e);
   }
-  m.held.push_back(e);
-  std::push_heap(m.held.begin(), m.held.end(), LaterFirst);
   m.Raise(e.worker_id, e.decided_us);
   Release(options_.reorder_us);
 }
@@ -238,7 +355,7 @@ void LiveVerdicts::Flush() {
 
 void LiveVerdicts::Release(uint64_t reorder_us) {
   Impl& m = *impl_;
-  while (!m.held.empty() && m.held.front().first_time_us + reorder_us <= m.watermark) {
+  while (!m.held.empty() && m.held.top_time() + reorder_us <= m.watermark) {
     m.PopWalk(options_);
   }
 }
@@ -358,8 +475,8 @@ LiveVerdictStats LiveVerdicts::Stats() const {
         break;
     }
   }
-  st.memory_bytes = impl_->clients.MemoryBytes() + impl_->servers.MemoryBytes() +
-                    impl_->held.capacity() * sizeof(record::ContactEvent);
+  st.memory_bytes =
+      impl_->clients.MemoryBytes() + impl_->servers.MemoryBytes() + impl_->held.MemoryBytes();
   st.memory_budget = options_.memory_bytes;
   st.max_clients = impl_->clients.limit();
   st.max_servers = impl_->servers.limit();

@@ -52,8 +52,10 @@ struct LiveVerdictOptions {
   uint64_t max_clients = 1'000'000;
   uint64_t max_servers = 1'000'000;
   uint64_t reorder_us = 3'000'000;  // the tracker's attempt timeout; 0 = walk at once
-  size_t reorder_capacity = 65536;  // events held (64 bytes each, reserved up front)
-  uint32_t workers = 1;             // worker ids 0..workers-1 (more are added as seen)
+  // Events held (92 bytes each: the event, its heap entry and free-list
+  // slot, reserved up front).
+  size_t reorder_capacity = 65536;
+  uint32_t workers = 1;  // worker ids 0..workers-1 (more are added as seen)
 };
 
 inline constexpr int kRecentContacts = 16;

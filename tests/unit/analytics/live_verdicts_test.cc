@@ -3,6 +3,13 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
+#include <deque>
+#include <functional>
+#include <numeric>
+#include <queue>
+#include <random>
+#include <tuple>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -263,6 +270,192 @@ TEST(LiveVerdicts, EachWorkerHoldsTheWatermarkUntilItsEventsAreIn) {
   ASSERT_NE(c, nullptr);
   EXPECT_EQ(c->verdict, Verdict::kBenign);
   EXPECT_EQ(lv.Stats().held, 0u);
+}
+
+// The reorder rules written out plainly (a priority queue of whole events, by
+// (first_time_us, worker_id, session_id)): it hands each event to `walk`, with
+// the watermark, in the order LiveVerdicts must walk them.
+class ReferenceReorder {
+ public:
+  ReferenceReorder(const LiveVerdictOptions& o,
+                   std::function<void(const ContactEvent&, uint64_t)> walk)
+      : o_(o), marks_(o.workers, 0), walk_(std::move(walk)) {}
+  void Consume(const ContactEvent& e) {
+    if (held_.size() == o_.reorder_capacity) {
+      ++walked_early;
+      PopWalk();
+    }
+    held_.push(e);
+    Raise(e.worker_id, e.decided_us);
+    Release();
+  }
+  void Advance(uint64_t now) {
+    for (uint16_t w = 0; w < marks_.size(); ++w) Raise(w, now);
+    Release();
+  }
+  void Advance(uint16_t w, uint64_t now) {
+    Raise(w, now);
+    Release();
+  }
+  void Flush() {
+    while (!held_.empty()) PopWalk();
+  }
+  size_t held() const { return held_.size(); }
+  uint64_t walked_early = 0;
+
+ private:
+  struct Later {
+    bool operator()(const ContactEvent& a, const ContactEvent& b) const {
+      return std::tie(a.first_time_us, a.worker_id, a.session_id) >
+             std::tie(b.first_time_us, b.worker_id, b.session_id);
+    }
+  };
+  void Raise(uint16_t w, uint64_t t) {
+    if (w >= marks_.size()) marks_.resize(w + 1, 0);
+    marks_[w] = std::max(marks_[w], t);
+  }
+  void Release() {
+    const uint64_t mark = *std::min_element(marks_.begin(), marks_.end());
+    while (!held_.empty() && held_.top().first_time_us + o_.reorder_us <= mark) PopWalk();
+  }
+  void PopWalk() {
+    const ContactEvent e = held_.top();
+    held_.pop();
+    walk_(e, *std::min_element(marks_.begin(), marks_.end()));
+  }
+  LiveVerdictOptions o_;
+  std::vector<uint64_t> marks_;
+  std::priority_queue<ContactEvent, std::vector<ContactEvent>, Later> held_;
+  std::function<void(const ContactEvent&, uint64_t)> walk_;
+};
+
+void ExpectSameClient(const LiveClient* a, const LiveClient* b, bool decided_us) {
+  ASSERT_EQ(a == nullptr, b == nullptr);
+  if (a == nullptr) return;
+  EXPECT_EQ(a->verdict, b->verdict);
+  EXPECT_EQ(a->steps, b->steps);
+  EXPECT_EQ(a->decided_after, b->decided_after);
+  EXPECT_EQ(a->successes, b->successes);
+  EXPECT_EQ(a->rejects, b->rejects);
+  EXPECT_EQ(a->silents, b->silents);
+  EXPECT_EQ(a->blind_failures, b->blind_failures);
+  EXPECT_EQ(a->log_ratio, b->log_ratio);
+  EXPECT_EQ(a->first_us, b->first_us);
+  EXPECT_EQ(a->last_us, b->last_us);
+  if (decided_us) {
+    EXPECT_EQ(a->decided_us, b->decided_us);
+  }
+}
+
+// Pseudo-random events (many equal first_time_us, several workers, arrival
+// out of order, a small heap so that early walks are frequent, interleaved
+// Advance calls, then Flush) walked in the reference's order: a LiveVerdicts
+// with reorder_us 0 and one worker walks each event as it comes, so fed the
+// reference's walk (its clock raised to the watermark first) it must end in
+// the same state as the reordering one, client by client, at every step. The
+// walk is order-sensitive (a few clients and servers: TRW steps, repeats in
+// the recent contacts, failures against servers that accepted before).
+// decided_us is the watermark at the walk, which the one-worker copy
+// reproduces only when there is one worker.
+TEST(LiveVerdicts, ReorderWalksInTheReferenceOrder) {
+  for (uint32_t workers : {1u, 3u}) {
+    SCOPED_TRACE(workers);
+    LiveVerdictOptions o;
+    o.workers = workers;
+    o.reorder_us = 50'000;
+    o.reorder_capacity = 96;
+    LiveVerdicts lv(o);
+    LiveVerdictOptions in_order = o;
+    in_order.workers = 1;
+    in_order.reorder_us = 0;
+    in_order.reorder_capacity = 1 << 16;
+    LiveVerdicts ref(in_order);
+    ReferenceReorder reorder(o, [&](const ContactEvent& e, uint64_t mark) {
+      ref.Advance(mark);
+      ContactEvent one = e;
+      one.worker_id = 0;
+      ref.Consume(one);
+    });
+
+    constexpr int kEvents = 4000, kClients = 8;
+    std::mt19937_64 rng(42 + workers);
+    std::vector<uint64_t> sessions(kEvents);
+    std::iota(sessions.begin(), sessions.end(), 1);
+    std::shuffle(sessions.begin(), sessions.end(), rng);  // ties must not follow arrival
+    auto check = [&] {
+      const LiveVerdictStats a = lv.Stats(), b = ref.Stats();
+      EXPECT_EQ(a.success + a.reject + a.silent, b.events);
+      EXPECT_EQ(a.held, reorder.held());
+      EXPECT_EQ(a.walked_early, reorder.walked_early);
+      EXPECT_EQ(a.repeats, b.repeats);
+      EXPECT_EQ(a.scanners, b.scanners);
+      EXPECT_EQ(a.benign, b.benign);
+      EXPECT_EQ(a.servers, b.servers);
+      for (int c = 0; c < kClients; ++c) {
+        const IpAddress ip = IpAddress::FromV4(0x0a000000 | c);
+        ExpectSameClient(lv.Find(ip, 4), ref.Find(ip, 4), workers == 1);
+      }
+    };
+    auto feed = [&](const ContactEvent& e) {
+      lv.Consume(e);
+      reorder.Consume(e);
+    };
+    std::deque<ContactEvent> late;
+    uint64_t now = kT0;
+    for (int i = 0; i < kEvents; ++i) {
+      if (rng() % 6 == 0) now += 1000;  // ~6 events per ms: ties on first_time_us
+      ContactEvent e;
+      e.session_id = sessions[i];
+      e.worker_id = static_cast<uint16_t>(rng() % workers);
+      e.ip_version = 4;
+      const auto client = static_cast<uint32_t>(rng() % kClients);
+      const bool scanner = client < 2;  // random servers, mostly failing
+      e.client_ip = IpAddress::FromV4(0x0a000000 | client);
+      e.server_ip =
+          IpAddress::FromV4(0xc0000200 | static_cast<uint32_t>(rng() % (scanner ? 512 : 24)));
+      e.server_port = rng() % 2 ? 80 : 443;
+      e.first_time_us = now - rng() % 8 * 1000;
+      const uint64_t k = scanner ? 3 + rng() % 5 : rng() % 8;
+      e.outcome = k < 4   ? ContactOutcome::kSuccess
+                  : k < 6 ? ContactOutcome::kReject
+                          : ContactOutcome::kSilent;
+      e.decided_us = e.first_time_us + (k < 6 ? rng() % 3 * 1000 : o.reorder_us);
+      // Arrival in decision order, roughly: silence only once the clock passed it.
+      if (e.outcome == ContactOutcome::kSilent) {
+        late.push_back(e);
+      } else {
+        feed(e);
+      }
+      while (!late.empty() && late.front().decided_us <= now) {
+        feed(late.front());
+        late.pop_front();
+      }
+      if (rng() % 97 == 0) {
+        lv.Advance(now);
+        reorder.Advance(now);
+      } else if (rng() % 53 == 0) {
+        const auto w = static_cast<uint16_t>(rng() % workers);
+        lv.Advance(w, now + 20'000);
+        reorder.Advance(w, now + 20'000);
+      }
+      if (i % 50 == 0) {
+        check();
+        if (::testing::Test::HasFailure()) return;  // the first divergence is enough
+      }
+    }
+    for (const ContactEvent& e : late) feed(e);
+    check();
+    lv.Flush();
+    reorder.Flush();
+    check();
+    const LiveVerdictStats st = lv.Stats();
+    EXPECT_EQ(st.events, static_cast<uint64_t>(kEvents));
+    EXPECT_EQ(st.held, 0u);
+    EXPECT_GT(st.walked_early, 100u);
+    EXPECT_GT(st.scanners, 0u);
+    EXPECT_GT(st.benign, 0u);
+    EXPECT_GT(st.repeats, 0u);
+  }
 }
 
 }  // namespace
