@@ -280,6 +280,33 @@ BENCHMARK(BM_TrackerCreate)
     ->Arg(1'000'000)
     ->Arg(10'000'000)
     ->Unit(benchmark::kMillisecond);
+
+// End of input: FlushSome() until every live session ended, records drained
+// as the worker drains them; items = sessions flushed. A capture that ends
+// with its table full pays this once, after the last packet.
+void BM_TrackerFlushAll(benchmark::State& state) {
+  const auto live = static_cast<uint32_t>(state.range(0));
+  uint64_t flushed = 0;
+  for (auto _ : state) {
+    state.PauseTiming();
+    auto b = std::make_unique<Bench>(live, live);
+    state.ResumeTiming();
+    while (!b->tracker->FlushSome(EndReason::kEndOfInput, b->now)) {
+      while (b->tracker->Drain(b->sink)) {
+      }
+      while (b->tracker->DrainContacts(b->contacts)) {
+      }
+    }
+    while (b->tracker->Drain(b->sink)) {
+    }
+    flushed += live;
+    state.PauseTiming();
+    b.reset();
+    state.ResumeTiming();
+  }
+  SetPerItem(state, flushed, "ns_per_session");
+}
+BENCHMARK(BM_TrackerFlushAll)->Arg(1'000'000)->Iterations(3)->Unit(benchmark::kMillisecond);
 }  // namespace
 }  // namespace flowtrail::session
 

@@ -119,6 +119,12 @@ class SessionTable {
     PrefetchLine(c + sizeof(SessionCold) - 1);
   }
 
+  // The home slot line of live entry `idx` (an Erase() ahead: a walk over
+  // the entries in index order finds their slots at random).
+  void PrefetchSlotOf(uint32_t idx) const {
+    PrefetchLine(&slots_[HashSessionKey(entries_[idx].key) & mask_]);
+  }
+
   // The lines `live` and the session id are in (a stale-entry check).
   void PrefetchIdentity(uint32_t idx) const {
     PrefetchLine(&entries_[idx]);

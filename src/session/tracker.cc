@@ -945,6 +945,9 @@ void Tracker::Impl::End(uint32_t idx, EndReason reason) {
   --counters_.sessions_active;
 }
 
+// How many entries ahead FlushSome() prefetches the index slot to erase.
+constexpr uint32_t kFlushAhead = 16;
+
 bool Tracker::Impl::FlushSome(EndReason reason, uint64_t now) {
   if (contacts_on_ && !ExpireAttempts(now, /*bounded=*/true)) return false;
   const uint32_t cap = table_.capacity();
@@ -960,6 +963,11 @@ bool Tracker::Impl::FlushSome(EndReason reason, uint64_t now) {
       return false;
     }
     ++flush_cursor_;
+    // The walk is sequential, the index slots each End() erases are not:
+    // their lines come in while the entries before are recorded.
+    if (idx + kFlushAhead < cap && table_.at(idx + kFlushAhead).live) {
+      table_.PrefetchSlotOf(idx + kFlushAhead);
+    }
     // Due but not yet fired (the wheel is up to a tick late): its own reason.
     if (s.live) End(idx, Expired(s, now) ? ExpiryReason(s) : reason);
   }
