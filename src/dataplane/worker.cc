@@ -143,15 +143,14 @@ void Worker::PushContacts() {
   if (s_.contacts_to_analytics == nullptr) {
     return;
   }
-  record::ContactEvent buf[64];
   for (;;) {
     const size_t room =
-        std::min<size_t>(rte_ring_free_count(s_.contacts_to_analytics), std::size(buf));
+        std::min<size_t>(rte_ring_free_count(s_.contacts_to_analytics), std::size(contact_buf_));
     if (room == 0 || s_.tracker->PendingContacts() == 0) {
       return;
     }
-    const size_t n = s_.tracker->DrainContacts(std::span(buf, room));
-    contacts_out_ += EnqueueContacts(s_.contacts_to_analytics, std::span(buf, n));
+    const size_t n = s_.tracker->DrainContacts(std::span(contact_buf_, room));
+    contacts_out_ += EnqueueContacts(s_.contacts_to_analytics, std::span(contact_buf_, n));
   }
 }
 
