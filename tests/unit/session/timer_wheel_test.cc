@@ -1,5 +1,6 @@
 #include "session/timer_wheel.h"
 
+#include <utility>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -50,6 +51,30 @@ TEST(TimerWheel, DeadlinesBeyondOneRotationComeRoundAndCanBeRescheduled) {
   EXPECT_TRUE(fired_after_deadline);
   EXPECT_GE(checks.size(), 2u);  // came round once before it was due
   EXPECT_LE(checks.back(), deadline + kTick);
+}
+
+// The prefetch hook sees, before each fire, the next two entries of the
+// slot in firing order, and firing is what it is without the hook.
+TEST(TimerWheel, PrefetchSeesTheNextTwoEntriesBeforeEachFire) {
+  TimerWheel w;
+  ASSERT_TRUE(w.Init(10, 8, kTick));
+  w.Start(0);
+  for (uint32_t idx : {5u, 2u, 7u, 0u}) w.Schedule(idx, 1500);
+  w.Schedule(9, 2500);  // a later slot: not seen from the first
+  std::vector<uint32_t> fired;
+  std::vector<std::pair<uint32_t, uint32_t>> ahead;
+  EXPECT_TRUE(w.Advance(
+      3000,
+      [&](uint32_t idx) {
+        fired.push_back(idx);
+        return true;
+      },
+      [&](uint32_t next, uint32_t after) { ahead.emplace_back(next, after); }));
+  const std::vector<uint32_t> order = {0, 7, 2, 5, 9};  // newest first, then slot by slot
+  EXPECT_EQ(fired, order);
+  const std::vector<std::pair<uint32_t, uint32_t>> expected = {
+      {7, 2}, {2, 5}, {5, TimerWheel::kNone}};  // none after 5; 9 alone in its slot
+  EXPECT_EQ(ahead, expected);
 }
 
 TEST(TimerWheel, CancelAndEarlierRescheduleWork) {
