@@ -865,6 +865,7 @@ bool Tracker::Impl::Advance(uint64_t now, size_t max_records) {
   // once its hot line is in, the index slot of one that will end.
   const auto prefetch = [this, now](uint32_t next, uint32_t after) {
     if (after != TimerWheel::kNone) table_.PrefetchAll(after);
+    if (next == TimerWheel::kNone) return;
     const Session& s = table_.at(next);
     if (Expired(s, now)) table_.Prefetch(HashSessionKey(s.key));
   };
