@@ -4,10 +4,12 @@
 // 1 us per packet and Advance() runs once per 32-packet burst, as a worker
 // does; records are drained as they appear. Then the same at 20 k, 1 M and
 // 10 M live sessions (lookup + update in random order, insert), a SYN flood
-// into a full table, and Tracker::Create() (start-up) at 1 M and 10 M. The
-// 10 M cases need about 4 GB.
+// into a full table, the wheel firing 1 M sessions (ending or rescheduling
+// them), and Tracker::Create() (start-up) at 1 M and 10 M. The 10 M cases
+// need about 4 GB.
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <memory>
 #include <random>
 #include <span>
@@ -258,6 +260,83 @@ void BM_TrackerSynFloodFullTableBurst32(benchmark::State& state) {
 BENCHMARK(BM_TrackerSynFloodFullTableBurst32)
     ->Iterations((1 << 21) / 32)
     ->Unit(benchmark::kNanosecond);
+
+// The wheel's firing path at `live` sessions (capacity = live): established
+// TCP sessions created at times spread over kFireSpreadUs, in an order random
+// against their index, so the ticks fire entries scattered in memory. The
+// timed part advances the clock one wheel tick per iteration across the
+// window where every session fires once: kEnd, each fire ends its session
+// (records drained into a buffer, as a worker does); kReschedule, every
+// session saw a later packet after it was scheduled, so each fire reads its
+// cold part and schedules it again. items/s = entries fired.
+enum class FireMode { kEnd, kReschedule };
+constexpr uint64_t kBenchTickUs = uint64_t{1} << 16;  // tracker.cc kTickUs
+constexpr uint64_t kFireSpreadUs = 32'000'000;
+// The window's ticks and one either side (partial ticks).
+constexpr int64_t kFireTicks = static_cast<int64_t>(kFireSpreadUs / kBenchTickUs + 2);
+
+void TrackerAdvanceFires(benchmark::State& state, FireMode mode) {
+  const auto live = static_cast<uint32_t>(state.range(0));
+  Bench b(live, 0);
+  const uint64_t idle_us = TrackerConfig().tcp_established_timeout_us;
+  // Session i (entry index i: a fresh table hands them out in order) at
+  // time kT0 + perm[i] * spread / live; the earliest goes first, since it
+  // starts the wheel's clock.
+  std::vector<uint32_t> perm(live);
+  for (uint32_t i = 0; i < live; ++i) perm[i] = i;
+  std::shuffle(perm.begin(), perm.end(), std::mt19937(11));
+  std::swap(perm[0], *std::min_element(perm.begin(), perm.end()));
+  auto created = [&](uint32_t i) { return kT0 + perm[i] * kFireSpreadUs / live; };
+  // Refreshed (kReschedule) two spreads later: the fire at the first deadline
+  // finds the session idle for less than its timeout, and its new deadline
+  // lies beyond the timed window.
+  const uint64_t refresh_us = mode == FireMode::kReschedule ? 2 * kFireSpreadUs : 0;
+  std::vector<packet::ParsedPacket> pkts(32);
+  std::vector<PacketTime> times(32);
+  for (int pass = 0; pass < (mode == FireMode::kReschedule ? 2 : 1); ++pass) {
+    for (uint32_t base = 0; base < live; base += 32) {
+      const uint32_t n = std::min<uint32_t>(32, live - base);
+      for (uint32_t k = 0; k < n; ++k) {
+        pkts[k] = TcpPacket(base + k);
+        const uint64_t t = created(base + k) + (pass == 0 ? 0 : refresh_us);
+        times[k] = PacketTime{t, t};
+      }
+      b.tracker->ProcessBurst(std::span(pkts).first(n), std::span(times).first(n), 0);
+    }
+  }
+  // Up to the first deadline (nothing due yet), untimed.
+  b.now = kT0 + idle_us;
+  b.tracker->Advance(b.now);
+  const uint64_t ended_before = b.tracker->counters().sessions_ended;
+  for (auto _ : state) {
+    b.now += kBenchTickUs;
+    while (true) {
+      const bool done = b.tracker->Advance(b.now);
+      while (b.tracker->Drain(b.sink)) {
+      }
+      if (done) break;
+    }
+  }
+  const uint64_t ended = b.tracker->counters().sessions_ended - ended_before;
+  state.counters["ended"] = static_cast<double>(ended);
+  state.counters["sessions_active"] = b.tracker->counters().sessions_active;
+  // Every session fires once in the window: ended, or (kReschedule) moved on.
+  SetPerItem(state, mode == FireMode::kEnd ? ended : live, "ns_per_fire");
+}
+void BM_TrackerAdvanceFiresEnd(benchmark::State& state) {
+  TrackerAdvanceFires(state, FireMode::kEnd);
+}
+void BM_TrackerAdvanceFiresReschedule(benchmark::State& state) {
+  TrackerAdvanceFires(state, FireMode::kReschedule);
+}
+BENCHMARK(BM_TrackerAdvanceFiresEnd)
+    ->Arg(1'000'000)
+    ->Iterations(kFireTicks)
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_TrackerAdvanceFiresReschedule)
+    ->Arg(1'000'000)
+    ->Iterations(kFireTicks)
+    ->Unit(benchmark::kMicrosecond);
 
 // Start-up: Tracker::Create() (table, wheel, queues) and its destruction, by
 // capacity: what a worker spends before its first packet.

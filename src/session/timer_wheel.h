@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <utility>
 
 #include "session/session_table.h"
 
@@ -20,6 +21,10 @@ namespace flowtrail::session {
 class TimerWheel {
  public:
   static constexpr uint32_t kNone = UINT32_MAX;
+  // How far Advance()'s walk from a slot's tail goes (entries whose lines it
+  // has prefetched wait in cache until the front reaches them: ~6 lines
+  // each, so this many stay within an L2).
+  static constexpr uint32_t kScoutMax = 2048;
 
   // `slots` must be a power of two. Returns false if memory is short.
   bool Init(uint32_t capacity, uint32_t slots, uint64_t tick_us) {
@@ -102,8 +107,22 @@ class TimerWheel {
   // true, or returns false to stop (e.g. output full): idx goes back to its
   // slot with the rest, and the next Advance() resumes there. Returns false if
   // stopped.
-  template <typename Fire>
-  bool Advance(uint64_t now_us, Fire&& fire) {
+  //
+  // `prefetch(next, ahead)` lets the owner pull in what firing reads, ahead
+  // of the fires: a tick's entries lie scattered in memory, and without it
+  // each is a cache miss the core waits for. `ahead` (kNone: none this call)
+  // is an entry nothing was asked for yet (prefetch its lines); `next` (kNone
+  // likewise) is the entry that fires after the current one, given as
+  // `ahead` earlier, so its lines are on the way (a second stage may read
+  // them, e.g. to prefetch what they point to). The list walk is itself one
+  // dependent miss per node, so the wheel walks it from both ends: before
+  // each fire, the entry two ahead (its node prefetched, so the step after
+  // does not stall on it) and, from the tail, one more entry of the list's
+  // back half, until the two walks meet (or kScoutMax entries, so a huge
+  // slot does not flush the caches): two chains of misses in flight instead
+  // of one, and the back half fires from cache.
+  template <typename Fire, typename Prefetch>
+  bool Advance(uint64_t now_us, Fire&& fire, Prefetch&& prefetch) {
     if (!started_) return true;
     const uint64_t now_tick = now_us / tick_us_;
     const uint64_t slots = uint64_t{mask_} + 1;
@@ -114,9 +133,39 @@ class TimerWheel {
     while (next_tick_ < now_tick) {
       const uint32_t slot = Sentinel(static_cast<uint32_t>(next_tick_ & mask_));
       Splice(slot, work);
+      // The tail walk's position (its node is in: Splice() wrote it).
+      uint32_t back = Prev(work);
+      uint32_t scout_left = kScoutMax;
+      if (back == work) {
+        back = kNone;
+      } else {
+        prefetch(kNone, back);
+      }
       while (Next(work) != work) {
         const uint32_t idx = Next(work);
         Cancel(idx);
+        if (const uint32_t next = Next(work); next != work) {
+          uint32_t after = Next(next);
+          if (after != work) {
+            PrefetchNode(after);
+          } else {
+            after = kNone;
+          }
+          prefetch(next, after);
+          // The walks approach by one entry each per fire: they have met
+          // once the tail walk reaches the front's window.
+          if (back != kNone) {
+            const uint32_t b = Prev(back);
+            if (back == idx || back == next || back == after || b >= capacity_ ||
+                --scout_left == 0) {
+              back = kNone;
+            } else {
+              PrefetchNode(b);
+              prefetch(kNone, b);
+              back = b;
+            }
+          }
+        }
         if (!fire(idx)) {
           LinkAfter(slot, idx);
           Splice(work, slot);
@@ -127,6 +176,10 @@ class TimerWheel {
       ++next_tick_;
     }
     return true;
+  }
+  template <typename Fire>
+  bool Advance(uint64_t now_us, Fire&& fire) {
+    return Advance(now_us, std::forward<Fire>(fire), [](uint32_t, uint32_t) {});
   }
 
  private:

@@ -859,7 +859,18 @@ size_t Tracker::Impl::DrainContacts(std::span<ContactEvent> out) {
 bool Tracker::Impl::Advance(uint64_t now, size_t max_records) {
   const bool attempts_done = !contacts_on_ || ExpireAttempts(now, /*bounded=*/true);
   advance_budget_ = max_records;
-  const bool wheel_done = wheel_.Advance(now, [this, now](uint32_t idx) { return Fire(idx, now); });
+  // Fire() reads the hot entry, then either all of it and its cold part and
+  // the index slot (an end: record, Erase()) or the cold part's timer fields
+  // (a new deadline). Two stages: every line of the entry two ahead; then,
+  // once its hot line is in, the index slot of one that will end.
+  const auto prefetch = [this, now](uint32_t next, uint32_t after) {
+    if (after != TimerWheel::kNone) table_.PrefetchAll(after);
+    if (next == TimerWheel::kNone) return;
+    const Session& s = table_.at(next);
+    if (Expired(s, now)) table_.Prefetch(HashSessionKey(s.key));
+  };
+  const bool wheel_done = wheel_.Advance(
+      now, [this, now](uint32_t idx) { return Fire(idx, now); }, prefetch);
   return attempts_done && wheel_done;
 }
 

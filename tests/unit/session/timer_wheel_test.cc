@@ -1,5 +1,6 @@
 #include "session/timer_wheel.h"
 
+#include <utility>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -50,6 +51,37 @@ TEST(TimerWheel, DeadlinesBeyondOneRotationComeRoundAndCanBeRescheduled) {
   EXPECT_TRUE(fired_after_deadline);
   EXPECT_GE(checks.size(), 2u);  // came round once before it was due
   EXPECT_LE(checks.back(), deadline + kTick);
+}
+
+// The prefetch hook: before each fire, the entry after it (second stage) and
+// the one after that; from a slot's tail, the back half's entries once each
+// until the walks meet. Firing is what it is without the hook.
+TEST(TimerWheel, PrefetchWalksTheSlotFromBothEnds) {
+  constexpr uint32_t kN = TimerWheel::kNone;
+  TimerWheel w;
+  ASSERT_TRUE(w.Init(10, 8, kTick));
+  w.Start(0);
+  for (uint32_t idx : {5u, 2u, 7u, 0u}) w.Schedule(idx, 1500);
+  w.Schedule(9, 2500);  // a later slot, alone in it
+  std::vector<uint32_t> fired;
+  std::vector<std::pair<uint32_t, uint32_t>> calls;
+  EXPECT_TRUE(w.Advance(
+      3000,
+      [&](uint32_t idx) {
+        fired.push_back(idx);
+        calls.emplace_back(idx, idx);  // marks where the fires fall
+        return true;
+      },
+      [&](uint32_t next, uint32_t ahead) { calls.emplace_back(next, ahead); }));
+  EXPECT_EQ(fired, (std::vector<uint32_t>{0, 7, 2, 5, 9}));  // newest first, slot by slot
+  const std::vector<std::pair<uint32_t, uint32_t>> expected = {
+      {kN, 5},                   // the tail, at the splice
+      {7, 2},  {kN, 2}, {0, 0},  // front (next 7, two ahead 2); the tail walk's next
+      {2, 5},  {7, 7},           // the walks have met
+      {5, kN}, {2, 2},  {5, 5},  // nothing two ahead of 2
+      {kN, 9}, {9, 9},
+  };
+  EXPECT_EQ(calls, expected);
 }
 
 TEST(TimerWheel, CancelAndEarlierRescheduleWork) {
