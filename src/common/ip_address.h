@@ -31,7 +31,14 @@ struct IpAddress {
     return a;
   }
 
-  friend bool operator==(const IpAddress&, const IpAddress&) = default;
+  // Two words: the defaulted (std::array) comparison is a memcmp call in
+  // GCC 12, once per probe of every address-keyed hash table (analytics).
+  friend bool operator==(const IpAddress& a, const IpAddress& b) {
+    uint64_t x[2], y[2];
+    std::memcpy(x, a.bytes.data(), sizeof(x));
+    std::memcpy(y, b.bytes.data(), sizeof(y));
+    return ((x[0] ^ y[0]) | (x[1] ^ y[1])) == 0;
+  }
   friend auto operator<=>(const IpAddress&, const IpAddress&) = default;
 };
 
