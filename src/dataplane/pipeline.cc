@@ -716,10 +716,14 @@ int Pipeline::Run() {
   }
   {
     // Started from the control cores, so the threads run there, never on a
-    // worker's core; they inherit that CPU set.
+    // worker's core; they inherit that CPU set. The pages still come from
+    // each worker's own NUMA node.
     OnControlCores on_control_cores;
-    for (const auto& w : s.workers) {
-      s.prefaulters.push_back(std::make_unique<session::Prefaulter>(w->MappedRegions()));
+    for (size_t w = 0; w < s.workers.size(); ++w) {
+      const unsigned socket = rte_lcore_to_socket_id(s.plan.workers[w]);
+      s.prefaulters.push_back(std::make_unique<session::Prefaulter>(
+          s.workers[w]->MappedRegions(),
+          socket == static_cast<unsigned>(SOCKET_ID_ANY) ? -1 : static_cast<int>(socket)));
     }
   }
   s.start_tsc = rte_rdtsc();

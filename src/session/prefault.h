@@ -35,7 +35,11 @@ class Prefaulter {
   // Starts the thread; it inherits the caller's CPU affinity (give it the
   // control cores, never a worker's) and runs at the lowest priority (nice
   // 19), so it takes the cores' idle time rather than the pollers'.
-  explicit Prefaulter(std::vector<MemoryRegion> regions);
+  // With numa_node >= 0 the regions are first given that node as their
+  // preferred one (mbind MPOL_PREFERRED): the populating thread runs on
+  // another core, maybe another socket, and pages would otherwise come from
+  // its node instead of the owner's. If that fails, nothing is populated.
+  explicit Prefaulter(std::vector<MemoryRegion> regions, int numa_node = -1);
   ~Prefaulter();
   Prefaulter(const Prefaulter&) = delete;
   Prefaulter& operator=(const Prefaulter&) = delete;
@@ -55,7 +59,12 @@ class Prefaulter {
   // madvise(MADV_POPULATE_WRITE) of [p, p + n); false (error_ set) if it failed.
   bool Populate(char* p, size_t n);
 
+  // Gives every region numa_node_ as its preferred node; false (error_ set)
+  // if the kernel refused.
+  bool Place();
+
   std::vector<MemoryRegion> regions_;
+  int numa_node_ = -1;
   uint64_t total_ = 0;
   std::atomic<bool> stop_{false};
   std::atomic<bool> done_{false};

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstring>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -56,6 +57,32 @@ TEST(Prefaulter, MakesEveryPageOfEveryRegionResidentWithoutWriting) {
   EXPECT_EQ(a[kA - 1], 3);
   EXPECT_EQ(b[kB - 1], 9);
   EXPECT_EQ(a[kA / 2], 0);
+}
+
+TEST(Prefaulter, PrefersTheOwnersNumaNodeFirst) {
+  constexpr size_t kBytes = size_t{8} << 20;
+  MappedArray<uint8_t> a = MapZeroed<uint8_t>(kBytes);
+  ASSERT_TRUE(a);
+  // Node 0 exists on every Linux machine: placed, then populated.
+  Prefaulter p({{a.get(), kBytes}}, 0);
+  WaitDone(p);
+  ASSERT_TRUE(p.done());
+  if (p.error().find("MADV_POPULATE_WRITE") != std::string::npos) GTEST_SKIP() << p.error();
+  if (p.error().find("mbind") != std::string::npos) GTEST_SKIP() << p.error();  // no NUMA API
+  EXPECT_EQ(p.error(), "");
+  EXPECT_EQ(ResidentPages(a.get(), kBytes), kBytes / static_cast<size_t>(sysconf(_SC_PAGESIZE)));
+}
+
+TEST(Prefaulter, LeavesThePagesAloneWhenTheNodeCannotBePreferred) {
+  constexpr size_t kBytes = size_t{8} << 20;
+  MappedArray<uint8_t> a = MapZeroed<uint8_t>(kBytes);
+  ASSERT_TRUE(a);
+  Prefaulter p({{a.get(), kBytes}}, 1000);  // no such node
+  WaitDone(p);
+  ASSERT_TRUE(p.done());
+  EXPECT_NE(p.error().find("NUMA node 1000"), std::string::npos) << p.error();
+  EXPECT_EQ(p.bytes_done(), 0u);
+  EXPECT_EQ(ResidentPages(a.get(), kBytes), 0u);
 }
 
 TEST(Prefaulter, DestructorStopsEarly) {
