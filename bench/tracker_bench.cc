@@ -261,6 +261,37 @@ BENCHMARK(BM_TrackerSynFloodFullTableBurst32)
     ->Iterations((1 << 21) / 32)
     ->Unit(benchmark::kNanosecond);
 
+// New mid-stream sessions (no SYN: the idle timeout of the sessions they
+// evict) into a full table whose every session saw a second packet, in
+// random order, after it was scheduled: each eviction's walk moves refreshed
+// entries to their deadlines (reading their cold lines) before it finds the
+// victim, as on a busy link.
+void BM_TrackerEvictRefreshedTableBurst32(benchmark::State& state) {
+  constexpr uint32_t kCap = 1'000'000;
+  Bench b(kCap, kCap);
+  {
+    std::vector<uint32_t> order(kCap);
+    for (uint32_t i = 0; i < kCap; ++i) order[i] = i;
+    std::shuffle(order.begin(), order.end(), std::mt19937(5));
+    std::vector<packet::ParsedPacket> refresh(32);
+    for (uint32_t i = 0; i + 32 <= kCap; i += 32) {
+      for (uint32_t k = 0; k < 32; ++k) refresh[k] = TcpPacket(order[i + k]);
+      b.Burst(refresh);
+    }
+  }
+  std::vector<packet::ParsedPacket> pkts(32);
+  uint32_t n = kCap;
+  for (auto _ : state) {
+    for (auto& p : pkts) p = TcpPacket(n++);
+    b.Burst(pkts);
+  }
+  state.counters["evicted"] = static_cast<double>(b.tracker->counters().sessions_evicted);
+  SetPerItem(state, state.iterations() * 32, "ns_per_session");
+}
+BENCHMARK(BM_TrackerEvictRefreshedTableBurst32)
+    ->Iterations((1 << 19) / 32)
+    ->Unit(benchmark::kNanosecond);
+
 // The wheel's firing path at `live` sessions (capacity = live): established
 // TCP sessions created at times spread over kFireSpreadUs, in an order random
 // against their index, so the ticks fire entries scattered in memory. The

@@ -866,8 +866,7 @@ bool Tracker::Impl::Advance(uint64_t now, size_t max_records) {
   const auto prefetch = [this, now](uint32_t next, uint32_t after) {
     if (after != TimerWheel::kNone) table_.PrefetchAll(after);
     if (next == TimerWheel::kNone) return;
-    const Session& s = table_.at(next);
-    if (Expired(s, now)) table_.Prefetch(HashSessionKey(s.key));
+    if (Expired(table_.at(next), now)) table_.PrefetchSlotOf(next);
   };
   const bool wheel_done = wheel_.Advance(
       now, [this, now](uint32_t idx) { return Fire(idx, now); }, prefetch);
