@@ -26,21 +26,27 @@ class TimerWheel {
   // each, so this many stay within an L2).
   static constexpr uint32_t kScoutMax = 2048;
 
+  // One node per entry and per slot's sentinel, +1: the list being processed.
+  static uint64_t NodesFor(uint32_t capacity, uint32_t slots) {
+    return uint64_t{capacity} + slots + 1;
+  }
+  // What Init(capacity, slots) maps.
+  static uint64_t BytesFor(uint32_t capacity, uint32_t slots) {
+    return sizeof(Link) * NodesFor(capacity, slots);
+  }
+
   // `slots` must be a power of two. Returns false if memory is short.
   bool Init(uint32_t capacity, uint32_t slots, uint64_t tick_us) {
     capacity_ = capacity;
     mask_ = slots - 1;
     tick_us_ = tick_us;
-    const uint64_t nodes = uint64_t{capacity} + slots + 1;  // +1: list being processed
-    links_ = MapZeroed<Link>(nodes);
+    links_ = MapZeroed<Link>(NodesFor(capacity, slots));
     return links_ != nullptr;
   }
 
   uint64_t tick_us() const { return tick_us_; }
   // The node array (prefault.h).
-  MemoryRegion region() const {
-    return {links_.get(), sizeof(Link) * (uint64_t{capacity_} + mask_ + 2)};
-  }
+  MemoryRegion region() const { return {links_.get(), BytesFor(capacity_, mask_ + 1)}; }
   bool started() const { return started_; }
   // Time origin: the first packet's timestamp. Nothing fires before it.
   void Start(uint64_t now_us) {

@@ -913,7 +913,7 @@ void Tracker::Impl::EvictEarliest(uint64_t now) {
   // before this one (its lines were prefetched one eviction ago, as the one
   // after the next): its index slot now, and all lines of the one after it.
   if (const uint32_t next = wheel_.ScheduledBefore(victim); next != TimerWheel::kNone) {
-    table_.Prefetch(HashSessionKey(table_.at(next).key));
+    table_.PrefetchSlotOf(next);
     if (const uint32_t after = wheel_.ScheduledBefore(next); after != TimerWheel::kNone) {
       table_.PrefetchAll(after);
       wheel_.PrefetchNode(after);
@@ -1141,13 +1141,13 @@ absl::StatusOr<std::unique_ptr<Tracker>> Tracker::Create(const TrackerConfig& co
 std::vector<MemoryRegion> Tracker::MappedRegions() const { return impl_->MappedRegions(); }
 
 uint64_t Tracker::MemoryBytes(const TrackerConfig& config) {
-  const uint64_t wheel_nodes = uint64_t{config.capacity} + kWheelSlots + 1;  // timer_wheel.h
   uint64_t contacts = 0;
   if (config.attempt_timeout_us != 0) {
     contacts = uint64_t{config.capacity} * kAttemptBytes +
                uint64_t{config.contact_capacity} * sizeof(ContactEvent);
   }
-  return SessionTable::BytesFor(config.capacity) + 2 * wheel_nodes * sizeof(uint32_t) +
+  return SessionTable::BytesFor(config.capacity) +
+         TimerWheel::BytesFor(config.capacity, kWheelSlots) +
          uint64_t{config.output_capacity} * sizeof(SessionRecord) + contacts;
 }
 
