@@ -56,6 +56,8 @@ class Prefaulter {
 
  private:
   void Run();
+  // Every region, in step, until done, stopped or failed.
+  void PopulateAll();
   // madvise(MADV_POPULATE_WRITE) of [p, p + n); false (error_ set) if it failed.
   bool Populate(char* p, size_t n);
 
@@ -63,8 +65,9 @@ class Prefaulter {
   // if the kernel refused.
   bool Place();
 
-  std::vector<MemoryRegion> regions_;
+  std::vector<MemoryRegion> regions_;  // widened to whole pages
   int numa_node_ = -1;
+  size_t page_ = 4096;
   uint64_t total_ = 0;
   std::atomic<bool> stop_{false};
   std::atomic<bool> done_{false};
