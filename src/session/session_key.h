@@ -132,44 +132,83 @@ inline int CompareAddresses(const IpAddress& a, const IpAddress& b) {
   return 0;
 }
 
-// Builds the canonical key of `p`. Returns true when the packet's source is
-// the key's lo endpoint (side 0); ICMP orders by address only.
-inline bool MakeSessionKey(const packet::ParsedPacket& p, SessionKey* k,
-                           VlanKey vlan_mode = VlanKey::kNone) {
-  std::memset(static_cast<void*>(k), 0, sizeof(*k));
-  k->protocol = p.protocol;
-  k->ip_version = p.ip_version;
-  KeyVlans(p, vlan_mode, &k->vlan_outer, &k->vlan_inner);
+// A SessionKey as the words HashSessionKey() reads: the two addresses, then
+// ports, protocol, version and ICMP code, then the VLAN ids.
+struct SessionKeyWords {
+  uint64_t w[5];
+  uint32_t tail;
+};
+static_assert(offsetof(SessionKey, lo_port) == 32 && offsetof(SessionKey, reserved) == 39 &&
+              offsetof(SessionKey, vlan_outer) == 40);
+
+inline uint32_t HashKeyWords(const SessionKeyWords& k) {
+  uint64_t h = 0x9e3779b9u;
+  for (uint64_t x : k.w) {
+    h = _mm_crc32_u64(h, x);
+  }
+  return _mm_crc32_u32(static_cast<uint32_t>(h), k.tail);
+}
+
+// The canonical key of `p`, built in registers. Returns true when the
+// packet's source is the key's lo endpoint (side 0); ICMP orders by address
+// only. (Field by field into memory and then hashed as words, each word's
+// load waited for the narrow stores before it: ~10 % of a lookup.)
+inline bool MakeSessionKeyWords(const packet::ParsedPacket& p, SessionKeyWords* k,
+                                VlanKey vlan_mode = VlanKey::kNone) {
+  uint64_t s[2], d[2];
+  std::memcpy(s, p.src.bytes.data(), 16);
+  std::memcpy(d, p.dst.bytes.data(), 16);
+  // memcmp order: the first differing word, compared big-endian.
+  const bool first_differs = s[0] != d[0];
+  const uint64_t sx = __builtin_bswap64(first_differs ? s[0] : s[1]);
+  const uint64_t dx = __builtin_bswap64(first_differs ? d[0] : d[1]);
+  uint16_t lo_port, hi_port;
+  uint8_t code = 0;
   bool src_is_lo;
   if (IsIcmp(p.protocol)) {
-    src_is_lo = CompareAddresses(p.src, p.dst) <= 0;
-    k->lo_port = IcmpTypeClass(p.protocol, p.icmp_type);
-    k->hi_port = p.icmp_id;
+    src_is_lo = sx <= dx;
+    lo_port = IcmpTypeClass(p.protocol, p.icmp_type);
+    hi_port = p.icmp_id;
     // Query/reply messages are matched by identifier; error codes distinguish
     // e.g. port from host unreachable.
-    k->icmp_code = IcmpRequestDirection(p.protocol, p.icmp_type) != 0 ? 0 : p.icmp_code;
+    code = IcmpRequestDirection(p.protocol, p.icmp_type) != 0 ? 0 : p.icmp_code;
   } else {
-    const int c = CompareAddresses(p.src, p.dst);
-    src_is_lo = c < 0 || (c == 0 && p.src_port <= p.dst_port);
-    k->lo_port = src_is_lo ? p.src_port : p.dst_port;
-    k->hi_port = src_is_lo ? p.dst_port : p.src_port;
+    src_is_lo = sx < dx || (sx == dx && p.src_port <= p.dst_port);
+    lo_port = src_is_lo ? p.src_port : p.dst_port;
+    hi_port = src_is_lo ? p.dst_port : p.src_port;
   }
-  k->lo_addr = src_is_lo ? p.src : p.dst;
-  k->hi_addr = src_is_lo ? p.dst : p.src;
+  k->w[0] = src_is_lo ? s[0] : d[0];
+  k->w[1] = src_is_lo ? s[1] : d[1];
+  k->w[2] = src_is_lo ? d[0] : s[0];
+  k->w[3] = src_is_lo ? d[1] : s[1];
+  k->w[4] = uint64_t{lo_port} | uint64_t{hi_port} << 16 | uint64_t{p.protocol} << 32 |
+            uint64_t{p.ip_version} << 40 | uint64_t{code} << 48;
+  uint16_t outer, inner;
+  KeyVlans(p, vlan_mode, &outer, &inner);
+  k->tail = uint32_t{outer} | uint32_t{inner} << 16;
+  return src_is_lo;
+}
+
+inline void StoreSessionKey(const SessionKeyWords& w, SessionKey* k) {
+  std::memcpy(static_cast<void*>(k), w.w, sizeof(w.w));
+  std::memcpy(reinterpret_cast<char*>(k) + sizeof(w.w), &w.tail, sizeof(w.tail));
+}
+
+// Builds the canonical key of `p`: see MakeSessionKeyWords().
+inline bool MakeSessionKey(const packet::ParsedPacket& p, SessionKey* k,
+                           VlanKey vlan_mode = VlanKey::kNone) {
+  SessionKeyWords w;
+  const bool src_is_lo = MakeSessionKeyWords(p, &w, vlan_mode);
+  StoreSessionKey(w, k);
   return src_is_lo;
 }
 
 inline uint32_t HashSessionKey(const SessionKey& k) {
-  uint64_t w[5];
-  uint32_t tail;
-  static_assert(sizeof(w) + sizeof(tail) == sizeof(SessionKey));
-  std::memcpy(w, &k, sizeof(w));
-  std::memcpy(&tail, reinterpret_cast<const char*>(&k) + sizeof(w), sizeof(tail));
-  uint64_t h = 0x9e3779b9u;
-  for (uint64_t x : w) {
-    h = _mm_crc32_u64(h, x);
-  }
-  return _mm_crc32_u32(static_cast<uint32_t>(h), tail);
+  SessionKeyWords w;
+  static_assert(sizeof(w.w) + sizeof(w.tail) == sizeof(SessionKey));
+  std::memcpy(w.w, &k, sizeof(w.w));
+  std::memcpy(&w.tail, reinterpret_cast<const char*>(&k) + sizeof(w.w), sizeof(w.tail));
+  return HashKeyWords(w);
 }
 
 }  // namespace flowtrail::session

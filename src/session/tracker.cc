@@ -187,7 +187,7 @@ class Tracker::Impl {
   }
   uint64_t FirstTime(const Session& s) const { return table_.cold(s).first_time_us; }
   // Capture times may go back: the earliest (cold) is read only then.
-  void TouchTimes(uint32_t idx, Session& s, PacketTime t) {
+  void TouchTimes(uint32_t idx, Session& s, const PacketTime& t) {
     if (t.capture_us >= s.last_time_us) {
       s.last_time_us = t.capture_us;
     } else {
@@ -215,9 +215,9 @@ class Tracker::Impl {
   }
 
   void ProcessKeyed(const packet::ParsedPacket& pkt, const SessionKey& key, uint32_t hash,
-                    uint8_t from, PacketTime t, uint16_t input_port);
+                    uint8_t from, const PacketTime& t, uint16_t input_port);
   uint32_t Create(const SessionKey& key, uint32_t hash, const packet::ParsedPacket& pkt,
-                  uint8_t from, PacketTime t, uint16_t input_port);
+                  uint8_t from, const PacketTime& t, uint16_t input_port);
   uint64_t PlausibleWindow(const Session& s, uint8_t receiver) const;
   bool Expired(const Session& s, uint64_t now) const {
     return now >= s.last_clock_us && now - s.last_clock_us >= IdleTimeout(s);
@@ -240,7 +240,7 @@ class Tracker::Impl {
   void End(uint32_t idx, EndReason reason);
   void BuildRecord(const Session& s, EndReason reason, bool continuing, SessionRecord& r) const;
   void UpdateContact(uint32_t idx, Session& s, const packet::ParsedPacket& pkt, uint8_t from,
-                     PacketTime t);
+                     const PacketTime& t);
   // Silent events for the attempts whose deadline passed by clock `now`.
   // `bounded` (Advance, FlushSome): stop while the event queue is full and
   // return false; the due attempts stay and leave on a later call. The packet
@@ -291,9 +291,11 @@ class Tracker::Impl {
 };
 
 void Tracker::Impl::Process(const packet::ParsedPacket& pkt, PacketTime t, uint16_t input_port) {
+  SessionKeyWords w;
+  const uint8_t from = MakeSessionKeyWords(pkt, &w, cfg_.vlan_key) ? 0 : 1;
   SessionKey key;
-  const uint8_t from = MakeSessionKey(pkt, &key, cfg_.vlan_key) ? 0 : 1;
-  ProcessKeyed(pkt, key, HashSessionKey(key), from, t, input_port);
+  StoreSessionKey(w, &key);
+  ProcessKeyed(pkt, key, HashKeyWords(w), from, t, input_port);
 }
 
 // A software pipeline over the burst so the DRAM misses overlap
@@ -313,8 +315,10 @@ void Tracker::Impl::ProcessBurst(std::span<const packet::ParsedPacket> pkts,
   for (size_t base = 0; base < total; base += kChunk) {
     const size_t n = std::min(kChunk, total - base);
     for (size_t i = 0; i < n; ++i) {
-      from[i] = MakeSessionKey(pkts[base + i], &keys[i], cfg_.vlan_key) ? 0 : 1;
-      hashes[i] = HashSessionKey(keys[i]);
+      SessionKeyWords w;
+      from[i] = MakeSessionKeyWords(pkts[base + i], &w, cfg_.vlan_key) ? 0 : 1;
+      StoreSessionKey(w, &keys[i]);
+      hashes[i] = HashKeyWords(w);
       if (i < 2 * kAhead) table_.Prefetch(hashes[i]);
     }
     for (size_t i = 0; i < std::min(n, kAhead); ++i) table_.PrefetchProbe(hashes[i]);
@@ -327,7 +331,8 @@ void Tracker::Impl::ProcessBurst(std::span<const packet::ParsedPacket> pkts,
 }
 
 void Tracker::Impl::ProcessKeyed(const packet::ParsedPacket& pkt, const SessionKey& key,
-                                 uint32_t hash, uint8_t from, PacketTime t, uint16_t input_port) {
+                                 uint32_t hash, uint8_t from, const PacketTime& t,
+                                 uint16_t input_port) {
   const uint64_t now = t.clock_us;
   ++counters_.packets;
   wheel_.Start(now);
@@ -492,7 +497,7 @@ void Tracker::Impl::ProcessFragment(const packet::ParsedPacket& pkt, PacketTime 
 }
 
 uint32_t Tracker::Impl::Create(const SessionKey& key, uint32_t hash,
-                               const packet::ParsedPacket& pkt, uint8_t from, PacketTime t,
+                               const packet::ParsedPacket& pkt, uint8_t from, const PacketTime& t,
                                uint16_t input_port) {
   const uint64_t now = t.clock_us;
   if (table_.full()) EvictEarliest(now);
@@ -743,7 +748,7 @@ bool Tracker::Impl::Fire(uint32_t idx, uint64_t now) {
 // A client SYN starts an attempt; the peer's SYN-ACK or RST decides it. The
 // attempt belongs to the SYN's sender, whatever the roles say later.
 void Tracker::Impl::UpdateContact(uint32_t idx, Session& s, const packet::ParsedPacket& pkt,
-                                  uint8_t from, PacketTime t) {
+                                  uint8_t from, const PacketTime& t) {
   // An announced FTP data connection (transient_server) was expected by both
   // ends: no first contact, so a server whose active-mode connections a
   // client's firewall drops is not walked towards a scanner verdict.
