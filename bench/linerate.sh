@@ -82,12 +82,23 @@ run_testpmd() {
   [[ $1 == 1 ]] && echo "  testpmd: ${cmd[*]}" >&2
   stdbuf -oL "${cmd[@]}" </dev/null >"$log" 2>&1 &
   local pid=$! waited=0
-  while kill -0 "$pid" 2>/dev/null && (($(grep -c 'Rx-pps' "$log" 2>/dev/null) < warmup + run_s)); do
+  local periods=0
+  while kill -0 "$pid" 2>/dev/null && ((periods < warmup + run_s)); do
     sleep 0.5
+    # (grep -c prints nothing before the child has created the log)
+    periods=$(grep -c 'Rx-pps' "$log" 2>/dev/null || true)
+    periods=${periods:-0}
     waited=$((waited + 1))
     if ((waited > 2 * (warmup + run_s) + 240)); then break; fi
   done
-  kill -INT "$pid" 2>/dev/null || true
+  # testpmd can miss a SIGINT (one that lands while it sets up is lost):
+  # ask again each second, then kill it.
+  local asked=0
+  while kill -0 "$pid" 2>/dev/null; do
+    if ((asked < 20)); then kill -INT "$pid" 2>/dev/null || true; else kill -KILL "$pid" 2>/dev/null || true; fi
+    asked=$((asked + 1))
+    sleep 1
+  done
   wait "$pid" || true
   if ! grep -q 'Rx-pps' "$log"; then
     echo "testpmd printed no statistics, see $log:" >&2
