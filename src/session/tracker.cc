@@ -220,7 +220,11 @@ class Tracker::Impl {
                   uint8_t from, const PacketTime& t, uint16_t input_port);
   uint64_t PlausibleWindow(const Session& s, uint8_t receiver) const;
   bool Expired(const Session& s, uint64_t now) const {
-    return now >= s.last_clock_us && now - s.last_clock_us >= IdleTimeout(s);
+    return ExpiredAfter(s, now, IdleTimeout(s));
+  }
+  // Expired() with the session's IdleTimeout() already at hand.
+  static bool ExpiredAfter(const Session& s, uint64_t now, uint64_t idle_timeout) {
+    return now >= s.last_clock_us && now - s.last_clock_us >= idle_timeout;
   }
   void DecideInitialRoles(Session& s, const packet::ParsedPacket& pkt, uint8_t from);
   void SetRoles(Session& s, uint8_t client_side, RoleSource source);
@@ -340,13 +344,16 @@ void Tracker::Impl::ProcessKeyed(const packet::ParsedPacket& pkt, const SessionK
   // however often Advance() ran.
   if (contacts_on_) ExpireAttempts(now);
   uint32_t idx = table_.Find(key, hash);
+  // The found session's idle timeout before this packet (0 = a new one),
+  // for the expiry check here and the wheel at the end.
+  uint64_t timeout_before = idx != SessionTable::kNone ? IdleTimeout(table_.at(idx)) : 0;
   if (idx != SessionTable::kNone && !OutputFull()) {
     // Timed out but not yet fired (the wheel fires up to one tick late, or
     // Advance() has not run): end it now, so a packet after the timeout
     // always starts a new session, whatever the Advance() cadence. Clock
     // time on both sides, so this and the wheel always agree.
     const Session& old = table_.at(idx);
-    if (Expired(old, now)) {
+    if (ExpiredAfter(old, now, timeout_before)) {
       End(idx, ExpiryReason(old));
       idx = SessionTable::kNone;
     }
@@ -369,11 +376,9 @@ void Tracker::Impl::ProcessKeyed(const packet::ParsedPacket& pkt, const SessionK
   // a new session, or a packet that shrank the idle timeout (FIN, RST...).
   // Otherwise the deadline only grew (the clock never goes back), and the
   // scheduled one, never later than it, stays valid (ScheduleIfEarlier).
-  uint64_t timeout_before = 0;
   if (idx == SessionTable::kNone) {
+    timeout_before = 0;
     idx = Create(key, hash, pkt, from, t, input_port);
-  } else {
-    timeout_before = IdleTimeout(table_.at(idx));
   }
   Session& s = table_.at(idx);
 
