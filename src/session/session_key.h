@@ -155,32 +155,24 @@ inline uint32_t HashKeyWords(const SessionKeyWords& k) {
 // load waited for the narrow stores before it: ~10 % of a lookup.)
 inline bool MakeSessionKeyWords(const packet::ParsedPacket& p, SessionKeyWords* k,
                                 VlanKey vlan_mode = VlanKey::kNone) {
-  uint64_t s[2], d[2];
-  std::memcpy(s, p.src.bytes.data(), 16);
-  std::memcpy(d, p.dst.bytes.data(), 16);
-  // memcmp order: the first differing word, compared big-endian.
-  const bool first_differs = s[0] != d[0];
-  const uint64_t sx = __builtin_bswap64(first_differs ? s[0] : s[1]);
-  const uint64_t dx = __builtin_bswap64(first_differs ? d[0] : d[1]);
+  const int c = CompareAddresses(p.src, p.dst);
   uint16_t lo_port, hi_port;
   uint8_t code = 0;
   bool src_is_lo;
   if (IsIcmp(p.protocol)) {
-    src_is_lo = sx <= dx;
+    src_is_lo = c <= 0;
     lo_port = IcmpTypeClass(p.protocol, p.icmp_type);
     hi_port = p.icmp_id;
     // Query/reply messages are matched by identifier; error codes distinguish
     // e.g. port from host unreachable.
     code = IcmpRequestDirection(p.protocol, p.icmp_type) != 0 ? 0 : p.icmp_code;
   } else {
-    src_is_lo = sx < dx || (sx == dx && p.src_port <= p.dst_port);
+    src_is_lo = c < 0 || (c == 0 && p.src_port <= p.dst_port);
     lo_port = src_is_lo ? p.src_port : p.dst_port;
     hi_port = src_is_lo ? p.dst_port : p.src_port;
   }
-  k->w[0] = src_is_lo ? s[0] : d[0];
-  k->w[1] = src_is_lo ? s[1] : d[1];
-  k->w[2] = src_is_lo ? d[0] : s[0];
-  k->w[3] = src_is_lo ? d[1] : s[1];
+  std::memcpy(&k->w[0], (src_is_lo ? p.src : p.dst).bytes.data(), 16);
+  std::memcpy(&k->w[2], (src_is_lo ? p.dst : p.src).bytes.data(), 16);
   k->w[4] = uint64_t{lo_port} | uint64_t{hi_port} << 16 | uint64_t{p.protocol} << 32 |
             uint64_t{p.ip_version} << 40 | uint64_t{code} << 48;
   uint16_t outer, inner;
@@ -194,12 +186,14 @@ inline void StoreSessionKey(const SessionKeyWords& w, SessionKey* k) {
   std::memcpy(reinterpret_cast<char*>(k) + sizeof(w.w), &w.tail, sizeof(w.tail));
 }
 
-// Builds the canonical key of `p`: see MakeSessionKeyWords().
+// Builds the canonical key of `p` (see MakeSessionKeyWords()) and, with
+// `hash`, its HashSessionKey() from the words in registers.
 inline bool MakeSessionKey(const packet::ParsedPacket& p, SessionKey* k,
-                           VlanKey vlan_mode = VlanKey::kNone) {
+                           VlanKey vlan_mode = VlanKey::kNone, uint32_t* hash = nullptr) {
   SessionKeyWords w;
   const bool src_is_lo = MakeSessionKeyWords(p, &w, vlan_mode);
   StoreSessionKey(w, k);
+  if (hash != nullptr) *hash = HashKeyWords(w);
   return src_is_lo;
 }
 

@@ -295,11 +295,10 @@ class Tracker::Impl {
 };
 
 void Tracker::Impl::Process(const packet::ParsedPacket& pkt, PacketTime t, uint16_t input_port) {
-  SessionKeyWords w;
-  const uint8_t from = MakeSessionKeyWords(pkt, &w, cfg_.vlan_key) ? 0 : 1;
   SessionKey key;
-  StoreSessionKey(w, &key);
-  ProcessKeyed(pkt, key, HashKeyWords(w), from, t, input_port);
+  uint32_t hash;
+  const uint8_t from = MakeSessionKey(pkt, &key, cfg_.vlan_key, &hash) ? 0 : 1;
+  ProcessKeyed(pkt, key, hash, from, t, input_port);
 }
 
 // A software pipeline over the burst so the DRAM misses overlap
@@ -319,10 +318,7 @@ void Tracker::Impl::ProcessBurst(std::span<const packet::ParsedPacket> pkts,
   for (size_t base = 0; base < total; base += kChunk) {
     const size_t n = std::min(kChunk, total - base);
     for (size_t i = 0; i < n; ++i) {
-      SessionKeyWords w;
-      from[i] = MakeSessionKeyWords(pkts[base + i], &w, cfg_.vlan_key) ? 0 : 1;
-      StoreSessionKey(w, &keys[i]);
-      hashes[i] = HashKeyWords(w);
+      from[i] = MakeSessionKey(pkts[base + i], &keys[i], cfg_.vlan_key, &hashes[i]) ? 0 : 1;
       if (i < 2 * kAhead) table_.Prefetch(hashes[i]);
     }
     for (size_t i = 0; i < std::min(n, kAhead); ++i) table_.PrefetchProbe(hashes[i]);
