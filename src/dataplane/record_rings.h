@@ -3,6 +3,7 @@
 // mempool, no protobuf on the worker, no contention between workers.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <span>
 #include <string>
@@ -28,6 +29,46 @@ absl::StatusOr<rte_ring*> CreateContactRing(const std::string& prefix, unsigned 
 // SP/SC ring of mbuf pointers.
 absl::StatusOr<rte_ring*> CreatePacketRing(const std::string& prefix, unsigned index, unsigned size,
                                            int socket);
+
+// Slots of an SP ring reserved by a zero-copy enqueue (ReserveSlots), to be
+// written in place and then handed over with CommitSlots: in up to two
+// stretches, as the reservation may wrap around the ring's end. The worker's
+// records and events are drained straight into them (rte_ring's own copy of
+// large elements goes 4 bytes at a time, and a staging copy came first).
+template <typename T>
+struct RingSlots {
+  rte_ring_zc_data zc{};
+  unsigned n = 0;  // reserved
+
+  std::span<T> first() const { return {static_cast<T*>(zc.ptr1), std::min(n, zc.n1)}; }
+  std::span<T> second() const { return {static_cast<T*>(zc.ptr2), n - first().size()}; }
+  T& operator[](unsigned i) const {
+    const unsigned n1 = static_cast<unsigned>(first().size());
+    return i < n1 ? static_cast<T*>(zc.ptr1)[i] : static_cast<T*>(zc.ptr2)[i - n1];
+  }
+};
+
+// Up to n free slots of SP ring `r` (fewer when it has less room, maybe 0).
+// Every reservation must be ended by CommitSlots(r, k), k <= its n.
+template <typename T>
+RingSlots<T> ReserveSlots(rte_ring* r, unsigned n) {
+  RingSlots<T> s;
+  s.n = rte_ring_enqueue_zc_burst_elem_start(r, sizeof(T), n, &s.zc, nullptr);
+  return s;
+}
+
+// Hands the first k reserved slots to the consumer (the rest go back).
+inline void CommitSlots(rte_ring* r, unsigned k) { rte_ring_enqueue_zc_elem_finish(r, k); }
+
+// Fills reserved slots in order with `drain(std::span<T>) -> size_t` (how
+// many it wrote; short once it has no more); returns how many were written.
+template <typename T, typename Drain>
+unsigned FillSlots(const RingSlots<T>& s, Drain&& drain) {
+  const std::span<T> a = s.first();
+  auto k = static_cast<unsigned>(drain(a));
+  if (k == a.size() && !s.second().empty()) k += static_cast<unsigned>(drain(s.second()));
+  return k;
+}
 
 inline unsigned EnqueueRecords(rte_ring* r, std::span<const record::SessionRecord> recs) {
   return rte_ring_sp_enqueue_burst_elem(r, recs.data(), sizeof(record::SessionRecord),

@@ -13,7 +13,7 @@ namespace {
 constexpr int kPrefetchAhead = 3;
 }  // namespace
 
-Worker::Worker(WorkerSetup setup) : s_(std::move(setup)), staging_(kStaging) {}
+Worker::Worker(WorkerSetup setup) : s_(std::move(setup)) {}
 
 int Worker::LcoreMain(void* self) { return static_cast<Worker*>(self)->Run(); }
 
@@ -90,9 +90,8 @@ void Worker::ProcessBurst(rte_mbuf** pkts, uint16_t n, uint64_t live_now) {
 }
 
 size_t Worker::RecordBudget() const {
-  // Records already on their way: in the tracker's queue and staged here.
-  const size_t waiting =
-      s_.tracker->PendingOutput() + (staged_ - std::min(export_pos_, analytics_pos_));
+  // Records already on their way, in the tracker's queue.
+  const size_t waiting = s_.tracker->PendingOutput();
   const size_t room =
       std::min(rte_ring_free_count(s_.to_exporter), rte_ring_free_count(s_.to_analytics));
   return room > waiting ? room - waiting : 0;
@@ -111,29 +110,30 @@ void Worker::Advance(uint64_t t) {
 
 bool Worker::PushRecords() {
   for (;;) {
-    if (export_pos_ == staged_ && analytics_pos_ == staged_) {
-      staged_ = s_.tracker->Drain(staging_);
-      export_pos_ = analytics_pos_ = 0;
-      if (staged_ == 0) {
-        return true;
-      }
+    const size_t pending = s_.tracker->PendingOutput();
+    if (pending == 0) {
+      return true;
     }
-    if (export_pos_ < staged_) {
-      const unsigned k = EnqueueRecords(
-          s_.to_exporter,
-          std::span<const record::SessionRecord>(&staging_[export_pos_], staged_ - export_pos_));
-      export_pos_ += k;
-      records_out_ += k;
+    // As many as both rings have room for: drained once into the
+    // exporter's slots, then copied from there (just written, in cache)
+    // into the analytics ring's, so the two never disagree.
+    const auto want = static_cast<unsigned>(std::min<size_t>(pending, kPushBurst));
+    const auto to_exporter = ReserveSlots<record::SessionRecord>(s_.to_exporter, want);
+    const auto to_analytics = ReserveSlots<record::SessionRecord>(s_.to_analytics, to_exporter.n);
+    RingSlots<record::SessionRecord> both = to_exporter;
+    both.n = to_analytics.n;
+    const unsigned k = FillSlots(
+        both, [this](std::span<record::SessionRecord> out) { return s_.tracker->Drain(out); });
+    for (unsigned i = 0; i < k; ++i) {
+      to_analytics[i] = both[i];
     }
-    if (analytics_pos_ < staged_) {
-      analytics_pos_ +=
-          EnqueueRecords(s_.to_analytics, std::span<const record::SessionRecord>(
-                                              &staging_[analytics_pos_], staged_ - analytics_pos_));
-    }
-    if (export_pos_ < staged_ || analytics_pos_ < staged_) {
-      // A full ring: the records wait here and in the tracker's queue. The
-      // worker goes on with its packets (live mode); should that queue
-      // fill, the tracker counts what it cannot keep (records_dropped).
+    CommitSlots(s_.to_exporter, k);
+    CommitSlots(s_.to_analytics, k);
+    records_out_ += k;
+    if (k < want) {
+      // A full ring: the records wait in the tracker's queue. The worker
+      // goes on with its packets (live mode); should that queue fill, the
+      // tracker counts what it cannot keep (records_dropped).
       return false;
     }
   }
@@ -143,14 +143,18 @@ void Worker::PushContacts() {
   if (s_.contacts_to_analytics == nullptr) {
     return;
   }
-  for (;;) {
-    const size_t room =
-        std::min<size_t>(rte_ring_free_count(s_.contacts_to_analytics), std::size(contact_buf_));
-    if (room == 0 || s_.tracker->PendingContacts() == 0) {
-      return;
+  while (s_.tracker->PendingContacts() != 0) {
+    const auto want =
+        static_cast<unsigned>(std::min<size_t>(s_.tracker->PendingContacts(), kPushBurst));
+    const auto slots = ReserveSlots<record::ContactEvent>(s_.contacts_to_analytics, want);
+    const unsigned k = FillSlots(slots, [this](std::span<record::ContactEvent> out) {
+      return s_.tracker->DrainContacts(out);
+    });
+    CommitSlots(s_.contacts_to_analytics, k);
+    contacts_out_ += k;
+    if (k < want) {
+      return;  // full: the rest wait in the tracker's queue
     }
-    const size_t n = s_.tracker->DrainContacts(std::span(contact_buf_, room));
-    contacts_out_ += EnqueueContacts(s_.contacts_to_analytics, std::span(contact_buf_, n));
   }
 }
 

@@ -78,7 +78,8 @@ class Worker {
   const std::string& start_error() const { return start_error_; }
 
  private:
-  static constexpr size_t kStaging = 64;
+  // Records or events per ring reservation (PushRecords, PushContacts).
+  static constexpr size_t kPushBurst = 64;
 
   void ProcessBurst(rte_mbuf** pkts, uint16_t n, uint64_t live_now);
   // Moves the tracker clock forward to `t` (never back) and expires as many
@@ -87,7 +88,8 @@ class Worker {
   // Records the rings can take now beyond those already waiting.
   size_t RecordBudget() const;
   // Moves finished records to the rings. Returns false if some are still
-  // waiting for room (they stay staged; nothing is dropped here).
+  // waiting for room (they stay in the tracker's queue; nothing is dropped
+  // here).
   bool PushRecords();
   // Moves first-contact events to their ring, as many as it has room for; the
   // rest wait in the tracker's queue (which counts what it cannot keep).
@@ -111,17 +113,10 @@ class Worker {
   // of the worker at 1 M sessions), and ParseFrame resets each entry anyway.
   packet::ParsedPacket parsed_[kRxBurst];
   session::PacketTime times_[kRxBurst];
-  // PushContacts()'s buffer, a member for the same reason: as a local it was
-  // a 4.6 KiB memset on every loop iteration, events or not.
-  record::ContactEvent contact_buf_[64];
   uint64_t records_out_ = 0;
   uint64_t contacts_out_ = 0;
   uint64_t snapped_ = 0;
   bool expiry_pending_ = false;  // due sessions left in the table for want of ring room
-  std::vector<record::SessionRecord> staging_;
-  size_t staged_ = 0;
-  size_t export_pos_ = 0;
-  size_t analytics_pos_ = 0;
   std::atomic<bool> reader_idle_{false};
   std::atomic<StartState> start_state_{StartState::kStarting};
   std::string start_error_;
