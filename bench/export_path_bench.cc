@@ -593,9 +593,11 @@ BENCHMARK(BM_RecordHandoff)
 
 // The worker's side of the hand-off alone: a burst of N records into the ring
 // by rte_ring's own copy (reserve 0: EnqueueRecords, 4 bytes at a time for
-// elements this large) or written into reserved slots in place (reserve 1:
-// ReserveSlots/CommitSlots, as Worker::PushRecords drains the tracker's queue
-// into them); the consumer empties the ring in place, untimed work kept small.
+// elements this large) or streamed into reserved slots (reserve 1:
+// ReserveSlots/StreamAndCommit, non-temporal stores, as Worker::PushRecords
+// does); the consumer empties the ring in place without reading the records.
+// One core: what this cannot show is the plain stores' wait for lines the
+// consumer's core holds, which the streaming stores avoid.
 void BM_RecordEnqueue(benchmark::State& state) {
   static unsigned instance = 0;
   rte_ring* ring = MustRing("bench_enq", instance++, kRingSize);
@@ -611,13 +613,7 @@ void BM_RecordEnqueue(benchmark::State& state) {
     if (reserve) {
 #ifndef FLOWTRAIL_BENCH_BASELINE
       const auto slots = dataplane::ReserveSlots<record::SessionRecord>(ring, burst);
-      size_t from = 0;
-      const unsigned k = dataplane::FillSlots(slots, [&](std::span<record::SessionRecord> out) {
-        std::copy_n(in.begin() + static_cast<ptrdiff_t>(from), out.size(), out.begin());
-        from += out.size();
-        return out.size();
-      });
-      dataplane::CommitSlots(ring, k);
+      dataplane::StreamAndCommit(ring, slots, in, slots.n);
 #endif
     } else {
       dataplane::EnqueueRecords(ring, in);

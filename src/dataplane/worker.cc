@@ -110,25 +110,19 @@ void Worker::Advance(uint64_t t) {
 
 bool Worker::PushRecords() {
   for (;;) {
-    const size_t pending = s_.tracker->PendingOutput();
-    if (pending == 0) {
+    const std::span<const record::SessionRecord> pending = s_.tracker->PeekOutput();
+    if (pending.empty()) {
       return true;
     }
-    // As many as both rings have room for: drained once into the
-    // exporter's slots, then copied from there (just written, in cache)
-    // into the analytics ring's, so the two never disagree.
-    const auto want = static_cast<unsigned>(std::min<size_t>(pending, kPushBurst));
+    // As many as both rings have room for, streamed from the tracker's
+    // queue into both, so the two never disagree.
+    const auto want = static_cast<unsigned>(std::min<size_t>(pending.size(), kPushBurst));
     const auto to_exporter = ReserveSlots<record::SessionRecord>(s_.to_exporter, want);
     const auto to_analytics = ReserveSlots<record::SessionRecord>(s_.to_analytics, to_exporter.n);
-    RingSlots<record::SessionRecord> both = to_exporter;
-    both.n = to_analytics.n;
-    const unsigned k = FillSlots(
-        both, [this](std::span<record::SessionRecord> out) { return s_.tracker->Drain(out); });
-    for (unsigned i = 0; i < k; ++i) {
-      to_analytics[i] = both[i];
-    }
-    CommitSlots(s_.to_exporter, k);
-    CommitSlots(s_.to_analytics, k);
+    const unsigned k = to_analytics.n;
+    StreamAndCommit(s_.to_exporter, to_exporter, pending, k);
+    StreamAndCommit(s_.to_analytics, to_analytics, pending, k);
+    s_.tracker->DropOutput(k);
     records_out_ += k;
     if (k < want) {
       // A full ring: the records wait in the tracker's queue. The worker
@@ -143,16 +137,17 @@ void Worker::PushContacts() {
   if (s_.contacts_to_analytics == nullptr) {
     return;
   }
-  while (s_.tracker->PendingContacts() != 0) {
-    const auto want =
-        static_cast<unsigned>(std::min<size_t>(s_.tracker->PendingContacts(), kPushBurst));
+  for (;;) {
+    const std::span<const record::ContactEvent> pending = s_.tracker->PeekContacts();
+    if (pending.empty()) {
+      return;
+    }
+    const auto want = static_cast<unsigned>(std::min<size_t>(pending.size(), kPushBurst));
     const auto slots = ReserveSlots<record::ContactEvent>(s_.contacts_to_analytics, want);
-    const unsigned k = FillSlots(slots, [this](std::span<record::ContactEvent> out) {
-      return s_.tracker->DrainContacts(out);
-    });
-    CommitSlots(s_.contacts_to_analytics, k);
-    contacts_out_ += k;
-    if (k < want) {
+    StreamAndCommit(s_.contacts_to_analytics, slots, pending, slots.n);
+    s_.tracker->DropContacts(slots.n);
+    contacts_out_ += slots.n;
+    if (slots.n < want) {
       return;  // full: the rest wait in the tracker's queue
     }
   }

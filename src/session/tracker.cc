@@ -130,6 +130,8 @@ class Tracker::Impl {
   bool FlushSome(EndReason reason, uint64_t now);
   size_t Drain(std::span<SessionRecord> out);
   size_t PendingOutput() const { return out_count_; }
+  std::span<const SessionRecord> PeekOutput() const;
+  void DropOutput(size_t n);
   std::vector<MemoryRegion> MappedRegions() const {
     std::vector<MemoryRegion> r;
     table_.AppendRegions(&r);
@@ -138,6 +140,16 @@ class Tracker::Impl {
   }
   size_t DrainContacts(std::span<ContactEvent> out);
   size_t PendingContacts() const { return contact_count_; }
+  std::span<const ContactEvent> PeekContacts() const {
+    return {&contacts_[contact_head_],
+            std::min(contact_count_, cfg_.contact_capacity - contact_head_)};
+  }
+  void DropContacts(size_t n) {
+    contact_head_ += static_cast<uint32_t>(n);
+    if (contact_head_ >= cfg_.contact_capacity) contact_head_ -= cfg_.contact_capacity;
+    contact_count_ -= static_cast<uint32_t>(n);
+    if (contact_count_ == 0) contact_head_ = 0;  // as DrainContacts()
+  }
   const TrackerCounters& counters() const { return counters_; }
 
  private:
@@ -991,6 +1003,18 @@ bool Tracker::Impl::FlushSome(EndReason reason, uint64_t now) {
   return true;
 }
 
+std::span<const SessionRecord> Tracker::Impl::PeekOutput() const {
+  const uint32_t to_end = cfg_.output_capacity - out_head_;
+  return {&out_[out_head_], std::min(out_count_, to_end)};
+}
+
+void Tracker::Impl::DropOutput(size_t n) {
+  out_head_ += static_cast<uint32_t>(n);
+  if (out_head_ >= cfg_.output_capacity) out_head_ -= cfg_.output_capacity;
+  out_count_ -= static_cast<uint32_t>(n);
+  if (out_count_ == 0) out_head_ = 0;  // as Drain()
+}
+
 size_t Tracker::Impl::Drain(std::span<SessionRecord> out) {
   const size_t n = std::min<size_t>(out.size(), out_count_);
   for (size_t i = 0; i < n; ++i) {
@@ -1189,8 +1213,12 @@ bool Tracker::FlushSome(EndReason reason, uint64_t now_us) {
 }
 size_t Tracker::Drain(std::span<SessionRecord> out) { return impl_->Drain(out); }
 size_t Tracker::PendingOutput() const { return impl_->PendingOutput(); }
+std::span<const SessionRecord> Tracker::PeekOutput() const { return impl_->PeekOutput(); }
+void Tracker::DropOutput(size_t n) { impl_->DropOutput(n); }
 size_t Tracker::DrainContacts(std::span<ContactEvent> out) { return impl_->DrainContacts(out); }
 size_t Tracker::PendingContacts() const { return impl_->PendingContacts(); }
+std::span<const ContactEvent> Tracker::PeekContacts() const { return impl_->PeekContacts(); }
+void Tracker::DropContacts(size_t n) { impl_->DropContacts(n); }
 const TrackerCounters& Tracker::counters() const { return impl_->counters(); }
 
 void Tracker::SetProtectedNetworks(const Networks* nets) { impl_->SetProtectedNetworks(nets); }

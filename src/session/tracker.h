@@ -177,10 +177,18 @@ class Tracker {
   // Moves up to out.size() finished records to `out`; returns how many.
   size_t Drain(std::span<SessionRecord> out);
   size_t PendingOutput() const;
+  // The oldest pending records in place, for a caller that copies them
+  // itself: the first contiguous stretch of the queue (empty when none
+  // wait); DropOutput(n), n <= its size, then removes the first n.
+  std::span<const SessionRecord> PeekOutput() const;
+  void DropOutput(size_t n);
 
   // Moves up to out.size() first-contact events to `out`; returns how many.
   size_t DrainContacts(std::span<ContactEvent> out);
   size_t PendingContacts() const;
+  // As PeekOutput() and DropOutput(), for the first-contact events.
+  std::span<const ContactEvent> PeekContacts() const;
+  void DropContacts(size_t n);
 
   const TrackerCounters& counters() const;
 

@@ -229,35 +229,50 @@ TEST(ContactEvents, FullEventQueueDropsAndCountsButRecordsStillLeave) {
 
 // The event queue reuses its first slots once drained empty (tracker.cc
 // DrainContacts()): events still leave in order across a partial drain, a
-// wrap of the ring, and the restart at slot 0.
+// wrap of the ring, and the restart at slot 0; the same through
+// PeekContacts() and DropContacts(), whose stretch ends at the ring's end.
 TEST(ContactEvents, EventQueueKeepsOrderAcrossPartialDrainsWrapAndRestart) {
-  TrackerConfig c = SmallConfig();
-  c.contact_capacity = 2;
-  PacketMaker m;
-  auto t = Tracker::Create(c);
-  ASSERT_TRUE(t.ok());
-  uint16_t next = 40000;
-  uint64_t now = kT0;
-  const auto reject = [&](int count) {  // one decided attempt each
-    for (int i = 0; i < count; ++i, ++next) {
-      (*t)->Process(m.Tcp(kC, next, kSrv, 80, kS, 100), ++now, 0);
-      (*t)->Process(m.Tcp(kSrv, 80, kC, next, kRA, 0, 101), ++now, 0);
-    }
-  };
-  const auto drain = [&](size_t most) {
-    std::vector<uint16_t> ports;
-    ContactEvent ev[2];
-    const size_t n = (*t)->DrainContacts(std::span(ev, most));
-    for (size_t i = 0; i < n; ++i) ports.push_back(ev[i].client_port);
-    return ports;
-  };
-  reject(2);
-  EXPECT_EQ(drain(1), std::vector<uint16_t>({40000}));
-  reject(1);  // wraps to slot 0
-  EXPECT_EQ(drain(2), std::vector<uint16_t>({40001, 40002}));
-  reject(2);  // empty before: from slot 0 again
-  EXPECT_EQ(drain(2), std::vector<uint16_t>({40003, 40004}));
-  EXPECT_EQ((*t)->counters().contacts_dropped, 0u);
+  for (const bool peek : {false, true}) {
+    SCOPED_TRACE(peek ? "PeekContacts/DropContacts" : "DrainContacts");
+    TrackerConfig c = SmallConfig();
+    c.contact_capacity = 2;
+    PacketMaker m;
+    auto t = Tracker::Create(c);
+    ASSERT_TRUE(t.ok());
+    uint16_t next = 40000;
+    uint64_t now = kT0;
+    const auto reject = [&](int count) {  // one decided attempt each
+      for (int i = 0; i < count; ++i, ++next) {
+        (*t)->Process(m.Tcp(kC, next, kSrv, 80, kS, 100), ++now, 0);
+        (*t)->Process(m.Tcp(kSrv, 80, kC, next, kRA, 0, 101), ++now, 0);
+      }
+    };
+    const auto drain = [&](size_t most) {
+      std::vector<uint16_t> ports;
+      if (peek) {
+        while (ports.size() < most && (*t)->PendingContacts() > 0) {
+          const std::span<const ContactEvent> in = (*t)->PeekContacts();
+          const size_t n = std::min(in.size(), most - ports.size());
+          for (size_t i = 0; i < n; ++i) ports.push_back(in[i].client_port);
+          (*t)->DropContacts(n);
+        }
+        return ports;
+      }
+      ContactEvent ev[2];
+      const size_t n = (*t)->DrainContacts(std::span(ev, most));
+      for (size_t i = 0; i < n; ++i) ports.push_back(ev[i].client_port);
+      return ports;
+    };
+    reject(2);
+    EXPECT_EQ(drain(1), std::vector<uint16_t>({40000}));
+    reject(1);                                   // wraps to slot 0
+    EXPECT_EQ((*t)->PeekContacts().size(), 1u);  // up to the ring's end
+    EXPECT_EQ(drain(2), std::vector<uint16_t>({40001, 40002}));
+    reject(2);  // empty before: from slot 0 again
+    EXPECT_EQ(drain(2), std::vector<uint16_t>({40003, 40004}));
+    EXPECT_TRUE((*t)->PeekContacts().empty());
+    EXPECT_EQ((*t)->counters().contacts_dropped, 0u);
+  }
 }
 
 TEST(ContactEvents, AdvanceAndFlushWaitForRoomInsteadOfDroppingSilentEvents) {

@@ -585,39 +585,55 @@ TEST(TrackerTimeouts, AdvanceDefersWhenTheOutputQueueIsFull) {
 
 // The output queue reuses its first slots once drained empty (tracker.cc
 // Drain()): records still leave in order across partial drains, a wrap of
-// the ring, and the restart at slot 0.
+// the ring, and the restart at slot 0; the same through PeekOutput() and
+// DropOutput(), whose stretch ends at the ring's end.
 TEST(TrackerTable, OutputQueueKeepsOrderAcrossPartialDrainsWrapAndRestart) {
-  PacketMaker m;
-  TrackerConfig c = SmallConfig();
-  c.capacity = 4;  // one window: every new session evicts the oldest
-  c.output_capacity = 3;
-  auto t = Tracker::Create(c);
-  ASSERT_TRUE(t.ok());
-  Tracker& tr = **t;
-  uint64_t now = kT0;
-  uint16_t next = 1000;
-  const auto send_new = [&](int count) {
-    for (int i = 0; i < count; ++i) tr.Process(m.Udp(kC, next++, kSrv, 53), ++now, 0);
-  };
-  const auto drain = [&](size_t most) {
-    std::vector<uint16_t> ports;
-    SessionRecord buf[3];
-    const size_t n = tr.Drain(std::span(buf, most));
-    for (size_t i = 0; i < n; ++i) ports.push_back(buf[i].client_port);
-    return ports;
-  };
-  send_new(4 + 2);  // evicts 1000, 1001
-  EXPECT_EQ(drain(1), std::vector<uint16_t>({1000}));
-  send_new(2);  // 1002 and 1003: the second wraps to slot 0
-  EXPECT_EQ(tr.PendingOutput(), 3u);
-  EXPECT_EQ(drain(2), std::vector<uint16_t>({1001, 1002}));
-  send_new(1);  // 1004 behind 1003
-  EXPECT_EQ(drain(3), std::vector<uint16_t>({1003, 1004}));
-  send_new(3);  // empty before: from slot 0 again
-  EXPECT_EQ(drain(3), std::vector<uint16_t>({1005, 1006, 1007}));
-  send_new(4);  // a full queue drops the fourth
-  EXPECT_EQ(drain(3), std::vector<uint16_t>({1008, 1009, 1010}));
-  EXPECT_EQ(tr.counters().records_dropped, 1u);
+  for (const bool peek : {false, true}) {
+    SCOPED_TRACE(peek ? "PeekOutput/DropOutput" : "Drain");
+    PacketMaker m;
+    TrackerConfig c = SmallConfig();
+    c.capacity = 4;  // one window: every new session evicts the oldest
+    c.output_capacity = 3;
+    auto t = Tracker::Create(c);
+    ASSERT_TRUE(t.ok());
+    Tracker& tr = **t;
+    uint64_t now = kT0;
+    uint16_t next = 1000;
+    const auto send_new = [&](int count) {
+      for (int i = 0; i < count; ++i) tr.Process(m.Udp(kC, next++, kSrv, 53), ++now, 0);
+    };
+    const auto drain = [&](size_t most) {
+      std::vector<uint16_t> ports;
+      if (peek) {
+        while (ports.size() < most && tr.PendingOutput() > 0) {
+          const std::span<const SessionRecord> in = tr.PeekOutput();
+          const size_t n = std::min(in.size(), most - ports.size());
+          for (size_t i = 0; i < n; ++i) ports.push_back(in[i].client_port);
+          tr.DropOutput(n);
+        }
+        return ports;
+      }
+      SessionRecord buf[3];
+      const size_t n = tr.Drain(std::span(buf, most));
+      for (size_t i = 0; i < n; ++i) ports.push_back(buf[i].client_port);
+      return ports;
+    };
+    send_new(4 + 2);  // evicts 1000, 1001
+    EXPECT_EQ(drain(1), std::vector<uint16_t>({1000}));
+    send_new(2);  // 1002 and 1003: the second wraps to slot 0
+    EXPECT_EQ(tr.PendingOutput(), 3u);
+    EXPECT_EQ(tr.PeekOutput().size(), 2u);  // up to the ring's end
+    EXPECT_EQ(drain(2), std::vector<uint16_t>({1001, 1002}));
+    send_new(1);  // 1004 behind 1003
+    EXPECT_EQ(drain(3), std::vector<uint16_t>({1003, 1004}));
+    EXPECT_TRUE(tr.PeekOutput().empty());
+    send_new(3);  // empty before: from slot 0 again
+    EXPECT_EQ(tr.PeekOutput().size(), 3u);
+    EXPECT_EQ(drain(3), std::vector<uint16_t>({1005, 1006, 1007}));
+    send_new(4);  // a full queue drops the fourth
+    EXPECT_EQ(drain(3), std::vector<uint16_t>({1008, 1009, 1010}));
+    EXPECT_EQ(tr.counters().records_dropped, 1u);
+  }
 }
 
 // --- Table pressure, ids, counters ----------------------------------------
