@@ -173,4 +173,12 @@ print(f"sensor, last run: {created} sessions created ({evicted} evicted), "
       f"{s.get('records_written', 0)} records in {t:.1f} s (a replay repeats the same sessions: "
       f"a repeated SYN with the same ISN is a retransmission, so sessions are new on the first "
       f"pass only, unless the table evicted them)")
+# Records the tracker could not keep: its queue was full because the rings'
+# consumers (exporter, analytics) fell behind, as on a 2-core machine where
+# they share the main lcore in a flood. The worker did not build those.
+dropped = sum(w.get("tracker_records_dropped", 0) for w in s.get("workers", []))
+ended = sum(w.get("sessions_ended", 0) for w in s.get("workers", []))
+if dropped:
+    print(f"sensor, last run: {dropped} records dropped by the tracker ({100 * dropped / max(ended, 1):.1f} % "
+          f"of {ended} ended sessions): the consumers on the main lcore fell behind the worker")
 EOF
