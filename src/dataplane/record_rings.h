@@ -92,6 +92,8 @@ void StreamAndCommit(rte_ring* r, const RingSlots<T>& slots, std::span<const T> 
   CommitSlots(r, k);
 }
 
+// rte_ring's own copy (the benchmarks' producers; the worker streams its
+// records: StreamAndCommit).
 inline unsigned EnqueueRecords(rte_ring* r, std::span<const record::SessionRecord> recs) {
   return rte_ring_sp_enqueue_burst_elem(r, recs.data(), sizeof(record::SessionRecord),
                                         static_cast<unsigned>(recs.size()), nullptr);
@@ -100,11 +102,6 @@ inline unsigned EnqueueRecords(rte_ring* r, std::span<const record::SessionRecor
 inline unsigned DequeueRecords(rte_ring* r, std::span<record::SessionRecord> out) {
   return rte_ring_sc_dequeue_burst_elem(r, out.data(), sizeof(record::SessionRecord),
                                         static_cast<unsigned>(out.size()), nullptr);
-}
-
-inline unsigned EnqueueContacts(rte_ring* r, std::span<const record::ContactEvent> ev) {
-  return rte_ring_sp_enqueue_burst_elem(r, ev.data(), sizeof(record::ContactEvent),
-                                        static_cast<unsigned>(ev.size()), nullptr);
 }
 
 inline unsigned DequeueContacts(rte_ring* r, std::span<record::ContactEvent> out) {
