@@ -87,7 +87,9 @@ inline void StreamFence() { _mm_sfence(); }
 // Streams the first k of `from` into reserved slots, fences, commits them.
 template <typename T>
 void StreamAndCommit(rte_ring* r, const RingSlots<T>& slots, std::span<const T> from, unsigned k) {
-  for (unsigned i = 0; i < k; ++i) StreamInto(&slots[i], from[i]);
+  for (unsigned i = 0; i < k; ++i) {
+    StreamInto(&slots[i], from[i]);
+  }
   StreamFence();
   CommitSlots(r, k);
 }

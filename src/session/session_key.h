@@ -193,25 +193,18 @@ inline bool MakeSessionKey(const packet::ParsedPacket& p, SessionKey* k,
   SessionKeyWords w;
   const bool src_is_lo = MakeSessionKeyWords(p, &w, vlan_mode);
   StoreSessionKey(w, k);
-  if (hash != nullptr) *hash = HashKeyWords(w);
+  if (hash != nullptr) {
+    *hash = HashKeyWords(w);
+  }
   return src_is_lo;
 }
 
-// HashKeyWords() of a stored key, its words loaded straight into the CRC
-// (copied into a SessionKeyWords first, the key went through the stack in
-// 16-byte stores read back as 8-byte loads: a stall in every Erase()).
 inline uint32_t HashSessionKey(const SessionKey& k) {
-  static_assert(sizeof(SessionKeyWords::w) + sizeof(SessionKeyWords::tail) == sizeof(SessionKey));
-  const char* p = reinterpret_cast<const char*>(&k);
-  uint64_t h = 0x9e3779b9u;
-  for (size_t i = 0; i < 5; ++i) {
-    uint64_t x;
-    std::memcpy(&x, p + 8 * i, 8);
-    h = _mm_crc32_u64(h, x);
-  }
-  uint32_t tail;
-  std::memcpy(&tail, p + 40, 4);
-  return _mm_crc32_u32(static_cast<uint32_t>(h), tail);
+  SessionKeyWords w;
+  static_assert(sizeof(w.w) + sizeof(w.tail) == sizeof(SessionKey));
+  std::memcpy(w.w, &k, sizeof(w.w));
+  std::memcpy(&w.tail, reinterpret_cast<const char*>(&k) + sizeof(w.w), sizeof(w.tail));
+  return HashKeyWords(w);
 }
 
 }  // namespace flowtrail::session

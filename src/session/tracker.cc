@@ -146,9 +146,13 @@ class Tracker::Impl {
   }
   void DropContacts(size_t n) {
     contact_head_ += static_cast<uint32_t>(n);
-    if (contact_head_ >= cfg_.contact_capacity) contact_head_ -= cfg_.contact_capacity;
+    if (contact_head_ >= cfg_.contact_capacity) {
+      contact_head_ -= cfg_.contact_capacity;
+    }
     contact_count_ -= static_cast<uint32_t>(n);
-    if (contact_count_ == 0) contact_head_ = 0;  // as DrainContacts()
+    if (contact_count_ == 0) {
+      contact_head_ = 0;  // as DrainContacts()
+    }
   }
   const TrackerCounters& counters() const { return counters_; }
 
@@ -1010,9 +1014,13 @@ std::span<const SessionRecord> Tracker::Impl::PeekOutput() const {
 
 void Tracker::Impl::DropOutput(size_t n) {
   out_head_ += static_cast<uint32_t>(n);
-  if (out_head_ >= cfg_.output_capacity) out_head_ -= cfg_.output_capacity;
+  if (out_head_ >= cfg_.output_capacity) {
+    out_head_ -= cfg_.output_capacity;
+  }
   out_count_ -= static_cast<uint32_t>(n);
-  if (out_count_ == 0) out_head_ = 0;  // as Drain()
+  if (out_count_ == 0) {
+    out_head_ = 0;  // as Drain()
+  }
 }
 
 size_t Tracker::Impl::Drain(std::span<SessionRecord> out) {
