@@ -96,6 +96,42 @@ Side SideOf(uint8_t endpoint, uint8_t client_side) {
   return endpoint == client_side ? Side::kClient : Side::kServer;
 }
 
+// The output and contact queues are rings over fixed arrays, (head, count):
+// their oldest entries as one contiguous stretch, and their removal. Emptied,
+// a queue starts at slot 0 again: the next entries go to the first slots,
+// still in cache, instead of walking the whole ring (one write miss per line).
+template <typename T>
+std::span<const T> OldestStretch(const T* items, uint32_t capacity, uint32_t head, uint32_t count) {
+  return {items + head, std::min(count, capacity - head)};
+}
+void PopOldest(size_t n, uint32_t capacity, uint32_t* head, uint32_t* count) {
+  *head += static_cast<uint32_t>(n);
+  if (*head >= capacity) {
+    *head -= capacity;
+  }
+  *count -= static_cast<uint32_t>(n);
+  if (*count == 0) {
+    *head = 0;
+  }
+}
+// Copies the oldest entries into `out` through `peek` and `pop` (the queue's
+// OldestStretch and PopOldest), a stretch at a time; returns how many.
+template <typename T, typename Peek, typename Pop>
+size_t DrainQueue(std::span<T> out, Peek&& peek, Pop&& pop) {
+  size_t n = 0;
+  while (n < out.size()) {
+    const std::span<const T> in = peek();
+    if (in.empty()) {
+      break;
+    }
+    const size_t k = std::min(in.size(), out.size() - n);
+    std::copy_n(in.begin(), k, out.begin() + static_cast<ptrdiff_t>(n));
+    pop(k);
+    n += k;
+  }
+  return n;
+}
+
 }  // namespace
 
 class Tracker::Impl {
@@ -141,18 +177,10 @@ class Tracker::Impl {
   size_t DrainContacts(std::span<ContactEvent> out);
   size_t PendingContacts() const { return contact_count_; }
   std::span<const ContactEvent> PeekContacts() const {
-    return {&contacts_[contact_head_],
-            std::min(contact_count_, cfg_.contact_capacity - contact_head_)};
+    return OldestStretch(contacts_.get(), cfg_.contact_capacity, contact_head_, contact_count_);
   }
   void DropContacts(size_t n) {
-    contact_head_ += static_cast<uint32_t>(n);
-    if (contact_head_ >= cfg_.contact_capacity) {
-      contact_head_ -= cfg_.contact_capacity;
-    }
-    contact_count_ -= static_cast<uint32_t>(n);
-    if (contact_count_ == 0) {
-      contact_head_ = 0;  // as DrainContacts()
-    }
+    PopOldest(n, cfg_.contact_capacity, &contact_head_, &contact_count_);
   }
   const TrackerCounters& counters() const { return counters_; }
 
@@ -868,14 +896,8 @@ void Tracker::Impl::EmitContact(const Session& s, uint8_t client, ContactOutcome
 }
 
 size_t Tracker::Impl::DrainContacts(std::span<ContactEvent> out) {
-  const size_t n = std::min<size_t>(out.size(), contact_count_);
-  for (size_t i = 0; i < n; ++i) {
-    out[i] = contacts_[contact_head_];
-    contact_head_ = contact_head_ + 1 == cfg_.contact_capacity ? 0 : contact_head_ + 1;
-  }
-  contact_count_ -= static_cast<uint32_t>(n);
-  if (contact_count_ == 0) contact_head_ = 0;  // as Drain(): reuse the cached slots
-  return n;
+  return DrainQueue(
+      out, [this] { return PeekContacts(); }, [this](size_t k) { DropContacts(k); });
 }
 
 bool Tracker::Impl::Advance(uint64_t now, size_t max_records) {
@@ -1008,32 +1030,16 @@ bool Tracker::Impl::FlushSome(EndReason reason, uint64_t now) {
 }
 
 std::span<const SessionRecord> Tracker::Impl::PeekOutput() const {
-  const uint32_t to_end = cfg_.output_capacity - out_head_;
-  return {&out_[out_head_], std::min(out_count_, to_end)};
+  return OldestStretch(out_.get(), cfg_.output_capacity, out_head_, out_count_);
 }
 
 void Tracker::Impl::DropOutput(size_t n) {
-  out_head_ += static_cast<uint32_t>(n);
-  if (out_head_ >= cfg_.output_capacity) {
-    out_head_ -= cfg_.output_capacity;
-  }
-  out_count_ -= static_cast<uint32_t>(n);
-  if (out_count_ == 0) {
-    out_head_ = 0;  // as Drain()
-  }
+  PopOldest(n, cfg_.output_capacity, &out_head_, &out_count_);
 }
 
 size_t Tracker::Impl::Drain(std::span<SessionRecord> out) {
-  const size_t n = std::min<size_t>(out.size(), out_count_);
-  for (size_t i = 0; i < n; ++i) {
-    out[i] = out_[out_head_];
-    out_head_ = out_head_ + 1 == cfg_.output_capacity ? 0 : out_head_ + 1;
-  }
-  out_count_ -= static_cast<uint32_t>(n);
-  // Emptied: the next records go to the first slots again, still in cache,
-  // instead of walking the whole ring (one write miss per line).
-  if (out_count_ == 0) out_head_ = 0;
-  return n;
+  return DrainQueue(
+      out, [this] { return PeekOutput(); }, [this](size_t k) { DropOutput(k); });
 }
 
 void Tracker::Impl::BuildRecord(const Session& s, EndReason reason, bool continuing,

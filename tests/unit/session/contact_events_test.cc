@@ -228,7 +228,7 @@ TEST(ContactEvents, FullEventQueueDropsAndCountsButRecordsStillLeave) {
 }
 
 // The event queue reuses its first slots once drained empty (tracker.cc
-// DrainContacts()): events still leave in order across a partial drain, a
+// PopOldest()): events still leave in order across a partial drain, a
 // wrap of the ring, and the restart at slot 0; the same through
 // PeekContacts() and DropContacts(), whose stretch ends at the ring's end.
 TEST(ContactEvents, EventQueueKeepsOrderAcrossPartialDrainsWrapAndRestart) {

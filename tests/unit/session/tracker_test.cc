@@ -584,7 +584,7 @@ TEST(TrackerTimeouts, AdvanceDefersWhenTheOutputQueueIsFull) {
 }
 
 // The output queue reuses its first slots once drained empty (tracker.cc
-// Drain()): records still leave in order across partial drains, a wrap of
+// PopOldest()): records still leave in order across partial drains, a wrap of
 // the ring, and the restart at slot 0; the same through PeekOutput() and
 // DropOutput(), whose stretch ends at the ring's end.
 TEST(TrackerTable, OutputQueueKeepsOrderAcrossPartialDrainsWrapAndRestart) {
