@@ -6,31 +6,6 @@ namespace flowtrail::session {
 
 using S = TcpEndpointState;
 
-void UpdateTcpEndpointStates(uint8_t flags, uint32_t payload_len, S* self, S* peer) {
-  const bool syn = flags & packet::kTcpSyn;
-  const bool ack = flags & packet::kTcpAck;
-  const bool fin = flags & packet::kTcpFin;
-  if (flags & packet::kTcpRst) {
-    *self = S::kReset;
-    return;
-  }
-  if (*self == S::kReset) return;
-  if (syn) {
-    if (*self == S::kInactive) *self = ack ? S::kSynAckSent : S::kSynSent;
-  } else if (ack || payload_len > 0 || fin) {
-    const bool self_hs = *self == S::kSynSent || *self == S::kSynAckSent;
-    const bool peer_hs = *peer == S::kSynSent || *peer == S::kSynAckSent;
-    if (self_hs && (peer_hs || *peer == S::kEstablished)) {
-      // The ACK that completes the three-way handshake.
-      *self = S::kEstablished;
-      if (peer_hs) *peer = S::kEstablished;
-    } else if (*self == S::kInactive) {
-      *self = S::kPartial;
-    }
-  }
-  if (fin && *self != S::kReset) *self = S::kClosed;
-}
-
 ConnState ComputeConnState(const ConnStateInput& in) {
   if (in.protocol == packet::kProtoTcp) {
     const S os = in.orig, rs = in.resp;

@@ -5,15 +5,40 @@
 
 #include <cstdint>
 
+#include "packet/parsed_packet.h"
 #include "session/record_types.h"
 #include "session/session_state.h"
 
 namespace flowtrail::session {
 
 // Moves endpoint `self` (sender of a packet with `flags` and `payload_len`)
-// and, when the handshake completes, its peer.
-void UpdateTcpEndpointStates(uint8_t flags, uint32_t payload_len, TcpEndpointState* self,
-                             TcpEndpointState* peer);
+// and, when the handshake completes, its peer. Inline: every TCP packet runs it.
+inline void UpdateTcpEndpointStates(uint8_t flags, uint32_t payload_len, TcpEndpointState* self,
+                                    TcpEndpointState* peer) {
+  using S = TcpEndpointState;
+  const bool syn = flags & packet::kTcpSyn;
+  const bool ack = flags & packet::kTcpAck;
+  const bool fin = flags & packet::kTcpFin;
+  if (flags & packet::kTcpRst) {
+    *self = S::kReset;
+    return;
+  }
+  if (*self == S::kReset) return;
+  if (syn) {
+    if (*self == S::kInactive) *self = ack ? S::kSynAckSent : S::kSynSent;
+  } else if (ack || payload_len > 0 || fin) {
+    const bool self_hs = *self == S::kSynSent || *self == S::kSynAckSent;
+    const bool peer_hs = *peer == S::kSynSent || *peer == S::kSynAckSent;
+    if (self_hs && (peer_hs || *peer == S::kEstablished)) {
+      // The ACK that completes the three-way handshake.
+      *self = S::kEstablished;
+      if (peer_hs) *peer = S::kEstablished;
+    } else if (*self == S::kInactive) {
+      *self = S::kPartial;
+    }
+  }
+  if (fin && *self != S::kReset) *self = S::kClosed;
+}
 
 struct ConnStateInput {
   uint8_t protocol = 0;

@@ -338,6 +338,147 @@ class Tracker::Impl {
   uint32_t contact_count_ = 0;
 };
 
+// Whether a TCP segment starting at `seg_start` (unwrapped, after its
+// accounting) lies before the side's fingerprinted one: first data in
+// sequence order. fp_seq is kept in 32 bits, unwrapped near the highest end,
+// which is exact while the side spans less than 2^31. The hot part answers
+// without fp_seq in the usual cases: while the fingerprinted segment's gap
+// above the lowest start is known (retransmissions of it included), or when
+// the segment starts at or above the highest end seen before it, since a
+// counted fingerprinted segment ended at or below that (no re-anchoring once
+// it was counted: a re-anchor marks it untrusted). Only an uncounted
+// fingerprinted segment or an unknown gap with a segment below the highest
+// end read the cold fp_seq.
+inline bool Tracker::Impl::EarlierThanFingerprinted(uint32_t idx, const Session& s, uint8_t from,
+                                                    uint64_t seg_start,
+                                                    uint64_t highest_before) const {
+  const TcpSequence& seq = s.side[from].seq;
+  const uint64_t lowest = seq.lowest();
+  if (seq.highest() - lowest >= (uint64_t{1} << 31) || seg_start < lowest) return false;
+  const bool untrusted = (s.fp_untrusted >> from) & 1;
+  if (!untrusted) {
+    const uint8_t gap = FpGap(s, from);
+    if (gap != kGapUnknown) return seg_start < lowest + gap;
+    if (seg_start >= highest_before) return false;
+  }
+  return seg_start < seq.Unwrap(table_.cold(idx).side[from].fp_seq);
+}
+
+// Returns whether the segment was taken into the sequence accounting.
+// Inlined into ProcessKeyed, its one caller (the call and its register
+// saves were ~35 instructions of every TCP packet; callgrind).
+[[gnu::always_inline]] inline bool Tracker::Impl::UpdateTcp(uint32_t idx, Session& s,
+                                                            const packet::ParsedPacket& pkt,
+                                                            uint8_t from, bool first_packet) {
+  SideState& me = s.side[from];
+  SideState& peer = s.side[1 - from];
+  const uint8_t f = pkt.tcp_flags;
+  const bool syn = f & packet::kTcpSyn, ack = f & packet::kTcpAck;
+  const bool fin = f & packet::kTcpFin, rst = f & packet::kTcpRst;
+  me.flags |= f;
+  me.last_seq = pkt.seq;
+  // Touched on SYNs and first packets.
+  uint32_t& first_seq = table_.cold(idx).side[from].first_seq;
+  if (first_packet) first_seq = pkt.seq;
+  // (A SYN's window never matters to PlausibleWindow(): at most 65535, below
+  // its 64 KiB floor.)
+  if (syn) {
+    if (!me.isn_seen) {
+      table_.cold(idx).side[from].wscale = pkt.tcp_window_scale;
+      UpdateWindowShift(idx, s);
+    }
+  } else {
+    me.max_window = std::max(me.max_window, pkt.window);
+  }
+
+  if (syn && !rst) {
+    if (syn && !ack) SetRoles(s, from, RoleSource::kRequest);
+    if (syn && ack) SetRoles(s, 1 - from, RoleSource::kReply);
+    if (!me.isn_seen) {
+      // The ISN is the first sequence number even if other packets of this
+      // side were seen before the SYN (reordering).
+      me.isn_seen = 1;
+      first_seq = pkt.seq;
+    } else if (pkt.seq != first_seq && me.seq.Bytes() == 0 && !me.seq.fin_seen()) {
+      // Retransmitted SYN(-ACK) with a new ISN before any data (Zeek #3313):
+      // re-anchor rather than count 2^32-scale garbage.
+      me.seq.Reset();
+      first_seq = pkt.seq;
+      // Positions re-anchor: where a fingerprinted segment lies is unknown.
+      s.fp_untrusted |= static_cast<uint8_t>(1u << from);
+      SetFpGap(s, from, kGapUnknown);
+      if (ack) table_.cold(idx).server_isn_changed = 1;
+    }
+  }
+  // Segments and ACKs beyond the receiver's plausible window are not trusted
+  // (one stray segment at seq + 10^9 must not count a gigabyte).
+  const uint8_t to = 1 - from;
+  const bool trusted =
+      me.seq.OnSegment(pkt.seq, pkt.payload_len, syn, fin, PlausibleWindow(s, to)) != 0;
+  if (!trusted) ++counters_.implausible_sequence;
+  // ACKs in RST packets are not trusted (Zeek does the same). The ACK covers
+  // data the peer sent into this side's window.
+  if (ack && !rst && !peer.seq.OnPeerAck(pkt.ack, PlausibleWindow(s, from))) {
+    ++counters_.implausible_sequence;
+  }
+
+  if (me.tcp_state() != TcpEndpointState::kReset && !rst &&
+      (fin || (ack && !syn && pkt.payload_len == 0))) {
+    me.acked_or_fin = 1;
+  }
+  TcpEndpointState mine = me.tcp_state(), theirs = peer.tcp_state();
+  UpdateTcpEndpointStates(f, pkt.payload_len, &mine, &theirs);
+  me.set_tcp_state(mine);
+  peer.set_tcp_state(theirs);
+  if ((fin || rst) && s.shutdown_side == kNoSide) {
+    s.shutdown_side = from;
+    s.shutdown_kind = rst ? ShutdownKind::kRst : ShutdownKind::kFin;
+  }
+  if (fin) s.fin[from] = true;
+  if (rst) s.rst = true;
+  return trusted;
+}
+
+// How far beyond what was seen a segment towards `receiver` may start: the
+// receiver's largest advertised window (RFC 7323: scaled by its window scale
+// when both SYNs carried the option; SYN windows are never scaled), at least
+// kWindowFloor (64 KiB). Without both SYNs the scale is unknown: a fixed
+// 16 MiB, above Linux's default maximum receive buffer and any unscaled
+// window at scale 8, far below the 2^30 TCP limit. Data beyond it (a capture
+// gap of more than a window) is not counted until the stream comes back into
+// range.
+inline uint64_t Tracker::Impl::PlausibleWindow(const Session& s, uint8_t receiver) const {
+  const SideState& r = s.side[receiver];
+  const SideState& o = s.side[1 - receiver];
+  if (!r.isn_seen || !o.isn_seen) return kWindowWithoutHandshake;
+  const uint64_t w = uint64_t{r.max_window} << ((s.window_shift >> (4 * receiver)) & 15);
+  return std::max(w, kWindowFloor);
+}
+
+// Inline: every packet reads it (twice when its state may shrink it).
+inline uint64_t Tracker::Impl::IdleTimeout(const Session& s) const {
+  switch (s.key.protocol) {
+    case packet::kProtoTcp: {
+      if (s.Closed()) return cfg_.tcp_linger_us;
+      if (s.fin[0] || s.fin[1]) return cfg_.tcp_closing_timeout_us;
+      for (const SideState& side : s.side) {
+        if (side.tcp_state() == TcpEndpointState::kEstablished ||
+            side.tcp_state() == TcpEndpointState::kPartial) {
+          return cfg_.tcp_established_timeout_us;
+        }
+      }
+      return cfg_.tcp_syn_timeout_us;
+    }
+    case packet::kProtoIcmp:
+    case packet::kProtoIcmpV6:
+      return cfg_.icmp_timeout_us;
+    case packet::kProtoUdp:
+      return cfg_.udp_timeout_us;
+    default:
+      return cfg_.other_timeout_us;
+  }
+}
+
 void Tracker::Impl::Process(const packet::ParsedPacket& pkt, PacketTime t, uint16_t input_port) {
   SessionKey key;
   uint32_t hash;
@@ -455,7 +596,10 @@ void Tracker::Impl::ProcessKeyed(const packet::ParsedPacket& pkt, const SessionK
       const uint64_t gap = FpGap(s, from) + (lowest_before - lowest);
       SetFpGap(s, from, static_cast<uint8_t>(std::min<uint64_t>(gap, kGapUnknown)));
     }
-    if (contacts_on_) UpdateContact(idx, s, pkt, from, t);
+    // Only a SYN or a RST starts or decides a first contact.
+    if (contacts_on_ && (pkt.tcp_flags & (packet::kTcpSyn | packet::kTcpRst)) != 0) {
+      UpdateContact(idx, s, pkt, from, t);
+    }
   } else if (IsIcmp(pkt.protocol)) {
     const int dir = IcmpRequestDirection(pkt.protocol, pkt.icmp_type);
     if (dir > 0) SetRoles(s, from, RoleSource::kRequest);
@@ -491,32 +635,10 @@ void Tracker::Impl::ProcessKeyed(const packet::ParsedPacket& pkt, const SessionK
       UpdateFtp(pkt, now);
     }
   }
-  if (timeout_before == 0 || IdleTimeout(s) < timeout_before) ScheduleIfEarlier(idx, s);
-}
-
-// Whether a TCP segment starting at `seg_start` (unwrapped, after its
-// accounting) lies before the side's fingerprinted one: first data in
-// sequence order. fp_seq is kept in 32 bits, unwrapped near the highest end,
-// which is exact while the side spans less than 2^31. The hot part answers
-// without fp_seq in the usual cases: while the fingerprinted segment's gap
-// above the lowest start is known (retransmissions of it included), or when
-// the segment starts at or above the highest end seen before it, since a
-// counted fingerprinted segment ended at or below that (no re-anchoring once
-// it was counted: a re-anchor marks it untrusted). Only an uncounted
-// fingerprinted segment or an unknown gap with a segment below the highest
-// end read the cold fp_seq.
-bool Tracker::Impl::EarlierThanFingerprinted(uint32_t idx, const Session& s, uint8_t from,
-                                             uint64_t seg_start, uint64_t highest_before) const {
-  const TcpSequence& seq = s.side[from].seq;
-  const uint64_t lowest = seq.lowest();
-  if (seq.highest() - lowest >= (uint64_t{1} << 31) || seg_start < lowest) return false;
-  const bool untrusted = (s.fp_untrusted >> from) & 1;
-  if (!untrusted) {
-    const uint8_t gap = FpGap(s, from);
-    if (gap != kGapUnknown) return seg_start < lowest + gap;
-    if (seg_start >= highest_before) return false;
+  // (Only a TCP session's idle timeout depends on more than its protocol.)
+  if (timeout_before == 0 || (tcp && IdleTimeout(s) < timeout_before)) {
+    ScheduleIfEarlier(idx, s);
   }
-  return seg_start < seq.Unwrap(table_.cold(idx).side[from].fp_seq);
 }
 
 void Tracker::Impl::ProcessFragment(const packet::ParsedPacket& pkt, PacketTime t) {
@@ -612,94 +734,6 @@ void Tracker::Impl::SetRoles(Session& s, uint8_t client_side, RoleSource source)
   }
 }
 
-// Returns whether the segment was taken into the sequence accounting.
-bool Tracker::Impl::UpdateTcp(uint32_t idx, Session& s, const packet::ParsedPacket& pkt,
-                              uint8_t from, bool first_packet) {
-  SideState& me = s.side[from];
-  SideState& peer = s.side[1 - from];
-  const uint8_t f = pkt.tcp_flags;
-  const bool syn = f & packet::kTcpSyn, ack = f & packet::kTcpAck;
-  const bool fin = f & packet::kTcpFin, rst = f & packet::kTcpRst;
-  me.flags |= f;
-  me.last_seq = pkt.seq;
-  // Touched on SYNs and first packets.
-  uint32_t& first_seq = table_.cold(idx).side[from].first_seq;
-  if (first_packet) first_seq = pkt.seq;
-  // (A SYN's window never matters to PlausibleWindow(): at most 65535, below
-  // its 64 KiB floor.)
-  if (syn) {
-    if (!me.isn_seen) {
-      table_.cold(idx).side[from].wscale = pkt.tcp_window_scale;
-      UpdateWindowShift(idx, s);
-    }
-  } else {
-    me.max_window = std::max(me.max_window, pkt.window);
-  }
-
-  if (syn && !rst) {
-    if (syn && !ack) SetRoles(s, from, RoleSource::kRequest);
-    if (syn && ack) SetRoles(s, 1 - from, RoleSource::kReply);
-    if (!me.isn_seen) {
-      // The ISN is the first sequence number even if other packets of this
-      // side were seen before the SYN (reordering).
-      me.isn_seen = 1;
-      first_seq = pkt.seq;
-    } else if (pkt.seq != first_seq && me.seq.Bytes() == 0 && !me.seq.fin_seen()) {
-      // Retransmitted SYN(-ACK) with a new ISN before any data (Zeek #3313):
-      // re-anchor rather than count 2^32-scale garbage.
-      me.seq.Reset();
-      first_seq = pkt.seq;
-      // Positions re-anchor: where a fingerprinted segment lies is unknown.
-      s.fp_untrusted |= static_cast<uint8_t>(1u << from);
-      SetFpGap(s, from, kGapUnknown);
-      if (ack) table_.cold(idx).server_isn_changed = 1;
-    }
-  }
-  // Segments and ACKs beyond the receiver's plausible window are not trusted
-  // (one stray segment at seq + 10^9 must not count a gigabyte).
-  const uint8_t to = 1 - from;
-  const bool trusted =
-      me.seq.OnSegment(pkt.seq, pkt.payload_len, syn, fin, PlausibleWindow(s, to)) != 0;
-  if (!trusted) ++counters_.implausible_sequence;
-  // ACKs in RST packets are not trusted (Zeek does the same). The ACK covers
-  // data the peer sent into this side's window.
-  if (ack && !rst && !peer.seq.OnPeerAck(pkt.ack, PlausibleWindow(s, from))) {
-    ++counters_.implausible_sequence;
-  }
-
-  if (me.tcp_state() != TcpEndpointState::kReset && !rst &&
-      (fin || (ack && !syn && pkt.payload_len == 0))) {
-    me.acked_or_fin = 1;
-  }
-  TcpEndpointState mine = me.tcp_state(), theirs = peer.tcp_state();
-  UpdateTcpEndpointStates(f, pkt.payload_len, &mine, &theirs);
-  me.set_tcp_state(mine);
-  peer.set_tcp_state(theirs);
-  if ((fin || rst) && s.shutdown_side == kNoSide) {
-    s.shutdown_side = from;
-    s.shutdown_kind = rst ? ShutdownKind::kRst : ShutdownKind::kFin;
-  }
-  if (fin) s.fin[from] = true;
-  if (rst) s.rst = true;
-  return trusted;
-}
-
-// How far beyond what was seen a segment towards `receiver` may start: the
-// receiver's largest advertised window (RFC 7323: scaled by its window scale
-// when both SYNs carried the option; SYN windows are never scaled), at least
-// kWindowFloor (64 KiB). Without both SYNs the scale is unknown: a fixed
-// 16 MiB, above Linux's default maximum receive buffer and any unscaled
-// window at scale 8, far below the 2^30 TCP limit. Data beyond it (a capture
-// gap of more than a window) is not counted until the stream comes back into
-// range.
-inline uint64_t Tracker::Impl::PlausibleWindow(const Session& s, uint8_t receiver) const {
-  const SideState& r = s.side[receiver];
-  const SideState& o = s.side[1 - receiver];
-  if (!r.isn_seen || !o.isn_seen) return kWindowWithoutHandshake;
-  const uint64_t w = uint64_t{r.max_window} << ((s.window_shift >> (4 * receiver)) & 15);
-  return std::max(w, kWindowFloor);
-}
-
 void Tracker::Impl::UpdateFtp(const packet::ParsedPacket& pkt, uint64_t now) {
   FtpEndpoint ep;
   if (pkt.dst_port == 21) {
@@ -707,29 +741,6 @@ void Tracker::Impl::UpdateFtp(const packet::ParsedPacket& pkt, uint64_t now) {
   } else if (ParseFtpServerAnnounce(pkt.payload, pkt.captured_payload_len, pkt.src, pkt.ip_version,
                                     &ep)) {
     ftp_.Add(ep, now);
-  }
-}
-
-uint64_t Tracker::Impl::IdleTimeout(const Session& s) const {
-  switch (s.key.protocol) {
-    case packet::kProtoTcp: {
-      if (s.Closed()) return cfg_.tcp_linger_us;
-      if (s.fin[0] || s.fin[1]) return cfg_.tcp_closing_timeout_us;
-      for (const SideState& side : s.side) {
-        if (side.tcp_state() == TcpEndpointState::kEstablished ||
-            side.tcp_state() == TcpEndpointState::kPartial) {
-          return cfg_.tcp_established_timeout_us;
-        }
-      }
-      return cfg_.tcp_syn_timeout_us;
-    }
-    case packet::kProtoIcmp:
-    case packet::kProtoIcmpV6:
-      return cfg_.icmp_timeout_us;
-    case packet::kProtoUdp:
-      return cfg_.udp_timeout_us;
-    default:
-      return cfg_.other_timeout_us;
   }
 }
 
