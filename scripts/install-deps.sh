@@ -23,8 +23,9 @@ packages=(
   # DPDK drivers the sensor and tests load (Debian ships each on its own)
   librte-net-pcap23 librte-net-ring23 librte-net-null23
   # dpdk-testpmd (in dpdk-dev) for the line-rate comparison; argus and
-  # hyperfine for the offline one; python3 runs the end-to-end tests
-  dpdk dpdk-dev argus-server argus-client hyperfine python3
+  # hyperfine for the offline one; valgrind (callgrind) counts instructions
+  # per packet (bench/instructions.sh); python3 runs the end-to-end tests
+  dpdk dpdk-dev argus-server argus-client hyperfine valgrind python3
   # the example consumer (examples/python/read_stream.py) and its test
   python3-protobuf python3-zstandard
   # tshark: the independent reading of TCP sessions in the conformance test
