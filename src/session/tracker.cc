@@ -246,7 +246,7 @@ class Tracker::Impl {
     s.fp_gap = static_cast<uint8_t>((s.fp_gap & ~(15u << (4 * side))) | (gap << (4 * side)));
   }
   bool EarlierThanFingerprinted(uint32_t idx, const Session& s, uint8_t from, uint64_t seg_start,
-                                uint64_t highest_before) const;
+                                uint64_t lowest, uint64_t highest_before) const;
   // Session::window_shift from both sides' SYN window scales.
   void UpdateWindowShift(uint32_t idx, Session& s) {
     const SessionCold& c = table_.cold(idx);
@@ -272,8 +272,15 @@ class Tracker::Impl {
   }
   void DecideInitialRoles(Session& s, const packet::ParsedPacket& pkt, uint8_t from);
   void SetRoles(Session& s, uint8_t client_side, RoleSource source);
-  bool UpdateTcp(uint32_t idx, Session& s, const packet::ParsedPacket& pkt, uint8_t from,
-                 bool first_packet);
+  // What a TCP packet did (UpdateTcp): the segment was taken into the
+  // sequence accounting; something the idle timeout depends on changed (an
+  // endpoint state, a FIN or a RST).
+  struct TcpUpdate {
+    bool trusted;
+    bool timeout_inputs_changed;
+  };
+  TcpUpdate UpdateTcp(uint32_t idx, Session& s, const packet::ParsedPacket& pkt, uint8_t from,
+                      bool first_packet);
   void UpdateFtp(const packet::ParsedPacket& pkt, uint64_t now);
   uint64_t IdleTimeout(const Session& s) const;
   // When the session ends if idle from now on; Deadline() also counts the
@@ -339,7 +346,8 @@ class Tracker::Impl {
 };
 
 // Whether a TCP segment starting at `seg_start` (unwrapped, after its
-// accounting) lies before the side's fingerprinted one: first data in
+// accounting, which left the side's lowest start at `lowest`) lies before
+// the side's fingerprinted one: first data in
 // sequence order. fp_seq is kept in 32 bits, unwrapped near the highest end,
 // which is exact while the side spans less than 2^31. The hot part answers
 // without fp_seq in the usual cases: while the fingerprinted segment's gap
@@ -350,10 +358,9 @@ class Tracker::Impl {
 // fingerprinted segment or an unknown gap with a segment below the highest
 // end read the cold fp_seq.
 inline bool Tracker::Impl::EarlierThanFingerprinted(uint32_t idx, const Session& s, uint8_t from,
-                                                    uint64_t seg_start,
+                                                    uint64_t seg_start, uint64_t lowest,
                                                     uint64_t highest_before) const {
   const TcpSequence& seq = s.side[from].seq;
-  const uint64_t lowest = seq.lowest();
   if (seq.highest() - lowest >= (uint64_t{1} << 31) || seg_start < lowest) return false;
   const bool untrusted = (s.fp_untrusted >> from) & 1;
   if (!untrusted) {
@@ -364,12 +371,10 @@ inline bool Tracker::Impl::EarlierThanFingerprinted(uint32_t idx, const Session&
   return seg_start < seq.Unwrap(table_.cold(idx).side[from].fp_seq);
 }
 
-// Returns whether the segment was taken into the sequence accounting.
 // Inlined into ProcessKeyed, its one caller (the call and its register
 // saves were ~35 instructions of every TCP packet; callgrind).
-[[gnu::always_inline]] inline bool Tracker::Impl::UpdateTcp(uint32_t idx, Session& s,
-                                                            const packet::ParsedPacket& pkt,
-                                                            uint8_t from, bool first_packet) {
+[[gnu::always_inline]] inline Tracker::Impl::TcpUpdate Tracker::Impl::UpdateTcp(
+    uint32_t idx, Session& s, const packet::ParsedPacket& pkt, uint8_t from, bool first_packet) {
   SideState& me = s.side[from];
   SideState& peer = s.side[1 - from];
   const uint8_t f = pkt.tcp_flags;
@@ -426,17 +431,21 @@ inline bool Tracker::Impl::EarlierThanFingerprinted(uint32_t idx, const Session&
       (fin || (ack && !syn && pkt.payload_len == 0))) {
     me.acked_or_fin = 1;
   }
-  TcpEndpointState mine = me.tcp_state(), theirs = peer.tcp_state();
+  const TcpEndpointState mine_before = me.tcp_state(), theirs_before = peer.tcp_state();
+  TcpEndpointState mine = mine_before, theirs = theirs_before;
   UpdateTcpEndpointStates(f, pkt.payload_len, &mine, &theirs);
-  me.set_tcp_state(mine);
-  peer.set_tcp_state(theirs);
+  const bool states_changed = mine != mine_before || theirs != theirs_before;
+  if (states_changed) {
+    me.set_tcp_state(mine);
+    peer.set_tcp_state(theirs);
+  }
   if ((fin || rst) && s.shutdown_side == kNoSide) {
     s.shutdown_side = from;
     s.shutdown_kind = rst ? ShutdownKind::kRst : ShutdownKind::kFin;
   }
   if (fin) s.fin[from] = true;
   if (rst) s.rst = true;
-  return trusted;
+  return {trusted, states_changed || fin || rst};
 }
 
 // How far beyond what was seen a segment towards `receiver` may start: the
@@ -583,15 +592,19 @@ void Tracker::Impl::ProcessKeyed(const packet::ParsedPacket& pkt, const SessionK
   }
 
   uint64_t seg_start = 0;
+  uint64_t lowest = 0;  // the side's lowest start after this packet (0: not TCP)
   uint64_t highest_before = 0;
   bool trusted = false;
+  bool timeout_inputs_changed = false;
   if (tcp) {
     highest_before = me.seq.highest();
     const uint64_t lowest_before = me.seq.lowest();
-    trusted = UpdateTcp(idx, s, pkt, from, first_packet);
+    const TcpUpdate u = UpdateTcp(idx, s, pkt, from, first_packet);
+    trusted = u.trusted;
+    timeout_inputs_changed = u.timeout_inputs_changed;
     seg_start = me.seq.Unwrap(pkt.seq);
     // Keep the fingerprinted segment's known gap above the lowest start.
-    const uint64_t lowest = me.seq.lowest();
+    lowest = me.seq.lowest();
     if (lowest < lowest_before && FpGap(s, from) != kGapUnknown) {
       const uint64_t gap = FpGap(s, from) + (lowest_before - lowest);
       SetFpGap(s, from, static_cast<uint8_t>(std::min<uint64_t>(gap, kGapUnknown)));
@@ -614,8 +627,9 @@ void Tracker::Impl::ProcessKeyed(const packet::ParsedPacket& pkt, const SessionK
     // lowest start the sequence accounting accepted.)
     // (fp_seq is kept in 32 bits: unwrapped near the highest end, which is
     // exact while the side spans less than 2^31.)
-    const bool take = !me.has_first_data ||
-                      (tcp && EarlierThanFingerprinted(idx, s, from, seg_start, highest_before));
+    const bool take =
+        !me.has_first_data ||
+        (tcp && EarlierThanFingerprinted(idx, s, from, seg_start, lowest, highest_before));
     if (take) {
       ColdSide& cs = table_.cold(idx).side[from];
       me.has_first_data = 1;
@@ -623,7 +637,7 @@ void Tracker::Impl::ProcessKeyed(const packet::ParsedPacket& pkt, const SessionK
       cs.fp_seq = pkt.seq;
       const uint8_t bit = static_cast<uint8_t>(1u << from);
       s.fp_untrusted = (s.fp_untrusted & ~bit) | (tcp && !trusted ? bit : 0);
-      const uint64_t gap = seg_start - me.seq.lowest();  // trusted: seg_start >= lowest
+      const uint64_t gap = seg_start - lowest;  // trusted: seg_start >= lowest
       SetFpGap(s, from,
                tcp && trusted && gap < kGapUnknown ? static_cast<uint8_t>(gap) : kGapUnknown);
       if (s.full_analysis && pkt.captured_payload_len > 0 && pkt.payload != nullptr) {
@@ -635,8 +649,10 @@ void Tracker::Impl::ProcessKeyed(const packet::ParsedPacket& pkt, const SessionK
       UpdateFtp(pkt, now);
     }
   }
-  // (Only a TCP session's idle timeout depends on more than its protocol.)
-  if (timeout_before == 0 || (tcp && IdleTimeout(s) < timeout_before)) {
+  // A packet can shrink the idle timeout only by changing what it depends on:
+  // for TCP the endpoint states, a FIN or a RST (UpdateTcp); for the other
+  // protocols nothing but the protocol.
+  if (timeout_before == 0 || (timeout_inputs_changed && IdleTimeout(s) < timeout_before)) {
     ScheduleIfEarlier(idx, s);
   }
 }

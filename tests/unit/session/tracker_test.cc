@@ -459,6 +459,22 @@ TEST(TrackerTimeouts, EstablishedSessionUsesTheEstablishedTimeout) {
   EXPECT_EQ(h.records[0].conn_state, ConnState::kS1);
 }
 
+// With a SYN timeout longer than the established one, the ACK completing the
+// handshake shrinks the deadline through a state change alone (no FIN or
+// RST): the session must end at the established timeout, not the SYN one.
+TEST(TrackerTimeouts, HandshakeAckShrinksALongerSynTimeout) {
+  PacketMaker m;
+  TrackerConfig c = TimeoutConfig();
+  c.tcp_syn_timeout_us = 300 * kSec;
+  c.tcp_established_timeout_us = 40 * kSec;
+  Harness h(c);
+  h.Send(m.Tcp(kC, 40000, kSrv, 80, kS, 100), kT0);
+  h.Send(m.Tcp(kSrv, 80, kC, 40000, kSA, 500, 101), kT0 + 1);
+  h.Send(m.Tcp(kC, 40000, kSrv, 80, kA, 101, 501), kT0 + 2);
+  ExpectEndsAt(h, kT0 + 2 + 40 * kSec, EndReason::kIdleTimeout);
+  EXPECT_EQ(h.records[0].conn_state, ConnState::kS1);
+}
+
 TEST(TrackerTimeouts, ActivityPostponesTheIdleTimeout) {
   PacketMaker m;
   Harness h(TimeoutConfig());
