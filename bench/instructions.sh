@@ -54,7 +54,9 @@ for i, l in enumerate(lines):
             calls = int(m.group(1).replace(",", ""))
             break
 if not total or not calls:
-    sys.exit("could not read the callgrind profile")
+    sys.exit("no calls from Tracker::Impl::ProcessBurst to an out-of-line "
+             "Tracker::Impl::ProcessKeyed in the profile (inlined?): this "
+             "script counts packets by them")
 print(f"{total / calls:.1f}")'
 }
 

@@ -41,22 +41,52 @@ class TcpSequence {
   // new ISN before any data: the old anchor is meaningless).
   void Reset() { *this = TcpSequence(); }
 
+  // One segment's accounting, with the positions around it (the packed
+  // state decoded once: the tracker reads them for every TCP packet).
+  struct Segment {
+    uint64_t start;  // unwrapped start of the segment, trusted or not
+    // Lowest start and highest end before the segment (0, 0 while unanchored)
+    // and the lowest start after it.
+    uint64_t lowest_before;
+    uint64_t highest_before;
+    uint64_t lowest;
+    bool trusted;
+  };
+  Segment Account(uint32_t seq, uint32_t payload_len, bool syn, bool fin,
+                  uint64_t max_jump = kMaxJump) {
+    const uint64_t w = Word();
+    const uint64_t hi = w & kHighMask;
+    Segment g;
+    if (hi == 0) {  // not anchored
+      g.start = (uint64_t{1} << 32) + seq;
+      g.lowest_before = g.highest_before = 0;
+      Store(g.start, g.start + payload_len + (syn ? 1 : 0) + (fin ? 1 : 0),
+            ((w >> kSynBit) & 1) || syn, ((w >> kFinBit) & 1) || fin);
+      g.lowest = g.start;
+      g.trusted = true;
+      return g;
+    }
+    const uint64_t lo = kLowBase + ((((w >> kLowBit) & 1) << 32) | low_);
+    g.lowest_before = lo;
+    g.highest_before = hi;
+    g.start = hi + static_cast<int64_t>(static_cast<int32_t>(seq - static_cast<uint32_t>(hi)));
+    if (g.start > hi + max_jump || g.start + max_jump < lo) {
+      g.lowest = lo;
+      g.trusted = false;
+      return g;
+    }
+    const uint64_t end = g.start + payload_len + (syn ? 1 : 0) + (fin ? 1 : 0);
+    g.lowest = std::min(lo, g.start);
+    Store(g.lowest, std::max(hi, end), ((w >> kSynBit) & 1) || syn, ((w >> kFinBit) & 1) || fin);
+    g.trusted = true;
+    return g;
+  }
+
   // Returns the unwrapped start of this segment, or 0 if it was not trusted.
   uint64_t OnSegment(uint32_t seq, uint32_t payload_len, bool syn, bool fin,
                      uint64_t max_jump = kMaxJump) {
-    uint64_t start, lo, hi;
-    if (!anchored()) {
-      start = (uint64_t{1} << 32) + seq;
-      lo = hi = start;
-    } else {
-      lo = lowest();
-      hi = highest();
-      start = Unwrap(seq);
-      if (start > hi + max_jump || start + max_jump < lo) return 0;
-    }
-    const uint64_t end = start + payload_len + (syn ? 1 : 0) + (fin ? 1 : 0);
-    Store(std::min(lo, start), std::max(hi, end), syn_seen() || syn, fin_seen() || fin);
-    return start;
+    const Segment g = Account(seq, payload_len, syn, fin, max_jump);
+    return g.trusted ? g.start : 0;
   }
 
   // The peer acknowledged everything before `ack`. Returns false if the ACK

@@ -272,11 +272,12 @@ class Tracker::Impl {
   }
   void DecideInitialRoles(Session& s, const packet::ParsedPacket& pkt, uint8_t from);
   void SetRoles(Session& s, uint8_t client_side, RoleSource source);
-  // What a TCP packet did (UpdateTcp): the segment was taken into the
-  // sequence accounting; something the idle timeout depends on changed (an
-  // endpoint state, a FIN or a RST).
+  // What a TCP packet did (UpdateTcp): its segment's sequence accounting
+  // (taken into it or not, and the positions around it; after a re-anchor
+  // the positions before are the fresh state's); whether something the idle
+  // timeout depends on changed (an endpoint state, a FIN or a RST).
   struct TcpUpdate {
-    bool trusted;
+    TcpSequence::Segment seg;
     bool timeout_inputs_changed;
   };
   TcpUpdate UpdateTcp(uint32_t idx, Session& s, const packet::ParsedPacket& pkt, uint8_t from,
@@ -418,9 +419,9 @@ inline bool Tracker::Impl::EarlierThanFingerprinted(uint32_t idx, const Session&
   // Segments and ACKs beyond the receiver's plausible window are not trusted
   // (one stray segment at seq + 10^9 must not count a gigabyte).
   const uint8_t to = 1 - from;
-  const bool trusted =
-      me.seq.OnSegment(pkt.seq, pkt.payload_len, syn, fin, PlausibleWindow(s, to)) != 0;
-  if (!trusted) ++counters_.implausible_sequence;
+  const TcpSequence::Segment seg =
+      me.seq.Account(pkt.seq, pkt.payload_len, syn, fin, PlausibleWindow(s, to));
+  if (!seg.trusted) ++counters_.implausible_sequence;
   // ACKs in RST packets are not trusted (Zeek does the same). The ACK covers
   // data the peer sent into this side's window.
   if (ack && !rst && !peer.seq.OnPeerAck(pkt.ack, PlausibleWindow(s, from))) {
@@ -445,7 +446,7 @@ inline bool Tracker::Impl::EarlierThanFingerprinted(uint32_t idx, const Session&
   }
   if (fin) s.fin[from] = true;
   if (rst) s.rst = true;
-  return {trusted, states_changed || fin || rst};
+  return {seg, states_changed || fin || rst};
 }
 
 // How far beyond what was seen a segment towards `receiver` may start: the
@@ -597,16 +598,18 @@ void Tracker::Impl::ProcessKeyed(const packet::ParsedPacket& pkt, const SessionK
   bool trusted = false;
   bool timeout_inputs_changed = false;
   if (tcp) {
-    highest_before = me.seq.highest();
-    const uint64_t lowest_before = me.seq.lowest();
+    // (After a re-anchor the positions before are the fresh state's, which
+    // no check below reads: the re-anchor left the gap unknown and the
+    // fingerprinted segment untrusted.)
     const TcpUpdate u = UpdateTcp(idx, s, pkt, from, first_packet);
-    trusted = u.trusted;
+    trusted = u.seg.trusted;
     timeout_inputs_changed = u.timeout_inputs_changed;
-    seg_start = me.seq.Unwrap(pkt.seq);
+    seg_start = u.seg.start;
+    highest_before = u.seg.highest_before;
+    lowest = u.seg.lowest;
     // Keep the fingerprinted segment's known gap above the lowest start.
-    lowest = me.seq.lowest();
-    if (lowest < lowest_before && FpGap(s, from) != kGapUnknown) {
-      const uint64_t gap = FpGap(s, from) + (lowest_before - lowest);
+    if (lowest < u.seg.lowest_before && FpGap(s, from) != kGapUnknown) {
+      const uint64_t gap = FpGap(s, from) + (u.seg.lowest_before - lowest);
       SetFpGap(s, from, static_cast<uint8_t>(std::min<uint64_t>(gap, kGapUnknown)));
     }
     // Only a SYN or a RST starts or decides a first contact.

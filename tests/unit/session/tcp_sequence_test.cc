@@ -49,6 +49,39 @@ TEST(TcpSequence, PeerAckExtendsButNeverShrinks) {
   EXPECT_EQ(s.Bytes(), 200u);
 }
 
+// Account() reports the positions around each segment, as lowest()/highest()
+// and Unwrap() read them before and after it, trusted or not.
+TEST(TcpSequence, AccountReportsThePositionsAroundTheSegment) {
+  TcpSequence s;
+  const TcpSequence::Segment first = s.Account(1000, 10, true, false);
+  EXPECT_TRUE(first.trusted);
+  EXPECT_EQ(first.lowest_before, 0u);  // not anchored yet
+  EXPECT_EQ(first.highest_before, 0u);
+  EXPECT_EQ(first.start, (uint64_t{1} << 32) + 1000);
+  EXPECT_EQ(first.lowest, s.lowest());
+  EXPECT_EQ(first.start, s.Unwrap(1000));
+
+  const uint64_t lo = s.lowest(), hi = s.highest();
+  const TcpSequence::Segment earlier = s.Account(900, 50, false, false);  // reordered
+  EXPECT_TRUE(earlier.trusted);
+  EXPECT_EQ(earlier.lowest_before, lo);
+  EXPECT_EQ(earlier.highest_before, hi);
+  EXPECT_EQ(earlier.start, lo - 100);
+  EXPECT_EQ(earlier.lowest, s.lowest());
+  EXPECT_EQ(earlier.lowest, lo - 100);
+  EXPECT_EQ(earlier.start, s.Unwrap(900));
+
+  const uint64_t lo2 = s.lowest(), hi2 = s.highest();
+  const TcpSequence::Segment far = s.Account(1011 + (1u << 30) + 1, 10, false, false);
+  EXPECT_FALSE(far.trusted);
+  EXPECT_EQ(s.OnSegment(1011 + (1u << 30) + 1, 10, false, false), 0u);
+  EXPECT_EQ(far.lowest_before, lo2);
+  EXPECT_EQ(far.highest_before, hi2);
+  EXPECT_EQ(far.lowest, lo2);  // nothing changed
+  EXPECT_EQ(s.highest(), hi2);
+  EXPECT_EQ(far.start, s.Unwrap(1011 + (1u << 30) + 1));
+}
+
 TEST(TcpSequence, ImplausibleJumpsAreIgnored) {
   TcpSequence s;
   s.OnSegment(100, 0, true, false);
