@@ -23,21 +23,29 @@ inline void UpdateTcpEndpointStates(uint8_t flags, uint32_t payload_len, TcpEndp
     *self = S::kReset;
     return;
   }
-  if (*self == S::kReset) return;
+  if (*self == S::kReset) {
+    return;
+  }
   if (syn) {
-    if (*self == S::kInactive) *self = ack ? S::kSynAckSent : S::kSynSent;
+    if (*self == S::kInactive) {
+      *self = ack ? S::kSynAckSent : S::kSynSent;
+    }
   } else if (ack || payload_len > 0 || fin) {
     const bool self_hs = *self == S::kSynSent || *self == S::kSynAckSent;
     const bool peer_hs = *peer == S::kSynSent || *peer == S::kSynAckSent;
     if (self_hs && (peer_hs || *peer == S::kEstablished)) {
       // The ACK that completes the three-way handshake.
       *self = S::kEstablished;
-      if (peer_hs) *peer = S::kEstablished;
+      if (peer_hs) {
+        *peer = S::kEstablished;
+      }
     } else if (*self == S::kInactive) {
       *self = S::kPartial;
     }
   }
-  if (fin && *self != S::kReset) *self = S::kClosed;
+  if (fin && *self != S::kReset) {
+    *self = S::kClosed;
+  }
 }
 
 struct ConnStateInput {

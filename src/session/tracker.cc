@@ -362,12 +362,18 @@ inline bool Tracker::Impl::EarlierThanFingerprinted(uint32_t idx, const Session&
                                                     uint64_t seg_start, uint64_t lowest,
                                                     uint64_t highest_before) const {
   const TcpSequence& seq = s.side[from].seq;
-  if (seq.highest() - lowest >= (uint64_t{1} << 31) || seg_start < lowest) return false;
+  if (seq.highest() - lowest >= (uint64_t{1} << 31) || seg_start < lowest) {
+    return false;
+  }
   const bool untrusted = (s.fp_untrusted >> from) & 1;
   if (!untrusted) {
     const uint8_t gap = FpGap(s, from);
-    if (gap != kGapUnknown) return seg_start < lowest + gap;
-    if (seg_start >= highest_before) return false;
+    if (gap != kGapUnknown) {
+      return seg_start < lowest + gap;
+    }
+    if (seg_start >= highest_before) {
+      return false;
+    }
   }
   return seg_start < seq.Unwrap(table_.cold(idx).side[from].fp_seq);
 }
@@ -385,7 +391,9 @@ inline bool Tracker::Impl::EarlierThanFingerprinted(uint32_t idx, const Session&
   me.last_seq = pkt.seq;
   // Touched on SYNs and first packets.
   uint32_t& first_seq = table_.cold(idx).side[from].first_seq;
-  if (first_packet) first_seq = pkt.seq;
+  if (first_packet) {
+    first_seq = pkt.seq;
+  }
   // (A SYN's window never matters to PlausibleWindow(): at most 65535, below
   // its 64 KiB floor.)
   if (syn) {
@@ -398,8 +406,11 @@ inline bool Tracker::Impl::EarlierThanFingerprinted(uint32_t idx, const Session&
   }
 
   if (syn && !rst) {
-    if (syn && !ack) SetRoles(s, from, RoleSource::kRequest);
-    if (syn && ack) SetRoles(s, 1 - from, RoleSource::kReply);
+    if (!ack) {
+      SetRoles(s, from, RoleSource::kRequest);
+    } else {
+      SetRoles(s, 1 - from, RoleSource::kReply);
+    }
     if (!me.isn_seen) {
       // The ISN is the first sequence number even if other packets of this
       // side were seen before the SYN (reordering).
@@ -413,7 +424,9 @@ inline bool Tracker::Impl::EarlierThanFingerprinted(uint32_t idx, const Session&
       // Positions re-anchor: where a fingerprinted segment lies is unknown.
       s.fp_untrusted |= static_cast<uint8_t>(1u << from);
       SetFpGap(s, from, kGapUnknown);
-      if (ack) table_.cold(idx).server_isn_changed = 1;
+      if (ack) {
+        table_.cold(idx).server_isn_changed = 1;
+      }
     }
   }
   // Segments and ACKs beyond the receiver's plausible window are not trusted
@@ -421,7 +434,9 @@ inline bool Tracker::Impl::EarlierThanFingerprinted(uint32_t idx, const Session&
   const uint8_t to = 1 - from;
   const TcpSequence::Segment seg =
       me.seq.Account(pkt.seq, pkt.payload_len, syn, fin, PlausibleWindow(s, to));
-  if (!seg.trusted) ++counters_.implausible_sequence;
+  if (!seg.trusted) {
+    ++counters_.implausible_sequence;
+  }
   // ACKs in RST packets are not trusted (Zeek does the same). The ACK covers
   // data the peer sent into this side's window.
   if (ack && !rst && !peer.seq.OnPeerAck(pkt.ack, PlausibleWindow(s, from))) {
@@ -444,8 +459,12 @@ inline bool Tracker::Impl::EarlierThanFingerprinted(uint32_t idx, const Session&
     s.shutdown_side = from;
     s.shutdown_kind = rst ? ShutdownKind::kRst : ShutdownKind::kFin;
   }
-  if (fin) s.fin[from] = true;
-  if (rst) s.rst = true;
+  if (fin) {
+    s.fin[from] = true;
+  }
+  if (rst) {
+    s.rst = true;
+  }
   return {seg, states_changed || fin || rst};
 }
 
@@ -460,7 +479,9 @@ inline bool Tracker::Impl::EarlierThanFingerprinted(uint32_t idx, const Session&
 inline uint64_t Tracker::Impl::PlausibleWindow(const Session& s, uint8_t receiver) const {
   const SideState& r = s.side[receiver];
   const SideState& o = s.side[1 - receiver];
-  if (!r.isn_seen || !o.isn_seen) return kWindowWithoutHandshake;
+  if (!r.isn_seen || !o.isn_seen) {
+    return kWindowWithoutHandshake;
+  }
   const uint64_t w = uint64_t{r.max_window} << ((s.window_shift >> (4 * receiver)) & 15);
   return std::max(w, kWindowFloor);
 }
@@ -469,8 +490,12 @@ inline uint64_t Tracker::Impl::PlausibleWindow(const Session& s, uint8_t receive
 inline uint64_t Tracker::Impl::IdleTimeout(const Session& s) const {
   switch (s.key.protocol) {
     case packet::kProtoTcp: {
-      if (s.Closed()) return cfg_.tcp_linger_us;
-      if (s.fin[0] || s.fin[1]) return cfg_.tcp_closing_timeout_us;
+      if (s.Closed()) {
+        return cfg_.tcp_linger_us;
+      }
+      if (s.fin[0] || s.fin[1]) {
+        return cfg_.tcp_closing_timeout_us;
+      }
       for (const SideState& side : s.side) {
         if (side.tcp_state() == TcpEndpointState::kEstablished ||
             side.tcp_state() == TcpEndpointState::kPartial) {
