@@ -348,9 +348,9 @@ class Tracker::Impl {
 
 // Whether a TCP segment starting at `seg_start` (unwrapped, after its
 // accounting, which left the side's lowest start at `lowest`) lies before
-// the side's fingerprinted one: first data in
-// sequence order. fp_seq is kept in 32 bits, unwrapped near the highest end,
-// which is exact while the side spans less than 2^31. The hot part answers
+// the side's fingerprinted one: first data in sequence order. fp_seq is kept
+// in 32 bits, unwrapped near the highest end, which is exact while the side
+// spans less than 2^31. The hot part answers
 // without fp_seq in the usual cases: while the fingerprinted segment's gap
 // above the lowest start is known (retransmissions of it included), or when
 // the segment starts at or above the highest end seen before it, since a
