@@ -33,7 +33,7 @@ class TcpSequence {
   // Lowest start position seen; its low 32 bits are the sequence number.
   uint64_t lowest() const {
     if (!anchored()) return 0;
-    return kLowBase + ((((Word() >> kLowBit) & 1) << 32) | low_);
+    return LowestOf(Word());
   }
   uint64_t highest() const { return Word() & kHighMask; }
 
@@ -55,25 +55,21 @@ class TcpSequence {
   Segment Account(uint32_t seq, uint32_t payload_len, bool syn, bool fin,
                   uint64_t max_jump = kMaxJump) {
     const uint64_t w = Word();
-    const uint64_t hi = w & kHighMask;
     Segment g;
-    if (hi == 0) {  // not anchored
+    uint64_t lo, hi;
+    if ((w & kHighMask) == 0) {  // not anchored: the segment anchors it
       g.start = (uint64_t{1} << 32) + seq;
       g.lowest_before = g.highest_before = 0;
-      Store(g.start, g.start + payload_len + (syn ? 1 : 0) + (fin ? 1 : 0),
-            ((w >> kSynBit) & 1) || syn, ((w >> kFinBit) & 1) || fin);
-      g.lowest = g.start;
-      g.trusted = true;
-      return g;
-    }
-    const uint64_t lo = kLowBase + ((((w >> kLowBit) & 1) << 32) | low_);
-    g.lowest_before = lo;
-    g.highest_before = hi;
-    g.start = hi + static_cast<int64_t>(static_cast<int32_t>(seq - static_cast<uint32_t>(hi)));
-    if (g.start > hi + max_jump || g.start + max_jump < lo) {
-      g.lowest = lo;
-      g.trusted = false;
-      return g;
+      lo = hi = g.start;
+    } else {
+      lo = g.lowest_before = LowestOf(w);
+      hi = g.highest_before = w & kHighMask;
+      g.start = UnwrapNear(hi, seq);
+      if (g.start > hi + max_jump || g.start + max_jump < lo) {
+        g.lowest = lo;
+        g.trusted = false;
+        return g;
+      }
     }
     const uint64_t end = g.start + payload_len + (syn ? 1 : 0) + (fin ? 1 : 0);
     g.lowest = std::min(lo, g.start);
@@ -101,11 +97,7 @@ class TcpSequence {
     return true;
   }
 
-  uint64_t Unwrap(uint32_t s) const {
-    const uint64_t hi = highest();
-    const int32_t d = static_cast<int32_t>(s - static_cast<uint32_t>(hi));
-    return hi + static_cast<int64_t>(d);
-  }
+  uint64_t Unwrap(uint32_t s) const { return UnwrapNear(highest(), s); }
 
   // Application bytes: see the file comment.
   uint64_t Bytes() const {
@@ -129,6 +121,13 @@ class TcpSequence {
   static constexpr int kLowBit = 61, kSynBit = 62, kFinBit = 63;
   static constexpr uint64_t kHighMask = (uint64_t{1} << kLowBit) - 1;
 
+  // The anchored lowest start from the word and low_.
+  uint64_t LowestOf(uint64_t w) const { return kLowBase + ((((w >> kLowBit) & 1) << 32) | low_); }
+  // `s` placed within +-2^31 of the highest end `hi`.
+  static uint64_t UnwrapNear(uint64_t hi, uint32_t s) {
+    const int32_t d = static_cast<int32_t>(s - static_cast<uint32_t>(hi));
+    return hi + static_cast<int64_t>(d);
+  }
   uint64_t Word() const {
     uint64_t w;
     std::memcpy(&w, word_, sizeof(w));
