@@ -17,11 +17,17 @@ import json
 import os
 import shutil
 import signal
+import struct
 import subprocess
+import sys
 import time
 
 import e2e_lib as lib
+import pcap_variants as pcaps
 from e2e_lib import Failure, Skip, log, report
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lab"))
+import lab as lab_tool  # noqa: E402 (tests/lab/lab.py: its truth's reset reading)
 
 LAB_TIMEOUT = 300  # the issue's bound for the whole lab
 SCENARIOS = ("web", "ftp", "relay", "busy", "p2p", "nmap_syn", "nmap_connect", "masscan",
@@ -170,8 +176,10 @@ def check_records(records, truth):
             problems.append(f"{name}: {len(found)} records for {a['count']} connection attempts")
         for i in found:
             r = recs[i]
-            if a.get("conn_state") and state(r) != a["conn_state"]:
-                problems.append(f"{name}: {describe(r)}, expected {a['conn_state']}")
+            # lab.py's "resets": ports whose connection the capture shows reset.
+            want = a.get("resets", {}).get(str(num(r, "client_port")), a.get("conn_state"))
+            if want and state(r) != want:
+                problems.append(f"{name}: {describe(r)}, expected {want}")
             if bool(r.get("transient_server")) != a.get("transient", False):
                 problems.append(f"{name}: {describe(r)}, expected transient "
                                 f"{a.get('transient', False)}")
@@ -249,6 +257,14 @@ def check_ftp(recs, ftp, claimed):
     with the bytes pyftpdlib logged per transfer."""
     problems = []
     c, s = ftp["client_ip"], ftp["server_ip"]
+    resets = {tuple(k) for k in ftp.get("resets", [])}  # lab.py: RSTs the capture shows
+
+    def want_state(r):
+        a = (ip(r, "client_ip"), num(r, "client_port"), ip(r, "server_ip"), num(r, "server_port"))
+        if (a[2], a[3], a[0], a[1]) in resets:
+            return "RSTR"
+        return "RSTO" if a in resets else "SF"
+
     for port in ftp["control_ports"]:
         found = [i for i, r in enumerate(recs) if (ip(r, "client_ip"), num(r, "client_port"),
                                                     ip(r, "server_ip"), num(r, "server_port")) ==
@@ -258,11 +274,12 @@ def check_ftp(recs, ftp, claimed):
             problems.append(f"FTP control {c}:{port} -> {s}:21: {len(found)} records")
             continue
         r = recs[found[0]]
-        if r.get("transient_server") or state(r) != "SF" or not num(r, "client_bytes") or \
-                not num(r, "server_bytes") or sender(r) != "SERVER":
+        if r.get("transient_server") or state(r) != want_state(r) or \
+                not num(r, "client_bytes") or not num(r, "server_bytes") or \
+                sender(r) != "SERVER":
             problems.append(f"FTP control: {describe(r)}, first data sender {sender(r)}; "
-                            f"expected SF, bytes both ways, the server first (220), not "
-                            f"transient")
+                            f"expected {want_state(r)}, bytes both ways, the server first "
+                            f"(220), not transient")
     data = [i for i, r in enumerate(recs) if i not in claimed and
             {ip(r, "client_ip"), ip(r, "server_ip")} == {c, s}]
     claimed.update(data)
@@ -282,9 +299,9 @@ def check_ftp(recs, ftp, claimed):
         if not r.get("transient_server"):
             problems.append(f"FTP data session not flagged transient: {describe(r)}")
         want_sender = "CLIENT" if num(r, "client_bytes") else "SERVER"
-        if state(r) != "SF" or sender(r) != want_sender:
+        if state(r) != want_state(r) or sender(r) != want_sender:
             problems.append(f"FTP data session: {describe(r)}, first data sender {sender(r)}; "
-                            f"expected SF, {want_sender}")
+                            f"expected {want_state(r)}, {want_sender}")
     return problems
 
 
@@ -508,6 +525,77 @@ def lab_shared_source_port_flagged():
            check_live_verdicts(r.stats(), truth), "shared source port: verdicts and port flags")
 
 
+def inet_checksum(data):
+    if len(data) % 2:
+        data += b"\0"
+    v = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    while v >> 16:
+        v = (v >> 16) + (v & 0xFFFF)
+    return ~v & 0xFFFF
+
+
+def with_client_reset(records, client_port):
+    """The records and, 1 s after the client's last packet to port 80 from
+    `client_port` (IPv4), a RST-ACK from it with that packet's numbers."""
+    last = None
+    for r in records:
+        d = r.data
+        if d[12:14] == b"\x08\x00" and d[23] == 6:
+            ihl = (d[14] & 15) * 4
+            if struct.unpack("!HH", d[14 + ihl:18 + ihl]) == (client_port, 80):
+                last = r
+    if last is None:
+        raise Failure(f"no packet from client port {client_port} to port 80")
+    d = last.data
+    ihl = (d[14] & 15) * 4
+    ip = bytearray(d[14:14 + ihl])
+    tcp = bytearray(d[14 + ihl:14 + ihl + (d[14 + ihl + 12] >> 4) * 4])
+    tcp[13] = 0x14  # RST, ACK
+    struct.pack_into("!H", ip, 2, len(ip) + len(tcp))
+    struct.pack_into("!H", ip, 10, 0)
+    struct.pack_into("!H", ip, 10, inet_checksum(bytes(ip)))
+    struct.pack_into("!H", tcp, 16, 0)
+    pseudo = bytes(ip[12:20]) + struct.pack("!BBH", 0, 6, len(tcp))
+    struct.pack_into("!H", tcp, 16, inet_checksum(pseudo + bytes(tcp)))
+    frame = d[:14] + bytes(ip) + bytes(tcp)
+    return records + [pcaps.Record(last.ts_sec + 1, last.ts_usec, len(frame), len(frame), frame)]
+
+
+def lab_reset_on_wire():
+    """A download the tool completed that the capture shows ending in the
+    client's RST (CI saw it once: curl's large.bin, every byte delivered):
+    lab.py's truth reads the RST from the capture with tcpdump and expects
+    RSTO, the record says RSTO, and the truth without that reading would
+    have flagged it. Here the RST is written into a copy of web.pcap."""
+    out = lab_output()
+    truth = load_truth(os.path.join(out, "web.truth.json"))
+    large = [s for s in truth["sessions"] if s.get("what", "").endswith("/large.bin")]
+    if len(large) != 1 or large[0]["conn_state"] != "SF":
+        raise Failure(f"web.truth.json: want one SF large.bin session, have {large}")
+    port = large[0]["client_port"]
+    linktype, snaplen, records = pcaps.read_pcap(os.path.join(out, "web.pcap"))
+    work = os.path.join(lib.WORK_DIR, "lab_reset_on_wire")
+    os.makedirs(work, exist_ok=True)
+    pcap = os.path.join(work, "web_reset.pcap")
+    pcaps.write_pcap(pcap, linktype, snaplen, with_client_reset(records, port))
+    marked = json.loads(json.dumps(truth))
+    lab_tool.mark_resets(pcap, marked)
+    problems = []
+    got = [s for s in marked["sessions"] if s.get("client_port") == port][0]
+    if got["conn_state"] != "RSTO" or "R" not in got.get("reset_on_wire", ""):
+        problems.append(f"lab.py's truth for the reset download: {got}")
+    others = [s for s in marked["sessions"] if s.get("client_port") != port]
+    if others != [s for s in truth["sessions"] if s.get("client_port") != port] or \
+            marked["attempts"] != truth["attempts"]:
+        problems.append("lab.py's truth changed connections the RST is not on")
+    _, recs = sensor_records("lab_reset_on_wire", "web_reset", pcap)
+    problems += check_records(recs, marked)
+    if not any("large.bin" in p and "conn_state RSTO, expected SF" in p
+               for p in check_records(recs, truth)):
+        problems.append("the truth without the capture's RST did not flag the reset download")
+    report(problems, f"a RST on the wire after curl's download (client port {port})")
+
+
 THREE_WORKER_LCORES = "0@0,1@1,2@0,3@1,4@0,5@1,6@0"
 
 
@@ -591,5 +679,6 @@ LAB_CASES = {
     "lab_cleanup": lab_cleanup,
     "lab_workers_1_vs_3": lab_workers_1_vs_3,
     "lab_records": lab_records,
+    "lab_reset_on_wire": lab_reset_on_wire,
     "lab_detection": lab_detection,
 }

@@ -27,6 +27,7 @@ process it made is removed on exit, failure, SIGINT or SIGTERM.
 """
 
 import argparse
+import ipaddress
 import json
 import os
 import re
@@ -277,6 +278,7 @@ class Lab:
         if truth["capture"]["dropped"] != 0 or not r or int(r.group(1)) != truth["capture"][
                 "packets"]:
             raise RuntimeError(f"tcpdump on {name} lost packets: {err.strip()}")
+        mark_resets(pcap, truth)
         with open(os.path.join(self.out, f"{name}.truth.json"), "w") as f:
             json.dump(truth, f, indent=1, sort_keys=True)
             f.write("\n")
@@ -347,6 +349,75 @@ class Lab:
         if n == 0:
             raise RuntimeError(f"nmap {tag} scanned nothing; see {xml}")
         truth["tools"][f"nmap {tag}"] = {"command": self.shown(cmd), "probes": n}
+
+
+# tcpdump -nn's "IP 10.77.0.90.38110 > 10.77.0.10.80: Flags [R.]" (IP6 alike).
+RST_LINE = re.compile(r" IP6? (\S+)\.(\d+) > (\S+)\.(\d+): Flags \[[^\]]*R")
+
+
+def mark_resets(pcap, truth):
+    """A connection the tool completed can still end in a RST on the wire
+    (seen once in CI: curl's large.bin download, all bytes delivered, then
+    a RST from the client's stack). The tool's log cannot tell; the capture
+    can. Read by tcpdump, not by us: a session or attempt that would be SF
+    expects the reset's state instead (Zeek's: RSTO from the client, RSTR
+    from the server), and the truth says which packet made it so."""
+    p = subprocess.run(["tcpdump", "-nn", "-r", pcap, "tcp"], capture_output=True, text=True,
+                       errors="replace")
+    if p.returncode != 0:
+        raise RuntimeError(f"tcpdump -r {pcap} exited {p.returncode}: {p.stderr.strip()}")
+    resets = {}  # (src ip, src port, dst ip, dst port) -> the first RST's line
+    for line in p.stdout.splitlines():
+        m = RST_LINE.search(line)
+        if m:
+            key = (str(ipaddress.ip_address(m.group(1))), int(m.group(2)),
+                   str(ipaddress.ip_address(m.group(3))), int(m.group(4)))
+            resets.setdefault(key, line.strip())
+
+    def reset_state(client, cport, server, sport):
+        for state, key in (("RSTR", (server, sport, client, cport)),
+                           ("RSTO", (client, cport, server, sport))):
+            if key in resets:
+                return state, resets[key]
+        return None, None
+
+    def norm(a):
+        return str(ipaddress.ip_address(a))
+
+    for s in truth["sessions"]:
+        if s.get("conn_state") != "SF" or s.get("protocol", 6) != 6:
+            continue
+        state, line = reset_state(norm(s["client_ip"]), s["client_port"], norm(s["server_ip"]),
+                                  s["server_port"])
+        if state:
+            s["conn_state"], s["reset_on_wire"] = state, line
+            print(f"   note: {s.get('tool')} {s.get('what', '')} ended in a RST on the wire "
+                  f"({line}): expecting {state}", flush=True)
+    ftp = truth.get("ftp")
+    if ftp:
+        # Control and data connections alike: e2e_lab expects the reset state
+        # of the RST's sender for the record on that 4-tuple.
+        hosts = {norm(ftp["client_ip"]), norm(ftp["server_ip"])}
+        ftp["resets"] = [list(k) for k in sorted(resets) if {k[0], k[2]} == hosts]
+        for k in ftp["resets"]:
+            print(f"   note: FTP connection ended in a RST on the wire ({resets[tuple(k)]})",
+                  flush=True)
+    # An attempt's records are those no session claims (as e2e_lab checks them).
+    known = {(norm(s["client_ip"]), s["client_port"], norm(s["server_ip"]), s["server_port"])
+             for s in truth["sessions"] if "client_port" in s}
+    for a in truth["attempts"]:
+        if a.get("conn_state") != "SF":
+            continue
+        client, server = norm(a["client_ip"]), norm(a["server_ip"])
+        for (src, sport, dst, dport), line in sorted(resets.items()):
+            for cport, ours in ((sport, (src, dst, dport)), (dport, (dst, src, sport))):
+                if ours == (client, server, a["server_port"]) and str(cport) not in a.get(
+                        "resets", {}) and (client, cport, server, a["server_port"]) not in known:
+                    state, _ = reset_state(client, cport, server, a["server_port"])
+                    a.setdefault("resets", {})[str(cport)] = state
+                    print(f"   note: {a['tool']} to {server}:{a['server_port']} from port "
+                          f"{cport} ended in a RST on the wire ({line}): expecting {state}",
+                          flush=True)
 
 
 def expand_ports(text):
