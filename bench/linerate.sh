@@ -18,7 +18,12 @@
 # WORKERS (sensor workers, default 1; more than 1 adds the software dispatcher
 # on this single-queue port and needs more lcores than -l 0-1 gives),
 # SENSOR_ARGS (more sensor options, e.g. --no-snapshots for the SYN flood,
-# whose 1 M-client analytics snapshot exceeds the 64 MiB frame limit).
+# whose 1 M-client analytics snapshot exceeds the 64 MiB frame limit),
+# HUGEPAGES=reserve (root: reserve the 2 MiB pages both programs need for the
+# run, mounting hugetlbfs if it is not, and give them back at exit). Without
+# hugepages both run under --no-huge, where net_pcap's copy out of the
+# stored file takes a TLB miss per frame: testpmd then reads 2-2.5x slower
+# than on hugepages, as a deployed sensor runs (bench/README.md, session 15).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
@@ -59,6 +64,27 @@ testpmd_mem=$((testpmd_mbufs * per_mbuf / 1048576 * 5 / 4 + 256))
 lcores="0-1"
 if ((workers > 1)); then
   lcores=$(python3 -c "n=$workers+4; print(','.join(f'{i}@{i%2}' for i in range(n)))")
+fi
+
+# HUGEPAGES=reserve: enough 2 MiB pages for the larger of the two programs
+# (they run one after the other) plus the sensor's session tables, which it
+# maps from the same pool when pages are free; the old count and mount come
+# back at exit.
+if [[ ${HUGEPAGES:-} == reserve ]]; then
+  [[ $(id -u) == 0 ]] || { echo "HUGEPAGES=reserve needs root" >&2; exit 1; }
+  old_pages=$(cat /proc/sys/vm/nr_hugepages)
+  mounted_here=""
+  want_mb=$(( (testpmd_mem > sensor_mem ? testpmd_mem : sensor_mem) + 300 * workers + 64 ))
+  restore_huge() {
+    [[ -n $mounted_here ]] && umount "$mounted_here" 2>/dev/null || true
+    echo "$old_pages" >/proc/sys/vm/nr_hugepages
+  }
+  trap restore_huge EXIT
+  echo $(( (want_mb + 1) / 2 + old_pages )) >/proc/sys/vm/nr_hugepages
+  if ! grep -qs hugetlbfs /proc/mounts; then
+    mkdir -p /dev/hugepages
+    mount -t hugetlbfs nodev /dev/hugepages && mounted_here=/dev/hugepages
+  fi
 fi
 
 # Hugepages when enough are free (the sensor decides the same way by itself).
