@@ -150,18 +150,18 @@ bool AnalyticsLcore::OfferSnapshot(bool final) {
   if (final && final_offered_) {
     return true;
   }
-  std::unique_ptr<v1::AnalyticsSnapshot> snap = std::move(pending_final_);
+  std::unique_ptr<SnapshotHandoff> snap = std::move(pending_final_);
   if (snap == nullptr) {
-    snap = std::make_unique<v1::AnalyticsSnapshot>();
-    if (absl::Status st = analytics::SaveSnapshot(scan_, ports_, snap.get()); !st.ok()) {
+    snap = std::make_unique<SnapshotHandoff>();
+    if (absl::Status st = analytics::SaveSnapshot(scan_, ports_, snap->snapshot); !st.ok()) {
       Bump(s_.counters->snapshot_errors);
       Log(LogLevel::kError, "flowtrail: analytics: snapshot not saved: %s", st.ToString().c_str());
       final_offered_ = final_offered_ || final;
       return true;
     }
-    snap->set_first_record_time_us(counts_.records() == 0 ? 0 : first_record_us_);
-    snap->set_last_record_time_us(last_record_us_);
-    snap->set_records(counts_.records());
+    snap->snapshot->set_first_record_time_us(counts_.records() == 0 ? 0 : first_record_us_);
+    snap->snapshot->set_last_record_time_us(last_record_us_);
+    snap->snapshot->set_records(counts_.records());
   }
   if (rte_ring_sp_enqueue(s_.snapshot_ring, snap.get()) != 0) {
     if (final) {

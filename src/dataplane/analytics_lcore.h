@@ -37,6 +37,7 @@
 #include "dataplane/config.h"
 #include "dataplane/control.h"
 #include "dataplane/counters.h"
+#include "dataplane/snapshot_handoff.h"
 #include "dataplane/telemetry.h"
 #include "flowtrail/v1/session.pb.h"
 
@@ -62,8 +63,8 @@ struct AnalyticsSetup {
   // Called on the analytics lcore at every publish and once at the end, with
   // the tables quiescent: where snapshot frames hook in.
   std::function<void(const AnalyticsLcore&)> on_tables;
-  // To the exporter: v1::AnalyticsSnapshot* (the exporter deletes them);
-  // null = no snapshot frames.
+  // To the exporter: SnapshotHandoff* (the exporter deletes them); null =
+  // no snapshot frames.
   rte_ring* snapshot_ring = nullptr;
   AnalyticsCounters* counters = nullptr;
   Control* control = nullptr;
@@ -125,7 +126,7 @@ class AnalyticsLcore {
   uint64_t first_record_us_ = UINT64_MAX;
   uint64_t last_record_us_ = 0;
   uint64_t next_snapshot_us_ = 0;  // 0: set from the first record
-  std::unique_ptr<v1::AnalyticsSnapshot> pending_final_;
+  std::unique_ptr<SnapshotHandoff> pending_final_;
   bool final_offered_ = false;
   bool done_ = false;
 };

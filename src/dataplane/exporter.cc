@@ -141,9 +141,9 @@ size_t Exporter::WriteSnapshots() {
   void* ptrs[4];
   const unsigned n = rte_ring_sc_dequeue_burst(s_.snapshot_ring, ptrs, 4, nullptr);
   for (unsigned i = 0; i < n; ++i) {
-    std::unique_ptr<v1::AnalyticsSnapshot> snap(static_cast<v1::AnalyticsSnapshot*>(ptrs[i]));
+    std::unique_ptr<SnapshotHandoff> snap(static_cast<SnapshotHandoff*>(ptrs[i]));
     if (write_errors_ == 0) {
-      const absl::Status st = s_.writer->WriteSnapshot(*snap);
+      const absl::Status st = s_.writer->WriteSnapshot(*snap->snapshot);
       // Larger than a frame may be (a flood of scanner clients): the
       // records go on; the snapshot is counted as dropped. A sink's own
       // ResourceExhausted (a full disk) is a write error like any other:

@@ -23,6 +23,7 @@
 #include "dataplane/config.h"
 #include "dataplane/control.h"
 #include "dataplane/counters.h"
+#include "dataplane/snapshot_handoff.h"
 #include "dataplane/stats_report.h"
 #include "export/collector_link.h"
 #include "export/stream_writer.h"
@@ -32,7 +33,7 @@ namespace flowtrail::dataplane {
 struct ExporterSetup {
   std::vector<rte_ring*> rings;  // one per worker
   std::unique_ptr<exporter::StreamWriter> writer;
-  // From the analytics lcore: v1::AnalyticsSnapshot* to write and delete;
+  // From the analytics lcore: SnapshotHandoff* to write and delete;
   // null = no snapshot frames (the stream's header says so).
   rte_ring* snapshot_ring = nullptr;
   std::span<WorkerCounters> worker_counters;  // for the trailer's drop count

@@ -187,7 +187,7 @@ struct Pipeline::State {
       // Snapshots the exporter never took (it stopped early) are still owned.
       void* p = nullptr;
       while (rte_ring_sc_dequeue(snapshot_ring, &p) == 0) {
-        delete static_cast<v1::AnalyticsSnapshot*>(p);
+        delete static_cast<SnapshotHandoff*>(p);
       }
       rte_ring_free(snapshot_ring);
     }
