@@ -10,6 +10,7 @@
 #include "export/record_encoder.h"
 #include "export/stream_format.h"
 #include "export/stream_reader.h"
+#include "google/protobuf/arena.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "google/protobuf/util/delimited_message_util.h"
 #include "google/protobuf/util/message_differencer.h"
@@ -182,6 +183,50 @@ TEST(StreamWriter, FramesAreDelimitedWithConsecutiveSequenceNumbers) {
   for (size_t i = 0; i < frames.size(); ++i) EXPECT_EQ(frames[i].sequence(), i);
   EXPECT_EQ(frames[2].record().client_ip().size(), 16u);
   EXPECT_EQ(frames[3].record().client_ip().size(), 4u);
+}
+
+// WriteSnapshot puts the caller's snapshot into its frame by pointer (no
+// copy) and takes it out again: the snapshot is the caller's as it was, and
+// one built on an arena (as the analytics lcore builds them) writes the same
+// frame as one on the heap.
+TEST(StreamWriter, SnapshotsAreWrittenAsTheyAreAndLeftWithTheCaller) {
+  auto fill = [](v1::AnalyticsSnapshot* s) {
+    s->set_records(7);
+    s->set_first_record_time_us(11);
+    for (int i = 0; i < 50; ++i) {
+      v1::ScanRowState* r = s->mutable_scans()->add_rows();
+      r->set_client(std::string(4, static_cast<char>(i)));
+      r->set_port(static_cast<uint32_t>(1000 + i));
+      r->add_servers()->set_id_flags(static_cast<uint64_t>(i) * 3);
+    }
+    s->mutable_ports()->set_server_ports(std::string(8192, 'p'));
+  };
+  v1::AnalyticsSnapshot heap;
+  fill(&heap);
+  const v1::AnalyticsSnapshot before = heap;
+  google::protobuf::Arena arena;
+  auto* on_arena = google::protobuf::Arena::CreateMessage<v1::AnalyticsSnapshot>(&arena);
+  fill(on_arena);
+
+  std::string a, b;
+  for (auto [out, snap] : {std::pair{&a, &heap}, std::pair{&b, on_arena}}) {
+    auto writer =
+        MustCreate(std::make_unique<MemorySink>(out), {.sensor_id = "s", .snapshots = true});
+    ASSERT_TRUE(writer->WriteSnapshot(*snap).ok());
+    ASSERT_TRUE(writer->WriteSnapshot(*snap).ok());  // again: still all there
+    ASSERT_TRUE(writer->Close(0, 1).ok());
+  }
+  EXPECT_TRUE(MessageDifferencer::Equals(heap, before));
+  EXPECT_TRUE(MessageDifferencer::Equals(*on_arena, before));
+  EXPECT_EQ(on_arena->GetArena(), &arena);
+  const std::vector<v1::Frame> fa = ParseFrames(a), fb = ParseFrames(b);
+  ASSERT_EQ(fa.size(), 4u);  // header, two snapshots, trailer
+  ASSERT_EQ(fb.size(), 4u);
+  for (size_t i : {1u, 2u}) {
+    ASSERT_TRUE(fa[i].has_snapshot());
+    EXPECT_TRUE(MessageDifferencer::Equals(fa[i].snapshot(), before));
+    EXPECT_EQ(fa[i].SerializeAsString(), fb[i].SerializeAsString());
+  }
 }
 
 TEST(StreamWriter, SnapshotFramesTakeTheirSequenceAndAreCountedApartFromRecords) {
