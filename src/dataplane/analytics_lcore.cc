@@ -171,7 +171,7 @@ bool AnalyticsLcore::OfferSnapshot(bool final) {
     Bump(s_.counters->snapshots_dropped);  // the exporter is behind: skip one interval
     return true;
   }
-  snap.release();  // the exporter owns it now
+  (void)snap.release();  // the exporter owns it now
   Bump(s_.counters->snapshots);
   final_offered_ = final_offered_ || final;
   return true;

@@ -256,8 +256,12 @@ uint64_t StreamWriter::snapshots_written() const { return encoder_->snapshots_; 
 
 absl::Status StreamWriter::WriteSnapshot(const v1::AnalyticsSnapshot& snapshot) {
   Encoder& e = *encoder_;
-  if (!e.status_.ok()) return e.status_;
-  if (e.closed_) return absl::FailedPreconditionError("WriteSnapshot on a closed StreamWriter");
+  if (!e.status_.ok()) {
+    return e.status_;
+  }
+  if (e.closed_) {
+    return absl::FailedPreconditionError("WriteSnapshot on a closed StreamWriter");
+  }
   if (!e.snapshots_announced_) {
     return absl::FailedPreconditionError(
         "WriteSnapshot on a stream whose header does not announce snapshots "
@@ -280,7 +284,9 @@ absl::Status StreamWriter::WriteSnapshot(const v1::AnalyticsSnapshot& snapshot) 
   // Always in its own write (one whole frame), after the block: the block
   // then holds record frames only (RecordsBefore stays exact).
   {
-    if (absl::Status s = Flush(/*flush_sink=*/false); !s.ok()) return s;
+    if (absl::Status s = Flush(/*flush_sink=*/false); !s.ok()) {
+      return s;
+    }
     const std::string bytes = DelimitedFrame(frame, size);
     const BlockInfo info{.first_sequence = e.next_sequence_, .frames = 1, .records = 0};
     if (absl::Status s = sink_->Write(
