@@ -6,7 +6,7 @@
 #include <queue>
 #include <tuple>
 
-#include "absl/container/flat_hash_map.h"
+#include "absl/hash/hash.h"
 #include "common/hash_mix.h"
 
 namespace flowtrail::analytics {
@@ -16,10 +16,6 @@ struct ClientKey {
   IpAddress address;
   uint8_t ip_version = 0;
   friend bool operator==(const ClientKey&, const ClientKey&) = default;
-  template <typename H>
-  friend H AbslHashValue(H h, const ClientKey& k) {
-    return H::combine(std::move(h), k.address.bytes, k.ip_version);
-  }
 };
 
 struct ServerKey {
@@ -27,10 +23,6 @@ struct ServerKey {
   uint16_t port = 0;
   uint8_t ip_version = 0;
   friend bool operator==(const ServerKey&, const ServerKey&) = default;
-  template <typename H>
-  friend H AbslHashValue(H h, const ServerKey& k) {
-    return H::combine(std::move(h), k.address.bytes, k.port, k.ip_version);
-  }
 };
 
 struct ClientEntry {
@@ -47,38 +39,65 @@ struct ServerEntry {
   uint64_t last_us() const { return last_accept_us; }
 };
 
-// Keys in a slot array (sampled for eviction) indexed by a hash map; at most
-// `limit` keys, a new one beyond evicts the coldest of kSample sampled slots
-// (exact below kSample keys).
+// The tables' index hash, seeded per process (as the scan table's): the
+// addresses come off the wire, and a fixed hash would let a sender choose
+// ones that share a probe run. Results do not depend on it (slots are in
+// insertion order, eviction samples slot numbers).
+uint64_t HashOf(const IpAddress& a, uint64_t more) {
+  static const uint64_t seed = absl::Hash<uint64_t>{}(0x13198a2e03707344ULL) | 1;
+  uint64_t w0, w1;
+  std::memcpy(&w0, a.bytes.data(), 8);
+  std::memcpy(&w1, a.bytes.data() + 8, 8);
+  return Fmix64(w0 ^ seed ^ Fmix64(w1 ^ more));
+}
+uint64_t HashOf(const ClientKey& k) { return HashOf(k.address, k.ip_version); }
+uint64_t HashOf(const ServerKey& k) {
+  return HashOf(k.address, uint64_t{k.port} << 8 | k.ip_version);
+}
+
+// Keys in a slot array (sampled for eviction) with an open-addressing index
+// of {hash tag, slot + 1} pairs, linear probing, backward-shift deletion, at
+// most half full: a lookup reads one index line and then the entry, where a
+// hash map's control bytes, its slot and then the entry were three (each a
+// miss once the tables outgrow the caches, and the walk does four lookups an
+// event). At most `limit` keys; a new one beyond evicts the coldest of
+// kSample sampled slots (exact below kSample keys).
 template <typename Key, typename Entry>
 class BoundedTable {
  public:
   static constexpr uint32_t kSample = 8;
-  explicit BoundedTable(uint64_t limit) : limit_(std::max<uint64_t>(limit, 1)) {}
+  explicit BoundedTable(uint64_t limit) : limit_(std::max<uint64_t>(limit, 1)) { Rebuild(16); }
 
   Entry* Find(const Key& k) {
-    auto it = index_.find(k);
-    return it == index_.end() ? nullptr : &slots_[it->second];
+    const uint32_t pos = Probe(k, Tag(k));
+    return index_[pos].ref == 0 ? nullptr : &slots_[index_[pos].ref - 1];
   }
   const Entry* Find(const Key& k) const {
-    auto it = index_.find(k);
-    return it == index_.end() ? nullptr : &slots_[it->second];
+    const uint32_t pos = Probe(k, Tag(k));
+    return index_[pos].ref == 0 ? nullptr : &slots_[index_[pos].ref - 1];
   }
   // The entry for k, fresh (value-initialised, key set) if it was absent.
   Entry& FindOrInsert(const Key& k) {
-    auto [it, inserted] = index_.try_emplace(k, 0u);
-    if (!inserted) return slots_[it->second];
+    const uint32_t tag = Tag(k);
+    uint32_t pos = Probe(k, tag);
+    if (index_[pos].ref != 0) {
+      return slots_[index_[pos].ref - 1];
+    }
     uint32_t slot;
     if (slots_.size() < limit_) {
+      if ((slots_.size() + 1) * 2 > index_.size()) {
+        Rebuild(index_.size() * 2);
+        pos = Probe(k, tag);
+      }
       slot = static_cast<uint32_t>(slots_.size());
       slots_.emplace_back();
     } else {
       slot = Coldest();
-      index_.erase(slots_[slot].key);
+      Erase(slots_[slot].key);
       ++evictions_;
-      it = index_.find(k);  // erase may have moved it
+      pos = Probe(k, tag);  // the erase may have shifted k's run
     }
-    it->second = slot;
+    index_[pos] = {tag, slot + 1};
     slots_[slot] = Entry{};
     slots_[slot].key = k;
     return slots_[slot];
@@ -88,24 +107,70 @@ class BoundedTable {
   uint64_t evictions() const { return evictions_; }
   const std::vector<Entry>& slots() const { return slots_; }
   size_t MemoryBytes() const {
-    return slots_.capacity() * sizeof(Entry) +
-           index_.capacity() * (sizeof(std::pair<const Key, uint32_t>) + 1);
+    return slots_.capacity() * sizeof(Entry) + index_.capacity() * sizeof(IndexSlot);
   }
+  // Per key at the index's largest load (half full), for the budget split.
+  static constexpr size_t KeyBytes() { return sizeof(Entry) + 2 * sizeof(IndexSlot); }
 
  private:
+  struct IndexSlot {
+    uint32_t tag = 0;
+    uint32_t ref = 0;  // slot + 1; 0 = empty
+  };
+  static uint32_t Tag(const Key& k) { return static_cast<uint32_t>(HashOf(k) >> 32); }
+  // k's index position, or the empty one that ends its probe run.
+  uint32_t Probe(const Key& k, uint32_t tag) const {
+    for (uint32_t pos = tag & mask_;; pos = (pos + 1) & mask_) {
+      const IndexSlot& s = index_[pos];
+      if (s.ref == 0 || (s.tag == tag && slots_[s.ref - 1].key == k)) {
+        return pos;
+      }
+    }
+  }
+  void Erase(const Key& k) {
+    uint32_t i = Probe(k, Tag(k));
+    // Backward shift: pull later members of the run into the hole unless
+    // their home lies cyclically in (hole, j].
+    for (uint32_t j = (i + 1) & mask_; index_[j].ref != 0; j = (j + 1) & mask_) {
+      const uint32_t home = index_[j].tag & mask_;
+      const bool stays = (i < j) ? (home > i && home <= j) : (home > i || home <= j);
+      if (!stays) {
+        index_[i] = index_[j];
+        i = j;
+      }
+    }
+    index_[i] = IndexSlot{};
+  }
+  // An index of n slots (a power of two) over every slot.
+  void Rebuild(size_t n) {
+    index_.assign(n, IndexSlot{});
+    mask_ = static_cast<uint32_t>(n - 1);
+    for (size_t i = 0; i < slots_.size(); ++i) {
+      const uint32_t tag = Tag(slots_[i].key);
+      uint32_t pos = tag & mask_;
+      while (index_[pos].ref != 0) {
+        pos = (pos + 1) & mask_;
+      }
+      index_[pos] = {tag, static_cast<uint32_t>(i + 1)};
+    }
+  }
   uint32_t Coldest() {
     const uint32_t n = static_cast<uint32_t>(slots_.size());
     uint32_t best = 0;
     if (n <= kSample) {
       for (uint32_t i = 1; i < n; ++i) {
-        if (slots_[i].last_us() < slots_[best].last_us()) best = i;
+        if (slots_[i].last_us() < slots_[best].last_us()) {
+          best = i;
+        }
       }
       return best;
     }
     best = Next() % n;
     for (uint32_t i = 1; i < kSample; ++i) {
       const uint32_t j = Next() % n;
-      if (slots_[j].last_us() < slots_[best].last_us()) best = j;
+      if (slots_[j].last_us() < slots_[best].last_us()) {
+        best = j;
+      }
     }
     return best;
   }
@@ -116,15 +181,15 @@ class BoundedTable {
 
   uint64_t limit_;
   std::vector<Entry> slots_;
-  absl::flat_hash_map<Key, uint32_t> index_;
+  std::vector<IndexSlot> index_;
+  uint32_t mask_ = 0;
   uint64_t evictions_ = 0;
   uint64_t rng_ = 1;
 };
 
-// Map overhead per key at absl's maximum load (7/8), for the budget split.
 template <typename Key, typename Entry>
 constexpr size_t PerKeyBytes() {
-  return sizeof(Entry) + (sizeof(std::pair<const Key, uint32_t>) + 1) * 8 / 7;
+  return BoundedTable<Key, Entry>::KeyBytes();
 }
 
 uint32_t ContactHash(const record::ContactEvent& e) {

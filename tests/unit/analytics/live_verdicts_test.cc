@@ -9,6 +9,7 @@
 #include <numeric>
 #include <queue>
 #include <random>
+#include <set>
 #include <tuple>
 #include <vector>
 
@@ -160,6 +161,48 @@ TEST(LiveVerdicts, ClientTableIsBoundedAndEvictsTheColdest) {
   EXPECT_NE(lv.Find(V4("10.1.0.99"), 4), nullptr);  // the newest stays
   EXPECT_EQ(lv.Find(V4("10.1.0.0"), 4), nullptr);   // the coldest went
   EXPECT_GT(st.memory_bytes, 0u);
+}
+
+// Churn through a bounded client table: thousands of clients, random order,
+// a limit of 257 (the index grows from 16 slots, and every eviction deletes
+// from the middle of probe runs). Every client the table still holds is
+// found, with its own counts; every other one is not.
+TEST(LiveVerdicts, ClientTableFindsExactlyWhatItHoldsThroughChurn) {
+  LiveVerdictOptions o;
+  o.max_clients = 257;
+  o.reorder_us = 0;  // walk each event at once
+  LiveVerdicts lv(o);
+  constexpr int kClients = 3000;
+  std::mt19937 rng(7);
+  std::vector<uint64_t> sent(kClients, 0);
+  for (int i = 0; i < 20000; ++i) {
+    const int c = static_cast<int>(rng() % kClients);
+    char client[32];
+    std::snprintf(client, sizeof(client), "10.%d.%d.1", c / 250, c % 250);
+    lv.Consume(Event(client, "192.0.2.1", 80, ContactOutcome::kSilent, kT0 + i * kSec));
+    ++sent[c];
+  }
+  lv.Flush();
+  const std::vector<LiveClient> held = lv.Top(100000);
+  ASSERT_EQ(held.size(), 257u);
+  EXPECT_EQ(lv.Stats().clients, 257u);
+  std::set<std::pair<int, int>> in;
+  for (const LiveClient& h : held) in.insert({h.client.bytes[1], h.client.bytes[2]});
+  int found = 0;
+  for (int c = 0; c < kClients; ++c) {
+    if (sent[c] == 0) continue;
+    char client[32];
+    std::snprintf(client, sizeof(client), "10.%d.%d.1", c / 250, c % 250);
+    const LiveClient* f = lv.Find(V4(client), 4);
+    EXPECT_EQ(f != nullptr, in.count({c / 250, c % 250}) == 1) << client;
+    if (f != nullptr) {
+      ++found;
+      EXPECT_EQ(f->client, V4(client));
+      EXPECT_LE(f->silents, sent[c]);  // since its last eviction
+      EXPECT_GE(f->silents, 1u);
+    }
+  }
+  EXPECT_EQ(found, 257);
 }
 
 TEST(LiveVerdicts, MemoryBudgetSetsTheKeyLimits) {
