@@ -132,7 +132,22 @@ void ScanFile(const std::string& path,
     std::fprintf(log, "flowtrail collect: %s: kept the frames before: %s\n", path.c_str(),
                  std::string(decoder.status().message()).c_str());
   }
-  if (run != nullptr) run->held.Add(lo, hi);
+  // A collector killed while writing leaves its open segment (.part) ending
+  // inside a frame. That frame was never acknowledged (the sensor sends it
+  // again); cut it off, so the file stops after a whole frame, as readers
+  // (`flowtrail cat --allow-unfinished`) expect of an unfinished segment.
+  if (decoder.status().ok() && decoder.buffered() > 0 && path.ends_with(".ftr.part")) {
+    const bool cut = ::truncate(path.c_str(), static_cast<off_t>(decoder.offset())) == 0;
+    const int err = cut ? 0 : errno;
+    if (log != nullptr) {
+      std::fprintf(log, "flowtrail collect: %s: %s the %zu bytes of an unfinished last frame%s%s\n",
+                   path.c_str(), cut ? "cut off" : "could not cut off", decoder.buffered(),
+                   cut ? "" : ": ", cut ? "" : std::strerror(err));
+    }
+  }
+  if (run != nullptr) {
+    run->held.Add(lo, hi);
+  }
 }
 
 }  // namespace

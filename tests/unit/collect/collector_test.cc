@@ -11,6 +11,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -161,6 +162,30 @@ TEST_F(CollectorTest, AcksStoresSkipsDuplicatesAndRebuilds) {
   auto c2 = Make(nullptr);
   ASSERT_EQ(c2->runs().size(), 1u);
   EXPECT_EQ(c2->runs().begin()->second.held.ToString(), "1-80,100-104");
+}
+
+// A collector killed while writing leaves its open segment (.part) ending
+// inside a frame: the next one to start cuts that frame off (it was never
+// acknowledged), so the file stops after a whole frame, and knows the
+// frames before. A closed segment (.ftr) cut short is left as it is.
+TEST_F(CollectorTest, RestartCutsAnUnfinishedFrameOffAnOpenSegment) {
+  const std::string whole = Segment(1, 20, false);
+  std::string r21;
+  AppendFrame(RecordFrame(21), &r21);
+  const std::string sub = dir_ + "/s1";
+  std::filesystem::create_directories(sub);
+  const std::string part = sub + "/a.ftr.part", closed = sub + "/b.ftr";
+  for (const std::string& f : {part, closed}) {
+    std::ofstream out(f, std::ios::binary);
+    const std::string bytes = (f == closed ? Segment(30, 31, false) : whole) + r21.substr(0, 5);
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  }
+  const uintmax_t closed_size = std::filesystem::file_size(closed);
+  auto c = Make(nullptr);
+  EXPECT_EQ(std::filesystem::file_size(part), whole.size());
+  EXPECT_EQ(std::filesystem::file_size(closed), closed_size);
+  ASSERT_EQ(c->runs().size(), 1u);
+  EXPECT_EQ(c->runs().begin()->second.held.ToString(), "1-20,30-31");
 }
 
 // Incomplete frames are held to a budget across connections: the one that
