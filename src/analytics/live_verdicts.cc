@@ -7,6 +7,7 @@
 #include <tuple>
 
 #include "absl/hash/hash.h"
+#include "analytics/slot_index.h"
 #include "common/hash_mix.h"
 
 namespace flowtrail::analytics {
@@ -55,49 +56,47 @@ uint64_t HashOf(const ServerKey& k) {
   return HashOf(k.address, uint64_t{k.port} << 8 | k.ip_version);
 }
 
-// Keys in a slot array (sampled for eviction) with an open-addressing index
-// of {hash tag, slot + 1} pairs, linear probing, backward-shift deletion, at
-// most half full: a lookup reads one index line and then the entry, where a
-// hash map's control bytes, its slot and then the entry were three (each a
-// miss once the tables outgrow the caches, and the walk does four lookups an
-// event). At most `limit` keys; a new one beyond evicts the coldest of
-// kSample sampled slots (exact below kSample keys).
+// Keys in a slot array (sampled for eviction) under a SlotIndex
+// (slot_index.h), at most half full: a lookup reads one index line and then
+// the entry, where a hash map's control bytes, its slot and then the entry
+// were three (each a miss once the tables outgrow the caches, and the walk
+// does four lookups an event). At most `limit` keys; a new one beyond evicts
+// the coldest of kSample sampled slots (exact below kSample keys) and takes
+// its slot.
 template <typename Key, typename Entry>
 class BoundedTable {
  public:
   static constexpr uint32_t kSample = 8;
-  explicit BoundedTable(uint64_t limit) : limit_(std::max<uint64_t>(limit, 1)) { Rebuild(16); }
+  explicit BoundedTable(uint64_t limit) : limit_(std::max<uint64_t>(limit, 1)) {}
 
   Entry* Find(const Key& k) {
-    const uint32_t pos = Probe(k, Tag(k));
-    return index_[pos].ref == 0 ? nullptr : &slots_[index_[pos].ref - 1];
+    const uint32_t slot = SlotFor(k, HashOf(k));
+    return slot == SlotIndex::kEmpty ? nullptr : &slots_[slot];
   }
   const Entry* Find(const Key& k) const {
-    const uint32_t pos = Probe(k, Tag(k));
-    return index_[pos].ref == 0 ? nullptr : &slots_[index_[pos].ref - 1];
+    const uint32_t slot = SlotFor(k, HashOf(k));
+    return slot == SlotIndex::kEmpty ? nullptr : &slots_[slot];
   }
   // The entry for k, fresh (value-initialised, key set) if it was absent.
   Entry& FindOrInsert(const Key& k) {
-    const uint32_t tag = Tag(k);
-    uint32_t pos = Probe(k, tag);
-    if (index_[pos].ref != 0) {
-      return slots_[index_[pos].ref - 1];
+    const uint64_t h = HashOf(k);
+    if (const uint32_t found = SlotFor(k, h); found != SlotIndex::kEmpty) {
+      return slots_[found];
     }
     uint32_t slot;
     if (slots_.size() < limit_) {
       if ((slots_.size() + 1) * 2 > index_.size()) {
-        Rebuild(index_.size() * 2);
-        pos = Probe(k, tag);
+        index_.Rebuild(index_.size() * 2, slots_.size(), HashOfSlot());
       }
       slot = static_cast<uint32_t>(slots_.size());
       slots_.emplace_back();
     } else {
       slot = Coldest();
-      Erase(slots_[slot].key);
+      const Key& old = slots_[slot].key;
+      index_.Erase(index_.Lookup(HashOf(old), Holds(old)), HashOfSlot());
       ++evictions_;
-      pos = Probe(k, tag);  // the erase may have shifted k's run
     }
-    index_[pos] = {tag, slot + 1};
+    index_.Place(h, slot);
     slots_[slot] = Entry{};
     slots_[slot].key = k;
     return slots_[slot];
@@ -106,53 +105,20 @@ class BoundedTable {
   uint64_t limit() const { return limit_; }
   uint64_t evictions() const { return evictions_; }
   const std::vector<Entry>& slots() const { return slots_; }
-  size_t MemoryBytes() const {
-    return slots_.capacity() * sizeof(Entry) + index_.capacity() * sizeof(IndexSlot);
-  }
+  size_t MemoryBytes() const { return slots_.capacity() * sizeof(Entry) + index_.MemoryBytes(); }
   // Per key at the index's largest load (half full), for the budget split.
-  static constexpr size_t KeyBytes() { return sizeof(Entry) + 2 * sizeof(IndexSlot); }
+  static constexpr size_t KeyBytes() { return sizeof(Entry) + 2 * sizeof(SlotIndex::Entry); }
 
  private:
-  struct IndexSlot {
-    uint32_t tag = 0;
-    uint32_t ref = 0;  // slot + 1; 0 = empty
-  };
-  static uint32_t Tag(const Key& k) { return static_cast<uint32_t>(HashOf(k) >> 32); }
-  // k's index position, or the empty one that ends its probe run.
-  uint32_t Probe(const Key& k, uint32_t tag) const {
-    for (uint32_t pos = tag & mask_;; pos = (pos + 1) & mask_) {
-      const IndexSlot& s = index_[pos];
-      if (s.ref == 0 || (s.tag == tag && slots_[s.ref - 1].key == k)) {
-        return pos;
-      }
-    }
+  auto Holds(const Key& k) const {
+    return [this, &k](uint32_t slot) { return slots_[slot].key == k; };
   }
-  void Erase(const Key& k) {
-    uint32_t i = Probe(k, Tag(k));
-    // Backward shift: pull later members of the run into the hole unless
-    // their home lies cyclically in (hole, j].
-    for (uint32_t j = (i + 1) & mask_; index_[j].ref != 0; j = (j + 1) & mask_) {
-      const uint32_t home = index_[j].tag & mask_;
-      const bool stays = (i < j) ? (home > i && home <= j) : (home > i || home <= j);
-      if (!stays) {
-        index_[i] = index_[j];
-        i = j;
-      }
-    }
-    index_[i] = IndexSlot{};
+  auto HashOfSlot() const {
+    return [this](uint32_t slot) { return HashOf(slots_[slot].key); };
   }
-  // An index of n slots (a power of two) over every slot.
-  void Rebuild(size_t n) {
-    index_.assign(n, IndexSlot{});
-    mask_ = static_cast<uint32_t>(n - 1);
-    for (size_t i = 0; i < slots_.size(); ++i) {
-      const uint32_t tag = Tag(slots_[i].key);
-      uint32_t pos = tag & mask_;
-      while (index_[pos].ref != 0) {
-        pos = (pos + 1) & mask_;
-      }
-      index_[pos] = {tag, static_cast<uint32_t>(i + 1)};
-    }
+  uint32_t SlotFor(const Key& k, uint64_t h) const {
+    const size_t e = index_.Lookup(h, Holds(k));
+    return e == SlotIndex::kNotFound ? SlotIndex::kEmpty : index_.SlotAt(e);
   }
   uint32_t Coldest() {
     const uint32_t n = static_cast<uint32_t>(slots_.size());
@@ -181,8 +147,7 @@ class BoundedTable {
 
   uint64_t limit_;
   std::vector<Entry> slots_;
-  std::vector<IndexSlot> index_;
-  uint32_t mask_ = 0;
+  SlotIndex index_;
   uint64_t evictions_ = 0;
   uint64_t rng_ = 1;
 };

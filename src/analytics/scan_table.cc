@@ -16,6 +16,7 @@
 #include "absl/hash/hash.h"
 #include "absl/strings/str_cat.h"
 #include "analytics/huge_pages.h"
+#include "analytics/slot_index.h"
 #include "flowtrail/v1/session.pb.h"
 
 namespace flowtrail::analytics {
@@ -63,15 +64,10 @@ struct IndexHash {
 
 // ---------------------------------------------------------------------------
 // A table with a key limit and a memory share. Values sit in a dense vector
-// (so a random slot can be sampled in O(1)) indexed by an open-addressing
-// table of 8-byte entries (32 bits of the key's hash, the value's slot),
-// linear probing from the hash's home entry, load at most 3/4. Why not
-// absl::flat_hash_map<Key, slot>: its entry holds the key (24 bytes here),
-// so a group's 16 entries span 6 lines and the line of the match cannot be
-// prefetched before the control bytes are read; here the home line is known
-// from the hash, so Consume's pipeline prefetches exactly it, and the index
-// takes 11-21 bytes a key instead of 29-57. Hash is the key's (seeded)
-// hasher; deletion shifts the probe run back (no tombstones). Align: of a
+// indexed by a SlotIndex (slot_index.h), load at most 3/4: Consume's
+// pipeline prefetches exactly the home line, and the index takes 11-21
+// bytes a key where absl::flat_hash_map<Key, slot> took 29-57 (its entry
+// holds the key, 24 bytes here). Hash is the key's (seeded) hasher. Align: of a
 // slot (key and value), so that the bytes the update path touches (the
 // slot's first ones) span as few lines as they can; Value::LastTime() is
 // the eviction order.
@@ -111,25 +107,22 @@ class BoundedTable {
 
   static size_t KeyBytes() {
     // An index entry per key at its 3/4 maximum load.
-    return sizeof(Slot) + sizeof(Entry) * 4 / 3 + 1;
+    return sizeof(Slot) + sizeof(SlotIndex::Entry) * 4 / 3 + 1;
   }
 
   Value* Find(const Key& k) {
-    const size_t e = Lookup(k, hash_(k));
-    return e == kNotFound ? nullptr : &slots_[index_[e].slot].second;
+    const uint32_t slot = FindSlot(k);
+    return slot == kNoSlot ? nullptr : &slots_[slot].second;
   }
   const Value* Find(const Key& k) const {
-    const size_t e = Lookup(k, hash_(k));
-    return e == kNotFound ? nullptr : &slots_[index_[e].slot].second;
+    const uint32_t slot = FindSlot(k);
+    return slot == kNoSlot ? nullptr : &slots_[slot].second;
   }
   // The key's slot, kNoSlot if absent.
-  uint32_t FindSlot(const Key& k) const {
-    const size_t e = Lookup(k, hash_(k));
-    return e == kNotFound ? kNoSlot : index_[e].slot;
-  }
+  uint32_t FindSlot(const Key& k) const { return SlotFor(k, hash_(k)); }
 
   // The key's value, inserted (evicting cold keys first) if new.
-  Value& FindOrInsert(const Key& k) { return FindOrInsert(k, hash_(k), kEmpty); }
+  Value& FindOrInsert(const Key& k) { return FindOrInsert(k, hash_(k), kNoSlot); }
   // The same with the key's hash known and a slot that may hold it (found
   // earlier by SlotOf; checked here, since an eviction may have moved it).
   Value& FindOrInsert(const Key& k, uint64_t h, uint32_t hint) {
@@ -140,9 +133,8 @@ class BoundedTable {
     if (hint < slots_.size() && slots_[hint].first == k) {
       return hint;
     }
-    const size_t e = Lookup(k, h);
-    if (e != kNotFound) {
-      return index_[e].slot;
+    if (const uint32_t found = SlotFor(k, h); found != kNoSlot) {
+      return found;
     }
     while (MayEvict()) {
       EvictColdest();
@@ -151,7 +143,7 @@ class BoundedTable {
       Rebuild(IndexCapacity(slots_.size() + 1));  // unbudgeted growth only
     }
     const uint32_t slot = static_cast<uint32_t>(slots_.size());
-    Place(h, slot);
+    index_.Place(h, slot);
     slots_.push_back(Slot{k, Value{}});
     return slot;
   }
@@ -175,22 +167,14 @@ class BoundedTable {
   }
 
   // For batches, stage by stage: the key's index hash; its home index line;
-  // once that is cached, the key's slot (kEmpty if absent); the first
+  // once that is cached, the key's slot (kNoSlot if absent); the first
   // `bytes` of that slot (the part the update path touches); its value.
   uint64_t HashOf(const Key& k) const { return hash_(k); }
-  void PrefetchHome(uint64_t h) const { __builtin_prefetch(&index_[h & mask_]); }
+  void PrefetchHome(uint64_t h) const { index_.PrefetchHome(h); }
   // By the hash's tag alone: comparing the key here would read the slot,
   // the miss this stage is to hide. A tag collision (1 in 2^32 per entry
   // probed) only makes the hint wrong, and FindOrInsert checks the key.
-  uint32_t SlotOf(uint64_t h) const {
-    const uint32_t tag = Tag(h);
-    for (size_t i = h & mask_;; i = (i + 1) & mask_) {
-      const Entry& e = index_[i];
-      if (e.slot == kEmpty || e.tag == tag) {
-        return e.slot;
-      }
-    }
-  }
+  uint32_t SlotOf(uint64_t h) const { return index_.SlotOf(h); }
   void PrefetchSlot(uint32_t slot, size_t bytes) const {
     if (slot >= slots_.size()) {
       return;
@@ -205,7 +189,7 @@ class BoundedTable {
   const Value* AtSlot(uint32_t slot, const Key& k) const {
     return slot < slots_.size() && slots_[slot].first == k ? &slots_[slot].second : nullptr;
   }
-  static constexpr uint32_t kNoSlot = UINT32_MAX;
+  static constexpr uint32_t kNoSlot = SlotIndex::kEmpty;
 
   // Callers report a value's heap growth (a set promoted to a sketch).
   void AddHeap(int64_t delta) {
@@ -213,7 +197,7 @@ class BoundedTable {
   }
 
   uint64_t MemoryBytes() const {
-    return slots_.capacity() * sizeof(Slot) + index_.capacity() * sizeof(Entry) + heap_bytes_;
+    return slots_.capacity() * sizeof(Slot) + index_.MemoryBytes() + heap_bytes_;
   }
   uint64_t evictions() const { return evictions_; }
   size_t size() const { return slots_.size(); }
@@ -247,11 +231,10 @@ class BoundedTable {
       }
     }
     heap_bytes_ -= slots_[victim].second.HeapBytes();
-    Erase(Lookup(slots_[victim].first, hash_(slots_[victim].first)));
+    index_.Erase(EntryOf(slots_[victim].first), HashOfSlot());
     if (victim + 1 != slots_.size()) {
       slots_[victim] = std::move(slots_.back());
-      index_[Lookup(slots_[victim].first, hash_(slots_[victim].first))].slot =
-          static_cast<uint32_t>(victim);
+      index_.Repoint(EntryOf(slots_[victim].first), static_cast<uint32_t>(victim));
     }
     slots_.pop_back();
     ++evictions_;
@@ -260,66 +243,26 @@ class BoundedTable {
     return slots_[a].second.LastTime() < slots_[b].second.LastTime();
   }
 
-  struct Entry {
-    uint32_t tag = 0;  // the hash's high half
-    uint32_t slot = kEmpty;
-  };
-  static constexpr uint32_t kEmpty = UINT32_MAX;
-  static constexpr size_t kNotFound = SIZE_MAX;
-
   static size_t IndexCapacity(uint64_t keys) {
     return std::bit_ceil(std::max<uint64_t>(16, (keys * 4 + 2) / 3));
   }
-  static uint32_t Tag(uint64_t h) { return static_cast<uint32_t>(h >> 32); }
-
-  // The entry of k, or kNotFound.
-  size_t Lookup(const Key& k, uint64_t h) const {
-    const uint32_t tag = Tag(h);
-    for (size_t i = h & mask_;; i = (i + 1) & mask_) {
-      const Entry& e = index_[i];
-      if (e.slot == kEmpty) {
-        return kNotFound;
-      }
-      if (e.tag == tag && slots_[e.slot].first == k) {
-        return i;
-      }
-    }
+  // The slot holding k (hash h), kNoSlot if none.
+  uint32_t SlotFor(const Key& k, uint64_t h) const {
+    const size_t e = index_.Lookup(h, [&](uint32_t slot) { return slots_[slot].first == k; });
+    return e == SlotIndex::kNotFound ? kNoSlot : index_.SlotAt(e);
   }
-  void Place(uint64_t h, uint32_t slot) {
-    size_t i = h & mask_;
-    while (index_[i].slot != kEmpty) {
-      i = (i + 1) & mask_;
-    }
-    index_[i] = {Tag(h), slot};
+  // The index entry of a key the table holds.
+  size_t EntryOf(const Key& k) const {
+    return index_.Lookup(hash_(k), [&](uint32_t slot) { return slots_[slot].first == k; });
   }
-  // Removes entry i, moving later entries of the probe run back into the
-  // hole when their home allows (Knuth's algorithm R).
-  void Erase(size_t i) {
-    size_t hole = i;
-    for (size_t j = (i + 1) & mask_; index_[j].slot != kEmpty; j = (j + 1) & mask_) {
-      const size_t home = hash_(slots_[index_[j].slot].first) & mask_;
-      // j may move to the hole unless its home lies cyclically in (hole, j].
-      const bool stays = hole <= j ? (hole < home && home <= j) : (hole < home || home <= j);
-      if (!stays) {
-        index_[hole] = index_[j];
-        hole = j;
-      }
-    }
-    index_[hole] = Entry{};
+  auto HashOfSlot() const {
+    return [this](uint32_t slot) { return hash_(slots_[slot].first); };
   }
-  void Rebuild(size_t capacity) {
-    index_.assign(capacity, Entry{});
-    index_.shrink_to_fit();
-    mask_ = capacity - 1;
-    for (size_t s = 0; s < slots_.size(); ++s) {
-      Place(hash_(slots_[s].first), static_cast<uint32_t>(s));
-    }
-  }
+  void Rebuild(size_t capacity) { index_.Rebuild(capacity, slots_.size(), HashOfSlot()); }
 
   Hash hash_;
   HugeVector<Slot> slots_;
-  HugeVector<Entry> index_ = HugeVector<Entry>(16);
-  size_t mask_ = 15;
+  SlotIndex index_;
   uint64_t max_keys_ = 1;
   uint64_t budget_ = 0;
   uint64_t heap_bytes_ = 0;
