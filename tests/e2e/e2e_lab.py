@@ -260,10 +260,8 @@ def check_ftp(recs, ftp, claimed):
     resets = {tuple(k) for k in ftp.get("resets", [])}  # lab.py: RSTs the capture shows
 
     def want_state(r):
-        a = (ip(r, "client_ip"), num(r, "client_port"), ip(r, "server_ip"), num(r, "server_port"))
-        if (a[2], a[3], a[0], a[1]) in resets:
-            return "RSTR"
-        return "RSTO" if a in resets else "SF"
+        return lab_tool.reset_state(resets, ip(r, "client_ip"), num(r, "client_port"),
+                                    ip(r, "server_ip"), num(r, "server_port")) or "SF"
 
     for port in ftp["control_ports"]:
         found = [i for i, r in enumerate(recs) if (ip(r, "client_ip"), num(r, "client_port"),

@@ -355,6 +355,17 @@ class Lab:
 RST_LINE = re.compile(r" IP6? (\S+)\.(\d+) > (\S+)\.(\d+): Flags \[[^\]]*R")
 
 
+def reset_state(resets, client, cport, server, sport):
+    """The state a connection's RST gives it (Zeek's names: RSTR when the
+    server sent one, else RSTO when the client did), None without one;
+    `resets` holds the RSTs' (src ip, src port, dst ip, dst port)."""
+    if (server, sport, client, cport) in resets:
+        return "RSTR"
+    if (client, cport, server, sport) in resets:
+        return "RSTO"
+    return None
+
+
 def mark_resets(pcap, truth):
     """A connection the tool completed can still end in a RST on the wire
     (seen once in CI: curl's large.bin download, all bytes delivered, then
@@ -374,22 +385,17 @@ def mark_resets(pcap, truth):
                    str(ipaddress.ip_address(m.group(3))), int(m.group(4)))
             resets.setdefault(key, line.strip())
 
-    def reset_state(client, cport, server, sport):
-        for state, key in (("RSTR", (server, sport, client, cport)),
-                           ("RSTO", (client, cport, server, sport))):
-            if key in resets:
-                return state, resets[key]
-        return None, None
-
     def norm(a):
         return str(ipaddress.ip_address(a))
 
     for s in truth["sessions"]:
         if s.get("conn_state") != "SF" or s.get("protocol", 6) != 6:
             continue
-        state, line = reset_state(norm(s["client_ip"]), s["client_port"], norm(s["server_ip"]),
-                                  s["server_port"])
+        client, server = norm(s["client_ip"]), norm(s["server_ip"])
+        state = reset_state(resets, client, s["client_port"], server, s["server_port"])
         if state:
+            line = resets[(server, s["server_port"], client, s["client_port"]) if state == "RSTR"
+                          else (client, s["client_port"], server, s["server_port"])]
             s["conn_state"], s["reset_on_wire"] = state, line
             print(f"   note: {s.get('tool')} {s.get('what', '')} ended in a RST on the wire "
                   f"({line}): expecting {state}", flush=True)
@@ -413,7 +419,7 @@ def mark_resets(pcap, truth):
             for cport, ours in ((sport, (src, dst, dport)), (dport, (dst, src, sport))):
                 if ours == (client, server, a["server_port"]) and str(cport) not in a.get(
                         "resets", {}) and (client, cport, server, a["server_port"]) not in known:
-                    state, _ = reset_state(client, cport, server, a["server_port"])
+                    state = reset_state(resets, client, cport, server, a["server_port"])
                     a.setdefault("resets", {})[str(cport)] = state
                     print(f"   note: {a['tool']} to {server}:{a['server_port']} from port "
                           f"{cport} ended in a RST on the wire ({line}): expecting {state}",
