@@ -1,12 +1,13 @@
 #include "analytics/live_verdicts.h"
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstring>
 #include <queue>
 #include <tuple>
 
-#include "absl/hash/hash.h"
+#include "analytics/index_hash.h"
 #include "analytics/slot_index.h"
 #include "common/hash_mix.h"
 
@@ -40,16 +41,14 @@ struct ServerEntry {
   uint64_t last_us() const { return last_accept_us; }
 };
 
-// The tables' index hash, seeded per process (as the scan table's): the
-// addresses come off the wire, and a fixed hash would let a sender choose
-// ones that share a probe run. Results do not depend on it (slots are in
-// insertion order, eviction samples slot numbers).
+// The tables' index hash (index_hash.h, the scan table's): the addresses
+// come off the wire.
+const IndexHash kIndexHash;
 uint64_t HashOf(const IpAddress& a, uint64_t more) {
-  static const uint64_t seed = absl::Hash<uint64_t>{}(0x13198a2e03707344ULL) | 1;
   uint64_t w0, w1;
   std::memcpy(&w0, a.bytes.data(), 8);
   std::memcpy(&w1, a.bytes.data() + 8, 8);
-  return Fmix64(w0 ^ seed ^ Fmix64(w1 ^ more));
+  return kIndexHash.Words(w0, w1, more);
 }
 uint64_t HashOf(const ClientKey& k) { return HashOf(k.address, k.ip_version); }
 uint64_t HashOf(const ServerKey& k) {
@@ -67,7 +66,24 @@ template <typename Key, typename Entry>
 class BoundedTable {
  public:
   static constexpr uint32_t kSample = 8;
-  explicit BoundedTable(uint64_t limit) : limit_(std::max<uint64_t>(limit, 1)) {}
+  // At most `limit` keys (at least 16). With `budget_bytes`, fewer if they do
+  // not fit it: the storage is then reserved at once, so growth never
+  // overshoots (vector doubling and the power-of-two index could take up to
+  // twice KeyBytes() a key), and measured.
+  BoundedTable(uint64_t limit, uint64_t budget_bytes) : limit_(std::max<uint64_t>(limit, 16)) {
+    if (budget_bytes == 0) return;
+    limit_ = std::max<uint64_t>(16, std::min<uint64_t>(limit_, budget_bytes / KeyBytes()));
+    for (;;) {
+      slots_ = std::vector<Entry>();
+      slots_.reserve(limit_);
+      index_.Rebuild(std::bit_ceil(std::max<uint64_t>(16, 2 * limit_)), 0, HashOfSlot());
+      if (MemoryBytes() <= budget_bytes || limit_ == 16) break;
+      // A power of two just above twice the limit: the largest limit whose
+      // index is half the size, or else a few percent fewer keys.
+      const uint64_t half = index_.size() / 4;
+      limit_ = std::max<uint64_t>(16, half < limit_ ? half : limit_ - limit_ / 32 - 1);
+    }
+  }
 
   Entry* Find(const Key& k) {
     const uint32_t slot = SlotFor(k, HashOf(k));
@@ -89,6 +105,9 @@ class BoundedTable {
         index_.Rebuild(index_.size() * 2, slots_.size(), HashOfSlot());
       }
       slot = static_cast<uint32_t>(slots_.size());
+      if (slots_.size() == slots_.capacity()) {  // doubling, never past the limit
+        slots_.reserve(std::min<uint64_t>(limit_, std::max<uint64_t>(16, 2 * slots_.size())));
+      }
       slots_.emplace_back();
     } else {
       slot = Coldest();
@@ -157,11 +176,10 @@ constexpr size_t PerKeyBytes() {
   return BoundedTable<Key, Entry>::KeyBytes();
 }
 
+// Keyed as the index (a scanner picks its targets: with a fixed hash it could
+// pick ones whose contacts look like repeats and walk no step).
 uint32_t ContactHash(const record::ContactEvent& e) {
-  uint64_t a, b;
-  std::memcpy(&a, e.server_ip.bytes.data(), 8);
-  std::memcpy(&b, e.server_ip.bytes.data() + 8, 8);
-  const uint64_t h = Fmix64(a ^ Fmix64(b ^ (uint64_t{e.server_port} << 8 | e.ip_version)));
+  const uint64_t h = HashOf(e.server_ip, uint64_t{e.server_port} << 8 | e.ip_version);
   const uint32_t v = static_cast<uint32_t>(h >> 32);
   return v == 0 ? 1 : v;  // 0 marks an empty slot
 }
@@ -196,6 +214,11 @@ class ReorderHeap {
   size_t MemoryBytes() const {
     return slab_.capacity() * sizeof(record::ContactEvent) + free_.capacity() * sizeof(uint32_t) +
            storage_.capacity() * sizeof(Entry);
+  }
+  // What the constructor reserves for `capacity` events.
+  static uint64_t BytesFor(size_t capacity) {
+    return uint64_t{capacity} * (sizeof(record::ContactEvent) + sizeof(uint32_t)) +
+           (uint64_t{capacity} + 3) * sizeof(Entry);
   }
 
   void Push(const record::ContactEvent& e) {
@@ -294,8 +317,11 @@ class ReorderHeap {
 }  // namespace
 
 struct LiveVerdicts::Impl {
-  Impl(uint64_t max_clients, uint64_t max_servers, size_t reorder_capacity)
-      : clients(max_clients), servers(max_servers), held(reorder_capacity) {}
+  Impl(uint64_t max_clients, uint64_t max_servers, uint64_t client_bytes, uint64_t server_bytes,
+       size_t reorder_capacity)
+      : clients(max_clients, client_bytes),
+        servers(max_servers, server_bytes),
+        held(reorder_capacity) {}
   void Walk(const record::ContactEvent& e, const LiveVerdictOptions& options);
   void PopWalk(const LiveVerdictOptions& options) {
     Walk(held.top(), options);
@@ -324,17 +350,17 @@ size_t LiveVerdicts::ClientBytes() { return PerKeyBytes<ClientKey, ClientEntry>(
 size_t LiveVerdicts::ServerBytes() { return PerKeyBytes<ServerKey, ServerEntry>(); }
 
 LiveVerdicts::LiveVerdicts(LiveVerdictOptions options) : options_(options) {
-  uint64_t max_clients = options_.max_clients;
-  uint64_t max_servers = options_.max_servers;
-  if (options_.memory_bytes != 0) {
-    // Clients hold the walk and the recent contacts: three quarters.
-    max_clients = std::min(max_clients, options_.memory_bytes / 4 * 3 / ClientBytes());
-    max_servers = std::min(max_servers, options_.memory_bytes / 4 / ServerBytes());
-  }
-  max_clients = std::max<uint64_t>(max_clients, 16);
-  max_servers = std::max<uint64_t>(max_servers, 16);
   options_.reorder_capacity = std::max<size_t>(options_.reorder_capacity, 1);
-  impl_ = std::make_unique<Impl>(max_clients, max_servers, options_.reorder_capacity);
+  // The budget holds the reorder heap (reserved up front) and the tables;
+  // clients (the walk and the recent contacts) get three quarters of what
+  // the heap leaves. A budget below the heap leaves the tables their least.
+  const uint64_t budget = options_.memory_bytes;
+  const uint64_t heap = ReorderHeap::BytesFor(options_.reorder_capacity);
+  const uint64_t tables = budget == 0 ? 0 : budget > heap ? budget - heap : 1;
+  const uint64_t client_bytes = tables == 0 ? 0 : std::max<uint64_t>(1, tables / 4 * 3);
+  const uint64_t server_bytes = tables == 0 ? 0 : std::max<uint64_t>(1, tables - tables / 4 * 3);
+  impl_ = std::make_unique<Impl>(options_.max_clients, options_.max_servers, client_bytes,
+                                 server_bytes, options_.reorder_capacity);
   impl_->worker_marks.assign(std::max<uint32_t>(options_.workers, 1), 0);
   SetTrw(options_.trw);
 }

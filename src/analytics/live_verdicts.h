@@ -27,11 +27,13 @@
 // any number of workers.
 // A full heap walks its earliest event early (counted); Flush() walks all.
 //
-// Memory: two tables (clients, active servers), each a fixed key limit from
-// its share of `memory_bytes` (or max_clients / max_servers); a new key
-// evicts the coldest of 8 sampled keys (smallest last event time), counted.
-// No allocation per event once the tables reached their size. DPDK-free;
-// one owner thread.
+// Memory: the reorder heap and two tables (clients, active servers), each
+// with a fixed key limit (max_clients / max_servers, or fewer to fit its
+// share of what the heap leaves of `memory_bytes`: then its storage is
+// reserved up front and measured, so a full table stays within it); a new
+// key evicts the coldest of 8 sampled keys (smallest last event time),
+// counted. No allocation per event once the tables reached their size.
+// DPDK-free; one owner thread.
 #pragma once
 
 #include <cstdint>
@@ -48,7 +50,7 @@ namespace flowtrail::analytics {
 struct LiveVerdictOptions {
   TrwOptions trw;
   uint64_t horizon_us = 1800ULL * 1'000'000;  // ScanOptions' default
-  uint64_t memory_bytes = 0;                  // 0: only the key limits
+  uint64_t memory_bytes = 0;                  // heap and tables; 0: only the key limits
   uint64_t max_clients = 1'000'000;
   uint64_t max_servers = 1'000'000;
   uint64_t reorder_us = 3'000'000;  // the tracker's attempt timeout; 0 = walk at once

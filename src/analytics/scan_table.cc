@@ -16,6 +16,7 @@
 #include "absl/hash/hash.h"
 #include "absl/strings/str_cat.h"
 #include "analytics/huge_pages.h"
+#include "analytics/index_hash.h"
 #include "analytics/slot_index.h"
 #include "flowtrail/v1/session.pb.h"
 
@@ -29,38 +30,6 @@ constexpr uint8_t kTcpSyn = 0x02;
 constexpr uint8_t kTcpRst = 0x04;
 
 int Idx(Outcome o) { return static_cast<int>(o); }
-
-// One 64x64->128 multiply folded (wyhash's mum): the tables' index hash.
-inline uint64_t MulFold(uint64_t a, uint64_t b) {
-  const unsigned __int128 m = static_cast<unsigned __int128>(a) * b;
-  return static_cast<uint64_t>(m) ^ static_cast<uint64_t>(m >> 64);
-}
-
-// The per-process seed of the index hashes (absl::Hash's, which follows
-// ASLR), so an attacker who knows the snapshot hash key still cannot aim
-// addresses at one probe sequence.
-uint64_t ProcessSeed() {
-  static const uint64_t seed = absl::Hash<uint64_t>{}(0x243f6a8885a308d3ULL) | 1;
-  return seed;
-}
-
-// The index hash of the tables: two multiplies over the key's words instead
-// of absl::Hash's byte-wise combine (it is computed up to three times per
-// record and table by the batch pipeline of Consume).
-struct IndexHash {
-  uint64_t seed = ProcessSeed();
-  uint64_t Words(uint64_t w0, uint64_t w1, uint64_t extra) const {
-    return Finish(Address(w0, w1), extra);
-  }
-  // The two halves of Words: a row's and its client's hashes share the
-  // address's multiply (Consume computes it once per record).
-  uint64_t Address(uint64_t w0, uint64_t w1) const {
-    return MulFold(w0 ^ seed, w1 ^ 0x9e3779b97f4a7c15ULL);
-  }
-  uint64_t Finish(uint64_t address, uint64_t extra) const {
-    return MulFold(address ^ extra, seed ^ 0xa0761d6478bd642fULL);
-  }
-};
 
 // ---------------------------------------------------------------------------
 // A table with a key limit and a memory share. Values sit in a dense vector
@@ -322,7 +291,7 @@ struct ClientKey {
 // key (public by default) and with the low bits masked off (absl takes its
 // in-group tag from the low 7 bits): one seeded multiply.
 struct ServerKeyHash : IndexHash {
-  size_t operator()(uint64_t k) const { return MulFold(k ^ seed, 0xe7037ed1a0b428dbULL); }
+  size_t operator()(uint64_t k) const { return Word(k); }
 };
 
 // The row's servers: one exact list of up to kRowInline distinct servers (a
@@ -748,9 +717,13 @@ void KeepTop(std::vector<T>& heap, size_t n, T candidate, Worse worse) {
 
 struct ScanTable::Impl {
   explicit Impl(const ScanOptions& o)
-      : rows(o.max_rows, o.memory_bytes * 6 / 10),
+      : rows(o.max_rows, SixTenths(o.memory_bytes)),
         clients(o.max_clients, o.memory_bytes / 4),
-        servers(o.max_servers, o.memory_bytes - o.memory_bytes * 6 / 10 - o.memory_bytes / 4) {}
+        servers(o.max_servers, o.memory_bytes - SixTenths(o.memory_bytes) - o.memory_bytes / 4) {}
+  // In 128 bits: any budget the command line takes, up to 2^64 - 1.
+  static uint64_t SixTenths(uint64_t b) {
+    return static_cast<uint64_t>(static_cast<unsigned __int128>(b) * 6 / 10);
+  }
 
   RowTable rows;
   ClientTable clients;
@@ -1106,7 +1079,7 @@ void ScanTable::Consume(std::span<const SessionRecord> records) {
     const uint64_t tg = TargetOf(a, key);
     target[j % kRing] = tg;
     // Both tables' hashes from one multiply over the client's address (the
-    // same values as HashOf: both hashers have the process seed).
+    // same values as HashOf: both hashers have the process secrets).
     const uint64_t address = AddressPart(row_hasher, a.client_ip);
     h.row_hash = row_hasher.Of(address, a.server_port, a.ip_version);
     h.client_hash = client_hasher.Of(address, a.ip_version);

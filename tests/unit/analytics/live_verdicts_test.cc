@@ -10,9 +10,11 @@
 #include <queue>
 #include <random>
 #include <set>
+#include <string>
 #include <tuple>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 
 namespace flowtrail::analytics {
@@ -205,14 +207,51 @@ TEST(LiveVerdicts, ClientTableFindsExactlyWhatItHoldsThroughChurn) {
   EXPECT_EQ(found, 257);
 }
 
-TEST(LiveVerdicts, MemoryBudgetSetsTheKeyLimits) {
+// The budget holds the reorder heap and both tables however full they get:
+// their storage is reserved up front (vector doubling and the power-of-two
+// index took up to 1.85x of it before). The key limits still use most of
+// it. One budget puts the client share just past a power of two of keys
+// (8193 at the old per-key estimate), the index's worst case.
+TEST(LiveVerdicts, MemoryBudgetHoldsTheTablesHoweverFull) {
+  const uint64_t cb = LiveVerdicts::ClientBytes();
+  for (const uint64_t tables :
+       {uint64_t{1} << 20, (8193 * cb * 4 + 2) / 3 + 8, uint64_t{3} << 20}) {
+    LiveVerdictOptions o;
+    o.reorder_capacity = 64;
+    o.reorder_us = 0;  // walk at once
+    LiveVerdicts probe(o);
+    o.memory_bytes = tables + probe.Stats().memory_bytes;  // the heap's share on top
+    LiveVerdicts lv(o);
+    const LiveVerdictStats limits = lv.Stats();
+    EXPECT_LE(limits.memory_bytes, o.memory_bytes) << tables;
+    // Within a factor of two of the naive split (a power-of-two index).
+    EXPECT_GE(limits.max_clients, tables / 4 * 3 / cb / 2) << tables;
+    EXPECT_GE(limits.max_servers, tables / 4 / LiveVerdicts::ServerBytes() / 2) << tables;
+    // More clients and servers than the limits take: every table at its limit.
+    const uint64_t n = limits.max_clients + limits.max_servers + 100;
+    for (uint64_t i = 0; i < n; ++i) {
+      const std::string client =
+          absl::StrCat("10.", i >> 16 & 255, ".", i >> 8 & 255, ".", i & 255);
+      const std::string server =
+          absl::StrCat("192.", i >> 16 & 255, ".", i >> 8 & 255, ".", i & 255);
+      lv.Consume(Event(client.c_str(), server.c_str(), 80, ContactOutcome::kSuccess, kT0 + i));
+    }
+    const LiveVerdictStats st = lv.Stats();
+    EXPECT_EQ(st.clients, limits.max_clients);
+    EXPECT_EQ(st.servers, limits.max_servers);
+    EXPECT_LE(st.memory_bytes, st.memory_budget) << tables;
+    EXPECT_EQ(st.memory_budget, o.memory_bytes);
+  }
+}
+
+// A budget smaller than the reorder heap leaves the tables their least (16
+// keys each), not unbounded.
+TEST(LiveVerdicts, BudgetBelowTheHeapLeavesTheLeastKeys) {
   LiveVerdictOptions o;
-  o.memory_bytes = 1 << 20;
-  LiveVerdicts lv(o);
-  const LiveVerdictStats st = lv.Stats();
-  EXPECT_EQ(st.max_clients, (1u << 20) / 4 * 3 / LiveVerdicts::ClientBytes());
-  EXPECT_EQ(st.max_servers, (1u << 20) / 4 / LiveVerdicts::ServerBytes());
-  EXPECT_EQ(st.memory_budget, 1u << 20);
+  o.memory_bytes = 1000;  // the default heap alone is megabytes
+  const LiveVerdictStats st = LiveVerdicts(o).Stats();
+  EXPECT_EQ(st.max_clients, 16u);
+  EXPECT_EQ(st.max_servers, 16u);
 }
 
 TEST(LiveVerdicts, TopOrdersByFailuresAndIsBounded) {
