@@ -13,6 +13,7 @@
 #include <openssl/x509v3.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -20,7 +21,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
+#include <functional>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -100,54 +103,163 @@ std::vector<std::string> CertificateNames(X509* cert) {
   return names;
 }
 
-// The frame bytes of one segment file: the sequences it holds.
-void ScanFile(const std::string& path,
-              std::map<std::pair<std::string, std::string>, RunState>* runs, std::FILE* log) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return;
-  FrameDecoder decoder;
-  RunState* run = nullptr;
-  uint64_t lo = 0, hi = 0;
+using FsyncFn = std::function<int(int)>;
+
+absl::Status Fsync(const FsyncFn& fsync, int fd, const std::string& what) {
+  while ((fsync ? fsync(fd) : ::fsync(fd)) != 0) {
+    if (errno != EINTR) return absl::ErrnoToStatus(errno, absl::StrCat("fsync ", what));
+  }
+  return absl::OkStatus();
+}
+
+// An error of the start's scan: what to do about it.
+absl::Status ScanError(const absl::Status& s, const std::string& dir) {
+  return absl::Status(s.code(),
+                      absl::StrCat(s.message(),
+                                   " (the collector must hold every frame it counts durably before "
+                                   "it acknowledges any: fix the disk, or move the file out of ",
+                                   dir, ", then start again)"));
+}
+
+// What one segment file read back at start holds.
+struct ScannedFile {
+  bool has_run = false;  // a whole header was read
+  std::string sensor_id, run_id;
+  uint64_t lo = 0, hi = 0;  // its data frames [lo, hi)
+};
+
+// True when every byte of fd from `from` to its end is zero: the blocks a
+// crash left allocated but unwritten. Acknowledged data was fsync'd, so it
+// never reads back as zeros.
+absl::StatusOr<bool> ZerosFrom(int fd, uint64_t from, const std::string& path) {
   std::vector<uint8_t> buf(exporter::kBlockBytes);
+  for (off_t at = static_cast<off_t>(from);;) {
+    const ssize_t n = ::pread(fd, buf.data(), buf.size(), at);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return absl::ErrnoToStatus(errno, absl::StrCat("cannot read ", path));
+    if (n == 0) return true;
+    if (std::any_of(buf.begin(), buf.begin() + n, [](uint8_t b) { return b != 0; })) return false;
+    at += n;
+  }
+}
+
+// The final name of a .part file ("[.]NAME.ftr.part" -> "NAME.ftr", or
+// "NAME-N.ftr" when that is taken, as the sink names a second segment),
+// renamed without ever replacing a file.
+absl::Status FinishPart(const std::string& dir, const std::string& name, std::FILE* log) {
+  std::string base = name.substr(0, name.size() - 5);  // without ".part"
+  if (base.starts_with('.')) base.erase(0, 1);
+  const std::string stem = base.substr(0, base.size() - 4);  // without ".ftr"
+  const std::string from = absl::StrCat(dir, "/", name);
+  for (int n = 0; n < 1000; ++n) {
+    const std::string to =
+        n == 0 ? absl::StrCat(dir, "/", base) : absl::StrCat(dir, "/", stem, "-", n, ".ftr");
+    if (::renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), RENAME_NOREPLACE) == 0) {
+      if (log != nullptr) {
+        std::fprintf(log, "flowtrail collect: %s: finished as %s (no trailer)\n", from.c_str(),
+                     to.c_str());
+      }
+      return absl::OkStatus();
+    }
+    if (errno != EEXIST) {
+      return absl::ErrnoToStatus(errno, absl::StrCat("cannot rename ", from, " to ", to));
+    }
+  }
+  return absl::AlreadyExistsError(absl::StrCat("no free final name for ", from));
+}
+
+// Reads back one segment file of `dir`: the sequences it holds. A .part
+// file (the open segment of a collector that crashed) loses an unfinished
+// last frame (never acknowledged: the sensor sends it again) and gets its
+// final name. The file and its cut are fsync'd here, its directory by the
+// caller, before its frames count as held.
+absl::StatusOr<ScannedFile> ScanFile(const std::string& dir, const std::string& name,
+                                     const FsyncFn& fsync, std::FILE* log) {
+  const std::string path = absl::StrCat(dir, "/", name);
+  const bool part = name.ends_with(".ftr.part");
+  const int fd = ::open(path.c_str(), (part ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) return ScannedFile{};
+    return absl::ErrnoToStatus(errno, absl::StrCat("cannot open ", path));
+  }
+  FrameDecoder decoder;
+  ScannedFile out;
   auto on_frame = [&](const DecodedFrame& f) -> absl::Status {
     if (f.body == v1::Frame::kHeader) {
-      const auto key = std::make_pair(f.frame->header().sensor_id(), f.frame->header().run_id());
-      run = &(*runs)[key];
-      run->sensor_id = key.first;
-      run->run_id = key.second;
-      lo = hi = decoder.first_sequence();
+      out.has_run = true;
+      out.sensor_id = f.frame->header().sensor_id();
+      out.run_id = f.frame->header().run_id();
+      out.lo = out.hi = decoder.first_sequence();
     } else if (f.body != v1::Frame::kTrailer) {
-      hi = f.sequence + 1;
+      out.hi = f.sequence + 1;
     }
     return absl::OkStatus();
   };
+  auto fail = [&](const absl::Status& s) {
+    ::close(fd);
+    return s;
+  };
+  std::vector<uint8_t> buf(exporter::kBlockBytes);
   for (;;) {
     const ssize_t n = ::read(fd, buf.data(), buf.size());
-    if (n <= 0) break;
+    if (n < 0 && errno == EINTR) continue;
+    // A read error is not the end of the file: cutting there would delete
+    // the acknowledged frames after it.
+    if (n < 0) {
+      return fail(absl::ErrnoToStatus(
+          errno, absl::StrCat("cannot read ", path, " (nothing was cut or counted)")));
+    }
+    if (n == 0) break;
     if (!decoder.Feed({buf.data(), static_cast<size_t>(n)}, on_frame).ok()) break;
   }
-  ::close(fd);
-  // A file cut short (a crash while writing) still holds its whole frames.
-  if (!decoder.status().ok() && log != nullptr) {
-    std::fprintf(log, "flowtrail collect: %s: kept the frames before: %s\n", path.c_str(),
-                 std::string(decoder.status().message()).c_str());
+  // A collector killed while writing leaves its open segment ending inside
+  // a frame, or in zeros (blocks allocated, never written). That tail was
+  // never acknowledged; cut it off, so the file stops after a whole frame,
+  // as readers (`flowtrail cat --allow-unfinished`) expect of an unfinished
+  // segment. Anything else that does not decode is kept as it is.
+  bool cut = false, finish = part;
+  if (part && decoder.status().ok()) {
+    cut = decoder.buffered() > 0;
+  } else if (part) {
+    absl::StatusOr<bool> zeros = ZerosFrom(fd, decoder.offset(), path);
+    if (!zeros.ok()) return fail(zeros.status());
+    cut = *zeros;
+    finish = cut;
   }
-  // A collector killed while writing leaves its open segment (.part) ending
-  // inside a frame. That frame was never acknowledged (the sensor sends it
-  // again); cut it off, so the file stops after a whole frame, as readers
-  // (`flowtrail cat --allow-unfinished`) expect of an unfinished segment.
-  if (decoder.status().ok() && decoder.buffered() > 0 && path.ends_with(".ftr.part")) {
-    const bool cut = ::truncate(path.c_str(), static_cast<off_t>(decoder.offset())) == 0;
-    const int err = cut ? 0 : errno;
+  if (!decoder.status().ok() && !cut && log != nullptr) {
+    std::fprintf(log, "flowtrail collect: %s: kept the frames before: %s%s\n", path.c_str(),
+                 std::string(decoder.status().message()).c_str(),
+                 part ? " (left under its .part name: it is not a valid segment)" : "");
+  }
+  if (cut) {
+    struct stat st;
+    const uint64_t size = ::fstat(fd, &st) == 0 ? static_cast<uint64_t>(st.st_size) : 0;
+    if (::ftruncate(fd, static_cast<off_t>(decoder.offset())) != 0) {
+      return fail(absl::ErrnoToStatus(
+          errno, absl::StrCat("cannot cut the unfinished last frame off ", path)));
+    }
     if (log != nullptr) {
-      std::fprintf(log, "flowtrail collect: %s: %s the %zu bytes of an unfinished last frame%s%s\n",
-                   path.c_str(), cut ? "cut off" : "could not cut off", decoder.buffered(),
-                   cut ? "" : ": ", cut ? "" : std::strerror(err));
+      std::fprintf(log,
+                   "flowtrail collect: %s: cut off the %ju bytes of an unfinished last frame\n",
+                   path.c_str(), static_cast<uintmax_t>(size - decoder.offset()));
     }
   }
-  if (run != nullptr) {
-    run->held.Add(lo, hi);
+  if (absl::Status s = Fsync(fsync, fd, path); !s.ok()) return fail(s);
+  ::close(fd);
+  if (finish && !out.has_run) {
+    // Not even a whole header: nothing in it was ever acknowledged.
+    if (::unlink(path.c_str()) != 0) {
+      return absl::ErrnoToStatus(errno, absl::StrCat("cannot remove ", path));
+    }
+    if (log != nullptr) {
+      std::fprintf(log, "flowtrail collect: %s: removed (no whole header)\n", path.c_str());
+    }
+    return out;
   }
+  if (finish) {
+    if (absl::Status s = FinishPart(dir, name, log); !s.ok()) return s;
+  }
+  return out;
 }
 
 }  // namespace
@@ -189,6 +301,9 @@ struct Collector::Connection {
   uint64_t last_byte_ms = 0;
   uint64_t incomplete_since_ms = 0;  // a frame (or the handshake) started here
   uint64_t frames = 0, duplicates = 0;
+  // Data frames stored (written, or in `block`) since the last fsync: in
+  // the run's `pending` until the fsync moves them to its `held`.
+  SequenceSet unsynced_seqs;
   std::string out;  // ack bytes not yet sent
   bool want_write = false;
   bool eof = false;
@@ -209,6 +324,7 @@ Collector::~Collector() {
   if (epoll_fd_ >= 0) ::close(epoll_fd_);
   if (stop_fd_ >= 0) ::close(stop_fd_);
   if (ssl_ctx_ != nullptr) SSL_CTX_free(static_cast<SSL_CTX*>(ssl_ctx_));
+  if (lock_fd_ >= 0) ::close(lock_fd_);  // releases the flock
 }
 
 absl::StatusOr<std::unique_ptr<Collector>> Collector::Create(CollectorOptions options) {
@@ -256,6 +372,9 @@ absl::Status Collector::Init() {
     setrlimit(RLIMIT_NOFILE, &rl);
   }
 
+  // Before the scan: it cuts and renames files another collector may be
+  // writing.
+  if (absl::Status s = LockDir(); !s.ok()) return s;
   if (absl::Status s = Rebuild(); !s.ok()) return s;
 
   addrinfo hints{};
@@ -302,24 +421,72 @@ absl::Status Collector::Init() {
   return absl::OkStatus();
 }
 
+absl::Status Collector::LockDir() {
+  const std::string path = options_.dir + "/.flowtrail-collect.lock";
+  lock_fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (lock_fd_ < 0) return absl::ErrnoToStatus(errno, absl::StrCat("cannot create ", path));
+  if (::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+    if (errno != EWOULDBLOCK) return absl::ErrnoToStatus(errno, absl::StrCat("cannot lock ", path));
+    char pid[32] = {};
+    const ssize_t n = ::pread(lock_fd_, pid, sizeof pid - 1, 0);
+    const std::string holder = n > 0 ? std::string(pid, static_cast<size_t>(n)) : "";
+    return absl::FailedPreconditionError(absl::StrCat(
+        "another flowtrail collect", holder.empty() ? "" : absl::StrCat(" (pid ", holder, ")"),
+        " is storing into ", options_.dir, " (it holds the lock on ", path,
+        "): stop it first, or give this one a --dir of its own"));
+  }
+  // For the message above, in the next one started by mistake.
+  const std::string pid = std::to_string(::getpid());
+  if (::ftruncate(lock_fd_, 0) != 0 || ::pwrite(lock_fd_, pid.data(), pid.size(), 0) < 0) {
+    Log(absl::StrCat("cannot write the pid into ", path, ": ", std::strerror(errno)));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status Collector::Rebuild() {
   DIR* top = ::opendir(options_.dir.c_str());
   if (top == nullptr) return absl::ErrnoToStatus(errno, absl::StrCat("cannot read ", options_.dir));
-  std::vector<std::string> files;
+  std::vector<std::string> subs;
   while (dirent* d = ::readdir(top)) {
-    if (d->d_name[0] == '.') continue;
-    const std::string sub = options_.dir + "/" + d->d_name;
+    if (d->d_name[0] != '.') subs.push_back(options_.dir + "/" + d->d_name);
+  }
+  ::closedir(top);
+  std::sort(subs.begin(), subs.end());
+  for (const std::string& sub : subs) {
     DIR* sd = ::opendir(sub.c_str());
-    if (sd == nullptr) continue;
+    if (sd == nullptr) {
+      if (errno == ENOTDIR || errno == ENOENT) continue;
+      return absl::ErrnoToStatus(errno, absl::StrCat("cannot read ", sub));
+    }
+    std::vector<std::string> names;
     while (dirent* f = ::readdir(sd)) {
       const std::string name = f->d_name;
       // Closed segments and the open ones a crash left (.part).
-      if (name.ends_with(".ftr") || name.ends_with(".ftr.part")) files.push_back(sub + "/" + name);
+      if (name.ends_with(".ftr") || name.ends_with(".ftr.part")) names.push_back(name);
     }
     ::closedir(sd);
+    if (names.empty()) continue;
+    std::sort(names.begin(), names.end());
+    std::vector<ScannedFile> found;
+    for (const std::string& name : names) {
+      absl::StatusOr<ScannedFile> f = ScanFile(sub, name, options_.scan_fsync, options_.log);
+      if (!f.ok()) return ScanError(f.status(), sub);
+      if (f->has_run) found.push_back(*std::move(f));
+    }
+    // The entries (renames, removals) are durable too before any frame of
+    // the directory counts as held.
+    const int dfd = ::open(sub.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0) return absl::ErrnoToStatus(errno, absl::StrCat("cannot open ", sub));
+    absl::Status synced = Fsync(options_.scan_fsync, dfd, sub);
+    ::close(dfd);
+    if (!synced.ok()) return ScanError(synced, sub);
+    for (const ScannedFile& f : found) {
+      RunState& run = runs_[{f.sensor_id, f.run_id}];
+      run.sensor_id = f.sensor_id;
+      run.run_id = f.run_id;
+      run.held.Add(f.lo, f.hi);
+    }
   }
-  ::closedir(top);
-  for (const std::string& f : files) ScanFile(f, &runs_, options_.log);
   for (const auto& [key, run] : runs_) {
     Log(absl::StrCat("holds sensor ", key.first, " run ", key.second, ": sequences ",
                      run.held.ToString()));
@@ -458,11 +625,11 @@ bool Collector::ReadSome(Connection& c, size_t budget) {
     stats_.bytes += static_cast<uint64_t>(n);
     const uint64_t now = NowMs();
     c.last_byte_ms = now;
-    const size_t held = c.decoder.buffered();
-    const bool was_complete = held == 0;
+    const size_t held = c.decoder.held_bytes();
+    const bool was_complete = c.decoder.buffered() == 0;
     absl::Status s = c.decoder.Feed({read_buf_.data(), static_cast<size_t>(n)},
                                     [&](const DecodedFrame& f) { return OnFrame(c, f); });
-    buffered_bytes_ = buffered_bytes_ - held + c.decoder.buffered();
+    buffered_bytes_ = buffered_bytes_ - held + c.decoder.held_bytes();
     if (!s.ok()) {
       // A bad frame, a sensor id its certificate does not name, or the
       // storage failing (refused too: the sensor keeps the frames and tries
@@ -482,7 +649,7 @@ bool Collector::ReadSome(Connection& c, size_t budget) {
       ++stats_.connections_over_budget;
       Close(c,
             absl::StrCat("over the memory budget: incomplete frames of ", buffered_bytes_,
-                         " bytes across connections, this one's ", c.decoder.buffered(),
+                         " bytes across connections, this one's ", c.decoder.held_bytes(),
                          " (--max-buffered-bytes ", options_.max_buffered_bytes, ")"),
             false, /*refuse=*/true);
       return false;
@@ -553,6 +720,9 @@ absl::Status Collector::OnFrame(Connection& c, const DecodedFrame& f) {
   ++c.frames;
   const bool is_record = f.body == v1::Frame::kRecord;
   if (is_record) ++stats_.records;
+  if (!c.run->held.Contains(f.sequence) && c.run->pending.Contains(f.sequence)) {
+    SyncPendingCopy(c, f.sequence);
+  }
   if (c.run->held.Contains(f.sequence)) {
     if (absl::Status s = FlushBlock(c); !s.ok()) return s;
     ++stats_.duplicates;
@@ -565,14 +735,16 @@ absl::Status Collector::OnFrame(Connection& c, const DecodedFrame& f) {
       d.emplace_back(f.sequence, f.sequence);
     }
     c.covered = f.sequence;
-    c.unsynced = true;  // the copy it duplicates may be in another connection's unsynced file
+    // Its copy is durable; the ack that covers it goes out at this
+    // connection's next sync.
+    if (!c.unsynced) c.unsynced_since_ms = NowMs();
+    c.unsynced = true;
     return absl::OkStatus();
   }
   if (c.block.empty()) c.block_info = {f.sequence, 0, 0};
   c.block.append(reinterpret_cast<const char*>(f.wire.data()), f.wire.size());
   ++c.block_info.frames;
   c.block_info.records += is_record;
-  c.run->held.Add(f.sequence, f.sequence + 1);
   if (options_.consumer != nullptr && is_record) {
     c.batch_seq.push_back(f.sequence);
     c.batch.push_back(f.frame->record());
@@ -585,27 +757,36 @@ absl::Status Collector::FlushBlock(Connection& c) {
   if (c.block.empty()) return absl::OkStatus();
   const std::span<const uint8_t> bytes(reinterpret_cast<const uint8_t*>(c.block.data()),
                                        c.block.size());
+  const uint64_t first = c.block_info.first_sequence, end = first + c.block_info.frames;
+  // Pending from the write on (a block never outlives the read that filled
+  // it, ReadSome): a resend on another connection meanwhile waits for this
+  // copy's fsync (or its failure) instead of storing twice.
+  c.unsynced_seqs.Add(first, end);
+  c.run->pending.Add(first, end);
   absl::Status s = c.sink->Write(bytes, c.block_info);
-  if (!s.ok()) return s;
+  if (!s.ok()) return s;  // the caller closes c; Destroy drops its pending frames
   stats_.frames_stored += c.block_info.frames;
-  c.covered = c.block_info.first_sequence + c.block_info.frames - 1;
+  c.covered = end - 1;
   if (!c.unsynced) c.unsynced_since_ms = NowMs();
   c.unsynced = true;
   c.block.clear();
+  // A block that held a large snapshot frame is not kept at that size.
+  if (c.block.capacity() > 2 * exporter::kMaxFrameBytes) std::string().swap(c.block);
   return absl::OkStatus();
 }
 
 absl::Status Collector::SyncAndAck(Connection& c) {
-  if (!c.unsynced || c.sink == nullptr) return absl::OkStatus();
+  if (c.sink == nullptr) return absl::OkStatus();
+  if (absl::Status s = FlushBlock(c); !s.ok()) return s;
+  if (!c.unsynced) return absl::OkStatus();
   if (absl::Status s = c.sink->Sync(); !s.ok()) return s;
-  // A duplicate may be covered only by another connection's file of the run.
-  for (auto& [id, o] : conns_) {
-    if (o.get() != &c && o->run == c.run && o->unsynced && o->sink != nullptr && !o->ended) {
-      if (FlushBlock(*o).ok() && o->sink->Sync().ok()) {
-        ++stats_.syncs;
-      }
-    }
+  // Durable: only now do these frames count as held, so a resend of them
+  // is a duplicate.
+  for (const auto& [lo, hi] : c.unsynced_seqs.ranges()) {
+    c.run->held.Add(lo, hi);
+    c.run->pending.Remove(lo, hi);
   }
+  c.unsynced_seqs = SequenceSet();
   ++stats_.syncs;
   c.unsynced = false;
   if (options_.consumer != nullptr && !c.batch.empty()) {
@@ -625,6 +806,17 @@ absl::Status Collector::SyncAndAck(Connection& c) {
     c.acked = c.covered;
   }
   return absl::OkStatus();
+}
+
+void Collector::SyncPendingCopy(Connection& c, uint64_t seq) {
+  for (auto& [id, o] : conns_) {
+    if (o.get() == &c || o->fd < 0 || o->run != c.run || !o->unsynced_seqs.Contains(seq)) {
+      continue;
+    }
+    if (absl::Status s = SyncAndAck(*o); !s.ok()) {
+      Close(*o, absl::StrCat("storage: ", s.message()), false);
+    }
+  }
 }
 
 void Collector::SendAck(Connection& c, const v1::CollectorAck& ack) {
@@ -703,7 +895,12 @@ void Collector::Close(Connection& c, const std::string& reason, bool bad_frame, 
 
 void Collector::Destroy(Connection& c) {
   if (c.fd < 0) return;
-  buffered_bytes_ -= c.decoder.buffered();
+  buffered_bytes_ -= c.decoder.held_bytes();
+  // What it stored but never fsync'd is not held: a resend stores it again.
+  if (c.run != nullptr) {
+    for (const auto& [lo, hi] : c.unsynced_seqs.ranges()) c.run->pending.Remove(lo, hi);
+    c.unsynced_seqs = SequenceSet();
+  }
   if (c.ssl != nullptr) {
     if (!c.handshaking) SSL_shutdown(c.ssl);
     SSL_free(c.ssl);

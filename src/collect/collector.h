@@ -16,8 +16,12 @@
 // Storage: SinkFactory gives each connection's segment its SegmentSink;
 // `flowtrail collect` uses the exporter's RotatingFileSink under
 // DIR/SENSOR/ (sanitized sensor id), so a collector's files are named and
-// cut like a sensor's --output-dir. At start the files (and .part files a
-// crash left) are read back to rebuild every run's SequenceSet.
+// cut like a sensor's --output-dir. At start the collector locks DIR (flock
+// on DIR/.flowtrail-collect.lock: a second collector on it is refused), then
+// reads the files back to rebuild every run's SequenceSet: each is fsync'd
+// before its frames count as held; the .part files a crash left lose their
+// unfinished last frame (never acknowledged) and get their final name. A
+// file that cannot be read stops the start: nothing is cut on a guess.
 //
 // Acks: CollectorAck{run_id, durable_sequence} after each fsync: at least
 // every sync_interval_ms while data flows, at the segment's trailer, and
@@ -26,10 +30,14 @@
 // closed. Every frame before the bad one was validated and is kept.
 //
 // Duplicates (a sensor resending what was not acknowledged before it
-// reconnected): a data frame whose sequence the run already holds is not
-// stored again; it is counted as a duplicate, covered by the ack, and its
-// (sensor, run, sequence) is in the summary. A file therefore never repeats
-// a frame, and the run's files cut where duplicates were skipped.
+// reconnected): a data frame whose sequence the run already holds durably
+// is not stored again; it is counted as a duplicate, covered by the ack, and
+// its (sensor, run, sequence) is in the summary. A file therefore never
+// repeats a frame, and the run's files cut where duplicates were skipped. A
+// sequence counts as held only once it is written and fsync'd: a frame that
+// another connection has written but not yet fsync'd makes that connection
+// fsync first, and if its storage fails (it is closed) the frame is stored
+// again here, so no ack ever rests on a copy that failed.
 #pragma once
 
 #include <cstdint>
@@ -88,15 +96,19 @@ struct CollectorOptions {
   // cannot write into another's files and runs. True accepts any id (sites
   // that issue one certificate to every sensor).
   bool any_sensor_id = false;
-  // Bytes of incomplete frames held across all connections (a frame may be
-  // up to 64 MiB): the connection whose frame would pass it is closed, its
-  // sensor resends from its last ack, and the others keep being served.
+  // Memory held for incomplete frames across all connections (the decoders'
+  // buffers; a frame may be up to 64 MiB): the connection whose frame would
+  // pass it is closed, its sensor resends from its last ack, and the others
+  // keep being served.
   uint64_t max_buffered_bytes = uint64_t{512} << 20;
   // A connection with no byte for this long, or a frame (or TLS handshake)
   // incomplete for this long, is closed.
   uint64_t idle_timeout_ms = 120'000;
   // Unsynced data is fsync'd and acknowledged at least this often.
   uint64_t sync_interval_ms = 100;
+  // fsync(2) of the start's scan (the files read back, their cuts, their
+  // directories); null is ::fsync. Tests inject one to watch or fail it.
+  std::function<int(int fd)> scan_fsync;
   SinkFactory sink_factory;
   DurableConsumer* consumer = nullptr;
   std::FILE* log = stderr;
@@ -123,7 +135,10 @@ struct CollectorStats {
 struct RunState {
   std::string sensor_id;
   std::string run_id;
+  // Durable: written and fsync'd, or in the files read back at start.
   SequenceSet held;
+  // Written (or about to be) by a connection, not yet fsync'd.
+  SequenceSet pending;
   uint64_t duplicates = 0;
   // Inclusive sequence ranges received more than once (capped list).
   std::vector<std::pair<uint64_t, uint64_t>> duplicate_ranges;
@@ -165,6 +180,10 @@ class Collector {
   absl::Status OnFrame(Connection& c, const struct DecodedFrame& f);
   absl::Status FlushBlock(Connection& c);
   absl::Status SyncAndAck(Connection& c);
+  // `seq` is pending on another connection of c's run: that connection
+  // fsyncs now, or is closed if its storage fails.
+  void SyncPendingCopy(Connection& c, uint64_t seq);
+  absl::Status LockDir();
   void SendAck(Connection& c, const v1::CollectorAck& ack);
   void TryWrite(Connection& c);
   // Ends the connection: what was stored is synced and acknowledged; then,
@@ -182,12 +201,13 @@ class Collector {
   int listen_fd_ = -1;
   int epoll_fd_ = -1;
   int stop_fd_ = -1;
+  int lock_fd_ = -1;  // DIR/.flowtrail-collect.lock, flock'ed while we live
   uint16_t port_ = 0;
   void* ssl_ctx_ = nullptr;  // SSL_CTX*, null for plaintext
   uint64_t last_timer_ms_ = 0;
   bool stopping_ = false;
   std::vector<uint8_t> read_buf_;
-  uint64_t buffered_bytes_ = 0;  // the sum of every connection's decoder.buffered()
+  uint64_t buffered_bytes_ = 0;  // the sum of every connection's decoder.held_bytes()
 };
 
 // "byte N: frame length ..." -> "frame_length": the counter a decoder error

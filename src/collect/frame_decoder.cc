@@ -12,6 +12,22 @@ absl::Status FrameDecoder::Fail(uint64_t offset, const std::string& message) {
   return status_;
 }
 
+size_t FrameDecoder::Missing() const {
+  uint64_t len = 0;
+  size_t prefix = 0;
+  if (exporter::ParseLengthPrefix(buf_.data(), buf_.size(), &len, &prefix)) {
+    // A length over the limit never waits here: Decode refused it already.
+    const uint64_t total = prefix + len;
+    return total > buf_.size() ? static_cast<size_t>(total - buf_.size()) : 0;
+  }
+  return buf_.size() < exporter::kMaxVarintBytes ? exporter::kMaxVarintBytes - buf_.size() : 0;
+}
+
+void FrameDecoder::ReleaseLargeBuffer() {
+  if (buf_.capacity() <= exporter::kBlockBytes) return;
+  std::vector<uint8_t>(buf_.begin(), buf_.end()).swap(buf_);
+}
+
 FrameDecoder::Step FrameDecoder::Decode(const uint8_t* p, size_t n, size_t* used) {
   if (n == 0) return Step::kNeedMore;
   const uint64_t start = offset_;

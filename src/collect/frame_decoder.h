@@ -13,9 +13,14 @@
 // Memory: the decoder keeps only the bytes of the frame still incomplete; it
 // never reserves a frame's declared length up front, so a peer that
 // announces 64 MiB and sends 10 bytes costs 10 bytes (a buffer grows by
-// appending what arrived).
+// appending what arrived). A held frame is completed with only the bytes it
+// lacks, so the buffer never holds more than one frame; once a large frame
+// (over kBlockBytes) is handed over, its buffer and its parse are released,
+// so a few bytes of the next frame behind it cost a few bytes. Small buffers
+// are kept, so ordinary frames cost no allocation.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -71,8 +76,11 @@ class FrameDecoder {
   uint64_t frames_skipped() const { return rules_.frames_skipped(); }
   // Stream offset of the first byte not yet decoded.
   uint64_t offset() const { return offset_; }
-  // Bytes of an incomplete frame held (the per-connection memory).
+  // Bytes of an incomplete frame held.
   size_t buffered() const { return buf_.size(); }
+  // Heap those bytes really take (the buffer's capacity; 0 when no frame is
+  // incomplete): the per-connection memory a budget counts.
+  size_t held_bytes() const { return buf_.empty() ? 0 : buf_.capacity(); }
   const absl::Status& status() const { return status_; }
 
  private:
@@ -82,6 +90,12 @@ class FrameDecoder {
   // The order and content checks of a parsed frame of `len` body bytes.
   absl::Status Check(uint64_t start, size_t len);
   absl::Status Fail(uint64_t offset, const std::string& message);
+  // Bytes the frame in buf_ still lacks (at most what completes its length
+  // prefix while that is unknown); 0 when Decode can decide now.
+  size_t Missing() const;
+  // After a frame completed from buf_: a large buffer goes, what is left of
+  // it (the next frame's first bytes) moves to a buffer of its own size.
+  void ReleaseLargeBuffer();
 
   // Decodes whole frames from [p, p + n); returns the bytes consumed, or
   // stops at the first error (status_ set or the callback's error in *err).
@@ -107,7 +121,12 @@ size_t FrameDecoder::DecodeAll(const uint8_t* p, size_t n, OnFrame& on_frame, ab
     const DecodedFrame f{frame_.body_case(), frame_.sequence(), {p + done, used}, &frame_};
     done += used;
     offset_ += used;
-    if (absl::Status s = on_frame(f); !s.ok()) {
+    absl::Status s = on_frame(f);
+    // A large parse (a snapshot of up to 64 MiB) is dropped once handed
+    // over, not kept until the next frame replaces it; a small one is left
+    // for the next parse to clear.
+    if (used > exporter::kBlockBytes) frame_.Clear();
+    if (!s.ok()) {
       *err = std::move(s);
       break;
     }
@@ -119,17 +138,26 @@ template <typename OnFrame>
 absl::Status FrameDecoder::Feed(std::span<const uint8_t> chunk, OnFrame&& on_frame) {
   if (!status_.ok()) return status_;
   absl::Status err;
-  if (buffered() == 0) {
+  size_t at = 0;
+  // The frame held from earlier chunks takes only the bytes it lacks: the
+  // rest of the chunk is decoded in place.
+  while (!buf_.empty() && at < chunk.size() && status_.ok() && err.ok()) {
+    const size_t take = std::min(std::max<size_t>(Missing(), 1), chunk.size() - at);
+    buf_.insert(buf_.end(), chunk.begin() + static_cast<ptrdiff_t>(at),
+                chunk.begin() + static_cast<ptrdiff_t>(at + take));
+    at += take;
+    const size_t used = DecodeAll(buf_.data(), buf_.size(), on_frame, &err);
+    if (used == 0) continue;
+    buf_.erase(buf_.begin(), buf_.begin() + static_cast<ptrdiff_t>(used));
+    ReleaseLargeBuffer();
+  }
+  if (buf_.empty() && status_.ok() && err.ok()) {
     // The common case: frames straight from the read buffer, no copy; only
     // an incomplete tail is kept.
-    const size_t used = DecodeAll(chunk.data(), chunk.size(), on_frame, &err);
-    if (status_.ok() && err.ok()) buf_.assign(chunk.begin() + used, chunk.end());
-  } else {
-    buf_.insert(buf_.end(), chunk.begin(), chunk.end());
-    const size_t used = DecodeAll(buf_.data(), buf_.size(), on_frame, &err);
-    buf_.erase(buf_.begin(), buf_.begin() + static_cast<ptrdiff_t>(used));
-    // A large frame's buffer is not kept for a connection's lifetime.
-    if (buf_.empty() && buf_.capacity() > exporter::kBlockBytes) buf_.shrink_to_fit();
+    const size_t used = DecodeAll(chunk.data() + at, chunk.size() - at, on_frame, &err);
+    if (status_.ok() && err.ok()) {
+      buf_.assign(chunk.begin() + static_cast<ptrdiff_t>(at + used), chunk.end());
+    }
   }
   if (!status_.ok()) return status_;
   return err;

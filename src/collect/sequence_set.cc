@@ -26,6 +26,24 @@ uint64_t SequenceSet::Add(uint64_t first, uint64_t end) {
   return held;
 }
 
+uint64_t SequenceSet::Remove(uint64_t first, uint64_t end) {
+  if (first >= end) return 0;
+  uint64_t removed = 0;
+  auto it = ranges_.upper_bound(first);
+  if (it != ranges_.begin() && std::prev(it)->second > first) --it;
+  while (it != ranges_.end() && it->first < end) {
+    const uint64_t lo = it->first, hi = it->second;
+    const uint64_t cut_lo = std::max(first, lo), cut_hi = std::min(end, hi);
+    removed += cut_hi - cut_lo;
+    size_ -= cut_hi - cut_lo;
+    it = ranges_.erase(it);
+    // What lies outside [first, end) stays.
+    if (lo < cut_lo) ranges_.emplace(lo, cut_lo);
+    if (cut_hi < hi) it = ranges_.emplace(cut_hi, hi).first;
+  }
+  return removed;
+}
+
 bool SequenceSet::Contains(uint64_t seq) const {
   auto it = ranges_.upper_bound(seq);
   if (it == ranges_.begin()) return false;

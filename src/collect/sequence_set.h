@@ -15,6 +15,8 @@ class SequenceSet {
  public:
   // Adds [first, end); returns how many of them were held already.
   uint64_t Add(uint64_t first, uint64_t end);
+  // Removes [first, end); returns how many of them were held.
+  uint64_t Remove(uint64_t first, uint64_t end);
   bool Contains(uint64_t seq) const;
   // The first sequence >= seq that is not held.
   uint64_t NextMissing(uint64_t seq) const;

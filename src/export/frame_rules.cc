@@ -81,6 +81,12 @@ absl::Status SegmentRules::Check(const v1::Frame& frame, size_t len, size_t max_
     return absl::DataLossError(absl::StrCat("frame sequence ", seq, ", expected ", next_sequence_,
                                             " (frames lost, duplicated or reordered)"));
   }
+  // A data frame numbered 2^64 - 1 has no sequence after it: a run's
+  // intervals [first, end) would wrap to nothing.
+  if (seq == UINT64_MAX && body != v1::Frame::kHeader && body != v1::Frame::kTrailer) {
+    return absl::DataLossError(
+        absl::StrCat("frame sequence ", seq, " overflows: no sequence number follows it"));
+  }
   switch (body) {
     case v1::Frame::kHeader:
       return absl::DataLossError(absl::StrCat("second stream header (sequence ", seq, ")"));

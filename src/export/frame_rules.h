@@ -1,8 +1,9 @@
 // The rules every reader of a segment applies to each frame
 // (proto/flowtrail/v1/session.proto): the length prefix, then for a parsed
 // frame its size cap, a header first (its sequence agreeing with its
-// first_sequence, schema version 1), consecutive sequence numbers, valid
-// records, a trailer whose counts match, frames of unknown type skipped.
+// first_sequence, schema version 1), consecutive sequence numbers (a data
+// frame's below 2^64 - 1, so one can follow it), valid records, a trailer
+// whose counts match, frames of unknown type skipped.
 // One definition for the file reader (StreamReader) and the collector's
 // network decoder (collect/frame_decoder.h), so both give the same verdict
 // and the same message for every stream.

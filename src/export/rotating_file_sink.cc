@@ -207,8 +207,16 @@ absl::Status RotatingFileSink::WriteAll(const uint8_t* p, size_t n) {
   size_t written = 0;
   absl::Status s = WriteFd(fd_, p, n, part_path_, &written);
   file_bytes_ += written;
-  failed_prefix_ = s.ok() ? 0 : written;
-  if (!s.ok()) failed_ = true;
+  if (s.ok()) {
+    whole_bytes_ = file_bytes_;
+    failed_prefix_ = 0;
+    return s;
+  }
+  // A short write (ENOSPC, EFBIG) may end inside a frame: CloseSegment cuts
+  // the file back to its whole frames, so they are all that got through.
+  failed_prefix_ = WholeFrameBytesBefore({p, n}, written);
+  whole_bytes_ += failed_prefix_;
+  failed_ = true;
   return s;
 }
 
@@ -237,7 +245,7 @@ absl::Status RotatingFileSink::OpenSegment(uint64_t first_sequence) {
     }
     if (n > 1000) return absl::AlreadyExistsError(absl::StrCat("no free name for ", base));
   }
-  file_bytes_ = 0;
+  file_bytes_ = whole_bytes_ = 0;
   dir_synced_ = false;
   const std::string header = framer_->Open(first_sequence);
   if (absl::Status s = WriteAll(reinterpret_cast<const uint8_t*>(header.data()), header.size());
@@ -257,15 +265,43 @@ absl::Status RotatingFileSink::CloseSegment(bool trailer, uint64_t end_time_us) 
     s = WriteAll(reinterpret_cast<const uint8_t*>(t.data()), t.size());
     if (s.ok()) framing_bytes_ += t.size();
   }
-  if (s.ok() && options_.fsync_on_close) s = FsyncFd(fd_, part_path_);
+  // A failed write may have left a torn frame: the file must end after a
+  // whole one before it gets a name readers take for a segment.
+  if (whole_bytes_ < file_bytes_) {
+    if (::ftruncate(fd_, static_cast<off_t>(whole_bytes_)) == 0) {
+      file_bytes_ = whole_bytes_;
+    } else {
+      absl::Status t = Errno("cannot cut the torn last frame off", part_path_);
+      s = s.ok() ? t : absl::Status(s.code(), absl::StrCat(s.message(), "; ", t.message()));
+    }
+  }
+  const bool whole = file_bytes_ == whole_bytes_;
+  // Durable even after an error, as it is about to be renamed.
+  if (whole && whole_bytes_ > 0 && options_.fsync_on_close) {
+    absl::Status f = FsyncFd(fd_, part_path_);
+    if (s.ok()) s = f;
+  }
   if (::close(fd_) != 0 && errno != EINTR && s.ok()) s = Errno("closing", part_path_);
   fd_ = -1;
-  // Renamed even after an error: what reached the file is a valid prefix,
-  // and a .part name would hide it from readers.
+  if (whole_bytes_ == 0 || !whole) {
+    // Not even a whole header (nothing to read), or a torn frame that could
+    // not be cut: removed, or left under the hidden .part name.
+    if (whole_bytes_ == 0 && ::unlink(part_path_.c_str()) != 0 && s.ok()) {
+      s = Errno("removing", part_path_);
+    }
+    part_path_.clear();
+    failed_ = true;
+    return s;
+  }
+  // Renamed even after an error: what reached the file is a valid prefix
+  // (whole frames), and a .part name would hide it from readers.
   if (::rename(part_path_.c_str(), final_path_.c_str()) != 0) {
     if (s.ok()) s = Errno("renaming to", final_path_);
   } else {
-    if (options_.fsync_on_close && s.ok()) s = FsyncFd(dir_fd_, options_.dir);
+    if (options_.fsync_on_close) {
+      absl::Status d = FsyncFd(dir_fd_, options_.dir);
+      if (s.ok()) s = d;
+    }
     closed_.push_back(final_path_);
     if (compressor_ != nullptr && trailer && s.ok()) compressor_->Add(final_path_);
   }

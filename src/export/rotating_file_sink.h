@@ -94,7 +94,9 @@ class RotatingFileSink final : public SegmentSink {
   absl::Status End(const StreamEnd& end) override;
   // Closes the open segment without a trailer. It still gets its final name
   // (a .part name would hide it from `flowtrail cat DIR/*`); readers see a
-  // segment that did not end cleanly. It is not compressed.
+  // segment that did not end cleanly. It is not compressed. After a failed
+  // write it is first cut back to its last whole frame (removed if not even
+  // its header got through; left as .part, with the error, if the cut fails).
   absl::Status Abort() override;
   uint64_t framing_bytes() const override { return framing_bytes_; }
 
@@ -129,6 +131,7 @@ class RotatingFileSink final : public SegmentSink {
   std::string part_path_;   // the open segment's temporary path
   std::string final_path_;  // its name once closed
   uint64_t file_bytes_ = 0;
+  uint64_t whole_bytes_ = 0;  // where the open file's last whole frame ends
   uint64_t opened_us_ = 0;
   bool dir_synced_ = false;  // the open .part's entry was fsync'd
   bool ended_ = false;

@@ -5,6 +5,7 @@
 #include <fstream>
 #include <optional>
 #include <random>
+#include <utility>
 
 #include "absl/strings/escaping.h"
 #include "export/stream_writer.h"
@@ -154,9 +155,13 @@ class SingleSegmentSink final : public SegmentSink {
 
 }  // namespace
 
-uint64_t WholeFramesBefore(std::span<const uint8_t> frames, size_t prefix, uint64_t records) {
+namespace {
+
+// The whole frames at the front of `frames` that end at or before `prefix`:
+// how many, and their bytes.
+std::pair<uint64_t, size_t> WholeFramesIn(std::span<const uint8_t> frames, size_t prefix) {
   uint64_t n = 0;
-  size_t at = 0;
+  size_t at = 0, whole = 0;
   while (at < frames.size()) {
     uint64_t len = 0;
     int shift = 0;
@@ -165,11 +170,22 @@ uint64_t WholeFramesBefore(std::span<const uint8_t> frames, size_t prefix, uint6
     }
     if (at == frames.size()) break;
     len |= uint64_t{frames[at++]} << shift;
+    if (at > prefix || len > prefix - at) break;
     at += len;
-    if (at > prefix) break;
     ++n;
+    whole = at;
   }
-  return std::min<uint64_t>(n, records);
+  return {n, whole};
+}
+
+}  // namespace
+
+uint64_t WholeFramesBefore(std::span<const uint8_t> frames, size_t prefix, uint64_t records) {
+  return std::min<uint64_t>(WholeFramesIn(frames, prefix).first, records);
+}
+
+size_t WholeFrameBytesBefore(std::span<const uint8_t> frames, size_t prefix) {
+  return WholeFramesIn(frames, prefix).second;
 }
 
 std::unique_ptr<SegmentSink> SingleSegment(std::unique_ptr<ByteSink> sink) {

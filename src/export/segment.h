@@ -85,6 +85,9 @@ class SegmentSink {
 // byte `prefix` (what a failed write got through), at most `records`: the
 // exact count of records a partial write delivered.
 uint64_t WholeFramesBefore(std::span<const uint8_t> frames, size_t prefix, uint64_t records);
+// The bytes of those whole frames: where a sink cuts a partial write back
+// to, so its file ends after a whole frame.
+size_t WholeFrameBytesBefore(std::span<const uint8_t> frames, size_t prefix);
 
 // Encodes the header and trailer frames of consecutive segments of one run
 // and counts the data frames between them (the trailer's counts are the

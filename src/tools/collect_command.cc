@@ -27,7 +27,10 @@ written is fsync'd, then acknowledged to the sensor (CollectorAck). Frames a
 run already holds (a sensor resending after a reconnect) are counted as
 duplicates and not stored twice; gaps and duplicates per run are in the log
 and the summary. SIGTERM or SIGINT: finish what arrived, fsync, send the final
-acks, close the files, print the summary, exit 0.
+acks, close the files, print the summary, exit 0. One collector per DIR (it
+holds a lock on DIR/.flowtrail-collect.lock; a second one is refused); at start
+it reads its files back, fsyncs them and gives the unfinished ones a crash left
+(.part) their final name.
 
 options:
   --listen ADDR:PORT     address to listen on ([::1]:PORT for IPv6)

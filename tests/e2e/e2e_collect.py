@@ -577,6 +577,12 @@ def case_collect_options():
     lib.report(problems, "bad options refused")
     # Plaintext on loopback is allowed (the sensor on the same host).
     c = CollectorProc(work, ["--dir", work])
+    # One collector per directory: a second one would cut the first one's
+    # open files at its start.
+    p = subprocess.run([lib.CLI, "collect", "--listen", "127.0.0.1:0", "--dir", work],
+                       capture_output=True, text=True, timeout=30)
+    expect(p.returncode == 2 and "another flowtrail collect" in p.stderr,
+           f"a second collector on {work}: exit {p.returncode}, stderr {p.stderr.strip()!r}")
     s = socket.create_connection(("127.0.0.1", c.port))
     s.sendall(b"\x00")  # a frame of 0 bytes: no body
     expect_closed(s, "plaintext bad frame")

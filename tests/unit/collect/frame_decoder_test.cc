@@ -5,11 +5,13 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <malloc.h>
 
 #include <random>
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "collect/sequence_set.h"
 #include "export/stream_reader.h"
 #include "stream_test_util.h"
@@ -265,6 +267,103 @@ TEST(FrameDecoder, AnnouncedLengthIsNotReservedBeforeTheBytesArrive) {
   EXPECT_THAT(std::string(r.status.message()), ::testing::HasSubstr("truncated"));
 }
 
+// A frame of a snapshot body of `body_bytes` (an unknown field inside: the
+// decoder does not look into snapshots) with sequence `seq`.
+std::string SnapshotFrame(uint64_t seq, size_t body_bytes) {
+  std::string snapshot;
+  AppendVarint((999u << 3) | 2, &snapshot);
+  AppendVarint(body_bytes, &snapshot);
+  snapshot.append(body_bytes, 'x');
+  std::string frame;
+  AppendVarint(1 << 3, &frame);  // Frame.sequence
+  AppendVarint(seq, &frame);
+  AppendVarint((5 << 3) | 2, &frame);  // Frame.snapshot
+  AppendVarint(snapshot.size(), &frame);
+  frame += snapshot;
+  std::string out;
+  AppendVarint(frame.size(), &out);
+  return out + frame;
+}
+
+// Once a large frame is handed over, neither its buffer nor its parse is
+// kept: a few bytes of the next frame behind it cost a few bytes, and
+// held_bytes() (what the collector's budget counts) says what is held.
+TEST(FrameDecoder, ALargeFrameIsReleasedOnceHandedOver) {
+  std::string s;
+  AppendFrame(HeaderFrame(0), &s);
+  s += SnapshotFrame(1, size_t{60} << 20);
+  std::string next;
+  AppendFrame(RecordFrame(2), &next);
+  s += next.substr(0, 3);
+  auto heap = [] {
+    const struct mallinfo2 m = mallinfo2();
+    return m.uordblks + m.hblkhd;
+  };
+  const size_t before = heap();
+  FrameDecoder d;
+  int frames = 0;
+  for (size_t at = 0; at < s.size(); at += 256 * 1024) {  // the collector's reads
+    const size_t n = std::min<size_t>(256 * 1024, s.size() - at);
+    ASSERT_TRUE(d.Feed(Bytes(s).subspan(at, n), [&](const DecodedFrame&) {
+                   ++frames;
+                   return absl::OkStatus();
+                 }).ok());
+  }
+  EXPECT_EQ(frames, 2);
+  EXPECT_EQ(d.buffered(), 3u);
+  EXPECT_LE(d.held_bytes(), exporter::kBlockBytes);
+  const size_t after = heap();
+  EXPECT_LT(after - std::min(after, before), size_t{1} << 20);
+  // The next frame completes as usual.
+  ASSERT_TRUE(d.Feed(Bytes(next).subspan(3), [&](const DecodedFrame& f) {
+                 EXPECT_EQ(f.sequence, 2u);
+                 ++frames;
+                 return absl::OkStatus();
+               }).ok());
+  EXPECT_EQ(frames, 3);
+  EXPECT_EQ(d.held_bytes(), 0u);
+}
+
+// While a frame is incomplete, held_bytes() counts the buffer it grew
+// (at least the bytes held), and small frames reuse their buffer.
+TEST(FrameDecoder, HeldBytesCountTheBufferOfAnIncompleteFrame) {
+  std::string s;
+  AppendFrame(HeaderFrame(0), &s);
+  const std::string big = SnapshotFrame(1, 3 << 20);
+  FrameDecoder d;
+  auto ok = [](const DecodedFrame&) { return absl::OkStatus(); };
+  ASSERT_TRUE(d.Feed(Bytes(s), ok).ok());
+  for (size_t at = 0; at + 4096 < big.size(); at += 4096) {
+    ASSERT_TRUE(d.Feed(Bytes(big).subspan(at, 4096), ok).ok());
+    EXPECT_GE(d.held_bytes(), d.buffered());
+    EXPECT_LE(d.held_bytes(), 2 * d.buffered() + 4096);
+  }
+}
+
+// The last sequence there is cannot be a data frame: no sequence follows it,
+// and the run's interval [2^64 - 1, 2^64) wraps. Reader and decoder agree.
+TEST(FrameDecoder, ASequenceThatWouldOverflowIsRefused) {
+  std::string s;
+  v1::Frame h = HeaderFrame(UINT64_MAX - 1);
+  h.mutable_header()->set_first_sequence(UINT64_MAX);
+  AppendFrame(h, &s);
+  const size_t header = s.size();
+  AppendFrame(RecordFrame(UINT64_MAX), &s);
+  ExpectSameAsReader(s);
+  const Result r = Decode(s);
+  EXPECT_EQ(std::string(r.status.message()),
+            absl::StrCat("byte ", header,
+                         ": frame sequence 18446744073709551615 overflows: no sequence number "
+                         "follows it"));
+  // The one before it is fine.
+  std::string t;
+  h = HeaderFrame(UINT64_MAX - 2);
+  h.mutable_header()->set_first_sequence(UINT64_MAX - 1);
+  AppendFrame(h, &t);
+  AppendFrame(RecordFrame(UINT64_MAX - 1), &t);
+  EXPECT_TRUE(Decode(t).status.ok());
+}
+
 TEST(FrameDecoder, CallbackErrorStopsDecoding) {
   FrameDecoder d;
   int n = 0;
@@ -274,6 +373,24 @@ TEST(FrameDecoder, CallbackErrorStopsDecoding) {
   });
   EXPECT_EQ(st, absl::InternalError("disk full"));
   EXPECT_EQ(n, 2);
+}
+
+TEST(SequenceSet, RemoveCutsRangesApart) {
+  SequenceSet s;
+  s.Add(1, 11);
+  s.Add(20, 31);
+  EXPECT_EQ(s.Remove(5, 8), 3u);
+  EXPECT_EQ(s.ToString(), "1-4,8-10,20-30");
+  EXPECT_EQ(s.Remove(9, 25), 7u);  // 9, 10, 20..24
+  EXPECT_EQ(s.ToString(), "1-4,8-8,25-30");
+  EXPECT_EQ(s.Remove(0, 3), 2u);
+  EXPECT_EQ(s.Remove(40, 50), 0u);
+  EXPECT_EQ(s.Remove(7, 7), 0u);
+  EXPECT_EQ(s.ToString(), "3-4,8-8,25-30");
+  EXPECT_EQ(s.size(), 9u);
+  EXPECT_EQ(s.Remove(0, 100), 9u);
+  EXPECT_TRUE(s.ranges().empty());
+  EXPECT_EQ(s.size(), 0u);
 }
 
 TEST(SequenceSet, MergesCountsDuplicatesAndGaps) {

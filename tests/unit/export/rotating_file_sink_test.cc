@@ -2,12 +2,16 @@
 
 #include <dirent.h>
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <memory>
 #include <random>
@@ -272,6 +276,88 @@ TEST(RotatingFileSink, AbortKeepsTheDataWithoutTrailer) {
   FileContents fc = ReadFile(path, /*require_trailer=*/false);
   EXPECT_TRUE(fc.c.status.ok()) << fc.c.status;
   EXPECT_EQ(fc.seqs.size(), 4u);
+}
+
+// Runs `body` in a child process whose files cannot grow past `limit`
+// bytes (RLIMIT_FSIZE: a write past it is cut short, then fails with EFBIG,
+// as a full disk fails with ENOSPC); returns its exit code.
+int WithFileSizeLimit(rlim_t limit, const std::function<int()>& body) {
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::signal(SIGXFSZ, SIG_IGN);  // EFBIG instead of a signal
+    rlimit r{limit, limit};
+    if (::setrlimit(RLIMIT_FSIZE, &r) != 0) ::_exit(100);
+    ::_exit(body());
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 200;
+}
+
+// A write cut short (EFBIG, ENOSPC) leaves a torn frame at the end of the
+// file: before it gets its visible name, the file is cut back to its last
+// whole frame (what failed_write_prefix() reports got through), so every
+// .ftr is a valid segment; with not even a whole header there is no file.
+TEST(RotatingFileSink, APartialWriteIsCutBackToWholeFramesBeforeTheRename) {
+  const std::string header = SegmentFramer(RunHeader()).Open(1);
+  const std::string block = Block(1, 400);
+  ASSERT_GT(header.size() + block.size(), 4096u);
+  const size_t whole = WholeFrameBytesBefore(Bytes(block), 4096 - header.size());
+  ASSERT_LT(header.size() + whole, 4096u) << "the limit must fall inside a frame";
+  // A torn data frame.
+  {
+    TempDir dir;
+    EXPECT_EQ(WithFileSizeLimit(4096,
+                                [&] {
+                                  auto sink = MakeSink({.dir = dir.path()});
+                                  if (!sink->Begin(RunHeader()).ok()) return 1;
+                                  if (WriteBlock(*sink, 1, 400).ok()) return 2;
+                                  if (sink->failed_write_prefix() != whole) return 3;
+                                  return sink->Abort().ok() ? 0 : 4;
+                                }),
+              0);
+    ASSERT_EQ(dir.List(true).size(), 1u);
+    const std::string path = dir.path() + "/" + dir.List()[0];
+    EXPECT_TRUE(path.ends_with(".ftr")) << path;
+    struct stat st;
+    ASSERT_EQ(::stat(path.c_str(), &st), 0);
+    EXPECT_EQ(static_cast<size_t>(st.st_size), header.size() + whole);
+    FileContents fc = ReadFile(path, /*require_trailer=*/false);
+    EXPECT_TRUE(fc.c.status.ok()) << fc.c.status;
+    EXPECT_FALSE(fc.seqs.empty());
+    for (size_t i = 0; i < fc.seqs.size(); ++i) EXPECT_EQ(fc.seqs[i], i + 1);
+  }
+  // A torn trailer: the data stays, the file ends without trailer.
+  {
+    TempDir dir;
+    const std::string data = Block(1, 4);
+    EXPECT_EQ(WithFileSizeLimit(header.size() + data.size() + 3,
+                                [&] {
+                                  auto sink = MakeSink({.dir = dir.path()});
+                                  if (!sink->Begin(RunHeader()).ok()) return 1;
+                                  if (!WriteBlock(*sink, 1, 4).ok()) return 2;
+                                  return sink->End({.next_sequence = 5}).ok() ? 3 : 0;
+                                }),
+              0);
+    ASSERT_EQ(dir.List(true).size(), 1u);
+    const std::string path = dir.path() + "/" + dir.List()[0];
+    FileContents fc = ReadFile(path, /*require_trailer=*/false);
+    EXPECT_TRUE(fc.c.status.ok()) << fc.c.status;
+    EXPECT_EQ(fc.seqs, (std::vector<uint64_t>{1, 2, 3, 4}));
+  }
+  // A torn header: nothing to keep.
+  {
+    TempDir dir;
+    EXPECT_EQ(WithFileSizeLimit(header.size() - 1,
+                                [&] {
+                                  auto sink = MakeSink({.dir = dir.path()});
+                                  if (!sink->Begin(RunHeader()).ok()) return 1;
+                                  if (WriteBlock(*sink, 1, 4).ok()) return 2;
+                                  return sink->Abort().ok() ? 0 : 3;
+                                }),
+              0);
+    EXPECT_TRUE(dir.List(true).empty());
+  }
 }
 
 TEST(RotatingFileSink, ARunWithoutDataLeavesOneEmptySegment) {
