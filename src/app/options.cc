@@ -292,6 +292,9 @@ std::string Array(const std::vector<std::string>& items) {
 std::string Double(double v) {
   char buf[64];
   auto r = std::to_chars(buf, buf + sizeof(buf), v, std::chars_format::fixed);
+  // Too long in fixed notation (|v| >= 1e64, or tiny): the shortest form,
+  // with an exponent (r.ptr was the buffer's end, its bytes never written).
+  if (r.ec != std::errc()) r = std::to_chars(buf, buf + sizeof(buf), v);
   return std::string(buf, r.ptr);
 }
 

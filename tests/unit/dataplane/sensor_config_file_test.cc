@@ -146,6 +146,14 @@ INSTANTIATE_TEST_SUITE_P(
         FileCase{"probability",
                  "[analytics]\ntrw_alpha = 1.5\n",
                  {"analytics.trw_alpha", "'1.5'", "strictly between 0 and 1"}},
+        // Floats too long for fixed notation are quoted with an exponent
+        // (the message quoted 64 bytes never written).
+        FileCase{"huge_float",
+                 "[analytics]\ntrw_alpha = 1e300\n",
+                 {"analytics.trw_alpha", "'1e+300'", "strictly between 0 and 1"}},
+        FileCase{"tiny_timeout",
+                 "[tracker]\nicmp_timeout = 1e-70\n",
+                 {"tracker.icmp_timeout", "'1e-70'"}},
         // The wrong TOML type.
         FileCase{"type_mismatch_string",
                  "[tracker]\ntable_size = \"big\"\n",
