@@ -103,7 +103,7 @@ inline constexpr std::array<CounterDef<InputSnapshot>, 6> kInputCounters{{
 }};
 
 using WorkerDef = CounterDef<WorkerSnapshot, WorkerCounters>;
-inline constexpr std::array<WorkerDef, 16> kWorkerCounters{{
+inline constexpr std::array<WorkerDef, 17> kWorkerCounters{{
     {"packets", "Frames taken by the worker", kC, &WorkerSnapshot::packets,
      &WorkerCounters::packets},
     {"snapped_frames", "Frames the capture cut (caplen < wire length), parsed or not", kC,
@@ -125,6 +125,10 @@ inline constexpr std::array<WorkerDef, 16> kWorkerCounters{{
      &WorkerSnapshot::fragment_overlap_bytes, &WorkerCounters::fragment_overlap_bytes},
     {"implausible_sequence", "TCP segments or ACKs beyond any plausible window", kC,
      &WorkerSnapshot::implausible_sequence, &WorkerCounters::implausible_sequence},
+    {"ftp_announcements_ignored",
+     "FTP PORT/EPRT/227/229 announcements ignored: one-sided or reset control session, or "
+     "naming another host than the announcer",
+     kC, &WorkerSnapshot::ftp_announcements_ignored, &WorkerCounters::ftp_announcements_ignored},
     {"records_out", "Records handed to the exporter ring", kC, &WorkerSnapshot::records_out,
      &WorkerCounters::records_out},
     {"tracker_records_dropped", "Records dropped: the tracker's output queue was full", kC,

@@ -34,6 +34,7 @@ struct alignas(64) WorkerCounters {
   Counter later_fragments_unattributed{0};  // first fragment unknown: only counted
   Counter fragment_overlap_bytes{0};        // duplicate/overlapping fragment bytes not counted
   Counter implausible_sequence{0};          // TCP segments/ACKs beyond any plausible window
+  Counter ftp_announcements_ignored{0};     // forged-looking FTP announcements not taken
   Counter tracker_records_dropped{0};       // tracker output queue full
   Counter records_out{0};                   // records handed to the exporter ring
   Counter contacts{0};                      // first-contact events the tracker decided

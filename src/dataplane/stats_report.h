@@ -61,6 +61,7 @@ struct WorkerSnapshot {
   uint64_t later_fragments_unattributed = 0;
   uint64_t fragment_overlap_bytes = 0;
   uint64_t implausible_sequence = 0;
+  uint64_t ftp_announcements_ignored = 0;
   uint64_t records_out = 0;
   uint64_t tracker_records_dropped = 0;
   // First-contact events: decided, lost (queue or deadline FIFO full), and

@@ -184,6 +184,7 @@ void Worker::PublishCounters() {
   Set(c.later_fragments_unattributed, t.later_fragments_unattributed);
   Set(c.fragment_overlap_bytes, t.fragment_overlap_bytes);
   Set(c.implausible_sequence, t.implausible_sequence);
+  Set(c.ftp_announcements_ignored, t.ftp_announcements_ignored);
   Set(c.tracker_records_dropped, t.records_dropped);
   Set(c.records_out, records_out_);
   Set(c.contacts, t.contacts_success + t.contacts_reject + t.contacts_silent);

@@ -282,7 +282,7 @@ class Tracker::Impl {
   };
   TcpUpdate UpdateTcp(uint32_t idx, Session& s, const packet::ParsedPacket& pkt, uint8_t from,
                       bool first_packet);
-  void UpdateFtp(const packet::ParsedPacket& pkt, uint64_t now);
+  void UpdateFtp(const Session& s, const packet::ParsedPacket& pkt, uint64_t now);
   uint64_t IdleTimeout(const Session& s) const;
   // When the session ends if idle from now on; Deadline() also counts the
   // active timeout (an interim record, not an end).
@@ -674,7 +674,7 @@ void Tracker::Impl::ProcessKeyed(const packet::ParsedPacket& pkt, const SessionK
       }
     }
     if (tcp && pkt.captured_payload_len > 0 && (pkt.src_port == 21 || pkt.dst_port == 21)) {
-      UpdateFtp(pkt, now);
+      UpdateFtp(s, pkt, now);
     }
   }
   // A packet can shrink the idle timeout only by changing what it depends on:
@@ -778,14 +778,23 @@ void Tracker::Impl::SetRoles(Session& s, uint8_t client_side, RoleSource source)
   }
 }
 
-void Tracker::Impl::UpdateFtp(const packet::ParsedPacket& pkt, uint64_t now) {
+// An announcement counts only from a control session both ends took part
+// in (not reset), for the announcing end's own address: one forged segment
+// (PORT or 227 naming a third host) would otherwise mark that host's
+// sessions transient and silence their first contacts, hiding a scan of it.
+void Tracker::Impl::UpdateFtp(const Session& s, const packet::ParsedPacket& pkt, uint64_t now) {
   FtpEndpoint ep;
-  if (pkt.dst_port == 21) {
-    if (ParseFtpClientAnnounce(pkt.payload, pkt.captured_payload_len, &ep)) ftp_.Add(ep, now);
-  } else if (ParseFtpServerAnnounce(pkt.payload, pkt.captured_payload_len, pkt.src, pkt.ip_version,
-                                    &ep)) {
-    ftp_.Add(ep, now);
+  const bool parsed = pkt.dst_port == 21
+                          ? ParseFtpClientAnnounce(pkt.payload, pkt.captured_payload_len, &ep)
+                          : ParseFtpServerAnnounce(pkt.payload, pkt.captured_payload_len, pkt.src,
+                                                   pkt.ip_version, &ep);
+  if (!parsed) return;
+  if (s.side[0].packets == 0 || s.side[1].packets == 0 || s.rst ||
+      ep.ip_version != pkt.ip_version || !(ep.addr == pkt.src)) {
+    ++counters_.ftp_announcements_ignored;
+    return;
   }
+  ftp_.Add(ep, now);
 }
 
 // Why a session whose idle deadline passed ends: a closed TCP session's

@@ -100,6 +100,9 @@ struct TrackerCounters {
   uint64_t fragment_overlap_bytes = 0;
   // TCP segments / ACKs beyond any plausible window: not counted into bytes.
   uint64_t implausible_sequence = 0;
+  // FTP data-channel announcements not taken: from a control session one end
+  // never answered (or reset), or naming another host than the announcer.
+  uint64_t ftp_announcements_ignored = 0;
   // First contacts, by outcome (emitted or dropped), and what was lost.
   uint64_t contacts_success = 0;
   uint64_t contacts_reject = 0;

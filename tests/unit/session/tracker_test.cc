@@ -951,13 +951,24 @@ TEST(TrackerIcmp, ReplySeenFirstStillMakesTheRequesterTheClient) {
 
 // --- Transient servers (FTP) ----------------------------------------------
 
+// An FTP control session both ends took part in (kC:50003 -> kSrv:21): the
+// handshake and the server's greeting. Sequence numbers: the client's next
+// is 1, the server's 1011 (after the greeting).
+void ControlSession(Harness& h, PacketMaker& m, uint64_t t) {
+  h.Send(m.Tcp(kC, 50003, kSrv, 21, kS, 0), t);
+  h.Send(m.Tcp(kSrv, 21, kC, 50003, kSA, 999, 1), t + 1);
+  h.Send(m.Tcp(kC, 50003, kSrv, 21, kA, 1, 1000), t + 2);
+  h.Send(m.Tcp(kSrv, 21, kC, 50003, kPA, 1000, 1, "220 ready\r\n"), t + 3);
+}
+
 TEST(TrackerTransient, ActiveModePortAnnouncesAServerOnTheClientSide) {
   PacketMaker m;
   Harness h;
-  h.Send(m.Tcp(kC, 50003, kSrv, 21, kPA, 1, 1, "PORT 10,0,0,1,131,46\r\n"), kT0);
+  ControlSession(h, m, kT0);
+  h.Send(m.Tcp(kC, 50003, kSrv, 21, kPA, 1, 1011, "PORT 10,0,0,1,131,46\r\n"), kT0 + 10);
   // The FTP server connects back to 10.0.0.1:33582 (131*256+46).
-  h.Send(m.Tcp(kSrv, 20, kC, 33582, kS, 1000), kT0 + 1);
-  h.Send(m.Tcp(kC, 33582, kSrv, 20, kSA, 2000, 1001), kT0 + 2);
+  h.Send(m.Tcp(kSrv, 20, kC, 33582, kS, 1000), kT0 + 11);
+  h.Send(m.Tcp(kC, 33582, kSrv, 20, kSA, 2000, 1001), kT0 + 12);
   h.Flush();
   ASSERT_EQ(h.records.size(), 2u);
   for (const SessionRecord& r : h.records) {
@@ -969,20 +980,22 @@ TEST(TrackerTransient, ActiveModePortAnnouncesAServerOnTheClientSide) {
       EXPECT_EQ(r.server_port, 33582);
     }
   }
+  EXPECT_EQ(h.tracker->counters().ftp_announcements_ignored, 0u);
 }
 
 TEST(TrackerTransient, PassiveModeRepliesAnnounceAServerOnTheServerSide) {
   PacketMaker m;
   Harness h;
+  ControlSession(h, m, kT0);
+  h.Send(m.Tcp(kSrv, 21, kC, 50003, kPA, 1011, 1,
+               "227 Entering Passive Mode (192,0,2,10,221,90).\r\n"),
+         kT0 + 10);
   h.Send(
-      m.Tcp(kSrv, 21, kC, 50003, kPA, 1, 1, "227 Entering Passive Mode (192,0,2,10,221,90).\r\n"),
-      kT0);
-  h.Send(
-      m.Tcp(kSrv, 21, kC, 50003, kPA, 60, 1, "229 Entering Extended Passive Mode (|||6446|)\r\n"),
-      kT0 + 1);
-  h.Send(m.Tcp(kC, 37604, kSrv, 56666, kS, 1), kT0 + 2);  // 221*256+90
-  h.Send(m.Tcp(kC, 37605, kSrv, 6446, kS, 1), kT0 + 3);
-  h.Send(m.Tcp(kC, 37606, kSrv, 6447, kS, 1), kT0 + 4);  // not announced
+      m.Tcp(kSrv, 21, kC, 50003, kPA, 1070, 1, "229 Entering Extended Passive Mode (|||6446|)\r\n"),
+      kT0 + 11);
+  h.Send(m.Tcp(kC, 37604, kSrv, 56666, kS, 1), kT0 + 12);  // 221*256+90
+  h.Send(m.Tcp(kC, 37605, kSrv, 6446, kS, 1), kT0 + 13);
+  h.Send(m.Tcp(kC, 37606, kSrv, 6447, kS, 1), kT0 + 14);  // not announced
   h.Flush();
   ASSERT_EQ(h.records.size(), 4u);
   for (const SessionRecord& r : h.records) {
@@ -991,12 +1004,38 @@ TEST(TrackerTransient, PassiveModeRepliesAnnounceAServerOnTheServerSide) {
   }
 }
 
+// One forged segment (review): a scanner announces its target on a control
+// session nobody answered, then probes it; or a real control session names
+// a third host. No such announcement is taken: the probe is a first contact
+// and no session to the target is transient.
+TEST(TrackerTransient, AnnouncementsOfOtherHostsOrOneSidedSessionsAreIgnored) {
+  PacketMaker m;
+  Harness h;
+  constexpr char kScanner[] = "6.6.6.6";
+  constexpr char kTarget[] = "10.0.0.5";
+  h.Send(m.Tcp(kScanner, 40000, "198.51.100.1", 21, kPA, 1, 1, "PORT 10,0,0,5,1,187\r\n"), kT0);
+  ControlSession(h, m, kT0 + 10);
+  // The real client (kC) names the target, not itself; so does the server.
+  h.Send(m.Tcp(kC, 50003, kSrv, 21, kPA, 1, 1011, "EPRT |1|10.0.0.5|443|\r\n"), kT0 + 20);
+  h.Send(
+      m.Tcp(kSrv, 21, kC, 50003, kPA, 1011, 1, "227 Entering Passive Mode (10,0,0,5,1,187).\r\n"),
+      kT0 + 21);
+  h.Send(m.Tcp(kScanner, 40001, kTarget, 443, kS, 1), kT0 + 30);
+  h.Send(m.Tcp(kTarget, 443, kScanner, 40001, kRA, 0, 2), kT0 + 31);
+  h.Flush();
+  EXPECT_EQ(h.tracker->counters().ftp_announcements_ignored, 3u);
+  EXPECT_EQ(h.tracker->counters().contacts_reject, 1u);  // the probe walks
+  for (const SessionRecord& r : h.records) EXPECT_FALSE(r.transient_server) << r.server_port;
+}
+
 TEST(TrackerTransient, AnnouncementsExpire) {
   PacketMaker m;
   Harness h;
-  h.Send(m.Tcp(kC, 50003, kSrv, 21, kPA, 1, 1, "EPRT |1|10.0.0.1|6000|\r\n"), kT0);
+  ControlSession(h, m, kT0);
+  h.Send(m.Tcp(kC, 50003, kSrv, 21, kPA, 1, 1011, "EPRT |1|10.0.0.1|6000|\r\n"), kT0 + 10);
   h.Send(m.Tcp(kSrv, 20, kC, 6000, kS, 1), kT0 + 3600 * kSec);
   h.Flush();
+  EXPECT_EQ(h.tracker->counters().ftp_announcements_ignored, 0u);  // taken, then expired
   ASSERT_EQ(h.records.size(), 2u);
   EXPECT_FALSE(h.records[0].transient_server);
   EXPECT_FALSE(h.records[1].transient_server);
