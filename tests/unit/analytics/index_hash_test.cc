@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <initializer_list>
+#include <vector>
 
 #include "absl/container/flat_hash_set.h"
 #include "common/hash_mix.h"
@@ -38,15 +39,19 @@ TEST(IndexHash, ChosenWordsDoNotShareAHash) {
 }
 
 // The homes of keys differing in one word spread over a table, as the
-// SlotIndex needs (low bits).
+// SlotIndex needs (low bits): 64 keys a bucket on average, each bucket
+// within [16, 128] (a uniform hash leaves one outside about once in 10^10
+// runs, whatever the secrets).
 TEST(IndexHash, SpreadsHomesOverASmallTable) {
   const IndexHash h;
-  constexpr uint64_t kMask = 1023;
-  int used[kMask + 1] = {};
-  for (uint64_t i = 0; i < 8 * (kMask + 1); ++i) ++used[h.Words(0x20010db8ULL << 32, i, 6) & kMask];
+  constexpr uint64_t kBuckets = 1024, kMean = 64;
+  std::vector<int> used(kBuckets);
+  for (uint64_t i = 0; i < kMean * kBuckets; ++i) {
+    ++used[h.Words(0x20010db8ULL << 32, i, 6) & (kBuckets - 1)];
+  }
   for (int n : used) {
-    EXPECT_GT(n, 0);
-    EXPECT_LT(n, 32);  // mean 8
+    EXPECT_GE(n, 16);
+    EXPECT_LE(n, 128);
   }
 }
 
