@@ -200,22 +200,33 @@ int RunSnapshot(const Options& o, std::FILE* err) {
   return ok ? kExitOk : kExitBadStream;
 }
 
-// Reads every file's good records (those the scan table counts), in order.
+// Feeds every file's good records (those the scan table counts), in order,
+// to the table in chunks: the memory is the table's (its budget), not the
+// input's (a whole capture's records held first took ~200 bytes each).
 // Returns false if some file was bad; the error is printed after the report.
-bool ReadRecords(const Options& o, std::vector<record::SessionRecord>* records,
-                 uint64_t* other_records, std::vector<std::string>* errors) {
+bool ConsumeRecords(const Options& o, ScanTable* table, uint64_t* other_records,
+                    std::vector<std::string>* errors) {
+  constexpr size_t kChunk = 1 << 16;
+  std::vector<record::SessionRecord> chunk;
+  chunk.reserve(kChunk);
   // Segments of one run are joined: a sequence read twice counts once.
-  return ForEachRecordOfRuns(
+  const bool ok = ForEachRecordOfRuns(
       o.files, o.reader,
       [&](const v1::SessionRecord&, const record::SessionRecord& rec) {
         if (analytics::ClassifyRecord(rec) == Outcome::kNone) {
           ++*other_records;
-        } else {
-          records->push_back(rec);
+          return true;
+        }
+        chunk.push_back(rec);
+        if (chunk.size() == kChunk) {
+          table->Consume(std::span<const record::SessionRecord>(chunk));
+          chunk.clear();
         }
         return true;
       },
       errors);
+  table->Consume(std::span<const record::SessionRecord>(chunk));
+  return ok;
 }
 
 std::string Address(const IpAddress& a, uint8_t v) { return FormatIp(a, v); }
@@ -453,9 +464,7 @@ int RunReport(std::span<const std::string> args, std::FILE* out, std::FILE* err)
       other = table.Stats().records - table.Stats().counted;
     }
   } else {
-    std::vector<record::SessionRecord> records;
-    ok = ReadRecords(o, &records, &other, &errors);
-    table.Consume(std::span<const record::SessionRecord>(records));
+    ok = ConsumeRecords(o, &table, &other, &errors);
   }
 
   if (o.command == "scans") {
