@@ -22,7 +22,9 @@
 #include <array>
 #include <cstdint>
 #include <cstring>
+#include <random>
 
+#include "common/hash_mix.h"
 #include "common/ip_address.h"
 #include "packet/parsed_packet.h"
 
@@ -33,6 +35,24 @@ class FragmentMap {
   static constexpr uint32_t kSlots = 1024;
   static constexpr uint64_t kTtlUs = 30'000'000;
   static constexpr int kRanges = 4;
+
+  // The slot hash is keyed (by default from the OS): the addresses and IP id
+  // come off the wire, and with a fixed hash one forged first fragment
+  // aimed at a datagram's slot (its IP id guessed) took its entry, leaving
+  // its later fragments unattributed.
+  FragmentMap() : FragmentMap(RandomKey(), RandomKey()) {}
+  FragmentMap(uint64_t key0, uint64_t key1) : key_{key0, key1} {}
+
+  // Where the datagram of `p` is kept.
+  uint32_t SlotOf(const packet::ParsedPacket& p) const {
+    uint64_t w[4];
+    std::memcpy(w, p.src.bytes.data(), 16);
+    std::memcpy(w + 2, p.dst.bytes.data(), 16);
+    uint64_t h = key_[0];
+    for (uint64_t x : w) h = Fmix64(h ^ x);
+    h = Fmix64(h ^ (uint64_t{p.fragment_id} << 8 | p.protocol) ^ key_[1]);
+    return static_cast<uint32_t>(h % kSlots);
+  }
 
   // The first fragment of a datagram (again, if duplicated). `vlan_outer/inner`
   // are the key's VLAN ids. Returns the payload bytes (L4 payload, as
@@ -158,17 +178,13 @@ class FragmentMap {
            e.dst == p.dst && e.vlan_outer == vlan_outer && e.vlan_inner == vlan_inner;
   }
 
-  static uint32_t SlotOf(const packet::ParsedPacket& p) {
-    uint32_t h = p.fragment_id * 0x9e3779b1u;
-    uint32_t a, b;
-    std::memcpy(&a, p.src.bytes.data() + 12 * (p.ip_version == 6), 4);
-    std::memcpy(&b, p.dst.bytes.data() + 12 * (p.ip_version == 6), 4);
-    h ^= (a * 0x85ebca6bu) ^ (b * 0xc2b2ae35u) ^ p.protocol;
-    h ^= h >> 15;
-    return h % kSlots;
+  static uint64_t RandomKey() {
+    std::random_device rd;
+    return uint64_t{rd()} << 32 | rd();
   }
 
   std::array<Entry, kSlots> entries_{};
+  uint64_t key_[2];
 };
 
 }  // namespace flowtrail::session
