@@ -71,13 +71,17 @@ class BoundedTable {
   // overshoots (vector doubling and the power-of-two index could take up to
   // twice KeyBytes() a key), and measured.
   BoundedTable(uint64_t limit, uint64_t budget_bytes) : limit_(std::max<uint64_t>(limit, 16)) {
-    if (budget_bytes == 0) return;
+    if (budget_bytes == 0) {
+      return;
+    }
     limit_ = std::max<uint64_t>(16, std::min<uint64_t>(limit_, budget_bytes / KeyBytes()));
     for (;;) {
       slots_ = std::vector<Entry>();
       slots_.reserve(limit_);
       index_.Rebuild(std::bit_ceil(std::max<uint64_t>(16, 2 * limit_)), 0, HashOfSlot());
-      if (MemoryBytes() <= budget_bytes || limit_ == 16) break;
+      if (MemoryBytes() <= budget_bytes || limit_ == 16) {
+        break;
+      }
       // A power of two just above twice the limit: the largest limit whose
       // index is half the size, or else a few percent fewer keys.
       const uint64_t half = index_.size() / 4;

@@ -49,7 +49,9 @@ class FragmentMap {
     std::memcpy(w, p.src.bytes.data(), 16);
     std::memcpy(w + 2, p.dst.bytes.data(), 16);
     uint64_t h = key_[0];
-    for (uint64_t x : w) h = Fmix64(h ^ x);
+    for (uint64_t x : w) {
+      h = Fmix64(h ^ x);
+    }
     h = Fmix64(h ^ (uint64_t{p.fragment_id} << 8 | p.protocol) ^ key_[1]);
     return static_cast<uint32_t>(h % kSlots);
   }

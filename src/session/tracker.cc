@@ -788,7 +788,9 @@ void Tracker::Impl::UpdateFtp(const Session& s, const packet::ParsedPacket& pkt,
                           ? ParseFtpClientAnnounce(pkt.payload, pkt.captured_payload_len, &ep)
                           : ParseFtpServerAnnounce(pkt.payload, pkt.captured_payload_len, pkt.src,
                                                    pkt.ip_version, &ep);
-  if (!parsed) return;
+  if (!parsed) {
+    return;
+  }
   if (s.side[0].packets == 0 || s.side[1].packets == 0 || s.rst ||
       ep.ip_version != pkt.ip_version || !(ep.addr == pkt.src)) {
     ++counters_.ftp_announcements_ignored;
