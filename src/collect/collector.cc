@@ -267,6 +267,7 @@ absl::StatusOr<ScannedFile> ScanFile(const std::string& dir, const std::string& 
 std::string BadFrameReason(std::string_view m) {
   auto has = [&](std::string_view s) { return m.find(s) != std::string_view::npos; };
   if (has("exceeds the limit")) return "frame_too_long";
+  if (has(" messages, the most a frame of ")) return "too_many_messages";
   if (has("varint")) return "bad_length_varint";
   if (has("truncated")) return "truncated";
   if (has("not a valid flowtrail.v1.Frame")) return "bad_protobuf";

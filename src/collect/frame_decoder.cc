@@ -54,17 +54,25 @@ FrameDecoder::Step FrameDecoder::Decode(const uint8_t* p, size_t n, size_t* used
   }
   const size_t total = prefix + static_cast<size_t>(len);
   if (n < total) return Step::kNeedMore;
-  if (!frame_.ParseFromArray(p + prefix, static_cast<int>(len))) {
+  // A peer's frame is held to what a real frame of its size costs to parse
+  // before it is parsed.
+  const std::span<const uint8_t> body(p + prefix, static_cast<size_t>(len));
+  if (absl::Status s = exporter::SegmentRules::CheckBeforeParse(body, options_.max_frame_bytes);
+      !s.ok()) {
+    (void)Fail(start, std::string(s.message()));
+    return Step::kError;
+  }
+  if (!frame_.ParseFromArray(body.data(), static_cast<int>(body.size()))) {
     (void)Fail(start, absl::StrCat("frame of ", len, " bytes is not a valid flowtrail.v1.Frame"));
     return Step::kError;
   }
-  if (!Check(start, static_cast<size_t>(len)).ok()) return Step::kError;
+  if (!Check(start).ok()) return Step::kError;
   *used = total;
   return Step::kFrame;
 }
 
-absl::Status FrameDecoder::Check(uint64_t start, size_t len) {
-  if (absl::Status s = rules_.Check(frame_, len, options_.max_frame_bytes); !s.ok()) {
+absl::Status FrameDecoder::Check(uint64_t start) {
+  if (absl::Status s = rules_.Check(frame_); !s.ok()) {
     return Fail(start, std::string(s.message()));
   }
   if (frame_.has_header()) header_ = frame_.header();

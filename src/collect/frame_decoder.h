@@ -4,10 +4,13 @@
 // false, down to the error messages and byte offsets ("byte N: ..."), so a
 // connection is refused for exactly what `flowtrail cat --allow-unfinished`
 // would refuse in a file: the length prefix (a varint of at most 10 bytes,
-// the body within 1 MiB, 64 MiB for snapshot frames), the body (a valid
-// Frame with a body, a header first whose Frame.sequence is first_sequence -
-// 1, schema version 1), the order (sequences consecutive, one header, nothing
-// after the trailer), each record (ValidateRecord) and the trailer's counts.
+// the body within 1 MiB, 64 MiB for snapshot frames), before the parse the
+// body's cap by its type and the messages its parse would create
+// (SegmentRules::CheckBeforeParse: a peer's frame costs its parse no more
+// than a real frame of its size), the body (a valid Frame with a body, a
+// header first whose Frame.sequence is first_sequence - 1, schema version
+// 1), the order (sequences consecutive, one header, nothing after the
+// trailer), each record (ValidateRecord) and the trailer's counts.
 // The unit tests and the fuzz target hold it to the reader's verdict.
 //
 // Memory: the decoder keeps only the bytes of the frame still incomplete; it
@@ -87,8 +90,8 @@ class FrameDecoder {
   enum class Step { kFrame, kNeedMore, kError };
   // One frame from the front of [p, p + n): kFrame with its size in *used.
   Step Decode(const uint8_t* p, size_t n, size_t* used);
-  // The order and content checks of a parsed frame of `len` body bytes.
-  absl::Status Check(uint64_t start, size_t len);
+  // The order and content checks of a parsed frame.
+  absl::Status Check(uint64_t start);
   absl::Status Fail(uint64_t offset, const std::string& message);
   // Bytes the frame in buf_ still lacks (at most what completes its length
   // prefix while that is unknown); 0 when Decode can decide now.

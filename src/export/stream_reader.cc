@@ -158,12 +158,16 @@ absl::StatusOr<const v1::SessionRecord*> StreamReader::ReadFrame() {
                                       *avail - prefix, " follow"));
     }
     p = buf_.data() + begin_;
-    if (!frame_.ParseFromArray(p + prefix, static_cast<int>(len))) {
+    const std::span<const uint8_t> body(p + prefix, static_cast<size_t>(len));
+    // Before the parse: what it would allocate is bounded by the frame's size.
+    if (absl::Status s = SegmentRules::CheckBeforeParse(body, options_.max_frame_bytes); !s.ok()) {
+      return Fail(start, std::string(s.message()));
+    }
+    if (!frame_.ParseFromArray(body.data(), static_cast<int>(body.size()))) {
       return Fail(start,
                   absl::StrCat("frame of ", len, " bytes is not a valid flowtrail.v1.Frame"));
     }
-    if (absl::Status s = rules_.Check(frame_, static_cast<size_t>(len), options_.max_frame_bytes);
-        !s.ok()) {
+    if (absl::Status s = rules_.Check(frame_); !s.ok()) {
       return Fail(start, std::string(s.message()));
     }
     begin_ += total;

@@ -1,7 +1,9 @@
 // Reads and validates a record stream (proto/flowtrail/v1/session.proto) from
 // a file, stdin or memory. Every frame is checked: the length prefix (a
-// well-formed varint within the frame size cap), the body (present in full,
-// a valid Frame), the order (a header with sequence 0 first, then sequence
+// well-formed varint within the frame size cap), before the body is parsed
+// its cap by type and the messages its parse would create
+// (SegmentRules::CheckBeforeParse), the body (present in full, a valid
+// Frame), the order (a header with sequence 0 first, then sequence
 // numbers rising by one, nothing after the trailer, a trailer whose count
 // matches) and each record (every field within its range: ValidateRecord in
 // record_encoder.h).
@@ -88,6 +90,15 @@ class StreamReader {
   // The last snapshot frame read so far, null if none.
   const v1::AnalyticsSnapshot* last_snapshot() const {
     return rules_.snapshots() != 0 ? &last_snapshot_ : nullptr;
+  }
+  // Moves that snapshot into *out (no copy of a snapshot of up to 64 MiB),
+  // freeing what *out held; false, *out unchanged, if none. last_snapshot()
+  // is empty after it.
+  bool TakeLastSnapshot(v1::AnalyticsSnapshot* out) {
+    if (rules_.snapshots() == 0) return false;
+    out->Swap(&last_snapshot_);
+    v1::AnalyticsSnapshot().Swap(&last_snapshot_);  // Clear() would keep the rows allocated
+    return true;
   }
   // Byte offset of the frame the error is about (meaningful after an error).
   uint64_t error_offset() const { return error_offset_; }

@@ -9,6 +9,7 @@
 
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
+#include "export/frame_rules.h"
 #include "export/record_encoder.h"
 #include "export/segment.h"
 #include "export/stream_format.h"
@@ -281,13 +282,22 @@ absl::Status StreamWriter::WriteSnapshot(const v1::AnalyticsSnapshot& snapshot) 
                                                      " bytes, more than the limit of ",
                                                      kMaxSnapshotFrameBytes));
   }
+  const std::string bytes = DelimitedFrame(frame, size);
+  // Nor one that readers refuse before its parse (frame_rules.h); no real
+  // table comes near their limit.
+  if (absl::Status s = SegmentRules::CheckBeforeParse(
+          std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size())
+              .subspan(bytes.size() - size),
+          kMaxFrameBytes);
+      !s.ok()) {
+    return absl::ResourceExhaustedError(absl::StrCat("snapshot not written: ", s.message()));
+  }
   // Always in its own write (one whole frame), after the block: the block
   // then holds record frames only (RecordsBefore stays exact).
   {
     if (absl::Status s = Flush(/*flush_sink=*/false); !s.ok()) {
       return s;
     }
-    const std::string bytes = DelimitedFrame(frame, size);
     const BlockInfo info{.first_sequence = e.next_sequence_, .frames = 1, .records = 0};
     if (absl::Status s = sink_->Write(
             std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()),

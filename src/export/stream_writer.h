@@ -81,7 +81,10 @@ class StreamWriter {
   // buffered block is handed to the sink first, then the frame in its own
   // write: it may be larger than a block, up to kMaxSnapshotFrameBytes). Needs a
   // writer created with StreamInfo::snapshots. Counted in the trailer's
-  // `snapshots`, not in its records.
+  // `snapshots`, not in its records. A snapshot over that size, or one that
+  // readers would refuse before parsing it (more messages than its bytes
+  // allow, SegmentRules::CheckBeforeParse), is not written: ResourceExhausted,
+  // and the stream goes on.
   absl::Status WriteSnapshot(const v1::AnalyticsSnapshot& snapshot);
   uint64_t snapshots_written() const;
   // Hands buffered bytes to the sink and flushes it (call periodically).

@@ -78,7 +78,7 @@ bool ReadSnapshots(std::span<const std::string> files, const exporter::ReaderOpt
       ok = false;
       continue;  // a damaged stream's snapshots are not trusted either
     }
-    const v1::AnalyticsSnapshot* snap = (*reader)->last_snapshot();
+    const bool has_snapshot = (*reader)->last_snapshot() != nullptr;
     const v1::StreamHeader& h = *(*reader)->header();
     std::pair<std::string, std::string> key{h.sensor_id(), h.run_id()};
     if (h.run_id().empty()) key.second = absl::StrCat("\x01", i);  // a run of its own
@@ -88,14 +88,15 @@ bool ReadSnapshots(std::span<const std::string> files, const exporter::ReaderOpt
     if (latest.name.empty()) latest.name = name;
     // A rotated file without a snapshot is fine if another file of its run
     // has one.
-    if (snap != nullptr && (!latest.found || (*reader)->first_sequence() > latest.first_sequence)) {
+    if (has_snapshot && (!latest.found || (*reader)->first_sequence() > latest.first_sequence)) {
       latest.found = true;
       latest.first_sequence = (*reader)->first_sequence();
       latest.name = name;
-      latest.snapshot = *snap;
+      // Moved, not copied: each run holds one snapshot until the merge.
+      (*reader)->TakeLastSnapshot(&latest.snapshot);
     }
   }
-  for (const Latest& latest : runs) {
+  for (Latest& latest : runs) {
     if (!latest.found) {
       errors->push_back(latest.name +
                         ": no snapshot frame (make one with flowtrail report snapshot)");
@@ -103,6 +104,9 @@ bool ReadSnapshots(std::span<const std::string> files, const exporter::ReaderOpt
       continue;
     }
     absl::StatusOr<analytics::Analytics> a = analytics::LoadSnapshot(latest.snapshot);
+    // Loaded: its parse is freed before the next run's load (Clear() would
+    // keep its rows allocated).
+    v1::AnalyticsSnapshot().Swap(&latest.snapshot);
     if (!a.ok()) {
       errors->push_back(latest.name + ": bad snapshot: " + std::string(a.status().message()));
       ok = false;

@@ -5,11 +5,13 @@
 // and as the body of one record frame after a valid header. Segments: after
 // the header of a segment that starts at sequence 1000, and as zstd data
 // (the input behind zstd's magic number, through the decompressing source
-// files are read with).
+// files are read with). And the input as a frame body through the walk that
+// precedes the parse (export/frame_rules.h), against the parse.
 #include <cstddef>
 #include <cstdint>
 #include <string>
 
+#include "export/frame_rules.h"
 #include "export/record_encoder.h"
 #include "export/stream_format.h"
 #include "export/stream_reader.h"
@@ -85,6 +87,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     return HeaderFrame();
   }();
   const std::span<const uint8_t> input(data, size);
+  // The walk before the parse never refuses a body the parser accepts, and
+  // reads the same sequence and body type.
+  {
+    exporter::FrameShape shape;
+    const bool walked = exporter::WalkFrame(input, UINT64_MAX, &shape);
+    v1::Frame f;
+    if (f.ParseFromArray(data, static_cast<int>(size))) {
+      Check(walked && shape.sequence == f.sequence() && shape.body == f.body_case());
+    }
+  }
   ReadAndFormat(input, {});
   ReadAndFormat(input, {.max_frame_bytes = 512, .require_trailer = false});
 

@@ -441,6 +441,23 @@ TEST_F(CollectorTest, ASequenceThatWouldOverflowIsABadFrame) {
   EXPECT_EQ(c->stats().frames_stored, 0u);
 }
 
+// A peer's snapshot whose parse would take ~80 times its bytes is a bad
+// frame of its own reason, refused before its parse; what came before it is
+// stored and acknowledged.
+TEST_F(CollectorTest, ASnapshotBombIsABadFrameOfItsOwnReason) {
+  auto c = Make(nullptr);
+  std::thread t([&] { EXPECT_TRUE(c->Run().ok()); });
+  std::string s = Segment(1, 3, false) + exporter::test::EmptyRowsSnapshotFrame(4, 1 << 20);
+  std::string error;
+  EXPECT_EQ(Send(c->port(), s, &error), 3u);
+  EXPECT_NE(error.find("frame (sequence 4): its snapshot would hold more than"), std::string::npos)
+      << error;
+  c->RequestStop();
+  t.join();
+  EXPECT_EQ(c->stats().bad_frames.at("too_many_messages"), 1u);
+  EXPECT_EQ(c->stats().frames_stored, 3u);
+}
+
 // Incomplete frames are held to a budget across connections: the one that
 // would pass it is closed (its error in the ack), the others go on.
 TEST_F(CollectorTest, HoldsIncompleteFramesToTheBudget) {

@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "collect/sequence_set.h"
 #include "export/stream_reader.h"
+#include "real_snapshots.h"
 #include "stream_test_util.h"
 
 namespace flowtrail::collect {
@@ -227,6 +228,8 @@ TEST(FrameDecoder, ErrorsMatchTheReader) {
     AppendFrame(f, &s);
     cases.emplace_back("record over 1 MiB", WithHeader(s));
   }
+  // A snapshot of 4096 empty rows in 8 KiB, where 1 Ki messages may be.
+  cases.emplace_back("snapshot bomb", WithHeader(exporter::test::EmptyRowsSnapshotFrame(1, 4096)));
   {
     // A frame of a newer type takes its sequence and is skipped.
     std::string unknown = "\x08\x01\xfa\x01\x01z";  // sequence 1, field 31 "z"
@@ -257,6 +260,38 @@ TEST(FrameDecoder, ErrorsMatchTheReader) {
               ::testing::HasSubstr("truncated: frame declares"));
 }
 
+// A peer's snapshot whose parse would take ~80 times its bytes is refused
+// before it is parsed, with the reader's message, whatever the chunks; real
+// snapshots pass.
+TEST(FrameDecoder, SnapshotBombIsRefusedBeforeItsParseLikeTheReader) {
+  std::string s;
+  AppendFrame(HeaderFrame(0), &s);
+  const size_t at = s.size();
+  s += exporter::test::EmptyRowsSnapshotFrame(1, 1 << 20);  // 2 MiB, ~150 MiB parsed
+  ExpectSameAsReader(s);
+  for (size_t chunk : {size_t{0}, size_t{4096}, size_t{65543}}) {
+    const Result r = Decode(s, chunk);
+    EXPECT_EQ(r.frames.size(), 1u) << chunk;  // the header only
+    EXPECT_THAT(std::string(r.status.message()),
+                ::testing::HasSubstr(absl::StrCat(
+                    "byte ", at, ": frame (sequence 1): its snapshot would hold more than")))
+        << chunk;
+  }
+
+  std::string ok;
+  AppendFrame(HeaderFrame(0), &ok);
+  v1::Frame snap;
+  snap.set_sequence(1);
+  *snap.mutable_snapshot() =
+      exporter::test::RealSnapshot(exporter::test::SnapshotKind::kDensest, 50000);
+  AppendFrame(snap, &ok);
+  ASSERT_GT(ok.size(), size_t{1} << 20);
+  ExpectSameAsReader(ok);
+  const Result r = Decode(ok, 65536);
+  EXPECT_TRUE(r.status.ok()) << r.status;
+  EXPECT_EQ(r.frames.size(), 2u);
+}
+
 TEST(FrameDecoder, AnnouncedLengthIsNotReservedBeforeTheBytesArrive) {
   // A 60 MiB frame announced, 100 bytes sent: the decoder holds ~100 bytes.
   std::string s;
@@ -267,8 +302,8 @@ TEST(FrameDecoder, AnnouncedLengthIsNotReservedBeforeTheBytesArrive) {
   EXPECT_THAT(std::string(r.status.message()), ::testing::HasSubstr("truncated"));
 }
 
-// A frame of a snapshot body of `body_bytes` (an unknown field inside: the
-// decoder does not look into snapshots) with sequence `seq`.
+// A frame of a snapshot body of `body_bytes` (one unknown field inside: a
+// single message however large) with sequence `seq`.
 std::string SnapshotFrame(uint64_t seq, size_t body_bytes) {
   std::string snapshot;
   AppendVarint((999u << 3) | 2, &snapshot);

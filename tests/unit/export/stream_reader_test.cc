@@ -1,6 +1,8 @@
 #include "export/stream_reader.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <malloc.h>
 
 #include <random>
 #include <vector>
@@ -9,6 +11,7 @@
 #include "export/byte_sinks.h"
 #include "export/stream_writer.h"
 #include "google/protobuf/stubs/logging.h"
+#include "real_snapshots.h"
 #include "record_gen.h"
 #include "stream_test_util.h"
 
@@ -193,6 +196,27 @@ TEST(StreamReader, SnapshotFramesAreKeptNotReturnedAndCountedByTheTrailer) {
   ExpectError(bad, 2, at, "trailer counts 0 snapshots, the stream has 1");
 }
 
+TEST(StreamReader, TakeLastSnapshotMovesItOut) {
+  std::string s;
+  AppendFrame(HeaderFrame(), &s);
+  v1::Frame snap;
+  snap.set_sequence(1);
+  snap.mutable_snapshot()->set_records(7);
+  snap.mutable_snapshot()->mutable_scans()->add_rows()->set_port(80);
+  AppendFrame(snap, &s);
+  v1::Frame t = TrailerFrame(2, 0);
+  t.mutable_trailer()->set_snapshots(1);
+  AppendFrame(t, &s);
+  auto reader = StreamReader::FromBytes(Bytes(s));
+  v1::AnalyticsSnapshot out;
+  EXPECT_FALSE(reader->TakeLastSnapshot(&out));  // none yet
+  ASSERT_TRUE(reader->Next().ok());
+  out.set_records(1);  // replaced
+  ASSERT_TRUE(reader->TakeLastSnapshot(&out));
+  EXPECT_EQ(out.SerializeAsString(), snap.snapshot().SerializeAsString());
+  EXPECT_EQ(reader->last_snapshot()->ByteSizeLong(), 0u);
+}
+
 TEST(StreamReader, ZeroLengthFrameIsAnError) {
   std::string s;
   const size_t at = GoodStart(&s);
@@ -247,6 +271,59 @@ TEST(StreamReader, OnlySnapshotFramesMayExceedTheFrameCap) {
   AppendFrame(t, &ok);
   StreamContents c = ReadStreamBytes(Bytes(ok));
   EXPECT_TRUE(c.status.ok()) << c.status;
+}
+
+// A snapshot frame whose parse would take ~80 times its bytes (empty rows)
+// is refused before it is parsed: nothing of it is built or kept.
+TEST(StreamReader, SnapshotBombIsRefusedBeforeItsParse) {
+  auto heap = [] {
+    const struct mallinfo2 m = mallinfo2();
+    return m.uordblks + m.hblkhd;
+  };
+  std::string s;
+  const size_t at = GoodStart(&s);
+  const std::string bomb = test::EmptyRowsSnapshotFrame(3, 1 << 20);  // 2 MiB, ~150 MiB parsed
+  s += bomb;
+  v1::Frame t = TrailerFrame(4, 2);
+  t.mutable_trailer()->set_snapshots(1);
+  AppendFrame(t, &s);
+  const size_t before = heap();
+  auto reader = StreamReader::FromBytes(Bytes(s));
+  absl::StatusOr<const v1::SessionRecord*> r;
+  while ((r = reader->Next()).ok() && *r != nullptr) {
+  }
+  EXPECT_FALSE(r.ok());
+  EXPECT_EQ(reader->error_offset(), at);
+  EXPECT_THAT(std::string(r.status().message()),
+              ::testing::HasSubstr(absl::StrCat(
+                  "byte ", at, ": frame (sequence 3): its snapshot would hold more than ",
+                  (bomb.size() - 4) / kMinBytesPerMessage, " messages")));
+  EXPECT_EQ(reader->last_snapshot(), nullptr);
+  // The reader holds the frame's bytes, not its parse.
+  const size_t after = heap();
+  EXPECT_LT(after - std::min(after, before), 4 * bomb.size());
+}
+
+// Snapshots of real tables (the densest we could build, and a bigger
+// realistic one) read as they were written.
+TEST(StreamReader, SnapshotsOfRealTablesStillRead) {
+  for (auto [kind, records] :
+       {std::pair{test::SnapshotKind::kDensest, 50000}, {test::SnapshotKind::kRealistic, 200000}}) {
+    const v1::AnalyticsSnapshot snap = test::RealSnapshot(kind, records);
+    std::string bytes;
+    auto w = StreamWriter::Create(std::make_unique<MemorySink>(&bytes),
+                                  {.sensor_id = "t", .snapshots = true});
+    ASSERT_TRUE(w.ok());
+    ASSERT_TRUE((*w)->WriteSnapshot(snap).ok());
+    ASSERT_TRUE((*w)->Close(0, 0).ok());
+    EXPECT_GT(bytes.size(), size_t{1} << 20);
+    auto reader = StreamReader::FromBytes(Bytes(bytes));
+    absl::StatusOr<const v1::SessionRecord*> r = reader->Next();
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_EQ(*r, nullptr);
+    ASSERT_NE(reader->last_snapshot(), nullptr);
+    EXPECT_EQ(reader->last_snapshot()->SerializeAsString(), snap.SerializeAsString());
+  }
 }
 
 TEST(StreamReader, CapIsConfigurable) {

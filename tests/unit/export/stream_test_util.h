@@ -56,6 +56,27 @@ inline v1::Frame TrailerFrame(uint64_t seq, uint64_t records) {
   return f;
 }
 
+// A snapshot frame (length prefix included) whose scan table holds `rows`
+// empty rows: 2 bytes each on the wire, ~150 once parsed (a parse bomb).
+inline std::string EmptyRowsSnapshotFrame(uint64_t seq, size_t rows) {
+  std::string scans;  // AnalyticsSnapshot.scans: ScanTableState.rows (field 2), each empty
+  scans.reserve(2 * rows);
+  for (size_t i = 0; i < rows; ++i) scans.append("\x12\x00", 2);
+  std::string snapshot;
+  AppendVarint((1 << 3) | 2, &snapshot);
+  AppendVarint(scans.size(), &snapshot);
+  snapshot += scans;
+  std::string frame;
+  AppendVarint(1 << 3, &frame);  // Frame.sequence
+  AppendVarint(seq, &frame);
+  AppendVarint((5 << 3) | 2, &frame);  // Frame.snapshot
+  AppendVarint(snapshot.size(), &frame);
+  frame += snapshot;
+  std::string out;
+  AppendVarint(frame.size(), &out);
+  return out + frame;
+}
+
 // Takes the first `budget` bytes of the stream, then fails, saying how much
 // of the failing write got through (a short write before ENOSPC, say).
 class PartialSink final : public ByteSink {

@@ -291,6 +291,28 @@ TEST(StreamWriter, SnapshotOverTheFrameCapIsRefusedAndTheStreamGoesOn) {
   EXPECT_LT(bytes.size(), size_t{1} << 20);
 }
 
+// A snapshot the readers would refuse before its parse (more messages than
+// its bytes allow) is not written either; the stream goes on.
+TEST(StreamWriter, SnapshotReadersWouldRefuseIsNotWrittenAndTheStreamGoesOn) {
+  std::string bytes;
+  auto writer =
+      MustCreate(std::make_unique<MemorySink>(&bytes), {.sensor_id = "s", .snapshots = true});
+  v1::AnalyticsSnapshot dense;
+  for (int i = 0; i < 100000; ++i) dense.mutable_scans()->add_rows();  // 2 bytes each
+  const absl::Status st = writer->WriteSnapshot(dense);
+  EXPECT_TRUE(absl::IsResourceExhausted(st)) << st;
+  EXPECT_NE(st.message().find("its snapshot would hold more than"), std::string::npos) << st;
+  EXPECT_FALSE(writer->failed());
+  const record::SessionRecord recs[] = {flowtrail::testing::FullRecord(4)};
+  ASSERT_TRUE(writer->Append(recs).ok());
+  ASSERT_TRUE(writer->Close(0, 1).ok());
+  EXPECT_EQ(writer->snapshots_written(), 0u);
+  StreamContents c = ReadStreamBytes(Bytes(bytes));
+  ASSERT_TRUE(c.status.ok()) << c.status;
+  EXPECT_EQ(c.records.size(), 1u);
+  EXPECT_EQ(c.trailer->snapshots(), 0u);
+}
+
 // The exporter tells an over-large snapshot (skipped, counted, the run goes
 // on) from a sink's own ResourceExhausted (a full disk: a write error) by
 // failed().

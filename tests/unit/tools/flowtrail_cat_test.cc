@@ -1,6 +1,7 @@
 // Runs the built `flowtrail` binary (its path comes from meson in
 // FLOWTRAIL_BIN) on streams written by StreamWriter.
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -16,6 +17,7 @@
 #include "export/stream_writer.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "record_gen.h"
+#include "stream_test_util.h"
 #include "tools/record_format.h"
 
 namespace flowtrail::tools {
@@ -183,6 +185,33 @@ TEST_F(FlowtrailCatTest, TruncatedStreamPrintsGoodRecordsThenTheOffsetAndFails) 
   EXPECT_NE(r.err.find("byte " + std::to_string(header_len) + ": stream truncated"),
             std::string::npos)
       << r.err;
+}
+
+// A snapshot frame of empty rows (2 bytes each on the wire, ~150 parsed: this
+// one took 600 MB before the check) is refused before its parse: cat prints
+// the records before it, names the frame and exits 1, staying small.
+TEST_F(FlowtrailCatTest, SnapshotBombIsRefusedWithoutBlowingUp) {
+  const std::string good = Slurp(WriteStream("g.ftr", 2));
+  size_t records_end = 0;  // where the trailer starts
+  for (size_t len = 1; len < good.size() && records_end == 0; ++len) {
+    auto c = exporter::ReadStreamBytes({reinterpret_cast<const uint8_t*>(good.data()), len});
+    if (c.records.size() == 2) records_end = len;
+  }
+  ASSERT_NE(records_end, 0u);
+  const std::string bomb = exporter::test::EmptyRowsSnapshotFrame(3, 4 << 20);  // 8 MiB
+  const std::string path = (dir_ / "bomb.ftr").string();
+  std::ofstream(path, std::ios::binary) << good.substr(0, records_end) << bomb;
+  Result r = Run("cat --allow-unfinished " + path);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.out, Expected(Format::kClassic, 2));
+  EXPECT_NE(r.err.find("byte " + std::to_string(records_end) +
+                       ": frame (sequence 3): its snapshot would hold more than"),
+            std::string::npos)
+      << r.err;
+  // The largest child so far (this one's is its 8 MiB of input and a few MiB).
+  struct rusage ru = {};
+  ASSERT_EQ(getrusage(RUSAGE_CHILDREN, &ru), 0);
+  EXPECT_LT(ru.ru_maxrss, 300 * 1024) << "KiB";
 }
 
 TEST_F(FlowtrailCatTest, CorruptFileDoesNotStopTheNextOne) {
