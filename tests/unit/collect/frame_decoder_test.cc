@@ -309,15 +309,7 @@ std::string SnapshotFrame(uint64_t seq, size_t body_bytes) {
   AppendVarint((999u << 3) | 2, &snapshot);
   AppendVarint(body_bytes, &snapshot);
   snapshot.append(body_bytes, 'x');
-  std::string frame;
-  AppendVarint(1 << 3, &frame);  // Frame.sequence
-  AppendVarint(seq, &frame);
-  AppendVarint((5 << 3) | 2, &frame);  // Frame.snapshot
-  AppendVarint(snapshot.size(), &frame);
-  frame += snapshot;
-  std::string out;
-  AppendVarint(frame.size(), &out);
-  return out + frame;
+  return exporter::test::DelimitedSnapshotFrame(seq, snapshot);
 }
 
 // Once a large frame is handed over, neither its buffer nor its parse is

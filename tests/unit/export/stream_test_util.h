@@ -56,6 +56,21 @@ inline v1::Frame TrailerFrame(uint64_t seq, uint64_t records) {
   return f;
 }
 
+// A delimited frame with sequence `seq` whose snapshot body is the
+// encoded `snapshot` (built by hand: the bodies tests need are not ones a
+// writer makes).
+inline std::string DelimitedSnapshotFrame(uint64_t seq, const std::string& snapshot) {
+  std::string frame;
+  AppendVarint(1 << 3, &frame);  // Frame.sequence
+  AppendVarint(seq, &frame);
+  AppendVarint((5 << 3) | 2, &frame);  // Frame.snapshot
+  AppendVarint(snapshot.size(), &frame);
+  frame += snapshot;
+  std::string out;
+  AppendVarint(frame.size(), &out);
+  return out + frame;
+}
+
 // A snapshot frame (length prefix included) whose scan table holds `rows`
 // empty rows: 2 bytes each on the wire, ~150 once parsed (a parse bomb).
 inline std::string EmptyRowsSnapshotFrame(uint64_t seq, size_t rows) {
@@ -66,15 +81,7 @@ inline std::string EmptyRowsSnapshotFrame(uint64_t seq, size_t rows) {
   AppendVarint((1 << 3) | 2, &snapshot);
   AppendVarint(scans.size(), &snapshot);
   snapshot += scans;
-  std::string frame;
-  AppendVarint(1 << 3, &frame);  // Frame.sequence
-  AppendVarint(seq, &frame);
-  AppendVarint((5 << 3) | 2, &frame);  // Frame.snapshot
-  AppendVarint(snapshot.size(), &frame);
-  frame += snapshot;
-  std::string out;
-  AppendVarint(frame.size(), &out);
-  return out + frame;
+  return DelimitedSnapshotFrame(seq, snapshot);
 }
 
 // Takes the first `budget` bytes of the stream, then fails, saying how much
